@@ -1,0 +1,501 @@
+//! The engine: from an event to a decision, with no I/O.
+//!
+//! For each event, [`Engine::decide`]:
+//! 1. reads the user's profile as it was before the event, then records the event into it;
+//! 2. adds the event to every feature that counts its kind (and passes the feature's filter),
+//!    so that the decision sees its own write;
+//! 3. evaluates the rules that apply to the event's kind, reading other features lazily;
+//! 4. combines the matches: the most severe enforced outcome wins, score thresholds escalate,
+//!    a matched `allow` rule exempts; shadow matches are recorded only;
+//! 5. takes the matched rules' actions (list additions, alerts) and, for a challenge,
+//!    remembers the decision so the platform can report the challenge's result.
+//!
+//! The policy is swapped atomically ([`Engine::replace_policy`]): a decision in flight finishes
+//! on the version it started with; feature counts carry over between versions.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::cel::{Activation, FeatureReader};
+use crate::decision::{ActionTaken, ChallengeKind, Decision, MatchedRule, Outcome, RuleMode};
+use crate::event::{Event, EventKind};
+use crate::features::{Aggregation, FeatureSnapshot, FeatureStates};
+use crate::lists::ListRegistry;
+use crate::policy::{ActionEntity, CompiledPolicy, PolicyDocument, PolicyError, RuleAction};
+use crate::profile::{ProfileStore, ProfileView, UserProfile};
+
+/// How long a challenge waits for its result.
+pub const CHALLENGE_TTL_MS: i64 = 60 * 60 * 1000;
+/// Most challenges waiting at once; the oldest are forgotten beyond this.
+pub const MAX_PENDING_CHALLENGES: usize = 1_000_000;
+
+/// Why a challenge result was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChallengeError {
+    /// No challenge is waiting under that decision id: unknown, expired or already reported.
+    #[error("no challenge is waiting for decision '{0}': unknown, expired, or already reported")]
+    NotPending(String),
+}
+
+struct PendingChallenge {
+    event: Event,
+    challenge: ChallengeKind,
+    issued_at_ms: i64,
+}
+
+#[derive(Default)]
+struct ChallengeBook {
+    pending: Mutex<HashMap<String, PendingChallenge>>,
+}
+
+impl ChallengeBook {
+    fn issue(&self, decision_id: &str, event: &Event, challenge: ChallengeKind) {
+        let mut pending = self.pending.lock();
+        if pending.len() >= MAX_PENDING_CHALLENGES {
+            let cutoff = event.occurred_at_ms - CHALLENGE_TTL_MS;
+            pending.retain(|_, waiting| waiting.issued_at_ms > cutoff);
+            if pending.len() >= MAX_PENDING_CHALLENGES {
+                return;
+            }
+        }
+        pending.insert(
+            decision_id.to_owned(),
+            PendingChallenge {
+                event: event.clone(),
+                challenge,
+                issued_at_ms: event.occurred_at_ms,
+            },
+        );
+    }
+
+    fn take(&self, decision_id: &str, now_ms: i64) -> Option<PendingChallenge> {
+        let waiting = self.pending.lock().remove(decision_id)?;
+        (now_ms - waiting.issued_at_ms <= CHALLENGE_TTL_MS).then_some(waiting)
+    }
+
+    fn expire(&self, now_ms: i64) -> usize {
+        let mut pending = self.pending.lock();
+        let before = pending.len();
+        pending.retain(|_, waiting| now_ms - waiting.issued_at_ms <= CHALLENGE_TTL_MS);
+        before - pending.len()
+    }
+}
+
+struct LazyFeatures<'a> {
+    policy: &'a CompiledPolicy,
+    event: &'a Event,
+    values: &'a [Cell<f64>],
+}
+
+impl FeatureReader for LazyFeatures<'_> {
+    fn feature(&self, index: usize) -> f64 {
+        let cached = self.values[index].get();
+        if !cached.is_nan() {
+            return cached;
+        }
+        let feature = &self.policy.features[index];
+        let value = feature
+            .shape
+            .group_by
+            .hash_of(self.event)
+            .map_or(0.0, |key| feature.state.read(key, self.event.occurred_at_ms));
+        self.values[index].set(value);
+        value
+    }
+}
+
+struct NoFeatures;
+
+impl FeatureReader for NoFeatures {
+    fn feature(&self, _index: usize) -> f64 {
+        0.0
+    }
+}
+
+/// Counts of what maintenance dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MaintenanceReport {
+    /// Feature keys idle for a whole window.
+    pub feature_keys_expired: usize,
+    /// List entries past their expiry.
+    pub list_entries_expired: usize,
+    /// Challenges never answered.
+    pub challenges_expired: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EngineSnapshot {
+    features: FeatureSnapshot,
+    profiles: Vec<(u64, UserProfile)>,
+}
+
+const SNAPSHOT_MAGIC: &[u8; 8] = b"SGSNAP01";
+
+/// Why a snapshot could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("state snapshot is unreadable: {0}")]
+pub struct SnapshotError(String);
+
+/// The decision engine. Share it behind an `Arc`; every method takes `&self`.
+pub struct Engine {
+    policy: ArcSwap<CompiledPolicy>,
+    lists: Arc<ListRegistry>,
+    states: FeatureStates,
+    profiles: ProfileStore,
+    challenges: ChallengeBook,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("policy", &self.policy.load()).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine running `source` as policy `version`, over `lists`.
+    pub fn new(source: &str, version: u64, lists: Arc<ListRegistry>) -> Result<Engine, PolicyError> {
+        let states = FeatureStates::default();
+        let policy = CompiledPolicy::compile(source, version, &lists, &states)?;
+        Ok(Engine {
+            policy: ArcSwap::from_pointee(policy),
+            lists,
+            states,
+            profiles: ProfileStore::default(),
+            challenges: ChallengeBook::default(),
+        })
+    }
+
+    /// The live policy.
+    pub fn policy(&self) -> Arc<CompiledPolicy> {
+        self.policy.load_full()
+    }
+
+    /// The lists rules test against.
+    pub fn lists(&self) -> &Arc<ListRegistry> {
+        &self.lists
+    }
+
+    /// Compiles `source` and runs its fixtures without making it live.
+    pub fn check_policy(&self, source: &str) -> Result<Vec<FixtureReport>, PolicyError> {
+        CompiledPolicy::compile(source, 0, &ListRegistry::new(), &FeatureStates::default())?;
+        let reports = run_fixtures(source)?;
+        let failures: Vec<String> = reports
+            .iter()
+            .filter(|report| !report.passed())
+            .map(|report| format!("{}: {}", report.name, report.failures.join(", ")))
+            .collect();
+        if failures.is_empty() {
+            Ok(reports)
+        } else {
+            Err(PolicyError::FixturesFailed(failures))
+        }
+    }
+
+    /// Checks `source` (compiles, fixtures pass), then makes it the live policy as `version`
+    /// in one atomic swap. Decisions in flight finish on the old version.
+    pub fn replace_policy(&self, source: &str, version: u64) -> Result<Arc<CompiledPolicy>, PolicyError> {
+        self.check_policy(source)?;
+        let compiled = Arc::new(CompiledPolicy::compile(source, version, &self.lists, &self.states)?);
+        self.policy.store(compiled.clone());
+        self.states.retain_shapes(&compiled.shapes());
+        Ok(compiled)
+    }
+
+    /// Decides an event. `decision_id` must be unique (the server uses UUIDv7).
+    pub fn decide(&self, event: &Event, decision_id: String) -> Decision {
+        let policy = self.policy.load();
+        let profile = self.profiles.view_and_record(event);
+        let values: Vec<Cell<f64>> = vec![Cell::new(f64::NAN); policy.features.len()];
+        self.record_features(&policy, event, &profile, &values);
+        let features = LazyFeatures {
+            policy: &policy,
+            event,
+            values: &values,
+        };
+        let activation = Activation::new(event, &features, &profile, &self.lists);
+
+        let mut matched = Vec::new();
+        let mut shadow_matched = Vec::new();
+        let mut errors = Vec::new();
+        let mut outcome = Outcome::Allow;
+        let mut challenge: Option<ChallengeKind> = None;
+        let mut score: u32 = 0;
+        let mut exempt = false;
+        let mut fired = Vec::new();
+        for &index in &policy.rules_by_kind[event.kind.index()] {
+            let rule = &policy.rules[index];
+            match rule.condition.eval(&activation) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(error) => {
+                    errors.push((rule.id.clone(), error.0));
+                    continue;
+                }
+            }
+            let shadow = rule.mode == RuleMode::Shadow;
+            let record = MatchedRule {
+                rule_id: rule.id.clone(),
+                reason: rule.reason.clone(),
+                outcome: rule.outcome,
+                score: rule.score,
+                shadow,
+            };
+            if shadow {
+                shadow_matched.push(record);
+                continue;
+            }
+            matched.push(record);
+            fired.push(index);
+            score = score.saturating_add(rule.score);
+            exempt |= rule.outcome == Outcome::Allow;
+            outcome = outcome.max(rule.outcome);
+            if rule.outcome == Outcome::Challenge {
+                challenge = challenge.max(rule.challenge);
+            }
+        }
+        let scoring = &policy.document.scoring;
+        if scoring.deny_at.is_some_and(|threshold| score >= threshold) {
+            outcome = Outcome::Deny;
+        } else if scoring.review_at.is_some_and(|threshold| score >= threshold) {
+            outcome = outcome.max(Outcome::Review);
+        }
+        if exempt {
+            outcome = Outcome::Allow;
+        }
+        let challenge = (outcome == Outcome::Challenge).then(|| challenge.unwrap_or(ChallengeKind::Captcha));
+        let actions = if exempt { Vec::new() } else { self.take_actions(&policy, &fired, event) };
+        if let Some(kind) = challenge {
+            self.challenges.issue(&decision_id, event, kind);
+        }
+        Decision {
+            decision_id,
+            event_id: event.event_id.clone(),
+            kind: event.kind,
+            user_id: event.user_id.clone(),
+            outcome,
+            challenge,
+            score: score.min(100),
+            matched,
+            shadow_matched,
+            actions,
+            errors,
+            policy_version: policy.version,
+            occurred_at_ms: event.occurred_at_ms,
+        }
+    }
+
+    fn record_features(&self, policy: &CompiledPolicy, event: &Event, profile: &ProfileView, values: &[Cell<f64>]) {
+        for &index in &policy.features_by_kind[event.kind.index()] {
+            let feature = &policy.features[index];
+            if let Some(filter) = &feature.filter {
+                let activation = Activation::new(event, &NoFeatures, profile, &self.lists);
+                if filter.eval(&activation) != Ok(true) {
+                    continue;
+                }
+            }
+            let Some(key) = feature.shape.group_by.hash_of(event) else {
+                continue;
+            };
+            let (amount, distinct) = match feature.shape.aggregation {
+                Aggregation::Count => (1.0, None),
+                Aggregation::SumAmount => (event.amount.unwrap_or(0.0), None),
+                Aggregation::Distinct(entity) => match entity.hash_of(event) {
+                    Some(hash) => (0.0, Some(hash)),
+                    None => continue,
+                },
+            };
+            values[index].set(feature.state.add(key, event.occurred_at_ms, amount, distinct));
+        }
+    }
+
+    fn take_actions(&self, policy: &CompiledPolicy, fired: &[usize], event: &Event) -> Vec<ActionTaken> {
+        let mut taken = Vec::new();
+        for &index in fired {
+            let rule = &policy.rules[index];
+            for action in &rule.actions {
+                match action {
+                    RuleAction::AddToList { list, entity, ttl_ms } => {
+                        let value = match entity {
+                            ActionEntity::Ip => event.ip.map(|ip| ip.to_string()),
+                            ActionEntity::User => Some(event.user_id.clone()),
+                            ActionEntity::Device => event.device_id.clone(),
+                            ActionEntity::Email => event.email.clone(),
+                            ActionEntity::EmailDomain => event.email_domain().map(str::to_owned),
+                            ActionEntity::Phone => event.phone.clone(),
+                            ActionEntity::CardBin => event.card_bin.clone(),
+                        };
+                        let (Some(value), Some(target)) = (value, self.lists.get(list)) else {
+                            continue;
+                        };
+                        let expires_at_ms = ttl_ms.map(|ttl| event.occurred_at_ms.saturating_add(ttl));
+                        if let Ok(key) = target.insert(&value, expires_at_ms) {
+                            taken.push(ActionTaken::AddedToList {
+                                list: list.clone(),
+                                value: key.to_string(),
+                                expires_at_ms,
+                                rule_id: rule.id.clone(),
+                            });
+                        }
+                    }
+                    RuleAction::Alert(severity) => taken.push(ActionTaken::Alert {
+                        severity: *severity,
+                        rule_id: rule.id.clone(),
+                        message: rule.reason.clone(),
+                    }),
+                }
+            }
+        }
+        taken
+    }
+
+    /// Records the result of a challenge that decision `decision_id` asked for, as a
+    /// `challenge_passed` or `challenge_failed` event of the same user, IP and device, and
+    /// decides that event (rules can act on failed challenges).
+    pub fn report_challenge(&self, decision_id: &str, passed: bool, now_ms: i64, new_decision_id: String) -> Result<Decision, ChallengeError> {
+        let waiting = self
+            .challenges
+            .take(decision_id, now_ms)
+            .ok_or_else(|| ChallengeError::NotPending(decision_id.to_owned()))?;
+        let mut event = waiting.event;
+        event.attrs = [
+            ("challenge".to_owned(), serde_json::Value::from(waiting.challenge.as_str())),
+            ("decision_id".to_owned(), serde_json::Value::from(decision_id)),
+            ("challenged_kind".to_owned(), serde_json::Value::from(event.kind.as_str())),
+        ]
+        .into_iter()
+        .collect();
+        event.kind = if passed { EventKind::ChallengePassed } else { EventKind::ChallengeFailed };
+        event.event_id = format!("{}:challenge", event.event_id);
+        event.occurred_at_ms = now_ms.max(event.occurred_at_ms);
+        Ok(self.decide(&event, new_decision_id))
+    }
+
+    /// Drops what has expired: idle feature keys, expired list entries, unanswered challenges.
+    pub fn maintain(&self, now_ms: i64) -> MaintenanceReport {
+        MaintenanceReport {
+            feature_keys_expired: self.states.expire_idle(now_ms),
+            list_entries_expired: self.lists.purge_expired(now_ms),
+            challenges_expired: self.challenges.expire(now_ms),
+        }
+    }
+
+    /// Drops profiles of users idle since `cutoff_ms`.
+    pub fn expire_profiles(&self, cutoff_ms: i64) -> usize {
+        self.profiles.expire_idle(cutoff_ms)
+    }
+
+    /// Number of live feature keys (key-windows) across features.
+    pub fn feature_key_count(&self) -> usize {
+        self.states.key_count()
+    }
+
+    /// Serialises feature counts and profiles, for the data folder.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let snapshot = EngineSnapshot {
+            features: self.states.snapshot(),
+            profiles: self.profiles.export(),
+        };
+        let mut bytes = SNAPSHOT_MAGIC.to_vec();
+        // Serialising plain data into a Vec cannot fail.
+        bytes.extend(postcard::to_stdvec(&snapshot).unwrap_or_default());
+        bytes
+    }
+
+    /// Loads feature counts and profiles saved by [`Engine::snapshot`]. States of features the
+    /// live policy no longer has are dropped.
+    pub fn restore(&self, bytes: &[u8]) -> Result<(), SnapshotError> {
+        let body = bytes
+            .strip_prefix(SNAPSHOT_MAGIC.as_slice())
+            .ok_or_else(|| SnapshotError("missing header".into()))?;
+        let snapshot: EngineSnapshot = postcard::from_bytes(body).map_err(|error| SnapshotError(error.to_string()))?;
+        self.states.restore(snapshot.features);
+        self.states.retain_shapes(&self.policy.load().shapes());
+        self.profiles.import(snapshot.profiles);
+        Ok(())
+    }
+}
+
+/// Result of one fixture test.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FixtureReport {
+    /// Fixture name.
+    pub name: String,
+    /// Number of events run.
+    pub events: usize,
+    /// What did not match expectations.
+    pub failures: Vec<String>,
+}
+
+impl FixtureReport {
+    /// Whether every expectation held.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Fixture start time: 2024-01-01T00:00:00Z.
+const FIXTURE_EPOCH_MS: i64 = 1_704_067_200_000;
+
+/// Runs every fixture of a policy, each on a fresh engine (no counts, no profiles, empty lists
+/// but the fixture's own entries).
+pub fn run_fixtures(source: &str) -> Result<Vec<FixtureReport>, PolicyError> {
+    let document = PolicyDocument::parse(source)?;
+    let mut reports = Vec::with_capacity(document.tests.len());
+    for fixture in &document.tests {
+        let engine = Engine::new(source, 0, Arc::new(ListRegistry::new()))?;
+        let mut failures = Vec::new();
+        for entry in &fixture.lists {
+            match engine.lists.get(&entry.list) {
+                Some(list) => {
+                    if let Err(error) = list.insert(&entry.value, None) {
+                        failures.push(format!("list entry: {error}"));
+                    }
+                }
+                None => failures.push(format!("list entry: no list named '{}'", entry.list)),
+            }
+        }
+        let mut decisions = Vec::with_capacity(fixture.events.len());
+        for (position, input) in fixture.events.iter().enumerate() {
+            let mut input = input.clone();
+            let at = FIXTURE_EPOCH_MS + input.occurred_at_ms.unwrap_or(position as i64 * fixture.spacing_seconds * 1000);
+            input.occurred_at_ms = Some(at);
+            match Event::try_from_input(input, at, || format!("fixture-{position}")) {
+                Ok(event) => decisions.push(Some(engine.decide(&event, format!("fixture-decision-{position}")))),
+                Err(error) => {
+                    failures.push(format!("event {position} is invalid: {error}"));
+                    decisions.push(None);
+                }
+            }
+        }
+        for expectation in &fixture.expect {
+            let Some(Some(decision)) = decisions.get(expectation.event) else {
+                failures.push(format!("expectation names event {} which does not exist or is invalid", expectation.event));
+                continue;
+            };
+            if decision.outcome != expectation.outcome {
+                let fired: Vec<&str> = decision.matched.iter().map(|rule| rule.rule_id.as_str()).collect();
+                failures.push(format!(
+                    "event {}: expected {}, got {} (rules {:?})",
+                    expectation.event, expectation.outcome, decision.outcome, fired
+                ));
+            }
+            for rule in &expectation.rules {
+                let found = decision.matched.iter().chain(&decision.shadow_matched).any(|matched| &matched.rule_id == rule);
+                if !found {
+                    failures.push(format!("event {}: rule '{rule}' did not match", expectation.event));
+                }
+            }
+        }
+        reports.push(FixtureReport {
+            name: fixture.name.clone(),
+            events: fixture.events.len(),
+            failures,
+        });
+    }
+    Ok(reports)
+}

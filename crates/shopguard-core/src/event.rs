@@ -1,0 +1,565 @@
+//! Events: the sensitive actions a platform reports to shopguard.
+//!
+//! Raw input ([`EventInput`], every field optional, unknown fields refused) is turned into a
+//! validated [`Event`] by [`Event::try_from_input`], which checks the fields each [`EventKind`]
+//! requires and the size limits. Errors name the offending field so a client can fix its call.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest identifier accepted (user ids, device ids, order ids, ...), in bytes.
+pub const MAX_ID_LEN: usize = 256;
+/// Longest free text accepted (listing text, comments), in bytes.
+pub const MAX_TEXT_LEN: usize = 16 * 1024;
+/// Most free attributes on one event.
+pub const MAX_ATTRS: usize = 64;
+/// How far in the future an event's timestamp may lie before it is refused, in milliseconds.
+pub const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// The kind of sensitive action an event reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A new account was created.
+    Register,
+    /// A login succeeded.
+    LoginSucceeded,
+    /// A login failed (wrong password, unknown account, ...).
+    LoginFailed,
+    /// A session ended.
+    Logout,
+    /// A password was reset or changed.
+    PasswordReset,
+    /// A profile field (phone, email, payment password, ...) changed.
+    ProfileChanged,
+    /// A listing (product, service) was published.
+    ListingPublished,
+    /// A published listing was edited.
+    ListingEdited,
+    /// A comment or review was posted.
+    CommentPosted,
+    /// An order was placed.
+    OrderPlaced,
+    /// Money moved in: a purchase payment or a deposit (top-up).
+    Payment,
+    /// A refund was requested.
+    RefundRequested,
+    /// Money moved out of the platform to the user.
+    Withdrawal,
+    /// A complaint was filed against a user, merchant or listing.
+    ComplaintFiled,
+    /// The user passed a challenge shopguard asked for (reported through the challenge API).
+    ChallengePassed,
+    /// The user failed a challenge shopguard asked for (reported through the challenge API).
+    ChallengeFailed,
+}
+
+impl EventKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [EventKind; 16] = [
+        EventKind::Register,
+        EventKind::LoginSucceeded,
+        EventKind::LoginFailed,
+        EventKind::Logout,
+        EventKind::PasswordReset,
+        EventKind::ProfileChanged,
+        EventKind::ListingPublished,
+        EventKind::ListingEdited,
+        EventKind::CommentPosted,
+        EventKind::OrderPlaced,
+        EventKind::Payment,
+        EventKind::RefundRequested,
+        EventKind::Withdrawal,
+        EventKind::ComplaintFiled,
+        EventKind::ChallengePassed,
+        EventKind::ChallengeFailed,
+    ];
+
+    /// Number of kinds; sizes per-kind dispatch tables.
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// The snake_case name used on the wire and in CEL (`event.kind == 'login_failed'`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Register => "register",
+            EventKind::LoginSucceeded => "login_succeeded",
+            EventKind::LoginFailed => "login_failed",
+            EventKind::Logout => "logout",
+            EventKind::PasswordReset => "password_reset",
+            EventKind::ProfileChanged => "profile_changed",
+            EventKind::ListingPublished => "listing_published",
+            EventKind::ListingEdited => "listing_edited",
+            EventKind::CommentPosted => "comment_posted",
+            EventKind::OrderPlaced => "order_placed",
+            EventKind::Payment => "payment",
+            EventKind::RefundRequested => "refund_requested",
+            EventKind::Withdrawal => "withdrawal",
+            EventKind::ComplaintFiled => "complaint_filed",
+            EventKind::ChallengePassed => "challenge_passed",
+            EventKind::ChallengeFailed => "challenge_failed",
+        }
+    }
+
+    /// Position in [`EventKind::ALL`], for dispatch tables.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether clients may send this kind to the event API; challenge results arrive through
+    /// the challenge endpoint instead, linked to the decision that asked for them.
+    pub fn is_client_reportable(self) -> bool {
+        !matches!(self, EventKind::ChallengePassed | EventKind::ChallengeFailed)
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        EventKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or(())
+    }
+}
+
+/// Where the action came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// Browser.
+    Web,
+    /// Mobile app.
+    App,
+    /// Third-party or open API.
+    Api,
+    /// Mini program inside another app.
+    MiniProgram,
+    /// Not said.
+    #[default]
+    Unknown,
+}
+
+impl Channel {
+    /// The snake_case name used on the wire and in CEL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::App => "app",
+            Channel::Api => "api",
+            Channel::MiniProgram => "mini_program",
+            Channel::Unknown => "unknown",
+        }
+    }
+}
+
+/// Raw event as a client sends it: every field optional, unknown fields refused.
+///
+/// Turn it into an [`Event`] with [`Event::try_from_input`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    /// Client-side id of the event, for idempotency and tracing; generated when absent.
+    pub event_id: Option<String>,
+    /// Kind of action (required).
+    pub kind: Option<EventKind>,
+    /// When it happened, milliseconds since the Unix epoch; the receive time when absent.
+    pub occurred_at_ms: Option<i64>,
+    /// The acting account (for failed logins: the account name tried).
+    pub user_id: Option<String>,
+    /// Client IP address, IPv4 or IPv6.
+    pub ip: Option<String>,
+    /// Device fingerprint or id.
+    pub device_id: Option<String>,
+    /// HTTP user agent.
+    pub user_agent: Option<String>,
+    /// Web, app, api, mini_program.
+    pub channel: Option<Channel>,
+    /// Session id.
+    pub session_id: Option<String>,
+    /// Email address involved (registration, profile change).
+    pub email: Option<String>,
+    /// Phone number involved.
+    pub phone: Option<String>,
+    /// ISO 3166-1 alpha-2 country from the platform's IP geolocation.
+    pub country: Option<String>,
+    /// City from the platform's IP geolocation.
+    pub city: Option<String>,
+    /// Latitude in degrees, from geolocation.
+    pub latitude: Option<f64>,
+    /// Longitude in degrees, from geolocation.
+    pub longitude: Option<f64>,
+    /// Amount of money, in major units of `currency`.
+    pub amount: Option<f64>,
+    /// ISO 4217 currency code.
+    pub currency: Option<String>,
+    /// The other party: merchant, seller, payee.
+    pub counterparty_id: Option<String>,
+    /// Order id.
+    pub order_id: Option<String>,
+    /// Listing id.
+    pub listing_id: Option<String>,
+    /// Payment method (card, wallet, bank_transfer, ...).
+    pub payment_method: Option<String>,
+    /// First six to eight digits of the card.
+    pub card_bin: Option<String>,
+    /// Stable fingerprint of the card number (never the number itself).
+    pub card_fingerprint: Option<String>,
+    /// For payments: `purchase` or `deposit`.
+    pub purpose: Option<String>,
+    /// Whether the action succeeded (payments, withdrawals).
+    pub success: Option<bool>,
+    /// Why it failed: `bad_password`, `unknown_user`, `card_declined`, ...
+    pub failure_reason: Option<String>,
+    /// For profile changes: `phone`, `email`, `password`, `payment_password`, `address`, `bank_account`.
+    pub changed_field: Option<String>,
+    /// Listing title.
+    pub title: Option<String>,
+    /// Listing description, comment or complaint text.
+    pub text: Option<String>,
+    /// What a comment or complaint is about (listing, user, merchant id).
+    pub target_id: Option<String>,
+    /// Free attributes for rules (`event.attrs.name`); strings, numbers, booleans, lists, maps.
+    pub attrs: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// A validated event, ready for the engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Client-side or generated id.
+    pub event_id: String,
+    /// Kind of action.
+    pub kind: EventKind,
+    /// When it happened, milliseconds since the Unix epoch.
+    pub occurred_at_ms: i64,
+    /// The acting account.
+    pub user_id: String,
+    /// Client IP address.
+    pub ip: Option<IpAddr>,
+    /// Device fingerprint or id.
+    pub device_id: Option<String>,
+    /// HTTP user agent.
+    pub user_agent: Option<String>,
+    /// Where the action came from.
+    pub channel: Channel,
+    /// Session id.
+    pub session_id: Option<String>,
+    /// Email address, lower-cased.
+    pub email: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// ISO country code, upper-cased.
+    pub country: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Latitude and longitude in degrees.
+    pub location: Option<(f64, f64)>,
+    /// Amount of money in major units.
+    pub amount: Option<f64>,
+    /// ISO 4217 currency code, upper-cased.
+    pub currency: Option<String>,
+    /// The other party.
+    pub counterparty_id: Option<String>,
+    /// Order id.
+    pub order_id: Option<String>,
+    /// Listing id.
+    pub listing_id: Option<String>,
+    /// Payment method.
+    pub payment_method: Option<String>,
+    /// Card BIN.
+    pub card_bin: Option<String>,
+    /// Card fingerprint.
+    pub card_fingerprint: Option<String>,
+    /// Payment purpose (`purchase`, `deposit`).
+    pub purpose: Option<String>,
+    /// Whether the action succeeded.
+    pub success: Option<bool>,
+    /// Why it failed.
+    pub failure_reason: Option<String>,
+    /// Which profile field changed.
+    pub changed_field: Option<String>,
+    /// Listing title.
+    pub title: Option<String>,
+    /// Listing, comment or complaint text.
+    pub text: Option<String>,
+    /// What a comment or complaint is about.
+    pub target_id: Option<String>,
+    /// Free attributes.
+    pub attrs: BTreeMap<String, serde_json::Value>,
+}
+
+/// Why an event was refused; names the field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct EventError {
+    /// The field at fault, as spelled on the wire.
+    pub field: String,
+    /// What is wrong with it, lowercase, no trailing period.
+    pub message: String,
+}
+
+impl EventError {
+    /// An error about `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        EventError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn check_len(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, EventError> {
+    match value {
+        Some(text) if text.len() > max => Err(EventError::new(
+            field,
+            format!("is {} bytes long, the limit is {max}", text.len()),
+        )),
+        Some(text) if text.is_empty() => Err(EventError::new(field, "must not be empty")),
+        other => Ok(other),
+    }
+}
+
+fn id_field(field: &str, value: Option<String>) -> Result<Option<String>, EventError> {
+    check_len(field, value, MAX_ID_LEN)
+}
+
+fn require<T>(kind: EventKind, field: &str, value: &Option<T>) -> Result<(), EventError> {
+    if value.is_none() {
+        return Err(EventError::new(
+            field,
+            format!("is required for {kind} events"),
+        ));
+    }
+    Ok(())
+}
+
+fn json_depth(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Array(items) => 1 + items.iter().map(json_depth).max().unwrap_or(0),
+        serde_json::Value::Object(map) => 1 + map.values().map(json_depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+impl Event {
+    /// Validates raw input into an event. `now_ms` is the receive time: it fills a missing
+    /// timestamp and bounds a future one; `generated_id` fills a missing event id.
+    pub fn try_from_input(
+        input: EventInput,
+        now_ms: i64,
+        generated_id: impl FnOnce() -> String,
+    ) -> Result<Event, EventError> {
+        let kind = input
+            .kind
+            .ok_or_else(|| EventError::new("kind", "is required"))?;
+        let occurred_at_ms = input.occurred_at_ms.unwrap_or(now_ms);
+        if occurred_at_ms > now_ms + MAX_CLOCK_SKEW_MS {
+            return Err(EventError::new(
+                "occurred_at_ms",
+                "lies more than five minutes in the future",
+            ));
+        }
+        if occurred_at_ms < 0 {
+            return Err(EventError::new("occurred_at_ms", "must not be negative"));
+        }
+        let ip = match input.ip {
+            Some(text) => Some(
+                text.trim()
+                    .parse::<IpAddr>()
+                    .map_err(|_| EventError::new("ip", "is not an IPv4 or IPv6 address"))?,
+            ),
+            None => None,
+        };
+        let location = match (input.latitude, input.longitude) {
+            (Some(lat), Some(lon)) => {
+                if !(-90.0..=90.0).contains(&lat) {
+                    return Err(EventError::new("latitude", "must lie in -90..=90"));
+                }
+                if !(-180.0..=180.0).contains(&lon) {
+                    return Err(EventError::new("longitude", "must lie in -180..=180"));
+                }
+                Some((lat, lon))
+            }
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(EventError::new("longitude", "is required with latitude"))
+            }
+            (None, Some(_)) => {
+                return Err(EventError::new("latitude", "is required with longitude"))
+            }
+        };
+        if let Some(amount) = input.amount {
+            if !amount.is_finite() || amount < 0.0 {
+                return Err(EventError::new(
+                    "amount",
+                    "must be a finite, non-negative number",
+                ));
+            }
+        }
+        let attrs = input.attrs.unwrap_or_default();
+        if attrs.len() > MAX_ATTRS {
+            return Err(EventError::new(
+                "attrs",
+                format!("has {} entries, the limit is {MAX_ATTRS}", attrs.len()),
+            ));
+        }
+        for (name, value) in &attrs {
+            if name.is_empty() || name.len() > 64 {
+                return Err(EventError::new("attrs", "names must be 1 to 64 bytes long"));
+            }
+            if json_depth(value) > 4 {
+                return Err(EventError::new(
+                    format!("attrs.{name}"),
+                    "nests deeper than 4 levels",
+                ));
+            }
+        }
+
+        let event = Event {
+            event_id: match id_field("event_id", input.event_id)? {
+                Some(id) => id,
+                None => generated_id(),
+            },
+            kind,
+            occurred_at_ms,
+            user_id: id_field("user_id", input.user_id)?
+                .ok_or_else(|| EventError::new("user_id", "is required"))?,
+            ip,
+            device_id: id_field("device_id", input.device_id)?,
+            user_agent: check_len("user_agent", input.user_agent, 1024)?,
+            channel: input.channel.unwrap_or_default(),
+            session_id: id_field("session_id", input.session_id)?,
+            email: id_field("email", input.email)?.map(|email| email.trim().to_lowercase()),
+            phone: id_field("phone", input.phone)?,
+            country: check_len("country", input.country, 2)?.map(|c| c.to_ascii_uppercase()),
+            city: id_field("city", input.city)?,
+            location,
+            amount: input.amount,
+            currency: check_len("currency", input.currency, 3)?.map(|c| c.to_ascii_uppercase()),
+            counterparty_id: id_field("counterparty_id", input.counterparty_id)?,
+            order_id: id_field("order_id", input.order_id)?,
+            listing_id: id_field("listing_id", input.listing_id)?,
+            payment_method: id_field("payment_method", input.payment_method)?,
+            card_bin: id_field("card_bin", input.card_bin)?,
+            card_fingerprint: id_field("card_fingerprint", input.card_fingerprint)?,
+            purpose: id_field("purpose", input.purpose)?,
+            success: input.success,
+            failure_reason: id_field("failure_reason", input.failure_reason)?,
+            changed_field: id_field("changed_field", input.changed_field)?,
+            title: check_len("title", input.title, 1024)?,
+            text: check_len("text", input.text, MAX_TEXT_LEN)?,
+            target_id: id_field("target_id", input.target_id)?,
+            attrs,
+        };
+        event.check_required_fields()?;
+        Ok(event)
+    }
+
+    /// Checks the fields that this event's kind requires.
+    fn check_required_fields(&self) -> Result<(), EventError> {
+        let kind = self.kind;
+        match kind {
+            EventKind::Register
+            | EventKind::LoginSucceeded
+            | EventKind::LoginFailed
+            | EventKind::PasswordReset => require(kind, "ip", &self.ip),
+            EventKind::ProfileChanged => require(kind, "changed_field", &self.changed_field),
+            EventKind::ListingPublished | EventKind::ListingEdited => {
+                require(kind, "listing_id", &self.listing_id)?;
+                require(kind, "title", &self.title)
+            }
+            EventKind::CommentPosted => require(kind, "text", &self.text),
+            EventKind::OrderPlaced | EventKind::RefundRequested => {
+                require(kind, "order_id", &self.order_id)?;
+                require(kind, "amount", &self.amount)?;
+                require(kind, "currency", &self.currency)
+            }
+            EventKind::Payment | EventKind::Withdrawal => {
+                require(kind, "amount", &self.amount)?;
+                require(kind, "currency", &self.currency)
+            }
+            EventKind::ComplaintFiled => require(kind, "target_id", &self.target_id),
+            EventKind::Logout | EventKind::ChallengePassed | EventKind::ChallengeFailed => Ok(()),
+        }
+    }
+
+    /// The domain part of the email address, if any.
+    pub fn email_domain(&self) -> Option<&str> {
+        self.email
+            .as_deref()
+            .and_then(|email| email.rsplit_once('@'))
+            .map(|(_, domain)| domain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(kind: EventKind) -> EventInput {
+        EventInput {
+            kind: Some(kind),
+            user_id: Some("u1".into()),
+            ip: Some("203.0.113.7".into()),
+            ..EventInput::default()
+        }
+    }
+
+    #[test]
+    fn missing_amount_on_payment_names_the_field() {
+        let error = Event::try_from_input(input(EventKind::Payment), 1_000, || "x".into())
+            .expect_err("a payment without amount must be refused");
+        assert_eq!(error.field, "amount");
+        assert!(error.message.contains("payment"), "{error}");
+    }
+
+    #[test]
+    fn bad_ip_is_refused() {
+        let mut raw = input(EventKind::LoginFailed);
+        raw.ip = Some("300.1.1.1".into());
+        let error = Event::try_from_input(raw, 1_000, || "x".into()).unwrap_err();
+        assert_eq!(error.field, "ip");
+    }
+
+    #[test]
+    fn future_timestamp_is_refused_and_missing_one_is_filled() {
+        let mut raw = input(EventKind::LoginFailed);
+        raw.occurred_at_ms = Some(1_000 + MAX_CLOCK_SKEW_MS + 1);
+        assert_eq!(
+            Event::try_from_input(raw, 1_000, || "x".into())
+                .unwrap_err()
+                .field,
+            "occurred_at_ms"
+        );
+        let event = Event::try_from_input(input(EventKind::LoginFailed), 1_000, || "gen".into())
+            .unwrap();
+        assert_eq!(event.occurred_at_ms, 1_000);
+        assert_eq!(event.event_id, "gen");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_the_wire_type() {
+        let error = serde_json::from_str::<EventInput>(r#"{"kind":"logout","usr":"a"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("usr"), "{error}");
+    }
+
+    #[test]
+    fn kind_names_round_trip() {
+        for kind in EventKind::ALL {
+            assert_eq!(kind.as_str().parse::<EventKind>(), Ok(kind));
+            assert_eq!(EventKind::ALL[kind.index()], kind);
+        }
+    }
+}

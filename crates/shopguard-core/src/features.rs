@@ -1,0 +1,440 @@
+//! Velocity features: count, sum and distinct-count of events per entity over sliding windows.
+//!
+//! A feature such as "failed logins per IP over 10 minutes" splits its window into
+//! [`BUCKETS_PER_WINDOW`] buckets (10 s each here) and keeps, per key, only the buckets that saw
+//! events. The value at time `t` adds the buckets that overlap `(t - window, t]` at bucket
+//! granularity: exact to one bucket width, with no sampling. Keys are 64-bit hashes of the
+//! entity (user id, IP, device, ...), so no personal data is held here.
+//!
+//! Memory per active key and window is a hash-table slot plus 16 bytes per non-empty bucket
+//! (see `docs/benchmarks.md` for the measured figure); a distinct-count keeps at most
+//! [`MAX_DISTINCT`] values per key (16 bytes each) and evicts the stalest beyond that, so it
+//! saturates rather than grows. Keys idle for a whole window are dropped by
+//! [`FeatureState::expire_idle`].
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::event::Event;
+
+/// Buckets a window is divided into.
+pub const BUCKETS_PER_WINDOW: i64 = 60;
+/// Shortest bucket: one second.
+pub const MIN_BUCKET_MS: i64 = 1_000;
+/// Most distinct values remembered per key of a distinct-count feature.
+pub const MAX_DISTINCT: usize = 256;
+const SHARDS: usize = 64;
+
+/// Stable 64-bit hash of an entity, tagged by entity type so that a user and a device with the
+/// same id do not collide.
+pub fn key_hash(tag: u8, bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(bytes, u64::from(tag))
+}
+
+/// What a feature groups by, or counts distinct values of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKey {
+    /// The acting account.
+    User,
+    /// The client IP.
+    Ip,
+    /// The IPv4 /24 (IPv6 /48) network of the client IP.
+    IpPrefix,
+    /// The device id.
+    Device,
+    /// The card fingerprint.
+    Card,
+    /// The card BIN.
+    CardBin,
+    /// The counterparty (merchant, seller, payee).
+    Counterparty,
+    /// The email address.
+    Email,
+    /// The email domain.
+    EmailDomain,
+    /// The phone number.
+    Phone,
+    /// The user agent string.
+    UserAgent,
+    /// The country.
+    Country,
+    /// One key for all events: platform-wide rates.
+    Global,
+}
+
+impl EntityKey {
+    /// Every key, for help texts.
+    pub const ALL: [EntityKey; 13] = [
+        EntityKey::User,
+        EntityKey::Ip,
+        EntityKey::IpPrefix,
+        EntityKey::Device,
+        EntityKey::Card,
+        EntityKey::CardBin,
+        EntityKey::Counterparty,
+        EntityKey::Email,
+        EntityKey::EmailDomain,
+        EntityKey::Phone,
+        EntityKey::UserAgent,
+        EntityKey::Country,
+        EntityKey::Global,
+    ];
+
+    /// The snake_case name used in policies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKey::User => "user",
+            EntityKey::Ip => "ip",
+            EntityKey::IpPrefix => "ip_prefix",
+            EntityKey::Device => "device",
+            EntityKey::Card => "card",
+            EntityKey::CardBin => "card_bin",
+            EntityKey::Counterparty => "counterparty",
+            EntityKey::Email => "email",
+            EntityKey::EmailDomain => "email_domain",
+            EntityKey::Phone => "phone",
+            EntityKey::UserAgent => "user_agent",
+            EntityKey::Country => "country",
+            EntityKey::Global => "global",
+        }
+    }
+
+    /// Parses a policy name.
+    pub fn parse(name: &str) -> Option<EntityKey> {
+        EntityKey::ALL.into_iter().find(|key| key.as_str() == name)
+    }
+
+    /// The hash of this entity in `event`, or `None` when the event lacks it.
+    pub fn hash_of(self, event: &Event) -> Option<u64> {
+        let tag = self as u8;
+        let text = |value: Option<&str>| value.map(|text| key_hash(tag, text.as_bytes()));
+        match self {
+            EntityKey::User => text(Some(&event.user_id)),
+            EntityKey::Ip => event.ip.map(|ip| match ip {
+                IpAddr::V4(v4) => key_hash(tag, &v4.octets()),
+                IpAddr::V6(v6) => key_hash(tag, &v6.octets()),
+            }),
+            EntityKey::IpPrefix => event.ip.map(|ip| match ip {
+                IpAddr::V4(v4) => key_hash(tag, &v4.octets()[..3]),
+                IpAddr::V6(v6) => key_hash(tag, &v6.octets()[..6]),
+            }),
+            EntityKey::Device => text(event.device_id.as_deref()),
+            EntityKey::Card => text(event.card_fingerprint.as_deref()),
+            EntityKey::CardBin => text(event.card_bin.as_deref()),
+            EntityKey::Counterparty => text(event.counterparty_id.as_deref()),
+            EntityKey::Email => text(event.email.as_deref()),
+            EntityKey::EmailDomain => text(event.email_domain()),
+            EntityKey::Phone => text(event.phone.as_deref()),
+            EntityKey::UserAgent => text(event.user_agent.as_deref()),
+            EntityKey::Country => text(event.country.as_deref()),
+            EntityKey::Global => Some(0),
+        }
+    }
+}
+
+/// How events are aggregated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregation {
+    /// Number of events.
+    Count,
+    /// Sum of `event.amount`.
+    SumAmount,
+    /// Number of distinct values of an entity (e.g. distinct users per IP).
+    Distinct(EntityKey),
+}
+
+/// The shape of a feature's window: what identifies its state across policy versions.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WindowShape {
+    /// How events are aggregated.
+    pub aggregation: Aggregation,
+    /// What it groups by.
+    pub group_by: EntityKey,
+    /// Window length in milliseconds.
+    pub window_ms: i64,
+}
+
+impl WindowShape {
+    /// Bucket width: a sixtieth of the window, at least a second.
+    pub fn bucket_ms(&self) -> i64 {
+        (self.window_ms / BUCKETS_PER_WINDOW).max(MIN_BUCKET_MS)
+    }
+
+    fn buckets_in_window(&self) -> i64 {
+        (self.window_ms + self.bucket_ms() - 1) / self.bucket_ms()
+    }
+}
+
+/// Per-key state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+enum Series {
+    /// Non-empty buckets as (bucket index, value), oldest first.
+    Buckets(Vec<(u32, f64)>),
+    /// Distinct values as (value hash, last bucket seen).
+    Distinct(Vec<(u64, u32)>),
+}
+
+impl Series {
+    fn newest_bucket(&self) -> u32 {
+        match self {
+            Series::Buckets(buckets) => buckets.last().map_or(0, |(bucket, _)| *bucket),
+            Series::Distinct(values) => values.iter().map(|(_, bucket)| *bucket).max().unwrap_or(0),
+        }
+    }
+}
+
+type Shard = Mutex<HashMap<u64, Series, rustc_hash::FxBuildHasher>>;
+
+/// The live state of one feature: a sharded map from entity key to series.
+pub struct FeatureState {
+    shape: WindowShape,
+    shards: Box<[Shard]>,
+}
+
+impl std::fmt::Debug for FeatureState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeatureState").field("shape", &self.shape).finish_non_exhaustive()
+    }
+}
+
+impl FeatureState {
+    /// Empty state for a window shape.
+    pub fn new(shape: WindowShape) -> Self {
+        FeatureState {
+            shape,
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
+        }
+    }
+
+    /// The window shape.
+    pub fn shape(&self) -> &WindowShape {
+        &self.shape
+    }
+
+    fn shard(&self, key: u64) -> &Shard {
+        let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
+        hasher.write_u64(key);
+        &self.shards[(hasher.finish() >> 40) as usize % SHARDS]
+    }
+
+    fn bucket_of(&self, at_ms: i64) -> u32 {
+        (at_ms.max(0) / self.shape.bucket_ms()) as u32
+    }
+
+    /// First bucket inside the window ending at bucket `now`.
+    fn window_start(&self, now: u32) -> u32 {
+        now.saturating_sub(self.shape.buckets_in_window() as u32 - 1)
+    }
+
+    /// Adds an event to the key's series: `value` is the amount for sums and the distinct
+    /// entity's hash for distinct-counts. Returns the feature's value after the addition.
+    pub fn add(&self, key: u64, at_ms: i64, value: f64, distinct: Option<u64>) -> f64 {
+        let bucket = self.bucket_of(at_ms);
+        let start = self.window_start(bucket);
+        let mut shard = self.shard(key).lock();
+        let series = shard.entry(key).or_insert_with(|| match self.shape.aggregation {
+            Aggregation::Distinct(_) => Series::Distinct(Vec::new()),
+            _ => Series::Buckets(Vec::new()),
+        });
+        match series {
+            Series::Buckets(buckets) => {
+                match buckets.binary_search_by_key(&bucket, |(index, _)| *index) {
+                    Ok(position) => buckets[position].1 += value,
+                    Err(position) => buckets.insert(position, (bucket, value)),
+                }
+                let stale = buckets.partition_point(|(index, _)| *index < start);
+                buckets.drain(..stale);
+                sum_from(buckets, start, bucket)
+            }
+            Series::Distinct(values) => {
+                if let Some(hash) = distinct {
+                    match values.iter_mut().find(|(known, _)| *known == hash) {
+                        Some(entry) => entry.1 = entry.1.max(bucket),
+                        None => {
+                            values.retain(|(_, seen)| *seen >= start);
+                            if values.len() >= MAX_DISTINCT {
+                                if let Some(stalest) = values.iter().enumerate().min_by_key(|(_, (_, seen))| *seen).map(|(position, _)| position) {
+                                    values.swap_remove(stalest);
+                                }
+                            }
+                            values.push((hash, bucket));
+                        }
+                    }
+                }
+                values.iter().filter(|(_, seen)| *seen >= start && *seen <= bucket).count() as f64
+            }
+        }
+    }
+
+    /// The feature's value for `key` over the window ending at `at_ms`.
+    pub fn read(&self, key: u64, at_ms: i64) -> f64 {
+        let bucket = self.bucket_of(at_ms);
+        let start = self.window_start(bucket);
+        let shard = self.shard(key).lock();
+        match shard.get(&key) {
+            None => 0.0,
+            Some(Series::Buckets(buckets)) => sum_from(buckets, start, bucket),
+            Some(Series::Distinct(values)) => values.iter().filter(|(_, seen)| *seen >= start && *seen <= bucket).count() as f64,
+        }
+    }
+
+    /// Drops keys with no event inside the window ending at `now_ms`; returns how many.
+    pub fn expire_idle(&self, now_ms: i64) -> usize {
+        let start = self.window_start(self.bucket_of(now_ms));
+        self.shards
+            .iter()
+            .map(|shard| {
+                let mut shard = shard.lock();
+                let before = shard.len();
+                shard.retain(|_, series| series.newest_bucket() >= start);
+                before - shard.len()
+            })
+            .sum()
+    }
+
+    /// Number of keys held.
+    pub fn key_count(&self) -> usize {
+        self.shards.iter().map(|shard| shard.lock().len()).sum()
+    }
+
+    fn export(&self) -> Vec<(u64, Series)> {
+        self.shards
+            .iter()
+            .flat_map(|shard| shard.lock().iter().map(|(key, series)| (*key, series.clone())).collect::<Vec<_>>())
+            .collect()
+    }
+
+    fn import(&self, entries: Vec<(u64, Series)>) {
+        for (key, series) in entries {
+            self.shard(key).lock().insert(key, series);
+        }
+    }
+}
+
+fn sum_from(buckets: &[(u32, f64)], start: u32, end: u32) -> f64 {
+    let first = buckets.partition_point(|(index, _)| *index < start);
+    buckets[first..].iter().take_while(|(index, _)| *index <= end).map(|(_, value)| value).sum()
+}
+
+/// Feature states shared across policy versions: a new policy version keeps the counts of every
+/// feature whose window shape is unchanged.
+#[derive(Default)]
+pub struct FeatureStates {
+    states: Mutex<HashMap<WindowShape, Arc<FeatureState>>>,
+}
+
+/// A serialisable copy of feature states (for the data folder).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct FeatureSnapshot {
+    states: Vec<(WindowShape, Vec<(u64, Series)>)>,
+}
+
+impl FeatureStates {
+    /// The state for `shape`, created empty when new.
+    pub fn state_for(&self, shape: &WindowShape) -> Arc<FeatureState> {
+        self.states
+            .lock()
+            .entry(shape.clone())
+            .or_insert_with(|| Arc::new(FeatureState::new(shape.clone())))
+            .clone()
+    }
+
+    /// Keeps only the states of these shapes (those of the live policy).
+    pub fn retain_shapes(&self, live: &[WindowShape]) {
+        self.states.lock().retain(|shape, _| live.contains(shape));
+    }
+
+    /// Drops idle keys from every state; returns how many.
+    pub fn expire_idle(&self, now_ms: i64) -> usize {
+        let states: Vec<_> = self.states.lock().values().cloned().collect();
+        states.iter().map(|state| state.expire_idle(now_ms)).sum()
+    }
+
+    /// Total keys held across states.
+    pub fn key_count(&self) -> usize {
+        let states: Vec<_> = self.states.lock().values().cloned().collect();
+        states.iter().map(|state| state.key_count()).sum()
+    }
+
+    /// Copies every state.
+    pub fn snapshot(&self) -> FeatureSnapshot {
+        let states: Vec<_> = self.states.lock().values().cloned().collect();
+        FeatureSnapshot {
+            states: states.iter().map(|state| (state.shape.clone(), state.export())).collect(),
+        }
+    }
+
+    /// Loads states from a snapshot, alongside what is held.
+    pub fn restore(&self, snapshot: FeatureSnapshot) {
+        for (shape, entries) in snapshot.states {
+            self.state_for(&shape).import(entries);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(aggregation: Aggregation, window_ms: i64) -> WindowShape {
+        WindowShape {
+            aggregation,
+            group_by: EntityKey::User,
+            window_ms,
+        }
+    }
+
+    #[test]
+    fn counts_slide_out_of_the_window_at_bucket_granularity() {
+        // 60 s window, 1 s buckets.
+        let state = FeatureState::new(shape(Aggregation::Count, 60_000));
+        assert_eq!(state.add(7, 0, 1.0, None), 1.0);
+        assert_eq!(state.add(7, 30_000, 1.0, None), 2.0);
+        assert_eq!(state.read(7, 59_999), 2.0);
+        assert_eq!(state.read(7, 60_000), 1.0, "the event at 0 ms left the window");
+        assert_eq!(state.read(7, 90_000), 0.0);
+        assert_eq!(state.read(8, 0), 0.0, "other keys are independent");
+        assert_eq!(state.expire_idle(200_000), 1);
+        assert_eq!(state.key_count(), 0);
+    }
+
+    #[test]
+    fn sums_and_out_of_order_events() {
+        let state = FeatureState::new(shape(Aggregation::SumAmount, 3_600_000));
+        state.add(1, 120_000, 50.0, None);
+        state.add(1, 60_000, 25.5, None);
+        assert_eq!(state.read(1, 120_000), 75.5);
+        assert_eq!(state.read(1, 61_000), 25.5, "a read in the past sees only what came before");
+    }
+
+    #[test]
+    fn distinct_counts_saturate_at_the_cap() {
+        let state = FeatureState::new(shape(Aggregation::Distinct(EntityKey::Ip), 600_000));
+        for value in 0..3u64 {
+            state.add(1, 1_000, 0.0, Some(value));
+        }
+        assert_eq!(state.add(1, 2_000, 0.0, Some(1)), 3.0, "repeats do not count twice");
+        for value in 0..(MAX_DISTINCT as u64 * 2) {
+            state.add(2, 1_000, 0.0, Some(value));
+        }
+        assert_eq!(state.read(2, 1_000), MAX_DISTINCT as f64);
+    }
+
+    #[test]
+    fn snapshots_round_trip() {
+        let states = FeatureStates::default();
+        let shape = shape(Aggregation::Count, 60_000);
+        states.state_for(&shape).add(3, 1_000, 1.0, None);
+        let bytes = postcard::to_stdvec(&states.snapshot()).unwrap();
+        let restored = FeatureStates::default();
+        restored.restore(postcard::from_bytes(&bytes).unwrap());
+        assert_eq!(restored.state_for(&shape).read(3, 1_000), 1.0);
+    }
+}

@@ -1,0 +1,24 @@
+//! shopguard's engine core: events, CEL rules compiled to closures, velocity features, lists,
+//! profiles and decisions.
+//!
+//! This crate does no I/O: no files, sockets, clocks or threads. Time comes in with each event,
+//! state goes out as bytes ([`engine::Engine::snapshot`]), so the engine can be benchmarked,
+//! backtested, fuzzed and embedded. Storage, HTTP and the command line live in other crates.
+//!
+//! Start at [`engine::Engine`].
+#![warn(missing_docs)]
+
+pub mod cel;
+pub mod decision;
+pub mod engine;
+pub mod event;
+pub mod features;
+pub mod lists;
+pub mod policy;
+pub mod profile;
+
+pub use decision::{ActionTaken, ChallengeKind, Decision, MatchedRule, Outcome};
+pub use engine::{Engine, FixtureReport};
+pub use event::{Event, EventError, EventInput, EventKind};
+pub use lists::{ListKind, ListRegistry};
+pub use policy::{CompiledPolicy, PolicyError};

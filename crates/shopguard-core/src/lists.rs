@@ -1,0 +1,593 @@
+//! Block, allow and watch lists, held in memory for rules to test with `in_list(name, value)`.
+//!
+//! Each list has a [`ListKind`] that says how values are normalised and matched:
+//! IP lists hold addresses and CIDR ranges (an address matches every range containing it),
+//! domain lists match a domain and its subdomains (and accept URLs and email addresses as
+//! values), card-BIN lists match by prefix, the rest match exactly after normalisation.
+//!
+//! IP lookups probe one hash map per prefix length present in the list (at most 33 for IPv4,
+//! 129 for IPv6, in practice a few), so a list of a million ranges costs a few hash probes.
+//! Entries carry an expiry; an expired entry stops matching at once and is dropped by
+//! [`ListRegistry::purge_expired`]. Who added an entry and why is kept by storage, not here.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+/// Expiry of an entry that never expires.
+pub const NEVER: i64 = i64::MAX;
+
+/// How a list's values are normalised and matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListKind {
+    /// IPv4 and IPv6 addresses and CIDR ranges.
+    Ip,
+    /// Device ids.
+    Device,
+    /// Email addresses (case-insensitive).
+    Email,
+    /// Email domains; `user@sub.example.com` matches `example.com`.
+    EmailDomain,
+    /// Phone numbers; spaces, dashes and brackets are ignored.
+    Phone,
+    /// Card BINs (6 to 8 leading digits), matched by prefix.
+    CardBin,
+    /// Web domains; URLs, hosts and emails match the domain and its parents.
+    Domain,
+    /// Account ids.
+    User,
+    /// Any other exact-match text.
+    Text,
+}
+
+impl ListKind {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListKind::Ip => "ip",
+            ListKind::Device => "device",
+            ListKind::Email => "email",
+            ListKind::EmailDomain => "email_domain",
+            ListKind::Phone => "phone",
+            ListKind::CardBin => "card_bin",
+            ListKind::Domain => "domain",
+            ListKind::User => "user",
+            ListKind::Text => "text",
+        }
+    }
+}
+
+impl fmt::Display for ListKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ListKind {
+    type Err = ListError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text {
+            "ip" => ListKind::Ip,
+            "device" => ListKind::Device,
+            "email" => ListKind::Email,
+            "email_domain" => ListKind::EmailDomain,
+            "phone" => ListKind::Phone,
+            "card_bin" => ListKind::CardBin,
+            "domain" => ListKind::Domain,
+            "user" => ListKind::User,
+            "text" => ListKind::Text,
+            other => return Err(ListError::UnknownKind(other.to_owned())),
+        })
+    }
+}
+
+/// Errors of list operations.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ListError {
+    /// The kind name is not one of [`ListKind`].
+    #[error("unknown list kind '{0}': use ip, device, email, email_domain, phone, card_bin, domain, user or text")]
+    UnknownKind(String),
+    /// No list by that name.
+    #[error("no list named '{0}'")]
+    NoSuchList(String),
+    /// A list by that name exists with another kind.
+    #[error("list '{name}' exists with kind {existing}, not {requested}")]
+    KindConflict {
+        /// List name.
+        name: String,
+        /// Its kind.
+        existing: ListKind,
+        /// The kind asked for.
+        requested: ListKind,
+    },
+    /// A value that does not fit the list's kind.
+    #[error("'{value}' is not a valid {kind} entry: {reason}")]
+    InvalidValue {
+        /// The value as given.
+        value: String,
+        /// The list's kind.
+        kind: ListKind,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A list name that is empty, too long or has odd characters.
+    #[error("list names are 1 to 64 characters of a-z, 0-9, '_' and '-'")]
+    InvalidName,
+}
+
+/// Index of a list in the registry; stable for the registry's lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ListId(u32);
+
+/// A value normalised for a list's kind: the key under which it is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListKey {
+    /// An IP range: network address and prefix length.
+    Network(IpAddr, u8),
+    /// Normalised text.
+    Text(String),
+}
+
+impl fmt::Display for ListKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListKey::Network(ip, prefix) => {
+                let full = if ip.is_ipv4() { 32 } else { 128 };
+                if *prefix == full {
+                    write!(f, "{ip}")
+                } else {
+                    write!(f, "{ip}/{prefix}")
+                }
+            }
+            ListKey::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+fn v4_mask(prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix))
+    }
+}
+
+fn v6_mask(prefix: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix))
+    }
+}
+
+/// Parses `a.b.c.d`, `a.b.c.d/n`, or the IPv6 forms, into a masked network.
+pub fn parse_network(text: &str) -> Option<(IpAddr, u8)> {
+    let (address, prefix) = match text.split_once('/') {
+        Some((address, prefix)) => (address, Some(prefix.parse::<u8>().ok()?)),
+        None => (text, None),
+    };
+    match address.parse::<IpAddr>().ok()? {
+        IpAddr::V4(v4) => {
+            let prefix = prefix.unwrap_or(32);
+            (prefix <= 32).then(|| (IpAddr::from((u32::from(v4) & v4_mask(prefix)).to_be_bytes()), prefix))
+        }
+        IpAddr::V6(v6) => {
+            let prefix = prefix.unwrap_or(128);
+            (prefix <= 128).then(|| (IpAddr::from((u128::from(v6) & v6_mask(prefix)).to_be_bytes()), prefix))
+        }
+    }
+}
+
+/// The host part of a URL, host, or email address, lower-cased, without a trailing dot.
+fn host_of(text: &str) -> &str {
+    let text = text.trim();
+    let after_scheme = text.split_once("://").map_or(text, |(_, rest)| rest);
+    let after_at = after_scheme.rsplit_once('@').map_or(after_scheme, |(_, host)| host);
+    let host = after_at
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or("");
+    let host = host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host, |(host, _)| host);
+    host.trim_end_matches('.')
+}
+
+impl ListKind {
+    /// Normalises a value for storage in a list of this kind.
+    pub fn normalize(self, value: &str) -> Result<ListKey, ListError> {
+        let invalid = |reason| ListError::InvalidValue {
+            value: value.chars().take(80).collect(),
+            kind: self,
+            reason,
+        };
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            return Err(invalid("empty"));
+        }
+        if trimmed.len() > 512 {
+            return Err(invalid("longer than 512 bytes"));
+        }
+        Ok(match self {
+            ListKind::Ip => {
+                let (network, prefix) = parse_network(trimmed).ok_or_else(|| invalid("not an IP address or CIDR range"))?;
+                ListKey::Network(network, prefix)
+            }
+            ListKind::Email => {
+                if !trimmed.contains('@') {
+                    return Err(invalid("no '@'"));
+                }
+                ListKey::Text(trimmed.to_lowercase())
+            }
+            ListKind::EmailDomain | ListKind::Domain => {
+                let host = host_of(trimmed).to_ascii_lowercase();
+                if host.is_empty() || host.contains(char::is_whitespace) {
+                    return Err(invalid("no domain"));
+                }
+                ListKey::Text(host)
+            }
+            ListKind::Phone => {
+                let digits: String = trimmed.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect();
+                if digits.len() < 5 {
+                    return Err(invalid("fewer than five digits"));
+                }
+                ListKey::Text(digits)
+            }
+            ListKind::CardBin => {
+                if !(6..=8).contains(&trimmed.len()) || !trimmed.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(invalid("a BIN is 6 to 8 digits"));
+                }
+                ListKey::Text(trimmed.to_owned())
+            }
+            ListKind::Device | ListKind::User | ListKind::Text => ListKey::Text(trimmed.to_owned()),
+        })
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
+
+/// The entries of one list.
+#[derive(Default)]
+struct Entries {
+    /// IPv4 ranges by prefix length; longest prefix first.
+    v4: Vec<(u8, FastMap<u32, i64>)>,
+    /// IPv6 ranges by prefix length; longest prefix first.
+    v6: Vec<(u8, FastMap<u128, i64>)>,
+    /// Text entries.
+    text: FastMap<Box<str>, i64>,
+}
+
+fn insert_by_prefix<K: std::hash::Hash + Eq>(tables: &mut Vec<(u8, FastMap<K, i64>)>, prefix: u8, key: K, expires_at_ms: i64) -> bool {
+    let position = match tables.iter().position(|(length, _)| *length == prefix) {
+        Some(position) => position,
+        None => {
+            tables.push((prefix, FastMap::default()));
+            tables.sort_by(|a, b| b.0.cmp(&a.0));
+            tables.iter().position(|(length, _)| *length == prefix).unwrap_or(0)
+        }
+    };
+    tables[position].1.insert(key, expires_at_ms).is_none()
+}
+
+impl Entries {
+    fn len(&self) -> usize {
+        self.v4.iter().map(|(_, table)| table.len()).sum::<usize>()
+            + self.v6.iter().map(|(_, table)| table.len()).sum::<usize>()
+            + self.text.len()
+    }
+
+    fn insert(&mut self, key: ListKey, expires_at_ms: i64) -> bool {
+        match key {
+            ListKey::Network(IpAddr::V4(v4), prefix) => insert_by_prefix(&mut self.v4, prefix, u32::from(v4), expires_at_ms),
+            ListKey::Network(IpAddr::V6(v6), prefix) => insert_by_prefix(&mut self.v6, prefix, u128::from(v6), expires_at_ms),
+            ListKey::Text(text) => self.text.insert(text.into_boxed_str(), expires_at_ms).is_none(),
+        }
+    }
+
+    fn remove(&mut self, key: &ListKey) -> bool {
+        match key {
+            ListKey::Network(IpAddr::V4(v4), prefix) => self
+                .v4
+                .iter_mut()
+                .find(|(length, _)| length == prefix)
+                .is_some_and(|(_, table)| table.remove(&u32::from(*v4)).is_some()),
+            ListKey::Network(IpAddr::V6(v6), prefix) => self
+                .v6
+                .iter_mut()
+                .find(|(length, _)| length == prefix)
+                .is_some_and(|(_, table)| table.remove(&u128::from(*v6)).is_some()),
+            ListKey::Text(text) => self.text.remove(text.as_str()).is_some(),
+        }
+    }
+
+    fn contains_ip(&self, ip: IpAddr, now_ms: i64) -> bool {
+        match ip {
+            IpAddr::V4(v4) => {
+                let address = u32::from(v4);
+                self.v4.iter().any(|(prefix, table)| {
+                    table.get(&(address & v4_mask(*prefix))).is_some_and(|expiry| *expiry > now_ms)
+                })
+            }
+            IpAddr::V6(v6) => {
+                if let Some(v4) = v6.to_ipv4_mapped() {
+                    return self.contains_ip(IpAddr::V4(v4), now_ms);
+                }
+                let address = u128::from(v6);
+                self.v6.iter().any(|(prefix, table)| {
+                    table.get(&(address & v6_mask(*prefix))).is_some_and(|expiry| *expiry > now_ms)
+                })
+            }
+        }
+    }
+
+    fn contains_text(&self, text: &str, now_ms: i64) -> bool {
+        self.text.get(text).is_some_and(|expiry| *expiry > now_ms)
+    }
+
+    fn purge_expired(&mut self, now_ms: i64) -> usize {
+        let before = self.len();
+        for (_, table) in &mut self.v4 {
+            table.retain(|_, expiry| *expiry > now_ms);
+        }
+        for (_, table) in &mut self.v6 {
+            table.retain(|_, expiry| *expiry > now_ms);
+        }
+        self.text.retain(|_, expiry| *expiry > now_ms);
+        before - self.len()
+    }
+}
+
+/// One named list.
+pub struct List {
+    name: String,
+    kind: ListKind,
+    entries: RwLock<Entries>,
+}
+
+impl List {
+    /// The list's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The list's kind.
+    pub fn kind(&self) -> ListKind {
+        self.kind
+    }
+
+    /// Number of entries, expired ones not yet purged included.
+    pub fn len(&self) -> usize {
+        self.entries.read().len()
+    }
+
+    /// Whether the list has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `value` matches an unexpired entry, by this list's matching rules.
+    pub fn contains(&self, value: &str, now_ms: i64) -> bool {
+        let entries = self.entries.read();
+        match self.kind {
+            ListKind::Ip => match value.trim().parse::<IpAddr>() {
+                Ok(ip) => entries.contains_ip(ip, now_ms),
+                Err(_) => false,
+            },
+            ListKind::EmailDomain | ListKind::Domain => {
+                let host = host_of(value);
+                let lower;
+                let mut candidate = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+                    lower = host.to_ascii_lowercase();
+                    lower.as_str()
+                } else {
+                    host
+                };
+                loop {
+                    if entries.contains_text(candidate, now_ms) {
+                        return true;
+                    }
+                    match candidate.split_once('.') {
+                        Some((_, parent)) if parent.contains('.') => candidate = parent,
+                        _ => return false,
+                    }
+                }
+            }
+            ListKind::CardBin => (6..=8.min(value.len()))
+                .rev()
+                .any(|length| value.get(..length).is_some_and(|prefix| entries.contains_text(prefix, now_ms))),
+            ListKind::Email => {
+                if value.bytes().any(|b| b.is_ascii_uppercase()) {
+                    entries.contains_text(&value.to_lowercase(), now_ms)
+                } else {
+                    entries.contains_text(value, now_ms)
+                }
+            }
+            ListKind::Phone => match self.kind.normalize(value) {
+                Ok(ListKey::Text(digits)) => entries.contains_text(&digits, now_ms),
+                _ => false,
+            },
+            ListKind::Device | ListKind::User | ListKind::Text => entries.contains_text(value, now_ms),
+        }
+    }
+
+    /// Whether `ip` lies in an unexpired entry (IP lists only; false for others).
+    pub fn contains_ip(&self, ip: IpAddr, now_ms: i64) -> bool {
+        match self.kind {
+            ListKind::Ip => self.entries.read().contains_ip(ip, now_ms),
+            _ => self.contains(&ip.to_string(), now_ms),
+        }
+    }
+
+    /// Adds or refreshes an entry; returns its normalised key.
+    pub fn insert(&self, value: &str, expires_at_ms: Option<i64>) -> Result<ListKey, ListError> {
+        let key = self.kind.normalize(value)?;
+        self.entries.write().insert(key.clone(), expires_at_ms.unwrap_or(NEVER));
+        Ok(key)
+    }
+
+    /// Adds many already-normalised entries under one lock.
+    pub fn insert_many(&self, entries: impl IntoIterator<Item = (ListKey, i64)>) -> usize {
+        let mut guard = self.entries.write();
+        entries.into_iter().filter(|(key, expiry)| guard.insert(key.clone(), *expiry)).count()
+    }
+
+    /// Removes an entry; true when it was there.
+    pub fn remove(&self, value: &str) -> Result<bool, ListError> {
+        let key = self.kind.normalize(value)?;
+        Ok(self.entries.write().remove(&key))
+    }
+}
+
+/// All lists, by name.
+///
+/// Creating a list copies the small table of lists (copy-on-write); lookups take no lock on
+/// the table and a read lock on the one list.
+#[derive(Default)]
+pub struct ListRegistry {
+    lists: ArcSwap<Vec<Arc<List>>>,
+    create_lock: parking_lot::Mutex<()>,
+}
+
+/// Checks a list name.
+pub fn validate_list_name(name: &str) -> Result<(), ListError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ListError::InvalidName)
+    }
+}
+
+impl ListRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        ListRegistry::default()
+    }
+
+    /// The id of the list called `name`.
+    pub fn resolve(&self, name: &str) -> Option<ListId> {
+        self.lists
+            .load()
+            .iter()
+            .position(|list| list.name == name)
+            .map(|position| ListId(position as u32))
+    }
+
+    /// The list called `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<List>> {
+        self.lists.load().iter().find(|list| list.name == name).cloned()
+    }
+
+    /// Every list.
+    pub fn all(&self) -> Vec<Arc<List>> {
+        self.lists.load().as_ref().clone()
+    }
+
+    /// Creates the list if missing; fails if it exists with another kind.
+    pub fn ensure(&self, name: &str, kind: ListKind) -> Result<Arc<List>, ListError> {
+        validate_list_name(name)?;
+        let _guard = self.create_lock.lock();
+        if let Some(existing) = self.get(name) {
+            if existing.kind != kind {
+                return Err(ListError::KindConflict {
+                    name: name.to_owned(),
+                    existing: existing.kind,
+                    requested: kind,
+                });
+            }
+            return Ok(existing);
+        }
+        let list = Arc::new(List {
+            name: name.to_owned(),
+            kind,
+            entries: RwLock::new(Entries::default()),
+        });
+        let mut lists = self.lists.load().as_ref().clone();
+        lists.push(list.clone());
+        self.lists.store(Arc::new(lists));
+        Ok(list)
+    }
+
+    /// Whether `value` is in list `id` at `now_ms`.
+    pub fn contains(&self, id: ListId, value: &str, now_ms: i64) -> bool {
+        self.lists
+            .load()
+            .get(id.0 as usize)
+            .is_some_and(|list| list.contains(value, now_ms))
+    }
+
+    /// Whether `ip` is in list `id` at `now_ms`.
+    pub fn contains_ip(&self, id: ListId, ip: IpAddr, now_ms: i64) -> bool {
+        self.lists
+            .load()
+            .get(id.0 as usize)
+            .is_some_and(|list| list.contains_ip(ip, now_ms))
+    }
+
+    /// Drops expired entries from every list; returns how many.
+    pub fn purge_expired(&self, now_ms: i64) -> usize {
+        self.lists
+            .load()
+            .iter()
+            .map(|list| list.entries.write().purge_expired(now_ms))
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_ranges_match_contained_addresses_until_expiry() {
+        let registry = ListRegistry::new();
+        let list = registry.ensure("ip_block", ListKind::Ip).unwrap();
+        list.insert("10.1.0.0/16", Some(1_000)).unwrap();
+        list.insert("192.0.2.7", None).unwrap();
+        list.insert("2001:db8::/32", None).unwrap();
+        let id = registry.resolve("ip_block").unwrap();
+        assert!(registry.contains(id, "10.1.200.3", 999));
+        assert!(!registry.contains(id, "10.1.200.3", 1_000), "expired entries stop matching");
+        assert!(!registry.contains(id, "10.2.0.1", 0));
+        assert!(registry.contains(id, "192.0.2.7", 0));
+        assert!(!registry.contains(id, "192.0.2.8", 0));
+        assert!(registry.contains(id, "2001:db8:1::5", 0));
+        assert!(registry.contains(id, "::ffff:192.0.2.7", 0), "v4-mapped v6 matches the v4 entry");
+        assert_eq!(registry.purge_expired(1_000), 1);
+        assert_eq!(list.len(), 2);
+    }
+
+    #[test]
+    fn domains_match_subdomains_and_accept_urls_and_emails() {
+        let registry = ListRegistry::new();
+        let list = registry.ensure("disposable", ListKind::EmailDomain).unwrap();
+        list.insert("Mailinator.com", None).unwrap();
+        assert!(list.contains("someone@mailinator.com", 0));
+        assert!(list.contains("x@eu.MAILINATOR.com", 0));
+        assert!(!list.contains("x@notmailinator.com", 0));
+        let domains = registry.ensure("phishing", ListKind::Domain).unwrap();
+        domains.insert("https://evil.example/login", None).unwrap();
+        assert!(domains.contains("http://pay.evil.example:8080/a?b", 0));
+        assert!(!domains.contains("example", 0));
+    }
+
+    #[test]
+    fn card_bins_match_by_prefix_and_kinds_cannot_change() {
+        let registry = ListRegistry::new();
+        let list = registry.ensure("bins", ListKind::CardBin).unwrap();
+        list.insert("411111", None).unwrap();
+        assert!(list.contains("41111122", 0));
+        assert!(!list.contains("41111", 0));
+        assert!(list.insert("4111", None).is_err());
+        assert!(matches!(registry.ensure("bins", ListKind::Ip), Err(ListError::KindConflict { .. })));
+        assert!(registry.ensure("Bad Name", ListKind::Ip).is_err());
+    }
+}

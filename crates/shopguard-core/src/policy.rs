@@ -1,0 +1,615 @@
+//! Policies: versioned sets of lists, velocity features and CEL rules, written in TOML.
+//!
+//! ```toml
+//! [policy]
+//! name = "marketplace"
+//!
+//! [scoring]            # optional: escalate on the summed score of matched rules
+//! review_at = 60
+//! deny_at = 90
+//!
+//! [[lists]]
+//! name = "ip_block"
+//! kind = "ip"           # ip, device, email, email_domain, phone, card_bin, domain, user, text
+//!
+//! [[features]]
+//! name = "login_failed_user_10m"
+//! aggregate = "count"   # count, sum (of event.amount) or distinct
+//! of = ["login_failed"] # event kinds counted; all kinds when empty
+//! by = "user"           # user, ip, ip_prefix, device, card, card_bin, counterparty, email, ...
+//! window = "10m"        # s, m, h, d
+//! # field = "ip"        # distinct: the entity whose distinct values are counted
+//! # where = "event.failure_reason == 'bad_password'"   # optional CEL filter
+//!
+//! [[rules]]
+//! id = "brute_force_captcha"
+//! when = "event.kind == 'login_failed' && features.login_failed_user_10m >= 5"
+//! outcome = "challenge" # allow (exempts), challenge, review, deny
+//! challenge = "captcha" # captcha, sms, totp
+//! score = 30
+//! mode = "enforce"      # or "shadow": recorded, never acted on
+//! reason = "five failed logins on this account within ten minutes"
+//! actions = [{ add_to_list = "ip_watch", entity = "ip", ttl = "1h" }, { alert = "medium" }]
+//!
+//! [[tests]]             # fixtures: must pass before the policy is accepted
+//! name = "fifth failure gets a captcha"
+//! events = [{ kind = "login_failed", user_id = "u1", ip = "192.0.2.1" }, ...]
+//! expect = [{ event = 4, outcome = "challenge", rules = ["brute_force_captcha"] }]
+//! ```
+//!
+//! Rules are evaluated only for the event kinds they can match: `on = [...]` when given, else
+//! the kinds named by a top-level `event.kind == '...'` or `event.kind in [...]` conjunct.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cel::{compile_bool, CompileError, CompiledExpr, Environment, FeatureDecl};
+use crate::decision::{AlertSeverity, ChallengeKind, Outcome, RuleMode};
+use crate::event::{EventInput, EventKind};
+use crate::features::{Aggregation, EntityKey, FeatureState, FeatureStates, WindowShape};
+use crate::lists::{ListError, ListKind, ListRegistry};
+
+/// Most rules in one policy.
+pub const MAX_RULES: usize = 2_000;
+/// Most features in one policy.
+pub const MAX_FEATURES: usize = 256;
+
+/// Why a policy was refused.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum PolicyError {
+    /// The TOML does not parse or does not fit the schema.
+    #[error("policy document: {0}")]
+    Document(String),
+    /// A rule's expression does not compile.
+    #[error("rule '{rule_id}': {error}")]
+    Rule {
+        /// The rule.
+        rule_id: String,
+        /// Where and why.
+        error: CompileError,
+    },
+    /// A feature's filter does not compile.
+    #[error("feature '{feature}' filter: {error}")]
+    FeatureFilter {
+        /// The feature.
+        feature: String,
+        /// Where and why.
+        error: CompileError,
+    },
+    /// Any other invalid content; the message names the item.
+    #[error("{0}")]
+    Invalid(String),
+    /// A list declaration conflicts with an existing list.
+    #[error("list: {0}")]
+    List(#[from] ListError),
+    /// Fixture tests failed.
+    #[error("{} fixture test(s) failed: {}", .0.len(), .0.join("; "))]
+    FixturesFailed(Vec<String>),
+}
+
+/// The `[policy]` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyMeta {
+    /// Name of the policy.
+    pub name: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Score thresholds that escalate a decision.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scoring {
+    /// At this score or more, the outcome is at least `review`.
+    pub review_at: Option<u32>,
+    /// At this score or more, the outcome is `deny`.
+    pub deny_at: Option<u32>,
+}
+
+/// A `[[lists]]` declaration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListDecl {
+    /// List name, used in `in_list(name, ...)`.
+    pub name: String,
+    /// How values match.
+    pub kind: ListKind,
+    /// What it holds.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A `[[features]]` declaration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureDoc {
+    /// Name, used as `features.<name>`.
+    pub name: String,
+    /// `count`, `sum` or `distinct`.
+    pub aggregate: String,
+    /// Event kinds counted; every kind when empty.
+    #[serde(default)]
+    pub of: Vec<EventKind>,
+    /// Entity grouped by.
+    pub by: String,
+    /// Window length: `30s`, `10m`, `1h`, `7d`.
+    pub window: String,
+    /// For `distinct`: the entity counted; for `sum`: `amount` (the default).
+    pub field: Option<String>,
+    /// Optional CEL filter over `event` and `profile`.
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
+}
+
+/// One action of a rule: exactly one of `add_to_list` or `alert`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionDoc {
+    /// List to add the event's entity to.
+    pub add_to_list: Option<String>,
+    /// Which entity: ip, user, device, email, email_domain, phone, card_bin.
+    pub entity: Option<String>,
+    /// How long the entry lasts; forever when absent.
+    pub ttl: Option<String>,
+    /// Raise an alert of this severity.
+    pub alert: Option<AlertSeverity>,
+}
+
+/// A `[[rules]]` entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDoc {
+    /// Unique id.
+    pub id: String,
+    /// Longer explanation for analysts.
+    #[serde(default)]
+    pub description: String,
+    /// CEL condition.
+    pub when: String,
+    /// Outcome when it matches.
+    pub outcome: Outcome,
+    /// Challenge kind, for `challenge` outcomes (captcha when absent).
+    pub challenge: Option<ChallengeKind>,
+    /// Points added to the score.
+    #[serde(default)]
+    pub score: u32,
+    /// Enforce or shadow.
+    #[serde(default)]
+    pub mode: RuleMode,
+    /// Reason shown with the decision.
+    pub reason: String,
+    /// Actions when it matches (enforced rules only).
+    #[serde(default)]
+    pub actions: Vec<ActionDoc>,
+    /// Event kinds it applies to; inferred from the condition when absent.
+    pub on: Option<Vec<EventKind>>,
+}
+
+/// An expectation of a fixture test.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectDoc {
+    /// Index of the event in the fixture, from 0.
+    pub event: usize,
+    /// Expected outcome.
+    pub outcome: Outcome,
+    /// Rules that must be among the matched (enforced or shadow).
+    #[serde(default)]
+    pub rules: Vec<String>,
+}
+
+/// A list entry present before a fixture's events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureEntry {
+    /// The list.
+    pub list: String,
+    /// The value.
+    pub value: String,
+}
+
+/// A `[[tests]]` fixture: events in order and the decisions expected.
+///
+/// Event times: `occurred_at_ms`, when given, counts from the fixture's start; otherwise the
+/// events are `spacing_seconds` apart (1 s by default).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureDoc {
+    /// Name shown in reports.
+    pub name: String,
+    /// Seconds between events without a time.
+    #[serde(default = "default_spacing")]
+    pub spacing_seconds: i64,
+    /// List entries present at the start.
+    #[serde(default)]
+    pub lists: Vec<FixtureEntry>,
+    /// The events.
+    pub events: Vec<EventInput>,
+    /// What is expected.
+    pub expect: Vec<ExpectDoc>,
+}
+
+fn default_spacing() -> i64 {
+    1
+}
+
+/// A policy as written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDocument {
+    /// Name and description.
+    pub policy: PolicyMeta,
+    /// Score thresholds.
+    #[serde(default)]
+    pub scoring: Scoring,
+    /// Lists the rules use.
+    #[serde(default)]
+    pub lists: Vec<ListDecl>,
+    /// Velocity features.
+    #[serde(default)]
+    pub features: Vec<FeatureDoc>,
+    /// Rules, in evaluation and reporting order.
+    #[serde(default)]
+    pub rules: Vec<RuleDoc>,
+    /// Fixture tests.
+    #[serde(default)]
+    pub tests: Vec<FixtureDoc>,
+}
+
+impl PolicyDocument {
+    /// Parses a TOML policy.
+    pub fn parse(source: &str) -> Result<PolicyDocument, PolicyError> {
+        toml::from_str(source).map_err(|error| PolicyError::Document(error.to_string().trim().to_owned()))
+    }
+}
+
+/// Parses `30s`, `10m`, `2h`, `7d` into milliseconds.
+pub fn parse_duration_ms(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().ok()?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    number.checked_mul(unit_ms).filter(|ms| *ms > 0)
+}
+
+/// A compiled feature.
+pub struct CompiledFeature {
+    /// Name.
+    pub name: String,
+    /// Aggregation, key and window.
+    pub shape: WindowShape,
+    /// Filter, if any.
+    pub filter: Option<CompiledExpr>,
+    /// Live state.
+    pub state: Arc<FeatureState>,
+}
+
+/// The entity a list action adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActionEntity {
+    /// `event.ip`.
+    Ip,
+    /// `event.user_id`.
+    User,
+    /// `event.device_id`.
+    Device,
+    /// `event.email`.
+    Email,
+    /// The domain of `event.email`.
+    EmailDomain,
+    /// `event.phone`.
+    Phone,
+    /// `event.card_bin`.
+    CardBin,
+}
+
+impl ActionEntity {
+    fn parse(name: &str) -> Option<ActionEntity> {
+        Some(match name {
+            "ip" => ActionEntity::Ip,
+            "user" => ActionEntity::User,
+            "device" => ActionEntity::Device,
+            "email" => ActionEntity::Email,
+            "email_domain" => ActionEntity::EmailDomain,
+            "phone" => ActionEntity::Phone,
+            "card_bin" => ActionEntity::CardBin,
+            _ => return None,
+        })
+    }
+}
+
+/// A compiled rule action.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RuleAction {
+    /// Add an entity of the event to a list.
+    AddToList {
+        /// List name.
+        list: String,
+        /// Which entity.
+        entity: ActionEntity,
+        /// Lifetime of the entry.
+        ttl_ms: Option<i64>,
+    },
+    /// Raise an alert.
+    Alert(AlertSeverity),
+}
+
+/// A compiled rule.
+pub struct CompiledRule {
+    /// Id.
+    pub id: String,
+    /// Reason text.
+    pub reason: String,
+    /// Condition.
+    pub condition: CompiledExpr,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Challenge kind for challenge outcomes.
+    pub challenge: Option<ChallengeKind>,
+    /// Score points.
+    pub score: u32,
+    /// Enforce or shadow.
+    pub mode: RuleMode,
+    /// Actions.
+    pub actions: Vec<RuleAction>,
+}
+
+/// A policy ready to decide: rules and features compiled, dispatch tables built.
+pub struct CompiledPolicy {
+    /// Version number given by the store (0 for a policy not stored).
+    pub version: u64,
+    /// The TOML it came from.
+    pub source: String,
+    /// The parsed document.
+    pub document: PolicyDocument,
+    /// Features in declaration order (their index is their id in rules).
+    pub features: Vec<CompiledFeature>,
+    /// Features to update per event kind.
+    pub features_by_kind: Vec<Vec<usize>>,
+    /// Rules in declaration order.
+    pub rules: Vec<CompiledRule>,
+    /// Rules to evaluate per event kind.
+    pub rules_by_kind: Vec<Vec<usize>>,
+}
+
+impl std::fmt::Debug for CompiledPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledPolicy")
+            .field("version", &self.version)
+            .field("name", &self.document.policy.name)
+            .field("rules", &self.rules.len())
+            .field("features", &self.features.len())
+            .finish()
+    }
+}
+
+fn compile_feature(doc: &FeatureDoc, lists: &ListRegistry, states: &FeatureStates) -> Result<(CompiledFeature, Vec<EventKind>), PolicyError> {
+    let invalid = |message: String| PolicyError::Invalid(format!("feature '{}': {message}", doc.name));
+    let group_by = EntityKey::parse(&doc.by).ok_or_else(|| invalid(format!("unknown entity '{}' in `by`", doc.by)))?;
+    let window_ms = parse_duration_ms(&doc.window).ok_or_else(|| invalid(format!("window '{}' is not like 30s, 10m, 1h or 7d", doc.window)))?;
+    if window_ms > 366 * 86_400_000 {
+        return Err(invalid("windows longer than a year are not supported".into()));
+    }
+    let aggregation = match (doc.aggregate.as_str(), doc.field.as_deref()) {
+        ("count", None) => Aggregation::Count,
+        ("sum", None | Some("amount")) => Aggregation::SumAmount,
+        ("distinct", Some(field)) => Aggregation::Distinct(EntityKey::parse(field).ok_or_else(|| invalid(format!("unknown entity '{field}' in `field`")))?),
+        ("distinct", None) => return Err(invalid("distinct needs `field`, the entity whose distinct values are counted".into())),
+        ("count", Some(_)) => return Err(invalid("count takes no `field`".into())),
+        ("sum", Some(other)) => return Err(invalid(format!("sum adds `amount`, not '{other}'"))),
+        (other, _) => return Err(invalid(format!("aggregate '{other}' is not count, sum or distinct"))),
+    };
+    let filter = match &doc.filter {
+        Some(source) => Some(
+            compile_bool(source, Environment { features: &[], lists })
+                .map_err(|error| PolicyError::FeatureFilter { feature: doc.name.clone(), error })?,
+        ),
+        None => None,
+    };
+    let shape = WindowShape { aggregation, group_by, window_ms };
+    let state = states.state_for(&shape);
+    let kinds = if doc.of.is_empty() { EventKind::ALL.to_vec() } else { doc.of.clone() };
+    Ok((
+        CompiledFeature {
+            name: doc.name.clone(),
+            shape,
+            filter,
+            state,
+        },
+        kinds,
+    ))
+}
+
+fn compile_action(rule_id: &str, doc: &ActionDoc, lists: &ListRegistry) -> Result<RuleAction, PolicyError> {
+    let invalid = |message: String| PolicyError::Invalid(format!("rule '{rule_id}' action: {message}"));
+    match (&doc.add_to_list, doc.alert) {
+        (Some(list), None) => {
+            if lists.get(list).is_none() {
+                return Err(invalid(format!("no list named '{list}': declare it in [[lists]]")));
+            }
+            let entity_name = doc.entity.as_deref().ok_or_else(|| invalid("add_to_list needs `entity`".into()))?;
+            let entity = ActionEntity::parse(entity_name).ok_or_else(|| invalid(format!("unknown entity '{entity_name}'")))?;
+            let ttl_ms = match &doc.ttl {
+                Some(ttl) => Some(parse_duration_ms(ttl).ok_or_else(|| invalid(format!("ttl '{ttl}' is not like 30s, 10m, 1h or 7d")))?),
+                None => None,
+            };
+            Ok(RuleAction::AddToList { list: list.clone(), entity, ttl_ms })
+        }
+        (None, Some(severity)) if doc.entity.is_none() && doc.ttl.is_none() => Ok(RuleAction::Alert(severity)),
+        _ => Err(invalid("give exactly one of add_to_list (with entity, ttl) or alert".into())),
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 96 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
+impl CompiledPolicy {
+    /// Compiles a policy document. Declared lists are created in `lists` when missing, and
+    /// features take their state from `states` (kept across versions by window shape).
+    pub fn compile(source: &str, version: u64, lists: &ListRegistry, states: &FeatureStates) -> Result<CompiledPolicy, PolicyError> {
+        let document = PolicyDocument::parse(source)?;
+        if document.rules.len() > MAX_RULES {
+            return Err(PolicyError::Invalid(format!("{} rules; the limit is {MAX_RULES}", document.rules.len())));
+        }
+        if document.features.len() > MAX_FEATURES {
+            return Err(PolicyError::Invalid(format!("{} features; the limit is {MAX_FEATURES}", document.features.len())));
+        }
+        for list in &document.lists {
+            lists.ensure(&list.name, list.kind)?;
+        }
+
+        let mut names = BTreeSet::new();
+        let mut features = Vec::with_capacity(document.features.len());
+        let mut features_by_kind = vec![Vec::new(); EventKind::COUNT];
+        for doc in &document.features {
+            if !valid_id(&doc.name) || !names.insert(doc.name.clone()) {
+                return Err(PolicyError::Invalid(format!("feature name '{}' is invalid or repeated", doc.name)));
+            }
+            let (feature, kinds) = compile_feature(doc, lists, states)?;
+            for kind in kinds {
+                features_by_kind[kind.index()].push(features.len());
+            }
+            features.push(feature);
+        }
+        let declarations: Vec<FeatureDecl> = features
+            .iter()
+            .map(|feature| FeatureDecl {
+                name: feature.name.clone(),
+                integer: feature.shape.aggregation != Aggregation::SumAmount,
+            })
+            .collect();
+        let env = Environment {
+            features: &declarations,
+            lists,
+        };
+
+        let mut rule_ids = BTreeSet::new();
+        let mut rules = Vec::with_capacity(document.rules.len());
+        let mut rules_by_kind = vec![Vec::new(); EventKind::COUNT];
+        for doc in &document.rules {
+            if !valid_id(&doc.id) || !rule_ids.insert(doc.id.clone()) {
+                return Err(PolicyError::Invalid(format!("rule id '{}' is invalid or repeated", doc.id)));
+            }
+            if doc.reason.trim().is_empty() {
+                return Err(PolicyError::Invalid(format!("rule '{}' needs a reason", doc.id)));
+            }
+            if doc.challenge.is_some() && doc.outcome != Outcome::Challenge {
+                return Err(PolicyError::Invalid(format!("rule '{}': challenge is only for outcome = \"challenge\"", doc.id)));
+            }
+            let condition = compile_bool(&doc.when, env).map_err(|error| PolicyError::Rule {
+                rule_id: doc.id.clone(),
+                error,
+            })?;
+            let kinds: Vec<EventKind> = match (&doc.on, condition.kinds()) {
+                (Some(on), _) => on.clone(),
+                (None, Some(inferred)) => inferred.to_vec(),
+                (None, None) => EventKind::ALL.to_vec(),
+            };
+            let actions = doc
+                .actions
+                .iter()
+                .map(|action| compile_action(&doc.id, action, lists))
+                .collect::<Result<Vec<_>, _>>()?;
+            for kind in kinds {
+                rules_by_kind[kind.index()].push(rules.len());
+            }
+            rules.push(CompiledRule {
+                id: doc.id.clone(),
+                reason: doc.reason.clone(),
+                condition,
+                outcome: doc.outcome,
+                challenge: match doc.outcome {
+                    Outcome::Challenge => Some(doc.challenge.unwrap_or(ChallengeKind::Captcha)),
+                    _ => None,
+                },
+                score: doc.score,
+                mode: doc.mode,
+                actions,
+            });
+        }
+        Ok(CompiledPolicy {
+            version,
+            source: source.to_owned(),
+            document,
+            features,
+            features_by_kind,
+            rules,
+            rules_by_kind,
+        })
+    }
+
+    /// Window shapes of the features, for dropping state no policy uses.
+    pub fn shapes(&self) -> Vec<WindowShape> {
+        self.features.iter().map(|feature| feature.shape.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration_ms("30s"), Some(30_000));
+        assert_eq!(parse_duration_ms("10m"), Some(600_000));
+        assert_eq!(parse_duration_ms("7d"), Some(604_800_000));
+        assert_eq!(parse_duration_ms("0s"), None);
+        assert_eq!(parse_duration_ms("10"), None);
+        assert_eq!(parse_duration_ms("1w"), None);
+    }
+
+    #[test]
+    fn a_bad_rule_is_refused_with_its_position() {
+        let source = r#"
+[policy]
+name = "t"
+[[rules]]
+id = "r1"
+when = "event.amount > 1000 &&\n  event.nope == 'x'"
+outcome = "deny"
+reason = "r"
+"#;
+        let error = CompiledPolicy::compile(source, 1, &ListRegistry::new(), &FeatureStates::default()).unwrap_err();
+        match error {
+            PolicyError::Rule { rule_id, error } => {
+                assert_eq!(rule_id, "r1");
+                assert_eq!(error.line, 2);
+                assert!(error.message.contains("nope"), "{error}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rules_are_dispatched_by_inferred_kind() {
+        let source = r#"
+[policy]
+name = "t"
+[[rules]]
+id = "a"
+when = "event.kind in ['payment', 'withdrawal'] && event.amount > 10.0"
+outcome = "review"
+reason = "r"
+[[rules]]
+id = "b"
+when = "event.channel == 'api'"
+outcome = "review"
+reason = "r"
+"#;
+        let policy = CompiledPolicy::compile(source, 1, &ListRegistry::new(), &FeatureStates::default()).unwrap();
+        assert_eq!(policy.rules_by_kind[EventKind::Payment.index()], vec![0, 1]);
+        assert_eq!(policy.rules_by_kind[EventKind::Register.index()], vec![1]);
+    }
+}

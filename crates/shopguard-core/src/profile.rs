@@ -1,0 +1,327 @@
+//! Entity profiles: what shopguard remembers about each user across events.
+//!
+//! A rule sees `profile.<field>` as the user was *before* the event being decided (so
+//! `profile.device_known` is false the first time a device appears), while velocity features
+//! already include the event. Devices and countries become known through authenticated
+//! actions only: a failed login from a new device does not make that device trusted.
+//!
+//! Memory is bounded per user: the 16 most recent devices and 8 countries are remembered.
+
+use std::hash::{BuildHasher, Hasher};
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::cel::schema::FieldReader;
+use crate::event::{Event, EventKind};
+use crate::features::key_hash;
+
+const MAX_DEVICES: usize = 16;
+const MAX_COUNTRIES: usize = 8;
+const SHARDS: usize = 64;
+
+/// Facts about the acting user before the current event, as rules see them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProfileView {
+    /// Whether shopguard had seen this user before.
+    pub exists: bool,
+    /// Days since registration (or first sighting); 0 for a new user.
+    pub account_age_days: f64,
+    /// Whether the event's device was seen before for this user.
+    pub device_known: bool,
+    /// Seconds since this device was first seen for this user; 0 when new.
+    pub device_age_seconds: i64,
+    /// Whether the event's country was seen before for this user.
+    pub country_known: bool,
+    /// Seconds since this country was first seen for this user; 0 when new.
+    pub country_age_seconds: i64,
+    /// Seconds since the last successful login; -1 when none.
+    pub seconds_since_last_login: i64,
+    /// Seconds since the last password reset; -1 when none.
+    pub seconds_since_password_reset: i64,
+    /// Speed implied by the move from the last located action to this one, km/h; 0 if unknown.
+    pub travel_speed_kmh: f64,
+    /// Distance from the last located action, km; 0 if unknown.
+    pub travel_distance_km: f64,
+    /// Successful logins so far.
+    pub login_count: i64,
+    /// Orders placed so far.
+    pub order_count: i64,
+    /// Refunds requested so far.
+    pub refund_count: i64,
+    /// Successful payments so far.
+    pub payment_count: i64,
+    /// Challenges failed so far.
+    pub challenge_failures: i64,
+    /// Country of the last successful login, '' if none.
+    pub last_login_country: String,
+}
+
+/// Fields of `profile`, with their CEL types.
+pub const PROFILE_FIELDS: &[(&str, FieldReader<ProfileView>)] = &[
+    ("exists", FieldReader::Bool(|p| Some(p.exists))),
+    ("account_age_days", FieldReader::Double(|p| Some(p.account_age_days))),
+    ("device_known", FieldReader::Bool(|p| Some(p.device_known))),
+    ("device_age_seconds", FieldReader::Int(|p| Some(p.device_age_seconds))),
+    ("country_known", FieldReader::Bool(|p| Some(p.country_known))),
+    ("country_age_seconds", FieldReader::Int(|p| Some(p.country_age_seconds))),
+    ("seconds_since_last_login", FieldReader::Int(|p| Some(p.seconds_since_last_login))),
+    ("seconds_since_password_reset", FieldReader::Int(|p| Some(p.seconds_since_password_reset))),
+    ("travel_speed_kmh", FieldReader::Double(|p| Some(p.travel_speed_kmh))),
+    ("travel_distance_km", FieldReader::Double(|p| Some(p.travel_distance_km))),
+    ("login_count", FieldReader::Int(|p| Some(p.login_count))),
+    ("order_count", FieldReader::Int(|p| Some(p.order_count))),
+    ("refund_count", FieldReader::Int(|p| Some(p.refund_count))),
+    ("payment_count", FieldReader::Int(|p| Some(p.payment_count))),
+    ("challenge_failures", FieldReader::Int(|p| Some(p.challenge_failures))),
+    ("last_login_country", FieldReader::Str(|p| Some(&p.last_login_country))),
+];
+
+/// What is stored per user.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserProfile {
+    first_seen_ms: i64,
+    last_seen_ms: i64,
+    devices: Vec<(u64, i64)>,
+    countries: Vec<([u8; 2], i64)>,
+    last_location: Option<(i64, f64, f64)>,
+    last_login_ms: Option<i64>,
+    last_login_country: Option<[u8; 2]>,
+    password_reset_ms: Option<i64>,
+    logins: u32,
+    orders: u32,
+    refunds: u32,
+    payments: u32,
+    challenge_failures: u32,
+}
+
+fn country_code(country: Option<&str>) -> Option<[u8; 2]> {
+    let bytes = country?.as_bytes();
+    (bytes.len() == 2).then(|| [bytes[0], bytes[1]])
+}
+
+/// Great-circle distance in km (haversine, mean Earth radius 6371 km).
+pub fn distance_km(from: (f64, f64), to: (f64, f64)) -> f64 {
+    let (lat1, lon1) = (from.0.to_radians(), from.1.to_radians());
+    let (lat2, lon2) = (to.0.to_radians(), to.1.to_radians());
+    let a = ((lat2 - lat1) / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    2.0 * 6371.0 * a.sqrt().asin()
+}
+
+fn seconds_between(earlier_ms: i64, later_ms: i64) -> i64 {
+    (later_ms - earlier_ms).max(0) / 1000
+}
+
+impl UserProfile {
+    fn view(&self, event: &Event) -> ProfileView {
+        let now = event.occurred_at_ms;
+        let device = event.device_id.as_deref().map(|id| key_hash(b'd', id.as_bytes()));
+        let device_first_seen = device.and_then(|hash| self.devices.iter().find(|(known, _)| *known == hash)).map(|(_, at)| *at);
+        let country = country_code(event.country.as_deref());
+        let country_first_seen = country.and_then(|code| self.countries.iter().find(|(known, _)| *known == code)).map(|(_, at)| *at);
+        let (travel_distance_km, travel_speed_kmh) = match (self.last_location, event.location) {
+            (Some((at, lat, lon)), Some(here)) => {
+                let distance = distance_km((lat, lon), here);
+                // At least a minute apart, so GPS jitter between close events is not "travel".
+                let hours = ((now - at).max(60_000) as f64) / 3_600_000.0;
+                (distance, distance / hours)
+            }
+            _ => (0.0, 0.0),
+        };
+        ProfileView {
+            exists: true,
+            account_age_days: (now - self.first_seen_ms).max(0) as f64 / 86_400_000.0,
+            device_known: device_first_seen.is_some(),
+            device_age_seconds: device_first_seen.map_or(0, |at| seconds_between(at, now)),
+            country_known: country_first_seen.is_some(),
+            country_age_seconds: country_first_seen.map_or(0, |at| seconds_between(at, now)),
+            seconds_since_last_login: self.last_login_ms.map_or(-1, |at| seconds_between(at, now)),
+            seconds_since_password_reset: self.password_reset_ms.map_or(-1, |at| seconds_between(at, now)),
+            travel_speed_kmh,
+            travel_distance_km,
+            login_count: i64::from(self.logins),
+            order_count: i64::from(self.orders),
+            refund_count: i64::from(self.refunds),
+            payment_count: i64::from(self.payments),
+            challenge_failures: i64::from(self.challenge_failures),
+            last_login_country: self
+                .last_login_country
+                .map(|code| String::from_utf8_lossy(&code).into_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn record(&mut self, event: &Event) {
+        let now = event.occurred_at_ms;
+        self.last_seen_ms = self.last_seen_ms.max(now);
+        if event.kind == EventKind::Register {
+            self.first_seen_ms = self.first_seen_ms.min(now);
+        }
+        let authenticated = !matches!(event.kind, EventKind::LoginFailed | EventKind::ChallengeFailed);
+        if authenticated {
+            if let Some(device) = event.device_id.as_deref() {
+                let hash = key_hash(b'd', device.as_bytes());
+                if !self.devices.iter().any(|(known, _)| *known == hash) {
+                    if self.devices.len() >= MAX_DEVICES {
+                        self.devices.remove(0);
+                    }
+                    self.devices.push((hash, now));
+                }
+            }
+            if let Some(code) = country_code(event.country.as_deref()) {
+                if !self.countries.iter().any(|(known, _)| *known == code) {
+                    if self.countries.len() >= MAX_COUNTRIES {
+                        self.countries.remove(0);
+                    }
+                    self.countries.push((code, now));
+                }
+            }
+            if let Some((lat, lon)) = event.location {
+                self.last_location = Some((now, lat, lon));
+            }
+        }
+        match event.kind {
+            EventKind::LoginSucceeded => {
+                self.logins += 1;
+                self.last_login_ms = Some(now);
+                self.last_login_country = country_code(event.country.as_deref()).or(self.last_login_country);
+            }
+            EventKind::PasswordReset => self.password_reset_ms = Some(now),
+            EventKind::OrderPlaced => self.orders += 1,
+            EventKind::RefundRequested => self.refunds += 1,
+            EventKind::Payment if event.success != Some(false) => self.payments += 1,
+            EventKind::ChallengeFailed => self.challenge_failures += 1,
+            _ => {}
+        }
+    }
+}
+
+/// All user profiles, sharded by user for concurrent access.
+pub struct ProfileStore {
+    shards: Box<[Mutex<std::collections::HashMap<u64, UserProfile, rustc_hash::FxBuildHasher>>]>,
+}
+
+impl Default for ProfileStore {
+    fn default() -> Self {
+        ProfileStore {
+            shards: (0..SHARDS).map(|_| Mutex::new(Default::default())).collect(),
+        }
+    }
+}
+
+impl ProfileStore {
+    fn shard_of(&self, user_hash: u64) -> &Mutex<std::collections::HashMap<u64, UserProfile, rustc_hash::FxBuildHasher>> {
+        let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
+        hasher.write_u64(user_hash);
+        &self.shards[(hasher.finish() >> 32) as usize % SHARDS]
+    }
+
+    /// The view rules see for `event`, then the event recorded into the profile.
+    pub fn view_and_record(&self, event: &Event) -> ProfileView {
+        let user = key_hash(b'u', event.user_id.as_bytes());
+        let mut shard = self.shard_of(user).lock();
+        let (profile, is_new) = match shard.entry(user) {
+            std::collections::hash_map::Entry::Occupied(entry) => (entry.into_mut(), false),
+            std::collections::hash_map::Entry::Vacant(entry) => (
+                entry.insert(UserProfile {
+                    first_seen_ms: event.occurred_at_ms,
+                    ..UserProfile::default()
+                }),
+                true,
+            ),
+        };
+        let mut view = if is_new { ProfileView::default() } else { profile.view(event) };
+        view.exists = !is_new;
+        profile.record(event);
+        view
+    }
+
+    /// Number of profiles held.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|shard| shard.lock().len()).sum()
+    }
+
+    /// Whether no profile is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops profiles not seen since `cutoff_ms`; returns how many.
+    pub fn expire_idle(&self, cutoff_ms: i64) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| {
+                let mut shard = shard.lock();
+                let before = shard.len();
+                shard.retain(|_, profile| profile.last_seen_ms >= cutoff_ms);
+                before - shard.len()
+            })
+            .sum()
+    }
+
+    /// Every profile, for snapshots.
+    pub fn export(&self) -> Vec<(u64, UserProfile)> {
+        self.shards
+            .iter()
+            .flat_map(|shard| shard.lock().iter().map(|(key, profile)| (*key, profile.clone())).collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// Loads profiles from a snapshot.
+    pub fn import(&self, profiles: Vec<(u64, UserProfile)>) {
+        for (key, profile) in profiles {
+            self.shard_of(key).lock().insert(key, profile);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventInput;
+
+    fn event(kind: EventKind, at_ms: i64, device: &str, country: &str, location: (f64, f64)) -> Event {
+        Event::try_from_input(
+            EventInput {
+                kind: Some(kind),
+                user_id: Some("alice".into()),
+                ip: Some("198.51.100.1".into()),
+                device_id: Some(device.into()),
+                country: Some(country.into()),
+                latitude: Some(location.0),
+                longitude: Some(location.1),
+                occurred_at_ms: Some(at_ms),
+                ..EventInput::default()
+            },
+            at_ms,
+            || "e".into(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn new_device_and_impossible_travel_are_seen_before_the_event_counts() {
+        let store = ProfileStore::default();
+        let shanghai = (31.23, 121.47);
+        let paris = (48.86, 2.35);
+        let first = store.view_and_record(&event(EventKind::Register, 0, "d1", "CN", shanghai));
+        assert!(!first.exists);
+        let same = store.view_and_record(&event(EventKind::LoginSucceeded, 3_600_000, "d1", "CN", shanghai));
+        assert!(same.exists && same.device_known && same.country_known);
+        assert_eq!(same.device_age_seconds, 3_600);
+        // Paris one hour later: about 9,260 km in an hour.
+        let far = store.view_and_record(&event(EventKind::LoginSucceeded, 7_200_000, "d2", "FR", paris));
+        assert!(!far.device_known && !far.country_known);
+        assert!(far.travel_speed_kmh > 9_000.0, "{}", far.travel_speed_kmh);
+        assert_eq!(far.last_login_country, "CN");
+        assert_eq!(far.login_count, 1);
+    }
+
+    #[test]
+    fn failed_logins_do_not_make_a_device_known() {
+        let store = ProfileStore::default();
+        store.view_and_record(&event(EventKind::LoginFailed, 0, "attacker", "RU", (55.7, 37.6)));
+        let view = store.view_and_record(&event(EventKind::LoginFailed, 1_000, "attacker", "RU", (55.7, 37.6)));
+        assert!(!view.device_known);
+    }
+}
