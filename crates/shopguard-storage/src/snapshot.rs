@@ -1,0 +1,40 @@
+//! The engine's state snapshot (feature counts, profiles) in the data folder, written
+//! atomically: a temporary file is written and synced, then renamed over the old one.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::{StoreError, StoreResult};
+
+/// Name of the snapshot file in the data folder.
+pub const SNAPSHOT_FILE: &str = "engine-state.snap";
+
+/// Path of the snapshot in `data_dir`.
+pub fn snapshot_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SNAPSHOT_FILE)
+}
+
+/// Writes the snapshot atomically.
+pub fn write_snapshot(data_dir: &Path, bytes: &[u8]) -> StoreResult<()> {
+    let io = |operation| move |source| StoreError::Io { operation, source };
+    let final_path = snapshot_path(data_dir);
+    let temporary = final_path.with_extension("snap.tmp");
+    let mut file = File::create(&temporary).map_err(io("creating the snapshot"))?;
+    file.write_all(bytes).map_err(io("writing the snapshot"))?;
+    file.sync_all().map_err(io("syncing the snapshot"))?;
+    fs::rename(&temporary, &final_path).map_err(io("replacing the snapshot"))?;
+    if let Ok(folder) = File::open(data_dir) {
+        let _ = folder.sync_all();
+    }
+    Ok(())
+}
+
+/// Reads the snapshot, if there is one.
+pub fn read_snapshot(data_dir: &Path) -> StoreResult<Option<Vec<u8>>> {
+    match fs::read(snapshot_path(data_dir)) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(StoreError::Io { operation: "reading the snapshot", source }),
+    }
+}

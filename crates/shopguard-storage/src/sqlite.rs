@@ -1,0 +1,512 @@
+//! The embedded backend: SQLite in WAL mode, in `<data folder>/shopguard.db`.
+//!
+//! One connection writes (SQLite allows one writer at a time anyway); reads go to a small pool
+//! of read-only connections, which WAL lets run beside the writer. Every statement is
+//! parameterised. The schema is versioned with `PRAGMA user_version` and migrated at open.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+use crate::api_keys::{ApiKeyRecord, Scope};
+use crate::{
+    AlertRecord, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, PolicyVersion, Store, StoreError, StoreResult,
+};
+
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const READERS: usize = 4;
+
+fn db(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Database { operation, source }
+}
+
+/// The SQLite store.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating when needed) the database in `data_dir`, and migrates it.
+    pub fn open(data_dir: &Path) -> StoreResult<SqliteStore> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+            operation: "creating the data folder",
+            source,
+        })?;
+        let path = data_dir.join("shopguard.db");
+        let writer = Connection::open(&path).map_err(db("opening the database"))?;
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA foreign_keys = ON;
+                 PRAGMA busy_timeout = 5000;
+                 PRAGMA wal_autocheckpoint = 10000;",
+            )
+            .map_err(db("configuring the database"))?;
+        migrate(&writer)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                    .map_err(db("opening a reader"))?;
+                reader.execute_batch("PRAGMA busy_timeout = 5000;").map_err(db("configuring a reader"))?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read<T>(&self, work: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let index = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let reader = self.readers[index].lock();
+        work(&reader)
+    }
+}
+
+fn migrate(connection: &Connection) -> StoreResult<()> {
+    let current: usize = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(db("reading the schema version"))?;
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt {
+            operation: "opening the database",
+            detail: format!("schema version {current} is newer than this build knows ({})", MIGRATIONS.len()),
+        });
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(current) {
+        let version = index + 1;
+        connection
+            .execute_batch(&format!("BEGIN; {migration}; PRAGMA user_version = {version}; COMMIT;"))
+            .map_err(db("migrating the schema"))?;
+        tracing::info!(version, "migrated the embedded database schema");
+    }
+    Ok(())
+}
+
+fn decode_record(operation: &'static str, json: &str) -> StoreResult<DecisionRecord> {
+    serde_json::from_str(json).map_err(|error| StoreError::Corrupt {
+        operation,
+        detail: error.to_string(),
+    })
+}
+
+fn api_key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
+    let scopes: String = row.get(3)?;
+    Ok(ApiKeyRecord {
+        key_id: row.get(0)?,
+        name: row.get(1)?,
+        secret_sha256: row.get(2)?,
+        scopes: scopes.split(',').filter_map(|scope| scope.parse::<Scope>().ok()).collect(),
+        created_at_ms: row.get(4)?,
+        revoked_at_ms: row.get(5)?,
+    })
+}
+
+fn policy_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PolicyVersion> {
+    Ok(PolicyVersion {
+        version: row.get::<_, i64>(0)? as u64,
+        source: row.get(1)?,
+        sha256: row.get(2)?,
+        author: row.get(3)?,
+        comment: row.get(4)?,
+        created_at_ms: row.get(5)?,
+    })
+}
+
+fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ListEntryRecord> {
+    Ok(ListEntryRecord {
+        value: row.get(0)?,
+        expires_at_ms: row.get(1)?,
+        added_by: row.get(2)?,
+        reason: row.get(3)?,
+        created_at_ms: row.get(4)?,
+    })
+}
+
+fn alert_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRecord> {
+    Ok(AlertRecord {
+        seq: row.get(0)?,
+        created_at_ms: row.get(1)?,
+        severity: row.get(2)?,
+        rule_id: row.get(3)?,
+        decision_id: row.get(4)?,
+        user_id: row.get(5)?,
+        ip: row.get(6)?,
+        message: row.get(7)?,
+    })
+}
+
+impl Store for SqliteStore {
+    fn insert_api_key(&self, record: &ApiKeyRecord) -> StoreResult<()> {
+        let scopes: Vec<&str> = record.scopes.iter().map(|scope| scope.as_str()).collect();
+        self.writer
+            .lock()
+            .execute(
+                "INSERT INTO api_keys (key_id, name, secret_sha256, scopes, created_at_ms, revoked_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![record.key_id, record.name, record.secret_sha256, scopes.join(","), record.created_at_ms, record.revoked_at_ms],
+            )
+            .map_err(db("storing an API key"))?;
+        Ok(())
+    }
+
+    fn api_key(&self, key_id: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        self.read(|connection| {
+            connection
+                .query_row(
+                    "SELECT key_id, name, secret_sha256, scopes, created_at_ms, revoked_at_ms FROM api_keys WHERE key_id = ?1",
+                    [key_id],
+                    api_key_from_row,
+                )
+                .optional()
+                .map_err(db("reading an API key"))
+        })
+    }
+
+    fn api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare("SELECT key_id, name, secret_sha256, scopes, created_at_ms, revoked_at_ms FROM api_keys ORDER BY created_at_ms")
+                .map_err(db("listing API keys"))?;
+            let rows = statement.query_map([], api_key_from_row).map_err(db("listing API keys"))?;
+            rows.collect::<Result<_, _>>().map_err(db("listing API keys"))
+        })
+    }
+
+    fn revoke_api_key(&self, key_id: &str, at_ms: i64) -> StoreResult<bool> {
+        let changed = self
+            .writer
+            .lock()
+            .execute("UPDATE api_keys SET revoked_at_ms = ?2 WHERE key_id = ?1 AND revoked_at_ms IS NULL", params![key_id, at_ms])
+            .map_err(db("revoking an API key"))?;
+        Ok(changed == 1)
+    }
+
+    fn insert_policy_version(&self, source: &str, author: &str, comment: &str, at_ms: i64) -> StoreResult<u64> {
+        let writer = self.writer.lock();
+        writer
+            .execute(
+                "INSERT INTO policy_versions (source, sha256, author, comment, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![source, hex::encode(Sha256::digest(source.as_bytes())), author, comment, at_ms],
+            )
+            .map_err(db("storing a policy version"))?;
+        Ok(writer.last_insert_rowid() as u64)
+    }
+
+    fn activate_policy_version(&self, version: u64, by: &str, at_ms: i64) -> StoreResult<()> {
+        let writer = self.writer.lock();
+        let exists: bool = writer
+            .query_row("SELECT EXISTS(SELECT 1 FROM policy_versions WHERE version = ?1)", [version as i64], |row| row.get(0))
+            .map_err(db("activating a policy version"))?;
+        if !exists {
+            return Err(StoreError::NotFound(format!("policy version {version}")));
+        }
+        writer
+            .execute(
+                "INSERT INTO policy_active (id, version, activated_at_ms, activated_by) VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET version = excluded.version, activated_at_ms = excluded.activated_at_ms, activated_by = excluded.activated_by",
+                params![version as i64, at_ms, by],
+            )
+            .map_err(db("activating a policy version"))?;
+        Ok(())
+    }
+
+    fn active_policy(&self) -> StoreResult<Option<PolicyVersion>> {
+        self.read(|connection| {
+            connection
+                .query_row(
+                    "SELECT p.version, p.source, p.sha256, p.author, p.comment, p.created_at_ms
+                     FROM policy_active a JOIN policy_versions p ON p.version = a.version WHERE a.id = 1",
+                    [],
+                    policy_from_row,
+                )
+                .optional()
+                .map_err(db("reading the active policy"))
+        })
+    }
+
+    fn policy_version(&self, version: u64) -> StoreResult<Option<PolicyVersion>> {
+        self.read(|connection| {
+            connection
+                .query_row(
+                    "SELECT version, source, sha256, author, comment, created_at_ms FROM policy_versions WHERE version = ?1",
+                    [version as i64],
+                    policy_from_row,
+                )
+                .optional()
+                .map_err(db("reading a policy version"))
+        })
+    }
+
+    fn policy_versions(&self) -> StoreResult<Vec<PolicyVersion>> {
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare("SELECT version, '', sha256, author, comment, created_at_ms FROM policy_versions ORDER BY version DESC")
+                .map_err(db("listing policy versions"))?;
+            let rows = statement.query_map([], policy_from_row).map_err(db("listing policy versions"))?;
+            rows.collect::<Result<_, _>>().map_err(db("listing policy versions"))
+        })
+    }
+
+    fn ensure_list(&self, record: &ListRecord) -> StoreResult<()> {
+        let writer = self.writer.lock();
+        let existing: Option<String> = writer
+            .query_row("SELECT kind FROM lists WHERE name = ?1", [&record.name], |row| row.get(0))
+            .optional()
+            .map_err(db("reading a list"))?;
+        match existing {
+            Some(kind) if kind == record.kind.as_str() => Ok(()),
+            Some(kind) => Err(StoreError::Conflict(format!("list '{}' exists with kind {kind}", record.name))),
+            None => {
+                writer
+                    .execute(
+                        "INSERT INTO lists (name, kind, description, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                        params![record.name, record.kind.as_str(), record.description, record.created_at_ms],
+                    )
+                    .map_err(db("creating a list"))?;
+                Ok(())
+            }
+        }
+    }
+
+    fn lists(&self) -> StoreResult<Vec<ListRecord>> {
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare("SELECT name, kind, description, created_at_ms FROM lists ORDER BY name")
+                .map_err(db("listing lists"))?;
+            let rows = statement
+                .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get(2)?, row.get(3)?)))
+                .map_err(db("listing lists"))?;
+            let mut lists = Vec::new();
+            for row in rows {
+                let (name, kind, description, created_at_ms) = row.map_err(db("listing lists"))?;
+                let kind = kind.parse().map_err(|_| StoreError::Corrupt {
+                    operation: "listing lists",
+                    detail: format!("list '{name}' has unknown kind '{kind}'"),
+                })?;
+                lists.push(ListRecord { name, kind, description, created_at_ms });
+            }
+            Ok(lists)
+        })
+    }
+
+    fn upsert_list_entries(&self, list: &str, entries: &[ListEntryRecord]) -> StoreResult<()> {
+        let mut writer = self.writer.lock();
+        let transaction = writer.transaction().map_err(db("adding list entries"))?;
+        {
+            let mut statement = transaction
+                .prepare_cached(
+                    "INSERT INTO list_entries (list, value, expires_at_ms, added_by, reason, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (list, value) DO UPDATE SET expires_at_ms = excluded.expires_at_ms, added_by = excluded.added_by,
+                     reason = excluded.reason, created_at_ms = excluded.created_at_ms",
+                )
+                .map_err(db("adding list entries"))?;
+            for entry in entries {
+                statement
+                    .execute(params![list, entry.value, entry.expires_at_ms, entry.added_by, entry.reason, entry.created_at_ms])
+                    .map_err(db("adding list entries"))?;
+            }
+        }
+        transaction.commit().map_err(db("adding list entries"))
+    }
+
+    fn remove_list_entry(&self, list: &str, value: &str) -> StoreResult<bool> {
+        let changed = self
+            .writer
+            .lock()
+            .execute("DELETE FROM list_entries WHERE list = ?1 AND value = ?2", params![list, value])
+            .map_err(db("removing a list entry"))?;
+        Ok(changed == 1)
+    }
+
+    fn list_entries(&self, list: &str, after: Option<&str>, limit: u32) -> StoreResult<Vec<ListEntryRecord>> {
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT value, expires_at_ms, added_by, reason, created_at_ms FROM list_entries
+                     WHERE list = ?1 AND value > ?2 ORDER BY value LIMIT ?3",
+                )
+                .map_err(db("listing list entries"))?;
+            let rows = statement
+                .query_map(params![list, after.unwrap_or(""), limit], entry_from_row)
+                .map_err(db("listing list entries"))?;
+            rows.collect::<Result<_, _>>().map_err(db("listing list entries"))
+        })
+    }
+
+    fn for_each_list_entry(&self, list: &str, now_ms: i64, visit: &mut dyn FnMut(&[ListEntryRecord])) -> StoreResult<()> {
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare(
+                    "SELECT value, expires_at_ms, added_by, reason, created_at_ms FROM list_entries
+                     WHERE list = ?1 AND (expires_at_ms IS NULL OR expires_at_ms > ?2)",
+                )
+                .map_err(db("loading list entries"))?;
+            let mut rows = statement.query(params![list, now_ms]).map_err(db("loading list entries"))?;
+            let mut batch = Vec::with_capacity(10_000);
+            while let Some(row) = rows.next().map_err(db("loading list entries"))? {
+                batch.push(entry_from_row(row).map_err(db("loading list entries"))?);
+                if batch.len() == batch.capacity() {
+                    visit(&batch);
+                    batch.clear();
+                }
+            }
+            if !batch.is_empty() {
+                visit(&batch);
+            }
+            Ok(())
+        })
+    }
+
+    fn purge_expired_list_entries(&self, now_ms: i64) -> StoreResult<usize> {
+        self.writer
+            .lock()
+            .execute("DELETE FROM list_entries WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?1", [now_ms])
+            .map_err(db("purging expired list entries"))
+    }
+
+    fn append_decisions(&self, decisions: &[DecisionRecord], alerts: &[AlertRecord]) -> StoreResult<()> {
+        let mut writer = self.writer.lock();
+        let transaction = writer.transaction().map_err(db("appending decisions"))?;
+        {
+            let mut insert = transaction
+                .prepare_cached(
+                    "INSERT INTO decisions (decision_id, occurred_at_ms, kind, user_id, ip, device_id, outcome, score, policy_version, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(db("appending decisions"))?;
+            for record in decisions {
+                let json = serde_json::to_string(record).map_err(|error| StoreError::Corrupt {
+                    operation: "encoding a decision",
+                    detail: error.to_string(),
+                })?;
+                let decision = &record.decision;
+                insert
+                    .execute(params![
+                        decision.decision_id,
+                        decision.occurred_at_ms,
+                        decision.kind.as_str(),
+                        decision.user_id,
+                        record.event.ip.map(|ip| ip.to_string()),
+                        record.event.device_id,
+                        decision.outcome.as_str(),
+                        decision.score,
+                        decision.policy_version as i64,
+                        json,
+                    ])
+                    .map_err(db("appending decisions"))?;
+            }
+            let mut insert_alert = transaction
+                .prepare_cached(
+                    "INSERT INTO alerts (created_at_ms, severity, rule_id, decision_id, user_id, ip, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(db("appending alerts"))?;
+            for alert in alerts {
+                insert_alert
+                    .execute(params![alert.created_at_ms, alert.severity, alert.rule_id, alert.decision_id, alert.user_id, alert.ip, alert.message])
+                    .map_err(db("appending alerts"))?;
+            }
+        }
+        transaction.commit().map_err(db("appending decisions"))
+    }
+
+    fn decision(&self, decision_id: &str) -> StoreResult<Option<DecisionRecord>> {
+        let json: Option<String> = self.read(|connection| {
+            connection
+                .query_row("SELECT record FROM decisions WHERE decision_id = ?1", [decision_id], |row| row.get(0))
+                .optional()
+                .map_err(db("reading a decision"))
+        })?;
+        json.map(|json| decode_record("reading a decision", &json)).transpose()
+    }
+
+    fn query_decisions(&self, query: &DecisionQuery) -> StoreResult<Vec<DecisionRecord>> {
+        let limit = query.limit.clamp(1, 1_000);
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT record FROM decisions
+                     WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR ip = ?2) AND (?3 IS NULL OR device_id = ?3)
+                       AND (?4 IS NULL OR outcome = ?4) AND occurred_at_ms >= ?5 AND occurred_at_ms < ?6
+                     ORDER BY occurred_at_ms DESC, seq DESC LIMIT ?7",
+                )
+                .map_err(db("querying decisions"))?;
+            let rows = statement
+                .query_map(
+                    params![
+                        query.user_id,
+                        query.ip,
+                        query.device_id,
+                        query.outcome,
+                        query.from_ms.unwrap_or(i64::MIN),
+                        query.to_ms.unwrap_or(i64::MAX),
+                        limit
+                    ],
+                    |row| row.get::<_, String>(0),
+                )
+                .map_err(db("querying decisions"))?;
+            let mut records = Vec::new();
+            for json in rows {
+                records.push(decode_record("querying decisions", &json.map_err(db("querying decisions"))?)?);
+            }
+            Ok(records)
+        })
+    }
+
+    fn query_alerts(&self, from_ms: Option<i64>, to_ms: Option<i64>, limit: u32) -> StoreResult<Vec<AlertRecord>> {
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT seq, created_at_ms, severity, rule_id, decision_id, user_id, ip, message FROM alerts
+                     WHERE created_at_ms >= ?1 AND created_at_ms < ?2 ORDER BY created_at_ms DESC, seq DESC LIMIT ?3",
+                )
+                .map_err(db("querying alerts"))?;
+            let rows = statement
+                .query_map(params![from_ms.unwrap_or(i64::MIN), to_ms.unwrap_or(i64::MAX), limit.clamp(1, 1_000)], alert_from_row)
+                .map_err(db("querying alerts"))?;
+            rows.collect::<Result<_, _>>().map_err(db("querying alerts"))
+        })
+    }
+
+    fn purge_decisions_before(&self, cutoff_ms: i64) -> StoreResult<usize> {
+        let mut writer = self.writer.lock();
+        let transaction = writer.transaction().map_err(db("purging old decisions"))?;
+        let removed = transaction
+            .execute("DELETE FROM decisions WHERE occurred_at_ms < ?1", [cutoff_ms])
+            .map_err(db("purging old decisions"))?;
+        transaction
+            .execute("DELETE FROM alerts WHERE created_at_ms < ?1", [cutoff_ms])
+            .map_err(db("purging old alerts"))?;
+        transaction.commit().map_err(db("purging old decisions"))?;
+        Ok(removed)
+    }
+
+    fn decision_count(&self) -> StoreResult<u64> {
+        self.read(|connection| {
+            connection
+                .query_row("SELECT COUNT(*) FROM decisions", [], |row| row.get::<_, i64>(0))
+                .map(|count| count as u64)
+                .map_err(db("counting decisions"))
+        })
+    }
+}
