@@ -9,6 +9,7 @@ use crate::event::EventKind;
 
 /// The answer for an event, from least to most severe. The most severe outcome among the
 /// enforced rules that matched wins, except that a matched `allow` rule exempts the event.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -55,6 +56,7 @@ impl FromStr for Outcome {
 }
 
 /// The kind of challenge, weakest first; the strongest one asked for wins.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChallengeKind {
@@ -89,6 +91,7 @@ pub enum RuleMode {
 }
 
 /// Severity of an alert raised by a rule.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertSeverity {
@@ -103,6 +106,7 @@ pub enum AlertSeverity {
 }
 
 /// A rule that matched an event.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MatchedRule {
     /// Rule id.
@@ -118,6 +122,7 @@ pub struct MatchedRule {
 }
 
 /// Something a decision did besides answering.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ActionTaken {
@@ -143,7 +148,18 @@ pub enum ActionTaken {
     },
 }
 
+/// A rule whose evaluation failed; it counts as not matching.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleError {
+    /// The rule.
+    pub rule_id: String,
+    /// The evaluation error.
+    pub message: String,
+}
+
 /// shopguard's answer for one event.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     /// Unique, time-ordered id (UUIDv7); challenge results refer to it.
@@ -167,7 +183,7 @@ pub struct Decision {
     /// Actions taken.
     pub actions: Vec<ActionTaken>,
     /// Rules whose evaluation failed (treated as not matching), with the error.
-    pub errors: Vec<(String, String)>,
+    pub errors: Vec<RuleError>,
     /// Version of the policy that decided.
     pub policy_version: u64,
     /// When the event happened (ms since epoch).

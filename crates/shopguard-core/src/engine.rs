@@ -22,7 +22,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::cel::{Activation, FeatureReader};
-use crate::decision::{ActionTaken, ChallengeKind, Decision, MatchedRule, Outcome, RuleMode};
+use crate::decision::{ActionTaken, ChallengeKind, Decision, MatchedRule, Outcome, RuleError, RuleMode};
 use crate::event::{Event, EventKind};
 use crate::features::{Aggregation, FeatureSnapshot, FeatureStates};
 use crate::lists::ListRegistry;
@@ -181,19 +181,22 @@ impl Engine {
     }
 
     /// Compiles `source` and runs its fixtures without making it live.
-    pub fn check_policy(&self, source: &str) -> Result<Vec<FixtureReport>, PolicyError> {
-        CompiledPolicy::compile(source, 0, &ListRegistry::new(), &FeatureStates::default())?;
-        let reports = run_fixtures(source)?;
-        let failures: Vec<String> = reports
+    pub fn check_policy(&self, source: &str) -> Result<PolicyCheck, PolicyError> {
+        let compiled = CompiledPolicy::compile(source, 0, &ListRegistry::new(), &FeatureStates::default())?;
+        let fixtures = run_fixtures(source)?;
+        let failures: Vec<String> = fixtures
             .iter()
             .filter(|report| !report.passed())
             .map(|report| format!("{}: {}", report.name, report.failures.join(", ")))
             .collect();
-        if failures.is_empty() {
-            Ok(reports)
-        } else {
-            Err(PolicyError::FixturesFailed(failures))
+        if !failures.is_empty() {
+            return Err(PolicyError::FixturesFailed(failures));
         }
+        Ok(PolicyCheck {
+            rules: compiled.rules.len(),
+            features: compiled.features.len(),
+            fixtures,
+        })
     }
 
     /// Checks `source` (compiles, fixtures pass), then makes it the live policy as `version`
@@ -233,7 +236,10 @@ impl Engine {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(error) => {
-                    errors.push((rule.id.clone(), error.0));
+                    errors.push(RuleError {
+                        rule_id: rule.id.clone(),
+                        message: error.0,
+                    });
                     continue;
                 }
             }
@@ -355,8 +361,9 @@ impl Engine {
 
     /// Records the result of a challenge that decision `decision_id` asked for, as a
     /// `challenge_passed` or `challenge_failed` event of the same user, IP and device, and
-    /// decides that event (rules can act on failed challenges).
-    pub fn report_challenge(&self, decision_id: &str, passed: bool, now_ms: i64, new_decision_id: String) -> Result<Decision, ChallengeError> {
+    /// decides that event (rules can act on failed challenges). Returns the event with its
+    /// decision.
+    pub fn report_challenge(&self, decision_id: &str, passed: bool, now_ms: i64, new_decision_id: String) -> Result<(Event, Decision), ChallengeError> {
         let waiting = self
             .challenges
             .take(decision_id, now_ms)
@@ -372,7 +379,8 @@ impl Engine {
         event.kind = if passed { EventKind::ChallengePassed } else { EventKind::ChallengeFailed };
         event.event_id = format!("{}:challenge", event.event_id);
         event.occurred_at_ms = now_ms.max(event.occurred_at_ms);
-        Ok(self.decide(&event, new_decision_id))
+        let decision = self.decide(&event, new_decision_id);
+        Ok((event, decision))
     }
 
     /// Drops what has expired: idle feature keys, expired list entries, unanswered challenges.
@@ -418,6 +426,17 @@ impl Engine {
         self.profiles.import(snapshot.profiles);
         Ok(())
     }
+}
+
+/// What a policy check found: sizes, and every fixture passed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyCheck {
+    /// Rules compiled.
+    pub rules: usize,
+    /// Features compiled.
+    pub features: usize,
+    /// Fixture results (all passed).
+    pub fixtures: Vec<FixtureReport>,
 }
 
 /// Result of one fixture test.

@@ -21,6 +21,7 @@ pub const MAX_ATTRS: usize = 64;
 pub const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 
 /// The kind of sensitive action an event reports.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
@@ -134,6 +135,7 @@ impl FromStr for EventKind {
 }
 
 /// Where the action came from.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
@@ -166,6 +168,7 @@ impl Channel {
 /// Raw event as a client sends it: every field optional, unknown fields refused.
 ///
 /// Turn it into an [`Event`] with [`Event::try_from_input`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {

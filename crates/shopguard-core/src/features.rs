@@ -20,7 +20,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 
 /// Buckets a window is divided into.
 pub const BUCKETS_PER_WINDOW: i64 = 60;
@@ -150,7 +150,8 @@ pub enum Aggregation {
     Distinct(EntityKey),
 }
 
-/// The shape of a feature's window: what identifies its state across policy versions.
+/// Everything that determines a feature's counts: what identifies its state across policy
+/// versions. Two features with the same shape share one state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct WindowShape {
     /// How events are aggregated.
@@ -159,6 +160,10 @@ pub struct WindowShape {
     pub group_by: EntityKey,
     /// Window length in milliseconds.
     pub window_ms: i64,
+    /// Event kinds counted, sorted.
+    pub kinds: Vec<EventKind>,
+    /// Source of the filter expression, if any.
+    pub filter: Option<String>,
 }
 
 impl WindowShape {
@@ -388,6 +393,8 @@ mod tests {
             aggregation,
             group_by: EntityKey::User,
             window_ms,
+            kinds: vec![EventKind::Payment],
+            filter: None,
         }
     }
 

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 pub const NEVER: i64 = i64::MAX;
 
 /// How a list's values are normalised and matched.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ListKind {

@@ -417,9 +417,17 @@ fn compile_feature(doc: &FeatureDoc, lists: &ListRegistry, states: &FeatureState
         ),
         None => None,
     };
-    let shape = WindowShape { aggregation, group_by, window_ms };
+    let mut kinds = if doc.of.is_empty() { EventKind::ALL.to_vec() } else { doc.of.clone() };
+    kinds.sort();
+    kinds.dedup();
+    let shape = WindowShape {
+        aggregation,
+        group_by,
+        window_ms,
+        kinds: kinds.clone(),
+        filter: doc.filter.as_ref().map(|source| source.trim().to_owned()),
+    };
     let state = states.state_for(&shape);
-    let kinds = if doc.of.is_empty() { EventKind::ALL.to_vec() } else { doc.of.clone() };
     Ok((
         CompiledFeature {
             name: doc.name.clone(),

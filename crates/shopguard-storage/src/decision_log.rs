@@ -109,6 +109,22 @@ impl DecisionLog {
         })
     }
 
+    /// Queues a record if there is room: `Err(Some(record))` when the queue is full (call
+    /// [`DecisionLog::append`] from a thread that may block), `Err(None)` when closed.
+    pub fn try_append(&self, record: DecisionRecord) -> Result<(), Option<DecisionRecord>> {
+        let Ok(sender) = self.sender() else {
+            return Err(None);
+        };
+        match sender.try_send(Message::Record(Box::new(record))) {
+            Ok(()) => {
+                self.stats.queued.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(mpsc::TrySendError::Full(Message::Record(record))) => Err(Some(*record)),
+            Err(_) => Err(None),
+        }
+    }
+
     /// Waits until every record queued before this call is committed.
     pub fn flush(&self) -> StoreResult<()> {
         let (done, wait) = mpsc::channel();

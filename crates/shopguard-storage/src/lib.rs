@@ -198,7 +198,8 @@ pub trait Store: Send + Sync {
     /// Deletes expired entries; returns how many.
     fn purge_expired_list_entries(&self, now_ms: i64) -> StoreResult<usize>;
 
-    /// Appends decisions and alerts in one transaction.
+    /// Appends decisions and alerts in one transaction, with the list entries the decisions'
+    /// actions added (so a rule's block survives a restart).
     fn append_decisions(&self, decisions: &[DecisionRecord], alerts: &[AlertRecord]) -> StoreResult<()>;
     /// One decision.
     fn decision(&self, decision_id: &str) -> StoreResult<Option<DecisionRecord>>;

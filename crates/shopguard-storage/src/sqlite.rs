@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use sha2::{Digest, Sha256};
+use shopguard_core::ActionTaken;
 
 use crate::api_keys::{ApiKeyRecord, Scope};
 use crate::{
@@ -415,6 +416,28 @@ impl Store for SqliteStore {
                         json,
                     ])
                     .map_err(db("appending decisions"))?;
+            }
+            let mut insert_entry = transaction
+                .prepare_cached(
+                    "INSERT INTO list_entries (list, value, expires_at_ms, added_by, reason, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (list, value) DO UPDATE SET expires_at_ms = excluded.expires_at_ms, added_by = excluded.added_by,
+                     reason = excluded.reason, created_at_ms = excluded.created_at_ms",
+                )
+                .map_err(db("recording list additions"))?;
+            for record in decisions {
+                for action in &record.decision.actions {
+                    if let ActionTaken::AddedToList { list, value, expires_at_ms, rule_id } = action {
+                        let reason = record
+                            .decision
+                            .matched
+                            .iter()
+                            .find(|matched| &matched.rule_id == rule_id)
+                            .map_or("", |matched| matched.reason.as_str());
+                        insert_entry
+                            .execute(params![list, value, expires_at_ms, format!("rule:{rule_id}"), reason, record.decision.occurred_at_ms])
+                            .map_err(db("recording list additions"))?;
+                    }
+                }
             }
             let mut insert_alert = transaction
                 .prepare_cached(

@@ -1,0 +1,68 @@
+//! The server's error type.
+//!
+//! # Error policy
+//! Handlers return [`AppError`], which carries an [`ErrorCode`] from the API contract and a
+//! message meant for the client. Failures inside shopguard (storage, a panicked task) become
+//! `internal`: their detail goes to the log, never to the client. Every error response is the
+//! JSON [`ApiError`] shape with the code's HTTP status.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use shopguard_api_types::{ApiError, ErrorCode};
+use shopguard_core::PolicyError;
+use shopguard_storage::StoreError;
+
+/// An error a handler returns.
+#[derive(Debug)]
+pub struct AppError(pub ApiError);
+
+impl AppError {
+    /// An error with a code and a client-facing message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        AppError(ApiError::new(code, message))
+    }
+
+    /// An internal error: logged in full, shown to the client as `internal`.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        AppError::new(ErrorCode::Internal, "internal error; the detail is in shopguard's log")
+    }
+
+    /// Names the field at fault.
+    pub fn with_field(self, field: impl Into<String>) -> Self {
+        AppError(self.0.with_field(field))
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.0)).into_response()
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(what) => AppError::new(ErrorCode::NotFound, format!("{what} not found")),
+            StoreError::Conflict(what) => AppError::new(ErrorCode::Conflict, what),
+            other => AppError::internal(other),
+        }
+    }
+}
+
+impl From<PolicyError> for AppError {
+    fn from(error: PolicyError) -> Self {
+        AppError::new(ErrorCode::InvalidPolicy, error.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for AppError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        AppError::internal(error)
+    }
+}
+
+/// Result of handlers.
+pub type AppResult<T> = Result<T, AppError>;

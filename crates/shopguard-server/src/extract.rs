@@ -1,0 +1,181 @@
+//! Extractors: API-key authentication with scopes, JSON bodies and query strings whose
+//! errors come back in the API's error shape, naming the field at fault.
+
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use shopguard_api_types::ErrorCode;
+use shopguard_storage::api_keys::split_token;
+use shopguard_storage::{ApiKeyRecord, Scope};
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// How long a looked-up API key is trusted before it is read again (a revocation takes
+/// effect within this time).
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(10);
+
+/// A scope a route requires, as a type.
+pub trait RequiredScope {
+    /// The scope.
+    const SCOPE: Scope;
+}
+
+/// Routes that accept events.
+pub struct EventsWrite;
+impl RequiredScope for EventsWrite {
+    const SCOPE: Scope = Scope::EventsWrite;
+}
+
+/// Routes that read decisions and alerts.
+pub struct DecisionsRead;
+impl RequiredScope for DecisionsRead {
+    const SCOPE: Scope = Scope::DecisionsRead;
+}
+
+/// Administrative routes: policies, lists, keys.
+pub struct Admin;
+impl RequiredScope for Admin {
+    const SCOPE: Scope = Scope::Admin;
+}
+
+/// The authenticated caller of a route that needs scope `S`.
+pub struct Caller<S> {
+    /// The key's id.
+    pub key_id: String,
+    /// The key's name.
+    pub name: String,
+    scope: PhantomData<S>,
+}
+
+impl<S> Caller<S> {
+    /// How the caller is named in records ("key:<name>").
+    pub fn actor(&self) -> String {
+        format!("key:{}", self.name)
+    }
+}
+
+fn presented_token(parts: &Parts) -> Option<&str> {
+    if let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+        return value.to_str().ok()?.strip_prefix("Bearer ").map(str::trim);
+    }
+    parts.headers.get("x-api-key")?.to_str().ok().map(str::trim)
+}
+
+async fn lookup_key(state: &AppState, key_id: &str) -> Result<Option<ApiKeyRecord>, AppError> {
+    if let Some((record, fetched)) = state.key_cache.read().get(key_id) {
+        if fetched.elapsed() < KEY_CACHE_TTL {
+            return Ok(Some(record.clone()));
+        }
+    }
+    let store = state.store.clone();
+    let owned_id = key_id.to_owned();
+    let record = tokio::task::spawn_blocking(move || store.api_key(&owned_id)).await??;
+    if let Some(record) = &record {
+        let mut cache = state.key_cache.write();
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(key_id.to_owned(), (record.clone(), Instant::now()));
+    }
+    Ok(record)
+}
+
+impl<S: RequiredScope + Send + Sync> FromRequestParts<AppState> for Caller<S> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let invalid = || AppError::new(ErrorCode::MissingOrInvalidApiKey, "send a valid API key as 'Authorization: Bearer sg_...'");
+        let token = presented_token(parts).ok_or_else(invalid)?;
+        let (key_id, secret) = split_token(token).ok_or_else(invalid)?;
+        let record = lookup_key(state, key_id).await?.ok_or_else(invalid)?;
+        if record.revoked_at_ms.is_some() || !record.secret_matches(secret) {
+            return Err(invalid());
+        }
+        if !record.grants(S::SCOPE) {
+            return Err(AppError::new(
+                ErrorCode::InsufficientScope,
+                format!("this route needs an API key with scope '{}'", S::SCOPE),
+            ));
+        }
+        if state.rate_limiter.check_key(&record.key_id).is_err() {
+            state.metrics.rate_limited.inc();
+            return Err(AppError::new(ErrorCode::RateLimited, "rate limit exceeded for this API key; retry shortly"));
+        }
+        Ok(Caller {
+            key_id: record.key_id,
+            name: record.name,
+            scope: PhantomData,
+        })
+    }
+}
+
+/// Parses JSON with the path of the failing field (`events[3].amount`).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let message = if path == "." { format!("body: {inner}") } else { format!("{path}: {inner}") };
+        let error = AppError::new(ErrorCode::MalformedBody, message);
+        if path == "." {
+            error
+        } else {
+            error.with_field(path)
+        }
+    })
+}
+
+fn body_rejection(rejection: BytesRejection) -> AppError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::new(ErrorCode::PayloadTooLarge, "request body is larger than this route allows")
+    } else {
+        AppError::new(ErrorCode::MalformedBody, rejection.body_text())
+    }
+}
+
+/// A JSON body parsed into `T`, with errors in the API's shape.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, St: Send + Sync> FromRequest<St> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &St) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// A UTF-8 text body.
+pub struct TextBody(pub String);
+
+impl<St: Send + Sync> FromRequest<St> for TextBody {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &St) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+        String::from_utf8(bytes.to_vec())
+            .map(TextBody)
+            .map_err(|_| AppError::new(ErrorCode::MalformedBody, "body is not UTF-8 text"))
+    }
+}
+
+/// Query parameters parsed into `T`, with errors in the API's shape.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned + Send, St: Send + Sync> FromRequestParts<St> for Params<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Params(value))
+            .map_err(|rejection: QueryRejection| AppError::new(ErrorCode::InvalidParameter, rejection.body_text()))
+    }
+}

@@ -1,0 +1,75 @@
+//! shopguard's HTTP API: thin axum handlers over the engine and the store.
+//!
+//! [`state::start`] opens a node (data folder, lists, policy, engine state, decision log);
+//! [`routes::router`] builds the API over it; [`serve`] runs it until a shutdown signal,
+//! then drains the decision log and writes a final engine snapshot.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod routes;
+pub mod state;
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+pub use routes::router;
+pub use state::{start, AppState, ServerConfig, StartError, Started};
+
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "'Bearer sg_<key id>_<secret>'; scopes: events:write, decisions:read, admin",
+            ))),
+        );
+    }
+}
+
+/// The OpenAPI description, generated from the handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "shopguard", description = "Security operations and transaction risk control for e-commerce platforms"),
+    paths(
+        routes::events::post_event,
+        routes::events::post_batch,
+        routes::events::post_challenge_result,
+        routes::decisions::list_decisions,
+        routes::decisions::get_decision,
+        routes::decisions::list_alerts,
+        routes::policy::get_policy,
+        routes::policy::list_versions,
+        routes::policy::check_policy,
+        routes::policy::put_policy,
+        routes::policy::rollback,
+        routes::lists::list_lists,
+        routes::lists::create_list,
+        routes::lists::list_entries,
+        routes::lists::add_entry,
+        routes::lists::remove_entry,
+        routes::lists::import_entries,
+        routes::ops::healthz,
+        routes::ops::metrics,
+    ),
+    modifiers(&BearerKey)
+)]
+pub struct ApiDoc;
+
+/// Serves `state` on its configured address until `shutdown` completes; then drains the
+/// decision log and writes the engine snapshot.
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let maintenance = tokio::spawn(state::maintenance_loop(state.clone()));
+    let result = axum::serve(listener, router(state.clone())).with_graceful_shutdown(shutdown).await;
+    maintenance.abort();
+    let log = state.log.clone();
+    let _ = tokio::task::spawn_blocking(move || log.close()).await;
+    state::save_snapshot(&state).await;
+    tracing::info!("shopguard stopped");
+    result
+}

@@ -1,0 +1,81 @@
+//! `GET /v1/decisions`, `GET /v1/decisions/{id}`, `GET /v1/alerts`.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use shopguard_api_types::{Alert, AlertList, AlertsQuery, ApiError, DecisionList, DecisionsQuery, ErrorCode, LoggedDecision};
+use shopguard_storage::{DecisionQuery, DecisionRecord};
+
+use crate::error::{AppError, AppResult};
+use crate::extract::{Caller, DecisionsRead, Params};
+use crate::state::AppState;
+
+fn logged(record: DecisionRecord) -> AppResult<LoggedDecision> {
+    Ok(LoggedDecision {
+        event: serde_json::to_value(&record.event).map_err(AppError::internal)?,
+        decision: record.decision,
+    })
+}
+
+fn limit_of(limit: Option<u32>) -> AppResult<u32> {
+    match limit.unwrap_or(100) {
+        limit @ 1..=1_000 => Ok(limit),
+        _ => Err(AppError::new(ErrorCode::InvalidParameter, "limit: must lie in 1..=1000").with_field("limit")),
+    }
+}
+
+/// Decisions by entity and time range, newest first.
+#[utoipa::path(get, path = "/v1/decisions", tag = "decisions", params(DecisionsQuery),
+    responses((status = 200, body = DecisionList), (status = 400, body = ApiError)),
+    security(("api_key" = ["decisions:read"])))]
+pub async fn list_decisions(State(state): State<AppState>, _caller: Caller<DecisionsRead>, Params(query): Params<DecisionsQuery>) -> AppResult<Json<DecisionList>> {
+    let store_query = DecisionQuery {
+        user_id: query.user_id,
+        ip: query.ip,
+        device_id: query.device_id,
+        outcome: query.outcome.map(|outcome| outcome.as_str().to_owned()),
+        from_ms: query.from_ms,
+        to_ms: query.to_ms,
+        limit: limit_of(query.limit)?,
+    };
+    let store = state.store.clone();
+    let records = tokio::task::spawn_blocking(move || store.query_decisions(&store_query)).await??;
+    let decisions = records.into_iter().map(logged).collect::<AppResult<_>>()?;
+    Ok(Json(DecisionList { decisions }))
+}
+
+/// One decision with its event.
+#[utoipa::path(get, path = "/v1/decisions/{decision_id}", tag = "decisions",
+    params(("decision_id" = String, Path, description = "decision id")),
+    responses((status = 200, body = LoggedDecision), (status = 404, body = ApiError)),
+    security(("api_key" = ["decisions:read"])))]
+pub async fn get_decision(State(state): State<AppState>, _caller: Caller<DecisionsRead>, Path(decision_id): Path<String>) -> AppResult<Json<LoggedDecision>> {
+    let store = state.store.clone();
+    let lookup_id = decision_id.clone();
+    let record = tokio::task::spawn_blocking(move || store.decision(&lookup_id)).await??;
+    let record = record.ok_or_else(|| AppError::new(ErrorCode::NotFound, format!("decision '{decision_id}' not found (it may still be queued for the log)")))?;
+    Ok(Json(logged(record)?))
+}
+
+/// Alerts raised by rules, newest first.
+#[utoipa::path(get, path = "/v1/alerts", tag = "decisions", params(AlertsQuery),
+    responses((status = 200, body = AlertList)),
+    security(("api_key" = ["decisions:read"])))]
+pub async fn list_alerts(State(state): State<AppState>, _caller: Caller<DecisionsRead>, Params(query): Params<AlertsQuery>) -> AppResult<Json<AlertList>> {
+    let limit = limit_of(query.limit)?;
+    let store = state.store.clone();
+    let records = tokio::task::spawn_blocking(move || store.query_alerts(query.from_ms, query.to_ms, limit)).await??;
+    let alerts = records
+        .into_iter()
+        .map(|record| Alert {
+            seq: record.seq,
+            created_at_ms: record.created_at_ms,
+            severity: record.severity,
+            rule_id: record.rule_id,
+            decision_id: record.decision_id,
+            user_id: record.user_id,
+            ip: record.ip,
+            message: record.message,
+        })
+        .collect();
+    Ok(Json(AlertList { alerts }))
+}

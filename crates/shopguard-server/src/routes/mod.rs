@@ -1,0 +1,68 @@
+//! The router: one module of thin handlers per resource.
+
+pub mod decisions;
+pub mod events;
+pub mod lists;
+pub mod ops;
+pub mod policy;
+
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use shopguard_api_types::ErrorCode;
+
+use crate::error::AppError;
+use crate::metrics::RouteLabel;
+use crate::state::AppState;
+
+async fn record_latency(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    state
+        .metrics
+        .http_latency
+        .get_or_create(&RouteLabel { route, status: response.status().as_u16() })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn not_found() -> AppError {
+    AppError::new(ErrorCode::NotFound, "no such route; see /openapi.json")
+}
+
+/// The whole HTTP API over `state`.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.max_body_bytes;
+    let mut api = Router::new()
+        .route("/v1/events", post(events::post_event))
+        .route("/v1/events/batch", post(events::post_batch))
+        .route("/v1/decisions", get(decisions::list_decisions))
+        .route("/v1/decisions/{decision_id}", get(decisions::get_decision))
+        .route("/v1/decisions/{decision_id}/challenge", post(events::post_challenge_result))
+        .route("/v1/alerts", get(decisions::list_alerts))
+        .route("/v1/policy", get(policy::get_policy).put(policy::put_policy))
+        .route("/v1/policy/versions", get(policy::list_versions))
+        .route("/v1/policy/check", post(policy::check_policy))
+        .route("/v1/policy/rollback", post(policy::rollback))
+        .route("/v1/lists", get(lists::list_lists).post(lists::create_list))
+        .route("/v1/lists/{name}/entries", get(lists::list_entries).post(lists::add_entry).delete(lists::remove_entry))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .route(
+            "/v1/lists/{name}/import",
+            post(lists::import_entries).layer(DefaultBodyLimit::max(body_limit.saturating_mul(16))),
+        )
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi));
+    if state.config.enable_noop_endpoint {
+        api = api.route("/v1/noop", post(ops::noop).layer(DefaultBodyLimit::max(body_limit)));
+    }
+    api.fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), record_latency))
+        .with_state(state)
+}

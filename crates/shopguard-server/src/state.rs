@@ -1,0 +1,319 @@
+//! Configuration, shared state and start-up: open the data folder, load lists and the policy,
+//! restore engine state, start the decision log and the maintenance loop.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+use shopguard_core::lists::ListKey;
+use shopguard_core::{Decision, Engine, Event, ListRegistry};
+use shopguard_storage::decision_log::DecisionLog;
+use shopguard_storage::sqlite::SqliteStore;
+use shopguard_storage::{api_keys, snapshot, ApiKeyRecord, DecisionRecord, ListRecord, Scope, Store, StoreError};
+
+use crate::error::AppError;
+use crate::metrics::Metrics;
+
+/// Server settings. Every field has a default; the binary fills them from flags, environment
+/// and a config file (see `config/shopguard.example.toml`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on; loopback by default, so nothing is exposed without consent.
+    pub listen: SocketAddr,
+    /// Folder for the database, state snapshot and bootstrap key.
+    pub data_dir: PathBuf,
+    /// Policy file loaded at start; a new version is stored when it differs from the live one.
+    pub policy_file: Option<PathBuf>,
+    /// Most events in one batch request.
+    pub max_batch_events: usize,
+    /// Largest request body, in bytes (list imports may be 16 times larger).
+    pub max_body_bytes: usize,
+    /// Requests per second allowed per API key.
+    pub rate_limit_per_second: u32,
+    /// Days decisions and alerts are kept.
+    pub decision_retention_days: u32,
+    /// Days an idle user's profile is kept.
+    pub profile_retention_days: u32,
+    /// Seconds between engine state snapshots.
+    pub snapshot_interval_seconds: u64,
+    /// Decisions that may wait for the log writer before requests slow down.
+    pub log_queue_capacity: usize,
+    /// Serve `POST /v1/noop`, which does nothing: the HTTP stack's ceiling for benchmarks.
+    pub enable_noop_endpoint: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8686)),
+            data_dir: PathBuf::from("data"),
+            policy_file: None,
+            max_batch_events: 1_000,
+            max_body_bytes: 4 * 1024 * 1024,
+            rate_limit_per_second: 100_000,
+            decision_retention_days: 365,
+            profile_retention_days: 400,
+            snapshot_interval_seconds: 30,
+            log_queue_capacity: 200_000,
+            enable_noop_endpoint: false,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data folder or database could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The policy (file or stored) does not compile or its fixtures fail.
+    #[error("policy: {0}")]
+    Policy(#[from] shopguard_core::PolicyError),
+    /// The policy file could not be read.
+    #[error("cannot read policy file {path}: {source}")]
+    PolicyFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A setting is out of range.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The decision engine.
+    pub engine: Arc<Engine>,
+    /// Durable storage.
+    pub store: Arc<dyn Store>,
+    /// The decision log writer.
+    pub log: Arc<DecisionLog>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Settings.
+    pub config: Arc<ServerConfig>,
+    /// API keys recently looked up, with when.
+    pub key_cache: Arc<RwLock<HashMap<String, (ApiKeyRecord, Instant)>>>,
+    /// Per-key rate limiter.
+    pub rate_limiter: Arc<DefaultKeyedRateLimiter<String>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Decides an event, counts it and queues it for the log; returns the decision as JSON.
+    pub async fn decide(&self, event: Event) -> Result<Vec<u8>, AppError> {
+        let decision = self.decide_only(&event);
+        let body = serde_json::to_vec(&decision).map_err(AppError::internal)?;
+        self.log_decision(DecisionRecord { decision, event }).await?;
+        Ok(body)
+    }
+
+    /// Decides an event and counts it, without logging.
+    pub fn decide_only(&self, event: &Event) -> Decision {
+        let started = Instant::now();
+        let decision = self.engine.decide(event, uuid::Uuid::now_v7().to_string());
+        self.metrics.observe(&decision, started.elapsed().as_secs_f64());
+        decision
+    }
+
+    /// Queues a record for the log, waiting off the async threads when the queue is full.
+    pub async fn log_decision(&self, record: DecisionRecord) -> Result<(), AppError> {
+        let log = self.log.clone();
+        match log.try_append(record) {
+            Ok(()) => Ok(()),
+            Err(Some(record)) => Ok(tokio::task::spawn_blocking(move || log.append(record)).await??),
+            Err(None) => Err(AppError::internal("the decision log is closed")),
+        }
+    }
+}
+
+/// A started node: its state, and the file holding a bootstrap admin key if one was made.
+pub struct Started {
+    /// Shared state.
+    pub state: AppState,
+    /// Where the first admin key was written, on first start.
+    pub bootstrap_key_file: Option<PathBuf>,
+}
+
+fn load_lists(store: &dyn Store, registry: &ListRegistry, now: i64) -> Result<usize, StartError> {
+    let mut loaded = 0;
+    for record in store.lists()? {
+        let list = registry
+            .ensure(&record.name, record.kind)
+            .map_err(|error| StartError::Config(format!("stored list '{}': {error}", record.name)))?;
+        store.for_each_list_entry(&record.name, now, &mut |batch| {
+            let entries = batch.iter().filter_map(|entry| {
+                let key: ListKey = record.kind.normalize(&entry.value).ok()?;
+                Some((key, entry.expires_at_ms.unwrap_or(shopguard_core::lists::NEVER)))
+            });
+            loaded += list.insert_many(entries);
+        })?;
+    }
+    Ok(loaded)
+}
+
+/// The file where the first admin key is written.
+pub fn bootstrap_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("admin-api-key")
+}
+
+fn write_secret_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+/// Opens everything a node needs. `default_policy` is used when nothing is stored and no
+/// policy file is configured.
+pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, StartError> {
+    if config.max_batch_events == 0 || config.max_body_bytes < 1024 {
+        return Err(StartError::Config("max_batch_events must be positive and max_body_bytes at least 1024".into()));
+    }
+    let rate = NonZeroU32::new(config.rate_limit_per_second).ok_or_else(|| StartError::Config("rate_limit_per_second must be positive".into()))?;
+    let now = now_ms();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
+
+    let registry = Arc::new(ListRegistry::new());
+    let entries = load_lists(store.as_ref(), &registry, now)?;
+
+    let stored = store.active_policy()?;
+    let from_file = match &config.policy_file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|source| StartError::PolicyFile { path: path.clone(), source })?),
+        None => None,
+    };
+    let (source, version) = match (stored, from_file) {
+        (Some(active), Some(file)) if active.source == file => (active.source, active.version),
+        (_, Some(file)) => store_new_policy(store.as_ref(), file, "loaded from the policy file at start", now)?,
+        (Some(active), None) => (active.source, active.version),
+        (None, None) => store_new_policy(store.as_ref(), default_policy.to_owned(), "shipped default policy", now)?,
+    };
+    let engine = Arc::new(Engine::new(&source, version, registry.clone())?);
+    for list in registry.all() {
+        store.ensure_list(&ListRecord {
+            name: list.name().to_owned(),
+            kind: list.kind(),
+            description: String::new(),
+            created_at_ms: now,
+        })?;
+    }
+    if let Some(bytes) = snapshot::read_snapshot(&config.data_dir)? {
+        if let Err(error) = engine.restore(&bytes) {
+            tracing::warn!(error = %error, "ignoring an unreadable engine snapshot; velocity counts start empty");
+        }
+    }
+
+    let bootstrap_key_file = if store.api_keys()?.is_empty() {
+        let key = api_keys::generate("bootstrap-admin", vec![Scope::Admin], now);
+        store.insert_api_key(&key.record)?;
+        let path = bootstrap_key_path(&config.data_dir);
+        write_secret_file(&path, &format!("{}\n", key.token)).map_err(|source| StoreError::Io {
+            operation: "writing the bootstrap admin key",
+            source,
+        })?;
+        Some(path)
+    } else {
+        None
+    };
+
+    tracing::info!(policy_version = version, list_entries = entries, "engine ready");
+    let log = Arc::new(DecisionLog::start(store.clone(), config.log_queue_capacity));
+    let metrics = Arc::new(Metrics::default());
+    metrics.policy_version.set(version as i64);
+    Ok(Started {
+        state: AppState {
+            engine,
+            store,
+            log,
+            metrics,
+            rate_limiter: Arc::new(RateLimiter::keyed(Quota::per_second(rate))),
+            key_cache: Arc::default(),
+            config: Arc::new(config),
+        },
+        bootstrap_key_file,
+    })
+}
+
+fn store_new_policy(store: &dyn Store, source: String, comment: &str, now: i64) -> Result<(String, u64), StartError> {
+    // Refuse before storing: a policy that does not compile or fails its fixtures never goes live.
+    Engine::new(&source, 0, Arc::new(ListRegistry::new()))?.check_policy(&source)?;
+    let version = store.insert_policy_version(&source, "system", comment, now)?;
+    store.activate_policy_version(version, "system", now)?;
+    Ok((source, version))
+}
+
+/// Periodic work: expiry, snapshots, retention. Runs until the process stops.
+pub async fn maintenance_loop(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut last_snapshot = Instant::now();
+    let mut last_retention = Instant::now() - Duration::from_secs(3_600);
+    loop {
+        tick.tick().await;
+        let now = now_ms();
+        let report = state.engine.maintain(now);
+        let stats = state.log.stats();
+        state.metrics.log_queued.set(stats.queued.load(std::sync::atomic::Ordering::Relaxed) as i64);
+        state.metrics.log_written.set(stats.written.load(std::sync::atomic::Ordering::Relaxed) as i64);
+        state.metrics.log_failed.set(stats.failed.load(std::sync::atomic::Ordering::Relaxed) as i64);
+        state.metrics.feature_keys.set(state.engine.feature_key_count() as i64);
+        if report.feature_keys_expired + report.list_entries_expired > 0 {
+            tracing::debug!(feature_keys = report.feature_keys_expired, list_entries = report.list_entries_expired, "expired state");
+        }
+        if last_snapshot.elapsed() >= Duration::from_secs(state.config.snapshot_interval_seconds) {
+            last_snapshot = Instant::now();
+            save_snapshot(&state).await;
+        }
+        if last_retention.elapsed() >= Duration::from_secs(3_600) {
+            last_retention = Instant::now();
+            let store = state.store.clone();
+            let cutoff = now - i64::from(state.config.decision_retention_days) * 86_400_000;
+            let profile_cutoff = now - i64::from(state.config.profile_retention_days) * 86_400_000;
+            state.engine.expire_profiles(profile_cutoff);
+            let purged = tokio::task::spawn_blocking(move || (store.purge_decisions_before(cutoff), store.purge_expired_list_entries(now))).await;
+            match purged {
+                Ok((Ok(decisions), Ok(entries))) => tracing::info!(decisions, list_entries = entries, "retention purge done"),
+                Ok((Err(error), _)) | Ok((_, Err(error))) => tracing::error!(error = %error, "retention purge failed"),
+                Err(error) => tracing::error!(error = %error, "retention purge task failed"),
+            }
+        }
+    }
+}
+
+/// Writes the engine's state snapshot to the data folder.
+pub async fn save_snapshot(state: &AppState) {
+    let engine = state.engine.clone();
+    let folder = state.config.data_dir.clone();
+    let result = tokio::task::spawn_blocking(move || snapshot::write_snapshot(&folder, &engine.snapshot())).await;
+    match result {
+        Ok(Ok(())) => tracing::debug!("engine snapshot written"),
+        Ok(Err(error)) => tracing::error!(error = %error, "engine snapshot failed"),
+        Err(error) => tracing::error!(error = %error, "engine snapshot task failed"),
+    }
+}
