@@ -19,6 +19,6 @@ pub mod profile;
 
 pub use decision::{ActionTaken, ChallengeKind, Decision, MatchedRule, Outcome};
 pub use engine::{Engine, FixtureReport, PolicyCheck};
-pub use event::{Event, EventError, EventInput, EventKind};
+pub use event::{Channel, Event, EventError, EventInput, EventKind};
 pub use lists::{ListKind, ListRegistry};
 pub use policy::{CompiledPolicy, PolicyError};
