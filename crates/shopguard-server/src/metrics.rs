@@ -140,6 +140,14 @@ impl Metrics {
         self.engine_latency.observe(engine_seconds);
     }
 
+    /// Copies the decision log's counters into their gauges.
+    pub fn read_log_stats(&self, stats: &shopguard_storage::decision_log::LogStats) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.log_queued.set(stats.queued.load(Relaxed) as i64);
+        self.log_written.set(stats.written.load(Relaxed) as i64);
+        self.log_failed.set(stats.failed.load(Relaxed) as i64);
+    }
+
     /// The text exposition.
     pub fn encode(&self) -> String {
         let mut text = String::new();

@@ -278,10 +278,7 @@ pub async fn maintenance_loop(state: AppState) {
         tick.tick().await;
         let now = now_ms();
         let report = state.engine.maintain(now);
-        let stats = state.log.stats();
-        state.metrics.log_queued.set(stats.queued.load(std::sync::atomic::Ordering::Relaxed) as i64);
-        state.metrics.log_written.set(stats.written.load(std::sync::atomic::Ordering::Relaxed) as i64);
-        state.metrics.log_failed.set(stats.failed.load(std::sync::atomic::Ordering::Relaxed) as i64);
+        state.metrics.read_log_stats(state.log.stats());
         state.metrics.feature_keys.set(state.engine.feature_key_count() as i64);
         if report.feature_keys_expired + report.list_entries_expired > 0 {
             tracing::debug!(feature_keys = report.feature_keys_expired, list_entries = report.list_entries_expired, "expired state");

@@ -23,8 +23,8 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
 /// Prometheus metrics (no personal data; open like `/healthz`).
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let stats = state.log.stats();
-    state.metrics.log_queued.set(stats.queued.load(std::sync::atomic::Ordering::Relaxed) as i64);
+    state.metrics.read_log_stats(state.log.stats());
+    state.metrics.feature_keys.set(state.engine.feature_key_count() as i64);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.encode())
 }
 

@@ -1,0 +1,179 @@
+//! `shopguard load`: a closed-loop load generator for a running server.
+//!
+//! Each of `--connections` keep-alive HTTP/1.1 connections sends one request, waits for the
+//! answer, and sends the next, for `--seconds`. Bodies are simulated events, prepared before
+//! the clock starts. It reports requests and events per second and latency percentiles, so
+//! that `--mode events` and `--mode noop` measured in one run give the engine's cost as a
+//! ratio to the HTTP stack's ceiling.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use shopguard_sim::{generate, SimConfig};
+
+/// What to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoadMode {
+    /// One event per request to `/v1/events`.
+    Events,
+    /// `--batch-size` events per request to `/v1/events/batch`.
+    Batch,
+    /// One event per request to `/v1/noop` (server started with `--enable-noop-endpoint`).
+    Noop,
+}
+
+/// Options of `shopguard load`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct LoadArgs {
+    /// What to send.
+    #[arg(long, value_enum, default_value = "events")]
+    pub mode: LoadMode,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 32)]
+    pub connections: usize,
+    /// How long to run, in seconds (at most 600).
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Events per request in batch mode.
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: usize,
+    /// Server address (host:port; loopback only).
+    #[arg(long, default_value = "127.0.0.1:8686")]
+    pub address: String,
+    /// API key with events:write.
+    #[arg(long, env = "SHOPGUARD_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+}
+
+/// What a run measured.
+#[derive(Debug, serde::Serialize)]
+pub struct LoadReport {
+    /// Mode.
+    pub mode: String,
+    /// Requests completed with 2xx.
+    pub requests: u64,
+    /// Requests that failed or got another status.
+    pub errors: u64,
+    /// Requests per second.
+    pub requests_per_second: f64,
+    /// Events per second.
+    pub events_per_second: f64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 99th percentile latency, ms.
+    pub p99_ms: f64,
+    /// 99.9th percentile latency, ms.
+    pub p999_ms: f64,
+}
+
+fn bodies(args: &LoadArgs) -> Vec<Bytes> {
+    let events: Vec<serde_json::Value> = generate(&SimConfig { users: 300, days: 3, instances_per_attack: 2, ..SimConfig::default() })
+        .into_iter()
+        .map(|labelled| {
+            let mut event = labelled.event;
+            event.occurred_at_ms = None;
+            serde_json::to_value(event).unwrap_or_default()
+        })
+        .collect();
+    match args.mode {
+        LoadMode::Events | LoadMode::Noop => events.iter().map(|event| Bytes::from(event.to_string())).collect(),
+        LoadMode::Batch => events
+            .chunks(args.batch_size.max(1))
+            .map(|chunk| Bytes::from(serde_json::json!({ "events": chunk }).to_string()))
+            .collect(),
+    }
+}
+
+fn percentile(sorted: &[u32], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len()) - 1;
+    f64::from(sorted[index]) / 1000.0
+}
+
+/// Runs the load and reports.
+pub async fn run(args: LoadArgs) -> Result<LoadReport> {
+    if args.seconds == 0 || args.seconds > 600 {
+        bail!("--seconds must lie in 1..=600");
+    }
+    let address: std::net::SocketAddr = args.address.parse().context("--address must be host:port, like 127.0.0.1:8686")?;
+    if !address.ip().is_loopback() {
+        bail!("the load generator only targets loopback addresses");
+    }
+    let path = match args.mode {
+        LoadMode::Events => "/v1/events",
+        LoadMode::Batch => "/v1/events/batch",
+        LoadMode::Noop => "/v1/noop",
+    };
+    let bodies = Arc::new(bodies(&args));
+    let events_per_request = if args.mode == LoadMode::Batch { args.batch_size.max(1) } else { 1 };
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let authorization = Arc::new(format!("Bearer {}", args.api_key));
+    let mut tasks = Vec::with_capacity(args.connections);
+    let started = Instant::now();
+    for connection in 0..args.connections.max(1) {
+        let bodies = bodies.clone();
+        let authorization = authorization.clone();
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(address).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(driver);
+            let mut latencies: Vec<u32> = Vec::with_capacity(100_000);
+            let mut errors = 0u64;
+            let mut index = connection * 7919;
+            while Instant::now() < deadline {
+                let body = bodies[index % bodies.len()].clone();
+                index += 1;
+                let request = Request::post(path)
+                    .header("host", "localhost")
+                    .header("content-type", "application/json")
+                    .header("authorization", authorization.as_str())
+                    .body(Full::new(body))?;
+                let sent = Instant::now();
+                match sender.send_request(request).await {
+                    Ok(response) => {
+                        let ok = response.status().is_success();
+                        let _ = response.into_body().collect().await;
+                        if ok {
+                            latencies.push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                        } else {
+                            errors += 1;
+                        }
+                    }
+                    Err(_) => {
+                        errors += 1;
+                        break;
+                    }
+                }
+            }
+            Ok::<_, anyhow::Error>((latencies, errors))
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (task_latencies, task_errors) = task.await??;
+        latencies.extend(task_latencies);
+        errors += task_errors;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let requests = latencies.len() as u64;
+    Ok(LoadReport {
+        mode: format!("{:?}", args.mode).to_lowercase(),
+        requests,
+        errors,
+        requests_per_second: requests as f64 / elapsed,
+        events_per_second: (requests as usize * events_per_request) as f64 / elapsed,
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+        p999_ms: percentile(&latencies, 0.999),
+    })
+}

@@ -1,0 +1,508 @@
+//! The `shopguard` command: run the server, manage keys, policies and lists, simulate attacks,
+//! generate load. Run `shopguard --help`, or `shopguard <command> --help`.
+
+mod client;
+mod load;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use hyper::Method;
+use indicatif::{ProgressBar, ProgressStyle};
+use shopguard_core::{Engine, Event, ListRegistry};
+use shopguard_server::ServerConfig;
+use shopguard_sim::{generate, seed_list_entries, LabelledEvent, Scoreboard, SimConfig};
+use shopguard_storage::sqlite::SqliteStore;
+use shopguard_storage::{api_keys, Scope, Store};
+
+use client::{ApiClient, ServerArgs};
+
+/// The policy shipped with shopguard, used when no policy is stored or configured.
+const DEFAULT_POLICY: &str = include_str!("../../../examples/marketplace.toml");
+
+#[derive(Parser)]
+#[command(name = "shopguard", version, about = "Security operations and transaction risk control for e-commerce platforms",
+    long_about = "shopguard decides, for every sensitive action a platform reports (register, login, payment, withdrawal, ...), \
+whether to allow it, challenge the user, send it to review or deny it, with reasons.\n\n\
+Start here:\n  shopguard serve                      run on ./data with the shipped marketplace policy\n  \
+shopguard simulate                   replay labelled attack traffic through the policy\n  \
+shopguard policy test my-policy.toml run a policy's fixture tests")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API.
+    Serve(ServeArgs),
+    /// Create, list and revoke API keys (works on the data folder directly).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Check and test policy files; push, list and roll back versions on a running server.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Bulk-import list entries into a running server.
+    #[command(subcommand)]
+    Lists(ListsCommand),
+    /// Generate labelled traffic (normal users and ten attack kinds) and score detection.
+    Simulate(SimulateArgs),
+    /// Load-test a running server (loopback only).
+    Load(load::LoadArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML configuration file; flags and SHOPGUARD_* variables override it.
+    #[arg(long, env = "SHOPGUARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8686].
+    #[arg(long, env = "SHOPGUARD_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+    /// Data folder [default: ./data].
+    #[arg(long, env = "SHOPGUARD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Policy file to load at start (stored as a new version if it differs from the live one).
+    #[arg(long, env = "SHOPGUARD_POLICY")]
+    policy: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, env = "SHOPGUARD_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Serve POST /v1/noop, for measuring the HTTP stack's ceiling.
+    #[arg(long)]
+    enable_noop_endpoint: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct DataDirArgs {
+    /// Data folder of the node.
+    #[arg(long, env = "SHOPGUARD_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it (the only time it is shown).
+    Create {
+        /// Who or what will use it.
+        #[arg(long)]
+        name: String,
+        /// Scopes: events:write, decisions:read, admin (repeat for several).
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+    /// List keys (ids, names, scopes; never secrets).
+    List {
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+    /// Revoke a key by id (takes effect within 10 seconds on a running server).
+    Revoke {
+        /// The key id (the part after `sg_`, before the second `_`).
+        key_id: String,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Compile a policy file and report its size or its first error with line and column.
+    Check {
+        /// The TOML policy.
+        file: PathBuf,
+    },
+    /// Run a policy file's fixture tests; exits non-zero if one fails.
+    Test {
+        /// The TOML policy.
+        file: PathBuf,
+    },
+    /// Store a policy file as a new version on a running server and make it live.
+    Push {
+        /// The TOML policy.
+        file: PathBuf,
+        /// Why it changes.
+        #[arg(long, default_value = "")]
+        comment: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// List the versions stored on a running server.
+    Versions {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Make an earlier version live again on a running server.
+    Rollback {
+        /// The version number.
+        version: u64,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ListsCommand {
+    /// Import a text file (one value per line, `#` comments) into a list, in chunks.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// The list.
+        #[arg(long)]
+        list: String,
+        /// Lifetime of the entries, in seconds.
+        #[arg(long)]
+        ttl_seconds: Option<u64>,
+        /// Why they are listed.
+        #[arg(long, default_value = "bulk import")]
+        reason: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Normal users.
+    #[arg(long, default_value_t = 2_000)]
+    users: usize,
+    /// Days of normal history (attacks happen on the last day).
+    #[arg(long, default_value_t = 10)]
+    days: u32,
+    /// Instances of each attack kind.
+    #[arg(long, default_value_t = 20)]
+    instances: usize,
+    /// Seed: the same seed gives the same traffic.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Policy to score in process [default: the shipped policy].
+    #[arg(long, conflicts_with = "drive")]
+    policy: Option<PathBuf>,
+    /// Write the labelled events as JSON lines to this file instead of scoring.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Send the traffic to a running server (batch endpoint) and score its answers.
+    #[arg(long)]
+    drive: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn progress(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+fn now_ms() -> i64 {
+    shopguard_server::state::now_ms()
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Keys(command) => keys(command),
+        Command::Policy(command) => policy(command).await,
+        Command::Lists(command) => lists(command).await,
+        Command::Simulate(args) => simulate(args).await,
+        Command::Load(args) => {
+            let report = load::run(args).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    init_logging(args.log_format);
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str::<ServerConfig>(&text).with_context(|| format!("parsing {}", path.display()))?
+        }
+        None => ServerConfig::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(data_dir) = args.data_dir {
+        config.data_dir = data_dir;
+    }
+    if args.policy.is_some() {
+        config.policy_file = args.policy;
+    }
+    config.enable_noop_endpoint |= args.enable_noop_endpoint;
+    let listen = config.listen;
+    let data_dir = config.data_dir.clone();
+    let started = tokio::task::spawn_blocking(move || shopguard_server::start(config, DEFAULT_POLICY)).await??;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let policy = started.state.engine.policy();
+    println!("shopguard listening on http://{}", listener.local_addr()?);
+    println!("data folder: {}", data_dir.display());
+    println!("policy '{}' version {}: {} rules, {} features", policy.document.policy.name, policy.version, policy.rules.len(), policy.features.len());
+    match &started.bootstrap_key_file {
+        Some(path) => println!(
+            "first start: an admin API key was written to {} (readable by you only).\n\
+             Use it as 'Authorization: Bearer <key>'; make narrower keys with\n  shopguard keys create --name checkout --scope events:write --data-dir {}",
+            path.display(),
+            data_dir.display()
+        ),
+        None => println!("API keys: shopguard keys list --data-dir {}", data_dir.display()),
+    }
+    shopguard_server::serve(started.state, listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down: draining the decision log");
+}
+
+fn keys(command: KeysCommand) -> Result<()> {
+    match command {
+        KeysCommand::Create { name, scopes, data } => {
+            let scopes = scopes.iter().map(|scope| scope.parse::<Scope>().map_err(anyhow::Error::msg)).collect::<Result<Vec<_>>>()?;
+            let store = SqliteStore::open(&data.data_dir)?;
+            let key = api_keys::generate(&name, scopes, now_ms());
+            store.insert_api_key(&key.record)?;
+            println!("{}", key.token);
+            eprintln!("key id {} created; store the key now, it is not shown again", key.record.key_id);
+        }
+        KeysCommand::List { data } => {
+            let store = SqliteStore::open(&data.data_dir)?;
+            println!("{:<18} {:<24} {:<40} status", "key id", "name", "scopes");
+            for key in store.api_keys()? {
+                let scopes: Vec<&str> = key.scopes.iter().map(|scope| scope.as_str()).collect();
+                let status = if key.revoked_at_ms.is_some() { "revoked" } else { "active" };
+                println!("{:<18} {:<24} {:<40} {status}", key.key_id, key.name, scopes.join(","));
+            }
+        }
+        KeysCommand::Revoke { key_id, data } => {
+            let store = SqliteStore::open(&data.data_dir)?;
+            if !store.revoke_api_key(&key_id, now_ms())? {
+                bail!("no active key with id {key_id}");
+            }
+            println!("revoked {key_id}");
+        }
+    }
+    Ok(())
+}
+
+fn read_policy(file: &PathBuf) -> Result<String> {
+    std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+}
+
+async fn policy(command: PolicyCommand) -> Result<()> {
+    match command {
+        PolicyCommand::Check { file } => {
+            let source = read_policy(&file)?;
+            let policy = shopguard_core::CompiledPolicy::compile(&source, 0, &ListRegistry::new(), &Default::default())
+                .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+            println!("{}: {} rules, {} features, {} lists, {} fixture tests", file.display(), policy.rules.len(), policy.features.len(), policy.document.lists.len(), policy.document.tests.len());
+        }
+        PolicyCommand::Test { file } => {
+            let source = read_policy(&file)?;
+            let reports = shopguard_core::engine::run_fixtures(&source).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+            let mut failed = 0;
+            for report in &reports {
+                if report.passed() {
+                    println!("ok    {} ({} events)", report.name, report.events);
+                } else {
+                    failed += 1;
+                    println!("FAIL  {}", report.name);
+                    for failure in &report.failures {
+                        println!("        {failure}");
+                    }
+                }
+            }
+            println!("{} passed, {failed} failed", reports.len() - failed);
+            if failed > 0 {
+                std::process::exit(1);
+            }
+        }
+        PolicyCommand::Push { file, comment, server } => {
+            let client = ApiClient::new(&server)?;
+            let path = format!("/v1/policy?comment={}", percent_encode(&comment));
+            let body = client.call(Method::PUT, &path, "application/toml", read_policy(&file)?.into_bytes()).await?;
+            println!("{}", String::from_utf8_lossy(&body));
+        }
+        PolicyCommand::Versions { server } => {
+            let client = ApiClient::new(&server)?;
+            let body = client.call(Method::GET, "/v1/policy/versions", "application/json", Vec::new()).await?;
+            let list: shopguard_api_types::PolicyVersionList = serde_json::from_slice(&body)?;
+            for version in list.versions {
+                let marker = if version.active { "*" } else { " " };
+                println!("{marker} {:>4}  {}  {:<24} {}", version.version, &version.sha256[..12], version.author, version.comment);
+            }
+        }
+        PolicyCommand::Rollback { version, server } => {
+            let client = ApiClient::new(&server)?;
+            let body = serde_json::to_vec(&shopguard_api_types::RollbackRequest { version })?;
+            client.call(Method::POST, "/v1/policy/rollback", "application/json", body).await?;
+            println!("version {version} is live");
+        }
+    }
+    Ok(())
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+async fn lists(command: ListsCommand) -> Result<()> {
+    let ListsCommand::Import { file, list, ttl_seconds, reason, server } = command;
+    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let lines: Vec<&str> = text.lines().collect();
+    let client = ApiClient::new(&server)?;
+    let bar = progress(lines.len() as u64, "importing");
+    let mut query = format!("reason={}", percent_encode(&reason));
+    if let Some(ttl) = ttl_seconds {
+        query.push_str(&format!("&ttl_seconds={ttl}"));
+    }
+    let (mut added, mut invalid) = (0, 0);
+    for chunk in lines.chunks(50_000) {
+        let body = chunk.join("\n").into_bytes();
+        let response = client.call(Method::POST, &format!("/v1/lists/{list}/import?{query}"), "text/plain", body).await?;
+        let report: shopguard_api_types::ImportReport = serde_json::from_slice(&response)?;
+        added += report.added;
+        invalid += report.invalid_count;
+        for problem in report.invalid.iter().take(5) {
+            bar.println(format!("refused: {}", problem.message));
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    println!("{added} entries added to '{list}', {invalid} lines refused");
+    Ok(())
+}
+
+async fn simulate(args: SimulateArgs) -> Result<()> {
+    let config = SimConfig {
+        seed: args.seed,
+        users: args.users,
+        days: args.days.max(2),
+        instances_per_attack: args.instances,
+        // Recent enough for a server's clock checks, whatever the date.
+        start_ms: now_ms() - i64::from(args.days.max(2)) * 86_400_000 - 3_600_000,
+    };
+    let events = generate(&config);
+    eprintln!("generated {} events ({} users, {} days, {} instances of each attack)", events.len(), config.users, config.days, config.instances_per_attack);
+    if let Some(out) = &args.out {
+        use std::io::Write;
+        let mut file = std::io::BufWriter::new(std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?);
+        let bar = progress(events.len() as u64, "writing");
+        for event in &events {
+            serde_json::to_writer(&mut file, event)?;
+            file.write_all(b"\n")?;
+            bar.inc(1);
+        }
+        file.flush()?;
+        bar.finish_and_clear();
+        println!("wrote {} labelled events to {}", events.len(), out.display());
+        return Ok(());
+    }
+    let scoreboard = if args.drive { drive_server(&args.server, events).await? } else { score_in_process(args.policy.as_ref(), events)? };
+    println!("{}", scoreboard.table());
+    let rules = scoreboard.normal_flag_rules();
+    if !rules.is_empty() {
+        println!("rules that flagged normal traffic: {}", rules.iter().map(|(rule, count)| format!("{rule} ({count})")).collect::<Vec<_>>().join(", "));
+    }
+    Ok(())
+}
+
+fn score_in_process(policy: Option<&PathBuf>, events: Vec<LabelledEvent>) -> Result<Scoreboard> {
+    let source = match policy {
+        Some(file) => read_policy(file)?,
+        None => DEFAULT_POLICY.to_owned(),
+    };
+    let engine = Engine::new(&source, 0, Arc::new(ListRegistry::new()))?;
+    for (list, value) in seed_list_entries() {
+        if let Some(target) = engine.lists().get(list) {
+            target.insert(&value, None)?;
+        }
+    }
+    let bar = progress(events.len() as u64, "deciding");
+    let mut scoreboard = Scoreboard::default();
+    for (position, labelled) in events.into_iter().enumerate() {
+        let at = labelled.event.occurred_at_ms.unwrap_or_else(now_ms);
+        let event = Event::try_from_input(labelled.event, at, || format!("sim-{position}"))?;
+        scoreboard.record(labelled.label, &engine.decide(&event, format!("sim-decision-{position}")));
+        if position % 1_000 == 0 {
+            bar.set_position(position as u64);
+        }
+    }
+    bar.finish_and_clear();
+    scoreboard.finish();
+    Ok(scoreboard)
+}
+
+async fn drive_server(server: &ServerArgs, events: Vec<LabelledEvent>) -> Result<Scoreboard> {
+    let client = ApiClient::new(server)?;
+    for (list, value) in seed_list_entries() {
+        let body = serde_json::to_vec(&shopguard_api_types::AddListEntryRequest { value, ttl_seconds: None, reason: "simulation seed".into() })?;
+        client.call(Method::POST, &format!("/v1/lists/{list}/entries"), "application/json", body).await?;
+    }
+    let bar = progress(events.len() as u64, "sending");
+    let mut scoreboard = Scoreboard::default();
+    for chunk in events.chunks(500) {
+        let request = shopguard_api_types::BatchRequest { events: chunk.iter().map(|labelled| labelled.event.clone()).collect() };
+        let body = client.call(Method::POST, "/v1/events/batch", "application/json", serde_json::to_vec(&request)?).await?;
+        let response: shopguard_api_types::BatchResponse = serde_json::from_slice(&body)?;
+        for (labelled, decision) in chunk.iter().zip(&response.decisions) {
+            scoreboard.record(labelled.label, decision);
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    scoreboard.finish();
+    Ok(scoreboard)
+}
