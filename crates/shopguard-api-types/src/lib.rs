@@ -8,7 +8,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-pub use shopguard_core::decision::{ActionTaken, AlertSeverity, ChallengeKind, Decision, MatchedRule, Outcome, RuleError};
+pub use shopguard_core::decision::{
+    ActionTaken, AlertSeverity, ChallengeKind, Decision, MatchedRule, Outcome, RuleError,
+};
 pub use shopguard_core::event::{Channel, EventInput, EventKind};
 pub use shopguard_core::lists::ListKind;
 
@@ -64,7 +66,11 @@ impl ErrorCode {
     /// The HTTP status for this code.
     pub fn status(self) -> u16 {
         match self {
-            ErrorCode::MalformedBody | ErrorCode::InvalidEvent | ErrorCode::InvalidParameter | ErrorCode::BatchTooLarge | ErrorCode::InvalidListValue => 400,
+            ErrorCode::MalformedBody
+            | ErrorCode::InvalidEvent
+            | ErrorCode::InvalidParameter
+            | ErrorCode::BatchTooLarge
+            | ErrorCode::InvalidListValue => 400,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::InvalidPolicy => 422,
             ErrorCode::MissingOrInvalidApiKey => 401,

@@ -22,7 +22,9 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::cel::{Activation, FeatureReader};
-use crate::decision::{ActionTaken, ChallengeKind, Decision, MatchedRule, Outcome, RuleError, RuleMode};
+use crate::decision::{
+    ActionTaken, ChallengeKind, Decision, MatchedRule, Outcome, RuleError, RuleMode,
+};
 use crate::event::{Event, EventKind};
 use crate::features::{Aggregation, FeatureSnapshot, FeatureStates};
 use crate::lists::ListRegistry;
@@ -103,7 +105,9 @@ impl FeatureReader for LazyFeatures<'_> {
             .shape
             .group_by
             .hash_of(self.event)
-            .map_or(0.0, |key| feature.state.read(key, self.event.occurred_at_ms));
+            .map_or(0.0, |key| {
+                feature.state.read(key, self.event.occurred_at_ms)
+            });
         self.values[index].set(value);
         value
     }
@@ -152,13 +156,19 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("policy", &self.policy.load()).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("policy", &self.policy.load())
+            .finish_non_exhaustive()
     }
 }
 
 impl Engine {
     /// An engine running `source` as policy `version`, over `lists`.
-    pub fn new(source: &str, version: u64, lists: Arc<ListRegistry>) -> Result<Engine, PolicyError> {
+    pub fn new(
+        source: &str,
+        version: u64,
+        lists: Arc<ListRegistry>,
+    ) -> Result<Engine, PolicyError> {
         let states = FeatureStates::default();
         let policy = CompiledPolicy::compile(source, version, &lists, &states)?;
         Ok(Engine {
@@ -182,7 +192,8 @@ impl Engine {
 
     /// Compiles `source` and runs its fixtures without making it live.
     pub fn check_policy(&self, source: &str) -> Result<PolicyCheck, PolicyError> {
-        let compiled = CompiledPolicy::compile(source, 0, &ListRegistry::new(), &FeatureStates::default())?;
+        let compiled =
+            CompiledPolicy::compile(source, 0, &ListRegistry::new(), &FeatureStates::default())?;
         let fixtures = run_fixtures(source)?;
         let failures: Vec<String> = fixtures
             .iter()
@@ -201,9 +212,18 @@ impl Engine {
 
     /// Checks `source` (compiles, fixtures pass), then makes it the live policy as `version`
     /// in one atomic swap. Decisions in flight finish on the old version.
-    pub fn replace_policy(&self, source: &str, version: u64) -> Result<Arc<CompiledPolicy>, PolicyError> {
+    pub fn replace_policy(
+        &self,
+        source: &str,
+        version: u64,
+    ) -> Result<Arc<CompiledPolicy>, PolicyError> {
         self.check_policy(source)?;
-        let compiled = Arc::new(CompiledPolicy::compile(source, version, &self.lists, &self.states)?);
+        let compiled = Arc::new(CompiledPolicy::compile(
+            source,
+            version,
+            &self.lists,
+            &self.states,
+        )?);
         self.policy.store(compiled.clone());
         self.states.retain_shapes(&compiled.shapes());
         Ok(compiled)
@@ -267,14 +287,22 @@ impl Engine {
         let scoring = &policy.document.scoring;
         if scoring.deny_at.is_some_and(|threshold| score >= threshold) {
             outcome = Outcome::Deny;
-        } else if scoring.review_at.is_some_and(|threshold| score >= threshold) {
+        } else if scoring
+            .review_at
+            .is_some_and(|threshold| score >= threshold)
+        {
             outcome = outcome.max(Outcome::Review);
         }
         if exempt {
             outcome = Outcome::Allow;
         }
-        let challenge = (outcome == Outcome::Challenge).then(|| challenge.unwrap_or(ChallengeKind::Captcha));
-        let actions = if exempt { Vec::new() } else { self.take_actions(&policy, &fired, event) };
+        let challenge =
+            (outcome == Outcome::Challenge).then(|| challenge.unwrap_or(ChallengeKind::Captcha));
+        let actions = if exempt {
+            Vec::new()
+        } else {
+            self.take_actions(&policy, &fired, event)
+        };
         if let Some(kind) = challenge {
             self.challenges.issue(&decision_id, event, kind);
         }
@@ -295,7 +323,13 @@ impl Engine {
         }
     }
 
-    fn record_features(&self, policy: &CompiledPolicy, event: &Event, profile: &ProfileView, values: &[Cell<f64>]) {
+    fn record_features(
+        &self,
+        policy: &CompiledPolicy,
+        event: &Event,
+        profile: &ProfileView,
+        values: &[Cell<f64>],
+    ) {
         for &index in &policy.features_by_kind[event.kind.index()] {
             let feature = &policy.features[index];
             if let Some(filter) = &feature.filter {
@@ -315,17 +349,30 @@ impl Engine {
                     None => continue,
                 },
             };
-            values[index].set(feature.state.add(key, event.occurred_at_ms, amount, distinct));
+            values[index].set(
+                feature
+                    .state
+                    .add(key, event.occurred_at_ms, amount, distinct),
+            );
         }
     }
 
-    fn take_actions(&self, policy: &CompiledPolicy, fired: &[usize], event: &Event) -> Vec<ActionTaken> {
+    fn take_actions(
+        &self,
+        policy: &CompiledPolicy,
+        fired: &[usize],
+        event: &Event,
+    ) -> Vec<ActionTaken> {
         let mut taken = Vec::new();
         for &index in fired {
             let rule = &policy.rules[index];
             for action in &rule.actions {
                 match action {
-                    RuleAction::AddToList { list, entity, ttl_ms } => {
+                    RuleAction::AddToList {
+                        list,
+                        entity,
+                        ttl_ms,
+                    } => {
                         let value = match entity {
                             ActionEntity::Ip => event.ip.map(|ip| ip.to_string()),
                             ActionEntity::User => Some(event.user_id.clone()),
@@ -338,7 +385,8 @@ impl Engine {
                         let (Some(value), Some(target)) = (value, self.lists.get(list)) else {
                             continue;
                         };
-                        let expires_at_ms = ttl_ms.map(|ttl| event.occurred_at_ms.saturating_add(ttl));
+                        let expires_at_ms =
+                            ttl_ms.map(|ttl| event.occurred_at_ms.saturating_add(ttl));
                         if let Ok(key) = target.insert(&value, expires_at_ms) {
                             taken.push(ActionTaken::AddedToList {
                                 list: list.clone(),
@@ -363,20 +411,39 @@ impl Engine {
     /// `challenge_passed` or `challenge_failed` event of the same user, IP and device, and
     /// decides that event (rules can act on failed challenges). Returns the event with its
     /// decision.
-    pub fn report_challenge(&self, decision_id: &str, passed: bool, now_ms: i64, new_decision_id: String) -> Result<(Event, Decision), ChallengeError> {
+    pub fn report_challenge(
+        &self,
+        decision_id: &str,
+        passed: bool,
+        now_ms: i64,
+        new_decision_id: String,
+    ) -> Result<(Event, Decision), ChallengeError> {
         let waiting = self
             .challenges
             .take(decision_id, now_ms)
             .ok_or_else(|| ChallengeError::NotPending(decision_id.to_owned()))?;
         let mut event = waiting.event;
         event.attrs = [
-            ("challenge".to_owned(), serde_json::Value::from(waiting.challenge.as_str())),
-            ("decision_id".to_owned(), serde_json::Value::from(decision_id)),
-            ("challenged_kind".to_owned(), serde_json::Value::from(event.kind.as_str())),
+            (
+                "challenge".to_owned(),
+                serde_json::Value::from(waiting.challenge.as_str()),
+            ),
+            (
+                "decision_id".to_owned(),
+                serde_json::Value::from(decision_id),
+            ),
+            (
+                "challenged_kind".to_owned(),
+                serde_json::Value::from(event.kind.as_str()),
+            ),
         ]
         .into_iter()
         .collect();
-        event.kind = if passed { EventKind::ChallengePassed } else { EventKind::ChallengeFailed };
+        event.kind = if passed {
+            EventKind::ChallengePassed
+        } else {
+            EventKind::ChallengeFailed
+        };
         event.event_id = format!("{}:challenge", event.event_id);
         event.occurred_at_ms = now_ms.max(event.occurred_at_ms);
         let decision = self.decide(&event, new_decision_id);
@@ -420,7 +487,8 @@ impl Engine {
         let body = bytes
             .strip_prefix(SNAPSHOT_MAGIC.as_slice())
             .ok_or_else(|| SnapshotError("missing header".into()))?;
-        let snapshot: EngineSnapshot = postcard::from_bytes(body).map_err(|error| SnapshotError(error.to_string()))?;
+        let snapshot: EngineSnapshot =
+            postcard::from_bytes(body).map_err(|error| SnapshotError(error.to_string()))?;
         self.states.restore(snapshot.features);
         self.states.retain_shapes(&self.policy.load().shapes());
         self.profiles.import(snapshot.profiles);
@@ -481,10 +549,15 @@ pub fn run_fixtures(source: &str) -> Result<Vec<FixtureReport>, PolicyError> {
         let mut decisions = Vec::with_capacity(fixture.events.len());
         for (position, input) in fixture.events.iter().enumerate() {
             let mut input = input.clone();
-            let at = FIXTURE_EPOCH_MS + input.occurred_at_ms.unwrap_or(position as i64 * fixture.spacing_seconds * 1000);
+            let at = FIXTURE_EPOCH_MS
+                + input
+                    .occurred_at_ms
+                    .unwrap_or(position as i64 * fixture.spacing_seconds * 1000);
             input.occurred_at_ms = Some(at);
             match Event::try_from_input(input, at, || format!("fixture-{position}")) {
-                Ok(event) => decisions.push(Some(engine.decide(&event, format!("fixture-decision-{position}")))),
+                Ok(event) => decisions.push(Some(
+                    engine.decide(&event, format!("fixture-decision-{position}")),
+                )),
                 Err(error) => {
                     failures.push(format!("event {position} is invalid: {error}"));
                     decisions.push(None);
@@ -493,20 +566,34 @@ pub fn run_fixtures(source: &str) -> Result<Vec<FixtureReport>, PolicyError> {
         }
         for expectation in &fixture.expect {
             let Some(Some(decision)) = decisions.get(expectation.event) else {
-                failures.push(format!("expectation names event {} which does not exist or is invalid", expectation.event));
+                failures.push(format!(
+                    "expectation names event {} which does not exist or is invalid",
+                    expectation.event
+                ));
                 continue;
             };
             if decision.outcome != expectation.outcome {
-                let fired: Vec<&str> = decision.matched.iter().map(|rule| rule.rule_id.as_str()).collect();
+                let fired: Vec<&str> = decision
+                    .matched
+                    .iter()
+                    .map(|rule| rule.rule_id.as_str())
+                    .collect();
                 failures.push(format!(
                     "event {}: expected {}, got {} (rules {:?})",
                     expectation.event, expectation.outcome, decision.outcome, fired
                 ));
             }
             for rule in &expectation.rules {
-                let found = decision.matched.iter().chain(&decision.shadow_matched).any(|matched| &matched.rule_id == rule);
+                let found = decision
+                    .matched
+                    .iter()
+                    .chain(&decision.shadow_matched)
+                    .any(|matched| &matched.rule_id == rule);
                 if !found {
-                    failures.push(format!("event {}: rule '{rule}' did not match", expectation.event));
+                    failures.push(format!(
+                        "event {}: rule '{rule}' did not match",
+                        expectation.event
+                    ));
                 }
             }
         }

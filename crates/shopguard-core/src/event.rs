@@ -113,7 +113,10 @@ impl EventKind {
     /// Whether clients may send this kind to the event API; challenge results arrive through
     /// the challenge endpoint instead, linked to the decision that asked for them.
     pub fn is_client_reportable(self) -> bool {
-        !matches!(self, EventKind::ChallengePassed | EventKind::ChallengeFailed)
+        !matches!(
+            self,
+            EventKind::ChallengePassed | EventKind::ChallengeFailed
+        )
     }
 }
 
@@ -544,8 +547,8 @@ mod tests {
                 .field,
             "occurred_at_ms"
         );
-        let event = Event::try_from_input(input(EventKind::LoginFailed), 1_000, || "gen".into())
-            .unwrap();
+        let event =
+            Event::try_from_input(input(EventKind::LoginFailed), 1_000, || "gen".into()).unwrap();
         assert_eq!(event.occurred_at_ms, 1_000);
         assert_eq!(event.event_id, "gen");
     }

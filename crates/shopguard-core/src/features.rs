@@ -205,7 +205,9 @@ pub struct FeatureState {
 
 impl std::fmt::Debug for FeatureState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FeatureState").field("shape", &self.shape).finish_non_exhaustive()
+        f.debug_struct("FeatureState")
+            .field("shape", &self.shape)
+            .finish_non_exhaustive()
     }
 }
 
@@ -214,7 +216,9 @@ impl FeatureState {
     pub fn new(shape: WindowShape) -> Self {
         FeatureState {
             shape,
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
         }
     }
 
@@ -244,10 +248,12 @@ impl FeatureState {
         let bucket = self.bucket_of(at_ms);
         let start = self.window_start(bucket);
         let mut shard = self.shard(key).lock();
-        let series = shard.entry(key).or_insert_with(|| match self.shape.aggregation {
-            Aggregation::Distinct(_) => Series::Distinct(Vec::new()),
-            _ => Series::Buckets(Vec::new()),
-        });
+        let series = shard
+            .entry(key)
+            .or_insert_with(|| match self.shape.aggregation {
+                Aggregation::Distinct(_) => Series::Distinct(Vec::new()),
+                _ => Series::Buckets(Vec::new()),
+            });
         match series {
             Series::Buckets(buckets) => {
                 match buckets.binary_search_by_key(&bucket, |(index, _)| *index) {
@@ -265,7 +271,12 @@ impl FeatureState {
                         None => {
                             values.retain(|(_, seen)| *seen >= start);
                             if values.len() >= MAX_DISTINCT {
-                                if let Some(stalest) = values.iter().enumerate().min_by_key(|(_, (_, seen))| *seen).map(|(position, _)| position) {
+                                if let Some(stalest) = values
+                                    .iter()
+                                    .enumerate()
+                                    .min_by_key(|(_, (_, seen))| *seen)
+                                    .map(|(position, _)| position)
+                                {
                                     values.swap_remove(stalest);
                                 }
                             }
@@ -273,7 +284,10 @@ impl FeatureState {
                         }
                     }
                 }
-                values.iter().filter(|(_, seen)| *seen >= start && *seen <= bucket).count() as f64
+                values
+                    .iter()
+                    .filter(|(_, seen)| *seen >= start && *seen <= bucket)
+                    .count() as f64
             }
         }
     }
@@ -286,7 +300,10 @@ impl FeatureState {
         match shard.get(&key) {
             None => 0.0,
             Some(Series::Buckets(buckets)) => sum_from(buckets, start, bucket),
-            Some(Series::Distinct(values)) => values.iter().filter(|(_, seen)| *seen >= start && *seen <= bucket).count() as f64,
+            Some(Series::Distinct(values)) => values
+                .iter()
+                .filter(|(_, seen)| *seen >= start && *seen <= bucket)
+                .count() as f64,
         }
     }
 
@@ -312,7 +329,13 @@ impl FeatureState {
     fn export(&self) -> Vec<(u64, Series)> {
         self.shards
             .iter()
-            .flat_map(|shard| shard.lock().iter().map(|(key, series)| (*key, series.clone())).collect::<Vec<_>>())
+            .flat_map(|shard| {
+                shard
+                    .lock()
+                    .iter()
+                    .map(|(key, series)| (*key, series.clone()))
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
@@ -325,7 +348,11 @@ impl FeatureState {
 
 fn sum_from(buckets: &[(u32, f64)], start: u32, end: u32) -> f64 {
     let first = buckets.partition_point(|(index, _)| *index < start);
-    buckets[first..].iter().take_while(|(index, _)| *index <= end).map(|(_, value)| value).sum()
+    buckets[first..]
+        .iter()
+        .take_while(|(index, _)| *index <= end)
+        .map(|(_, value)| value)
+        .sum()
 }
 
 /// Feature states shared across policy versions: a new policy version keeps the counts of every
@@ -372,7 +399,10 @@ impl FeatureStates {
     pub fn snapshot(&self) -> FeatureSnapshot {
         let states: Vec<_> = self.states.lock().values().cloned().collect();
         FeatureSnapshot {
-            states: states.iter().map(|state| (state.shape.clone(), state.export())).collect(),
+            states: states
+                .iter()
+                .map(|state| (state.shape.clone(), state.export()))
+                .collect(),
         }
     }
 
@@ -405,7 +435,11 @@ mod tests {
         assert_eq!(state.add(7, 0, 1.0, None), 1.0);
         assert_eq!(state.add(7, 30_000, 1.0, None), 2.0);
         assert_eq!(state.read(7, 59_999), 2.0);
-        assert_eq!(state.read(7, 60_000), 1.0, "the event at 0 ms left the window");
+        assert_eq!(
+            state.read(7, 60_000),
+            1.0,
+            "the event at 0 ms left the window"
+        );
         assert_eq!(state.read(7, 90_000), 0.0);
         assert_eq!(state.read(8, 0), 0.0, "other keys are independent");
         assert_eq!(state.expire_idle(200_000), 1);
@@ -418,7 +452,11 @@ mod tests {
         state.add(1, 120_000, 50.0, None);
         state.add(1, 60_000, 25.5, None);
         assert_eq!(state.read(1, 120_000), 75.5);
-        assert_eq!(state.read(1, 61_000), 25.5, "a read in the past sees only what came before");
+        assert_eq!(
+            state.read(1, 61_000),
+            25.5,
+            "a read in the past sees only what came before"
+        );
     }
 
     #[test]
@@ -427,7 +465,11 @@ mod tests {
         for value in 0..3u64 {
             state.add(1, 1_000, 0.0, Some(value));
         }
-        assert_eq!(state.add(1, 2_000, 0.0, Some(1)), 3.0, "repeats do not count twice");
+        assert_eq!(
+            state.add(1, 2_000, 0.0, Some(1)),
+            3.0,
+            "repeats do not count twice"
+        );
         for value in 0..(MAX_DISTINCT as u64 * 2) {
             state.add(2, 1_000, 0.0, Some(value));
         }

@@ -178,11 +178,21 @@ pub fn parse_network(text: &str) -> Option<(IpAddr, u8)> {
     match address.parse::<IpAddr>().ok()? {
         IpAddr::V4(v4) => {
             let prefix = prefix.unwrap_or(32);
-            (prefix <= 32).then(|| (IpAddr::from((u32::from(v4) & v4_mask(prefix)).to_be_bytes()), prefix))
+            (prefix <= 32).then(|| {
+                (
+                    IpAddr::from((u32::from(v4) & v4_mask(prefix)).to_be_bytes()),
+                    prefix,
+                )
+            })
         }
         IpAddr::V6(v6) => {
             let prefix = prefix.unwrap_or(128);
-            (prefix <= 128).then(|| (IpAddr::from((u128::from(v6) & v6_mask(prefix)).to_be_bytes()), prefix))
+            (prefix <= 128).then(|| {
+                (
+                    IpAddr::from((u128::from(v6) & v6_mask(prefix)).to_be_bytes()),
+                    prefix,
+                )
+            })
         }
     }
 }
@@ -191,12 +201,14 @@ pub fn parse_network(text: &str) -> Option<(IpAddr, u8)> {
 fn host_of(text: &str) -> &str {
     let text = text.trim();
     let after_scheme = text.split_once("://").map_or(text, |(_, rest)| rest);
-    let after_at = after_scheme.rsplit_once('@').map_or(after_scheme, |(_, host)| host);
-    let host = after_at
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or("");
-    let host = host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host, |(host, _)| host);
+    let after_at = after_scheme
+        .rsplit_once('@')
+        .map_or(after_scheme, |(_, host)| host);
+    let host = after_at.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(host, |(host, _)| host);
     host.trim_end_matches('.')
 }
 
@@ -217,7 +229,8 @@ impl ListKind {
         }
         Ok(match self {
             ListKind::Ip => {
-                let (network, prefix) = parse_network(trimmed).ok_or_else(|| invalid("not an IP address or CIDR range"))?;
+                let (network, prefix) = parse_network(trimmed)
+                    .ok_or_else(|| invalid("not an IP address or CIDR range"))?;
                 ListKey::Network(network, prefix)
             }
             ListKind::Email => {
@@ -234,14 +247,18 @@ impl ListKind {
                 ListKey::Text(host)
             }
             ListKind::Phone => {
-                let digits: String = trimmed.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect();
+                let digits: String = trimmed
+                    .chars()
+                    .filter(|c| c.is_ascii_digit() || *c == '+')
+                    .collect();
                 if digits.len() < 5 {
                     return Err(invalid("fewer than five digits"));
                 }
                 ListKey::Text(digits)
             }
             ListKind::CardBin => {
-                if !(6..=8).contains(&trimmed.len()) || !trimmed.chars().all(|c| c.is_ascii_digit()) {
+                if !(6..=8).contains(&trimmed.len()) || !trimmed.chars().all(|c| c.is_ascii_digit())
+                {
                     return Err(invalid("a BIN is 6 to 8 digits"));
                 }
                 ListKey::Text(trimmed.to_owned())
@@ -264,13 +281,21 @@ struct Entries {
     text: FastMap<Box<str>, i64>,
 }
 
-fn insert_by_prefix<K: std::hash::Hash + Eq>(tables: &mut Vec<(u8, FastMap<K, i64>)>, prefix: u8, key: K, expires_at_ms: i64) -> bool {
+fn insert_by_prefix<K: std::hash::Hash + Eq>(
+    tables: &mut Vec<(u8, FastMap<K, i64>)>,
+    prefix: u8,
+    key: K,
+    expires_at_ms: i64,
+) -> bool {
     let position = match tables.iter().position(|(length, _)| *length == prefix) {
         Some(position) => position,
         None => {
             tables.push((prefix, FastMap::default()));
-            tables.sort_by(|a, b| b.0.cmp(&a.0));
-            tables.iter().position(|(length, _)| *length == prefix).unwrap_or(0)
+            tables.sort_by_key(|(length, _)| std::cmp::Reverse(*length));
+            tables
+                .iter()
+                .position(|(length, _)| *length == prefix)
+                .unwrap_or(0)
         }
     };
     tables[position].1.insert(key, expires_at_ms).is_none()
@@ -285,9 +310,16 @@ impl Entries {
 
     fn insert(&mut self, key: ListKey, expires_at_ms: i64) -> bool {
         match key {
-            ListKey::Network(IpAddr::V4(v4), prefix) => insert_by_prefix(&mut self.v4, prefix, u32::from(v4), expires_at_ms),
-            ListKey::Network(IpAddr::V6(v6), prefix) => insert_by_prefix(&mut self.v6, prefix, u128::from(v6), expires_at_ms),
-            ListKey::Text(text) => self.text.insert(text.into_boxed_str(), expires_at_ms).is_none(),
+            ListKey::Network(IpAddr::V4(v4), prefix) => {
+                insert_by_prefix(&mut self.v4, prefix, u32::from(v4), expires_at_ms)
+            }
+            ListKey::Network(IpAddr::V6(v6), prefix) => {
+                insert_by_prefix(&mut self.v6, prefix, u128::from(v6), expires_at_ms)
+            }
+            ListKey::Text(text) => self
+                .text
+                .insert(text.into_boxed_str(), expires_at_ms)
+                .is_none(),
         }
     }
 
@@ -312,7 +344,9 @@ impl Entries {
             IpAddr::V4(v4) => {
                 let address = u32::from(v4);
                 self.v4.iter().any(|(prefix, table)| {
-                    table.get(&(address & v4_mask(*prefix))).is_some_and(|expiry| *expiry > now_ms)
+                    table
+                        .get(&(address & v4_mask(*prefix)))
+                        .is_some_and(|expiry| *expiry > now_ms)
                 })
             }
             IpAddr::V6(v6) => {
@@ -321,7 +355,9 @@ impl Entries {
                 }
                 let address = u128::from(v6);
                 self.v6.iter().any(|(prefix, table)| {
-                    table.get(&(address & v6_mask(*prefix))).is_some_and(|expiry| *expiry > now_ms)
+                    table
+                        .get(&(address & v6_mask(*prefix)))
+                        .is_some_and(|expiry| *expiry > now_ms)
                 })
             }
         }
@@ -399,9 +435,11 @@ impl List {
                     }
                 }
             }
-            ListKind::CardBin => (6..=8.min(value.len()))
-                .rev()
-                .any(|length| value.get(..length).is_some_and(|prefix| entries.contains_text(prefix, now_ms))),
+            ListKind::CardBin => (6..=8.min(value.len())).rev().any(|length| {
+                value
+                    .get(..length)
+                    .is_some_and(|prefix| entries.contains_text(prefix, now_ms))
+            }),
             ListKind::Email => {
                 if value.bytes().any(|b| b.is_ascii_uppercase()) {
                     entries.contains_text(&value.to_lowercase(), now_ms)
@@ -413,7 +451,9 @@ impl List {
                 Ok(ListKey::Text(digits)) => entries.contains_text(&digits, now_ms),
                 _ => false,
             },
-            ListKind::Device | ListKind::User | ListKind::Text => entries.contains_text(value, now_ms),
+            ListKind::Device | ListKind::User | ListKind::Text => {
+                entries.contains_text(value, now_ms)
+            }
         }
     }
 
@@ -428,14 +468,19 @@ impl List {
     /// Adds or refreshes an entry; returns its normalised key.
     pub fn insert(&self, value: &str, expires_at_ms: Option<i64>) -> Result<ListKey, ListError> {
         let key = self.kind.normalize(value)?;
-        self.entries.write().insert(key.clone(), expires_at_ms.unwrap_or(NEVER));
+        self.entries
+            .write()
+            .insert(key.clone(), expires_at_ms.unwrap_or(NEVER));
         Ok(key)
     }
 
     /// Adds many already-normalised entries under one lock.
     pub fn insert_many(&self, entries: impl IntoIterator<Item = (ListKey, i64)>) -> usize {
         let mut guard = self.entries.write();
-        entries.into_iter().filter(|(key, expiry)| guard.insert(key.clone(), *expiry)).count()
+        entries
+            .into_iter()
+            .filter(|(key, expiry)| guard.insert(key.clone(), *expiry))
+            .count()
     }
 
     /// Removes an entry; true when it was there.
@@ -459,7 +504,9 @@ pub struct ListRegistry {
 pub fn validate_list_name(name: &str) -> Result<(), ListError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if ok {
         Ok(())
     } else {
@@ -484,7 +531,11 @@ impl ListRegistry {
 
     /// The list called `name`.
     pub fn get(&self, name: &str) -> Option<Arc<List>> {
-        self.lists.load().iter().find(|list| list.name == name).cloned()
+        self.lists
+            .load()
+            .iter()
+            .find(|list| list.name == name)
+            .cloned()
     }
 
     /// Every list.
@@ -556,12 +607,18 @@ mod tests {
         list.insert("2001:db8::/32", None).unwrap();
         let id = registry.resolve("ip_block").unwrap();
         assert!(registry.contains(id, "10.1.200.3", 999));
-        assert!(!registry.contains(id, "10.1.200.3", 1_000), "expired entries stop matching");
+        assert!(
+            !registry.contains(id, "10.1.200.3", 1_000),
+            "expired entries stop matching"
+        );
         assert!(!registry.contains(id, "10.2.0.1", 0));
         assert!(registry.contains(id, "192.0.2.7", 0));
         assert!(!registry.contains(id, "192.0.2.8", 0));
         assert!(registry.contains(id, "2001:db8:1::5", 0));
-        assert!(registry.contains(id, "::ffff:192.0.2.7", 0), "v4-mapped v6 matches the v4 entry");
+        assert!(
+            registry.contains(id, "::ffff:192.0.2.7", 0),
+            "v4-mapped v6 matches the v4 entry"
+        );
         assert_eq!(registry.purge_expired(1_000), 1);
         assert_eq!(list.len(), 2);
     }
@@ -569,7 +626,9 @@ mod tests {
     #[test]
     fn domains_match_subdomains_and_accept_urls_and_emails() {
         let registry = ListRegistry::new();
-        let list = registry.ensure("disposable", ListKind::EmailDomain).unwrap();
+        let list = registry
+            .ensure("disposable", ListKind::EmailDomain)
+            .unwrap();
         list.insert("Mailinator.com", None).unwrap();
         assert!(list.contains("someone@mailinator.com", 0));
         assert!(list.contains("x@eu.MAILINATOR.com", 0));
@@ -588,7 +647,10 @@ mod tests {
         assert!(list.contains("41111122", 0));
         assert!(!list.contains("41111", 0));
         assert!(list.insert("4111", None).is_err());
-        assert!(matches!(registry.ensure("bins", ListKind::Ip), Err(ListError::KindConflict { .. })));
+        assert!(matches!(
+            registry.ensure("bins", ListKind::Ip),
+            Err(ListError::KindConflict { .. })
+        ));
         assert!(registry.ensure("Bad Name", ListKind::Ip).is_err());
     }
 }

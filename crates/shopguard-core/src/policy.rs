@@ -263,7 +263,8 @@ pub struct PolicyDocument {
 impl PolicyDocument {
     /// Parses a TOML policy.
     pub fn parse(source: &str) -> Result<PolicyDocument, PolicyError> {
-        toml::from_str(source).map_err(|error| PolicyError::Document(error.to_string().trim().to_owned()))
+        toml::from_str(source)
+            .map_err(|error| PolicyError::Document(error.to_string().trim().to_owned()))
     }
 }
 
@@ -394,30 +395,67 @@ impl std::fmt::Debug for CompiledPolicy {
     }
 }
 
-fn compile_feature(doc: &FeatureDoc, lists: &ListRegistry, states: &FeatureStates) -> Result<(CompiledFeature, Vec<EventKind>), PolicyError> {
-    let invalid = |message: String| PolicyError::Invalid(format!("feature '{}': {message}", doc.name));
-    let group_by = EntityKey::parse(&doc.by).ok_or_else(|| invalid(format!("unknown entity '{}' in `by`", doc.by)))?;
-    let window_ms = parse_duration_ms(&doc.window).ok_or_else(|| invalid(format!("window '{}' is not like 30s, 10m, 1h or 7d", doc.window)))?;
+fn compile_feature(
+    doc: &FeatureDoc,
+    lists: &ListRegistry,
+    states: &FeatureStates,
+) -> Result<(CompiledFeature, Vec<EventKind>), PolicyError> {
+    let invalid =
+        |message: String| PolicyError::Invalid(format!("feature '{}': {message}", doc.name));
+    let group_by = EntityKey::parse(&doc.by)
+        .ok_or_else(|| invalid(format!("unknown entity '{}' in `by`", doc.by)))?;
+    let window_ms = parse_duration_ms(&doc.window).ok_or_else(|| {
+        invalid(format!(
+            "window '{}' is not like 30s, 10m, 1h or 7d",
+            doc.window
+        ))
+    })?;
     if window_ms > 366 * 86_400_000 {
-        return Err(invalid("windows longer than a year are not supported".into()));
+        return Err(invalid(
+            "windows longer than a year are not supported".into(),
+        ));
     }
     let aggregation = match (doc.aggregate.as_str(), doc.field.as_deref()) {
         ("count", None) => Aggregation::Count,
         ("sum", None | Some("amount")) => Aggregation::SumAmount,
-        ("distinct", Some(field)) => Aggregation::Distinct(EntityKey::parse(field).ok_or_else(|| invalid(format!("unknown entity '{field}' in `field`")))?),
-        ("distinct", None) => return Err(invalid("distinct needs `field`, the entity whose distinct values are counted".into())),
+        ("distinct", Some(field)) => Aggregation::Distinct(
+            EntityKey::parse(field)
+                .ok_or_else(|| invalid(format!("unknown entity '{field}' in `field`")))?,
+        ),
+        ("distinct", None) => {
+            return Err(invalid(
+                "distinct needs `field`, the entity whose distinct values are counted".into(),
+            ))
+        }
         ("count", Some(_)) => return Err(invalid("count takes no `field`".into())),
         ("sum", Some(other)) => return Err(invalid(format!("sum adds `amount`, not '{other}'"))),
-        (other, _) => return Err(invalid(format!("aggregate '{other}' is not count, sum or distinct"))),
+        (other, _) => {
+            return Err(invalid(format!(
+                "aggregate '{other}' is not count, sum or distinct"
+            )))
+        }
     };
     let filter = match &doc.filter {
         Some(source) => Some(
-            compile_bool(source, Environment { features: &[], lists })
-                .map_err(|error| PolicyError::FeatureFilter { feature: doc.name.clone(), error })?,
+            compile_bool(
+                source,
+                Environment {
+                    features: &[],
+                    lists,
+                },
+            )
+            .map_err(|error| PolicyError::FeatureFilter {
+                feature: doc.name.clone(),
+                error,
+            })?,
         ),
         None => None,
     };
-    let mut kinds = if doc.of.is_empty() { EventKind::ALL.to_vec() } else { doc.of.clone() };
+    let mut kinds = if doc.of.is_empty() {
+        EventKind::ALL.to_vec()
+    } else {
+        doc.of.clone()
+    };
     kinds.sort();
     kinds.dedup();
     let shape = WindowShape {
@@ -439,40 +477,76 @@ fn compile_feature(doc: &FeatureDoc, lists: &ListRegistry, states: &FeatureState
     ))
 }
 
-fn compile_action(rule_id: &str, doc: &ActionDoc, lists: &ListRegistry) -> Result<RuleAction, PolicyError> {
-    let invalid = |message: String| PolicyError::Invalid(format!("rule '{rule_id}' action: {message}"));
+fn compile_action(
+    rule_id: &str,
+    doc: &ActionDoc,
+    lists: &ListRegistry,
+) -> Result<RuleAction, PolicyError> {
+    let invalid =
+        |message: String| PolicyError::Invalid(format!("rule '{rule_id}' action: {message}"));
     match (&doc.add_to_list, doc.alert) {
         (Some(list), None) => {
             if lists.get(list).is_none() {
-                return Err(invalid(format!("no list named '{list}': declare it in [[lists]]")));
+                return Err(invalid(format!(
+                    "no list named '{list}': declare it in [[lists]]"
+                )));
             }
-            let entity_name = doc.entity.as_deref().ok_or_else(|| invalid("add_to_list needs `entity`".into()))?;
-            let entity = ActionEntity::parse(entity_name).ok_or_else(|| invalid(format!("unknown entity '{entity_name}'")))?;
+            let entity_name = doc
+                .entity
+                .as_deref()
+                .ok_or_else(|| invalid("add_to_list needs `entity`".into()))?;
+            let entity = ActionEntity::parse(entity_name)
+                .ok_or_else(|| invalid(format!("unknown entity '{entity_name}'")))?;
             let ttl_ms = match &doc.ttl {
-                Some(ttl) => Some(parse_duration_ms(ttl).ok_or_else(|| invalid(format!("ttl '{ttl}' is not like 30s, 10m, 1h or 7d")))?),
+                Some(ttl) => Some(parse_duration_ms(ttl).ok_or_else(|| {
+                    invalid(format!("ttl '{ttl}' is not like 30s, 10m, 1h or 7d"))
+                })?),
                 None => None,
             };
-            Ok(RuleAction::AddToList { list: list.clone(), entity, ttl_ms })
+            Ok(RuleAction::AddToList {
+                list: list.clone(),
+                entity,
+                ttl_ms,
+            })
         }
-        (None, Some(severity)) if doc.entity.is_none() && doc.ttl.is_none() => Ok(RuleAction::Alert(severity)),
-        _ => Err(invalid("give exactly one of add_to_list (with entity, ttl) or alert".into())),
+        (None, Some(severity)) if doc.entity.is_none() && doc.ttl.is_none() => {
+            Ok(RuleAction::Alert(severity))
+        }
+        _ => Err(invalid(
+            "give exactly one of add_to_list (with entity, ttl) or alert".into(),
+        )),
     }
 }
 
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 96 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    !id.is_empty()
+        && id.len() <= 96
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
 }
 
 impl CompiledPolicy {
     /// Compiles a policy document. Declared lists are created in `lists` when missing, and
     /// features take their state from `states` (kept across versions by window shape).
-    pub fn compile(source: &str, version: u64, lists: &ListRegistry, states: &FeatureStates) -> Result<CompiledPolicy, PolicyError> {
+    pub fn compile(
+        source: &str,
+        version: u64,
+        lists: &ListRegistry,
+        states: &FeatureStates,
+    ) -> Result<CompiledPolicy, PolicyError> {
         let document = PolicyDocument::parse(source)?;
         if document.rules.len() > MAX_RULES {
-            return Err(PolicyError::Invalid(format!("{} rules; the limit is {MAX_RULES}", document.rules.len())));
+            return Err(PolicyError::Invalid(format!(
+                "{} rules; the limit is {MAX_RULES}",
+                document.rules.len()
+            )));
         }
         if document.features.len() > MAX_FEATURES {
-            return Err(PolicyError::Invalid(format!("{} features; the limit is {MAX_FEATURES}", document.features.len())));
+            return Err(PolicyError::Invalid(format!(
+                "{} features; the limit is {MAX_FEATURES}",
+                document.features.len()
+            )));
         }
         for list in &document.lists {
             lists.ensure(&list.name, list.kind)?;
@@ -483,7 +557,10 @@ impl CompiledPolicy {
         let mut features_by_kind = vec![Vec::new(); EventKind::COUNT];
         for doc in &document.features {
             if !valid_id(&doc.name) || !names.insert(doc.name.clone()) {
-                return Err(PolicyError::Invalid(format!("feature name '{}' is invalid or repeated", doc.name)));
+                return Err(PolicyError::Invalid(format!(
+                    "feature name '{}' is invalid or repeated",
+                    doc.name
+                )));
             }
             let (feature, kinds) = compile_feature(doc, lists, states)?;
             for kind in kinds {
@@ -508,13 +585,22 @@ impl CompiledPolicy {
         let mut rules_by_kind = vec![Vec::new(); EventKind::COUNT];
         for doc in &document.rules {
             if !valid_id(&doc.id) || !rule_ids.insert(doc.id.clone()) {
-                return Err(PolicyError::Invalid(format!("rule id '{}' is invalid or repeated", doc.id)));
+                return Err(PolicyError::Invalid(format!(
+                    "rule id '{}' is invalid or repeated",
+                    doc.id
+                )));
             }
             if doc.reason.trim().is_empty() {
-                return Err(PolicyError::Invalid(format!("rule '{}' needs a reason", doc.id)));
+                return Err(PolicyError::Invalid(format!(
+                    "rule '{}' needs a reason",
+                    doc.id
+                )));
             }
             if doc.challenge.is_some() && doc.outcome != Outcome::Challenge {
-                return Err(PolicyError::Invalid(format!("rule '{}': challenge is only for outcome = \"challenge\"", doc.id)));
+                return Err(PolicyError::Invalid(format!(
+                    "rule '{}': challenge is only for outcome = \"challenge\"",
+                    doc.id
+                )));
             }
             let condition = compile_bool(&doc.when, env).map_err(|error| PolicyError::Rule {
                 rule_id: doc.id.clone(),
@@ -560,7 +646,10 @@ impl CompiledPolicy {
 
     /// Window shapes of the features, for dropping state no policy uses.
     pub fn shapes(&self) -> Vec<WindowShape> {
-        self.features.iter().map(|feature| feature.shape.clone()).collect()
+        self.features
+            .iter()
+            .map(|feature| feature.shape.clone())
+            .collect()
     }
 }
 
@@ -589,7 +678,9 @@ when = "event.amount > 1000 &&\n  event.nope == 'x'"
 outcome = "deny"
 reason = "r"
 "#;
-        let error = CompiledPolicy::compile(source, 1, &ListRegistry::new(), &FeatureStates::default()).unwrap_err();
+        let error =
+            CompiledPolicy::compile(source, 1, &ListRegistry::new(), &FeatureStates::default())
+                .unwrap_err();
         match error {
             PolicyError::Rule { rule_id, error } => {
                 assert_eq!(rule_id, "r1");
@@ -616,7 +707,9 @@ when = "event.channel == 'api'"
 outcome = "review"
 reason = "r"
 "#;
-        let policy = CompiledPolicy::compile(source, 1, &ListRegistry::new(), &FeatureStates::default()).unwrap();
+        let policy =
+            CompiledPolicy::compile(source, 1, &ListRegistry::new(), &FeatureStates::default())
+                .unwrap();
         assert_eq!(policy.rules_by_kind[EventKind::Payment.index()], vec![0, 1]);
         assert_eq!(policy.rules_by_kind[EventKind::Register.index()], vec![1]);
     }

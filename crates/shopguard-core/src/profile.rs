@@ -60,21 +60,51 @@ pub struct ProfileView {
 /// Fields of `profile`, with their CEL types.
 pub const PROFILE_FIELDS: &[(&str, FieldReader<ProfileView>)] = &[
     ("exists", FieldReader::Bool(|p| Some(p.exists))),
-    ("account_age_days", FieldReader::Double(|p| Some(p.account_age_days))),
+    (
+        "account_age_days",
+        FieldReader::Double(|p| Some(p.account_age_days)),
+    ),
     ("device_known", FieldReader::Bool(|p| Some(p.device_known))),
-    ("device_age_seconds", FieldReader::Int(|p| Some(p.device_age_seconds))),
-    ("country_known", FieldReader::Bool(|p| Some(p.country_known))),
-    ("country_age_seconds", FieldReader::Int(|p| Some(p.country_age_seconds))),
-    ("seconds_since_last_login", FieldReader::Int(|p| Some(p.seconds_since_last_login))),
-    ("seconds_since_password_reset", FieldReader::Int(|p| Some(p.seconds_since_password_reset))),
-    ("travel_speed_kmh", FieldReader::Double(|p| Some(p.travel_speed_kmh))),
-    ("travel_distance_km", FieldReader::Double(|p| Some(p.travel_distance_km))),
+    (
+        "device_age_seconds",
+        FieldReader::Int(|p| Some(p.device_age_seconds)),
+    ),
+    (
+        "country_known",
+        FieldReader::Bool(|p| Some(p.country_known)),
+    ),
+    (
+        "country_age_seconds",
+        FieldReader::Int(|p| Some(p.country_age_seconds)),
+    ),
+    (
+        "seconds_since_last_login",
+        FieldReader::Int(|p| Some(p.seconds_since_last_login)),
+    ),
+    (
+        "seconds_since_password_reset",
+        FieldReader::Int(|p| Some(p.seconds_since_password_reset)),
+    ),
+    (
+        "travel_speed_kmh",
+        FieldReader::Double(|p| Some(p.travel_speed_kmh)),
+    ),
+    (
+        "travel_distance_km",
+        FieldReader::Double(|p| Some(p.travel_distance_km)),
+    ),
     ("login_count", FieldReader::Int(|p| Some(p.login_count))),
     ("order_count", FieldReader::Int(|p| Some(p.order_count))),
     ("refund_count", FieldReader::Int(|p| Some(p.refund_count))),
     ("payment_count", FieldReader::Int(|p| Some(p.payment_count))),
-    ("challenge_failures", FieldReader::Int(|p| Some(p.challenge_failures))),
-    ("last_login_country", FieldReader::Str(|p| Some(&p.last_login_country))),
+    (
+        "challenge_failures",
+        FieldReader::Int(|p| Some(p.challenge_failures)),
+    ),
+    (
+        "last_login_country",
+        FieldReader::Str(|p| Some(&p.last_login_country)),
+    ),
 ];
 
 /// What is stored per user.
@@ -104,7 +134,8 @@ fn country_code(country: Option<&str>) -> Option<[u8; 2]> {
 pub fn distance_km(from: (f64, f64), to: (f64, f64)) -> f64 {
     let (lat1, lon1) = (from.0.to_radians(), from.1.to_radians());
     let (lat2, lon2) = (to.0.to_radians(), to.1.to_radians());
-    let a = ((lat2 - lat1) / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    let a = ((lat2 - lat1) / 2.0).sin().powi(2)
+        + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
     2.0 * 6371.0 * a.sqrt().asin()
 }
 
@@ -115,10 +146,17 @@ fn seconds_between(earlier_ms: i64, later_ms: i64) -> i64 {
 impl UserProfile {
     fn view(&self, event: &Event) -> ProfileView {
         let now = event.occurred_at_ms;
-        let device = event.device_id.as_deref().map(|id| key_hash(b'd', id.as_bytes()));
-        let device_first_seen = device.and_then(|hash| self.devices.iter().find(|(known, _)| *known == hash)).map(|(_, at)| *at);
+        let device = event
+            .device_id
+            .as_deref()
+            .map(|id| key_hash(b'd', id.as_bytes()));
+        let device_first_seen = device
+            .and_then(|hash| self.devices.iter().find(|(known, _)| *known == hash))
+            .map(|(_, at)| *at);
         let country = country_code(event.country.as_deref());
-        let country_first_seen = country.and_then(|code| self.countries.iter().find(|(known, _)| *known == code)).map(|(_, at)| *at);
+        let country_first_seen = country
+            .and_then(|code| self.countries.iter().find(|(known, _)| *known == code))
+            .map(|(_, at)| *at);
         let (travel_distance_km, travel_speed_kmh) = match (self.last_location, event.location) {
             (Some((at, lat, lon)), Some(here)) => {
                 let distance = distance_km((lat, lon), here);
@@ -136,7 +174,9 @@ impl UserProfile {
             country_known: country_first_seen.is_some(),
             country_age_seconds: country_first_seen.map_or(0, |at| seconds_between(at, now)),
             seconds_since_last_login: self.last_login_ms.map_or(-1, |at| seconds_between(at, now)),
-            seconds_since_password_reset: self.password_reset_ms.map_or(-1, |at| seconds_between(at, now)),
+            seconds_since_password_reset: self
+                .password_reset_ms
+                .map_or(-1, |at| seconds_between(at, now)),
             travel_speed_kmh,
             travel_distance_km,
             login_count: i64::from(self.logins),
@@ -157,7 +197,10 @@ impl UserProfile {
         if event.kind == EventKind::Register {
             self.first_seen_ms = self.first_seen_ms.min(now);
         }
-        let authenticated = !matches!(event.kind, EventKind::LoginFailed | EventKind::ChallengeFailed);
+        let authenticated = !matches!(
+            event.kind,
+            EventKind::LoginFailed | EventKind::ChallengeFailed
+        );
         if authenticated {
             if let Some(device) = event.device_id.as_deref() {
                 let hash = key_hash(b'd', device.as_bytes());
@@ -184,7 +227,8 @@ impl UserProfile {
             EventKind::LoginSucceeded => {
                 self.logins += 1;
                 self.last_login_ms = Some(now);
-                self.last_login_country = country_code(event.country.as_deref()).or(self.last_login_country);
+                self.last_login_country =
+                    country_code(event.country.as_deref()).or(self.last_login_country);
             }
             EventKind::PasswordReset => self.password_reset_ms = Some(now),
             EventKind::OrderPlaced => self.orders += 1,
@@ -204,13 +248,18 @@ pub struct ProfileStore {
 impl Default for ProfileStore {
     fn default() -> Self {
         ProfileStore {
-            shards: (0..SHARDS).map(|_| Mutex::new(Default::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(Default::default()))
+                .collect(),
         }
     }
 }
 
 impl ProfileStore {
-    fn shard_of(&self, user_hash: u64) -> &Mutex<std::collections::HashMap<u64, UserProfile, rustc_hash::FxBuildHasher>> {
+    fn shard_of(
+        &self,
+        user_hash: u64,
+    ) -> &Mutex<std::collections::HashMap<u64, UserProfile, rustc_hash::FxBuildHasher>> {
         let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
         hasher.write_u64(user_hash);
         &self.shards[(hasher.finish() >> 32) as usize % SHARDS]
@@ -230,7 +279,11 @@ impl ProfileStore {
                 true,
             ),
         };
-        let mut view = if is_new { ProfileView::default() } else { profile.view(event) };
+        let mut view = if is_new {
+            ProfileView::default()
+        } else {
+            profile.view(event)
+        };
         view.exists = !is_new;
         profile.record(event);
         view
@@ -263,7 +316,13 @@ impl ProfileStore {
     pub fn export(&self) -> Vec<(u64, UserProfile)> {
         self.shards
             .iter()
-            .flat_map(|shard| shard.lock().iter().map(|(key, profile)| (*key, profile.clone())).collect::<Vec<_>>())
+            .flat_map(|shard| {
+                shard
+                    .lock()
+                    .iter()
+                    .map(|(key, profile)| (*key, profile.clone()))
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
@@ -280,7 +339,13 @@ mod tests {
     use super::*;
     use crate::event::EventInput;
 
-    fn event(kind: EventKind, at_ms: i64, device: &str, country: &str, location: (f64, f64)) -> Event {
+    fn event(
+        kind: EventKind,
+        at_ms: i64,
+        device: &str,
+        country: &str,
+        location: (f64, f64),
+    ) -> Event {
         Event::try_from_input(
             EventInput {
                 kind: Some(kind),
@@ -306,11 +371,23 @@ mod tests {
         let paris = (48.86, 2.35);
         let first = store.view_and_record(&event(EventKind::Register, 0, "d1", "CN", shanghai));
         assert!(!first.exists);
-        let same = store.view_and_record(&event(EventKind::LoginSucceeded, 3_600_000, "d1", "CN", shanghai));
+        let same = store.view_and_record(&event(
+            EventKind::LoginSucceeded,
+            3_600_000,
+            "d1",
+            "CN",
+            shanghai,
+        ));
         assert!(same.exists && same.device_known && same.country_known);
         assert_eq!(same.device_age_seconds, 3_600);
         // Paris one hour later: about 9,260 km in an hour.
-        let far = store.view_and_record(&event(EventKind::LoginSucceeded, 7_200_000, "d2", "FR", paris));
+        let far = store.view_and_record(&event(
+            EventKind::LoginSucceeded,
+            7_200_000,
+            "d2",
+            "FR",
+            paris,
+        ));
         assert!(!far.device_known && !far.country_known);
         assert!(far.travel_speed_kmh > 9_000.0, "{}", far.travel_speed_kmh);
         assert_eq!(far.last_login_country, "CN");
@@ -320,8 +397,20 @@ mod tests {
     #[test]
     fn failed_logins_do_not_make_a_device_known() {
         let store = ProfileStore::default();
-        store.view_and_record(&event(EventKind::LoginFailed, 0, "attacker", "RU", (55.7, 37.6)));
-        let view = store.view_and_record(&event(EventKind::LoginFailed, 1_000, "attacker", "RU", (55.7, 37.6)));
+        store.view_and_record(&event(
+            EventKind::LoginFailed,
+            0,
+            "attacker",
+            "RU",
+            (55.7, 37.6),
+        ));
+        let view = store.view_and_record(&event(
+            EventKind::LoginFailed,
+            1_000,
+            "attacker",
+            "RU",
+            (55.7, 37.6),
+        ));
         assert!(!view.device_known);
     }
 }

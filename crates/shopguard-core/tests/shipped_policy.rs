@@ -8,8 +8,11 @@ const POLICY: &str = include_str!("../../../examples/marketplace.toml");
 
 #[test]
 fn shipped_policy_compiles_and_its_fixtures_pass() {
-    let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).expect("the shipped policy compiles");
-    let check = engine.check_policy(POLICY).unwrap_or_else(|error| panic!("{error}"));
+    let engine =
+        Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).expect("the shipped policy compiles");
+    let check = engine
+        .check_policy(POLICY)
+        .unwrap_or_else(|error| panic!("{error}"));
     assert!(check.rules >= 40, "{} rules", check.rules);
     assert!(check.features >= 10, "{} features", check.features);
     assert!(check.fixtures.len() >= 5);

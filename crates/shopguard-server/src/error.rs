@@ -26,7 +26,10 @@ impl AppError {
     /// An internal error: logged in full, shown to the client as `internal`.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        AppError::new(ErrorCode::Internal, "internal error; the detail is in shopguard's log")
+        AppError::new(
+            ErrorCode::Internal,
+            "internal error; the detail is in shopguard's log",
+        )
     }
 
     /// Names the field at fault.
@@ -37,7 +40,8 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(self.0)).into_response()
     }
 }
@@ -45,7 +49,9 @@ impl IntoResponse for AppError {
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::NotFound(what) => AppError::new(ErrorCode::NotFound, format!("{what} not found")),
+            StoreError::NotFound(what) => {
+                AppError::new(ErrorCode::NotFound, format!("{what} not found"))
+            }
             StoreError::Conflict(what) => AppError::new(ErrorCode::Conflict, what),
             other => AppError::internal(other),
         }

@@ -90,8 +90,16 @@ async fn lookup_key(state: &AppState, key_id: &str) -> Result<Option<ApiKeyRecor
 impl<S: RequiredScope + Send + Sync> FromRequestParts<AppState> for Caller<S> {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let invalid = || AppError::new(ErrorCode::MissingOrInvalidApiKey, "send a valid API key as 'Authorization: Bearer sg_...'");
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let invalid = || {
+            AppError::new(
+                ErrorCode::MissingOrInvalidApiKey,
+                "send a valid API key as 'Authorization: Bearer sg_...'",
+            )
+        };
         let token = presented_token(parts).ok_or_else(invalid)?;
         let (key_id, secret) = split_token(token).ok_or_else(invalid)?;
         let record = lookup_key(state, key_id).await?.ok_or_else(invalid)?;
@@ -106,7 +114,10 @@ impl<S: RequiredScope + Send + Sync> FromRequestParts<AppState> for Caller<S> {
         }
         if state.rate_limiter.check_key(&record.key_id).is_err() {
             state.metrics.rate_limited.inc();
-            return Err(AppError::new(ErrorCode::RateLimited, "rate limit exceeded for this API key; retry shortly"));
+            return Err(AppError::new(
+                ErrorCode::RateLimited,
+                "rate limit exceeded for this API key; retry shortly",
+            ));
         }
         Ok(Caller {
             key_id: record.key_id,
@@ -122,7 +133,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
-        let message = if path == "." { format!("body: {inner}") } else { format!("{path}: {inner}") };
+        let message = if path == "." {
+            format!("body: {inner}")
+        } else {
+            format!("{path}: {inner}")
+        };
         let error = AppError::new(ErrorCode::MalformedBody, message);
         if path == "." {
             error
@@ -134,7 +149,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
 
 fn body_rejection(rejection: BytesRejection) -> AppError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        AppError::new(ErrorCode::PayloadTooLarge, "request body is larger than this route allows")
+        AppError::new(
+            ErrorCode::PayloadTooLarge,
+            "request body is larger than this route allows",
+        )
     } else {
         AppError::new(ErrorCode::MalformedBody, rejection.body_text())
     }
@@ -147,7 +165,9 @@ impl<T: DeserializeOwned, St: Send + Sync> FromRequest<St> for JsonBody<T> {
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &St) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(body_rejection)?;
         parse_json(&bytes).map(JsonBody)
     }
 }
@@ -159,7 +179,9 @@ impl<St: Send + Sync> FromRequest<St> for TextBody {
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &St) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(body_rejection)?;
         String::from_utf8(bytes.to_vec())
             .map(TextBody)
             .map_err(|_| AppError::new(ErrorCode::MalformedBody, "body is not UTF-8 text"))
@@ -176,6 +198,8 @@ impl<T: DeserializeOwned + Send, St: Send + Sync> FromRequestParts<St> for Param
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(value)| Params(value))
-            .map_err(|rejection: QueryRejection| AppError::new(ErrorCode::InvalidParameter, rejection.body_text()))
+            .map_err(|rejection: QueryRejection| {
+                AppError::new(ErrorCode::InvalidParameter, rejection.body_text())
+            })
     }
 }

@@ -63,9 +63,15 @@ pub struct ApiDoc;
 
 /// Serves `state` on its configured address until `shutdown` completes; then drains the
 /// decision log and writes the engine snapshot.
-pub async fn serve(state: AppState, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let maintenance = tokio::spawn(state::maintenance_loop(state.clone()));
-    let result = axum::serve(listener, router(state.clone())).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await;
     maintenance.abort();
     let log = state.log.clone();
     let _ = tokio::task::spawn_blocking(move || log.close()).await;

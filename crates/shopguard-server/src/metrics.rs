@@ -108,31 +108,96 @@ impl Default for Metrics {
             registry: Registry::default(),
         };
         registry.register("events", "Events decided, by kind", metrics.events.clone());
-        registry.register("decisions", "Decisions, by outcome", metrics.decisions.clone());
-        registry.register("rule_hits", "Rule matches, by rule and mode", metrics.rule_hits.clone());
-        registry.register("rule_errors", "Rule evaluations that failed", metrics.rule_errors.clone());
-        registry.register("engine_latency_seconds", "Engine time per event", metrics.engine_latency.clone());
-        registry.register("http_request_duration_seconds", "HTTP request duration", metrics.http_latency.clone());
-        registry.register("rate_limited", "Requests refused by the rate limiter", metrics.rate_limited.clone());
-        registry.register("decision_log_queued", "Decisions waiting to be written", metrics.log_queued.clone());
-        registry.register("decision_log_written", "Decisions written since start", metrics.log_written.clone());
-        registry.register("decision_log_failed", "Decisions the log gave up on", metrics.log_failed.clone());
-        registry.register("feature_keys", "Live velocity feature keys", metrics.feature_keys.clone());
-        registry.register("policy_version", "Live policy version", metrics.policy_version.clone());
-        Metrics { registry, ..metrics }
+        registry.register(
+            "decisions",
+            "Decisions, by outcome",
+            metrics.decisions.clone(),
+        );
+        registry.register(
+            "rule_hits",
+            "Rule matches, by rule and mode",
+            metrics.rule_hits.clone(),
+        );
+        registry.register(
+            "rule_errors",
+            "Rule evaluations that failed",
+            metrics.rule_errors.clone(),
+        );
+        registry.register(
+            "engine_latency_seconds",
+            "Engine time per event",
+            metrics.engine_latency.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request duration",
+            metrics.http_latency.clone(),
+        );
+        registry.register(
+            "rate_limited",
+            "Requests refused by the rate limiter",
+            metrics.rate_limited.clone(),
+        );
+        registry.register(
+            "decision_log_queued",
+            "Decisions waiting to be written",
+            metrics.log_queued.clone(),
+        );
+        registry.register(
+            "decision_log_written",
+            "Decisions written since start",
+            metrics.log_written.clone(),
+        );
+        registry.register(
+            "decision_log_failed",
+            "Decisions the log gave up on",
+            metrics.log_failed.clone(),
+        );
+        registry.register(
+            "feature_keys",
+            "Live velocity feature keys",
+            metrics.feature_keys.clone(),
+        );
+        registry.register(
+            "policy_version",
+            "Live policy version",
+            metrics.policy_version.clone(),
+        );
+        Metrics {
+            registry,
+            ..metrics
+        }
     }
 }
 
 impl Metrics {
     /// Counts a decision.
     pub fn observe(&self, decision: &Decision, engine_seconds: f64) {
-        self.events.get_or_create(&KindLabel { kind: decision.kind.as_str().to_owned() }).inc();
-        self.decisions.get_or_create(&OutcomeLabel { outcome: decision.outcome.as_str().to_owned() }).inc();
+        self.events
+            .get_or_create(&KindLabel {
+                kind: decision.kind.as_str().to_owned(),
+            })
+            .inc();
+        self.decisions
+            .get_or_create(&OutcomeLabel {
+                outcome: decision.outcome.as_str().to_owned(),
+            })
+            .inc();
         for rule in &decision.matched {
-            self.rule_hits.get_or_create(&RuleLabel { rule: rule.rule_id.clone(), mode: RuleMode::Enforce }).inc();
+            self.rule_hits
+                .get_or_create(&RuleLabel {
+                    rule: rule.rule_id.clone(),
+                    mode: RuleMode::Enforce,
+                })
+                .inc();
         }
         for rule in &decision.shadow_matched {
-            self.rule_hits.get_or_create(&RuleLabel { rule: rule.rule_id.clone(), mode: RuleMode::Shadow }).inc();
+            self.rule_hits
+                .get_or_create(&RuleLabel {
+                    rule: rule.rule_id.clone(),
+                    mode: RuleMode::Shadow,
+                })
+                .inc();
         }
         if !decision.errors.is_empty() {
             self.rule_errors.inc_by(decision.errors.len() as u64);

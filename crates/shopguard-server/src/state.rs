@@ -13,9 +13,11 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use shopguard_core::lists::ListKey;
 use shopguard_core::{Decision, Engine, Event, ListRegistry};
-use shopguard_storage::decision_log::DecisionLog;
+use shopguard_storage::decision_log::{DecisionLog, TryAppendError};
 use shopguard_storage::sqlite::SqliteStore;
-use shopguard_storage::{api_keys, snapshot, ApiKeyRecord, DecisionRecord, ListRecord, Scope, Store, StoreError};
+use shopguard_storage::{
+    api_keys, snapshot, ApiKeyRecord, DecisionRecord, ListRecord, Scope, Store, StoreError,
+};
 
 use crate::error::AppError;
 use crate::metrics::Metrics;
@@ -91,7 +93,9 @@ pub enum StartError {
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
 /// What handlers share.
@@ -115,7 +119,9 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -124,7 +130,8 @@ impl AppState {
     pub async fn decide(&self, event: Event) -> Result<Vec<u8>, AppError> {
         let decision = self.decide_only(&event);
         let body = serde_json::to_vec(&decision).map_err(AppError::internal)?;
-        self.log_decision(DecisionRecord { decision, event }).await?;
+        self.log_decision(DecisionRecord { decision, event })
+            .await?;
         Ok(body)
     }
 
@@ -132,7 +139,8 @@ impl AppState {
     pub fn decide_only(&self, event: &Event) -> Decision {
         let started = Instant::now();
         let decision = self.engine.decide(event, uuid::Uuid::now_v7().to_string());
-        self.metrics.observe(&decision, started.elapsed().as_secs_f64());
+        self.metrics
+            .observe(&decision, started.elapsed().as_secs_f64());
         decision
     }
 
@@ -141,8 +149,10 @@ impl AppState {
         let log = self.log.clone();
         match log.try_append(record) {
             Ok(()) => Ok(()),
-            Err(Some(record)) => Ok(tokio::task::spawn_blocking(move || log.append(record)).await??),
-            Err(None) => Err(AppError::internal("the decision log is closed")),
+            Err(TryAppendError::Full(record)) => {
+                Ok(tokio::task::spawn_blocking(move || log.append(*record)).await??)
+            }
+            Err(TryAppendError::Closed) => Err(AppError::internal("the decision log is closed")),
         }
     }
 }
@@ -160,11 +170,16 @@ fn load_lists(store: &dyn Store, registry: &ListRegistry, now: i64) -> Result<us
     for record in store.lists()? {
         let list = registry
             .ensure(&record.name, record.kind)
-            .map_err(|error| StartError::Config(format!("stored list '{}': {error}", record.name)))?;
+            .map_err(|error| {
+                StartError::Config(format!("stored list '{}': {error}", record.name))
+            })?;
         store.for_each_list_entry(&record.name, now, &mut |batch| {
             let entries = batch.iter().filter_map(|entry| {
                 let key: ListKey = record.kind.normalize(&entry.value).ok()?;
-                Some((key, entry.expires_at_ms.unwrap_or(shopguard_core::lists::NEVER)))
+                Some((
+                    key,
+                    entry.expires_at_ms.unwrap_or(shopguard_core::lists::NEVER),
+                ))
             });
             loaded += list.insert_many(entries);
         })?;
@@ -195,9 +210,12 @@ fn write_secret_file(path: &Path, contents: &str) -> std::io::Result<()> {
 /// policy file is configured.
 pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, StartError> {
     if config.max_batch_events == 0 || config.max_body_bytes < 1024 {
-        return Err(StartError::Config("max_batch_events must be positive and max_body_bytes at least 1024".into()));
+        return Err(StartError::Config(
+            "max_batch_events must be positive and max_body_bytes at least 1024".into(),
+        ));
     }
-    let rate = NonZeroU32::new(config.rate_limit_per_second).ok_or_else(|| StartError::Config("rate_limit_per_second must be positive".into()))?;
+    let rate = NonZeroU32::new(config.rate_limit_per_second)
+        .ok_or_else(|| StartError::Config("rate_limit_per_second must be positive".into()))?;
     let now = now_ms();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
 
@@ -206,14 +224,31 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Star
 
     let stored = store.active_policy()?;
     let from_file = match &config.policy_file {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(|source| StartError::PolicyFile { path: path.clone(), source })?),
+        Some(path) => {
+            Some(
+                std::fs::read_to_string(path).map_err(|source| StartError::PolicyFile {
+                    path: path.clone(),
+                    source,
+                })?,
+            )
+        }
         None => None,
     };
     let (source, version) = match (stored, from_file) {
         (Some(active), Some(file)) if active.source == file => (active.source, active.version),
-        (_, Some(file)) => store_new_policy(store.as_ref(), file, "loaded from the policy file at start", now)?,
+        (_, Some(file)) => store_new_policy(
+            store.as_ref(),
+            file,
+            "loaded from the policy file at start",
+            now,
+        )?,
         (Some(active), None) => (active.source, active.version),
-        (None, None) => store_new_policy(store.as_ref(), default_policy.to_owned(), "shipped default policy", now)?,
+        (None, None) => store_new_policy(
+            store.as_ref(),
+            default_policy.to_owned(),
+            "shipped default policy",
+            now,
+        )?,
     };
     let engine = Arc::new(Engine::new(&source, version, registry.clone())?);
     for list in registry.all() {
@@ -243,7 +278,11 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Star
         None
     };
 
-    tracing::info!(policy_version = version, list_entries = entries, "engine ready");
+    tracing::info!(
+        policy_version = version,
+        list_entries = entries,
+        "engine ready"
+    );
     let log = Arc::new(DecisionLog::start(store.clone(), config.log_queue_capacity));
     let metrics = Arc::new(Metrics::default());
     metrics.policy_version.set(version as i64);
@@ -261,7 +300,12 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Star
     })
 }
 
-fn store_new_policy(store: &dyn Store, source: String, comment: &str, now: i64) -> Result<(String, u64), StartError> {
+fn store_new_policy(
+    store: &dyn Store,
+    source: String,
+    comment: &str,
+    now: i64,
+) -> Result<(String, u64), StartError> {
     // Refuse before storing: a policy that does not compile or fails its fixtures never goes live.
     Engine::new(&source, 0, Arc::new(ListRegistry::new()))?.check_policy(&source)?;
     let version = store.insert_policy_version(&source, "system", comment, now)?;
@@ -279,9 +323,16 @@ pub async fn maintenance_loop(state: AppState) {
         let now = now_ms();
         let report = state.engine.maintain(now);
         state.metrics.read_log_stats(state.log.stats());
-        state.metrics.feature_keys.set(state.engine.feature_key_count() as i64);
+        state
+            .metrics
+            .feature_keys
+            .set(state.engine.feature_key_count() as i64);
         if report.feature_keys_expired + report.list_entries_expired > 0 {
-            tracing::debug!(feature_keys = report.feature_keys_expired, list_entries = report.list_entries_expired, "expired state");
+            tracing::debug!(
+                feature_keys = report.feature_keys_expired,
+                list_entries = report.list_entries_expired,
+                "expired state"
+            );
         }
         if last_snapshot.elapsed() >= Duration::from_secs(state.config.snapshot_interval_seconds) {
             last_snapshot = Instant::now();
@@ -293,10 +344,20 @@ pub async fn maintenance_loop(state: AppState) {
             let cutoff = now - i64::from(state.config.decision_retention_days) * 86_400_000;
             let profile_cutoff = now - i64::from(state.config.profile_retention_days) * 86_400_000;
             state.engine.expire_profiles(profile_cutoff);
-            let purged = tokio::task::spawn_blocking(move || (store.purge_decisions_before(cutoff), store.purge_expired_list_entries(now))).await;
+            let purged = tokio::task::spawn_blocking(move || {
+                (
+                    store.purge_decisions_before(cutoff),
+                    store.purge_expired_list_entries(now),
+                )
+            })
+            .await;
             match purged {
-                Ok((Ok(decisions), Ok(entries))) => tracing::info!(decisions, list_entries = entries, "retention purge done"),
-                Ok((Err(error), _)) | Ok((_, Err(error))) => tracing::error!(error = %error, "retention purge failed"),
+                Ok((Ok(decisions), Ok(entries))) => {
+                    tracing::info!(decisions, list_entries = entries, "retention purge done")
+                }
+                Ok((Err(error), _)) | Ok((_, Err(error))) => {
+                    tracing::error!(error = %error, "retention purge failed")
+                }
                 Err(error) => tracing::error!(error = %error, "retention purge task failed"),
             }
         }
@@ -307,10 +368,24 @@ pub async fn maintenance_loop(state: AppState) {
 pub async fn save_snapshot(state: &AppState) {
     let engine = state.engine.clone();
     let folder = state.config.data_dir.clone();
-    let result = tokio::task::spawn_blocking(move || snapshot::write_snapshot(&folder, &engine.snapshot())).await;
+    let result =
+        tokio::task::spawn_blocking(move || snapshot::write_snapshot(&folder, &engine.snapshot()))
+            .await;
     match result {
         Ok(Ok(())) => tracing::debug!("engine snapshot written"),
         Ok(Err(error)) => tracing::error!(error = %error, "engine snapshot failed"),
         Err(error) => tracing::error!(error = %error, "engine snapshot task failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_documents_the_defaults() {
+        let example: ServerConfig =
+            toml::from_str(include_str!("../../../config/shopguard.example.toml")).unwrap();
+        assert_eq!(example, ServerConfig::default());
     }
 }

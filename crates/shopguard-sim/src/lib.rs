@@ -130,11 +130,21 @@ impl Default for SimConfig {
 }
 
 /// Disposable email domains the attacks use; a real deployment imports a maintained feed.
-pub const DISPOSABLE_DOMAINS: &[&str] = &["mailinator.com", "guerrillamail.com", "10minutemail.com", "yopmail.com", "temp-mail.org", "sharklasers.com"];
+pub const DISPOSABLE_DOMAINS: &[&str] = &[
+    "mailinator.com",
+    "guerrillamail.com",
+    "10minutemail.com",
+    "yopmail.com",
+    "temp-mail.org",
+    "sharklasers.com",
+];
 
 /// List entries the simulated platform has before traffic starts: `(list, value)`.
 pub fn seed_list_entries() -> Vec<(&'static str, String)> {
-    DISPOSABLE_DOMAINS.iter().map(|domain| ("disposable_email_domains", (*domain).to_owned())).collect()
+    DISPOSABLE_DOMAINS
+        .iter()
+        .map(|domain| ("disposable_email_domains", (*domain).to_owned()))
+        .collect()
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -148,29 +158,106 @@ struct City {
 }
 
 const HOME_CITIES: &[City] = &[
-    City { country: "CN", name: "Hangzhou", lat: 30.27, lon: 120.15 },
-    City { country: "CN", name: "Shanghai", lat: 31.23, lon: 121.47 },
-    City { country: "CN", name: "Beijing", lat: 39.90, lon: 116.40 },
-    City { country: "CN", name: "Shenzhen", lat: 22.54, lon: 114.06 },
-    City { country: "CN", name: "Chengdu", lat: 30.57, lon: 104.07 },
-    City { country: "HK", name: "Hong Kong", lat: 22.32, lon: 114.17 },
-    City { country: "SG", name: "Singapore", lat: 1.35, lon: 103.82 },
+    City {
+        country: "CN",
+        name: "Hangzhou",
+        lat: 30.27,
+        lon: 120.15,
+    },
+    City {
+        country: "CN",
+        name: "Shanghai",
+        lat: 31.23,
+        lon: 121.47,
+    },
+    City {
+        country: "CN",
+        name: "Beijing",
+        lat: 39.90,
+        lon: 116.40,
+    },
+    City {
+        country: "CN",
+        name: "Shenzhen",
+        lat: 22.54,
+        lon: 114.06,
+    },
+    City {
+        country: "CN",
+        name: "Chengdu",
+        lat: 30.57,
+        lon: 104.07,
+    },
+    City {
+        country: "HK",
+        name: "Hong Kong",
+        lat: 22.32,
+        lon: 114.17,
+    },
+    City {
+        country: "SG",
+        name: "Singapore",
+        lat: 1.35,
+        lon: 103.82,
+    },
 ];
 
 const TRAVEL_CITIES: &[City] = &[
-    City { country: "JP", name: "Tokyo", lat: 35.68, lon: 139.69 },
-    City { country: "TH", name: "Bangkok", lat: 13.76, lon: 100.50 },
-    City { country: "KR", name: "Seoul", lat: 37.57, lon: 126.98 },
+    City {
+        country: "JP",
+        name: "Tokyo",
+        lat: 35.68,
+        lon: 139.69,
+    },
+    City {
+        country: "TH",
+        name: "Bangkok",
+        lat: 13.76,
+        lon: 100.50,
+    },
+    City {
+        country: "KR",
+        name: "Seoul",
+        lat: 37.57,
+        lon: 126.98,
+    },
 ];
 
 const ATTACKER_CITIES: &[City] = &[
-    City { country: "BR", name: "Sao Paulo", lat: -23.55, lon: -46.63 },
-    City { country: "NG", name: "Lagos", lat: 6.52, lon: 3.38 },
-    City { country: "RU", name: "Moscow", lat: 55.76, lon: 37.62 },
-    City { country: "US", name: "Ashburn", lat: 39.04, lon: -77.49 },
+    City {
+        country: "BR",
+        name: "Sao Paulo",
+        lat: -23.55,
+        lon: -46.63,
+    },
+    City {
+        country: "NG",
+        name: "Lagos",
+        lat: 6.52,
+        lon: 3.38,
+    },
+    City {
+        country: "RU",
+        name: "Moscow",
+        lat: 55.76,
+        lon: 37.62,
+    },
+    City {
+        country: "US",
+        name: "Ashburn",
+        lat: 39.04,
+        lon: -77.49,
+    },
 ];
 
-const EMAIL_DOMAINS: &[&str] = &["qq.com", "163.com", "gmail.com", "outlook.com", "126.com", "foxmail.com"];
+const EMAIL_DOMAINS: &[&str] = &[
+    "qq.com",
+    "163.com",
+    "gmail.com",
+    "outlook.com",
+    "126.com",
+    "foxmail.com",
+];
 
 const BENIGN_COMMENTS: &[&str] = &[
     "fast delivery, well packed",
@@ -251,7 +338,9 @@ impl Generator {
             if self.rng.gen_bool(0.25) {
                 devices.push(format!("dev-{index}-b"));
             }
-            let cards = (0..self.rng.gen_range(1..=2)).map(|card| format!("card-{index}-{card}")).collect();
+            let cards = (0..self.rng.gen_range(1..=2))
+                .map(|card| format!("card-{index}-{card}"))
+                .collect();
             let ip = if self.rng.gen_bool(0.15) {
                 offices[self.rng.gen_range(0..offices.len())].clone()
             } else {
@@ -259,8 +348,20 @@ impl Generator {
                 ip_in(prefix, self.rng.gen_range(2..250))
             };
             let registered_ms = self.config.start_ms + self.rng.gen_range(0..(2 * DAY_MS));
-            let email = format!("{id}@{}", EMAIL_DOMAINS[self.rng.gen_range(0..EMAIL_DOMAINS.len())]);
-            self.users.push(User { id, city, devices, cards, ip, email, registered_ms, seller: self.rng.gen_bool(0.1) });
+            let email = format!(
+                "{id}@{}",
+                EMAIL_DOMAINS[self.rng.gen_range(0..EMAIL_DOMAINS.len())]
+            );
+            self.users.push(User {
+                id,
+                city,
+                devices,
+                cards,
+                ip,
+                email,
+                registered_ms,
+                seller: self.rng.gen_bool(0.1),
+            });
         }
     }
 
@@ -278,7 +379,8 @@ impl Generator {
                 if day_start + DAY_MS <= registered || !self.rng.gen_bool(0.7) {
                     continue;
                 }
-                let mut at = day_start.max(registered) + self.rng.gen_range(MINUTE_MS..(DAY_MS / 2));
+                let mut at =
+                    day_start.max(registered) + self.rng.gen_range(MINUTE_MS..(DAY_MS / 2));
                 self.session(index, &mut at, &mut orders);
             }
         }
@@ -352,7 +454,8 @@ impl Generator {
                 }
             } else if roll < 0.5 {
                 let mut comment = base(self, EventKind::CommentPosted);
-                comment.text = Some(BENIGN_COMMENTS[self.rng.gen_range(0..BENIGN_COMMENTS.len())].into());
+                comment.text =
+                    Some(BENIGN_COMMENTS[self.rng.gen_range(0..BENIGN_COMMENTS.len())].into());
                 comment.target_id = Some(format!("listing{}", self.rng.gen_range(0..5_000)));
                 self.push(*at, comment, Label::Normal);
             } else if roll < 0.62 && seller {
@@ -381,7 +484,8 @@ impl Generator {
                 self.push(*at, reset, Label::Normal);
             } else if roll < 0.735 {
                 let mut change = base(self, EventKind::ProfileChanged);
-                change.changed_field = Some(["phone", "address", "email"][self.rng.gen_range(0..3)].into());
+                change.changed_field =
+                    Some(["phone", "address", "email"][self.rng.gen_range(0..3)].into());
                 self.push(*at, change, Label::Normal);
             } else {
                 let logout = base(self, EventKind::Logout);
@@ -397,10 +501,21 @@ impl Generator {
 
     fn attacker_prefix(&mut self) -> (u8, u8, u8) {
         // Hosting and proxy ranges, apart from the consumer ranges normal users get.
-        (self.rng.gen_range(185..=195), self.rng.gen(), self.rng.gen())
+        (
+            self.rng.gen_range(185..=195),
+            self.rng.gen(),
+            self.rng.gen(),
+        )
     }
 
-    fn attacker(&mut self, kind: EventKind, user: &str, ip: &str, device: &str, city: &City) -> EventInput {
+    fn attacker(
+        &mut self,
+        kind: EventKind,
+        user: &str,
+        ip: &str,
+        device: &str,
+        city: &City,
+    ) -> EventInput {
         EventInput {
             kind: Some(kind),
             user_id: Some(user.to_owned()),
@@ -437,7 +552,10 @@ impl Generator {
     fn new_account(&mut self, at: i64, ip: &str, device: &str, city: &'static City) -> String {
         let user = self.id("fresh");
         let mut register = self.attacker(EventKind::Register, &user, ip, device, city);
-        register.email = Some(format!("{user}@{}", EMAIL_DOMAINS[self.rng.gen_range(0..EMAIL_DOMAINS.len())]));
+        register.email = Some(format!(
+            "{user}@{}",
+            EMAIL_DOMAINS[self.rng.gen_range(0..EMAIL_DOMAINS.len())]
+        ));
         self.push(at, register, Label::Normal);
         let login = self.attacker(EventKind::LoginSucceeded, &user, ip, device, city);
         self.push(at + 30_000, login, Label::Normal);
@@ -455,7 +573,8 @@ impl Generator {
                 let victim = self.victim_id();
                 let mut at = start;
                 for attempt in 0..15 {
-                    let mut event = self.attacker(EventKind::LoginFailed, &victim, &ip, &device, city);
+                    let mut event =
+                        self.attacker(EventKind::LoginFailed, &victim, &ip, &device, city);
                     event.failure_reason = Some("bad_password".into());
                     self.push(at, event, label(attempt >= 4));
                     at += self.rng.gen_range(5_000..25_000);
@@ -466,14 +585,30 @@ impl Generator {
                 let mut at = start;
                 for attempt in 0..80 {
                     let known = self.rng.gen_bool(0.5);
-                    let account = if known { self.victim_id() } else { format!("leaked{}", self.rng.gen::<u32>()) };
+                    let account = if known {
+                        self.victim_id()
+                    } else {
+                        format!("leaked{}", self.rng.gen::<u32>())
+                    };
                     let attempt_ip = ip_in(prefixes[attempt % 2], self.rng.gen_range(2..250));
                     let attempt_device = self.id("stuffer-");
                     let succeeded = known && self.rng.gen_bool(0.1);
-                    let kind = if succeeded { EventKind::LoginSucceeded } else { EventKind::LoginFailed };
-                    let mut event = self.attacker(kind, &account, &attempt_ip, &attempt_device, city);
+                    let kind = if succeeded {
+                        EventKind::LoginSucceeded
+                    } else {
+                        EventKind::LoginFailed
+                    };
+                    let mut event =
+                        self.attacker(kind, &account, &attempt_ip, &attempt_device, city);
                     if !succeeded {
-                        event.failure_reason = Some(if known { "bad_password" } else { "unknown_user" }.into());
+                        event.failure_reason = Some(
+                            if known {
+                                "bad_password"
+                            } else {
+                                "unknown_user"
+                            }
+                            .into(),
+                        );
                     }
                     self.push(at, event, label(attempt >= 24));
                     at += self.rng.gen_range(3_000..20_000);
@@ -488,11 +623,13 @@ impl Generator {
                 let reset = self.attacker(EventKind::PasswordReset, &victim, &ip, &device, city);
                 self.push(at, reset, label(true));
                 at += self.rng.gen_range(MINUTE_MS..(10 * MINUTE_MS));
-                let mut change = self.attacker(EventKind::ProfileChanged, &victim, &ip, &device, city);
+                let mut change =
+                    self.attacker(EventKind::ProfileChanged, &victim, &ip, &device, city);
                 change.changed_field = Some("payment_password".into());
                 self.push(at, change, label(true));
                 at += self.rng.gen_range(MINUTE_MS..(10 * MINUTE_MS));
-                let mut withdrawal = self.attacker(EventKind::Withdrawal, &victim, &ip, &device, city);
+                let mut withdrawal =
+                    self.attacker(EventKind::Withdrawal, &victim, &ip, &device, city);
                 withdrawal.amount = Some(self.rng.gen_range(2_000.0f64..9_000.0).round());
                 withdrawal.currency = Some("CNY".into());
                 self.push(at, withdrawal, label(true));
@@ -507,8 +644,17 @@ impl Generator {
                     } else {
                         (ip_in(prefix, self.rng.gen_range(2..250)), device.clone())
                     };
-                    let mut event = self.attacker(EventKind::Register, &user, &attempt_ip, &attempt_device, city);
-                    event.email = Some(format!("{user}@{}", EMAIL_DOMAINS[attempt % EMAIL_DOMAINS.len()]));
+                    let mut event = self.attacker(
+                        EventKind::Register,
+                        &user,
+                        &attempt_ip,
+                        &attempt_device,
+                        city,
+                    );
+                    event.email = Some(format!(
+                        "{user}@{}",
+                        EMAIL_DOMAINS[attempt % EMAIL_DOMAINS.len()]
+                    ));
                     event.channel = Some(Channel::Api);
                     self.push(at, event, label(attempt >= 5));
                     at += self.rng.gen_range(10_000..70_000);
@@ -554,8 +700,15 @@ impl Generator {
                 let last_day = self.config.start_ms + i64::from(self.config.days - 1) * DAY_MS;
                 let orders: Vec<String> = (0..6).map(|_| self.id("order")).collect();
                 for (position, order_id) in orders.iter().enumerate() {
-                    let at = last_day - DAY_MS * (7 - position as i64) + self.rng.gen_range(0..DAY_MS / 2);
-                    let mut order = self.attacker(EventKind::OrderPlaced, &abuser.0, &abuser.1, &abuser.2, abuser.3);
+                    let at = last_day - DAY_MS * (7 - position as i64)
+                        + self.rng.gen_range(0..DAY_MS / 2);
+                    let mut order = self.attacker(
+                        EventKind::OrderPlaced,
+                        &abuser.0,
+                        &abuser.1,
+                        &abuser.2,
+                        abuser.3,
+                    );
                     order.order_id = Some(order_id.clone());
                     order.amount = Some(self.rng.gen_range(100.0f64..900.0).round());
                     order.currency = Some("CNY".into());
@@ -564,7 +717,13 @@ impl Generator {
                 }
                 let mut at = start;
                 for (position, order_id) in orders.iter().enumerate() {
-                    let mut refund = self.attacker(EventKind::RefundRequested, &abuser.0, &abuser.1, &abuser.2, abuser.3);
+                    let mut refund = self.attacker(
+                        EventKind::RefundRequested,
+                        &abuser.0,
+                        &abuser.1,
+                        &abuser.2,
+                        abuser.3,
+                    );
                     refund.order_id = Some(order_id.clone());
                     refund.amount = Some(300.0);
                     refund.currency = Some("CNY".into());
@@ -581,7 +740,8 @@ impl Generator {
                 deposit.purpose = Some("deposit".into());
                 deposit.success = Some(true);
                 self.push(start + 2 * MINUTE_MS, deposit, label(false));
-                let mut withdrawal = self.attacker(EventKind::Withdrawal, &user, &ip, &device, city);
+                let mut withdrawal =
+                    self.attacker(EventKind::Withdrawal, &user, &ip, &device, city);
                 withdrawal.amount = Some((deposit_amount * self.rng.gen_range(0.85..1.0)).round());
                 withdrawal.currency = Some("CNY".into());
                 let withdraw_at = start + self.rng.gen_range(10..60) * MINUTE_MS;
@@ -594,13 +754,19 @@ impl Generator {
                 };
                 let mut at = start;
                 for position in 0..4 {
-                    let kind = if position % 2 == 0 { EventKind::Withdrawal } else { EventKind::Payment };
-                    let mut event = self.attacker(kind, &account.0, &account.1, &account.2, account.3);
+                    let kind = if position % 2 == 0 {
+                        EventKind::Withdrawal
+                    } else {
+                        EventKind::Payment
+                    };
+                    let mut event =
+                        self.attacker(kind, &account.0, &account.1, &account.2, account.3);
                     event.amount = Some(self.rng.gen_range(45_100.0f64..49_900.0).round());
                     event.currency = Some("CNY".into());
                     if kind == EventKind::Payment {
                         event.purpose = Some("purchase".into());
-                        event.card_fingerprint = Some(format!("card-{}-0", account.0.trim_start_matches("user")));
+                        event.card_fingerprint =
+                            Some(format!("card-{}-0", account.0.trim_start_matches("user")));
                     }
                     self.push(at, event, label(position >= 2));
                     at += self.rng.gen_range(30 * MINUTE_MS..(3 * 60 * MINUTE_MS));
@@ -613,7 +779,12 @@ impl Generator {
 impl User {
     /// The account's own identity (an insider abusing their own account).
     fn clone_identity(&self) -> (String, String, String, &'static City) {
-        (self.id.clone(), self.ip.clone(), self.devices[0].clone(), self.city)
+        (
+            self.id.clone(),
+            self.ip.clone(),
+            self.devices[0].clone(),
+            self.city,
+        )
     }
 }
 
@@ -621,7 +792,10 @@ impl User {
 pub fn generate(config: &SimConfig) -> Vec<LabelledEvent> {
     let mut generator = Generator {
         rng: SmallRng::seed_from_u64(config.seed),
-        config: SimConfig { days: config.days.max(2), ..config.clone() },
+        config: SimConfig {
+            days: config.days.max(2),
+            ..config.clone()
+        },
         events: Vec::new(),
         users: Vec::new(),
         next_id: 0,
@@ -702,14 +876,23 @@ pub struct Scoreboard {
 impl Scoreboard {
     /// Adds one decision.
     pub fn record(&mut self, label: Label, decision: &Decision) {
-        *self.outcomes.entry(decision.outcome.as_str().to_owned()).or_default() += 1;
+        *self
+            .outcomes
+            .entry(decision.outcome.as_str().to_owned())
+            .or_default() += 1;
         let flagged = decision.outcome != Outcome::Allow;
         match label {
             Label::Normal => {
                 self.normal_events += 1;
                 if flagged {
                     self.normal_flagged += 1;
-                    self.normal_flag_rules.push(decision.matched.iter().map(|rule| rule.rule_id.clone()).collect());
+                    self.normal_flag_rules.push(
+                        decision
+                            .matched
+                            .iter()
+                            .map(|rule| rule.rule_id.clone())
+                            .collect(),
+                    );
                 }
             }
             Label::Attack { kind, positive } => {
@@ -719,7 +902,10 @@ impl Scoreboard {
                 score.detected += usize::from(positive && flagged);
                 score.flagged += usize::from(flagged);
                 if flagged {
-                    self.rules_by_kind.entry(kind).or_default().extend(decision.matched.iter().map(|rule| rule.rule_id.clone()));
+                    self.rules_by_kind
+                        .entry(kind)
+                        .or_default()
+                        .extend(decision.matched.iter().map(|rule| rule.rule_id.clone()));
                 }
             }
         }
@@ -729,7 +915,11 @@ impl Scoreboard {
     pub fn finish(&mut self) {
         for (kind, score) in &mut self.kinds {
             let rules = self.rules_by_kind.get(kind).cloned().unwrap_or_default();
-            score.false_positives = self.normal_flag_rules.iter().filter(|matched| matched.iter().any(|rule| rules.contains(rule))).count();
+            score.false_positives = self
+                .normal_flag_rules
+                .iter()
+                .filter(|matched| matched.iter().any(|rule| rules.contains(rule)))
+                .count();
         }
     }
 
@@ -750,14 +940,20 @@ impl Scoreboard {
                 *counts.entry(rule).or_default() += 1;
             }
         }
-        let mut sorted: Vec<(String, usize)> = counts.into_iter().map(|(rule, count)| (rule.to_owned(), count)).collect();
-        sorted.sort_by(|a, b| b.1.cmp(&a.1));
+        let mut sorted: Vec<(String, usize)> = counts
+            .into_iter()
+            .map(|(rule, count)| (rule.to_owned(), count))
+            .collect();
+        sorted.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
         sorted
     }
 
     /// A plain-text table.
     pub fn table(&self) -> String {
-        let mut text = format!("{:<24} {:>7} {:>9} {:>9} {:>9} {:>9}\n", "attack", "events", "positive", "detected", "recall", "precision");
+        let mut text = format!(
+            "{:<24} {:>7} {:>9} {:>9} {:>9} {:>9}\n",
+            "attack", "events", "positive", "detected", "recall", "precision"
+        );
         for (kind, score) in &self.kinds {
             text.push_str(&format!(
                 "{:<24} {:>7} {:>9} {:>9} {:>9.3} {:>9.3}\n",

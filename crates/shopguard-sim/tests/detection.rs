@@ -11,14 +11,24 @@ const POLICY: &str = include_str!("../../../examples/marketplace.toml");
 fn run(config: &SimConfig) -> Scoreboard {
     let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
     for (list, value) in seed_list_entries() {
-        engine.lists().get(list).unwrap().insert(&value, None).unwrap();
+        engine
+            .lists()
+            .get(list)
+            .unwrap()
+            .insert(&value, None)
+            .unwrap();
     }
     let mut scoreboard = Scoreboard::default();
     for (position, labelled) in generate(config).into_iter().enumerate() {
         let at = labelled.event.occurred_at_ms.unwrap();
-        let event = Event::try_from_input(labelled.event, at, || unreachable!("simulated events carry ids"))
-            .unwrap_or_else(|error| panic!("simulated event {position} is invalid: {error}"));
-        scoreboard.record(labelled.label, &engine.decide(&event, format!("d{position}")));
+        let event = Event::try_from_input(labelled.event, at, || {
+            unreachable!("simulated events carry ids")
+        })
+        .unwrap_or_else(|error| panic!("simulated event {position} is invalid: {error}"));
+        scoreboard.record(
+            labelled.label,
+            &engine.decide(&event, format!("d{position}")),
+        );
     }
     scoreboard.finish();
     scoreboard
@@ -26,23 +36,51 @@ fn run(config: &SimConfig) -> Scoreboard {
 
 #[test]
 fn shipped_policy_detects_every_simulated_attack_with_few_false_positives() {
-    let config = SimConfig { users: 600, days: 9, instances_per_attack: 12, ..SimConfig::default() };
+    let config = SimConfig {
+        users: 600,
+        days: 9,
+        instances_per_attack: 12,
+        ..SimConfig::default()
+    };
     let scoreboard = run(&config);
     println!("{}", scoreboard.table());
-    println!("rules flagging normal traffic: {:?}", scoreboard.normal_flag_rules());
+    println!(
+        "rules flagging normal traffic: {:?}",
+        scoreboard.normal_flag_rules()
+    );
     for kind in AttackKind::ALL {
         let score = &scoreboard.kinds[&kind];
         assert!(score.positives > 0, "{kind:?} produced no positive events");
-        assert!(score.recall() >= 0.95, "{kind:?}: recall {:.3} < 0.95", score.recall());
+        assert!(
+            score.recall() >= 0.95,
+            "{kind:?}: recall {:.3} < 0.95",
+            score.recall()
+        );
     }
-    assert!(scoreboard.normal_events > 10_000, "{} normal events", scoreboard.normal_events);
-    assert!(scoreboard.false_positive_rate() <= 0.01, "false-positive rate {:.4}", scoreboard.false_positive_rate());
+    assert!(
+        scoreboard.normal_events > 10_000,
+        "{} normal events",
+        scoreboard.normal_events
+    );
+    assert!(
+        scoreboard.false_positive_rate() <= 0.01,
+        "false-positive rate {:.4}",
+        scoreboard.false_positive_rate()
+    );
 }
 
 #[test]
 fn generation_is_deterministic_per_seed() {
-    let config = SimConfig { users: 50, days: 3, instances_per_attack: 1, ..SimConfig::default() };
+    let config = SimConfig {
+        users: 50,
+        days: 3,
+        instances_per_attack: 1,
+        ..SimConfig::default()
+    };
     assert_eq!(generate(&config), generate(&config));
-    let other = SimConfig { seed: 8, ..config.clone() };
+    let other = SimConfig {
+        seed: 8,
+        ..config.clone()
+    };
     assert_ne!(generate(&config), generate(&other));
 }

@@ -54,7 +54,9 @@ impl FromStr for Scope {
         Scope::ALL
             .into_iter()
             .find(|scope| scope.as_str() == text)
-            .ok_or_else(|| format!("unknown scope '{text}': use events:write, decisions:read or admin"))
+            .ok_or_else(|| {
+                format!("unknown scope '{text}': use events:write, decisions:read or admin")
+            })
     }
 }
 
@@ -78,7 +80,8 @@ pub struct ApiKeyRecord {
 impl ApiKeyRecord {
     /// Whether the key grants `scope` (admin grants every scope).
     pub fn grants(&self, scope: Scope) -> bool {
-        self.revoked_at_ms.is_none() && (self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin))
+        self.revoked_at_ms.is_none()
+            && (self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin))
     }
 
     /// Whether `secret` is this key's secret, compared in constant time.
@@ -131,7 +134,12 @@ pub fn generate(name: &str, scopes: Vec<Scope>, now_ms: i64) -> GeneratedKey {
 pub fn split_token(token: &str) -> Option<(&str, &str)> {
     let rest = token.strip_prefix("sg_")?;
     let (key_id, secret) = rest.split_once('_')?;
-    let well_formed = key_id.len() == 16 && secret.len() == 64 && key_id.bytes().chain(secret.bytes()).all(|b| b.is_ascii_hexdigit());
+    let well_formed = key_id.len() == 16
+        && secret.len() == 64
+        && key_id
+            .bytes()
+            .chain(secret.bytes())
+            .all(|b| b.is_ascii_hexdigit());
     well_formed.then_some((key_id, secret))
 }
 
@@ -145,10 +153,15 @@ mod tests {
         let (key_id, secret) = split_token(&key.token).unwrap();
         assert_eq!(key_id, key.record.key_id);
         assert!(key.record.secret_matches(secret));
-        assert!(!key.record.secret_matches(&secret.replace('a', "b").replace('1', "2")));
+        assert!(!key
+            .record
+            .secret_matches(&secret.replace('a', "b").replace('1', "2")));
         assert!(key.record.grants(Scope::EventsWrite));
         assert!(!key.record.grants(Scope::Admin));
         assert!(split_token("sg_short_x").is_none());
-        assert!(!format!("{key:?}").contains(secret), "Debug must not print the secret");
+        assert!(
+            !format!("{key:?}").contains(secret),
+            "Debug must not print the secret"
+        );
     }
 }

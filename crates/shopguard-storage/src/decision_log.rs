@@ -30,6 +30,15 @@ enum Message {
     Flush(mpsc::Sender<()>),
 }
 
+/// Why [`DecisionLog::try_append`] did not queue a record.
+#[derive(Debug)]
+pub enum TryAppendError {
+    /// The queue is full; here is the record back.
+    Full(Box<DecisionRecord>),
+    /// The log is closed.
+    Closed,
+}
+
 /// Counters of the log, for metrics.
 #[derive(Debug, Default)]
 pub struct LogStats {
@@ -52,7 +61,9 @@ pub struct DecisionLog {
 
 impl std::fmt::Debug for DecisionLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DecisionLog").field("stats", &self.stats).finish_non_exhaustive()
+        f.debug_struct("DecisionLog")
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,7 +74,11 @@ pub fn alerts_of(record: &DecisionRecord) -> Vec<AlertRecord> {
         .actions
         .iter()
         .filter_map(|action| match action {
-            ActionTaken::Alert { severity, rule_id, message } => Some(AlertRecord {
+            ActionTaken::Alert {
+                severity,
+                rule_id,
+                message,
+            } => Some(AlertRecord {
                 seq: 0,
                 created_at_ms: record.decision.occurred_at_ms,
                 severity: serde_json::to_value(severity).ok()?.as_str()?.to_owned(),
@@ -109,26 +124,30 @@ impl DecisionLog {
         })
     }
 
-    /// Queues a record if there is room: `Err(Some(record))` when the queue is full (call
-    /// [`DecisionLog::append`] from a thread that may block), `Err(None)` when closed.
-    pub fn try_append(&self, record: DecisionRecord) -> Result<(), Option<DecisionRecord>> {
+    /// Queues a record if there is room. When the queue is full the record comes back, to be
+    /// passed to [`DecisionLog::append`] on a thread that may block.
+    pub fn try_append(&self, record: DecisionRecord) -> Result<(), TryAppendError> {
         let Ok(sender) = self.sender() else {
-            return Err(None);
+            return Err(TryAppendError::Closed);
         };
         match sender.try_send(Message::Record(Box::new(record))) {
             Ok(()) => {
                 self.stats.queued.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
-            Err(mpsc::TrySendError::Full(Message::Record(record))) => Err(Some(*record)),
-            Err(_) => Err(None),
+            Err(mpsc::TrySendError::Full(Message::Record(record))) => {
+                Err(TryAppendError::Full(record))
+            }
+            Err(_) => Err(TryAppendError::Closed),
         }
     }
 
     /// Waits until every record queued before this call is committed.
     pub fn flush(&self) -> StoreResult<()> {
         let (done, wait) = mpsc::channel();
-        self.sender()?.send(Message::Flush(done)).map_err(|_| StoreError::LogClosed)?;
+        self.sender()?
+            .send(Message::Flush(done))
+            .map_err(|_| StoreError::LogClosed)?;
         wait.recv().map_err(|_| StoreError::LogClosed)
     }
 
@@ -175,7 +194,11 @@ fn run_writer(store: &dyn Store, receiver: &Receiver<Message>, stats: &LogStats)
     write_batch(store, &mut records, stats);
 }
 
-fn accept(message: Message, records: &mut Vec<DecisionRecord>, flushes: &mut Vec<mpsc::Sender<()>>) {
+fn accept(
+    message: Message,
+    records: &mut Vec<DecisionRecord>,
+    flushes: &mut Vec<mpsc::Sender<()>>,
+) {
     match message {
         Message::Record(record) => records.push(*record),
         Message::Flush(done) => flushes.push(done),
@@ -203,7 +226,10 @@ fn write_batch(store: &dyn Store, records: &mut Vec<DecisionRecord>, stats: &Log
             }
         }
     }
-    tracing::error!(records = count, "decision log gave up on a batch after repeated failures");
+    tracing::error!(
+        records = count,
+        "decision log gave up on a batch after repeated failures"
+    );
     stats.failed.fetch_add(count, Ordering::Relaxed);
     stats.queued.fetch_sub(count, Ordering::Relaxed);
     records.clear();

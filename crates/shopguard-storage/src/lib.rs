@@ -173,7 +173,13 @@ pub trait Store: Send + Sync {
     fn revoke_api_key(&self, key_id: &str, at_ms: i64) -> StoreResult<bool>;
 
     /// Stores a policy version and returns its number.
-    fn insert_policy_version(&self, source: &str, author: &str, comment: &str, at_ms: i64) -> StoreResult<u64>;
+    fn insert_policy_version(
+        &self,
+        source: &str,
+        author: &str,
+        comment: &str,
+        at_ms: i64,
+    ) -> StoreResult<u64>;
     /// Makes a stored version the live one.
     fn activate_policy_version(&self, version: u64, by: &str, at_ms: i64) -> StoreResult<()>;
     /// The live version, if any.
@@ -192,21 +198,40 @@ pub trait Store: Send + Sync {
     /// Removes an entry; false when there was none.
     fn remove_list_entry(&self, list: &str, value: &str) -> StoreResult<bool>;
     /// Entries of a list, ordered by value, after `after` (for paging).
-    fn list_entries(&self, list: &str, after: Option<&str>, limit: u32) -> StoreResult<Vec<ListEntryRecord>>;
+    fn list_entries(
+        &self,
+        list: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<ListEntryRecord>>;
     /// Calls `visit` with every unexpired entry of a list, in batches (for loading at start).
-    fn for_each_list_entry(&self, list: &str, now_ms: i64, visit: &mut dyn FnMut(&[ListEntryRecord])) -> StoreResult<()>;
+    fn for_each_list_entry(
+        &self,
+        list: &str,
+        now_ms: i64,
+        visit: &mut dyn FnMut(&[ListEntryRecord]),
+    ) -> StoreResult<()>;
     /// Deletes expired entries; returns how many.
     fn purge_expired_list_entries(&self, now_ms: i64) -> StoreResult<usize>;
 
     /// Appends decisions and alerts in one transaction, with the list entries the decisions'
     /// actions added (so a rule's block survives a restart).
-    fn append_decisions(&self, decisions: &[DecisionRecord], alerts: &[AlertRecord]) -> StoreResult<()>;
+    fn append_decisions(
+        &self,
+        decisions: &[DecisionRecord],
+        alerts: &[AlertRecord],
+    ) -> StoreResult<()>;
     /// One decision.
     fn decision(&self, decision_id: &str) -> StoreResult<Option<DecisionRecord>>;
     /// Decisions matching a query, newest first.
     fn query_decisions(&self, query: &DecisionQuery) -> StoreResult<Vec<DecisionRecord>>;
     /// Alerts in a time range, newest first.
-    fn query_alerts(&self, from_ms: Option<i64>, to_ms: Option<i64>, limit: u32) -> StoreResult<Vec<AlertRecord>>;
+    fn query_alerts(
+        &self,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<AlertRecord>>;
     /// Deletes decisions and alerts older than `cutoff_ms`; returns how many decisions.
     fn purge_decisions_before(&self, cutoff_ms: i64) -> StoreResult<usize>;
     /// Number of decisions stored.

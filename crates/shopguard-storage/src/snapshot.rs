@@ -35,6 +35,9 @@ pub fn read_snapshot(data_dir: &Path) -> StoreResult<Option<Vec<u8>>> {
     match fs::read(snapshot_path(data_dir)) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(StoreError::Io { operation: "reading the snapshot", source }),
+        Err(source) => Err(StoreError::Io {
+            operation: "reading the snapshot",
+            source,
+        }),
     }
 }

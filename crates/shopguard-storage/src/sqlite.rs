@@ -14,7 +14,8 @@ use shopguard_core::ActionTaken;
 
 use crate::api_keys::{ApiKeyRecord, Scope};
 use crate::{
-    AlertRecord, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, PolicyVersion, Store, StoreError, StoreResult,
+    AlertRecord, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, PolicyVersion, Store,
+    StoreError, StoreResult,
 };
 
 const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
@@ -34,7 +35,9 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,9 +62,14 @@ impl SqliteStore {
         migrate(&writer)?;
         let readers = (0..READERS)
             .map(|_| {
-                let reader = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                    .map_err(db("opening a reader"))?;
-                reader.execute_batch("PRAGMA busy_timeout = 5000;").map_err(db("configuring a reader"))?;
+                let reader = Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(db("opening a reader"))?;
+                reader
+                    .execute_batch("PRAGMA busy_timeout = 5000;")
+                    .map_err(db("configuring a reader"))?;
                 Ok(Mutex::new(reader))
             })
             .collect::<StoreResult<Vec<_>>>()?;
@@ -92,13 +100,18 @@ fn migrate(connection: &Connection) -> StoreResult<()> {
     if current > MIGRATIONS.len() {
         return Err(StoreError::Corrupt {
             operation: "opening the database",
-            detail: format!("schema version {current} is newer than this build knows ({})", MIGRATIONS.len()),
+            detail: format!(
+                "schema version {current} is newer than this build knows ({})",
+                MIGRATIONS.len()
+            ),
         });
     }
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(current) {
         let version = index + 1;
         connection
-            .execute_batch(&format!("BEGIN; {migration}; PRAGMA user_version = {version}; COMMIT;"))
+            .execute_batch(&format!(
+                "BEGIN; {migration}; PRAGMA user_version = {version}; COMMIT;"
+            ))
             .map_err(db("migrating the schema"))?;
         tracing::info!(version, "migrated the embedded database schema");
     }
@@ -118,7 +131,10 @@ fn api_key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
         key_id: row.get(0)?,
         name: row.get(1)?,
         secret_sha256: row.get(2)?,
-        scopes: scopes.split(',').filter_map(|scope| scope.parse::<Scope>().ok()).collect(),
+        scopes: scopes
+            .split(',')
+            .filter_map(|scope| scope.parse::<Scope>().ok())
+            .collect(),
         created_at_ms: row.get(4)?,
         revoked_at_ms: row.get(5)?,
     })
@@ -203,7 +219,13 @@ impl Store for SqliteStore {
         Ok(changed == 1)
     }
 
-    fn insert_policy_version(&self, source: &str, author: &str, comment: &str, at_ms: i64) -> StoreResult<u64> {
+    fn insert_policy_version(
+        &self,
+        source: &str,
+        author: &str,
+        comment: &str,
+        at_ms: i64,
+    ) -> StoreResult<u64> {
         let writer = self.writer.lock();
         writer
             .execute(
@@ -217,7 +239,11 @@ impl Store for SqliteStore {
     fn activate_policy_version(&self, version: u64, by: &str, at_ms: i64) -> StoreResult<()> {
         let writer = self.writer.lock();
         let exists: bool = writer
-            .query_row("SELECT EXISTS(SELECT 1 FROM policy_versions WHERE version = ?1)", [version as i64], |row| row.get(0))
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM policy_versions WHERE version = ?1)",
+                [version as i64],
+                |row| row.get(0),
+            )
             .map_err(db("activating a policy version"))?;
         if !exists {
             return Err(StoreError::NotFound(format!("policy version {version}")));
@@ -272,12 +298,19 @@ impl Store for SqliteStore {
     fn ensure_list(&self, record: &ListRecord) -> StoreResult<()> {
         let writer = self.writer.lock();
         let existing: Option<String> = writer
-            .query_row("SELECT kind FROM lists WHERE name = ?1", [&record.name], |row| row.get(0))
+            .query_row(
+                "SELECT kind FROM lists WHERE name = ?1",
+                [&record.name],
+                |row| row.get(0),
+            )
             .optional()
             .map_err(db("reading a list"))?;
         match existing {
             Some(kind) if kind == record.kind.as_str() => Ok(()),
-            Some(kind) => Err(StoreError::Conflict(format!("list '{}' exists with kind {kind}", record.name))),
+            Some(kind) => Err(StoreError::Conflict(format!(
+                "list '{}' exists with kind {kind}",
+                record.name
+            ))),
             None => {
                 writer
                     .execute(
@@ -296,7 +329,14 @@ impl Store for SqliteStore {
                 .prepare("SELECT name, kind, description, created_at_ms FROM lists ORDER BY name")
                 .map_err(db("listing lists"))?;
             let rows = statement
-                .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get(2)?, row.get(3)?)))
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                    ))
+                })
                 .map_err(db("listing lists"))?;
             let mut lists = Vec::new();
             for row in rows {
@@ -305,7 +345,12 @@ impl Store for SqliteStore {
                     operation: "listing lists",
                     detail: format!("list '{name}' has unknown kind '{kind}'"),
                 })?;
-                lists.push(ListRecord { name, kind, description, created_at_ms });
+                lists.push(ListRecord {
+                    name,
+                    kind,
+                    description,
+                    created_at_ms,
+                });
             }
             Ok(lists)
         })
@@ -324,7 +369,14 @@ impl Store for SqliteStore {
                 .map_err(db("adding list entries"))?;
             for entry in entries {
                 statement
-                    .execute(params![list, entry.value, entry.expires_at_ms, entry.added_by, entry.reason, entry.created_at_ms])
+                    .execute(params![
+                        list,
+                        entry.value,
+                        entry.expires_at_ms,
+                        entry.added_by,
+                        entry.reason,
+                        entry.created_at_ms
+                    ])
                     .map_err(db("adding list entries"))?;
             }
         }
@@ -335,12 +387,20 @@ impl Store for SqliteStore {
         let changed = self
             .writer
             .lock()
-            .execute("DELETE FROM list_entries WHERE list = ?1 AND value = ?2", params![list, value])
+            .execute(
+                "DELETE FROM list_entries WHERE list = ?1 AND value = ?2",
+                params![list, value],
+            )
             .map_err(db("removing a list entry"))?;
         Ok(changed == 1)
     }
 
-    fn list_entries(&self, list: &str, after: Option<&str>, limit: u32) -> StoreResult<Vec<ListEntryRecord>> {
+    fn list_entries(
+        &self,
+        list: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<ListEntryRecord>> {
         self.read(|connection| {
             let mut statement = connection
                 .prepare_cached(
@@ -351,11 +411,17 @@ impl Store for SqliteStore {
             let rows = statement
                 .query_map(params![list, after.unwrap_or(""), limit], entry_from_row)
                 .map_err(db("listing list entries"))?;
-            rows.collect::<Result<_, _>>().map_err(db("listing list entries"))
+            rows.collect::<Result<_, _>>()
+                .map_err(db("listing list entries"))
         })
     }
 
-    fn for_each_list_entry(&self, list: &str, now_ms: i64, visit: &mut dyn FnMut(&[ListEntryRecord])) -> StoreResult<()> {
+    fn for_each_list_entry(
+        &self,
+        list: &str,
+        now_ms: i64,
+        visit: &mut dyn FnMut(&[ListEntryRecord]),
+    ) -> StoreResult<()> {
         self.read(|connection| {
             let mut statement = connection
                 .prepare(
@@ -363,7 +429,9 @@ impl Store for SqliteStore {
                      WHERE list = ?1 AND (expires_at_ms IS NULL OR expires_at_ms > ?2)",
                 )
                 .map_err(db("loading list entries"))?;
-            let mut rows = statement.query(params![list, now_ms]).map_err(db("loading list entries"))?;
+            let mut rows = statement
+                .query(params![list, now_ms])
+                .map_err(db("loading list entries"))?;
             let mut batch = Vec::with_capacity(10_000);
             while let Some(row) = rows.next().map_err(db("loading list entries"))? {
                 batch.push(entry_from_row(row).map_err(db("loading list entries"))?);
@@ -382,11 +450,18 @@ impl Store for SqliteStore {
     fn purge_expired_list_entries(&self, now_ms: i64) -> StoreResult<usize> {
         self.writer
             .lock()
-            .execute("DELETE FROM list_entries WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?1", [now_ms])
+            .execute(
+                "DELETE FROM list_entries WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?1",
+                [now_ms],
+            )
             .map_err(db("purging expired list entries"))
     }
 
-    fn append_decisions(&self, decisions: &[DecisionRecord], alerts: &[AlertRecord]) -> StoreResult<()> {
+    fn append_decisions(
+        &self,
+        decisions: &[DecisionRecord],
+        alerts: &[AlertRecord],
+    ) -> StoreResult<()> {
         let mut writer = self.writer.lock();
         let transaction = writer.transaction().map_err(db("appending decisions"))?;
         {
@@ -426,7 +501,13 @@ impl Store for SqliteStore {
                 .map_err(db("recording list additions"))?;
             for record in decisions {
                 for action in &record.decision.actions {
-                    if let ActionTaken::AddedToList { list, value, expires_at_ms, rule_id } = action {
+                    if let ActionTaken::AddedToList {
+                        list,
+                        value,
+                        expires_at_ms,
+                        rule_id,
+                    } = action
+                    {
                         let reason = record
                             .decision
                             .matched
@@ -434,7 +515,14 @@ impl Store for SqliteStore {
                             .find(|matched| &matched.rule_id == rule_id)
                             .map_or("", |matched| matched.reason.as_str());
                         insert_entry
-                            .execute(params![list, value, expires_at_ms, format!("rule:{rule_id}"), reason, record.decision.occurred_at_ms])
+                            .execute(params![
+                                list,
+                                value,
+                                expires_at_ms,
+                                format!("rule:{rule_id}"),
+                                reason,
+                                record.decision.occurred_at_ms
+                            ])
                             .map_err(db("recording list additions"))?;
                     }
                 }
@@ -446,7 +534,15 @@ impl Store for SqliteStore {
                 .map_err(db("appending alerts"))?;
             for alert in alerts {
                 insert_alert
-                    .execute(params![alert.created_at_ms, alert.severity, alert.rule_id, alert.decision_id, alert.user_id, alert.ip, alert.message])
+                    .execute(params![
+                        alert.created_at_ms,
+                        alert.severity,
+                        alert.rule_id,
+                        alert.decision_id,
+                        alert.user_id,
+                        alert.ip,
+                        alert.message
+                    ])
                     .map_err(db("appending alerts"))?;
             }
         }
@@ -456,11 +552,16 @@ impl Store for SqliteStore {
     fn decision(&self, decision_id: &str) -> StoreResult<Option<DecisionRecord>> {
         let json: Option<String> = self.read(|connection| {
             connection
-                .query_row("SELECT record FROM decisions WHERE decision_id = ?1", [decision_id], |row| row.get(0))
+                .query_row(
+                    "SELECT record FROM decisions WHERE decision_id = ?1",
+                    [decision_id],
+                    |row| row.get(0),
+                )
                 .optional()
                 .map_err(db("reading a decision"))
         })?;
-        json.map(|json| decode_record("reading a decision", &json)).transpose()
+        json.map(|json| decode_record("reading a decision", &json))
+            .transpose()
     }
 
     fn query_decisions(&self, query: &DecisionQuery) -> StoreResult<Vec<DecisionRecord>> {
@@ -496,7 +597,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn query_alerts(&self, from_ms: Option<i64>, to_ms: Option<i64>, limit: u32) -> StoreResult<Vec<AlertRecord>> {
+    fn query_alerts(
+        &self,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<AlertRecord>> {
         self.read(|connection| {
             let mut statement = connection
                 .prepare_cached(
@@ -515,7 +621,10 @@ impl Store for SqliteStore {
         let mut writer = self.writer.lock();
         let transaction = writer.transaction().map_err(db("purging old decisions"))?;
         let removed = transaction
-            .execute("DELETE FROM decisions WHERE occurred_at_ms < ?1", [cutoff_ms])
+            .execute(
+                "DELETE FROM decisions WHERE occurred_at_ms < ?1",
+                [cutoff_ms],
+            )
             .map_err(db("purging old decisions"))?;
         transaction
             .execute("DELETE FROM alerts WHERE created_at_ms < ?1", [cutoff_ms])
@@ -527,7 +636,9 @@ impl Store for SqliteStore {
     fn decision_count(&self) -> StoreResult<u64> {
         self.read(|connection| {
             connection
-                .query_row("SELECT COUNT(*) FROM decisions", [], |row| row.get::<_, i64>(0))
+                .query_row("SELECT COUNT(*) FROM decisions", [], |row| {
+                    row.get::<_, i64>(0)
+                })
                 .map(|count| count as u64)
                 .map_err(db("counting decisions"))
         })

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use shopguard_core::{Engine, Event, EventInput, EventKind, ListKind, ListRegistry};
 use shopguard_storage::decision_log::DecisionLog;
-use shopguard_storage::{api_keys, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, Scope, Store, StoreError};
+use shopguard_storage::{
+    api_keys, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, Scope, Store, StoreError,
+};
 
 const POLICY: &str = r#"
 [policy]
@@ -18,7 +20,14 @@ reason = "large payment"
 actions = [{ alert = "high" }]
 "#;
 
-fn record(engine: &Engine, user: &str, ip: &str, amount: f64, at_ms: i64, id: &str) -> DecisionRecord {
+fn record(
+    engine: &Engine,
+    user: &str,
+    ip: &str,
+    amount: f64,
+    at_ms: i64,
+    id: &str,
+) -> DecisionRecord {
     let event = Event::try_from_input(
         EventInput {
             kind: Some(EventKind::Payment),
@@ -51,7 +60,11 @@ macro_rules! store_test_suite {
             #[test]
             fn api_keys_round_trip_and_revoke() {
                 let (_folder, store) = open();
-                let key = api_keys::generate("checkout", vec![Scope::EventsWrite, Scope::DecisionsRead], 5);
+                let key = api_keys::generate(
+                    "checkout",
+                    vec![Scope::EventsWrite, Scope::DecisionsRead],
+                    5,
+                );
                 store.insert_api_key(&key.record).unwrap();
                 let found = store.api_key(&key.record.key_id).unwrap().unwrap();
                 assert_eq!(found, key.record);
@@ -59,7 +72,11 @@ macro_rules! store_test_suite {
                 assert!(found.secret_matches(secret));
                 assert!(store.revoke_api_key(&key.record.key_id, 9).unwrap());
                 assert!(!store.revoke_api_key(&key.record.key_id, 9).unwrap());
-                assert!(!store.api_key(&key.record.key_id).unwrap().unwrap().grants(Scope::EventsWrite));
+                assert!(!store
+                    .api_key(&key.record.key_id)
+                    .unwrap()
+                    .unwrap()
+                    .grants(Scope::EventsWrite));
                 assert!(store.api_key("0000000000000000").unwrap().is_none());
             }
 
@@ -67,26 +84,47 @@ macro_rules! store_test_suite {
             fn policy_versions_are_kept_and_activated() {
                 let (_folder, store) = open();
                 assert!(store.active_policy().unwrap().is_none());
-                let first = store.insert_policy_version("a", "alice", "first", 1).unwrap();
-                let second = store.insert_policy_version("b", "bob", "second", 2).unwrap();
+                let first = store
+                    .insert_policy_version("a", "alice", "first", 1)
+                    .unwrap();
+                let second = store
+                    .insert_policy_version("b", "bob", "second", 2)
+                    .unwrap();
                 assert_eq!((first, second), (1, 2));
                 store.activate_policy_version(second, "bob", 3).unwrap();
                 assert_eq!(store.active_policy().unwrap().unwrap().source, "b");
                 store.activate_policy_version(first, "alice", 4).unwrap();
                 assert_eq!(store.active_policy().unwrap().unwrap().version, 1);
-                assert!(matches!(store.activate_policy_version(99, "x", 5), Err(StoreError::NotFound(_))));
+                assert!(matches!(
+                    store.activate_policy_version(99, "x", 5),
+                    Err(StoreError::NotFound(_))
+                ));
                 let versions = store.policy_versions().unwrap();
-                assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), vec![2, 1]);
+                assert_eq!(
+                    versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+                    vec![2, 1]
+                );
             }
 
             #[test]
             fn list_entries_upsert_page_expire() {
                 let (_folder, store) = open();
-                let list = ListRecord { name: "ip_block".into(), kind: ListKind::Ip, description: "".into(), created_at_ms: 0 };
+                let list = ListRecord {
+                    name: "ip_block".into(),
+                    kind: ListKind::Ip,
+                    description: "".into(),
+                    created_at_ms: 0,
+                };
                 store.ensure_list(&list).unwrap();
                 store.ensure_list(&list).unwrap();
-                let conflicting = ListRecord { kind: ListKind::Email, ..list.clone() };
-                assert!(matches!(store.ensure_list(&conflicting), Err(StoreError::Conflict(_))));
+                let conflicting = ListRecord {
+                    kind: ListKind::Email,
+                    ..list.clone()
+                };
+                assert!(matches!(
+                    store.ensure_list(&conflicting),
+                    Err(StoreError::Conflict(_))
+                ));
                 let entries: Vec<ListEntryRecord> = (0..25)
                     .map(|n| ListEntryRecord {
                         value: format!("10.0.0.{n:02}"),
@@ -99,10 +137,14 @@ macro_rules! store_test_suite {
                 store.upsert_list_entries("ip_block", &entries).unwrap();
                 let page = store.list_entries("ip_block", None, 10).unwrap();
                 assert_eq!(page.len(), 10);
-                let next = store.list_entries("ip_block", Some(&page[9].value), 100).unwrap();
+                let next = store
+                    .list_entries("ip_block", Some(&page[9].value), 100)
+                    .unwrap();
                 assert_eq!(next.len(), 15);
                 let mut live = 0;
-                store.for_each_list_entry("ip_block", 100, &mut |batch| live += batch.len()).unwrap();
+                store
+                    .for_each_list_entry("ip_block", 100, &mut |batch| live += batch.len())
+                    .unwrap();
                 assert_eq!(live, 20, "expired entries are not loaded");
                 assert_eq!(store.purge_expired_list_entries(100).unwrap(), 5);
                 assert!(store.remove_list_entry("ip_block", "10.0.0.01").unwrap());
@@ -116,17 +158,40 @@ macro_rules! store_test_suite {
                 let log = DecisionLog::start(store.clone(), 1_000);
                 for n in 0..50i64 {
                     let user = if n % 2 == 0 { "alice" } else { "bob" };
-                    log.append(record(&engine, user, "192.0.2.9", (n * 10) as f64, 1_000 + n, &format!("d{n:03}"))).unwrap();
+                    log.append(record(
+                        &engine,
+                        user,
+                        "192.0.2.9",
+                        (n * 10) as f64,
+                        1_000 + n,
+                        &format!("d{n:03}"),
+                    ))
+                    .unwrap();
                 }
                 log.flush().unwrap();
                 assert_eq!(store.decision_count().unwrap(), 50);
                 let alice = store
-                    .query_decisions(&DecisionQuery { user_id: Some("alice".into()), limit: 100, ..DecisionQuery::default() })
+                    .query_decisions(&DecisionQuery {
+                        user_id: Some("alice".into()),
+                        limit: 100,
+                        ..DecisionQuery::default()
+                    })
                     .unwrap();
                 assert_eq!(alice.len(), 25);
-                assert!(alice.windows(2).all(|pair| pair[0].decision.occurred_at_ms >= pair[1].decision.occurred_at_ms), "newest first");
+                assert!(
+                    alice
+                        .windows(2)
+                        .all(|pair| pair[0].decision.occurred_at_ms
+                            >= pair[1].decision.occurred_at_ms),
+                    "newest first"
+                );
                 let reviewed = store
-                    .query_decisions(&DecisionQuery { outcome: Some("review".into()), from_ms: Some(1_020), limit: 100, ..DecisionQuery::default() })
+                    .query_decisions(&DecisionQuery {
+                        outcome: Some("review".into()),
+                        from_ms: Some(1_020),
+                        limit: 100,
+                        ..DecisionQuery::default()
+                    })
                     .unwrap();
                 assert_eq!(reviewed.len(), 30, "amounts 200..490 are over 100");
                 let one = store.decision("d042").unwrap().unwrap();
@@ -136,19 +201,31 @@ macro_rules! store_test_suite {
                 assert_eq!(store.purge_decisions_before(1_025).unwrap(), 25);
                 assert_eq!(store.decision_count().unwrap(), 25);
                 log.close();
-                assert!(matches!(log.append(record(&engine, "x", "192.0.2.1", 1.0, 1, "late")), Err(StoreError::LogClosed)));
+                assert!(matches!(
+                    log.append(record(&engine, "x", "192.0.2.1", 1.0, 1, "late")),
+                    Err(StoreError::LogClosed)
+                ));
             }
         }
     };
 }
 
-store_test_suite!(sqlite, |path: &std::path::Path| shopguard_storage::sqlite::SqliteStore::open(path).unwrap());
+store_test_suite!(sqlite, |path: &std::path::Path| {
+    shopguard_storage::sqlite::SqliteStore::open(path).unwrap()
+});
 
 #[test]
 fn snapshots_are_written_atomically_and_read_back() {
     let folder = tempfile::tempdir().unwrap();
-    assert!(shopguard_storage::snapshot::read_snapshot(folder.path()).unwrap().is_none());
+    assert!(shopguard_storage::snapshot::read_snapshot(folder.path())
+        .unwrap()
+        .is_none());
     shopguard_storage::snapshot::write_snapshot(folder.path(), b"state").unwrap();
     shopguard_storage::snapshot::write_snapshot(folder.path(), b"state two").unwrap();
-    assert_eq!(shopguard_storage::snapshot::read_snapshot(folder.path()).unwrap().unwrap(), b"state two");
+    assert_eq!(
+        shopguard_storage::snapshot::read_snapshot(folder.path())
+            .unwrap()
+            .unwrap(),
+        b"state two"
+    );
 }

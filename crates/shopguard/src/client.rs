@@ -13,7 +13,11 @@ use hyper_util::rt::TokioExecutor;
 #[derive(Clone, Debug, clap::Args)]
 pub struct ServerArgs {
     /// Base URL of the shopguard server.
-    #[arg(long, env = "SHOPGUARD_SERVER", default_value = "http://127.0.0.1:8686")]
+    #[arg(
+        long,
+        env = "SHOPGUARD_SERVER",
+        default_value = "http://127.0.0.1:8686"
+    )]
     pub server: String,
     /// API key (`sg_...`); the bootstrap admin key is in `<data folder>/admin-api-key`.
     #[arg(long, env = "SHOPGUARD_API_KEY", hide_env_values = true)]
@@ -31,7 +35,9 @@ impl ApiClient {
     /// A client for `args`.
     pub fn new(args: &ServerArgs) -> Result<ApiClient> {
         if !args.server.starts_with("http://") {
-            bail!("--server must be an http:// URL (terminate TLS in a proxy in front of shopguard)");
+            bail!(
+                "--server must be an http:// URL (terminate TLS in a proxy in front of shopguard)"
+            );
         }
         Ok(ApiClient {
             client: Client::builder(TokioExecutor::new()).build_http(),
@@ -41,8 +47,17 @@ impl ApiClient {
     }
 
     /// Sends a request; returns the status and body.
-    pub async fn send(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Result<(StatusCode, Bytes)> {
-        let mut request = Request::builder().method(method).uri(format!("{}{path}", self.base)).header("content-type", content_type);
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, Bytes)> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("content-type", content_type);
         if let Some(key) = &self.api_key {
             request = request.header("authorization", format!("Bearer {key}"));
         }
@@ -57,7 +72,13 @@ impl ApiClient {
     }
 
     /// Sends a request and fails with the server's message unless it succeeded.
-    pub async fn call(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Result<Bytes> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Bytes> {
         let (status, body) = self.send(method, path, content_type, body).await?;
         if !status.is_success() {
             let message = serde_json::from_slice::<shopguard_api_types::ApiError>(&body)

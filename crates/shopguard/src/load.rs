@@ -72,16 +72,24 @@ pub struct LoadReport {
 }
 
 fn bodies(args: &LoadArgs) -> Vec<Bytes> {
-    let events: Vec<serde_json::Value> = generate(&SimConfig { users: 300, days: 3, instances_per_attack: 2, ..SimConfig::default() })
-        .into_iter()
-        .map(|labelled| {
-            let mut event = labelled.event;
-            event.occurred_at_ms = None;
-            serde_json::to_value(event).unwrap_or_default()
-        })
-        .collect();
+    let events: Vec<serde_json::Value> = generate(&SimConfig {
+        users: 300,
+        days: 3,
+        instances_per_attack: 2,
+        ..SimConfig::default()
+    })
+    .into_iter()
+    .map(|labelled| {
+        let mut event = labelled.event;
+        event.occurred_at_ms = None;
+        serde_json::to_value(event).unwrap_or_default()
+    })
+    .collect();
     match args.mode {
-        LoadMode::Events | LoadMode::Noop => events.iter().map(|event| Bytes::from(event.to_string())).collect(),
+        LoadMode::Events | LoadMode::Noop => events
+            .iter()
+            .map(|event| Bytes::from(event.to_string()))
+            .collect(),
         LoadMode::Batch => events
             .chunks(args.batch_size.max(1))
             .map(|chunk| Bytes::from(serde_json::json!({ "events": chunk }).to_string()))
@@ -102,7 +110,10 @@ pub async fn run(args: LoadArgs) -> Result<LoadReport> {
     if args.seconds == 0 || args.seconds > 600 {
         bail!("--seconds must lie in 1..=600");
     }
-    let address: std::net::SocketAddr = args.address.parse().context("--address must be host:port, like 127.0.0.1:8686")?;
+    let address: std::net::SocketAddr = args
+        .address
+        .parse()
+        .context("--address must be host:port, like 127.0.0.1:8686")?;
     if !address.ip().is_loopback() {
         bail!("the load generator only targets loopback addresses");
     }
@@ -112,7 +123,11 @@ pub async fn run(args: LoadArgs) -> Result<LoadReport> {
         LoadMode::Noop => "/v1/noop",
     };
     let bodies = Arc::new(bodies(&args));
-    let events_per_request = if args.mode == LoadMode::Batch { args.batch_size.max(1) } else { 1 };
+    let events_per_request = if args.mode == LoadMode::Batch {
+        args.batch_size.max(1)
+    } else {
+        1
+    };
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let authorization = Arc::new(format!("Bearer {}", args.api_key));
     let mut tasks = Vec::with_capacity(args.connections);
@@ -123,7 +138,8 @@ pub async fn run(args: LoadArgs) -> Result<LoadReport> {
         tasks.push(tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(address).await?;
             stream.set_nodelay(true)?;
-            let (mut sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            let (mut sender, driver) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
             tokio::spawn(driver);
             let mut latencies: Vec<u32> = Vec::with_capacity(100_000);
             let mut errors = 0u64;
@@ -142,7 +158,8 @@ pub async fn run(args: LoadArgs) -> Result<LoadReport> {
                         let ok = response.status().is_success();
                         let _ = response.into_body().collect().await;
                         if ok {
-                            latencies.push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                            latencies
+                                .push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
                         } else {
                             errors += 1;
                         }

@@ -23,12 +23,16 @@ use client::{ApiClient, ServerArgs};
 const DEFAULT_POLICY: &str = include_str!("../../../examples/marketplace.toml");
 
 #[derive(Parser)]
-#[command(name = "shopguard", version, about = "Security operations and transaction risk control for e-commerce platforms",
+#[command(
+    name = "shopguard",
+    version,
+    about = "Security operations and transaction risk control for e-commerce platforms",
     long_about = "shopguard decides, for every sensitive action a platform reports (register, login, payment, withdrawal, ...), \
 whether to allow it, challenge the user, send it to review or deny it, with reasons.\n\n\
 Start here:\n  shopguard serve                      run on ./data with the shipped marketplace policy\n  \
 shopguard simulate                   replay labelled attack traffic through the policy\n  \
-shopguard policy test my-policy.toml run a policy's fixture tests")]
+shopguard policy test my-policy.toml run a policy's fixture tests"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -199,8 +203,11 @@ struct SimulateArgs {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -243,8 +250,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     init_logging(args.log_format);
     let mut config = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            toml::from_str::<ServerConfig>(&text).with_context(|| format!("parsing {}", path.display()))?
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str::<ServerConfig>(&text)
+                .with_context(|| format!("parsing {}", path.display()))?
         }
         None => ServerConfig::default(),
     };
@@ -260,12 +269,22 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.enable_noop_endpoint |= args.enable_noop_endpoint;
     let listen = config.listen;
     let data_dir = config.data_dir.clone();
-    let started = tokio::task::spawn_blocking(move || shopguard_server::start(config, DEFAULT_POLICY)).await??;
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let started =
+        tokio::task::spawn_blocking(move || shopguard_server::start(config, DEFAULT_POLICY))
+            .await??;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let policy = started.state.engine.policy();
     println!("shopguard listening on http://{}", listener.local_addr()?);
     println!("data folder: {}", data_dir.display());
-    println!("policy '{}' version {}: {} rules, {} features", policy.document.policy.name, policy.version, policy.rules.len(), policy.features.len());
+    println!(
+        "policy '{}' version {}: {} rules, {} features",
+        policy.document.policy.name,
+        policy.version,
+        policy.rules.len(),
+        policy.features.len()
+    );
     match &started.bootstrap_key_file {
         Some(path) => println!(
             "first start: an admin API key was written to {} (readable by you only).\n\
@@ -283,13 +302,14 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}
@@ -305,20 +325,35 @@ async fn shutdown_signal() {
 fn keys(command: KeysCommand) -> Result<()> {
     match command {
         KeysCommand::Create { name, scopes, data } => {
-            let scopes = scopes.iter().map(|scope| scope.parse::<Scope>().map_err(anyhow::Error::msg)).collect::<Result<Vec<_>>>()?;
+            let scopes = scopes
+                .iter()
+                .map(|scope| scope.parse::<Scope>().map_err(anyhow::Error::msg))
+                .collect::<Result<Vec<_>>>()?;
             let store = SqliteStore::open(&data.data_dir)?;
             let key = api_keys::generate(&name, scopes, now_ms());
             store.insert_api_key(&key.record)?;
             println!("{}", key.token);
-            eprintln!("key id {} created; store the key now, it is not shown again", key.record.key_id);
+            eprintln!(
+                "key id {} created; store the key now, it is not shown again",
+                key.record.key_id
+            );
         }
         KeysCommand::List { data } => {
             let store = SqliteStore::open(&data.data_dir)?;
             println!("{:<18} {:<24} {:<40} status", "key id", "name", "scopes");
             for key in store.api_keys()? {
                 let scopes: Vec<&str> = key.scopes.iter().map(|scope| scope.as_str()).collect();
-                let status = if key.revoked_at_ms.is_some() { "revoked" } else { "active" };
-                println!("{:<18} {:<24} {:<40} {status}", key.key_id, key.name, scopes.join(","));
+                let status = if key.revoked_at_ms.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<18} {:<24} {:<40} {status}",
+                    key.key_id,
+                    key.name,
+                    scopes.join(",")
+                );
             }
         }
         KeysCommand::Revoke { key_id, data } => {
@@ -340,13 +375,26 @@ async fn policy(command: PolicyCommand) -> Result<()> {
     match command {
         PolicyCommand::Check { file } => {
             let source = read_policy(&file)?;
-            let policy = shopguard_core::CompiledPolicy::compile(&source, 0, &ListRegistry::new(), &Default::default())
-                .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
-            println!("{}: {} rules, {} features, {} lists, {} fixture tests", file.display(), policy.rules.len(), policy.features.len(), policy.document.lists.len(), policy.document.tests.len());
+            let policy = shopguard_core::CompiledPolicy::compile(
+                &source,
+                0,
+                &ListRegistry::new(),
+                &Default::default(),
+            )
+            .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+            println!(
+                "{}: {} rules, {} features, {} lists, {} fixture tests",
+                file.display(),
+                policy.rules.len(),
+                policy.features.len(),
+                policy.document.lists.len(),
+                policy.document.tests.len()
+            );
         }
         PolicyCommand::Test { file } => {
             let source = read_policy(&file)?;
-            let reports = shopguard_core::engine::run_fixtures(&source).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+            let reports = shopguard_core::engine::run_fixtures(&source)
+                .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
             let mut failed = 0;
             for report in &reports {
                 if report.passed() {
@@ -364,25 +412,56 @@ async fn policy(command: PolicyCommand) -> Result<()> {
                 std::process::exit(1);
             }
         }
-        PolicyCommand::Push { file, comment, server } => {
+        PolicyCommand::Push {
+            file,
+            comment,
+            server,
+        } => {
             let client = ApiClient::new(&server)?;
             let path = format!("/v1/policy?comment={}", percent_encode(&comment));
-            let body = client.call(Method::PUT, &path, "application/toml", read_policy(&file)?.into_bytes()).await?;
+            let body = client
+                .call(
+                    Method::PUT,
+                    &path,
+                    "application/toml",
+                    read_policy(&file)?.into_bytes(),
+                )
+                .await?;
             println!("{}", String::from_utf8_lossy(&body));
         }
         PolicyCommand::Versions { server } => {
             let client = ApiClient::new(&server)?;
-            let body = client.call(Method::GET, "/v1/policy/versions", "application/json", Vec::new()).await?;
+            let body = client
+                .call(
+                    Method::GET,
+                    "/v1/policy/versions",
+                    "application/json",
+                    Vec::new(),
+                )
+                .await?;
             let list: shopguard_api_types::PolicyVersionList = serde_json::from_slice(&body)?;
             for version in list.versions {
                 let marker = if version.active { "*" } else { " " };
-                println!("{marker} {:>4}  {}  {:<24} {}", version.version, &version.sha256[..12], version.author, version.comment);
+                println!(
+                    "{marker} {:>4}  {}  {:<24} {}",
+                    version.version,
+                    &version.sha256[..12],
+                    version.author,
+                    version.comment
+                );
             }
         }
         PolicyCommand::Rollback { version, server } => {
             let client = ApiClient::new(&server)?;
             let body = serde_json::to_vec(&shopguard_api_types::RollbackRequest { version })?;
-            client.call(Method::POST, "/v1/policy/rollback", "application/json", body).await?;
+            client
+                .call(
+                    Method::POST,
+                    "/v1/policy/rollback",
+                    "application/json",
+                    body,
+                )
+                .await?;
             println!("version {version} is live");
         }
     }
@@ -392,15 +471,24 @@ async fn policy(command: PolicyCommand) -> Result<()> {
 fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (byte as char).to_string()
+            }
             other => format!("%{other:02X}"),
         })
         .collect()
 }
 
 async fn lists(command: ListsCommand) -> Result<()> {
-    let ListsCommand::Import { file, list, ttl_seconds, reason, server } = command;
-    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let ListsCommand::Import {
+        file,
+        list,
+        ttl_seconds,
+        reason,
+        server,
+    } = command;
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
     let lines: Vec<&str> = text.lines().collect();
     let client = ApiClient::new(&server)?;
     let bar = progress(lines.len() as u64, "importing");
@@ -411,7 +499,14 @@ async fn lists(command: ListsCommand) -> Result<()> {
     let (mut added, mut invalid) = (0, 0);
     for chunk in lines.chunks(50_000) {
         let body = chunk.join("\n").into_bytes();
-        let response = client.call(Method::POST, &format!("/v1/lists/{list}/import?{query}"), "text/plain", body).await?;
+        let response = client
+            .call(
+                Method::POST,
+                &format!("/v1/lists/{list}/import?{query}"),
+                "text/plain",
+                body,
+            )
+            .await?;
         let report: shopguard_api_types::ImportReport = serde_json::from_slice(&response)?;
         added += report.added;
         invalid += report.invalid_count;
@@ -435,10 +530,18 @@ async fn simulate(args: SimulateArgs) -> Result<()> {
         start_ms: now_ms() - i64::from(args.days.max(2)) * 86_400_000 - 3_600_000,
     };
     let events = generate(&config);
-    eprintln!("generated {} events ({} users, {} days, {} instances of each attack)", events.len(), config.users, config.days, config.instances_per_attack);
+    eprintln!(
+        "generated {} events ({} users, {} days, {} instances of each attack)",
+        events.len(),
+        config.users,
+        config.days,
+        config.instances_per_attack
+    );
     if let Some(out) = &args.out {
         use std::io::Write;
-        let mut file = std::io::BufWriter::new(std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?);
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?,
+        );
         let bar = progress(events.len() as u64, "writing");
         for event in &events {
             serde_json::to_writer(&mut file, event)?;
@@ -447,14 +550,29 @@ async fn simulate(args: SimulateArgs) -> Result<()> {
         }
         file.flush()?;
         bar.finish_and_clear();
-        println!("wrote {} labelled events to {}", events.len(), out.display());
+        println!(
+            "wrote {} labelled events to {}",
+            events.len(),
+            out.display()
+        );
         return Ok(());
     }
-    let scoreboard = if args.drive { drive_server(&args.server, events).await? } else { score_in_process(args.policy.as_ref(), events)? };
+    let scoreboard = if args.drive {
+        drive_server(&args.server, events).await?
+    } else {
+        score_in_process(args.policy.as_ref(), events)?
+    };
     println!("{}", scoreboard.table());
     let rules = scoreboard.normal_flag_rules();
     if !rules.is_empty() {
-        println!("rules that flagged normal traffic: {}", rules.iter().map(|(rule, count)| format!("{rule} ({count})")).collect::<Vec<_>>().join(", "));
+        println!(
+            "rules that flagged normal traffic: {}",
+            rules
+                .iter()
+                .map(|(rule, count)| format!("{rule} ({count})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     Ok(())
 }
@@ -475,7 +593,10 @@ fn score_in_process(policy: Option<&PathBuf>, events: Vec<LabelledEvent>) -> Res
     for (position, labelled) in events.into_iter().enumerate() {
         let at = labelled.event.occurred_at_ms.unwrap_or_else(now_ms);
         let event = Event::try_from_input(labelled.event, at, || format!("sim-{position}"))?;
-        scoreboard.record(labelled.label, &engine.decide(&event, format!("sim-decision-{position}")));
+        scoreboard.record(
+            labelled.label,
+            &engine.decide(&event, format!("sim-decision-{position}")),
+        );
         if position % 1_000 == 0 {
             bar.set_position(position as u64);
         }
@@ -488,14 +609,37 @@ fn score_in_process(policy: Option<&PathBuf>, events: Vec<LabelledEvent>) -> Res
 async fn drive_server(server: &ServerArgs, events: Vec<LabelledEvent>) -> Result<Scoreboard> {
     let client = ApiClient::new(server)?;
     for (list, value) in seed_list_entries() {
-        let body = serde_json::to_vec(&shopguard_api_types::AddListEntryRequest { value, ttl_seconds: None, reason: "simulation seed".into() })?;
-        client.call(Method::POST, &format!("/v1/lists/{list}/entries"), "application/json", body).await?;
+        let body = serde_json::to_vec(&shopguard_api_types::AddListEntryRequest {
+            value,
+            ttl_seconds: None,
+            reason: "simulation seed".into(),
+        })?;
+        client
+            .call(
+                Method::POST,
+                &format!("/v1/lists/{list}/entries"),
+                "application/json",
+                body,
+            )
+            .await?;
     }
     let bar = progress(events.len() as u64, "sending");
     let mut scoreboard = Scoreboard::default();
     for chunk in events.chunks(500) {
-        let request = shopguard_api_types::BatchRequest { events: chunk.iter().map(|labelled| labelled.event.clone()).collect() };
-        let body = client.call(Method::POST, "/v1/events/batch", "application/json", serde_json::to_vec(&request)?).await?;
+        let request = shopguard_api_types::BatchRequest {
+            events: chunk
+                .iter()
+                .map(|labelled| labelled.event.clone())
+                .collect(),
+        };
+        let body = client
+            .call(
+                Method::POST,
+                "/v1/events/batch",
+                "application/json",
+                serde_json::to_vec(&request)?,
+            )
+            .await?;
         let response: shopguard_api_types::BatchResponse = serde_json::from_slice(&body)?;
         for (labelled, decision) in chunk.iter().zip(&response.decisions) {
             scoreboard.record(labelled.label, decision);

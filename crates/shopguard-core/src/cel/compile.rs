@@ -57,7 +57,9 @@ impl Node {
             Node::Int(f) => Box::new(move |act| f(act).map(Value::Int)),
             Node::UInt(f) => Box::new(move |act| f(act).map(Value::UInt)),
             Node::Double(f) => Box::new(move |act| f(act).map(Value::Double)),
-            Node::Str(f) => Box::new(move |act| f(act).map(|text| Value::String(Arc::from(text.as_ref())))),
+            Node::Str(f) => {
+                Box::new(move |act| f(act).map(|text| Value::String(Arc::from(text.as_ref()))))
+            }
             Node::Dyn(f) => f,
         }
     }
@@ -113,8 +115,15 @@ fn kind_constraint(expr: &IdedExpr) -> Option<Vec<EventKind>> {
         return None;
     };
     match call.func_name.as_str() {
-        operators::LOGICAL_AND => match (kind_constraint(&call.args[0]), kind_constraint(&call.args[1])) {
-            (Some(left), Some(right)) => Some(left.into_iter().filter(|kind| right.contains(kind)).collect()),
+        operators::LOGICAL_AND => match (
+            kind_constraint(&call.args[0]),
+            kind_constraint(&call.args[1]),
+        ) {
+            (Some(left), Some(right)) => Some(
+                left.into_iter()
+                    .filter(|kind| right.contains(kind))
+                    .collect(),
+            ),
             (Some(only), None) | (None, Some(only)) => Some(only),
             (None, None) => None,
         },
@@ -138,7 +147,10 @@ fn kind_constraint(expr: &IdedExpr) -> Option<Vec<EventKind>> {
             Some(vec![literal.parse().ok()?])
         }
         operators::IN if is_event_kind(&call.args[0]) => match constant_value(&call.args[1])? {
-            Value::List(items) => items.iter().map(|item| item.as_str().ok()?.parse().ok()).collect(),
+            Value::List(items) => items
+                .iter()
+                .map(|item| item.as_str().ok()?.parse().ok())
+                .collect(),
             _ => None,
         },
         _ => None,
@@ -160,7 +172,11 @@ fn check_kind_literals(expr: &IdedExpr, compiler: &Compiler<'_>) -> Result<(), C
         }
         if name == operators::IN && is_event_kind(&call.args[0]) {
             if let Expr::List(list) = &call.args[1].expr {
-                literals.extend(list.elements.iter().filter_map(|element| literal_str(element).map(|text| (element.id, text))));
+                literals.extend(
+                    list.elements
+                        .iter()
+                        .filter_map(|element| literal_str(element).map(|text| (element.id, text))),
+                );
             }
         }
         for (id, literal) in literals {
@@ -168,7 +184,12 @@ fn check_kind_literals(expr: &IdedExpr, compiler: &Compiler<'_>) -> Result<(), C
                 return Err(compiler.error(id, format!("'{literal}' is not an event kind")));
             }
         }
-        for argument in call.target.iter().map(|target| target.as_ref()).chain(call.args.iter()) {
+        for argument in call
+            .target
+            .iter()
+            .map(|target| target.as_ref())
+            .chain(call.args.iter())
+        {
             check_kind_literals(argument, compiler)?;
         }
     }
@@ -359,23 +380,46 @@ fn field_node<S: 'static>(
     presence_test: bool,
 ) -> Node {
     match *reader {
-        FieldReader::Str(read) if presence_test => Node::Bool(Box::new(move |act| Ok(read(record(act)).is_some()))),
-        FieldReader::Int(read) if presence_test => Node::Bool(Box::new(move |act| Ok(read(record(act)).is_some()))),
-        FieldReader::Double(read) if presence_test => Node::Bool(Box::new(move |act| Ok(read(record(act)).is_some()))),
-        FieldReader::Bool(read) if presence_test => Node::Bool(Box::new(move |act| Ok(read(record(act)).is_some()))),
-        FieldReader::Str(read) => Node::Str(Box::new(move |act| Ok(Cow::Borrowed(read(record(act)).unwrap_or(""))))),
-        FieldReader::Int(read) => Node::Int(Box::new(move |act| Ok(read(record(act)).unwrap_or(0)))),
-        FieldReader::Double(read) => Node::Double(Box::new(move |act| Ok(read(record(act)).unwrap_or(0.0)))),
-        FieldReader::Bool(read) => Node::Bool(Box::new(move |act| Ok(read(record(act)).unwrap_or(false)))),
+        FieldReader::Str(read) if presence_test => {
+            Node::Bool(Box::new(move |act| Ok(read(record(act)).is_some())))
+        }
+        FieldReader::Int(read) if presence_test => {
+            Node::Bool(Box::new(move |act| Ok(read(record(act)).is_some())))
+        }
+        FieldReader::Double(read) if presence_test => {
+            Node::Bool(Box::new(move |act| Ok(read(record(act)).is_some())))
+        }
+        FieldReader::Bool(read) if presence_test => {
+            Node::Bool(Box::new(move |act| Ok(read(record(act)).is_some())))
+        }
+        FieldReader::Str(read) => Node::Str(Box::new(move |act| {
+            Ok(Cow::Borrowed(read(record(act)).unwrap_or("")))
+        })),
+        FieldReader::Int(read) => {
+            Node::Int(Box::new(move |act| Ok(read(record(act)).unwrap_or(0))))
+        }
+        FieldReader::Double(read) => {
+            Node::Double(Box::new(move |act| Ok(read(record(act)).unwrap_or(0.0))))
+        }
+        FieldReader::Bool(read) => {
+            Node::Bool(Box::new(move |act| Ok(read(record(act)).unwrap_or(false))))
+        }
     }
 }
 
 impl Compiler<'_> {
     fn error(&self, id: u64, message: impl Into<String>) -> CompileError {
-        let offset = self.info.offset_for(id).map_or(0, |(start, _)| start as usize);
+        let offset = self
+            .info
+            .offset_for(id)
+            .map_or(0, |(start, _)| start as usize);
         let before = &self.source[..offset.min(self.source.len())];
         let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |tail| tail.chars().count()) + 1;
+        let column = before
+            .rsplit('\n')
+            .next()
+            .map_or(0, |tail| tail.chars().count())
+            + 1;
         CompileError {
             line,
             column,
@@ -479,7 +523,9 @@ impl Compiler<'_> {
 
     fn ident(&self, id: u64, name: &str) -> Result<Node, CompileError> {
         if let Some(slot) = self.local_slot(name) {
-            return Ok(Node::Dyn(Box::new(move |act| Ok(act.locals.borrow()[slot].clone()))));
+            return Ok(Node::Dyn(Box::new(move |act| {
+                Ok(act.locals.borrow()[slot].clone())
+            })));
         }
         match name {
             "event" | "features" | "profile" => Err(self.error(
@@ -559,7 +605,12 @@ impl Compiler<'_> {
                     act.event
                         .attrs
                         .iter()
-                        .map(|(key, value)| (Value::String(Arc::from(key.as_str())), Value::from_json(value)))
+                        .map(|(key, value)| {
+                            (
+                                Value::String(Arc::from(key.as_str())),
+                                Value::from_json(value),
+                            )
+                        })
                         .collect(),
                 ))
             }))),
@@ -644,15 +695,21 @@ impl Compiler<'_> {
             }
             operators::LOGICAL_NOT => {
                 let operand = self.compile_bool_arg(&args[0])?;
-                Ok(Node::Bool(Box::new(move |act| operand(act).map(|flag| !flag))))
+                Ok(Node::Bool(Box::new(move |act| {
+                    operand(act).map(|flag| !flag)
+                })))
             }
             operators::NOT_STRICTLY_FALSE => {
                 let operand = self.compile_bool_arg(&args[0])?;
-                Ok(Node::Bool(Box::new(move |act| Ok(operand(act) != Ok(false)))))
+                Ok(Node::Bool(Box::new(move |act| {
+                    Ok(operand(act) != Ok(false))
+                })))
             }
             operators::NEGATE => match self.compile(&args[0])? {
                 Node::Int(f) => Ok(Node::Int(Box::new(move |act| {
-                    f(act)?.checked_neg().ok_or_else(|| EvalError::new("integer overflow"))
+                    f(act)?
+                        .checked_neg()
+                        .ok_or_else(|| EvalError::new("integer overflow"))
                 }))),
                 Node::Double(f) => Ok(Node::Double(Box::new(move |act| f(act).map(|x| -x)))),
                 Node::Dyn(f) => Ok(Node::Dyn(Box::new(move |act| match f(act)? {
@@ -661,7 +718,10 @@ impl Compiler<'_> {
                         .map(Value::Int)
                         .ok_or_else(|| EvalError::new("integer overflow")),
                     Value::Double(double) => Ok(Value::Double(-double)),
-                    other => Err(EvalError::new(format!("no such overload: -{}", other.type_name()))),
+                    other => Err(EvalError::new(format!(
+                        "no such overload: -{}",
+                        other.type_name()
+                    ))),
                 }))),
                 other => Err(self.error(id, format!("cannot negate {}", other.type_name()))),
             },
@@ -679,7 +739,9 @@ impl Compiler<'_> {
                     return Err(self.error(id, "size() takes one argument"));
                 };
                 match self.compile(subject)? {
-                    Node::Str(f) => Ok(Node::Int(Box::new(move |act| Ok(f(act)?.chars().count() as i64)))),
+                    Node::Str(f) => Ok(Node::Int(Box::new(move |act| {
+                        Ok(f(act)?.chars().count() as i64)
+                    }))),
                     Node::Dyn(f) => Ok(Node::Int(Box::new(move |act| f(act)?.cel_size()))),
                     other => Err(self.error(id, format!("size() of {}", other.type_name()))),
                 }
@@ -688,7 +750,9 @@ impl Compiler<'_> {
             "matches" => self.matches(id, call),
             "lowerAscii" | "upperAscii" | "trim" => {
                 let Some(target) = call.target.as_deref() else {
-                    return Err(self.error(id, format!("{name}() is called on a string: s.{name}()")));
+                    return Err(
+                        self.error(id, format!("{name}() is called on a string: s.{name}()"))
+                    );
                 };
                 let subject = self.compile_str_arg(target)?;
                 let transform: fn(&str) -> String = match name {
@@ -696,7 +760,9 @@ impl Compiler<'_> {
                     "upperAscii" => str::to_ascii_uppercase,
                     _ => |text| text.trim().to_owned(),
                 };
-                Ok(Node::Str(Box::new(move |act| Ok(Cow::Owned(transform(&subject(act)?))))))
+                Ok(Node::Str(Box::new(move |act| {
+                    Ok(Cow::Owned(transform(&subject(act)?)))
+                })))
             }
             "int" | "uint" | "double" | "string" => self.conversion(id, name, call),
             "in_list" => self.in_list(id, call),
@@ -711,7 +777,9 @@ impl Compiler<'_> {
                             Cow::Borrowed(text.rsplit_once('@').map_or("", |(_, domain)| domain))
                         }
                         Cow::Owned(text) => Cow::Owned(
-                            text.rsplit_once('@').map_or("", |(_, domain)| domain).to_owned(),
+                            text.rsplit_once('@')
+                                .map_or("", |(_, domain)| domain)
+                                .to_owned(),
                         ),
                     })
                 })))
@@ -730,7 +798,11 @@ impl Compiler<'_> {
         // A string literal on either side is compared in place, without copying it.
         if let Some(literal) = literal_str(right_expr).or_else(|| literal_str(left_expr)) {
             let literal_on_left = literal_str(right_expr).is_none();
-            let other_expr = if literal_on_left { right_expr } else { left_expr };
+            let other_expr = if literal_on_left {
+                right_expr
+            } else {
+                left_expr
+            };
             if let Node::Str(other) = self.compile(other_expr)? {
                 let literal: Box<str> = literal.into();
                 return Ok(Node::Bool(Box::new(move |act| {
@@ -811,8 +883,12 @@ impl Compiler<'_> {
         let left = self.compile(left_expr)?;
         let right = self.compile(right_expr)?;
         Ok(match (left, right) {
-            (Node::Int(a), Node::Int(b)) => Node::Int(Box::new(move |act| op.int(a(act)?, b(act)?))),
-            (Node::UInt(a), Node::UInt(b)) => Node::UInt(Box::new(move |act| op.uint(a(act)?, b(act)?))),
+            (Node::Int(a), Node::Int(b)) => {
+                Node::Int(Box::new(move |act| op.int(a(act)?, b(act)?)))
+            }
+            (Node::UInt(a), Node::UInt(b)) => {
+                Node::UInt(Box::new(move |act| op.uint(a(act)?, b(act)?)))
+            }
             (Node::Double(a), Node::Double(b)) => {
                 if op == ArithOp::Rem {
                     return Err(self.error(id, "'%' is not defined on double"));
@@ -866,10 +942,17 @@ impl Compiler<'_> {
         }
         let container = self.compile(container)?.into_dyn();
         let index = self.compile(index)?.into_dyn();
-        Ok(Node::Dyn(Box::new(move |act| container(act)?.cel_index(&index(act)?))))
+        Ok(Node::Dyn(Box::new(move |act| {
+            container(act)?.cel_index(&index(act)?)
+        })))
     }
 
-    fn membership(&mut self, id: u64, element: &IdedExpr, container: &IdedExpr) -> Result<Node, CompileError> {
+    fn membership(
+        &mut self,
+        id: u64,
+        element: &IdedExpr,
+        container: &IdedExpr,
+    ) -> Result<Node, CompileError> {
         let element_node = self.compile(element)?;
         if let Some(Value::List(items)) = constant_value(container) {
             match element_node {
@@ -878,11 +961,16 @@ impl Compiler<'_> {
                         .iter()
                         .filter_map(|item| item.as_str().ok().map(Box::from))
                         .collect();
-                    return Ok(Node::Bool(Box::new(move |act| Ok(set.contains(subject(act)?.as_ref())))));
+                    return Ok(Node::Bool(Box::new(move |act| {
+                        Ok(set.contains(subject(act)?.as_ref()))
+                    })));
                 }
                 Node::Int(subject) if items.iter().all(|item| matches!(item, Value::Int(_))) => {
-                    let ints: Vec<i64> = items.iter().filter_map(|item| item.as_int().ok()).collect();
-                    return Ok(Node::Bool(Box::new(move |act| Ok(ints.contains(&subject(act)?)))));
+                    let ints: Vec<i64> =
+                        items.iter().filter_map(|item| item.as_int().ok()).collect();
+                    return Ok(Node::Bool(Box::new(move |act| {
+                        Ok(ints.contains(&subject(act)?))
+                    })));
                 }
                 other => {
                     let subject = other.into_dyn();
@@ -895,12 +983,17 @@ impl Compiler<'_> {
         if !matches!(container_node, Node::Dyn(_)) {
             return Err(self.error(
                 id,
-                format!("'in' needs a list or map, found {}", container_node.type_name()),
+                format!(
+                    "'in' needs a list or map, found {}",
+                    container_node.type_name()
+                ),
             ));
         }
         let subject = element_node.into_dyn();
         let container = container_node.into_dyn();
-        Ok(Node::Bool(Box::new(move |act| subject(act)?.cel_in(&container(act)?))))
+        Ok(Node::Bool(Box::new(move |act| {
+            subject(act)?.cel_in(&container(act)?)
+        })))
     }
 
     fn string_test(&mut self, id: u64, name: &str, call: &CallExpr) -> Result<Node, CompileError> {
@@ -915,10 +1008,14 @@ impl Compiler<'_> {
         let subject = self.compile_str_arg(target)?;
         if let Some(literal) = literal_str(argument) {
             let literal: Box<str> = literal.into();
-            return Ok(Node::Bool(Box::new(move |act| Ok(test(&subject(act)?, &literal)))));
+            return Ok(Node::Bool(Box::new(move |act| {
+                Ok(test(&subject(act)?, &literal))
+            })));
         }
         let part = self.compile_str_arg(argument)?;
-        Ok(Node::Bool(Box::new(move |act| Ok(test(&subject(act)?, &part(act)?)))))
+        Ok(Node::Bool(Box::new(move |act| {
+            Ok(test(&subject(act)?, &part(act)?))
+        })))
     }
 
     fn matches(&mut self, id: u64, call: &CallExpr) -> Result<Node, CompileError> {
@@ -928,12 +1025,21 @@ impl Compiler<'_> {
             _ => return Err(self.error(id, "matches takes a text and a pattern")),
         };
         let Some(pattern) = literal_str(pattern_expr) else {
-            return Err(self.error(pattern_expr.id, "the pattern of matches() must be a string literal"));
+            return Err(self.error(
+                pattern_expr.id,
+                "the pattern of matches() must be a string literal",
+            ));
         };
-        let regex = regex::Regex::new(pattern)
-            .map_err(|error| self.error(pattern_expr.id, format!("invalid regular expression: {error}")))?;
+        let regex = regex::Regex::new(pattern).map_err(|error| {
+            self.error(
+                pattern_expr.id,
+                format!("invalid regular expression: {error}"),
+            )
+        })?;
         let subject = self.compile_str_arg(subject_expr)?;
-        Ok(Node::Bool(Box::new(move |act| Ok(regex.is_match(&subject(act)?)))))
+        Ok(Node::Bool(Box::new(move |act| {
+            Ok(regex.is_match(&subject(act)?))
+        })))
     }
 
     fn conversion(&mut self, id: u64, name: &str, call: &CallExpr) -> Result<Node, CompileError> {
@@ -945,27 +1051,47 @@ impl Compiler<'_> {
         let convert: fn(Value) -> EvalResult<Value> = match name {
             "int" => |value| match value {
                 Value::Int(int) => Ok(Value::Int(int)),
-                Value::UInt(uint) => i64::try_from(uint).map(Value::Int).map_err(|_| EvalError::new("int() out of range")),
-                Value::Double(double) if double.is_finite() && double > -9.223_372_036_854_776e18 && double < 9.223_372_036_854_776e18 => {
+                Value::UInt(uint) => i64::try_from(uint)
+                    .map(Value::Int)
+                    .map_err(|_| EvalError::new("int() out of range")),
+                Value::Double(double)
+                    if double.is_finite()
+                        && double > -9.223_372_036_854_776e18
+                        && double < 9.223_372_036_854_776e18 =>
+                {
                     Ok(Value::Int(double.trunc() as i64))
                 }
-                Value::String(text) => text.parse().map(Value::Int).map_err(|_| EvalError::new("int() of a non-integer string")),
+                Value::String(text) => text
+                    .parse()
+                    .map(Value::Int)
+                    .map_err(|_| EvalError::new("int() of a non-integer string")),
                 other => Err(EvalError::new(format!("int() of {}", other.type_name()))),
             },
             "uint" => |value| match value {
                 Value::UInt(uint) => Ok(Value::UInt(uint)),
-                Value::Int(int) => u64::try_from(int).map(Value::UInt).map_err(|_| EvalError::new("uint() out of range")),
-                Value::Double(double) if double.is_finite() && double >= 0.0 && double < 1.844_674_407_370_955_2e19 => {
+                Value::Int(int) => u64::try_from(int)
+                    .map(Value::UInt)
+                    .map_err(|_| EvalError::new("uint() out of range")),
+                Value::Double(double)
+                    if double.is_finite()
+                        && (0.0..1.844_674_407_370_955_2e19).contains(&double) =>
+                {
                     Ok(Value::UInt(double.trunc() as u64))
                 }
-                Value::String(text) => text.parse().map(Value::UInt).map_err(|_| EvalError::new("uint() of a non-integer string")),
+                Value::String(text) => text
+                    .parse()
+                    .map(Value::UInt)
+                    .map_err(|_| EvalError::new("uint() of a non-integer string")),
                 other => Err(EvalError::new(format!("uint() of {}", other.type_name()))),
             },
             "double" => |value| match value {
                 Value::Double(double) => Ok(Value::Double(double)),
                 Value::Int(int) => Ok(Value::Double(int as f64)),
                 Value::UInt(uint) => Ok(Value::Double(uint as f64)),
-                Value::String(text) => text.parse().map(Value::Double).map_err(|_| EvalError::new("double() of a non-numeric string")),
+                Value::String(text) => text
+                    .parse()
+                    .map(Value::Double)
+                    .map_err(|_| EvalError::new("double() of a non-numeric string")),
                 other => Err(EvalError::new(format!("double() of {}", other.type_name()))),
             },
             _ => |value| match value {
@@ -986,16 +1112,26 @@ impl Compiler<'_> {
             "int" => Node::Int(Box::new(move |act| converted(act)?.as_int())),
             "uint" => Node::UInt(Box::new(move |act| converted(act)?.as_uint())),
             "double" => Node::Double(Box::new(move |act| converted(act)?.as_double())),
-            _ => Node::Str(Box::new(move |act| converted(act)?.as_str().map(|text| Cow::Owned(text.to_owned())))),
+            _ => Node::Str(Box::new(move |act| {
+                converted(act)?
+                    .as_str()
+                    .map(|text| Cow::Owned(text.to_owned()))
+            })),
         })
     }
 
     fn in_list(&mut self, id: u64, call: &CallExpr) -> Result<Node, CompileError> {
         let [name_expr, value_expr] = call.args.as_slice() else {
-            return Err(self.error(id, "in_list takes a list name and a value: in_list('ip_block', event.ip)"));
+            return Err(self.error(
+                id,
+                "in_list takes a list name and a value: in_list('ip_block', event.ip)",
+            ));
         };
         let Some(list_name) = literal_str(name_expr) else {
-            return Err(self.error(name_expr.id, "the list name of in_list() must be a string literal"));
+            return Err(self.error(
+                name_expr.id,
+                "the list name of in_list() must be a string literal",
+            ));
         };
         let Some(list) = self.env.lists.resolve(list_name) else {
             return Err(self.error(
@@ -1007,19 +1143,24 @@ impl Compiler<'_> {
         let is_event_ip = matches!(&value_expr.expr, Expr::Select(select) if !select.test && select.field == "ip" && is_record(&select.operand, "event") && self.local_slot("event").is_none());
         if is_event_ip {
             return Ok(Node::Bool(Box::new(move |act| {
-                Ok(act
-                    .event
-                    .ip
-                    .is_some_and(|ip: IpAddr| act.lists.contains_ip(list, ip, act.event.occurred_at_ms)))
+                Ok(act.event.ip.is_some_and(|ip: IpAddr| {
+                    act.lists.contains_ip(list, ip, act.event.occurred_at_ms)
+                }))
             })));
         }
         let value = self.compile_str_arg(value_expr)?;
         Ok(Node::Bool(Box::new(move |act| {
-            Ok(act.lists.contains(list, &value(act)?, act.event.occurred_at_ms))
+            Ok(act
+                .lists
+                .contains(list, &value(act)?, act.event.occurred_at_ms))
         })))
     }
 
-    fn comprehension(&mut self, id: u64, comprehension: &ComprehensionExpr) -> Result<Node, CompileError> {
+    fn comprehension(
+        &mut self,
+        id: u64,
+        comprehension: &ComprehensionExpr,
+    ) -> Result<Node, CompileError> {
         if comprehension.iter_var2.is_some() {
             return Err(self.error(id, "two-variable comprehensions are not supported"));
         }
@@ -1061,7 +1202,9 @@ impl Compiler<'_> {
 fn conditional(condition: Fun<bool>, when_true: Node, when_false: Node) -> Node {
     macro_rules! pick {
         ($variant:ident, $a:ident, $b:ident) => {
-            Node::$variant(Box::new(move |act| if condition(act)? { $a(act) } else { $b(act) }))
+            Node::$variant(Box::new(
+                move |act| if condition(act)? { $a(act) } else { $b(act) },
+            ))
         };
     }
     match (when_true, when_false) {
@@ -1070,7 +1213,9 @@ fn conditional(condition: Fun<bool>, when_true: Node, when_false: Node) -> Node 
         (Node::UInt(a), Node::UInt(b)) => pick!(UInt, a, b),
         (Node::Double(a), Node::Double(b)) => pick!(Double, a, b),
         (Node::Str(a), Node::Str(b)) => {
-            Node::Str(Box::new(move |act| if condition(act)? { a(act) } else { b(act) }))
+            Node::Str(Box::new(
+                move |act| if condition(act)? { a(act) } else { b(act) },
+            ))
         }
         (a, b) => {
             let a = a.into_dyn();

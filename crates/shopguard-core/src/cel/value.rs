@@ -86,7 +86,12 @@ impl Value {
             serde_json::Value::Object(entries) => Value::Map(
                 entries
                     .iter()
-                    .map(|(key, value)| (Value::String(Arc::from(key.as_str())), Value::from_json(value)))
+                    .map(|(key, value)| {
+                        (
+                            Value::String(Arc::from(key.as_str())),
+                            Value::from_json(value),
+                        )
+                    })
                     .collect(),
             ),
         }

@@ -2,7 +2,10 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use shopguard_api_types::{Alert, AlertList, AlertsQuery, ApiError, DecisionList, DecisionsQuery, ErrorCode, LoggedDecision};
+use shopguard_api_types::{
+    Alert, AlertList, AlertsQuery, ApiError, DecisionList, DecisionsQuery, ErrorCode,
+    LoggedDecision,
+};
 use shopguard_storage::{DecisionQuery, DecisionRecord};
 
 use crate::error::{AppError, AppResult};
@@ -19,7 +22,10 @@ fn logged(record: DecisionRecord) -> AppResult<LoggedDecision> {
 fn limit_of(limit: Option<u32>) -> AppResult<u32> {
     match limit.unwrap_or(100) {
         limit @ 1..=1_000 => Ok(limit),
-        _ => Err(AppError::new(ErrorCode::InvalidParameter, "limit: must lie in 1..=1000").with_field("limit")),
+        _ => Err(
+            AppError::new(ErrorCode::InvalidParameter, "limit: must lie in 1..=1000")
+                .with_field("limit"),
+        ),
     }
 }
 
@@ -27,7 +33,11 @@ fn limit_of(limit: Option<u32>) -> AppResult<u32> {
 #[utoipa::path(get, path = "/v1/decisions", tag = "decisions", params(DecisionsQuery),
     responses((status = 200, body = DecisionList), (status = 400, body = ApiError)),
     security(("api_key" = ["decisions:read"])))]
-pub async fn list_decisions(State(state): State<AppState>, _caller: Caller<DecisionsRead>, Params(query): Params<DecisionsQuery>) -> AppResult<Json<DecisionList>> {
+pub async fn list_decisions(
+    State(state): State<AppState>,
+    _caller: Caller<DecisionsRead>,
+    Params(query): Params<DecisionsQuery>,
+) -> AppResult<Json<DecisionList>> {
     let store_query = DecisionQuery {
         user_id: query.user_id,
         ip: query.ip,
@@ -38,7 +48,8 @@ pub async fn list_decisions(State(state): State<AppState>, _caller: Caller<Decis
         limit: limit_of(query.limit)?,
     };
     let store = state.store.clone();
-    let records = tokio::task::spawn_blocking(move || store.query_decisions(&store_query)).await??;
+    let records =
+        tokio::task::spawn_blocking(move || store.query_decisions(&store_query)).await??;
     let decisions = records.into_iter().map(logged).collect::<AppResult<_>>()?;
     Ok(Json(DecisionList { decisions }))
 }
@@ -48,11 +59,20 @@ pub async fn list_decisions(State(state): State<AppState>, _caller: Caller<Decis
     params(("decision_id" = String, Path, description = "decision id")),
     responses((status = 200, body = LoggedDecision), (status = 404, body = ApiError)),
     security(("api_key" = ["decisions:read"])))]
-pub async fn get_decision(State(state): State<AppState>, _caller: Caller<DecisionsRead>, Path(decision_id): Path<String>) -> AppResult<Json<LoggedDecision>> {
+pub async fn get_decision(
+    State(state): State<AppState>,
+    _caller: Caller<DecisionsRead>,
+    Path(decision_id): Path<String>,
+) -> AppResult<Json<LoggedDecision>> {
     let store = state.store.clone();
     let lookup_id = decision_id.clone();
     let record = tokio::task::spawn_blocking(move || store.decision(&lookup_id)).await??;
-    let record = record.ok_or_else(|| AppError::new(ErrorCode::NotFound, format!("decision '{decision_id}' not found (it may still be queued for the log)")))?;
+    let record = record.ok_or_else(|| {
+        AppError::new(
+            ErrorCode::NotFound,
+            format!("decision '{decision_id}' not found (it may still be queued for the log)"),
+        )
+    })?;
     Ok(Json(logged(record)?))
 }
 
@@ -60,10 +80,16 @@ pub async fn get_decision(State(state): State<AppState>, _caller: Caller<Decisio
 #[utoipa::path(get, path = "/v1/alerts", tag = "decisions", params(AlertsQuery),
     responses((status = 200, body = AlertList)),
     security(("api_key" = ["decisions:read"])))]
-pub async fn list_alerts(State(state): State<AppState>, _caller: Caller<DecisionsRead>, Params(query): Params<AlertsQuery>) -> AppResult<Json<AlertList>> {
+pub async fn list_alerts(
+    State(state): State<AppState>,
+    _caller: Caller<DecisionsRead>,
+    Params(query): Params<AlertsQuery>,
+) -> AppResult<Json<AlertList>> {
     let limit = limit_of(query.limit)?;
     let store = state.store.clone();
-    let records = tokio::task::spawn_blocking(move || store.query_alerts(query.from_ms, query.to_ms, limit)).await??;
+    let records =
+        tokio::task::spawn_blocking(move || store.query_alerts(query.from_ms, query.to_ms, limit))
+            .await??;
     let alerts = records
         .into_iter()
         .map(|record| Alert {

@@ -3,7 +3,9 @@
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use shopguard_api_types::{ApiError, BatchRequest, BatchResponse, ChallengeResultRequest, Decision, ErrorCode, EventInput};
+use shopguard_api_types::{
+    ApiError, BatchRequest, BatchResponse, ChallengeResultRequest, Decision, ErrorCode, EventInput,
+};
 use shopguard_core::Event;
 use shopguard_storage::DecisionRecord;
 
@@ -17,7 +19,8 @@ fn validate(input: EventInput, now: i64, prefix: &str) -> AppResult<Event> {
             .with_field(format!("{prefix}kind")));
     }
     Event::try_from_input(input, now, || uuid::Uuid::now_v7().to_string()).map_err(|error| {
-        AppError::new(ErrorCode::InvalidEvent, format!("{prefix}{error}")).with_field(format!("{prefix}{}", error.field))
+        AppError::new(ErrorCode::InvalidEvent, format!("{prefix}{error}"))
+            .with_field(format!("{prefix}{}", error.field))
     })
 }
 
@@ -29,7 +32,11 @@ fn json(body: Vec<u8>) -> impl IntoResponse {
 #[utoipa::path(post, path = "/v1/events", tag = "events", request_body = EventInput,
     responses((status = 200, body = Decision), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 429, body = ApiError)),
     security(("api_key" = ["events:write"])))]
-pub async fn post_event(State(state): State<AppState>, _caller: Caller<EventsWrite>, JsonBody(input): JsonBody<EventInput>) -> AppResult<impl IntoResponse> {
+pub async fn post_event(
+    State(state): State<AppState>,
+    _caller: Caller<EventsWrite>,
+    JsonBody(input): JsonBody<EventInput>,
+) -> AppResult<impl IntoResponse> {
     let event = validate(input, now_ms(), "")?;
     Ok(json(state.decide(event).await?))
 }
@@ -39,10 +46,21 @@ pub async fn post_event(State(state): State<AppState>, _caller: Caller<EventsWri
 #[utoipa::path(post, path = "/v1/events/batch", tag = "events", request_body = BatchRequest,
     responses((status = 200, body = BatchResponse), (status = 400, body = ApiError), (status = 401, body = ApiError)),
     security(("api_key" = ["events:write"])))]
-pub async fn post_batch(State(state): State<AppState>, _caller: Caller<EventsWrite>, JsonBody(batch): JsonBody<BatchRequest>) -> AppResult<impl IntoResponse> {
+pub async fn post_batch(
+    State(state): State<AppState>,
+    _caller: Caller<EventsWrite>,
+    JsonBody(batch): JsonBody<BatchRequest>,
+) -> AppResult<impl IntoResponse> {
     let limit = state.config.max_batch_events;
     if batch.events.len() > limit {
-        return Err(AppError::new(ErrorCode::BatchTooLarge, format!("events: {} events, the limit is {limit}", batch.events.len())).with_field("events"));
+        return Err(AppError::new(
+            ErrorCode::BatchTooLarge,
+            format!(
+                "events: {} events, the limit is {limit}",
+                batch.events.len()
+            ),
+        )
+        .with_field("events"));
     }
     let now = now_ms();
     let events = batch
@@ -53,14 +71,20 @@ pub async fn post_batch(State(state): State<AppState>, _caller: Caller<EventsWri
         .collect::<AppResult<Vec<Event>>>()?;
     let records: Vec<DecisionRecord> = events
         .into_iter()
-        .map(|event| DecisionRecord { decision: state.decide_only(&event), event })
+        .map(|event| DecisionRecord {
+            decision: state.decide_only(&event),
+            event,
+        })
         .collect();
     // Same shape as `BatchResponse`, serialised by reference.
     #[derive(serde::Serialize)]
     struct BatchOut<'a> {
         decisions: Vec<&'a Decision>,
     }
-    let body = serde_json::to_vec(&BatchOut { decisions: records.iter().map(|record| &record.decision).collect() }).map_err(AppError::internal)?;
+    let body = serde_json::to_vec(&BatchOut {
+        decisions: records.iter().map(|record| &record.decision).collect(),
+    })
+    .map_err(AppError::internal)?;
     for record in records {
         state.log_decision(record).await?;
     }
@@ -81,10 +105,17 @@ pub async fn post_challenge_result(
 ) -> AppResult<impl IntoResponse> {
     let (event, decision) = state
         .engine
-        .report_challenge(&decision_id, result.passed, now_ms(), uuid::Uuid::now_v7().to_string())
+        .report_challenge(
+            &decision_id,
+            result.passed,
+            now_ms(),
+            uuid::Uuid::now_v7().to_string(),
+        )
         .map_err(|error| AppError::new(ErrorCode::ChallengeNotPending, error.to_string()))?;
     state.metrics.observe(&decision, 0.0);
     let body = serde_json::to_vec(&decision).map_err(AppError::internal)?;
-    state.log_decision(DecisionRecord { decision, event }).await?;
+    state
+        .log_decision(DecisionRecord { decision, event })
+        .await?;
     Ok(json(body))
 }

@@ -4,8 +4,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use shopguard_api_types::{
-    AddListEntryRequest, ApiError, CreateListRequest, ErrorCode, ImportProblem, ImportQuery, ImportReport, ListEntriesQuery, ListEntry, ListEntryPage,
-    ListIndex, ListInfo, RemoveListEntryQuery,
+    AddListEntryRequest, ApiError, CreateListRequest, ErrorCode, ImportProblem, ImportQuery,
+    ImportReport, ListEntriesQuery, ListEntry, ListEntryPage, ListIndex, ListInfo,
+    RemoveListEntryQuery,
 };
 use shopguard_core::lists::{List, ListError, NEVER};
 use shopguard_storage::{ListEntryRecord, ListRecord};
@@ -27,7 +28,11 @@ fn list_error(error: ListError) -> AppError {
 }
 
 fn find_list(state: &AppState, name: &str) -> AppResult<Arc<List>> {
-    state.engine.lists().get(name).ok_or_else(|| list_error(ListError::NoSuchList(name.to_owned())))
+    state
+        .engine
+        .lists()
+        .get(name)
+        .ok_or_else(|| list_error(ListError::NoSuchList(name.to_owned())))
 }
 
 fn expiry(now: i64, ttl_seconds: Option<u64>) -> AppResult<Option<i64>> {
@@ -37,7 +42,10 @@ fn expiry(now: i64, ttl_seconds: Option<u64>) -> AppResult<Option<i64>> {
                 .ok()
                 .and_then(|ttl| ttl.checked_mul(1_000))
                 .and_then(|ttl| now.checked_add(ttl))
-                .ok_or_else(|| AppError::new(ErrorCode::InvalidParameter, "ttl_seconds: too large").with_field("ttl_seconds"))
+                .ok_or_else(|| {
+                    AppError::new(ErrorCode::InvalidParameter, "ttl_seconds: too large")
+                        .with_field("ttl_seconds")
+                })
         })
         .transpose()
 }
@@ -54,7 +62,10 @@ fn entry(record: ListEntryRecord) -> ListEntry {
 
 /// Every list with its size.
 #[utoipa::path(get, path = "/v1/lists", tag = "lists", responses((status = 200, body = ListIndex)), security(("api_key" = ["admin"])))]
-pub async fn list_lists(State(state): State<AppState>, _caller: Caller<Admin>) -> AppResult<Json<ListIndex>> {
+pub async fn list_lists(
+    State(state): State<AppState>,
+    _caller: Caller<Admin>,
+) -> AppResult<Json<ListIndex>> {
     let store = state.store.clone();
     let stored = tokio::task::spawn_blocking(move || store.lists()).await??;
     let lists = state
@@ -63,7 +74,11 @@ pub async fn list_lists(State(state): State<AppState>, _caller: Caller<Admin>) -
         .all()
         .into_iter()
         .map(|list| ListInfo {
-            description: stored.iter().find(|record| record.name == list.name()).map(|record| record.description.clone()).unwrap_or_default(),
+            description: stored
+                .iter()
+                .find(|record| record.name == list.name())
+                .map(|record| record.description.clone())
+                .unwrap_or_default(),
             name: list.name().to_owned(),
             kind: list.kind(),
             entries: list.len(),
@@ -75,38 +90,80 @@ pub async fn list_lists(State(state): State<AppState>, _caller: Caller<Admin>) -
 /// Creates a list (idempotent for the same kind).
 #[utoipa::path(post, path = "/v1/lists", tag = "lists", request_body = CreateListRequest,
     responses((status = 201, body = ListInfo), (status = 400, body = ApiError), (status = 409, body = ApiError)), security(("api_key" = ["admin"])))]
-pub async fn create_list(State(state): State<AppState>, _caller: Caller<Admin>, JsonBody(request): JsonBody<CreateListRequest>) -> AppResult<(StatusCode, Json<ListInfo>)> {
-    let list = state.engine.lists().ensure(&request.name, request.kind).map_err(list_error)?;
+pub async fn create_list(
+    State(state): State<AppState>,
+    _caller: Caller<Admin>,
+    JsonBody(request): JsonBody<CreateListRequest>,
+) -> AppResult<(StatusCode, Json<ListInfo>)> {
+    let list = state
+        .engine
+        .lists()
+        .ensure(&request.name, request.kind)
+        .map_err(list_error)?;
     let store = state.store.clone();
-    let record = ListRecord { name: request.name.clone(), kind: request.kind, description: request.description.clone(), created_at_ms: now_ms() };
+    let record = ListRecord {
+        name: request.name.clone(),
+        kind: request.kind,
+        description: request.description.clone(),
+        created_at_ms: now_ms(),
+    };
     tokio::task::spawn_blocking(move || store.ensure_list(&record)).await??;
     Ok((
         StatusCode::CREATED,
-        Json(ListInfo { name: request.name, kind: request.kind, description: request.description, entries: list.len() }),
+        Json(ListInfo {
+            name: request.name,
+            kind: request.kind,
+            description: request.description,
+            entries: list.len(),
+        }),
     ))
 }
 
 /// Entries of a list, by value, a page at a time.
 #[utoipa::path(get, path = "/v1/lists/{name}/entries", tag = "lists", params(("name" = String, Path, description = "list name"), ListEntriesQuery),
     responses((status = 200, body = ListEntryPage), (status = 404, body = ApiError)), security(("api_key" = ["admin"])))]
-pub async fn list_entries(State(state): State<AppState>, _caller: Caller<Admin>, Path(name): Path<String>, Params(query): Params<ListEntriesQuery>) -> AppResult<Json<ListEntryPage>> {
+pub async fn list_entries(
+    State(state): State<AppState>,
+    _caller: Caller<Admin>,
+    Path(name): Path<String>,
+    Params(query): Params<ListEntriesQuery>,
+) -> AppResult<Json<ListEntryPage>> {
     find_list(&state, &name)?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1_000);
     let store = state.store.clone();
-    let records = tokio::task::spawn_blocking(move || store.list_entries(&name, query.after.as_deref(), limit)).await??;
-    let next_after = (records.len() == limit as usize).then(|| records.last().map(|record| record.value.clone())).flatten();
-    Ok(Json(ListEntryPage { entries: records.into_iter().map(entry).collect(), next_after }))
+    let records = tokio::task::spawn_blocking(move || {
+        store.list_entries(&name, query.after.as_deref(), limit)
+    })
+    .await??;
+    let next_after = (records.len() == limit as usize)
+        .then(|| records.last().map(|record| record.value.clone()))
+        .flatten();
+    Ok(Json(ListEntryPage {
+        entries: records.into_iter().map(entry).collect(),
+        next_after,
+    }))
 }
 
 /// Adds or refreshes one entry.
 #[utoipa::path(post, path = "/v1/lists/{name}/entries", tag = "lists", params(("name" = String, Path, description = "list name")), request_body = AddListEntryRequest,
     responses((status = 201, body = ListEntry), (status = 400, body = ApiError), (status = 404, body = ApiError)), security(("api_key" = ["admin"])))]
-pub async fn add_entry(State(state): State<AppState>, caller: Caller<Admin>, Path(name): Path<String>, JsonBody(request): JsonBody<AddListEntryRequest>) -> AppResult<(StatusCode, Json<ListEntry>)> {
+pub async fn add_entry(
+    State(state): State<AppState>,
+    caller: Caller<Admin>,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<AddListEntryRequest>,
+) -> AppResult<(StatusCode, Json<ListEntry>)> {
     let list = find_list(&state, &name)?;
     let now = now_ms();
     let expires_at_ms = expiry(now, request.ttl_seconds)?;
     let key = list.kind().normalize(&request.value).map_err(list_error)?;
-    let record = ListEntryRecord { value: key.to_string(), expires_at_ms, added_by: caller.actor(), reason: request.reason, created_at_ms: now };
+    let record = ListEntryRecord {
+        value: key.to_string(),
+        expires_at_ms,
+        added_by: caller.actor(),
+        reason: request.reason,
+        created_at_ms: now,
+    };
     let store = state.store.clone();
     let stored = record.clone();
     tokio::task::spawn_blocking(move || store.upsert_list_entries(&name, &[stored])).await??;
@@ -117,17 +174,26 @@ pub async fn add_entry(State(state): State<AppState>, caller: Caller<Admin>, Pat
 /// Removes one entry.
 #[utoipa::path(delete, path = "/v1/lists/{name}/entries", tag = "lists", params(("name" = String, Path, description = "list name"), RemoveListEntryQuery),
     responses((status = 204), (status = 404, body = ApiError)), security(("api_key" = ["admin"])))]
-pub async fn remove_entry(State(state): State<AppState>, _caller: Caller<Admin>, Path(name): Path<String>, Params(query): Params<RemoveListEntryQuery>) -> AppResult<StatusCode> {
+pub async fn remove_entry(
+    State(state): State<AppState>,
+    _caller: Caller<Admin>,
+    Path(name): Path<String>,
+    Params(query): Params<RemoveListEntryQuery>,
+) -> AppResult<StatusCode> {
     let list = find_list(&state, &name)?;
     let key = list.kind().normalize(&query.value).map_err(list_error)?;
     let store = state.store.clone();
     let value = key.to_string();
-    let stored = tokio::task::spawn_blocking(move || store.remove_list_entry(&name, &value)).await??;
+    let stored =
+        tokio::task::spawn_blocking(move || store.remove_list_entry(&name, &value)).await??;
     let in_memory = list.remove(&query.value).map_err(list_error)?;
     if stored || in_memory {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(AppError::new(ErrorCode::NotFound, format!("'{}' is not in the list", query.value)))
+        Err(AppError::new(
+            ErrorCode::NotFound,
+            format!("'{}' is not in the list", query.value),
+        ))
     }
 }
 
@@ -136,7 +202,13 @@ pub async fn remove_entry(State(state): State<AppState>, _caller: Caller<Admin>,
 #[utoipa::path(post, path = "/v1/lists/{name}/import", tag = "lists", params(("name" = String, Path, description = "list name"), ImportQuery),
     request_body(content = String, content_type = "text/plain"),
     responses((status = 200, body = ImportReport), (status = 404, body = ApiError)), security(("api_key" = ["admin"])))]
-pub async fn import_entries(State(state): State<AppState>, caller: Caller<Admin>, Path(name): Path<String>, Params(query): Params<ImportQuery>, TextBody(text): TextBody) -> AppResult<Json<ImportReport>> {
+pub async fn import_entries(
+    State(state): State<AppState>,
+    caller: Caller<Admin>,
+    Path(name): Path<String>,
+    Params(query): Params<ImportQuery>,
+    TextBody(text): TextBody,
+) -> AppResult<Json<ImportReport>> {
     let list = find_list(&state, &name)?;
     let now = now_ms();
     let expires_at_ms = expiry(now, query.ttl_seconds)?;
@@ -157,7 +229,10 @@ pub async fn import_entries(State(state): State<AppState>, caller: Caller<Admin>
                 Err(error) => {
                     invalid_count += 1;
                     if invalid.len() < 100 {
-                        invalid.push(ImportProblem { line: index + 1, message: error.to_string() });
+                        invalid.push(ImportProblem {
+                            line: index + 1,
+                            message: error.to_string(),
+                        });
                     }
                 }
             }
@@ -165,13 +240,26 @@ pub async fn import_entries(State(state): State<AppState>, caller: Caller<Admin>
         for chunk in keys.chunks(IMPORT_CHUNK) {
             let records: Vec<ListEntryRecord> = chunk
                 .iter()
-                .map(|key| ListEntryRecord { value: key.to_string(), expires_at_ms, added_by: actor.clone(), reason: reason.clone(), created_at_ms: now })
+                .map(|key| ListEntryRecord {
+                    value: key.to_string(),
+                    expires_at_ms,
+                    added_by: actor.clone(),
+                    reason: reason.clone(),
+                    created_at_ms: now,
+                })
                 .collect();
             store.upsert_list_entries(&name, &records)?;
         }
         let added = keys.len();
-        list.insert_many(keys.into_iter().map(|key| (key, expires_at_ms.unwrap_or(NEVER))));
-        Ok(ImportReport { added, invalid_count, invalid })
+        list.insert_many(
+            keys.into_iter()
+                .map(|key| (key, expires_at_ms.unwrap_or(NEVER))),
+        );
+        Ok(ImportReport {
+            added,
+            invalid_count,
+            invalid,
+        })
     })
     .await??;
     Ok(Json(report))

@@ -21,12 +21,18 @@ use crate::state::AppState;
 
 async fn record_latency(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let response = next.run(request).await;
     state
         .metrics
         .http_latency
-        .get_or_create(&RouteLabel { route, status: response.status().as_u16() })
+        .get_or_create(&RouteLabel {
+            route,
+            status: response.status().as_u16(),
+        })
         .observe(started.elapsed().as_secs_f64());
     response
 }
@@ -43,14 +49,25 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events/batch", post(events::post_batch))
         .route("/v1/decisions", get(decisions::list_decisions))
         .route("/v1/decisions/{decision_id}", get(decisions::get_decision))
-        .route("/v1/decisions/{decision_id}/challenge", post(events::post_challenge_result))
+        .route(
+            "/v1/decisions/{decision_id}/challenge",
+            post(events::post_challenge_result),
+        )
         .route("/v1/alerts", get(decisions::list_alerts))
-        .route("/v1/policy", get(policy::get_policy).put(policy::put_policy))
+        .route(
+            "/v1/policy",
+            get(policy::get_policy).put(policy::put_policy),
+        )
         .route("/v1/policy/versions", get(policy::list_versions))
         .route("/v1/policy/check", post(policy::check_policy))
         .route("/v1/policy/rollback", post(policy::rollback))
         .route("/v1/lists", get(lists::list_lists).post(lists::create_list))
-        .route("/v1/lists/{name}/entries", get(lists::list_entries).post(lists::add_entry).delete(lists::remove_entry))
+        .route(
+            "/v1/lists/{name}/entries",
+            get(lists::list_entries)
+                .post(lists::add_entry)
+                .delete(lists::remove_entry),
+        )
         .layer(DefaultBodyLimit::max(body_limit))
         .route(
             "/v1/lists/{name}/import",
@@ -60,9 +77,15 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi));
     if state.config.enable_noop_endpoint {
-        api = api.route("/v1/noop", post(ops::noop).layer(DefaultBodyLimit::max(body_limit)));
+        api = api.route(
+            "/v1/noop",
+            post(ops::noop).layer(DefaultBodyLimit::max(body_limit)),
+        );
     }
     api.fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), record_latency))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_latency,
+        ))
         .with_state(state)
 }

@@ -16,7 +16,11 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
         policy_version: state.engine.policy().version,
-        decisions_queued: state.log.stats().queued.load(std::sync::atomic::Ordering::Relaxed),
+        decisions_queued: state
+            .log
+            .stats()
+            .queued
+            .load(std::sync::atomic::Ordering::Relaxed),
     })
 }
 
@@ -24,8 +28,17 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     state.metrics.read_log_stats(state.log.stats());
-    state.metrics.feature_keys.set(state.engine.feature_key_count() as i64);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.encode())
+    state
+        .metrics
+        .feature_keys
+        .set(state.engine.feature_key_count() as i64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
 }
 
 /// The OpenAPI document of this API.

@@ -3,7 +3,10 @@
 
 use axum::extract::State;
 use axum::Json;
-use shopguard_api_types::{ApiError, ErrorCode, FixtureResult, PolicyCheckResponse, PolicyInfo, PolicyUpdateQuery, PolicyVersionList, RollbackRequest};
+use shopguard_api_types::{
+    ApiError, ErrorCode, FixtureResult, PolicyCheckResponse, PolicyInfo, PolicyUpdateQuery,
+    PolicyVersionList, RollbackRequest,
+};
 use shopguard_core::FixtureReport;
 use shopguard_storage::PolicyVersion;
 
@@ -37,39 +40,63 @@ fn fixture_results(reports: Vec<FixtureReport>) -> Vec<FixtureResult> {
 
 /// The live policy with its source.
 #[utoipa::path(get, path = "/v1/policy", tag = "policy", responses((status = 200, body = PolicyInfo)), security(("api_key" = ["admin"])))]
-pub async fn get_policy(State(state): State<AppState>, _caller: Caller<Admin>) -> AppResult<Json<PolicyInfo>> {
+pub async fn get_policy(
+    State(state): State<AppState>,
+    _caller: Caller<Admin>,
+) -> AppResult<Json<PolicyInfo>> {
     let live = state.engine.policy().version;
     let store = state.store.clone();
     let version = tokio::task::spawn_blocking(move || store.policy_version(live)).await??;
-    let version = version.ok_or_else(|| AppError::internal(format!("live policy version {live} is not stored")))?;
+    let version = version
+        .ok_or_else(|| AppError::internal(format!("live policy version {live} is not stored")))?;
     Ok(Json(info(version, live, true)))
 }
 
 /// Every stored version, newest first.
 #[utoipa::path(get, path = "/v1/policy/versions", tag = "policy", responses((status = 200, body = PolicyVersionList)), security(("api_key" = ["admin"])))]
-pub async fn list_versions(State(state): State<AppState>, _caller: Caller<Admin>) -> AppResult<Json<PolicyVersionList>> {
+pub async fn list_versions(
+    State(state): State<AppState>,
+    _caller: Caller<Admin>,
+) -> AppResult<Json<PolicyVersionList>> {
     let live = state.engine.policy().version;
     let store = state.store.clone();
     let versions = tokio::task::spawn_blocking(move || store.policy_versions()).await??;
     Ok(Json(PolicyVersionList {
-        versions: versions.into_iter().map(|version| info(version, live, false)).collect(),
+        versions: versions
+            .into_iter()
+            .map(|version| info(version, live, false))
+            .collect(),
     }))
 }
 
 /// Compiles a policy (TOML body) and runs its fixtures, without making it live.
 #[utoipa::path(post, path = "/v1/policy/check", tag = "policy", request_body(content = String, content_type = "application/toml"),
     responses((status = 200, body = PolicyCheckResponse), (status = 422, body = ApiError)), security(("api_key" = ["admin"])))]
-pub async fn check_policy(State(state): State<AppState>, _caller: Caller<Admin>, TextBody(source): TextBody) -> AppResult<Json<PolicyCheckResponse>> {
+pub async fn check_policy(
+    State(state): State<AppState>,
+    _caller: Caller<Admin>,
+    TextBody(source): TextBody,
+) -> AppResult<Json<PolicyCheckResponse>> {
     let engine = state.engine.clone();
     let check = tokio::task::spawn_blocking(move || engine.check_policy(&source)).await??;
-    Ok(Json(PolicyCheckResponse { version: None, rules: check.rules, features: check.features, fixtures: fixture_results(check.fixtures) }))
+    Ok(Json(PolicyCheckResponse {
+        version: None,
+        rules: check.rules,
+        features: check.features,
+        fixtures: fixture_results(check.fixtures),
+    }))
 }
 
 /// Stores a new policy version and makes it live, atomically, if it compiles and its
 /// fixtures pass; otherwise nothing changes.
 #[utoipa::path(put, path = "/v1/policy", tag = "policy", params(PolicyUpdateQuery), request_body(content = String, content_type = "application/toml"),
     responses((status = 200, body = PolicyCheckResponse), (status = 422, body = ApiError)), security(("api_key" = ["admin"])))]
-pub async fn put_policy(State(state): State<AppState>, caller: Caller<Admin>, Params(query): Params<PolicyUpdateQuery>, TextBody(source): TextBody) -> AppResult<Json<PolicyCheckResponse>> {
+pub async fn put_policy(
+    State(state): State<AppState>,
+    caller: Caller<Admin>,
+    Params(query): Params<PolicyUpdateQuery>,
+    TextBody(source): TextBody,
+) -> AppResult<Json<PolicyCheckResponse>> {
     let engine = state.engine.clone();
     let store = state.store.clone();
     let actor = caller.actor();
@@ -89,21 +116,31 @@ pub async fn put_policy(State(state): State<AppState>, caller: Caller<Admin>, Pa
         })
     })
     .await??;
-    state.metrics.policy_version.set(response.version.unwrap_or(0) as i64);
+    state
+        .metrics
+        .policy_version
+        .set(response.version.unwrap_or(0) as i64);
     Ok(Json(response))
 }
 
 /// Makes an earlier stored version live again.
 #[utoipa::path(post, path = "/v1/policy/rollback", tag = "policy", request_body = RollbackRequest,
     responses((status = 200, body = PolicyInfo), (status = 404, body = ApiError)), security(("api_key" = ["admin"])))]
-pub async fn rollback(State(state): State<AppState>, caller: Caller<Admin>, JsonBody(request): JsonBody<RollbackRequest>) -> AppResult<Json<PolicyInfo>> {
+pub async fn rollback(
+    State(state): State<AppState>,
+    caller: Caller<Admin>,
+    JsonBody(request): JsonBody<RollbackRequest>,
+) -> AppResult<Json<PolicyInfo>> {
     let engine = state.engine.clone();
     let store = state.store.clone();
     let actor = caller.actor();
     let version = tokio::task::spawn_blocking(move || -> AppResult<PolicyVersion> {
-        let version = store
-            .policy_version(request.version)?
-            .ok_or_else(|| AppError::new(ErrorCode::NotFound, format!("policy version {} not found", request.version)))?;
+        let version = store.policy_version(request.version)?.ok_or_else(|| {
+            AppError::new(
+                ErrorCode::NotFound,
+                format!("policy version {} not found", request.version),
+            )
+        })?;
         engine.replace_policy(&version.source, version.version)?;
         store.activate_policy_version(version.version, &actor, now_ms())?;
         tracing::info!(version = version.version, actor = %actor, "policy rolled back");

@@ -17,7 +17,10 @@ async fn a_decision_sees_its_own_event_and_carries_reasons() {
     assert_eq!(fifth["outcome"], "challenge");
     assert_eq!(fifth["challenge"], "captcha");
     assert_eq!(rules_of(&fifth), vec!["brute_force_captcha"]);
-    assert!(fifth["matched"][0]["reason"].as_str().unwrap().contains("failed logins"));
+    assert!(fifth["matched"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("failed logins"));
     assert_eq!(fifth["score"], 20);
     assert_eq!(fifth["policy_version"], 1);
 }
@@ -27,21 +30,73 @@ async fn invalid_events_get_clear_errors_naming_the_field() {
     let app = TestApp::spawn().await;
     let key = app.admin_key.clone();
     let cases = [
-        (json!({"kind": "payment", "user_id": "u", "currency": "CNY"}), StatusCode::BAD_REQUEST, "invalid_event", "amount"),
-        (json!({"kind": "payment", "user_id": "u", "amount": "ten", "currency": "CNY"}), StatusCode::BAD_REQUEST, "malformed_body", "amount"),
-        (json!({"kind": "teleport", "user_id": "u"}), StatusCode::BAD_REQUEST, "malformed_body", "kind"),
-        (json!({"kind": "logout", "user_id": "u", "usr": 1}), StatusCode::BAD_REQUEST, "malformed_body", "usr"),
-        (json!({"kind": "login_failed", "user_id": "u", "ip": "999.1.1.1"}), StatusCode::BAD_REQUEST, "invalid_event", "ip"),
-        (json!({"kind": "challenge_failed", "user_id": "u"}), StatusCode::BAD_REQUEST, "invalid_event", "kind"),
+        (
+            json!({"kind": "payment", "user_id": "u", "currency": "CNY"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+            "amount",
+        ),
+        (
+            json!({"kind": "payment", "user_id": "u", "amount": "ten", "currency": "CNY"}),
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+            "amount",
+        ),
+        (
+            json!({"kind": "teleport", "user_id": "u"}),
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+            "kind",
+        ),
+        (
+            json!({"kind": "logout", "user_id": "u", "usr": 1}),
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+            "usr",
+        ),
+        (
+            json!({"kind": "login_failed", "user_id": "u", "ip": "999.1.1.1"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+            "ip",
+        ),
+        (
+            json!({"kind": "challenge_failed", "user_id": "u"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+            "kind",
+        ),
     ];
     for (body, status, code, field) in cases {
-        let (got_status, error) = app.raw(Method::POST, "/v1/events", Some(&key), "application/json", body.to_string().into_bytes()).await;
+        let (got_status, error) = app
+            .raw(
+                Method::POST,
+                "/v1/events",
+                Some(&key),
+                "application/json",
+                body.to_string().into_bytes(),
+            )
+            .await;
         assert_eq!(got_status, status, "{body}: {error}");
         assert_eq!(error["code"], code, "{body}: {error}");
-        assert!(error["message"].as_str().unwrap().contains(field), "{body}: {error}");
+        assert!(
+            error["message"].as_str().unwrap().contains(field),
+            "{body}: {error}"
+        );
     }
-    let (status, error) = app.raw(Method::POST, "/v1/events", Some(&key), "application/json", b"{not json".to_vec()).await;
-    assert_eq!((status, error["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed_body")));
+    let (status, error) = app
+        .raw(
+            Method::POST,
+            "/v1/events",
+            Some(&key),
+            "application/json",
+            b"{not json".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("malformed_body"))
+    );
 }
 
 #[tokio::test]
@@ -53,11 +108,27 @@ async fn oversized_bodies_and_batches_are_refused() {
     .await;
     let key = app.admin_key.clone();
     let huge = json!({"kind": "comment_posted", "user_id": "u", "text": "x".repeat(8_000)});
-    let (status, error) = app.raw(Method::POST, "/v1/events", Some(&key), "application/json", huge.to_string().into_bytes()).await;
+    let (status, error) = app
+        .raw(
+            Method::POST,
+            "/v1/events",
+            Some(&key),
+            "application/json",
+            huge.to_string().into_bytes(),
+        )
+        .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{error}");
     assert_eq!(error["code"], "payload_too_large");
-    let events: Vec<_> = (0..4).map(|n| failed_login(&format!("u{n}"), "192.0.2.1")).collect();
-    let (status, error) = app.admin(Method::POST, "/v1/events/batch", json!({ "events": events })).await;
+    let events: Vec<_> = (0..4)
+        .map(|n| failed_login(&format!("u{n}"), "192.0.2.1"))
+        .collect();
+    let (status, error) = app
+        .admin(
+            Method::POST,
+            "/v1/events/batch",
+            json!({ "events": events }),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["code"], "batch_too_large");
 }
@@ -70,9 +141,14 @@ async fn a_batch_with_one_bad_event_is_refused_whole() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["field"], "events[1].amount", "{error}");
     app.flush().await;
-    assert_eq!(app.state.store.decision_count().unwrap(), 0, "nothing of a refused batch is logged");
+    assert_eq!(
+        app.state.store.decision_count().unwrap(),
+        0,
+        "nothing of a refused batch is logged"
+    );
 
-    let good = json!({ "events": [failed_login("a", "192.0.2.1"), failed_login("a", "192.0.2.1")] });
+    let good =
+        json!({ "events": [failed_login("a", "192.0.2.1"), failed_login("a", "192.0.2.1")] });
     let (status, answer) = app.admin(Method::POST, "/v1/events/batch", good).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["decisions"].as_array().unwrap().len(), 2);
@@ -93,7 +169,13 @@ async fn challenge_results_feed_back_into_rules() {
     assert!(challenges.len() >= 3, "{challenges:?}");
     let mut last = serde_json::Value::Null;
     for decision_id in &challenges[..3] {
-        let (status, result) = app.admin(Method::POST, &format!("/v1/decisions/{decision_id}/challenge"), json!({"passed": false})).await;
+        let (status, result) = app
+            .admin(
+                Method::POST,
+                &format!("/v1/decisions/{decision_id}/challenge"),
+                json!({"passed": false}),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{result}");
         assert_eq!(result["kind"], "challenge_failed");
         last = result;
@@ -101,8 +183,18 @@ async fn challenge_results_feed_back_into_rules() {
     assert_eq!(last["outcome"], "deny", "{last}");
     assert!(rules_of(&last).contains(&"repeated_challenge_failures".to_owned()));
     assert_eq!(last["actions"][0]["list"], "device_block");
-    let (status, error) = app.admin(Method::POST, &format!("/v1/decisions/{}/challenge", challenges[0]), json!({"passed": true})).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "a challenge is answered once");
+    let (status, error) = app
+        .admin(
+            Method::POST,
+            &format!("/v1/decisions/{}/challenge", challenges[0]),
+            json!({"passed": true}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a challenge is answered once"
+    );
     assert_eq!(error["code"], "challenge_not_pending");
     // The device is now blocked for any event.
     let (_, blocked) = app.event(json!({"kind": "login_succeeded", "user_id": "bob", "ip": "198.51.100.20", "device_id": "dev-bob"})).await;
@@ -120,25 +212,79 @@ async fn decisions_and_alerts_are_queryable_by_entity_and_time() {
         app.event(json!({"kind": "withdrawal", "user_id": "erin", "ip": "192.0.2.55", "amount": amount, "currency": "CNY"})).await;
     }
     app.flush().await;
-    let (status, list) = app.admin(Method::GET, "/v1/decisions?user_id=carol", serde_json::Value::Null).await;
+    let (status, list) = app
+        .admin(
+            Method::GET,
+            "/v1/decisions?user_id=carol",
+            serde_json::Value::Null,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let decisions = list["decisions"].as_array().unwrap();
     assert_eq!(decisions.len(), 3);
     assert_eq!(decisions[0]["event"]["ip"], "192.0.2.33");
-    let (_, by_ip) = app.admin(Method::GET, "/v1/decisions?ip=192.0.2.44&limit=10", serde_json::Value::Null).await;
+    let (_, by_ip) = app
+        .admin(
+            Method::GET,
+            "/v1/decisions?ip=192.0.2.44&limit=10",
+            serde_json::Value::Null,
+        )
+        .await;
     assert_eq!(by_ip["decisions"].as_array().unwrap().len(), 1);
-    let (_, reviewed) = app.admin(Method::GET, "/v1/decisions?outcome=review", serde_json::Value::Null).await;
+    let (_, reviewed) = app
+        .admin(
+            Method::GET,
+            "/v1/decisions?outcome=review",
+            serde_json::Value::Null,
+        )
+        .await;
     assert!(!reviewed["decisions"].as_array().unwrap().is_empty());
-    let (_, none) = app.admin(Method::GET, "/v1/decisions?user_id=carol&to_ms=1000", serde_json::Value::Null).await;
+    let (_, none) = app
+        .admin(
+            Method::GET,
+            "/v1/decisions?user_id=carol&to_ms=1000",
+            serde_json::Value::Null,
+        )
+        .await;
     assert!(none["decisions"].as_array().unwrap().is_empty());
     let id = decisions[0]["decision"]["decision_id"].as_str().unwrap();
-    let (status, one) = app.admin(Method::GET, &format!("/v1/decisions/{id}"), serde_json::Value::Null).await;
+    let (status, one) = app
+        .admin(
+            Method::GET,
+            &format!("/v1/decisions/{id}"),
+            serde_json::Value::Null,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(one["decision"]["user_id"], "carol");
-    let (_, alerts) = app.admin(Method::GET, "/v1/alerts", serde_json::Value::Null).await;
-    assert!(alerts["alerts"].as_array().unwrap().iter().any(|alert| alert["rule_id"] == "structuring_near_threshold"), "{alerts}");
-    let (status, error) = app.admin(Method::GET, "/v1/decisions?limit=5000", serde_json::Value::Null).await;
-    assert_eq!((status, error["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_parameter")));
-    let (status, _) = app.admin(Method::GET, "/v1/decisions?bogus=1", serde_json::Value::Null).await;
+    let (_, alerts) = app
+        .admin(Method::GET, "/v1/alerts", serde_json::Value::Null)
+        .await;
+    assert!(
+        alerts["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|alert| alert["rule_id"] == "structuring_near_threshold"),
+        "{alerts}"
+    );
+    let (status, error) = app
+        .admin(
+            Method::GET,
+            "/v1/decisions?limit=5000",
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_parameter"))
+    );
+    let (status, _) = app
+        .admin(
+            Method::GET,
+            "/v1/decisions?bogus=1",
+            serde_json::Value::Null,
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }

@@ -46,15 +46,26 @@ impl TestApp {
     }
 
     /// Starts a server on an existing data folder (for restart tests).
-    pub async fn spawn_in(folder: std::path::PathBuf, adjust: impl FnOnce(&mut ServerConfig)) -> TestApp {
+    pub async fn spawn_in(
+        folder: std::path::PathBuf,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> TestApp {
         let mut config = ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: folder.clone(),
             ..ServerConfig::default()
         };
         adjust(&mut config);
-        let started = tokio::task::spawn_blocking(move || shopguard_server::start(config, SHIPPED_POLICY)).await.unwrap().unwrap();
-        let admin_key = std::fs::read_to_string(shopguard_server::state::bootstrap_key_path(&folder)).unwrap().trim().to_owned();
+        let started =
+            tokio::task::spawn_blocking(move || shopguard_server::start(config, SHIPPED_POLICY))
+                .await
+                .unwrap()
+                .unwrap();
+        let admin_key =
+            std::fs::read_to_string(shopguard_server::state::bootstrap_key_path(&folder))
+                .unwrap()
+                .trim()
+                .to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
@@ -97,22 +108,48 @@ impl TestApp {
     }
 
     /// Sends a request with a raw body.
-    pub async fn raw(&self, method: Method, path: &str, key: Option<&str>, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(format!("{}{path}", self.base)).header("content-type", content_type);
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("content-type", content_type);
         if let Some(key) = key {
             request = request.header("authorization", format!("Bearer {key}"));
         }
-        let response = self.client.request(request.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
+        let response = self
+            .client
+            .request(request.body(Full::new(Bytes::from(body))).unwrap())
+            .await
+            .unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
         (status, value)
     }
 
     /// Sends JSON with the admin key.
     pub async fn admin(&self, method: Method, path: &str, body: Value) -> (StatusCode, Value) {
-        let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
-        self.raw(method, path, Some(&self.admin_key.clone()), "application/json", bytes).await
+        let bytes = if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
+        self.raw(
+            method,
+            path,
+            Some(&self.admin_key.clone()),
+            "application/json",
+            bytes,
+        )
+        .await
     }
 
     /// Posts one event with the admin key.
@@ -123,7 +160,9 @@ impl TestApp {
     /// Waits until every decision so far is in the log.
     pub async fn flush(&self) {
         let log = self.state.log.clone();
-        tokio::task::spawn_blocking(move || log.flush().unwrap()).await.unwrap();
+        tokio::task::spawn_blocking(move || log.flush().unwrap())
+            .await
+            .unwrap();
     }
 }
 
@@ -132,5 +171,10 @@ pub fn failed_login(user: &str, ip: &str) -> Value {
 }
 
 pub fn rules_of(decision: &Value) -> Vec<String> {
-    decision["matched"].as_array().unwrap().iter().map(|rule| rule["rule_id"].as_str().unwrap().to_owned()).collect()
+    decision["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rule| rule["rule_id"].as_str().unwrap().to_owned())
+        .collect()
 }

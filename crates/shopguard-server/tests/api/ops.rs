@@ -9,32 +9,82 @@ use crate::{failed_login, TestApp};
 async fn health_metrics_and_openapi_are_served() {
     let app = TestApp::spawn().await;
     app.event(failed_login("m", "192.0.2.9")).await;
-    let (status, health) = app.raw(Method::GET, "/healthz", None, "application/json", Vec::new()).await;
+    let (status, health) = app
+        .raw(
+            Method::GET,
+            "/healthz",
+            None,
+            "application/json",
+            Vec::new(),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(health["status"], "ok");
     assert_eq!(health["policy_version"], 1);
-    let (status, metrics) = app.raw(Method::GET, "/metrics", None, "text/plain", Vec::new()).await;
+    let (status, metrics) = app
+        .raw(Method::GET, "/metrics", None, "text/plain", Vec::new())
+        .await;
     assert_eq!(status, StatusCode::OK);
     let metrics = metrics.as_str().unwrap();
-    for name in ["shopguard_events_total{kind=\"login_failed\"} 1", "shopguard_decisions_total{outcome=\"allow\"} 1", "shopguard_engine_latency_seconds_bucket", "shopguard_http_request_duration_seconds_count{route=\"/v1/events\",status=\"200\"}"] {
+    for name in [
+        "shopguard_events_total{kind=\"login_failed\"} 1",
+        "shopguard_decisions_total{outcome=\"allow\"} 1",
+        "shopguard_engine_latency_seconds_bucket",
+        "shopguard_http_request_duration_seconds_count{route=\"/v1/events\",status=\"200\"}",
+    ] {
         assert!(metrics.contains(name), "missing {name} in\n{metrics}");
     }
-    let (status, document) = app.raw(Method::GET, "/openapi.json", None, "application/json", Vec::new()).await;
+    let (status, document) = app
+        .raw(
+            Method::GET,
+            "/openapi.json",
+            None,
+            "application/json",
+            Vec::new(),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let mut paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
     paths.sort();
     assert_eq!(
         paths,
         vec![
-            "/healthz", "/metrics", "/v1/alerts", "/v1/decisions", "/v1/decisions/{decision_id}", "/v1/decisions/{decision_id}/challenge", "/v1/events",
-            "/v1/events/batch", "/v1/lists", "/v1/lists/{name}/entries", "/v1/lists/{name}/import", "/v1/policy", "/v1/policy/check", "/v1/policy/rollback",
+            "/healthz",
+            "/metrics",
+            "/v1/alerts",
+            "/v1/decisions",
+            "/v1/decisions/{decision_id}",
+            "/v1/decisions/{decision_id}/challenge",
+            "/v1/events",
+            "/v1/events/batch",
+            "/v1/lists",
+            "/v1/lists/{name}/entries",
+            "/v1/lists/{name}/import",
+            "/v1/policy",
+            "/v1/policy/check",
+            "/v1/policy/rollback",
             "/v1/policy/versions"
         ]
     );
     assert!(document["components"]["schemas"]["Decision"].is_object());
     assert!(document["components"]["schemas"]["EventInput"]["properties"]["amount"].is_object());
-    let (status, error) = app.raw(Method::GET, "/v2/nothing", None, "application/json", Vec::new()).await;
-    assert_eq!((status, error["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (status, error) = app
+        .raw(
+            Method::GET,
+            "/v2/nothing",
+            None,
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
     let (status, _) = app.admin(Method::POST, "/v1/noop", Value::Null).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "the no-op endpoint is off by default");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the no-op endpoint is off by default"
+    );
 }

@@ -20,35 +20,73 @@ expect = [{ event = 0, outcome = "deny", rules = ["no_failed_logins"] }]
 "#;
 
 async fn put_policy(app: &TestApp, source: &str) -> (StatusCode, Value) {
-    app.raw(Method::PUT, "/v1/policy?comment=test", Some(&app.admin_key.clone()), "application/toml", source.as_bytes().to_vec()).await
+    app.raw(
+        Method::PUT,
+        "/v1/policy?comment=test",
+        Some(&app.admin_key.clone()),
+        "application/toml",
+        source.as_bytes().to_vec(),
+    )
+    .await
 }
 
 #[tokio::test]
 async fn a_policy_that_does_not_compile_never_goes_live() {
     let app = TestApp::spawn().await;
-    let broken = STRICT.replace("event.kind == 'login_failed'", "event.kind == 'login_failed' &&\\n  event.amount + 1 > 10.0");
+    let broken = STRICT.replace(
+        "event.kind == 'login_failed'",
+        "event.kind == 'login_failed' &&\\n  event.amount + 1 > 10.0",
+    );
     let (status, error) = put_policy(&app, &broken).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let message = error["message"].as_str().unwrap();
-    assert!(message.contains("no_failed_logins") && message.contains("line 2") && message.contains("int and double"), "{message}");
+    assert!(
+        message.contains("no_failed_logins")
+            && message.contains("line 2")
+            && message.contains("int and double"),
+        "{message}"
+    );
     let typo = STRICT.replace("'login_failed'", "'login_faild'");
     let (status, error) = put_policy(&app, &typo).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(error["message"].as_str().unwrap().contains("not an event kind"), "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("not an event kind"),
+        "{error}"
+    );
     let failing_fixture = STRICT.replace("outcome = \"deny\", rules", "outcome = \"allow\", rules");
     let (status, error) = put_policy(&app, &failing_fixture).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(error["message"].as_str().unwrap().contains("fixture"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("fixture"),
+        "{error}"
+    );
     let (_, live) = app.admin(Method::GET, "/v1/policy", Value::Null).await;
     assert_eq!(live["version"], 1);
-    let (_, versions) = app.admin(Method::GET, "/v1/policy/versions", Value::Null).await;
-    assert_eq!(versions["versions"].as_array().unwrap().len(), 1, "refused policies are not stored");
+    let (_, versions) = app
+        .admin(Method::GET, "/v1/policy/versions", Value::Null)
+        .await;
+    assert_eq!(
+        versions["versions"].as_array().unwrap().len(),
+        1,
+        "refused policies are not stored"
+    );
 }
 
 #[tokio::test]
 async fn policies_are_replaced_checked_and_rolled_back() {
     let app = TestApp::spawn().await;
-    let (status, checked) = app.raw(Method::POST, "/v1/policy/check", Some(&app.admin_key.clone()), "application/toml", STRICT.as_bytes().to_vec()).await;
+    let (status, checked) = app
+        .raw(
+            Method::POST,
+            "/v1/policy/check",
+            Some(&app.admin_key.clone()),
+            "application/toml",
+            STRICT.as_bytes().to_vec(),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{checked}");
     assert_eq!(checked["rules"], 1);
     assert_eq!(checked["fixtures"][0]["passed"], true);
@@ -57,16 +95,32 @@ async fn policies_are_replaced_checked_and_rolled_back() {
     assert_eq!(status, StatusCode::OK, "{stored}");
     assert_eq!(stored["version"], 2);
     let (_, decision) = app.event(failed_login("u1", "192.0.2.1")).await;
-    assert_eq!((decision["outcome"].as_str(), decision["policy_version"].as_u64()), (Some("deny"), Some(2)));
+    assert_eq!(
+        (
+            decision["outcome"].as_str(),
+            decision["policy_version"].as_u64()
+        ),
+        (Some("deny"), Some(2))
+    );
 
-    let (status, rolled) = app.admin(Method::POST, "/v1/policy/rollback", json!({"version": 1})).await;
+    let (status, rolled) = app
+        .admin(Method::POST, "/v1/policy/rollback", json!({"version": 1}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{rolled}");
     let (_, decision) = app.event(failed_login("u2", "192.0.2.1")).await;
-    assert_eq!((decision["outcome"].as_str(), decision["policy_version"].as_u64()), (Some("allow"), Some(1)));
+    assert_eq!(
+        (
+            decision["outcome"].as_str(),
+            decision["policy_version"].as_u64()
+        ),
+        (Some("allow"), Some(1))
+    );
     let (_, live) = app.admin(Method::GET, "/v1/policy", Value::Null).await;
     assert_eq!(live["version"], 1);
     assert_eq!(live["source"], SHIPPED_POLICY);
-    let (status, _) = app.admin(Method::POST, "/v1/policy/rollback", json!({"version": 99})).await;
+    let (status, _) = app
+        .admin(Method::POST, "/v1/policy/rollback", json!({"version": 99}))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -79,7 +133,9 @@ async fn swapping_policies_under_load_drops_no_request() {
         senders.push(tokio::spawn(async move {
             let mut versions = std::collections::BTreeSet::new();
             for n in 0..60 {
-                let (status, decision) = app.event(failed_login(&format!("w{worker}-{n}"), "192.0.2.7")).await;
+                let (status, decision) = app
+                    .event(failed_login(&format!("w{worker}-{n}"), "192.0.2.7"))
+                    .await;
                 assert_eq!(status, StatusCode::OK, "{decision}");
                 versions.insert(decision["policy_version"].as_u64().unwrap());
             }
@@ -89,7 +145,9 @@ async fn swapping_policies_under_load_drops_no_request() {
     for _ in 0..3 {
         let (status, _) = put_policy(&app, STRICT).await;
         assert_eq!(status, StatusCode::OK);
-        let (status, _) = app.admin(Method::POST, "/v1/policy/rollback", json!({"version": 1})).await;
+        let (status, _) = app
+            .admin(Method::POST, "/v1/policy/rollback", json!({"version": 1}))
+            .await;
         assert_eq!(status, StatusCode::OK);
     }
     for sender in senders {

@@ -11,7 +11,13 @@ async fn state_survives_a_restart() {
     for _ in 0..4 {
         first.event(failed_login("frank", "192.0.2.99")).await;
     }
-    first.admin(Method::POST, "/v1/lists/device_block/entries", json!({"value": "evil-device", "reason": "fraud ring"})).await;
+    first
+        .admin(
+            Method::POST,
+            "/v1/lists/device_block/entries",
+            json!({"value": "evil-device", "reason": "fraud ring"}),
+        )
+        .await;
     let strict = r#"
 [policy]
 name = "v2"
@@ -35,7 +41,15 @@ reason = "blocked device"
 name = "device_block"
 kind = "device"
 "#;
-    let (status, _) = first.raw(Method::PUT, "/v1/policy", Some(&first.admin_key.clone()), "application/toml", strict.as_bytes().to_vec()).await;
+    let (status, _) = first
+        .raw(
+            Method::PUT,
+            "/v1/policy",
+            Some(&first.admin_key.clone()),
+            "application/toml",
+            strict.as_bytes().to_vec(),
+        )
+        .await;
     assert_eq!(status, hyper::StatusCode::OK);
     let folder = first.folder.clone();
     let temp = first.stop().await;
@@ -43,12 +57,23 @@ kind = "device"
     let second = TestApp::spawn_in(folder, |_| {}).await;
     let (_, decision) = second.event(failed_login("frank", "192.0.2.99")).await;
     assert_eq!(decision["policy_version"], 2, "the live version is kept");
-    assert_eq!(decision["outcome"], "challenge", "the four earlier failures were restored: {decision}");
-    let (_, blocked) = second.event(json!({"kind": "logout", "user_id": "x", "device_id": "evil-device"})).await;
+    assert_eq!(
+        decision["outcome"], "challenge",
+        "the four earlier failures were restored: {decision}"
+    );
+    let (_, blocked) = second
+        .event(json!({"kind": "logout", "user_id": "x", "device_id": "evil-device"}))
+        .await;
     assert_eq!(blocked["outcome"], "deny");
     second.flush().await;
-    let (_, logged) = second.admin(Method::GET, "/v1/decisions?user_id=frank", Value::Null).await;
-    assert_eq!(logged["decisions"].as_array().unwrap().len(), 5, "the four decisions from before the stop are kept, with the new one");
+    let (_, logged) = second
+        .admin(Method::GET, "/v1/decisions?user_id=frank", Value::Null)
+        .await;
+    assert_eq!(
+        logged["decisions"].as_array().unwrap().len(),
+        5,
+        "the four decisions from before the stop are kept, with the new one"
+    );
     second.stop().await;
     drop(temp);
 }
