@@ -1,0 +1,196 @@
+//! Engine benchmark: one core, the shipped policy (46 rules, 23 features), 1,000,000 IP and
+//! CIDR entries in the block list, simulated marketplace traffic.
+//!
+//! Reports throughput, per-event latency percentiles, list lookup cost and memory per velocity
+//! key-window. Run with `cargo bench -p shopguard-core --bench engine`; the figures go to
+//! `docs/benchmarks.md`. Per-event percentiles are why this is a plain harness: criterion and
+//! divan report means and medians of batches, not the tail of single events.
+
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use shopguard_core::features::{Aggregation, EntityKey, FeatureState, WindowShape};
+use shopguard_core::lists::{ListKey, NEVER};
+use shopguard_core::{Engine, Event, EventKind, ListRegistry};
+use shopguard_sim::{generate, seed_list_entries, SimConfig};
+
+const POLICY: &str = include_str!("../../../examples/marketplace.toml");
+
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn percentile(sorted: &[u64], fraction: f64) -> f64 {
+    let index = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index] as f64 / 1000.0
+}
+
+fn million_ip_entries(engine: &Engine) -> (u32, f64) {
+    let list = engine.lists().get("ip_block").unwrap();
+    let mut rng = SmallRng::seed_from_u64(1);
+    // 900,000 single addresses and 100,000 /24 ranges in the attackers' space (185-195.x), so
+    // normal traffic is looked up against the full tables without matching.
+    let entries = (0..1_000_000u32).map(|index| {
+        let address = u32::from(Ipv4Addr::new(
+            rng.gen_range(185..=195),
+            rng.gen(),
+            rng.gen(),
+            rng.gen(),
+        ));
+        if index % 10 == 0 {
+            (
+                ListKey::Network(IpAddr::V4(Ipv4Addr::from(address & 0xFFFF_FF00)), 24),
+                NEVER,
+            )
+        } else {
+            (
+                ListKey::Network(IpAddr::V4(Ipv4Addr::from(address)), 32),
+                NEVER,
+            )
+        }
+    });
+    let started = Instant::now();
+    let added = list.insert_many(entries) as u32;
+    (added, started.elapsed().as_secs_f64())
+}
+
+fn main() {
+    let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).expect("shipped policy");
+    for (list, value) in seed_list_entries() {
+        engine
+            .lists()
+            .get(list)
+            .unwrap()
+            .insert(&value, None)
+            .unwrap();
+    }
+    let rss_before_lists = resident_bytes();
+    let (entries, load_seconds) = million_ip_entries(&engine);
+    let list_bytes = resident_bytes().saturating_sub(rss_before_lists);
+
+    // List lookups alone.
+    let list = engine.lists().get("ip_block").unwrap();
+    let mut rng = SmallRng::seed_from_u64(2);
+    let probes: Vec<IpAddr> = (0..1_000_000)
+        .map(|_| IpAddr::V4(Ipv4Addr::from(rng.gen::<u32>())))
+        .collect();
+    let started = Instant::now();
+    let hits = probes.iter().filter(|ip| list.contains_ip(**ip, 0)).count();
+    let lookup_ns = started.elapsed().as_nanos() as f64 / probes.len() as f64;
+
+    // Traffic: 2,000 users over 10 days plus 20 instances of each attack (about 70,000 events).
+    let events: Vec<Event> = generate(&SimConfig::default())
+        .into_iter()
+        .enumerate()
+        .map(|(position, labelled)| {
+            let at = labelled.event.occurred_at_ms.unwrap();
+            Event::try_from_input(labelled.event, at, || format!("e{position}")).unwrap()
+        })
+        .collect();
+
+    // Warm-up pass over the first tenth, then the measured pass over the rest (events are in
+    // time order, so counts build up as they would in production).
+    let warm = events.len() / 10;
+    for (position, event) in events[..warm].iter().enumerate() {
+        black_box(engine.decide(event, format!("w{position}")));
+    }
+    let ids: Vec<String> = (0..events.len())
+        .map(|position| format!("d{position}"))
+        .collect();
+    let mut latencies = Vec::with_capacity(events.len());
+    let started = Instant::now();
+    for (event, id) in events[warm..].iter().zip(ids[warm..].iter()) {
+        let one = Instant::now();
+        black_box(engine.decide(event, id.clone()));
+        latencies.push(one.elapsed().as_nanos() as u64);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let measured = latencies.len();
+
+    // Throughput without the per-event clock reads: the same events again, later in time.
+    let shift = 20 * 86_400_000;
+    let replay: Vec<Event> = events[warm..]
+        .iter()
+        .map(|event| Event {
+            occurred_at_ms: event.occurred_at_ms + shift,
+            ..event.clone()
+        })
+        .collect();
+    let started = Instant::now();
+    for (event, id) in replay.iter().zip(ids[warm..].iter()) {
+        black_box(engine.decide(event, id.clone()));
+    }
+    let bulk_elapsed = started.elapsed().as_secs_f64();
+
+    // Memory per velocity key-window, measured alone: one million keys in one feature state,
+    // RSS growth divided by keys. Three shapes: one event per key; four events in four buckets
+    // per key; a distinct-count with two values per key.
+    let memory = [
+        ("count, 1 event/key", Aggregation::Count, 1u32, false),
+        ("count, 4 buckets/key", Aggregation::Count, 4, false),
+        (
+            "distinct, 2 values/key",
+            Aggregation::Distinct(EntityKey::Ip),
+            2,
+            true,
+        ),
+    ]
+    .map(|(name, aggregation, events_per_key, distinct)| {
+        let state = FeatureState::new(WindowShape {
+            aggregation,
+            group_by: EntityKey::User,
+            window_ms: 3_600_000,
+            kinds: vec![EventKind::LoginFailed],
+            filter: None,
+        });
+        let before = resident_bytes();
+        for key in 0..1_000_000u64 {
+            for step in 0..u64::from(events_per_key) {
+                let value = distinct.then_some(step);
+                state.add(
+                    key.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    (step * 61_000) as i64,
+                    1.0,
+                    value,
+                );
+            }
+        }
+        let bytes = resident_bytes().saturating_sub(before) as f64 / 1_000_000.0;
+        black_box(&state);
+        (name, bytes)
+    });
+
+    println!("shopguard engine benchmark (one thread)");
+    println!("  policy: 46 rules, 23 features; ip_block: {entries} entries (90% /32, 10% /24), loaded in {load_seconds:.2} s, ~{} MB RSS", list_bytes / 1_000_000);
+    println!("  list lookup, 1,000,000 random IPv4 probes: {lookup_ns:.0} ns each ({hits} hits)");
+    println!("  events decided: {measured} (after {warm} warm-up)");
+    println!(
+        "  throughput, timed per event: {:.0} events/s",
+        measured as f64 / elapsed
+    );
+    println!(
+        "  throughput, bulk: {:.0} events/s",
+        measured as f64 / bulk_elapsed
+    );
+    println!(
+        "  latency per event: p50 {:.2} us, p99 {:.2} us, p99.9 {:.2} us, max {:.2} us",
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 0.999),
+        percentile(&latencies, 1.0)
+    );
+    for (name, bytes) in memory {
+        println!("  memory per velocity key-window ({name}): {bytes:.0} bytes (RSS growth over 1,000,000 keys)");
+    }
+}
