@@ -40,31 +40,83 @@ fn million_ip_entries(engine: &Engine) -> (u32, f64) {
     let mut rng = SmallRng::seed_from_u64(1);
     // 900,000 single addresses and 100,000 /24 ranges in the attackers' space (185-195.x), so
     // normal traffic is looked up against the full tables without matching.
-    let entries = (0..1_000_000u32).map(|index| {
+    let mut unique = std::collections::HashSet::with_capacity(1_000_000);
+    let mut entries = Vec::with_capacity(1_000_000);
+    while entries.len() < 1_000_000 {
         let address = u32::from(Ipv4Addr::new(
             rng.gen_range(185..=195),
             rng.gen(),
             rng.gen(),
             rng.gen(),
         ));
-        if index % 10 == 0 {
-            (
-                ListKey::Network(IpAddr::V4(Ipv4Addr::from(address & 0xFFFF_FF00)), 24),
-                NEVER,
-            )
+        let (network, prefix) = if entries.len() % 10 == 0 {
+            (address & 0xFFFF_FF00, 24)
         } else {
-            (
-                ListKey::Network(IpAddr::V4(Ipv4Addr::from(address)), 32),
+            (address, 32)
+        };
+        if unique.insert((network, prefix)) {
+            entries.push((
+                ListKey::Network(IpAddr::V4(Ipv4Addr::from(network)), prefix),
                 NEVER,
-            )
+            ));
         }
-    });
+    }
     let started = Instant::now();
     let added = list.insert_many(entries) as u32;
     (added, started.elapsed().as_secs_f64())
 }
 
+const MEMORY_ENV: &str = "SHOPGUARD_BENCH_MEMORY_SHAPE";
+
+/// Shapes measured for memory: name, aggregation, events per key (distinct values for
+/// distinct-counts), spread one bucket apart.
+const MEMORY_SHAPES: [(&str, Aggregation, u32); 3] = [
+    ("count, 1 event per key", Aggregation::Count, 1),
+    ("count, 4 buckets per key", Aggregation::Count, 4),
+    (
+        "distinct, 2 values per key",
+        Aggregation::Distinct(EntityKey::Ip),
+        2,
+    ),
+];
+
+/// Child mode: fill one feature state with a million keys and print bytes per key.
+fn measure_memory(shape_name: &str) {
+    let Some((_, aggregation, events_per_key)) = MEMORY_SHAPES
+        .iter()
+        .find(|(name, _, _)| *name == shape_name)
+    else {
+        return;
+    };
+    let state = FeatureState::new(WindowShape {
+        aggregation: *aggregation,
+        group_by: EntityKey::User,
+        window_ms: 3_600_000,
+        kinds: vec![EventKind::LoginFailed],
+        filter: None,
+    });
+    let distinct = matches!(aggregation, Aggregation::Distinct(_));
+    let before = resident_bytes();
+    for key in 0..1_000_000u64 {
+        for step in 0..u64::from(*events_per_key) {
+            state.add(
+                key.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                (step * 61_000) as i64,
+                1.0,
+                distinct.then_some(step),
+            );
+        }
+    }
+    let bytes = resident_bytes().saturating_sub(before) as f64 / 1_000_000.0;
+    black_box(&state);
+    println!("{bytes:.0}");
+}
+
 fn main() {
+    if let Ok(shape) = std::env::var(MEMORY_ENV) {
+        measure_memory(&shape);
+        return;
+    }
     let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).expect("shipped policy");
     for (list, value) in seed_list_entries() {
         engine
@@ -133,43 +185,21 @@ fn main() {
     }
     let bulk_elapsed = started.elapsed().as_secs_f64();
 
-    // Memory per velocity key-window, measured alone: one million keys in one feature state,
-    // RSS growth divided by keys. Three shapes: one event per key; four events in four buckets
-    // per key; a distinct-count with two values per key.
-    let memory = [
-        ("count, 1 event/key", Aggregation::Count, 1u32, false),
-        ("count, 4 buckets/key", Aggregation::Count, 4, false),
-        (
-            "distinct, 2 values/key",
-            Aggregation::Distinct(EntityKey::Ip),
-            2,
-            true,
-        ),
-    ]
-    .map(|(name, aggregation, events_per_key, distinct)| {
-        let state = FeatureState::new(WindowShape {
-            aggregation,
-            group_by: EntityKey::User,
-            window_ms: 3_600_000,
-            kinds: vec![EventKind::LoginFailed],
-            filter: None,
-        });
-        let before = resident_bytes();
-        for key in 0..1_000_000u64 {
-            for step in 0..u64::from(events_per_key) {
-                let value = distinct.then_some(step);
-                state.add(
-                    key.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                    (step * 61_000) as i64,
-                    1.0,
-                    value,
-                );
-            }
-        }
-        let bytes = resident_bytes().saturating_sub(before) as f64 / 1_000_000.0;
-        black_box(&state);
-        (name, bytes)
-    });
+    // Memory per velocity key-window: each shape is measured in a child process of its own, so
+    // that memory freed by earlier work is not reused and hidden.
+    let memory: Vec<(String, String)> = MEMORY_SHAPES
+        .iter()
+        .map(|(name, _, _)| {
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .env(MEMORY_ENV, name)
+                .output()
+                .unwrap();
+            (
+                name.to_string(),
+                String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+            )
+        })
+        .collect();
 
     println!("shopguard engine benchmark (one thread)");
     println!("  policy: 46 rules, 23 features; ip_block: {entries} entries (90% /32, 10% /24), loaded in {load_seconds:.2} s, ~{} MB RSS", list_bytes / 1_000_000);
@@ -191,6 +221,6 @@ fn main() {
         percentile(&latencies, 1.0)
     );
     for (name, bytes) in memory {
-        println!("  memory per velocity key-window ({name}): {bytes:.0} bytes (RSS growth over 1,000,000 keys)");
+        println!("  memory per velocity key-window ({name}): {bytes} bytes (RSS growth over 1,000,000 keys, own process)");
     }
 }

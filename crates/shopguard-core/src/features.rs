@@ -258,7 +258,13 @@ impl FeatureState {
             Series::Buckets(buckets) => {
                 match buckets.binary_search_by_key(&bucket, |(index, _)| *index) {
                     Ok(position) => buckets[position].1 += value,
-                    Err(position) => buckets.insert(position, (bucket, value)),
+                    Err(position) => {
+                        // Most keys see one bucket: start with room for exactly one.
+                        if buckets.capacity() == 0 {
+                            buckets.reserve_exact(1);
+                        }
+                        buckets.insert(position, (bucket, value));
+                    }
                 }
                 let stale = buckets.partition_point(|(index, _)| *index < start);
                 buckets.drain(..stale);
