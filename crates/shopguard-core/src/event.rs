@@ -251,56 +251,81 @@ pub struct Event {
     /// The acting account.
     pub user_id: String,
     /// Client IP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<IpAddr>,
     /// Device fingerprint or id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
     /// HTTP user agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
     /// Where the action came from.
     pub channel: Channel,
     /// Session id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     /// Email address, lower-cased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     /// ISO country code, upper-cased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
     /// City.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     /// Latitude and longitude in degrees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<(f64, f64)>,
     /// Amount of money in major units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<f64>,
     /// ISO 4217 currency code, upper-cased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
     /// The other party.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counterparty_id: Option<String>,
     /// Order id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
     /// Listing id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listing_id: Option<String>,
     /// Payment method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<String>,
     /// Card BIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_bin: Option<String>,
     /// Card fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_fingerprint: Option<String>,
     /// Payment purpose (`purchase`, `deposit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
     /// Whether the action succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success: Option<bool>,
     /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     /// Which profile field changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_field: Option<String>,
     /// Listing title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Listing, comment or complaint text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// What a comment or complaint is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,
     /// Free attributes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attrs: BTreeMap<String, serde_json::Value>,
 }
 

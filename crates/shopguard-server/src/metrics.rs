@@ -6,7 +6,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use shopguard_core::Decision;
+use shopguard_core::{Decision, EventKind, Outcome};
 
 /// Label of an event kind.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -81,6 +81,10 @@ pub struct Metrics {
     pub feature_keys: Gauge,
     /// Live policy version.
     pub policy_version: Gauge,
+    /// `events` per kind, resolved once (indexed by `EventKind::index`).
+    events_by_kind: Vec<Counter>,
+    /// `decisions` per outcome, resolved once (allow, challenge, review, deny).
+    decisions_by_outcome: Vec<Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -106,6 +110,8 @@ impl Default for Metrics {
             feature_keys: Gauge::default(),
             policy_version: Gauge::default(),
             registry: Registry::default(),
+            events_by_kind: Vec::new(),
+            decisions_by_outcome: Vec::new(),
         };
         registry.register("events", "Events decided, by kind", metrics.events.clone());
         registry.register(
@@ -163,8 +169,37 @@ impl Default for Metrics {
             "Live policy version",
             metrics.policy_version.clone(),
         );
+        let events_by_kind = EventKind::ALL
+            .iter()
+            .map(|kind| {
+                metrics
+                    .events
+                    .get_or_create(&KindLabel {
+                        kind: kind.as_str().to_owned(),
+                    })
+                    .clone()
+            })
+            .collect();
+        let decisions_by_outcome = [
+            Outcome::Allow,
+            Outcome::Challenge,
+            Outcome::Review,
+            Outcome::Deny,
+        ]
+        .iter()
+        .map(|outcome| {
+            metrics
+                .decisions
+                .get_or_create(&OutcomeLabel {
+                    outcome: outcome.as_str().to_owned(),
+                })
+                .clone()
+        })
+        .collect();
         Metrics {
             registry,
+            events_by_kind,
+            decisions_by_outcome,
             ..metrics
         }
     }
@@ -173,16 +208,8 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts a decision.
     pub fn observe(&self, decision: &Decision, engine_seconds: f64) {
-        self.events
-            .get_or_create(&KindLabel {
-                kind: decision.kind.as_str().to_owned(),
-            })
-            .inc();
-        self.decisions
-            .get_or_create(&OutcomeLabel {
-                outcome: decision.outcome.as_str().to_owned(),
-            })
-            .inc();
+        self.events_by_kind[decision.kind.index()].inc();
+        self.decisions_by_outcome[decision.outcome as usize].inc();
         for rule in &decision.matched {
             self.rule_hits
                 .get_or_create(&RuleLabel {

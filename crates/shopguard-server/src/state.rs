@@ -16,7 +16,8 @@ use shopguard_core::{Decision, Engine, Event, ListRegistry};
 use shopguard_storage::decision_log::{DecisionLog, TryAppendError};
 use shopguard_storage::sqlite::SqliteStore;
 use shopguard_storage::{
-    api_keys, snapshot, ApiKeyRecord, DecisionRecord, ListRecord, Scope, Store, StoreError,
+    api_keys, snapshot, ApiKeyRecord, DecisionRecord, ListRecord, LogEntry, Scope, Store,
+    StoreError,
 };
 
 use crate::error::AppError;
@@ -112,7 +113,7 @@ pub struct AppState {
     /// Settings.
     pub config: Arc<ServerConfig>,
     /// API keys recently looked up, with when.
-    pub key_cache: Arc<RwLock<HashMap<String, (ApiKeyRecord, Instant)>>>,
+    pub key_cache: Arc<RwLock<HashMap<String, (Arc<ApiKeyRecord>, Instant)>>>,
     /// Per-key rate limiter.
     pub rate_limiter: Arc<DefaultKeyedRateLimiter<String>>,
 }
@@ -129,10 +130,7 @@ impl AppState {
     /// Decides an event, counts it and queues it for the log; returns the decision as JSON.
     pub async fn decide(&self, event: Event) -> Result<Vec<u8>, AppError> {
         let decision = self.decide_only(&event);
-        let body = serde_json::to_vec(&decision).map_err(AppError::internal)?;
-        self.log_decision(DecisionRecord { decision, event })
-            .await?;
-        Ok(body)
+        self.log_record(DecisionRecord { decision, event }).await
     }
 
     /// Decides an event and counts it, without logging.
@@ -144,13 +142,17 @@ impl AppState {
         decision
     }
 
-    /// Queues a record for the log, waiting off the async threads when the queue is full.
-    pub async fn log_decision(&self, record: DecisionRecord) -> Result<(), AppError> {
+    /// Encodes a decision once, queues it for the log (waiting off the async threads when the
+    /// queue is full) and returns the same JSON for the response.
+    pub async fn log_record(&self, record: DecisionRecord) -> Result<Vec<u8>, AppError> {
+        let entry = LogEntry::new(record)?;
+        let body = entry.decision_json.clone().into_bytes();
         let log = self.log.clone();
-        match log.try_append(record) {
-            Ok(()) => Ok(()),
-            Err(TryAppendError::Full(record)) => {
-                Ok(tokio::task::spawn_blocking(move || log.append(*record)).await??)
+        match log.try_append(entry) {
+            Ok(()) => Ok(body),
+            Err(TryAppendError::Full(entry)) => {
+                tokio::task::spawn_blocking(move || log.append(*entry)).await??;
+                Ok(body)
             }
             Err(TryAppendError::Closed) => Err(AppError::internal("the decision log is closed")),
         }

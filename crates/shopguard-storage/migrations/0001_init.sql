@@ -41,23 +41,23 @@ CREATE TABLE list_entries (
     PRIMARY KEY (list, value)
 ) WITHOUT ROWID;
 
+-- The decision log. Entities are indexed by 64-bit hashes (xxh3 of the text), which keeps the
+-- indexes small and their comparisons cheap; readers re-check the decoded record, so a hash
+-- collision can never return another entity's decisions.
 CREATE TABLE decisions (
     seq            INTEGER PRIMARY KEY,
     decision_id    TEXT NOT NULL,
     occurred_at_ms INTEGER NOT NULL,
-    kind           TEXT NOT NULL,
-    user_id        TEXT NOT NULL,
-    ip             TEXT,
-    device_id      TEXT,
+    user_hash      INTEGER NOT NULL,
+    ip_hash        INTEGER,
+    device_hash    INTEGER,
     outcome        TEXT NOT NULL,
-    score          INTEGER NOT NULL,
-    policy_version INTEGER NOT NULL,
     record         TEXT NOT NULL
 );
 CREATE UNIQUE INDEX decisions_by_id ON decisions(decision_id);
-CREATE INDEX decisions_by_user ON decisions(user_id, occurred_at_ms);
-CREATE INDEX decisions_by_ip ON decisions(ip, occurred_at_ms) WHERE ip IS NOT NULL;
-CREATE INDEX decisions_by_device ON decisions(device_id, occurred_at_ms) WHERE device_id IS NOT NULL;
+CREATE INDEX decisions_by_user ON decisions(user_hash, occurred_at_ms);
+CREATE INDEX decisions_by_ip ON decisions(ip_hash, occurred_at_ms) WHERE ip_hash IS NOT NULL;
+CREATE INDEX decisions_by_device ON decisions(device_hash, occurred_at_ms) WHERE device_hash IS NOT NULL;
 CREATE INDEX decisions_by_time ON decisions(occurred_at_ms);
 
 CREATE TABLE alerts (

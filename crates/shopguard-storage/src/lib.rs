@@ -121,6 +121,31 @@ pub struct DecisionRecord {
     pub event: Event,
 }
 
+/// A decision ready for the log: its record, and the decision already encoded as JSON (the
+/// bytes the client received), so that it is encoded once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogEntry {
+    /// The decision and its event.
+    pub record: DecisionRecord,
+    /// `record.decision` as JSON.
+    pub decision_json: String,
+}
+
+impl LogEntry {
+    /// Encodes the decision of `record`.
+    pub fn new(record: DecisionRecord) -> StoreResult<LogEntry> {
+        let decision_json =
+            serde_json::to_string(&record.decision).map_err(|error| StoreError::Corrupt {
+                operation: "encoding a decision",
+                detail: error.to_string(),
+            })?;
+        Ok(LogEntry {
+            record,
+            decision_json,
+        })
+    }
+}
+
 /// An alert raised by a rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertRecord {
@@ -216,11 +241,7 @@ pub trait Store: Send + Sync {
 
     /// Appends decisions and alerts in one transaction, with the list entries the decisions'
     /// actions added (so a rule's block survives a restart).
-    fn append_decisions(
-        &self,
-        decisions: &[DecisionRecord],
-        alerts: &[AlertRecord],
-    ) -> StoreResult<()>;
+    fn append_decisions(&self, entries: &[LogEntry], alerts: &[AlertRecord]) -> StoreResult<()>;
     /// One decision.
     fn decision(&self, decision_id: &str) -> StoreResult<Option<DecisionRecord>>;
     /// Decisions matching a query, newest first.

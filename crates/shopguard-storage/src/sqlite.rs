@@ -14,8 +14,8 @@ use shopguard_core::ActionTaken;
 
 use crate::api_keys::{ApiKeyRecord, Scope};
 use crate::{
-    AlertRecord, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, PolicyVersion, Store,
-    StoreError, StoreResult,
+    AlertRecord, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, LogEntry,
+    PolicyVersion, Store, StoreError, StoreResult,
 };
 
 const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
@@ -56,7 +56,10 @@ impl SqliteStore {
                  PRAGMA synchronous = NORMAL;
                  PRAGMA foreign_keys = ON;
                  PRAGMA busy_timeout = 5000;
-                 PRAGMA wal_autocheckpoint = 10000;",
+                 PRAGMA wal_autocheckpoint = 10000;
+                 PRAGMA cache_size = -65536;
+                 PRAGMA mmap_size = 268435456;
+                 PRAGMA temp_store = MEMORY;",
             )
             .map_err(db("configuring the database"))?;
         migrate(&writer)?;
@@ -116,6 +119,11 @@ fn migrate(connection: &Connection) -> StoreResult<()> {
         tracing::info!(version, "migrated the embedded database schema");
     }
     Ok(())
+}
+
+/// The 64-bit hash under which an entity (user id, IP text, device id) is indexed.
+fn entity_hash(text: &str) -> i64 {
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes()) as i64
 }
 
 fn decode_record(operation: &'static str, json: &str) -> StoreResult<DecisionRecord> {
@@ -457,38 +465,41 @@ impl Store for SqliteStore {
             .map_err(db("purging expired list entries"))
     }
 
-    fn append_decisions(
-        &self,
-        decisions: &[DecisionRecord],
-        alerts: &[AlertRecord],
-    ) -> StoreResult<()> {
+    fn append_decisions(&self, entries: &[LogEntry], alerts: &[AlertRecord]) -> StoreResult<()> {
         let mut writer = self.writer.lock();
         let transaction = writer.transaction().map_err(db("appending decisions"))?;
         {
             let mut insert = transaction
                 .prepare_cached(
-                    "INSERT INTO decisions (decision_id, occurred_at_ms, kind, user_id, ip, device_id, outcome, score, policy_version, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "INSERT INTO decisions (decision_id, occurred_at_ms, user_hash, ip_hash, device_hash, outcome, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(db("appending decisions"))?;
-            for record in decisions {
-                let json = serde_json::to_string(record).map_err(|error| StoreError::Corrupt {
-                    operation: "encoding a decision",
-                    detail: error.to_string(),
-                })?;
+            let mut text = String::with_capacity(2_048);
+            for entry in entries {
+                let record = &entry.record;
                 let decision = &record.decision;
+                let ip = record.event.ip.map(|ip| ip.to_string());
+                let event_json =
+                    serde_json::to_string(&record.event).map_err(|error| StoreError::Corrupt {
+                        operation: "encoding an event",
+                        detail: error.to_string(),
+                    })?;
+                text.clear();
+                text.push_str("{\"decision\":");
+                text.push_str(&entry.decision_json);
+                text.push_str(",\"event\":");
+                text.push_str(&event_json);
+                text.push('}');
                 insert
                     .execute(params![
                         decision.decision_id,
                         decision.occurred_at_ms,
-                        decision.kind.as_str(),
-                        decision.user_id,
-                        record.event.ip.map(|ip| ip.to_string()),
-                        record.event.device_id,
+                        entity_hash(&decision.user_id),
+                        ip.as_deref().map(entity_hash),
+                        record.event.device_id.as_deref().map(entity_hash),
                         decision.outcome.as_str(),
-                        decision.score,
-                        decision.policy_version as i64,
-                        json,
+                        text,
                     ])
                     .map_err(db("appending decisions"))?;
             }
@@ -499,7 +510,7 @@ impl Store for SqliteStore {
                      reason = excluded.reason, created_at_ms = excluded.created_at_ms",
                 )
                 .map_err(db("recording list additions"))?;
-            for record in decisions {
+            for record in entries.iter().map(|entry| &entry.record) {
                 for action in &record.decision.actions {
                     if let ActionTaken::AddedToList {
                         list,
@@ -566,11 +577,11 @@ impl Store for SqliteStore {
 
     fn query_decisions(&self, query: &DecisionQuery) -> StoreResult<Vec<DecisionRecord>> {
         let limit = query.limit.clamp(1, 1_000);
-        self.read(|connection| {
+        let records = self.read(|connection| {
             let mut statement = connection
                 .prepare_cached(
                     "SELECT record FROM decisions
-                     WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR ip = ?2) AND (?3 IS NULL OR device_id = ?3)
+                     WHERE (?1 IS NULL OR user_hash = ?1) AND (?2 IS NULL OR ip_hash = ?2) AND (?3 IS NULL OR device_hash = ?3)
                        AND (?4 IS NULL OR outcome = ?4) AND occurred_at_ms >= ?5 AND occurred_at_ms < ?6
                      ORDER BY occurred_at_ms DESC, seq DESC LIMIT ?7",
                 )
@@ -578,9 +589,9 @@ impl Store for SqliteStore {
             let rows = statement
                 .query_map(
                     params![
-                        query.user_id,
-                        query.ip,
-                        query.device_id,
+                        query.user_id.as_deref().map(entity_hash),
+                        query.ip.as_deref().map(entity_hash),
+                        query.device_id.as_deref().map(entity_hash),
                         query.outcome,
                         query.from_ms.unwrap_or(i64::MIN),
                         query.to_ms.unwrap_or(i64::MAX),
@@ -594,7 +605,26 @@ impl Store for SqliteStore {
                 records.push(decode_record("querying decisions", &json.map_err(db("querying decisions"))?)?);
             }
             Ok(records)
-        })
+        })?;
+        // The index holds hashes: keep only the records that really match.
+        Ok(records
+            .into_iter()
+            .filter(|record| {
+                let ip = record.event.ip.map(|ip| ip.to_string());
+                query
+                    .user_id
+                    .as_ref()
+                    .is_none_or(|user| *user == record.decision.user_id)
+                    && query
+                        .ip
+                        .as_ref()
+                        .is_none_or(|wanted| Some(wanted) == ip.as_ref())
+                    && query
+                        .device_id
+                        .as_ref()
+                        .is_none_or(|device| Some(device) == record.event.device_id.as_ref())
+            })
+            .collect())
     }
 
     fn query_alerts(

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use shopguard_core::{Engine, Event, EventInput, EventKind, ListKind, ListRegistry};
 use shopguard_storage::decision_log::DecisionLog;
 use shopguard_storage::{
-    api_keys, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, Scope, Store, StoreError,
+    api_keys, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, LogEntry, Scope, Store,
+    StoreError,
 };
 
 const POLICY: &str = r#"
@@ -158,7 +159,7 @@ macro_rules! store_test_suite {
                 let log = DecisionLog::start(store.clone(), 1_000);
                 for n in 0..50i64 {
                     let user = if n % 2 == 0 { "alice" } else { "bob" };
-                    log.append(record(
+                    let entry = LogEntry::new(record(
                         &engine,
                         user,
                         "192.0.2.9",
@@ -167,6 +168,7 @@ macro_rules! store_test_suite {
                         &format!("d{n:03}"),
                     ))
                     .unwrap();
+                    log.append(entry).unwrap();
                 }
                 log.flush().unwrap();
                 assert_eq!(store.decision_count().unwrap(), 50);
@@ -202,7 +204,9 @@ macro_rules! store_test_suite {
                 assert_eq!(store.decision_count().unwrap(), 25);
                 log.close();
                 assert!(matches!(
-                    log.append(record(&engine, "x", "192.0.2.1", 1.0, 1, "late")),
+                    log.append(
+                        LogEntry::new(record(&engine, "x", "192.0.2.1", 1.0, 1, "late")).unwrap()
+                    ),
                     Err(StoreError::LogClosed)
                 ));
             }

@@ -69,25 +69,15 @@ pub async fn post_batch(
         .enumerate()
         .map(|(index, input)| validate(input, now, &format!("events[{index}].")))
         .collect::<AppResult<Vec<Event>>>()?;
-    let records: Vec<DecisionRecord> = events
-        .into_iter()
-        .map(|event| DecisionRecord {
-            decision: state.decide_only(&event),
-            event,
-        })
-        .collect();
-    // Same shape as `BatchResponse`, serialised by reference.
-    #[derive(serde::Serialize)]
-    struct BatchOut<'a> {
-        decisions: Vec<&'a Decision>,
+    let mut body = b"{\"decisions\":[".to_vec();
+    for (position, event) in events.into_iter().enumerate() {
+        let decision = state.decide_only(&event);
+        if position > 0 {
+            body.push(b',');
+        }
+        body.extend(state.log_record(DecisionRecord { decision, event }).await?);
     }
-    let body = serde_json::to_vec(&BatchOut {
-        decisions: records.iter().map(|record| &record.decision).collect(),
-    })
-    .map_err(AppError::internal)?;
-    for record in records {
-        state.log_decision(record).await?;
-    }
+    body.extend_from_slice(b"]}");
     Ok(json(body))
 }
 
@@ -113,9 +103,7 @@ pub async fn post_challenge_result(
         )
         .map_err(|error| AppError::new(ErrorCode::ChallengeNotPending, error.to_string()))?;
     state.metrics.observe(&decision, 0.0);
-    let body = serde_json::to_vec(&decision).map_err(AppError::internal)?;
-    state
-        .log_decision(DecisionRecord { decision, event })
-        .await?;
-    Ok(json(body))
+    Ok(json(
+        state.log_record(DecisionRecord { decision, event }).await?,
+    ))
 }
