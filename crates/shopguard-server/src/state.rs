@@ -99,6 +99,9 @@ pub fn now_ms() -> i64 {
         .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
+/// API keys recently looked up, by key id, with when they were read.
+pub type KeyCache = RwLock<HashMap<String, (Arc<ApiKeyRecord>, Instant)>>;
+
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -113,7 +116,7 @@ pub struct AppState {
     /// Settings.
     pub config: Arc<ServerConfig>,
     /// API keys recently looked up, with when.
-    pub key_cache: Arc<RwLock<HashMap<String, (Arc<ApiKeyRecord>, Instant)>>>,
+    pub key_cache: Arc<KeyCache>,
     /// Per-key rate limiter.
     pub rate_limiter: Arc<DefaultKeyedRateLimiter<String>>,
 }
