@@ -18,7 +18,10 @@ use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
-use shopguard_core::{Channel, Decision, EventInput, EventKind, Outcome};
+use shopguard_core::lists::ListError;
+use shopguard_core::{
+    Channel, Decision, Engine, Event, EventError, EventInput, EventKind, Outcome,
+};
 
 /// The kinds of attack simulated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -815,6 +818,39 @@ pub fn generate(config: &SimConfig) -> Vec<LabelledEvent> {
             labelled
         })
         .collect()
+}
+
+/// Adds [`seed_list_entries`] to an engine's lists (those its policy declares).
+pub fn seed_lists(engine: &Engine) -> Result<(), ListError> {
+    for (list, value) in seed_list_entries() {
+        if let Some(target) = engine.lists().get(list) {
+            target.insert(&value, None)?;
+        }
+    }
+    Ok(())
+}
+
+/// Decides every event with `engine`, in order, and scores the decisions. `progress` is told
+/// how many events are done, every thousand.
+pub fn score_in_process(
+    engine: &Engine,
+    events: Vec<LabelledEvent>,
+    mut progress: impl FnMut(usize),
+) -> Result<Scoreboard, EventError> {
+    let mut scoreboard = Scoreboard::default();
+    for (position, labelled) in events.into_iter().enumerate() {
+        let at = labelled.event.occurred_at_ms.unwrap_or_default();
+        let event = Event::try_from_input(labelled.event, at, || format!("sim-{position}"))?;
+        scoreboard.record(
+            labelled.label,
+            &engine.decide(&event, format!("sim-decision-{position}")),
+        );
+        if position % 1_000 == 0 {
+            progress(position);
+        }
+    }
+    scoreboard.finish();
+    Ok(scoreboard)
 }
 
 /// Detection counts for one attack kind.

@@ -3,35 +3,15 @@
 
 use std::sync::Arc;
 
-use shopguard_core::{Engine, Event, ListRegistry};
-use shopguard_sim::{generate, seed_list_entries, AttackKind, Scoreboard, SimConfig};
+use shopguard_core::{Engine, ListRegistry};
+use shopguard_sim::{generate, score_in_process, seed_lists, AttackKind, Scoreboard, SimConfig};
 
 const POLICY: &str = include_str!("../../../examples/marketplace.toml");
 
 fn run(config: &SimConfig) -> Scoreboard {
     let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
-    for (list, value) in seed_list_entries() {
-        engine
-            .lists()
-            .get(list)
-            .unwrap()
-            .insert(&value, None)
-            .unwrap();
-    }
-    let mut scoreboard = Scoreboard::default();
-    for (position, labelled) in generate(config).into_iter().enumerate() {
-        let at = labelled.event.occurred_at_ms.unwrap();
-        let event = Event::try_from_input(labelled.event, at, || {
-            unreachable!("simulated events carry ids")
-        })
-        .unwrap_or_else(|error| panic!("simulated event {position} is invalid: {error}"));
-        scoreboard.record(
-            labelled.label,
-            &engine.decide(&event, format!("d{position}")),
-        );
-    }
-    scoreboard.finish();
-    scoreboard
+    seed_lists(&engine).unwrap();
+    score_in_process(&engine, generate(config), |_| {}).unwrap()
 }
 
 #[test]

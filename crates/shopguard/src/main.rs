@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use hyper::Method;
 use indicatif::{ProgressBar, ProgressStyle};
-use shopguard_core::{Engine, Event, ListRegistry};
+use shopguard_core::{Engine, ListRegistry};
 use shopguard_server::ServerConfig;
 use shopguard_sim::{generate, seed_list_entries, LabelledEvent, Scoreboard, SimConfig};
 use shopguard_storage::sqlite::SqliteStore;
@@ -560,7 +560,7 @@ async fn simulate(args: SimulateArgs) -> Result<()> {
     let scoreboard = if args.drive {
         drive_server(&args.server, events).await?
     } else {
-        score_in_process(args.policy.as_ref(), events)?
+        score_with_policy(args.policy.as_ref(), events)?
     };
     println!("{}", scoreboard.table());
     let rules = scoreboard.normal_flag_rules();
@@ -577,32 +577,17 @@ async fn simulate(args: SimulateArgs) -> Result<()> {
     Ok(())
 }
 
-fn score_in_process(policy: Option<&PathBuf>, events: Vec<LabelledEvent>) -> Result<Scoreboard> {
+fn score_with_policy(policy: Option<&PathBuf>, events: Vec<LabelledEvent>) -> Result<Scoreboard> {
     let source = match policy {
         Some(file) => read_policy(file)?,
         None => DEFAULT_POLICY.to_owned(),
     };
     let engine = Engine::new(&source, 0, Arc::new(ListRegistry::new()))?;
-    for (list, value) in seed_list_entries() {
-        if let Some(target) = engine.lists().get(list) {
-            target.insert(&value, None)?;
-        }
-    }
+    shopguard_sim::seed_lists(&engine)?;
     let bar = progress(events.len() as u64, "deciding");
-    let mut scoreboard = Scoreboard::default();
-    for (position, labelled) in events.into_iter().enumerate() {
-        let at = labelled.event.occurred_at_ms.unwrap_or_else(now_ms);
-        let event = Event::try_from_input(labelled.event, at, || format!("sim-{position}"))?;
-        scoreboard.record(
-            labelled.label,
-            &engine.decide(&event, format!("sim-decision-{position}")),
-        );
-        if position % 1_000 == 0 {
-            bar.set_position(position as u64);
-        }
-    }
+    let scoreboard =
+        shopguard_sim::score_in_process(&engine, events, |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
-    scoreboard.finish();
     Ok(scoreboard)
 }
 
