@@ -25,6 +25,55 @@ use super::value::{map_get, ArithOp, EvalError, EvalResult, Value};
 
 /// Longest rule expression accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 8 * 1024;
+/// Deepest expression tree accepted. The compiler and the compiled closures recurse along the
+/// tree, so a bound keeps a hostile rule (`1 + 1 + ... + 1`) from overflowing the stack.
+pub const MAX_EXPRESSION_DEPTH: usize = 128;
+
+/// Depth of an expression tree, measured without recursion.
+fn tree_depth(root: &IdedExpr) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(root, 1usize)];
+    while let Some((expr, depth)) = pending.pop() {
+        deepest = deepest.max(depth);
+        let next = depth + 1;
+        match &expr.expr {
+            Expr::Call(call) => {
+                pending.extend(call.target.iter().map(|target| (target.as_ref(), next)));
+                pending.extend(call.args.iter().map(|arg| (arg, next)));
+            }
+            Expr::Select(select) => pending.push((&select.operand, next)),
+            Expr::List(list) => pending.extend(list.elements.iter().map(|element| (element, next))),
+            Expr::Map(map) => {
+                for entry in &map.entries {
+                    if let EntryExpr::MapEntry(map_entry) = &entry.expr {
+                        pending.push((&map_entry.key, next));
+                        pending.push((&map_entry.value, next));
+                    }
+                }
+            }
+            Expr::Struct(structure) => {
+                for entry in &structure.entries {
+                    if let EntryExpr::StructField(field) = &entry.expr {
+                        pending.push((&field.value, next));
+                    }
+                }
+            }
+            Expr::Comprehension(comprehension) => {
+                for part in [
+                    &comprehension.iter_range,
+                    &comprehension.accu_init,
+                    &comprehension.loop_cond,
+                    &comprehension.loop_step,
+                    &comprehension.result,
+                ] {
+                    pending.push((part, next));
+                }
+            }
+            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+    deepest
+}
 
 type Fun<T> = Box<dyn Fn(&Activation<'_>) -> EvalResult<T> + Send + Sync>;
 type StrFun = Box<dyn for<'a> Fn(&'a Activation<'a>) -> EvalResult<Cow<'a, str>> + Send + Sync>;
@@ -241,6 +290,13 @@ pub fn compile_bool(source: &str, env: Environment<'_>) -> Result<CompiledExpr, 
         scopes: Vec::new(),
         local_slots: 0,
     };
+    if tree_depth(&ast) > MAX_EXPRESSION_DEPTH {
+        return Err(CompileError {
+            line: 1,
+            column: 1,
+            message: format!("expression nests deeper than {MAX_EXPRESSION_DEPTH} levels; split it into several rules or use `in` with a list"),
+        });
+    }
     check_kind_literals(&ast, &compiler)?;
     let node = compiler.compile(&ast)?;
     let root = compiler.to_bool(ast.id, node)?;
