@@ -105,6 +105,18 @@ pub enum AlertSeverity {
     Critical,
 }
 
+impl AlertSeverity {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertSeverity::Low => "low",
+            AlertSeverity::Medium => "medium",
+            AlertSeverity::High => "high",
+            AlertSeverity::Critical => "critical",
+        }
+    }
+}
+
 /// A rule that matched an event.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@
 //! 5. takes the matched rules' actions (list additions, alerts) and, for a challenge,
 //!    remembers the decision so the platform can report the challenge's result.
 //!
-//! The policy is swapped atomically ([`Engine::replace_policy`]): a decision in flight finishes
+//! The policy is swapped atomically ([`Engine::install_policy`]): a decision in flight finishes
 //! on the version it started with; feature counts carry over between versions.
 
 use std::cell::Cell;
@@ -190,36 +190,16 @@ impl Engine {
         &self.lists
     }
 
-    /// Compiles `source` and runs its fixtures without making it live.
-    pub fn check_policy(&self, source: &str) -> Result<PolicyCheck, PolicyError> {
-        let compiled =
-            CompiledPolicy::compile(source, 0, &ListRegistry::new(), &FeatureStates::default())?;
-        let fixtures = run_fixtures(source)?;
-        let failures: Vec<String> = fixtures
-            .iter()
-            .filter(|report| !report.passed())
-            .map(|report| format!("{}: {}", report.name, report.failures.join(", ")))
-            .collect();
-        if !failures.is_empty() {
-            return Err(PolicyError::FixturesFailed(failures));
-        }
-        Ok(PolicyCheck {
-            rules: compiled.rules.len(),
-            features: compiled.features.len(),
-            fixtures,
-        })
-    }
-
-    /// Checks `source` (compiles, fixtures pass), then makes it the live policy as `version`
-    /// in one atomic swap. Decisions in flight finish on the old version.
-    pub fn replace_policy(
+    /// Makes a checked policy live as `version`, in one atomic swap: decisions in flight
+    /// finish on the old version, feature counts carry over. Only a policy that compiled and
+    /// passed its fixtures ([`check_policy`]) can be installed.
+    pub fn install_policy(
         &self,
-        source: &str,
+        checked: &CheckedPolicy,
         version: u64,
     ) -> Result<Arc<CompiledPolicy>, PolicyError> {
-        self.check_policy(source)?;
         let compiled = Arc::new(CompiledPolicy::compile(
-            source,
+            &checked.source,
             version,
             &self.lists,
             &self.states,
@@ -496,15 +476,45 @@ impl Engine {
     }
 }
 
-/// What a policy check found: sizes, and every fixture passed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PolicyCheck {
+/// A policy that compiled and passed every fixture: the only thing [`Engine::install_policy`]
+/// accepts, so a policy cannot go live unchecked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedPolicy {
+    source: String,
     /// Rules compiled.
     pub rules: usize,
     /// Features compiled.
     pub features: usize,
     /// Fixture results (all passed).
     pub fixtures: Vec<FixtureReport>,
+}
+
+impl CheckedPolicy {
+    /// The TOML source.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+/// Compiles `source` and runs its fixtures, without touching any engine.
+pub fn check_policy(source: &str) -> Result<CheckedPolicy, PolicyError> {
+    let compiled =
+        CompiledPolicy::compile(source, 0, &ListRegistry::new(), &FeatureStates::default())?;
+    let fixtures = run_fixtures(source)?;
+    let failures: Vec<String> = fixtures
+        .iter()
+        .filter(|report| !report.passed())
+        .map(|report| format!("{}: {}", report.name, report.failures.join(", ")))
+        .collect();
+    if !failures.is_empty() {
+        return Err(PolicyError::FixturesFailed(failures));
+    }
+    Ok(CheckedPolicy {
+        source: source.to_owned(),
+        rules: compiled.rules.len(),
+        features: compiled.features.len(),
+        fixtures,
+    })
 }
 
 /// Result of one fixture test.

@@ -18,7 +18,7 @@ pub mod policy;
 pub mod profile;
 
 pub use decision::{ActionTaken, ChallengeKind, Decision, MatchedRule, Outcome};
-pub use engine::{Engine, FixtureReport, PolicyCheck};
+pub use engine::{check_policy, CheckedPolicy, Engine, FixtureReport};
 pub use event::{Channel, Event, EventError, EventInput, EventKind};
 pub use lists::{ListKind, ListRegistry};
 pub use policy::{CompiledPolicy, PolicyError};

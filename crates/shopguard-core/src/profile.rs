@@ -279,12 +279,12 @@ impl ProfileStore {
                 true,
             ),
         };
-        let mut view = if is_new {
+        // A new user has no history: the default view, with `exists` false.
+        let view = if is_new {
             ProfileView::default()
         } else {
             profile.view(event)
         };
-        view.exists = !is_new;
         profile.record(event);
         view
     }

@@ -312,7 +312,7 @@ fn store_new_policy(
     now: i64,
 ) -> Result<(String, u64), StartError> {
     // Refuse before storing: a policy that does not compile or fails its fixtures never goes live.
-    Engine::new(&source, 0, Arc::new(ListRegistry::new()))?.check_policy(&source)?;
+    shopguard_core::check_policy(&source)?;
     let version = store.insert_policy_version(&source, "system", comment, now)?;
     store.activate_policy_version(version, "system", now)?;
     Ok((source, version))

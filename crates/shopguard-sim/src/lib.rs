@@ -15,7 +15,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rand::rngs::SmallRng;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use shopguard_core::lists::ListError;
@@ -808,13 +807,11 @@ pub fn generate(config: &SimConfig) -> Vec<LabelledEvent> {
     generator.attacks();
     let mut events = generator.events;
     events.sort_by_key(|(at, _)| *at);
-    let mut shuffled_ids: Vec<usize> = (0..events.len()).collect();
-    shuffled_ids.shuffle(&mut generator.rng);
     events
         .into_iter()
         .enumerate()
         .map(|(position, (_, mut labelled))| {
-            labelled.event.event_id = Some(format!("sim-{position}-{}", shuffled_ids[position]));
+            labelled.event.event_id = Some(format!("sim-{position}"));
             labelled
         })
         .collect()

@@ -83,7 +83,7 @@ pub fn alerts_of(record: &DecisionRecord) -> Vec<AlertRecord> {
             } => Some(AlertRecord {
                 seq: 0,
                 created_at_ms: record.decision.occurred_at_ms,
-                severity: serde_json::to_value(severity).ok()?.as_str()?.to_owned(),
+                severity: severity.as_str().to_owned(),
                 rule_id: rule_id.clone(),
                 decision_id: record.decision.decision_id.clone(),
                 user_id: record.decision.user_id.clone(),

@@ -93,6 +93,7 @@ pub async fn post_challenge_result(
     Path(decision_id): Path<String>,
     JsonBody(result): JsonBody<ChallengeResultRequest>,
 ) -> AppResult<impl IntoResponse> {
+    let started = std::time::Instant::now();
     let (event, decision) = state
         .engine
         .report_challenge(
@@ -102,7 +103,9 @@ pub async fn post_challenge_result(
             uuid::Uuid::now_v7().to_string(),
         )
         .map_err(|error| AppError::new(ErrorCode::ChallengeNotPending, error.to_string()))?;
-    state.metrics.observe(&decision, 0.0);
+    state
+        .metrics
+        .observe(&decision, started.elapsed().as_secs_f64());
     Ok(json(
         state.log_record(DecisionRecord { decision, event }).await?,
     ))

@@ -73,12 +73,11 @@ pub async fn list_versions(
 #[utoipa::path(post, path = "/v1/policy/check", tag = "policy", request_body(content = String, content_type = "application/toml"),
     responses((status = 200, body = PolicyCheckResponse), (status = 422, body = ApiError)), security(("api_key" = ["admin"])))]
 pub async fn check_policy(
-    State(state): State<AppState>,
     _caller: Caller<Admin>,
     TextBody(source): TextBody,
 ) -> AppResult<Json<PolicyCheckResponse>> {
-    let engine = state.engine.clone();
-    let check = tokio::task::spawn_blocking(move || engine.check_policy(&source)).await??;
+    let check =
+        tokio::task::spawn_blocking(move || shopguard_core::check_policy(&source)).await??;
     Ok(Json(PolicyCheckResponse {
         version: None,
         rules: check.rules,
@@ -102,10 +101,10 @@ pub async fn put_policy(
     let actor = caller.actor();
     let comment = query.comment.unwrap_or_default();
     let response = tokio::task::spawn_blocking(move || -> AppResult<PolicyCheckResponse> {
-        let check = engine.check_policy(&source)?;
+        let check = shopguard_core::check_policy(&source)?;
         let now = now_ms();
         let version = store.insert_policy_version(&source, &actor, &comment, now)?;
-        let compiled = engine.replace_policy(&source, version)?;
+        let compiled = engine.install_policy(&check, version)?;
         store.activate_policy_version(version, &actor, now)?;
         tracing::info!(version, actor = %actor, "policy replaced");
         Ok(PolicyCheckResponse {
@@ -141,7 +140,8 @@ pub async fn rollback(
                 format!("policy version {} not found", request.version),
             )
         })?;
-        engine.replace_policy(&version.source, version.version)?;
+        let check = shopguard_core::check_policy(&version.source)?;
+        engine.install_policy(&check, version.version)?;
         store.activate_policy_version(version.version, &actor, now_ms())?;
         tracing::info!(version = version.version, actor = %actor, "policy rolled back");
         Ok(version)
