@@ -8,12 +8,14 @@
 //! Start at [`engine::Engine`].
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod cel;
 pub mod decision;
 pub mod engine;
 pub mod event;
 pub mod features;
 pub mod lists;
+pub mod merkle;
 pub mod policy;
 pub mod profile;
 

@@ -40,6 +40,12 @@ impl RequiredScope for DecisionsRead {
     const SCOPE: Scope = Scope::DecisionsRead;
 }
 
+/// Routes that read the audit log.
+pub struct AuditRead;
+impl RequiredScope for AuditRead {
+    const SCOPE: Scope = Scope::AuditRead;
+}
+
 /// Administrative routes: policies, lists, keys.
 pub struct Admin;
 impl RequiredScope for Admin {
@@ -57,6 +63,11 @@ impl<S> Caller<S> {
     /// How the caller is named in records ("key:<name>").
     pub fn actor(&self) -> String {
         format!("key:{}", self.key.name)
+    }
+
+    /// How the caller is named in the audit log: the key's id, which is unique, and its name.
+    pub fn audit_actor(&self) -> String {
+        format!("key:{}:{}", self.key.key_id, self.key.name)
     }
 }
 

@@ -26,7 +26,7 @@ impl Modify for BearerKey {
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authorization",
-                "'Bearer sg_<key id>_<secret>'; scopes: events:write, decisions:read, admin",
+                "'Bearer sg_<key id>_<secret>'; scopes: events:write, decisions:read, audit:read, admin",
             ))),
         );
     }
@@ -54,6 +54,12 @@ impl Modify for BearerKey {
         routes::lists::add_entry,
         routes::lists::remove_entry,
         routes::lists::import_entries,
+        routes::audit::list_entries,
+        routes::audit::get_entry,
+        routes::audit::consistency,
+        routes::audit::list_checkpoints,
+        routes::audit::create_checkpoint,
+        routes::audit::retention,
         routes::ops::healthz,
         routes::ops::metrics,
     ),

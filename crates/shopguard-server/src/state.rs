@@ -11,10 +11,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
+use shopguard_core::audit::{AuditContent, RecordClass};
 use shopguard_core::lists::ListKey;
 use shopguard_core::{Decision, Engine, Event, ListRegistry};
+use shopguard_storage::audit_log::{AuditLog, NewAuditEntry};
 use shopguard_storage::decision_log::{DecisionLog, TryAppendError};
-use shopguard_storage::sqlite::SqliteStore;
+use shopguard_storage::decision_segments::SegmentSettings;
+use shopguard_storage::embedded::EmbeddedStore;
 use shopguard_storage::{
     api_keys, snapshot, ApiKeyRecord, DecisionRecord, ListRecord, LogEntry, Scope, Store,
     StoreError,
@@ -48,6 +51,16 @@ pub struct ServerConfig {
     pub snapshot_interval_seconds: u64,
     /// Decisions that may wait for the log writer before requests slow down.
     pub log_queue_capacity: usize,
+    /// A decision-log segment is sealed (indexed) once it holds this many MiB.
+    pub decision_segment_mib: u64,
+    /// Flush each batch of the decision log to the disk before counting it written.
+    pub decision_log_fsync: bool,
+    /// Days the content of audit entries is kept, for every record class except
+    /// registrations and logins, which are kept long-term (DB33/T 978-2015 §8.4.2 asks for
+    /// at least a year: values below 365 are refused).
+    pub audit_retention_days: u32,
+    /// Seconds between signed checkpoints of the audit log (taken only when it grew).
+    pub audit_checkpoint_seconds: u64,
     /// Serve `POST /v1/noop`, which does nothing: the HTTP stack's ceiling for benchmarks.
     pub enable_noop_endpoint: bool,
 }
@@ -65,6 +78,10 @@ impl Default for ServerConfig {
             profile_retention_days: 400,
             snapshot_interval_seconds: 30,
             log_queue_capacity: 200_000,
+            decision_segment_mib: 128,
+            decision_log_fsync: true,
+            audit_retention_days: 365,
+            audit_checkpoint_seconds: 60,
             enable_noop_endpoint: false,
         }
     }
@@ -111,6 +128,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The decision log writer.
     pub log: Arc<DecisionLog>,
+    /// The tamper-evident audit log.
+    pub audit: Arc<AuditLog>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Settings.
@@ -159,6 +178,37 @@ impl AppState {
             }
             Err(TryAppendError::Closed) => Err(AppError::internal("the decision log is closed")),
         }
+    }
+}
+
+impl AppState {
+    /// Appends one entry to the audit log and waits until it is on the disk.
+    pub async fn record_audit(
+        &self,
+        class: RecordClass,
+        actor: String,
+        action: &str,
+        object: String,
+        detail: serde_json::Value,
+    ) -> Result<(), AppError> {
+        let entry = NewAuditEntry {
+            at_ms: now_ms(),
+            class,
+            content: AuditContent {
+                actor,
+                action: action.to_owned(),
+                object,
+                detail,
+            },
+        };
+        let audit = self.audit.clone();
+        tokio::task::spawn_blocking(move || audit.append(&[entry])).await??;
+        Ok(())
+    }
+
+    /// How long audit content of `class` is kept, in days; `None` for long-term.
+    pub fn audit_retention(&self, class: RecordClass) -> Option<u32> {
+        (!class.kept_long_term()).then_some(self.config.audit_retention_days)
     }
 }
 
@@ -222,7 +272,28 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Star
     let rate = NonZeroU32::new(config.rate_limit_per_second)
         .ok_or_else(|| StartError::Config("rate_limit_per_second must be positive".into()))?;
     let now = now_ms();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
+    if config.audit_retention_days < 365 {
+        return Err(StartError::Config(
+            "audit_retention_days must be at least 365 (DB33/T 978-2015 §8.4.2)".into(),
+        ));
+    }
+    if config.audit_checkpoint_seconds == 0 {
+        return Err(StartError::Config(
+            "audit_checkpoint_seconds must be positive".into(),
+        ));
+    }
+    if !(1..=4_096).contains(&config.decision_segment_mib) {
+        return Err(StartError::Config(
+            "decision_segment_mib must be between 1 and 4096".into(),
+        ));
+    }
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open_with(
+        &config.data_dir,
+        SegmentSettings {
+            segment_bytes: config.decision_segment_mib * 1024 * 1024,
+            sync_each_batch: config.decision_log_fsync,
+        },
+    )?);
 
     let registry = Arc::new(ListRegistry::new());
     let entries = load_lists(store.as_ref(), &registry, now)?;
@@ -288,6 +359,8 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Star
         list_entries = entries,
         "engine ready"
     );
+    let audit = Arc::new(AuditLog::open(&config.data_dir)?);
+    drain_audit_queue(store.as_ref(), &audit)?;
     let log = Arc::new(DecisionLog::start(store.clone(), config.log_queue_capacity));
     let metrics = Arc::new(Metrics::default());
     metrics.policy_version.set(version as i64);
@@ -296,6 +369,7 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Star
             engine,
             store,
             log,
+            audit,
             metrics,
             rate_limiter: Arc::new(RateLimiter::keyed(Quota::per_second(rate))),
             key_cache: Arc::default(),
@@ -303,6 +377,22 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Star
         },
         bootstrap_key_file,
     })
+}
+
+/// Moves audit entries queued by command-line tools (which cannot open the audit log while
+/// a node holds it) into the audit log, keeping their times.
+pub fn drain_audit_queue(store: &dyn Store, audit: &AuditLog) -> Result<usize, StoreError> {
+    let mut moved = 0;
+    loop {
+        let queued = store.queued_audit_entries(1_000)?;
+        if queued.is_empty() {
+            return Ok(moved);
+        }
+        let (ids, entries): (Vec<i64>, Vec<NewAuditEntry>) = queued.into_iter().unzip();
+        audit.append(&entries)?;
+        store.delete_queued_audit_entries(&ids)?;
+        moved += ids.len();
+    }
 }
 
 fn store_new_policy(
@@ -323,9 +413,12 @@ pub async fn maintenance_loop(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     let mut last_snapshot = Instant::now();
     let mut last_retention = Instant::now() - Duration::from_secs(3_600);
+    let mut last_checkpoint = Instant::now();
+    let mut checkpointed_size = state.audit.size();
     loop {
         tick.tick().await;
         let now = now_ms();
+        audit_upkeep(&state, now, &mut last_checkpoint, &mut checkpointed_size).await;
         let report = state.engine.maintain(now);
         state.metrics.read_log_stats(state.log.stats());
         state
@@ -349,7 +442,14 @@ pub async fn maintenance_loop(state: AppState) {
             let cutoff = now - i64::from(state.config.decision_retention_days) * 86_400_000;
             let profile_cutoff = now - i64::from(state.config.profile_retention_days) * 86_400_000;
             state.engine.expire_profiles(profile_cutoff);
+            let audit = state.audit.clone();
+            let retention_state = state.clone();
             let purged = tokio::task::spawn_blocking(move || {
+                match audit.purge_expired(now, &|class| retention_state.audit_retention(class)) {
+                    Ok(0) => {}
+                    Ok(entries) => tracing::info!(entries, "audit content past retention purged"),
+                    Err(error) => tracing::error!(error = %error, "audit retention purge failed"),
+                }
                 (
                     store.purge_decisions_before(cutoff),
                     store.purge_expired_list_entries(now),
@@ -366,6 +466,39 @@ pub async fn maintenance_loop(state: AppState) {
                 Err(error) => tracing::error!(error = %error, "retention purge task failed"),
             }
         }
+    }
+}
+
+/// Moves queued audit entries in, and signs a checkpoint when the log grew and the interval
+/// has passed.
+async fn audit_upkeep(
+    state: &AppState,
+    now: i64,
+    last_checkpoint: &mut Instant,
+    checkpointed_size: &mut u64,
+) {
+    let store = state.store.clone();
+    let audit = state.audit.clone();
+    let due =
+        last_checkpoint.elapsed() >= Duration::from_secs(state.config.audit_checkpoint_seconds);
+    let grown = *checkpointed_size;
+    let result = tokio::task::spawn_blocking(move || -> Result<Option<u64>, StoreError> {
+        drain_audit_queue(store.as_ref(), &audit)?;
+        if due && audit.size() != grown {
+            return Ok(Some(audit.checkpoint(now)?.size));
+        }
+        Ok(None)
+    })
+    .await;
+    match result {
+        Ok(Ok(Some(size))) => {
+            *checkpointed_size = size;
+            *last_checkpoint = Instant::now();
+            tracing::debug!(size, "audit checkpoint signed");
+        }
+        Ok(Ok(None)) => {}
+        Ok(Err(error)) => tracing::error!(error = %error, "audit upkeep failed"),
+        Err(error) => tracing::error!(error = %error, "audit upkeep task failed"),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Decision-log append rate: simulated decisions written through `Store::append_decisions` in
-//! the writer's batch size, on the SQLite backend in a temporary folder.
+//! the writer's batch size, on the embedded backend in a temporary folder, with and without
+//! a flush to the disk per batch.
 //! Run with `cargo bench -p shopguard-storage --bench decision_log`.
 
 use std::sync::Arc;
@@ -7,7 +8,8 @@ use std::time::Instant;
 
 use shopguard_core::{Engine, Event, ListRegistry};
 use shopguard_sim::{generate, SimConfig};
-use shopguard_storage::sqlite::SqliteStore;
+use shopguard_storage::decision_segments::SegmentSettings;
+use shopguard_storage::embedded::EmbeddedStore;
 use shopguard_storage::{DecisionRecord, ListRecord, LogEntry, Store};
 
 const POLICY: &str = include_str!("../../../examples/marketplace.toml");
@@ -32,8 +34,34 @@ fn main() {
     let prepare = started.elapsed().as_secs_f64();
     let bytes: usize = entries.iter().map(|entry| entry.decision_json.len()).sum();
 
+    for (label, sync_each_batch) in [("fdatasync per batch", true), ("no fdatasync", false)] {
+        for batch_size in [4_096, 256] {
+            append_all(&engine, &entries, label, sync_each_batch, batch_size);
+        }
+    }
+    println!(
+        "  ({} decisions prepared in {prepare:.2} s, average decision JSON {} bytes)",
+        entries.len(),
+        bytes / entries.len()
+    );
+}
+
+fn append_all(
+    engine: &Engine,
+    entries: &[LogEntry],
+    label: &str,
+    sync_each_batch: bool,
+    batch_size: usize,
+) {
     let folder = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(folder.path()).unwrap();
+    let store = EmbeddedStore::open_with(
+        folder.path(),
+        SegmentSettings {
+            sync_each_batch,
+            ..SegmentSettings::default()
+        },
+    )
+    .unwrap();
     for list in engine.lists().all() {
         let record = ListRecord {
             name: list.name().to_owned(),
@@ -44,29 +72,20 @@ fn main() {
         store.ensure_list(&record).unwrap();
     }
     let started = Instant::now();
-    for batch in entries.chunks(4_096) {
+    for batch in entries.chunks(batch_size) {
         store.append_decisions(batch, &[]).unwrap();
     }
     let append = started.elapsed().as_secs_f64();
-    let file_bytes: u64 = std::fs::read_dir(folder.path())
+    let decisions_bytes: u64 = std::fs::read_dir(folder.path().join("decisions"))
         .unwrap()
         .filter_map(|entry| entry.ok()?.metadata().ok())
         .map(|meta| meta.len())
         .sum();
-    println!("decision log (SQLite, WAL, batches of 4,096)");
     println!(
-        "  {} decisions prepared in {prepare:.2} s (average decision JSON {} bytes)",
+        "decision log, segments, {label}, batches of {batch_size}: {} decisions in {append:.2} s: {:.0} decisions/s, {:.2} us each, {:.0} bytes on disk each",
         entries.len(),
-        bytes / entries.len()
-    );
-    println!(
-        "  appended in {append:.2} s: {:.0} decisions/s, {:.1} us each",
         entries.len() as f64 / append,
-        append * 1e6 / entries.len() as f64
-    );
-    println!(
-        "  files: {:.1} MB ({:.0} bytes per decision)",
-        file_bytes as f64 / 1e6,
-        file_bytes as f64 / entries.len() as f64
+        append * 1e6 / entries.len() as f64,
+        decisions_bytes as f64 / entries.len() as f64
     );
 }

@@ -22,6 +22,10 @@ pub enum Scope {
     /// Read decisions and alerts.
     #[serde(rename = "decisions:read")]
     DecisionsRead,
+    /// Read the audit log, its proofs and checkpoints, and the retention report; nothing
+    /// else (an auditor cannot change what they audit).
+    #[serde(rename = "audit:read")]
+    AuditRead,
     /// Everything, including policies, lists and keys.
     #[serde(rename = "admin")]
     Admin,
@@ -29,13 +33,19 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 3] = [Scope::EventsWrite, Scope::DecisionsRead, Scope::Admin];
+    pub const ALL: [Scope; 4] = [
+        Scope::EventsWrite,
+        Scope::DecisionsRead,
+        Scope::AuditRead,
+        Scope::Admin,
+    ];
 
     /// The name used on the command line and in storage.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::EventsWrite => "events:write",
             Scope::DecisionsRead => "decisions:read",
+            Scope::AuditRead => "audit:read",
             Scope::Admin => "admin",
         }
     }
@@ -55,7 +65,9 @@ impl FromStr for Scope {
             .into_iter()
             .find(|scope| scope.as_str() == text)
             .ok_or_else(|| {
-                format!("unknown scope '{text}': use events:write, decisions:read or admin")
+                format!(
+                    "unknown scope '{text}': use events:write, decisions:read, audit:read or admin"
+                )
             })
     }
 }

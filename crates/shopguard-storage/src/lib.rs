@@ -6,18 +6,23 @@
 //! to an opaque `internal` error and logs the detail. Missing rows are `Ok(None)`, not errors.
 //!
 //! # Backends
-//! [`sqlite::SqliteStore`] is the default: one file in the data folder, WAL journal, one writer
-//! connection and a few readers. The trait is synchronous; async callers run it on a blocking
-//! thread (see `docs/decisions/0003-storage.md`).
+//! [`embedded::EmbeddedStore`] is the default: SQLite (one file, WAL journal, one writer
+//! connection and a few readers) for small mutable state, and append-only segment files
+//! ([`decision_segments`]) for the decision log. The trait is synchronous; async callers run
+//! it on a blocking thread (see `docs/decisions/0003-storage.md` and
+//! `docs/decisions/0007-decision-log-segments.md`).
 //!
 //! The decision log ([`decision_log::DecisionLog`]) is written off the request path by one
-//! thread that groups records into transactions.
+//! thread that groups records into batches.
 #![warn(missing_docs)]
 
 pub mod api_keys;
+pub mod audit_log;
 pub mod decision_log;
+pub mod decision_segments;
+pub mod embedded;
+pub mod frames;
 pub mod snapshot;
-pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
 use shopguard_core::{Decision, Event, ListKind};
@@ -59,6 +64,9 @@ pub enum StoreError {
     /// The item exists already, or conflicts with one that does.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// This store was opened without the named part.
+    #[error("not available: {0}")]
+    Unavailable(&'static str),
     /// The decision log's writer has stopped.
     #[error("the decision log writer has stopped")]
     LogClosed,
@@ -257,4 +265,13 @@ pub trait Store: Send + Sync {
     fn purge_decisions_before(&self, cutoff_ms: i64) -> StoreResult<usize>;
     /// Number of decisions stored.
     fn decision_count(&self) -> StoreResult<u64>;
+
+    /// Queues an audit entry for the node to move into the audit log (for tools that run
+    /// while a node holds the log).
+    fn queue_audit_entry(&self, entry: &audit_log::NewAuditEntry) -> StoreResult<()>;
+    /// The oldest queued audit entries, with their queue ids.
+    fn queued_audit_entries(&self, limit: u32)
+        -> StoreResult<Vec<(i64, audit_log::NewAuditEntry)>>;
+    /// Removes queued audit entries once they are in the audit log.
+    fn delete_queued_audit_entries(&self, ids: &[i64]) -> StoreResult<()>;
 }

@@ -1,5 +1,5 @@
 //! Conformance tests every `Store` backend must pass. The macro is invoked once per backend;
-//! today the embedded SQLite backend.
+//! today the embedded backend. Tests of the embedded backend's decision segments follow.
 
 use std::sync::Arc;
 
@@ -214,8 +214,8 @@ macro_rules! store_test_suite {
     };
 }
 
-store_test_suite!(sqlite, |path: &std::path::Path| {
-    shopguard_storage::sqlite::SqliteStore::open(path).unwrap()
+store_test_suite!(embedded, |path: &std::path::Path| {
+    shopguard_storage::embedded::EmbeddedStore::open(path).unwrap()
 });
 
 #[test]
@@ -232,4 +232,211 @@ fn snapshots_are_written_atomically_and_read_back() {
             .unwrap(),
         b"state two"
     );
+}
+
+mod decision_segments {
+    use super::*;
+    use shopguard_storage::decision_segments::{DecisionSegments, SegmentSettings};
+    use std::path::Path;
+
+    /// Segments of 4 KiB: a few records each, so that queries cross many sealed segments.
+    const SMALL: SegmentSettings = SegmentSettings {
+        segment_bytes: 4_096,
+        sync_each_batch: false,
+    };
+
+    fn entries(count: i64) -> Vec<LogEntry> {
+        let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        (0..count)
+            .map(|n| {
+                let user = format!("user{}", n % 7);
+                let ip = format!("198.51.100.{}", n % 5);
+                LogEntry::new(record(
+                    &engine,
+                    &user,
+                    &ip,
+                    n as f64,
+                    10_000 + n,
+                    &format!("id{n:04}"),
+                ))
+                .unwrap()
+            })
+            .collect()
+    }
+
+    fn user_query(user: &str) -> DecisionQuery {
+        DecisionQuery {
+            user_id: Some(user.into()),
+            limit: 1_000,
+            ..DecisionQuery::default()
+        }
+    }
+
+    fn segment_files(folder: &Path, extension: &str) -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == extension))
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn check_contents(log: &DecisionSegments, total: i64) {
+        assert_eq!(log.count(), total as u64);
+        for user in 0..7 {
+            let found = log.query(&user_query(&format!("user{user}"))).unwrap();
+            let expected: Vec<String> = (0..total)
+                .rev()
+                .filter(|n| n % 7 == user)
+                .map(|n| format!("id{n:04}"))
+                .collect();
+            let ids: Vec<String> = found
+                .iter()
+                .map(|r| r.decision.decision_id.clone())
+                .collect();
+            assert_eq!(ids, expected, "user{user}, newest first");
+        }
+        let by_ip = log
+            .query(&DecisionQuery {
+                ip: Some("198.51.100.3".into()),
+                from_ms: Some(10_000 + total / 2),
+                limit: 1_000,
+                ..DecisionQuery::default()
+            })
+            .unwrap();
+        assert_eq!(
+            by_ip.len() as i64,
+            (total / 2..total).filter(|n| n % 5 == 3).count() as i64
+        );
+        for n in [0, total / 3, total - 1] {
+            let id = format!("id{n:04}");
+            assert_eq!(log.decision(&id).unwrap().unwrap().decision.decision_id, id);
+        }
+        assert!(log.decision("id9999").unwrap().is_none());
+        let page = log
+            .query(&DecisionQuery {
+                limit: 10,
+                ..DecisionQuery::default()
+            })
+            .unwrap();
+        assert_eq!(page.len(), 10.min(total as usize));
+    }
+
+    #[test]
+    fn queries_cross_sealed_segments_and_survive_reopening() {
+        let folder = tempfile::tempdir().unwrap();
+        let all = entries(300);
+        {
+            let log = DecisionSegments::open(folder.path(), SMALL).unwrap();
+            for batch in all.chunks(7) {
+                log.append(batch).unwrap();
+            }
+            assert!(
+                segment_files(folder.path(), "idx").len() > 10,
+                "many sealed segments"
+            );
+            check_contents(&log, 300);
+        }
+        let log = DecisionSegments::open(folder.path(), SMALL).unwrap();
+        check_contents(&log, 300);
+    }
+
+    #[test]
+    fn only_one_opener_at_a_time() {
+        let folder = tempfile::tempdir().unwrap();
+        let first = DecisionSegments::open(folder.path(), SMALL).unwrap();
+        assert!(matches!(
+            DecisionSegments::open(folder.path(), SMALL),
+            Err(StoreError::Conflict(_))
+        ));
+        drop(first);
+        DecisionSegments::open(folder.path(), SMALL).unwrap();
+    }
+
+    #[test]
+    fn a_torn_write_is_cut_off_and_kept_aside() {
+        let folder = tempfile::tempdir().unwrap();
+        let all = entries(40);
+        {
+            let log = DecisionSegments::open(folder.path(), SegmentSettings::default()).unwrap();
+            log.append(&all[..30]).unwrap();
+        }
+        // A crash in the middle of a write: half a frame at the end of the open segment.
+        let open_segment = segment_files(folder.path(), "log").pop().unwrap();
+        let mut bytes = std::fs::read(&open_segment).unwrap();
+        let whole = bytes.len();
+        bytes.extend_from_slice(&[200, 1, 0, 0, 9, 9, 9, 9, 1, 2, 3]);
+        std::fs::write(&open_segment, &bytes).unwrap();
+
+        let log = DecisionSegments::open(folder.path(), SegmentSettings::default()).unwrap();
+        check_contents(&log, 30);
+        assert_eq!(
+            std::fs::metadata(&open_segment).unwrap().len() as usize,
+            whole
+        );
+        let kept = std::fs::read_dir(folder.path())
+            .unwrap()
+            .filter(|entry| {
+                entry
+                    .as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains(".cut-at-")
+            })
+            .count();
+        assert_eq!(kept, 1, "the cut-off bytes are kept beside the log");
+        log.append(&all[30..]).unwrap();
+        check_contents(&log, 40);
+    }
+
+    #[test]
+    fn a_missing_or_damaged_index_is_rebuilt() {
+        let folder = tempfile::tempdir().unwrap();
+        {
+            let log = DecisionSegments::open(folder.path(), SMALL).unwrap();
+            for batch in entries(120).chunks(3) {
+                log.append(batch).unwrap();
+            }
+        }
+        let indexes = segment_files(folder.path(), "idx");
+        assert!(indexes.len() >= 2);
+        std::fs::remove_file(&indexes[0]).unwrap();
+        let mut damaged = std::fs::read(indexes.last().unwrap()).unwrap();
+        damaged[100] ^= 0xff;
+        std::fs::write(indexes.last().unwrap(), &damaged).unwrap();
+        let log = DecisionSegments::open(folder.path(), SMALL).unwrap();
+        check_contents(&log, 120);
+        assert!(indexes[0].exists(), "the index was written again");
+    }
+
+    #[test]
+    fn retention_removes_old_segments_and_rewrites_the_straddling_one() {
+        let folder = tempfile::tempdir().unwrap();
+        let log = DecisionSegments::open(folder.path(), SMALL).unwrap();
+        for batch in entries(200).chunks(5) {
+            log.append(batch).unwrap();
+        }
+        let before = segment_files(folder.path(), "log").len();
+        assert_eq!(log.purge_before(10_000 + 137).unwrap(), 137);
+        assert_eq!(log.count(), 63);
+        assert!(segment_files(folder.path(), "log").len() < before);
+        assert!(log.decision("id0136").unwrap().is_none());
+        assert!(log.decision("id0137").unwrap().is_some());
+        let everyone = log
+            .query(&DecisionQuery {
+                limit: 1_000,
+                ..DecisionQuery::default()
+            })
+            .unwrap();
+        assert_eq!(everyone.len(), 63);
+        assert!(everyone
+            .iter()
+            .all(|record| record.decision.occurred_at_ms >= 10_137));
+        drop(log);
+        let reopened = DecisionSegments::open(folder.path(), SMALL).unwrap();
+        assert_eq!(reopened.count(), 63);
+        assert_eq!(reopened.query(&user_query("user3")).unwrap().len(), 9);
+    }
 }

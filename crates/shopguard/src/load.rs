@@ -5,7 +5,15 @@
 //! the clock starts. It reports requests and events per second and latency percentiles, so
 //! that `--mode events` and `--mode noop` measured in one run give the engine's cost as a
 //! ratio to the HTTP stack's ceiling.
+//!
+//! The traffic is a population, not a loop: `--users` simulated users over the `--days` up
+//! to now, keeping the simulator's event times, sent in time order (the connections take the
+//! next body from one shared counter). Each event is sent once; only when a run outlasts the
+//! population does it start over (the report then says `wrapped`), and repeated events then
+//! inflate velocity counts. Replaying a few hundred users at tens of thousands of events per
+//! second would make every velocity rule fire and measure a platform under total attack.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,6 +53,16 @@ pub struct LoadArgs {
     /// Server address (host:port; loopback only).
     #[arg(long, default_value = "127.0.0.1:8686")]
     pub address: String,
+    /// Simulated users whose traffic is sent.
+    #[arg(long, default_value_t = 100_000)]
+    pub users: usize,
+    /// Days of history of the simulated users, ending now (at least 2).
+    #[arg(long, default_value_t = 2)]
+    pub days: u32,
+    /// Seed of the simulated population; by default a new one each run, so that runs against
+    /// the same server do not repeat each other's events.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// API key with events:write.
     #[arg(long, env = "SHOPGUARD_API_KEY", hide_env_values = true)]
     pub api_key: String,
@@ -69,23 +87,46 @@ pub struct LoadReport {
     pub p99_ms: f64,
     /// 99.9th percentile latency, ms.
     pub p999_ms: f64,
+    /// Events prepared.
+    pub events_prepared: usize,
+    /// Whether the run used up the prepared events and sent some again.
+    pub wrapped: bool,
+    /// Statuses of refused requests, with how many of each.
+    pub error_statuses: std::collections::BTreeMap<u16, u64>,
 }
 
-fn bodies(args: &LoadArgs) -> Vec<Bytes> {
-    let events: Vec<serde_json::Value> = generate(&SimConfig {
-        users: 300,
-        days: 3,
-        instances_per_attack: 2,
-        ..SimConfig::default()
+fn bodies(args: &LoadArgs) -> (Vec<Bytes>, usize) {
+    let days = args.days.max(2);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64);
+    let events = generate(&SimConfig {
+        users: args.users.max(1),
+        days,
+        instances_per_attack: (args.users / 1_000).max(2),
+        start_ms: now - i64::from(days) * 86_400_000,
+        seed: args.seed.unwrap_or(now as u64),
     })
     .into_iter()
-    .map(|labelled| {
-        let mut event = labelled.event;
-        event.occurred_at_ms = None;
-        serde_json::to_value(event).unwrap_or_default()
-    })
-    .collect();
-    match args.mode {
+    .map(|labelled| labelled.event)
+    .collect::<Vec<_>>();
+    // Shift the traffic so that its last event happened a minute ago: the server refuses
+    // events from the future.
+    let latest = events
+        .iter()
+        .filter_map(|event| event.occurred_at_ms)
+        .max()
+        .unwrap_or(now);
+    let shift = now - 60_000 - latest;
+    let events: Vec<serde_json::Value> = events
+        .into_iter()
+        .map(|mut event| {
+            event.occurred_at_ms = event.occurred_at_ms.map(|at| at + shift);
+            serde_json::to_value(event).unwrap_or_default()
+        })
+        .collect();
+    let count = events.len();
+    let bodies = match args.mode {
         LoadMode::Events | LoadMode::Noop => events
             .iter()
             .map(|event| Bytes::from(event.to_string()))
@@ -94,7 +135,8 @@ fn bodies(args: &LoadArgs) -> Vec<Bytes> {
             .chunks(args.batch_size.max(1))
             .map(|chunk| Bytes::from(serde_json::json!({ "events": chunk }).to_string()))
             .collect(),
-    }
+    };
+    (bodies, count)
 }
 
 fn percentile(sorted: &[u32], fraction: f64) -> f64 {
@@ -122,7 +164,9 @@ pub async fn run(args: LoadArgs) -> Result<LoadReport> {
         LoadMode::Batch => "/v1/events/batch",
         LoadMode::Noop => "/v1/noop",
     };
-    let bodies = Arc::new(bodies(&args));
+    let (bodies, events_prepared) = bodies(&args);
+    let bodies = Arc::new(bodies);
+    let next_body = Arc::new(AtomicUsize::new(0));
     let events_per_request = if args.mode == LoadMode::Batch {
         args.batch_size.max(1)
     } else {
@@ -132,8 +176,9 @@ pub async fn run(args: LoadArgs) -> Result<LoadReport> {
     let authorization = Arc::new(format!("Bearer {}", args.api_key));
     let mut tasks = Vec::with_capacity(args.connections);
     let started = Instant::now();
-    for connection in 0..args.connections.max(1) {
+    for _ in 0..args.connections.max(1) {
         let bodies = bodies.clone();
+        let next_body = next_body.clone();
         let authorization = authorization.clone();
         tasks.push(tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(address).await?;
@@ -142,11 +187,10 @@ pub async fn run(args: LoadArgs) -> Result<LoadReport> {
                 hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
             tokio::spawn(driver);
             let mut latencies: Vec<u32> = Vec::with_capacity(100_000);
-            let mut errors = 0u64;
-            let mut index = connection * 7919;
+            let mut errors = std::collections::BTreeMap::<u16, u64>::new();
             while Instant::now() < deadline {
+                let index = next_body.fetch_add(1, Ordering::Relaxed);
                 let body = bodies[index % bodies.len()].clone();
-                index += 1;
                 let request = Request::post(path)
                     .header("host", "localhost")
                     .header("content-type", "application/json")
@@ -155,17 +199,18 @@ pub async fn run(args: LoadArgs) -> Result<LoadReport> {
                 let sent = Instant::now();
                 match sender.send_request(request).await {
                     Ok(response) => {
-                        let ok = response.status().is_success();
+                        let status = response.status();
                         let _ = response.into_body().collect().await;
-                        if ok {
+                        if status.is_success() {
                             latencies
                                 .push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
                         } else {
-                            errors += 1;
+                            *errors.entry(status.as_u16()).or_default() += 1;
                         }
                     }
                     Err(_) => {
-                        errors += 1;
+                        // 0 stands for a connection failure.
+                        *errors.entry(0).or_default() += 1;
                         break;
                     }
                 }
@@ -174,11 +219,13 @@ pub async fn run(args: LoadArgs) -> Result<LoadReport> {
         }));
     }
     let mut latencies = Vec::new();
-    let mut errors = 0;
+    let mut error_statuses = std::collections::BTreeMap::<u16, u64>::new();
     for task in tasks {
         let (task_latencies, task_errors) = task.await??;
         latencies.extend(task_latencies);
-        errors += task_errors;
+        for (status, count) in task_errors {
+            *error_statuses.entry(status).or_default() += count;
+        }
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
@@ -186,11 +233,14 @@ pub async fn run(args: LoadArgs) -> Result<LoadReport> {
     Ok(LoadReport {
         mode: format!("{:?}", args.mode).to_lowercase(),
         requests,
-        errors,
+        errors: error_statuses.values().sum(),
         requests_per_second: requests as f64 / elapsed,
         events_per_second: (requests as usize * events_per_request) as f64 / elapsed,
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
         p999_ms: percentile(&latencies, 0.999),
+        events_prepared,
+        wrapped: next_body.load(Ordering::Relaxed) > bodies.len(),
+        error_statuses,
     })
 }

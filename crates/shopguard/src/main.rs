@@ -11,13 +11,20 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use hyper::Method;
 use indicatif::{ProgressBar, ProgressStyle};
+use shopguard_core::audit::{AuditContent, Checkpoint, RecordClass};
 use shopguard_core::{Engine, ListRegistry};
 use shopguard_server::ServerConfig;
 use shopguard_sim::{generate, seed_list_entries, LabelledEvent, Scoreboard, SimConfig};
-use shopguard_storage::sqlite::SqliteStore;
-use shopguard_storage::{api_keys, Scope, Store};
+use shopguard_storage::embedded::EmbeddedStore;
+use shopguard_storage::{api_keys, audit_log, Scope, Store};
 
 use client::{ApiClient, ServerArgs};
+
+/// mimalloc instead of the system allocator: a request allocates and frees many small
+/// buffers (event fields, the decision, its JSON), where glibc's malloc showed up as about a
+/// tenth of the server's CPU in profiles (`docs/benchmarks.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The policy shipped with shopguard, used when no policy is stored or configured.
 const DEFAULT_POLICY: &str = include_str!("../../../examples/marketplace.toml");
@@ -55,6 +62,37 @@ enum Command {
     Simulate(SimulateArgs),
     /// Load-test a running server (loopback only).
     Load(load::LoadArgs),
+    /// Verify the tamper-evident audit log; print the key that signs its checkpoints.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every entry, the Merkle tree and every signed checkpoint of a data folder
+    /// (it may belong to a running node, or be a copy). Names the first entry that was
+    /// edited, deleted, inserted or reordered; exits 1 when something is wrong.
+    ///
+    /// An auditor who saved checkpoints earlier (GET /v1/audit/checkpoints) passes them with
+    /// --checkpoint, so that a history rewritten together with its stored checkpoints is
+    /// still caught; with --public-key the signatures are checked against the key the
+    /// auditor holds rather than the one in the folder.
+    Verify {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// A file holding checkpoints kept by the auditor: one checkpoint, an array of them,
+        /// or a saved GET /v1/audit/checkpoints answer (repeat for several files).
+        #[arg(long = "checkpoint")]
+        checkpoints: Vec<PathBuf>,
+        /// The Ed25519 public key (hex) that must have signed the checkpoints.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Print the public key that verifies the audit checkpoints, and its id.
+    PublicKey {
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
 }
 
 #[derive(clap::Args)]
@@ -99,7 +137,7 @@ enum KeysCommand {
         /// Who or what will use it.
         #[arg(long)]
         name: String,
-        /// Scopes: events:write, decisions:read, admin (repeat for several).
+        /// Scopes: events:write, decisions:read, audit:read, admin (repeat for several).
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
         #[command(flatten)]
@@ -243,6 +281,81 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
+        Command::Audit(command) => audit_command(command),
+    }
+}
+
+/// Reads checkpoints from a file: one, an array, or a `GET /v1/audit/checkpoints` answer.
+fn read_checkpoint_file(path: &PathBuf) -> Result<Vec<Checkpoint>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let list = match value {
+        serde_json::Value::Object(mut object) if object.contains_key("checkpoints") => {
+            object.remove("checkpoints").unwrap_or_default()
+        }
+        serde_json::Value::Array(_) => value,
+        single => serde_json::Value::Array(vec![single]),
+    };
+    serde_json::from_value(list)
+        .with_context(|| format!("{} does not hold checkpoints", path.display()))
+}
+
+fn audit_command(command: AuditCommand) -> Result<()> {
+    match command {
+        AuditCommand::Verify {
+            data,
+            checkpoints,
+            public_key,
+        } => {
+            let key = match public_key {
+                Some(hex) => {
+                    let bytes = shopguard_core::audit::hex_decode::<32>(hex.trim())
+                        .context("--public-key must be 64 hex digits")?;
+                    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                        .context("--public-key is not an Ed25519 public key")?
+                }
+                None => audit_log::public_key_of(&data.data_dir)?,
+            };
+            let mut extra = Vec::new();
+            for path in &checkpoints {
+                extra.extend(read_checkpoint_file(path)?);
+            }
+            eprintln!("verifying the audit log in {}", data.data_dir.display());
+            let started = std::time::Instant::now();
+            let report = audit_log::verify_data_dir(&data.data_dir, &key, &extra)?;
+            println!(
+                "{} entries ({} purged at the end of retention), {} checkpoints checked, in {:.1} s",
+                report.entries,
+                report.purged,
+                report.checkpoints_checked,
+                started.elapsed().as_secs_f64()
+            );
+            println!("root {}", report.root);
+            match report.first_problem {
+                None => {
+                    println!("intact: every entry, the tree and every checkpoint agree");
+                    Ok(())
+                }
+                Some(problem) => {
+                    println!(
+                        "TAMPERED: first bad entry {}: {}",
+                        problem.seq, problem.what
+                    );
+                    std::process::exit(1);
+                }
+            }
+        }
+        AuditCommand::PublicKey { data } => {
+            let key = audit_log::public_key_of(&data.data_dir)?;
+            println!(
+                "public key {}",
+                shopguard_core::audit::hex_encode(key.as_bytes())
+            );
+            println!("key id     {}", shopguard_core::audit::key_id(&key));
+            Ok(())
+        }
     }
 }
 
@@ -329,9 +442,21 @@ fn keys(command: KeysCommand) -> Result<()> {
                 .iter()
                 .map(|scope| scope.parse::<Scope>().map_err(anyhow::Error::msg))
                 .collect::<Result<Vec<_>>>()?;
-            let store = SqliteStore::open(&data.data_dir)?;
+            let store = EmbeddedStore::open_for_administration(&data.data_dir)?;
             let key = api_keys::generate(&name, scopes, now_ms());
             store.insert_api_key(&key.record)?;
+            let scopes: Vec<&str> = key
+                .record
+                .scopes
+                .iter()
+                .map(|scope| scope.as_str())
+                .collect();
+            queue_key_audit(
+                &store,
+                "key.create",
+                &key.record.key_id,
+                serde_json::json!({ "name": name, "scopes": scopes }),
+            )?;
             println!("{}", key.token);
             eprintln!(
                 "key id {} created; store the key now, it is not shown again",
@@ -339,7 +464,7 @@ fn keys(command: KeysCommand) -> Result<()> {
             );
         }
         KeysCommand::List { data } => {
-            let store = SqliteStore::open(&data.data_dir)?;
+            let store = EmbeddedStore::open_for_administration(&data.data_dir)?;
             println!("{:<18} {:<24} {:<40} status", "key id", "name", "scopes");
             for key in store.api_keys()? {
                 let scopes: Vec<&str> = key.scopes.iter().map(|scope| scope.as_str()).collect();
@@ -357,13 +482,36 @@ fn keys(command: KeysCommand) -> Result<()> {
             }
         }
         KeysCommand::Revoke { key_id, data } => {
-            let store = SqliteStore::open(&data.data_dir)?;
+            let store = EmbeddedStore::open_for_administration(&data.data_dir)?;
             if !store.revoke_api_key(&key_id, now_ms())? {
                 bail!("no active key with id {key_id}");
             }
+            queue_key_audit(&store, "key.revoke", &key_id, serde_json::Value::Null)?;
             println!("revoked {key_id}");
         }
     }
+    Ok(())
+}
+
+/// Records a key change for the audit log; the node moves it in within seconds (or at its
+/// next start).
+fn queue_key_audit(
+    store: &EmbeddedStore,
+    action: &str,
+    key_id: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    store.queue_audit_entry(&audit_log::NewAuditEntry {
+        at_ms: now_ms(),
+        class: RecordClass::AccessControl,
+        content: AuditContent {
+            actor: format!("cli:{operator}"),
+            action: action.to_owned(),
+            object: format!("key:{key_id}"),
+            detail,
+        },
+    })?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@ use shopguard_storage::{DecisionQuery, DecisionRecord};
 use crate::error::{AppError, AppResult};
 use crate::extract::{Caller, DecisionsRead, Params};
 use crate::state::AppState;
+use shopguard_core::audit::RecordClass;
 
 fn logged(record: DecisionRecord) -> AppResult<LoggedDecision> {
     Ok(LoggedDecision {
@@ -35,9 +36,22 @@ fn limit_of(limit: Option<u32>) -> AppResult<u32> {
     security(("api_key" = ["decisions:read"])))]
 pub async fn list_decisions(
     State(state): State<AppState>,
-    _caller: Caller<DecisionsRead>,
+    caller: Caller<DecisionsRead>,
     Params(query): Params<DecisionsQuery>,
 ) -> AppResult<Json<DecisionList>> {
+    // Decisions carry personal data (IPs, devices, contacts): every read is audited.
+    state
+        .record_audit(
+            RecordClass::DataAccess,
+            caller.audit_actor(),
+            "decisions.query",
+            query
+                .user_id
+                .as_ref()
+                .map_or_else(|| "decisions".to_owned(), |user| format!("user:{user}")),
+            serde_json::to_value(&query).unwrap_or_default(),
+        )
+        .await?;
     let store_query = DecisionQuery {
         user_id: query.user_id,
         ip: query.ip,
@@ -61,9 +75,18 @@ pub async fn list_decisions(
     security(("api_key" = ["decisions:read"])))]
 pub async fn get_decision(
     State(state): State<AppState>,
-    _caller: Caller<DecisionsRead>,
+    caller: Caller<DecisionsRead>,
     Path(decision_id): Path<String>,
 ) -> AppResult<Json<LoggedDecision>> {
+    state
+        .record_audit(
+            RecordClass::DataAccess,
+            caller.audit_actor(),
+            "decisions.read",
+            format!("decision:{decision_id}"),
+            serde_json::Value::Null,
+        )
+        .await?;
     let store = state.store.clone();
     let lookup_id = decision_id.clone();
     let record = tokio::task::spawn_blocking(move || store.decision(&lookup_id)).await??;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Admin, Caller, JsonBody, Params, TextBody};
 use crate::state::{now_ms, AppState};
+use shopguard_core::audit::RecordClass;
 
 /// Entries written to storage per transaction during an import.
 const IMPORT_CHUNK: usize = 50_000;
@@ -92,7 +93,7 @@ pub async fn list_lists(
     responses((status = 201, body = ListInfo), (status = 400, body = ApiError), (status = 409, body = ApiError)), security(("api_key" = ["admin"])))]
 pub async fn create_list(
     State(state): State<AppState>,
-    _caller: Caller<Admin>,
+    caller: Caller<Admin>,
     JsonBody(request): JsonBody<CreateListRequest>,
 ) -> AppResult<(StatusCode, Json<ListInfo>)> {
     let list = state
@@ -108,6 +109,15 @@ pub async fn create_list(
         created_at_ms: now_ms(),
     };
     tokio::task::spawn_blocking(move || store.ensure_list(&record)).await??;
+    state
+        .record_audit(
+            RecordClass::ListChange,
+            caller.audit_actor(),
+            "list.create",
+            format!("list:{}", request.name),
+            serde_json::json!({ "kind": request.kind.as_str() }),
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(ListInfo {
@@ -166,8 +176,18 @@ pub async fn add_entry(
     };
     let store = state.store.clone();
     let stored = record.clone();
+    let object = format!("list:{name}");
     tokio::task::spawn_blocking(move || store.upsert_list_entries(&name, &[stored])).await??;
     list.insert_many([(key, expires_at_ms.unwrap_or(NEVER))]);
+    state
+        .record_audit(
+            RecordClass::ListChange,
+            caller.audit_actor(),
+            "list.entry.add",
+            object,
+            serde_json::json!({ "value": record.value, "expires_at_ms": expires_at_ms, "reason": record.reason }),
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(entry(record))))
 }
 
@@ -176,7 +196,7 @@ pub async fn add_entry(
     responses((status = 204), (status = 404, body = ApiError)), security(("api_key" = ["admin"])))]
 pub async fn remove_entry(
     State(state): State<AppState>,
-    _caller: Caller<Admin>,
+    caller: Caller<Admin>,
     Path(name): Path<String>,
     Params(query): Params<RemoveListEntryQuery>,
 ) -> AppResult<StatusCode> {
@@ -184,10 +204,21 @@ pub async fn remove_entry(
     let key = list.kind().normalize(&query.value).map_err(list_error)?;
     let store = state.store.clone();
     let value = key.to_string();
+    let object = format!("list:{name}");
+    let removed_value = value.clone();
     let stored =
         tokio::task::spawn_blocking(move || store.remove_list_entry(&name, &value)).await??;
     let in_memory = list.remove(&query.value).map_err(list_error)?;
     if stored || in_memory {
+        state
+            .record_audit(
+                RecordClass::ListChange,
+                caller.audit_actor(),
+                "list.entry.remove",
+                object,
+                serde_json::json!({ "value": removed_value }),
+            )
+            .await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::new(
@@ -215,6 +246,7 @@ pub async fn import_entries(
     let reason = query.reason.unwrap_or_else(|| "bulk import".to_owned());
     let actor = caller.actor();
     let store = state.store.clone();
+    let object = format!("list:{name}");
     let report = tokio::task::spawn_blocking(move || -> AppResult<ImportReport> {
         let mut keys = Vec::new();
         let mut invalid = Vec::new();
@@ -262,5 +294,14 @@ pub async fn import_entries(
         })
     })
     .await??;
+    state
+        .record_audit(
+            RecordClass::ListChange,
+            caller.audit_actor(),
+            "list.import",
+            object,
+            serde_json::json!({ "added": report.added, "invalid": report.invalid_count }),
+        )
+        .await?;
     Ok(Json(report))
 }

@@ -1,5 +1,6 @@
 //! The router: one module of thin handlers per resource.
 
+pub mod audit;
 pub mod decisions;
 pub mod events;
 pub mod lists;
@@ -68,6 +69,14 @@ pub fn router(state: AppState) -> Router {
                 .post(lists::add_entry)
                 .delete(lists::remove_entry),
         )
+        .route("/v1/audit/entries", get(audit::list_entries))
+        .route("/v1/audit/entries/{seq}", get(audit::get_entry))
+        .route("/v1/audit/consistency", get(audit::consistency))
+        .route(
+            "/v1/audit/checkpoints",
+            get(audit::list_checkpoints).post(audit::create_checkpoint),
+        )
+        .route("/v1/audit/retention", get(audit::retention))
         .layer(DefaultBodyLimit::max(body_limit))
         .route(
             "/v1/lists/{name}/import",

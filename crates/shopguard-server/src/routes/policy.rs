@@ -13,6 +13,7 @@ use shopguard_storage::PolicyVersion;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Admin, Caller, JsonBody, Params, TextBody};
 use crate::state::{now_ms, AppState};
+use shopguard_core::audit::RecordClass;
 
 fn info(version: PolicyVersion, active: u64, with_source: bool) -> PolicyInfo {
     PolicyInfo {
@@ -100,6 +101,7 @@ pub async fn put_policy(
     let store = state.store.clone();
     let actor = caller.actor();
     let comment = query.comment.unwrap_or_default();
+    let audit_comment = comment.clone();
     let response = tokio::task::spawn_blocking(move || -> AppResult<PolicyCheckResponse> {
         let check = shopguard_core::check_policy(&source)?;
         let now = now_ms();
@@ -115,10 +117,17 @@ pub async fn put_policy(
         })
     })
     .await??;
+    let version = response.version.unwrap_or(0);
+    state.metrics.policy_version.set(version as i64);
     state
-        .metrics
-        .policy_version
-        .set(response.version.unwrap_or(0) as i64);
+        .record_audit(
+            RecordClass::Configuration,
+            caller.audit_actor(),
+            "policy.replace",
+            format!("policy:{version}"),
+            serde_json::json!({ "comment": audit_comment, "rules": response.rules }),
+        )
+        .await?;
     Ok(Json(response))
 }
 
@@ -148,6 +157,15 @@ pub async fn rollback(
     })
     .await??;
     state.metrics.policy_version.set(version.version as i64);
+    state
+        .record_audit(
+            RecordClass::Configuration,
+            caller.audit_actor(),
+            "policy.rollback",
+            format!("policy:{}", version.version),
+            serde_json::json!({}),
+        )
+        .await?;
     let live = version.version;
     Ok(Json(info(version, live, false)))
 }

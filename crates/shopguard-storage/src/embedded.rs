@@ -1,8 +1,12 @@
-//! The embedded backend: SQLite in WAL mode, in `<data folder>/shopguard.db`.
+//! The embedded backend: everything in the data folder, no service to run.
 //!
-//! One connection writes (SQLite allows one writer at a time anyway); reads go to a small pool
-//! of read-only connections, which WAL lets run beside the writer. Every statement is
-//! parameterised. The schema is versioned with `PRAGMA user_version` and migrated at open.
+//! - Small, mutable state (API keys, policies, lists, alerts) is in SQLite in WAL mode, in
+//!   `<data folder>/shopguard.db`. One connection writes (SQLite allows one writer at a time
+//!   anyway); reads go to a small pool of read-only connections, which WAL lets run beside the
+//!   writer. Every statement is parameterised. The schema is versioned with
+//!   `PRAGMA user_version` and migrated at open.
+//! - The decision log, which is large and append-only, is in segment files under
+//!   `<data folder>/decisions/` ([`DecisionSegments`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,37 +17,65 @@ use sha2::{Digest, Sha256};
 use shopguard_core::ActionTaken;
 
 use crate::api_keys::{ApiKeyRecord, Scope};
+use crate::audit_log::NewAuditEntry;
+use crate::decision_segments::{DecisionSegments, SegmentSettings};
 use crate::{
     AlertRecord, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, LogEntry,
     PolicyVersion, Store, StoreError, StoreResult,
 };
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_decision_segments.sql"),
+    include_str!("../migrations/0003_audit_queue.sql"),
+];
 const READERS: usize = 4;
 
 fn db(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Database { operation, source }
 }
 
-/// The SQLite store.
-pub struct SqliteStore {
+/// The embedded store: SQLite plus the decision segments.
+pub struct EmbeddedStore {
     path: PathBuf,
+    /// The decision log; `None` when opened for administration only.
+    decisions: Option<DecisionSegments>,
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
 }
 
-impl std::fmt::Debug for SqliteStore {
+impl std::fmt::Debug for EmbeddedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
+        f.debug_struct("EmbeddedStore")
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
 }
 
-impl SqliteStore {
-    /// Opens (creating when needed) the database in `data_dir`, and migrates it.
-    pub fn open(data_dir: &Path) -> StoreResult<SqliteStore> {
+impl EmbeddedStore {
+    /// Opens (creating when needed) the store in `data_dir` with default settings, and
+    /// migrates it.
+    pub fn open(data_dir: &Path) -> StoreResult<EmbeddedStore> {
+        EmbeddedStore::open_with(data_dir, SegmentSettings::default())
+    }
+
+    /// Opens the store in `data_dir` without the decision log, for administrative commands
+    /// (API keys) that may run beside a serving node, which holds the log's lock. Decision
+    /// calls on such a store fail with [`StoreError::Unavailable`].
+    pub fn open_for_administration(data_dir: &Path) -> StoreResult<EmbeddedStore> {
+        EmbeddedStore::open_inner(data_dir, None)
+    }
+
+    /// Opens the store in `data_dir`, with the given settings of the decision segments.
+    pub fn open_with(data_dir: &Path, settings: SegmentSettings) -> StoreResult<EmbeddedStore> {
+        EmbeddedStore::open_inner(data_dir, Some(settings))
+    }
+
+    fn open_inner(
+        data_dir: &Path,
+        settings: Option<SegmentSettings>,
+    ) -> StoreResult<EmbeddedStore> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
             operation: "creating the data folder",
             source,
@@ -76,8 +108,12 @@ impl SqliteStore {
                 Ok(Mutex::new(reader))
             })
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(SqliteStore {
+        let decisions = settings
+            .map(|settings| DecisionSegments::open(&data_dir.join("decisions"), settings))
+            .transpose()?;
+        Ok(EmbeddedStore {
             path,
+            decisions,
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
@@ -87,6 +123,12 @@ impl SqliteStore {
     /// Path of the database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn decisions(&self) -> StoreResult<&DecisionSegments> {
+        self.decisions.as_ref().ok_or(StoreError::Unavailable(
+            "the decision log (the store was opened for administration only)",
+        ))
     }
 
     fn read<T>(&self, work: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
@@ -119,18 +161,6 @@ fn migrate(connection: &Connection) -> StoreResult<()> {
         tracing::info!(version, "migrated the embedded database schema");
     }
     Ok(())
-}
-
-/// The 64-bit hash under which an entity (user id, IP text, device id) is indexed.
-fn entity_hash(text: &str) -> i64 {
-    xxhash_rust::xxh3::xxh3_64(text.as_bytes()) as i64
-}
-
-fn decode_record(operation: &'static str, json: &str) -> StoreResult<DecisionRecord> {
-    serde_json::from_str(json).map_err(|error| StoreError::Corrupt {
-        operation,
-        detail: error.to_string(),
-    })
 }
 
 fn api_key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
@@ -182,7 +212,7 @@ fn alert_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRecord> {
     })
 }
 
-impl Store for SqliteStore {
+impl Store for EmbeddedStore {
     fn insert_api_key(&self, record: &ApiKeyRecord) -> StoreResult<()> {
         let scopes: Vec<&str> = record.scopes.iter().map(|scope| scope.as_str()).collect();
         self.writer
@@ -466,165 +496,66 @@ impl Store for SqliteStore {
     }
 
     fn append_decisions(&self, entries: &[LogEntry], alerts: &[AlertRecord]) -> StoreResult<()> {
-        let mut writer = self.writer.lock();
-        let transaction = writer.transaction().map_err(db("appending decisions"))?;
-        {
-            let mut insert = transaction
-                .prepare_cached(
-                    "INSERT INTO decisions (decision_id, occurred_at_ms, user_hash, ip_hash, device_hash, outcome, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(db("appending decisions"))?;
-            let mut text = String::with_capacity(2_048);
-            for entry in entries {
-                let record = &entry.record;
-                let decision = &record.decision;
-                let ip = record.event.ip.map(|ip| ip.to_string());
-                let event_json =
-                    serde_json::to_string(&record.event).map_err(|error| StoreError::Corrupt {
-                        operation: "encoding an event",
-                        detail: error.to_string(),
-                    })?;
-                text.clear();
-                text.push_str("{\"decision\":");
-                text.push_str(&entry.decision_json);
-                text.push_str(",\"event\":");
-                text.push_str(&event_json);
-                text.push('}');
-                insert
-                    .execute(params![
-                        decision.decision_id,
-                        decision.occurred_at_ms,
-                        entity_hash(&decision.user_id),
-                        ip.as_deref().map(entity_hash),
-                        record.event.device_id.as_deref().map(entity_hash),
-                        decision.outcome.as_str(),
-                        text,
-                    ])
-                    .map_err(db("appending decisions"))?;
-            }
-            let mut insert_entry = transaction
-                .prepare_cached(
-                    "INSERT INTO list_entries (list, value, expires_at_ms, added_by, reason, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (list, value) DO UPDATE SET expires_at_ms = excluded.expires_at_ms, added_by = excluded.added_by,
-                     reason = excluded.reason, created_at_ms = excluded.created_at_ms",
-                )
-                .map_err(db("recording list additions"))?;
-            for record in entries.iter().map(|entry| &entry.record) {
-                for action in &record.decision.actions {
-                    if let ActionTaken::AddedToList {
-                        list,
-                        value,
-                        expires_at_ms,
-                        rule_id,
-                    } = action
-                    {
-                        let reason = record
-                            .decision
-                            .matched
-                            .iter()
-                            .find(|matched| &matched.rule_id == rule_id)
-                            .map_or("", |matched| matched.reason.as_str());
-                        insert_entry
-                            .execute(params![
-                                list,
-                                value,
-                                expires_at_ms,
-                                format!("rule:{rule_id}"),
-                                reason,
-                                record.decision.occurred_at_ms
-                            ])
-                            .map_err(db("recording list additions"))?;
-                    }
+        // SQLite first, and idempotently (alerts are unique per decision and rule, list
+        // additions are upserts): if the segment write then fails, the writer's retry of the
+        // whole batch adds nothing twice.
+        let additions = entries
+            .iter()
+            .flat_map(|entry| list_additions(&entry.record));
+        let mut additions = additions.peekable();
+        if additions.peek().is_some() || !alerts.is_empty() {
+            let mut writer = self.writer.lock();
+            let transaction = writer.transaction().map_err(db("appending alerts"))?;
+            {
+                let mut insert_entry = transaction
+                    .prepare_cached(
+                        "INSERT INTO list_entries (list, value, expires_at_ms, added_by, reason, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (list, value) DO UPDATE SET expires_at_ms = excluded.expires_at_ms, added_by = excluded.added_by,
+                         reason = excluded.reason, created_at_ms = excluded.created_at_ms",
+                    )
+                    .map_err(db("recording list additions"))?;
+                for (list, entry) in additions {
+                    insert_entry
+                        .execute(params![
+                            list,
+                            entry.value,
+                            entry.expires_at_ms,
+                            entry.added_by,
+                            entry.reason,
+                            entry.created_at_ms
+                        ])
+                        .map_err(db("recording list additions"))?;
+                }
+                let mut insert_alert = transaction
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO alerts (created_at_ms, severity, rule_id, decision_id, user_id, ip, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )
+                    .map_err(db("appending alerts"))?;
+                for alert in alerts {
+                    insert_alert
+                        .execute(params![
+                            alert.created_at_ms,
+                            alert.severity,
+                            alert.rule_id,
+                            alert.decision_id,
+                            alert.user_id,
+                            alert.ip,
+                            alert.message
+                        ])
+                        .map_err(db("appending alerts"))?;
                 }
             }
-            let mut insert_alert = transaction
-                .prepare_cached(
-                    "INSERT INTO alerts (created_at_ms, severity, rule_id, decision_id, user_id, ip, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(db("appending alerts"))?;
-            for alert in alerts {
-                insert_alert
-                    .execute(params![
-                        alert.created_at_ms,
-                        alert.severity,
-                        alert.rule_id,
-                        alert.decision_id,
-                        alert.user_id,
-                        alert.ip,
-                        alert.message
-                    ])
-                    .map_err(db("appending alerts"))?;
-            }
+            transaction.commit().map_err(db("appending alerts"))?;
         }
-        transaction.commit().map_err(db("appending decisions"))
+        self.decisions()?.append(entries)
     }
 
     fn decision(&self, decision_id: &str) -> StoreResult<Option<DecisionRecord>> {
-        let json: Option<String> = self.read(|connection| {
-            connection
-                .query_row(
-                    "SELECT record FROM decisions WHERE decision_id = ?1",
-                    [decision_id],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(db("reading a decision"))
-        })?;
-        json.map(|json| decode_record("reading a decision", &json))
-            .transpose()
+        self.decisions()?.decision(decision_id)
     }
 
     fn query_decisions(&self, query: &DecisionQuery) -> StoreResult<Vec<DecisionRecord>> {
-        let limit = query.limit.clamp(1, 1_000);
-        let records = self.read(|connection| {
-            let mut statement = connection
-                .prepare_cached(
-                    "SELECT record FROM decisions
-                     WHERE (?1 IS NULL OR user_hash = ?1) AND (?2 IS NULL OR ip_hash = ?2) AND (?3 IS NULL OR device_hash = ?3)
-                       AND (?4 IS NULL OR outcome = ?4) AND occurred_at_ms >= ?5 AND occurred_at_ms < ?6
-                     ORDER BY occurred_at_ms DESC, seq DESC LIMIT ?7",
-                )
-                .map_err(db("querying decisions"))?;
-            let rows = statement
-                .query_map(
-                    params![
-                        query.user_id.as_deref().map(entity_hash),
-                        query.ip.as_deref().map(entity_hash),
-                        query.device_id.as_deref().map(entity_hash),
-                        query.outcome,
-                        query.from_ms.unwrap_or(i64::MIN),
-                        query.to_ms.unwrap_or(i64::MAX),
-                        limit
-                    ],
-                    |row| row.get::<_, String>(0),
-                )
-                .map_err(db("querying decisions"))?;
-            let mut records = Vec::new();
-            for json in rows {
-                records.push(decode_record("querying decisions", &json.map_err(db("querying decisions"))?)?);
-            }
-            Ok(records)
-        })?;
-        // The index holds hashes: keep only the records that really match.
-        Ok(records
-            .into_iter()
-            .filter(|record| {
-                let ip = record.event.ip.map(|ip| ip.to_string());
-                query
-                    .user_id
-                    .as_ref()
-                    .is_none_or(|user| *user == record.decision.user_id)
-                    && query
-                        .ip
-                        .as_ref()
-                        .is_none_or(|wanted| Some(wanted) == ip.as_ref())
-                    && query
-                        .device_id
-                        .as_ref()
-                        .is_none_or(|device| Some(device) == record.event.device_id.as_ref())
-            })
-            .collect())
+        self.decisions()?.query(query)
     }
 
     fn query_alerts(
@@ -648,29 +579,117 @@ impl Store for SqliteStore {
     }
 
     fn purge_decisions_before(&self, cutoff_ms: i64) -> StoreResult<usize> {
-        let mut writer = self.writer.lock();
-        let transaction = writer.transaction().map_err(db("purging old decisions"))?;
-        let removed = transaction
-            .execute(
-                "DELETE FROM decisions WHERE occurred_at_ms < ?1",
-                [cutoff_ms],
-            )
-            .map_err(db("purging old decisions"))?;
-        transaction
+        let removed = self.decisions()?.purge_before(cutoff_ms)?;
+        self.writer
+            .lock()
             .execute("DELETE FROM alerts WHERE created_at_ms < ?1", [cutoff_ms])
             .map_err(db("purging old alerts"))?;
-        transaction.commit().map_err(db("purging old decisions"))?;
         Ok(removed)
     }
 
     fn decision_count(&self) -> StoreResult<u64> {
-        self.read(|connection| {
-            connection
-                .query_row("SELECT COUNT(*) FROM decisions", [], |row| {
-                    row.get::<_, i64>(0)
-                })
-                .map(|count| count as u64)
-                .map_err(db("counting decisions"))
-        })
+        Ok(self.decisions()?.count())
     }
+
+    fn queue_audit_entry(&self, entry: &NewAuditEntry) -> StoreResult<()> {
+        let content =
+            serde_json::to_string(&entry.content).map_err(|error| StoreError::Corrupt {
+                operation: "queueing an audit entry",
+                detail: error.to_string(),
+            })?;
+        self.writer
+            .lock()
+            .execute(
+                "INSERT INTO audit_queue (at_ms, class, content) VALUES (?1, ?2, ?3)",
+                params![entry.at_ms, entry.class.as_str(), content],
+            )
+            .map_err(db("queueing an audit entry"))?;
+        Ok(())
+    }
+
+    fn queued_audit_entries(&self, limit: u32) -> StoreResult<Vec<(i64, NewAuditEntry)>> {
+        let operation = "reading queued audit entries";
+        let rows: Vec<(i64, i64, String, String)> = {
+            let writer = self.writer.lock();
+            let mut statement = writer
+                .prepare_cached(
+                    "SELECT id, at_ms, class, content FROM audit_queue ORDER BY id LIMIT ?1",
+                )
+                .map_err(db(operation))?;
+            let rows = statement
+                .query_map([limit], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
+                .map_err(db(operation))?;
+            rows.collect::<Result<_, _>>().map_err(db(operation))?
+        };
+        rows.into_iter()
+            .map(|(id, at_ms, class, content)| {
+                let corrupt = |detail: String| StoreError::Corrupt { operation, detail };
+                Ok((
+                    id,
+                    NewAuditEntry {
+                        at_ms,
+                        class: class.parse().map_err(corrupt)?,
+                        content: serde_json::from_str(&content)
+                            .map_err(|error| corrupt(error.to_string()))?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    fn delete_queued_audit_entries(&self, ids: &[i64]) -> StoreResult<()> {
+        let mut writer = self.writer.lock();
+        let transaction = writer
+            .transaction()
+            .map_err(db("removing queued audit entries"))?;
+        {
+            let mut delete = transaction
+                .prepare_cached("DELETE FROM audit_queue WHERE id = ?1")
+                .map_err(db("removing queued audit entries"))?;
+            for id in ids {
+                delete
+                    .execute([id])
+                    .map_err(db("removing queued audit entries"))?;
+            }
+        }
+        transaction
+            .commit()
+            .map_err(db("removing queued audit entries"))
+    }
+}
+
+/// The list entries a decision's actions added, with the list's name.
+fn list_additions(record: &DecisionRecord) -> impl Iterator<Item = (&str, ListEntryRecord)> {
+    record
+        .decision
+        .actions
+        .iter()
+        .filter_map(move |action| match action {
+            ActionTaken::AddedToList {
+                list,
+                value,
+                expires_at_ms,
+                rule_id,
+            } => {
+                let reason = record
+                    .decision
+                    .matched
+                    .iter()
+                    .find(|matched| &matched.rule_id == rule_id)
+                    .map_or("", |matched| matched.reason.as_str());
+                Some((
+                    list.as_str(),
+                    ListEntryRecord {
+                        value: value.clone(),
+                        expires_at_ms: *expires_at_ms,
+                        added_by: format!("rule:{rule_id}"),
+                        reason: reason.to_owned(),
+                        created_at_ms: record.decision.occurred_at_ms,
+                    },
+                ))
+            }
+            ActionTaken::Alert { .. } => None,
+        })
 }

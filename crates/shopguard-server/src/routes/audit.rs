@@ -1,0 +1,175 @@
+//! `GET /v1/audit/entries`, `GET /v1/audit/entries/{seq}`, `GET /v1/audit/consistency`,
+//! `GET|POST /v1/audit/checkpoints`, `GET /v1/audit/retention`.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use shopguard_api_types::{
+    ApiError, AuditEntriesQuery, AuditEntryList, Checkpoint, CheckpointList, ConsistencyProof,
+    ConsistencyQuery, ErrorCode, InclusionProof, InclusionQuery, RecordClass, RetentionReport,
+    RetentionRule,
+};
+use shopguard_core::audit::{hex_encode, key_id};
+use shopguard_storage::audit_log::AuditQuery;
+
+use crate::error::{AppError, AppResult};
+use crate::extract::{Admin, AuditRead, Caller, Params};
+use crate::state::{now_ms, AppState};
+
+/// Audit entries, newest first, filtered.
+#[utoipa::path(get, path = "/v1/audit/entries", tag = "audit", params(AuditEntriesQuery),
+    responses((status = 200, body = AuditEntryList), (status = 400, body = ApiError)), security(("api_key" = ["audit:read"])))]
+pub async fn list_entries(
+    State(state): State<AppState>,
+    _caller: Caller<AuditRead>,
+    Params(query): Params<AuditEntriesQuery>,
+) -> AppResult<Json<AuditEntryList>> {
+    let audit = state.audit.clone();
+    let query = AuditQuery {
+        actor: query.actor,
+        action: query.action,
+        object: query.object,
+        class: query.class,
+        from_ms: query.from_ms,
+        to_ms: query.to_ms,
+        before_seq: query.before_seq,
+        limit: query.limit.unwrap_or(100),
+    };
+    let (entries, tree_size) =
+        tokio::task::spawn_blocking(move || audit.query(&query).map(|found| (found, audit.size())))
+            .await??;
+    Ok(Json(AuditEntryList { entries, tree_size }))
+}
+
+/// One entry with the proof that it is in the tree of `tree_size` entries (by default the
+/// whole log).
+#[utoipa::path(get, path = "/v1/audit/entries/{seq}", tag = "audit", params(("seq" = u64, Path, description = "the entry's sequence number"), InclusionQuery),
+    responses((status = 200, body = InclusionProof), (status = 404, body = ApiError)), security(("api_key" = ["audit:read"])))]
+pub async fn get_entry(
+    State(state): State<AppState>,
+    _caller: Caller<AuditRead>,
+    Path(seq): Path<u64>,
+    Params(query): Params<InclusionQuery>,
+) -> AppResult<Json<InclusionProof>> {
+    let audit = state.audit.clone();
+    let proof = tokio::task::spawn_blocking(move || -> AppResult<InclusionProof> {
+        let tree_size = query.tree_size.unwrap_or_else(|| audit.size());
+        if seq >= tree_size {
+            return Err(AppError::new(
+                ErrorCode::NotFound,
+                format!("entry {seq} is not in a tree of {tree_size} entries"),
+            ));
+        }
+        let (entry, proof) = audit.inclusion_proof(seq, tree_size)?;
+        let leaf = entry
+            .leaf_hash()
+            .ok_or_else(|| AppError::internal("stored commitment is malformed"))?;
+        Ok(InclusionProof {
+            leaf_hash: hex_encode(&leaf),
+            root: hex_encode(&audit.root(tree_size)?),
+            proof: proof.iter().map(|hash| hex_encode(hash)).collect(),
+            entry,
+            tree_size,
+        })
+    })
+    .await??;
+    Ok(Json(proof))
+}
+
+/// The proof that the tree of `from` entries (a checkpoint an auditor holds) is a prefix of
+/// the tree of `to` entries.
+#[utoipa::path(get, path = "/v1/audit/consistency", tag = "audit", params(ConsistencyQuery),
+    responses((status = 200, body = ConsistencyProof), (status = 404, body = ApiError)), security(("api_key" = ["audit:read"])))]
+pub async fn consistency(
+    State(state): State<AppState>,
+    _caller: Caller<AuditRead>,
+    Params(query): Params<ConsistencyQuery>,
+) -> AppResult<Json<ConsistencyProof>> {
+    let audit = state.audit.clone();
+    let proof = tokio::task::spawn_blocking(move || -> AppResult<ConsistencyProof> {
+        let to = query.to.unwrap_or_else(|| audit.size());
+        if query.from > to {
+            return Err(AppError::new(
+                ErrorCode::InvalidParameter,
+                format!("from ({}) must not exceed to ({to})", query.from),
+            )
+            .with_field("from"));
+        }
+        Ok(ConsistencyProof {
+            proof: audit
+                .consistency_proof(query.from, to)?
+                .iter()
+                .map(|hash| hex_encode(hash))
+                .collect(),
+            from_root: hex_encode(&audit.root(query.from)?),
+            to_root: hex_encode(&audit.root(to)?),
+            from: query.from,
+            to,
+        })
+    })
+    .await??;
+    Ok(Json(proof))
+}
+
+/// Every signed checkpoint, oldest first, and the key that signs them.
+#[utoipa::path(get, path = "/v1/audit/checkpoints", tag = "audit",
+    responses((status = 200, body = CheckpointList)), security(("api_key" = ["audit:read"])))]
+pub async fn list_checkpoints(
+    State(state): State<AppState>,
+    _caller: Caller<AuditRead>,
+) -> AppResult<Json<CheckpointList>> {
+    let audit = state.audit.clone();
+    let checkpoints = tokio::task::spawn_blocking(move || audit.checkpoints()).await??;
+    let public_key = state.audit.public_key();
+    Ok(Json(CheckpointList {
+        checkpoints,
+        public_key: hex_encode(public_key.as_bytes()),
+        key_id: key_id(&public_key),
+    }))
+}
+
+/// Signs a checkpoint of the log as it is now.
+#[utoipa::path(post, path = "/v1/audit/checkpoints", tag = "audit",
+    responses((status = 200, body = Checkpoint)), security(("api_key" = ["admin"])))]
+pub async fn create_checkpoint(
+    State(state): State<AppState>,
+    caller: Caller<Admin>,
+) -> AppResult<Json<Checkpoint>> {
+    let audit = state.audit.clone();
+    let checkpoint = tokio::task::spawn_blocking(move || audit.checkpoint(now_ms())).await??;
+    state
+        .record_audit(
+            RecordClass::Configuration,
+            caller.audit_actor(),
+            "audit.checkpoint",
+            format!("audit:{}", checkpoint.size),
+            serde_json::json!({ "root": checkpoint.root }),
+        )
+        .await?;
+    Ok(Json(checkpoint))
+}
+
+/// What is kept, and for how long (DB33/T 978-2015 §8.4.2).
+#[utoipa::path(get, path = "/v1/audit/retention", tag = "audit",
+    responses((status = 200, body = RetentionReport)), security(("api_key" = ["audit:read"])))]
+pub async fn retention(
+    State(state): State<AppState>,
+    _caller: Caller<AuditRead>,
+) -> AppResult<Json<RetentionReport>> {
+    let audit = RecordClass::ALL
+        .into_iter()
+        .map(|class| RetentionRule {
+            class,
+            days: state.audit_retention(class),
+            basis: if class.kept_long_term() {
+                "registration and login records are kept long-term (DB33/T 978-2015 §8.4.2 d)".into()
+            } else {
+                "other records are kept at least one year (DB33/T 978-2015 §8.4.2 d); audit_retention_days".into()
+            },
+        })
+        .collect();
+    Ok(Json(RetentionReport {
+        audit,
+        decision_days: state.config.decision_retention_days,
+        audit_entries: state.audit.size(),
+    }))
+}

@@ -1,0 +1,857 @@
+//! The decision log on disk: append-only segment files, each with a sorted entity index.
+//!
+//! # Layout of `<data>/decisions/`
+//! Segments are numbered from 1, as 16 hex digits; numbers grow with time.
+//! - `NNNN.log`: [frames](crate::frames), one per decision. A payload is the event's time
+//!   (`i64` LE, ms since epoch) followed by `{"decision":…,"event":…}` as JSON.
+//! - `NNNN.idx`, written once when the segment is sealed (it reached the size limit, or a
+//!   retention purge needed it closed): a header (magic `SGDIDX01`, the log's length, record
+//!   count, earliest and latest event time, entry count), a fan-out table of 4,096 cumulative
+//!   counts by the top 12 bits of the hash, a CRC-32 of all that, then the entries
+//!   `(hash u64, record offset u64)` sorted, then every record's offset in log order.
+//!
+//! Every record is indexed under four 64-bit keys, each an xxh3 hash of the text seeded by
+//! what it is: its decision id, its user, its IP and its device (the last two when present).
+//! Readers decode the record and compare the real values, so a hash collision can never
+//! return another entity's decisions.
+//!
+//! # Invariants
+//! - Only the newest segment is written, and only by whole frames. At open, its frames are
+//!   read back and a torn tail (a crash in the middle of a write) is cut off.
+//! - A sealed segment's index is trusted only when its header checksum holds and it records
+//!   the log's current length; otherwise it is rebuilt from the log.
+//! - Readers see a record once its batch is written: the in-memory index of the open segment
+//!   is extended after the write returns.
+//!
+//! # Costs
+//! Appending is one `write` (and, by default, one `fdatasync`) per batch plus four hash
+//! computations per record: no per-record tree update. A lookup costs one small read per
+//! sealed segment whose time range overlaps the query, plus a scan of the open segment's
+//! in-memory index. Retention deletes whole segments, and rewrites the one segment that
+//! straddles the cut-off.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::frames::{self, FrameError, ScanEnd};
+use crate::{DecisionQuery, DecisionRecord, LogEntry, StoreError, StoreResult};
+
+/// Settings of the segment files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentSettings {
+    /// A segment is sealed once it holds this many bytes.
+    pub segment_bytes: u64,
+    /// Whether each appended batch is flushed to the disk (`fdatasync`) before `append`
+    /// returns. Without it, a power loss can lose batches the operating system had not yet
+    /// written; a process crash cannot.
+    pub sync_each_batch: bool,
+}
+
+impl Default for SegmentSettings {
+    fn default() -> Self {
+        SegmentSettings {
+            segment_bytes: 128 * 1024 * 1024,
+            sync_each_batch: true,
+        }
+    }
+}
+
+const INDEX_MAGIC: &[u8; 8] = b"SGDIDX01";
+const FANOUT: usize = 4_096;
+const FANOUT_SHIFT: u32 = 52;
+/// Magic, log length, records, earliest, latest, entries, fan-out table.
+const INDEX_FIXED: usize = 8 + 8 * 5 + FANOUT * 4;
+/// The fixed part plus its checksum.
+const INDEX_HEADER: usize = INDEX_FIXED + 4;
+const ENTRY: usize = 16;
+
+/// What a record is indexed by; the value seeds the hash.
+#[derive(Clone, Copy, Debug)]
+enum Key {
+    Decision = 1,
+    User = 2,
+    Ip = 3,
+    Device = 4,
+}
+
+fn key_hash(key: Key, text: &str) -> u64 {
+    xxh3_64_with_seed(text.as_bytes(), key as u64)
+}
+
+/// The index keys of a record.
+fn keys_of(record: &DecisionRecord) -> impl Iterator<Item = u64> {
+    let ip = record.event.ip.map(|ip| key_hash(Key::Ip, &ip.to_string()));
+    let device = record
+        .event
+        .device_id
+        .as_deref()
+        .map(|device| key_hash(Key::Device, device));
+    [
+        Some(key_hash(Key::Decision, &record.decision.decision_id)),
+        Some(key_hash(Key::User, &record.decision.user_id)),
+        ip,
+        device,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+fn io(operation: &'static str) -> impl FnOnce(std::io::Error) -> StoreError {
+    move |source| StoreError::Io { operation, source }
+}
+
+fn frame_error(operation: &'static str) -> impl FnOnce(FrameError) -> StoreError {
+    move |error| match error {
+        FrameError::Io(source) => StoreError::Io { operation, source },
+        FrameError::Bad { offset, reason } => StoreError::Corrupt {
+            operation,
+            detail: format!("decision log frame at byte {offset}: {reason}"),
+        },
+    }
+}
+
+fn log_path(folder: &Path, id: u64) -> PathBuf {
+    folder.join(format!("{id:016x}.log"))
+}
+
+fn index_path(folder: &Path, id: u64) -> PathBuf {
+    folder.join(format!("{id:016x}.idx"))
+}
+
+fn sync_folder(folder: &Path) -> StoreResult<()> {
+    File::open(folder)
+        .and_then(|handle| handle.sync_all())
+        .map_err(io("syncing the decision log folder"))
+}
+
+/// Splits a payload into the event time and the record's JSON.
+fn split_payload(payload: &[u8]) -> StoreResult<(i64, &[u8])> {
+    if payload.len() < 8 {
+        return Err(StoreError::Corrupt {
+            operation: "reading the decision log",
+            detail: "record shorter than its time prefix".into(),
+        });
+    }
+    let (time, json) = payload.split_at(8);
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(time);
+    Ok((i64::from_le_bytes(bytes), json))
+}
+
+fn decode(json: &[u8]) -> StoreResult<DecisionRecord> {
+    serde_json::from_slice(json).map_err(|error| StoreError::Corrupt {
+        operation: "decoding a logged decision",
+        detail: error.to_string(),
+    })
+}
+
+/// Time range and counts of a run of records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    earliest_ms: i64,
+    latest_ms: i64,
+}
+
+impl Span {
+    const EMPTY: Span = Span {
+        earliest_ms: i64::MAX,
+        latest_ms: i64::MIN,
+    };
+
+    fn include(&mut self, at_ms: i64) {
+        self.earliest_ms = self.earliest_ms.min(at_ms);
+        self.latest_ms = self.latest_ms.max(at_ms);
+    }
+
+    fn overlaps(&self, from_ms: i64, to_ms: i64) -> bool {
+        self.latest_ms >= from_ms && self.earliest_ms < to_ms
+    }
+}
+
+/// The in-memory index of a run of records: what the open segment keeps, and what sealing
+/// writes to disk.
+#[derive(Clone, Debug, Default)]
+struct RunIndex {
+    /// `(hash, offset)` in append order.
+    entries: Vec<(u64, u64)>,
+    /// Every record's offset in append order.
+    offsets: Vec<u64>,
+    span: Option<Span>,
+}
+
+impl RunIndex {
+    fn add(&mut self, offset: u64, at_ms: i64, keys: impl Iterator<Item = u64>) {
+        self.entries.extend(keys.map(|hash| (hash, offset)));
+        self.offsets.push(offset);
+        self.span.get_or_insert(Span::EMPTY).include(at_ms);
+    }
+
+    fn extend(&mut self, other: RunIndex) {
+        self.entries.extend(other.entries);
+        self.offsets.extend(other.offsets);
+        if let Some(span) = other.span {
+            let mine = self.span.get_or_insert(Span::EMPTY);
+            mine.include(span.earliest_ms);
+            mine.include(span.latest_ms);
+        }
+    }
+
+    /// Offsets of the records under `hash` (or all), newest first.
+    fn newest_first(&self, hash: Option<u64>) -> Vec<u64> {
+        match hash {
+            Some(hash) => self
+                .entries
+                .iter()
+                .rev()
+                .filter(|entry| entry.0 == hash)
+                .map(|entry| entry.1)
+                .collect(),
+            None => self.offsets.iter().rev().copied().collect(),
+        }
+    }
+
+    /// Reads a segment's log from the start to rebuild its index; returns it with the offset
+    /// where the good data ends and how the read ended.
+    fn rebuild(log: &File) -> StoreResult<(RunIndex, u64, ScanEnd)> {
+        let mut index = RunIndex::default();
+        let mut end = 0u64;
+        let scan = frames::scan_frames(log, |offset, payload| {
+            let (at_ms, json) = split_payload(payload).map_err(|_| FrameError::Bad {
+                offset,
+                reason: "record shorter than its time prefix",
+            })?;
+            let record = decode(json).map_err(|_| FrameError::Bad {
+                offset,
+                reason: "record is not a decision",
+            })?;
+            index.add(offset, at_ms, keys_of(&record));
+            end = offset + (frames::HEADER + payload.len()) as u64;
+            Ok(())
+        })
+        .map_err(frame_error("rebuilding a decision log index"))?;
+        Ok((index, end, scan))
+    }
+}
+
+/// A sealed segment: its log and index files, open, with the index header in memory.
+#[derive(Debug)]
+struct SealedSegment {
+    id: u64,
+    log: File,
+    index: File,
+    log_bytes: u64,
+    records: u64,
+    entries: u64,
+    span: Span,
+    fanout: Vec<u32>,
+}
+
+impl SealedSegment {
+    /// Opens a sealed segment, rebuilding its index when it is missing or stale.
+    fn open(folder: &Path, id: u64) -> StoreResult<SealedSegment> {
+        let log = File::open(log_path(folder, id)).map_err(io("opening a decision segment"))?;
+        let log_bytes = log
+            .metadata()
+            .map_err(io("opening a decision segment"))?
+            .len();
+        if let Some(segment) = Self::load_index(folder, id, &log, log_bytes)? {
+            return Ok(segment);
+        }
+        tracing::warn!(segment = id, "rebuilding a decision segment index");
+        let (index, end, scan) = RunIndex::rebuild(&log)?;
+        if let ScanEnd::BadFrameAt { offset, reason } = scan {
+            tracing::error!(
+                segment = id,
+                offset,
+                reason,
+                "sealed decision segment is damaged; records after the damage are not indexed"
+            );
+        }
+        write_index(folder, id, end.max(log_bytes), &index)?;
+        drop(log);
+        Self::open(folder, id)
+    }
+
+    fn load_index(
+        folder: &Path,
+        id: u64,
+        log: &File,
+        log_bytes: u64,
+    ) -> StoreResult<Option<SealedSegment>> {
+        let Ok(index) = File::open(index_path(folder, id)) else {
+            return Ok(None);
+        };
+        let mut header = vec![0u8; INDEX_HEADER];
+        if index.read_exact_at(&mut header, 0).is_err()
+            || &header[..8] != INDEX_MAGIC
+            || crc32fast::hash(&header[..INDEX_FIXED]).to_le_bytes() != header[INDEX_FIXED..]
+        {
+            return Ok(None);
+        }
+        let word = |at: usize| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&header[at..at + 8]);
+            u64::from_le_bytes(bytes)
+        };
+        let (indexed_log_bytes, records, earliest, latest, entries) =
+            (word(8), word(16), word(24), word(32), word(40));
+        let expected_length = INDEX_HEADER as u64 + entries * ENTRY as u64 + records * 8;
+        let index_bytes = index
+            .metadata()
+            .map_err(io("opening a decision index"))?
+            .len();
+        if indexed_log_bytes != log_bytes || index_bytes != expected_length {
+            return Ok(None);
+        }
+        let fanout = header[48..INDEX_FIXED]
+            .chunks_exact(4)
+            .map(|chunk| u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))
+            .collect();
+        Ok(Some(SealedSegment {
+            id,
+            log: log.try_clone().map_err(io("opening a decision segment"))?,
+            index,
+            log_bytes,
+            records,
+            entries,
+            span: Span {
+                earliest_ms: earliest as i64,
+                latest_ms: latest as i64,
+            },
+            fanout,
+        }))
+    }
+
+    /// Offsets of the records under `hash` (or all), newest first.
+    fn newest_first(&self, hash: Option<u64>) -> StoreResult<Vec<u64>> {
+        let operation = "reading a decision index";
+        match hash {
+            Some(hash) => {
+                let bucket = (hash >> FANOUT_SHIFT) as usize;
+                let start = if bucket == 0 {
+                    0
+                } else {
+                    self.fanout[bucket - 1]
+                };
+                let end = self.fanout[bucket];
+                let mut bytes = vec![0u8; (end.saturating_sub(start)) as usize * ENTRY];
+                self.index
+                    .read_exact_at(
+                        &mut bytes,
+                        INDEX_HEADER as u64 + u64::from(start) * ENTRY as u64,
+                    )
+                    .map_err(io(operation))?;
+                let mut offsets: Vec<u64> = bytes
+                    .chunks_exact(ENTRY)
+                    .filter(|entry| entry[..8] == hash.to_le_bytes())
+                    .map(|entry| {
+                        let mut offset = [0u8; 8];
+                        offset.copy_from_slice(&entry[8..]);
+                        u64::from_le_bytes(offset)
+                    })
+                    .collect();
+                offsets.reverse();
+                Ok(offsets)
+            }
+            None => {
+                let mut bytes = vec![0u8; self.records as usize * 8];
+                self.index
+                    .read_exact_at(
+                        &mut bytes,
+                        INDEX_HEADER as u64 + self.entries * ENTRY as u64,
+                    )
+                    .map_err(io(operation))?;
+                let mut offsets: Vec<u64> = bytes
+                    .chunks_exact(8)
+                    .map(|chunk| {
+                        let mut offset = [0u8; 8];
+                        offset.copy_from_slice(chunk);
+                        u64::from_le_bytes(offset)
+                    })
+                    .collect();
+                offsets.reverse();
+                Ok(offsets)
+            }
+        }
+    }
+}
+
+/// Writes a segment's index file (through a temporary file and a rename).
+fn write_index(folder: &Path, id: u64, log_bytes: u64, index: &RunIndex) -> StoreResult<()> {
+    let operation = "writing a decision index";
+    let mut entries = index.entries.clone();
+    entries.sort_unstable();
+    let span = index.span.unwrap_or(Span {
+        earliest_ms: 0,
+        latest_ms: 0,
+    });
+    let mut fanout = vec![0u32; FANOUT];
+    for (hash, _) in &entries {
+        fanout[(hash >> FANOUT_SHIFT) as usize] += 1;
+    }
+    let mut running = 0u32;
+    for count in &mut fanout {
+        running += *count;
+        *count = running;
+    }
+    let mut bytes =
+        Vec::with_capacity(INDEX_HEADER + entries.len() * ENTRY + index.offsets.len() * 8);
+    bytes.extend_from_slice(INDEX_MAGIC);
+    for word in [
+        log_bytes,
+        index.offsets.len() as u64,
+        span.earliest_ms as u64,
+        span.latest_ms as u64,
+        entries.len() as u64,
+    ] {
+        bytes.extend_from_slice(&word.to_le_bytes());
+    }
+    for count in &fanout {
+        bytes.extend_from_slice(&count.to_le_bytes());
+    }
+    let checksum = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&checksum.to_le_bytes());
+    for (hash, offset) in &entries {
+        bytes.extend_from_slice(&hash.to_le_bytes());
+        bytes.extend_from_slice(&offset.to_le_bytes());
+    }
+    for offset in &index.offsets {
+        bytes.extend_from_slice(&offset.to_le_bytes());
+    }
+    let temporary = folder.join(format!("{id:016x}.idx.tmp"));
+    let mut file = File::create(&temporary).map_err(io(operation))?;
+    file.write_all(&bytes).map_err(io(operation))?;
+    file.sync_all().map_err(io(operation))?;
+    fs::rename(&temporary, index_path(folder, id)).map_err(io(operation))?;
+    sync_folder(folder)
+}
+
+/// The open segment as readers see it.
+#[derive(Debug)]
+struct OpenSegment {
+    id: u64,
+    log: Arc<File>,
+    index: RunIndex,
+}
+
+#[derive(Debug)]
+struct Segments {
+    sealed: Vec<Arc<SealedSegment>>,
+    open: OpenSegment,
+}
+
+/// The appending side: the open segment's file and its length.
+#[derive(Debug)]
+struct Appender {
+    file: File,
+    length: u64,
+    buffer: Vec<u8>,
+    event_json: Vec<u8>,
+}
+
+/// Where records of one segment are read from, for a query.
+enum Source {
+    Open(Arc<File>, Vec<u64>),
+    Sealed(Arc<SealedSegment>),
+}
+
+/// The decision log's files. Appends come from one writer at a time (the log writer
+/// thread); reads may run beside them. One process at a time may open the folder: it holds
+/// an exclusive lock on `LOCK` while open.
+#[derive(Debug)]
+pub struct DecisionSegments {
+    folder: PathBuf,
+    _lock: File,
+    settings: SegmentSettings,
+    appender: Mutex<Appender>,
+    segments: RwLock<Segments>,
+}
+
+impl DecisionSegments {
+    /// Opens (creating when needed) the decision log in `folder`, recovering the open segment
+    /// after a crash.
+    pub fn open(folder: &Path, settings: SegmentSettings) -> StoreResult<DecisionSegments> {
+        fs::create_dir_all(folder).map_err(io("creating the decision log folder"))?;
+        let lock = File::create(folder.join("LOCK")).map_err(io("locking the decision log"))?;
+        if lock.try_lock().is_err() {
+            return Err(StoreError::Conflict(format!(
+                "the decision log in {} is open in another process",
+                folder.display()
+            )));
+        }
+        let mut ids = Vec::new();
+        for entry in fs::read_dir(folder).map_err(io("listing the decision log folder"))? {
+            let entry = entry.map_err(io("listing the decision log folder"))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            } else if let Some(stem) = name.strip_suffix(".log") {
+                if let Ok(id) = u64::from_str_radix(stem, 16) {
+                    ids.push(id);
+                }
+            }
+        }
+        ids.sort_unstable();
+        let mut sealed = Vec::new();
+        let open_id = match ids.last() {
+            // A newest segment with an index was sealed before a crash that came before the
+            // next one was created.
+            Some(&last) if !index_path(folder, last).exists() => last,
+            Some(&last) => last + 1,
+            None => 1,
+        };
+        for &id in ids.iter().filter(|&&id| id != open_id) {
+            sealed.push(Arc::new(SealedSegment::open(folder, id)?));
+        }
+        let path = log_path(folder, open_id);
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(io("opening the open decision segment"))?;
+        let (index, end, scan) = RunIndex::rebuild(&file)?;
+        if let ScanEnd::BadFrameAt { offset, reason } = scan {
+            tracing::warn!(
+                segment = open_id,
+                offset,
+                reason,
+                "cutting a torn write off the decision log"
+            );
+            // Keep what is cut off beside the log: a torn write is harmless, but damage in
+            // the middle of the segment would be evidence worth keeping.
+            let length = file
+                .metadata()
+                .map_err(io("truncating a torn decision segment"))?
+                .len();
+            let mut tail = vec![0u8; (length - end) as usize];
+            file.read_exact_at(&mut tail, end)
+                .and_then(|()| {
+                    fs::write(folder.join(format!("{open_id:016x}.cut-at-{end}")), &tail)
+                })
+                .map_err(io("keeping the cut-off tail of a decision segment"))?;
+            file.set_len(end)
+                .map_err(io("truncating a torn decision segment"))?;
+            file.sync_all()
+                .map_err(io("truncating a torn decision segment"))?;
+        }
+        sync_folder(folder)?;
+        let reader = File::open(&path).map_err(io("opening the open decision segment"))?;
+        Ok(DecisionSegments {
+            folder: folder.to_owned(),
+            _lock: lock,
+            settings,
+            appender: Mutex::new(Appender {
+                file,
+                length: end,
+                buffer: Vec::with_capacity(1 << 20),
+                event_json: Vec::with_capacity(2_048),
+            }),
+            segments: RwLock::new(Segments {
+                sealed,
+                open: OpenSegment {
+                    id: open_id,
+                    log: Arc::new(reader),
+                    index,
+                },
+            }),
+        })
+    }
+
+    /// Appends a batch of decisions: one write, then (by default) one flush to the disk.
+    /// On failure nothing of the batch is kept.
+    pub fn append(&self, entries: &[LogEntry]) -> StoreResult<()> {
+        let operation = "appending to the decision log";
+        let mut appender = self.appender.lock();
+        let appender = &mut *appender;
+        appender.buffer.clear();
+        let mut added = RunIndex::default();
+        for entry in entries {
+            let record = &entry.record;
+            appender.event_json.clear();
+            serde_json::to_writer(&mut appender.event_json, &record.event).map_err(|error| {
+                StoreError::Corrupt {
+                    operation: "encoding an event",
+                    detail: error.to_string(),
+                }
+            })?;
+            let offset = appender.length + appender.buffer.len() as u64;
+            let at_ms = record.decision.occurred_at_ms;
+            let event_json = &appender.event_json;
+            frames::push_frame_with(&mut appender.buffer, |out| {
+                out.extend_from_slice(&at_ms.to_le_bytes());
+                out.extend_from_slice(b"{\"decision\":");
+                out.extend_from_slice(entry.decision_json.as_bytes());
+                out.extend_from_slice(b",\"event\":");
+                out.extend_from_slice(event_json);
+                out.push(b'}');
+            });
+            added.add(offset, at_ms, keys_of(record));
+        }
+        if let Err(error) = appender.file.write_all(&appender.buffer) {
+            // Cut off whatever part of the batch reached the file.
+            let _ = appender.file.set_len(appender.length);
+            return Err(StoreError::Io {
+                operation,
+                source: error,
+            });
+        }
+        if self.settings.sync_each_batch {
+            appender.file.sync_data().map_err(io(operation))?;
+        }
+        appender.length += appender.buffer.len() as u64;
+        self.segments.write().open.index.extend(added);
+        if appender.length >= self.settings.segment_bytes {
+            self.seal_open(appender)?;
+        }
+        Ok(())
+    }
+
+    /// Seals the open segment (writes its index) and starts the next one.
+    fn seal_open(&self, appender: &mut Appender) -> StoreResult<()> {
+        let operation = "sealing a decision segment";
+        appender.file.sync_all().map_err(io(operation))?;
+        let (id, index) = {
+            let segments = self.segments.read();
+            (segments.open.id, segments.open.index.clone())
+        };
+        write_index(&self.folder, id, appender.length, &index)?;
+        let sealed = Arc::new(SealedSegment::open(&self.folder, id)?);
+        let next = id + 1;
+        let path = log_path(&self.folder, next);
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(operation))?;
+        sync_folder(&self.folder)?;
+        let reader = File::open(&path).map_err(io(operation))?;
+        appender.file = file;
+        appender.length = 0;
+        let mut segments = self.segments.write();
+        segments.sealed.push(sealed);
+        segments.open = OpenSegment {
+            id: next,
+            log: Arc::new(reader),
+            index: RunIndex::default(),
+        };
+        Ok(())
+    }
+
+    /// Number of decisions stored.
+    pub fn count(&self) -> u64 {
+        let segments = self.segments.read();
+        segments
+            .sealed
+            .iter()
+            .map(|segment| segment.records)
+            .sum::<u64>()
+            + segments.open.index.offsets.len() as u64
+    }
+
+    /// The sources a query reads, newest first, skipping those outside `from..to`.
+    fn sources(&self, hash: Option<u64>, from_ms: i64, to_ms: i64) -> Vec<Source> {
+        let segments = self.segments.read();
+        let mut sources = Vec::with_capacity(segments.sealed.len() + 1);
+        let open = &segments.open.index;
+        if open.span.is_some_and(|span| span.overlaps(from_ms, to_ms)) {
+            sources.push(Source::Open(
+                segments.open.log.clone(),
+                open.newest_first(hash),
+            ));
+        }
+        sources.extend(
+            segments
+                .sealed
+                .iter()
+                .rev()
+                .filter(|segment| segment.span.overlaps(from_ms, to_ms))
+                .map(|segment| Source::Sealed(segment.clone())),
+        );
+        sources
+    }
+
+    /// Decisions matching `query`, newest logged first.
+    pub fn query(&self, query: &DecisionQuery) -> StoreResult<Vec<DecisionRecord>> {
+        let limit = query.limit.clamp(1, 1_000) as usize;
+        let from_ms = query.from_ms.unwrap_or(i64::MIN);
+        let to_ms = query.to_ms.unwrap_or(i64::MAX);
+        // The most selective key given: a device has fewer decisions than a user, a user
+        // fewer than an IP (which many users may share).
+        let hash = query
+            .device_id
+            .as_deref()
+            .map(|device| key_hash(Key::Device, device))
+            .or_else(|| {
+                query
+                    .user_id
+                    .as_deref()
+                    .map(|user| key_hash(Key::User, user))
+            })
+            .or_else(|| query.ip.as_deref().map(|ip| key_hash(Key::Ip, ip)));
+        let mut found = Vec::new();
+        for source in self.sources(hash, from_ms, to_ms) {
+            let (log, offsets) = match &source {
+                Source::Open(log, offsets) => (log.as_ref(), offsets.clone()),
+                Source::Sealed(segment) => (&segment.log, segment.newest_first(hash)?),
+            };
+            for offset in offsets {
+                let payload = frames::read_frame_at(log, offset)
+                    .map_err(frame_error("querying decisions"))?;
+                let (at_ms, json) = split_payload(&payload)?;
+                if at_ms < from_ms || at_ms >= to_ms {
+                    continue;
+                }
+                let record = decode(json)?;
+                if matches_query(&record, query) {
+                    found.push(record);
+                    if found.len() == limit {
+                        return Ok(found);
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// One decision by id.
+    pub fn decision(&self, decision_id: &str) -> StoreResult<Option<DecisionRecord>> {
+        let hash = Some(key_hash(Key::Decision, decision_id));
+        for source in self.sources(hash, i64::MIN, i64::MAX) {
+            let (log, offsets) = match &source {
+                Source::Open(log, offsets) => (log.as_ref(), offsets.clone()),
+                Source::Sealed(segment) => (&segment.log, segment.newest_first(hash)?),
+            };
+            for offset in offsets {
+                let payload = frames::read_frame_at(log, offset)
+                    .map_err(frame_error("reading a decision"))?;
+                let record = decode(split_payload(&payload)?.1)?;
+                if record.decision.decision_id == decision_id {
+                    return Ok(Some(record));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Deletes decisions whose event happened before `cutoff_ms`: segments wholly older are
+    /// removed, a segment that straddles the cut-off is rewritten without its old records.
+    /// Returns how many decisions were deleted.
+    pub fn purge_before(&self, cutoff_ms: i64) -> StoreResult<usize> {
+        let mut appender = self.appender.lock();
+        let open_has_old = self
+            .segments
+            .read()
+            .open
+            .index
+            .span
+            .is_some_and(|span| span.earliest_ms < cutoff_ms);
+        if open_has_old {
+            self.seal_open(&mut appender)?;
+        }
+        let sealed = self.segments.read().sealed.clone();
+        let mut removed = 0u64;
+        for segment in sealed
+            .iter()
+            .filter(|segment| segment.span.earliest_ms < cutoff_ms)
+        {
+            if segment.span.latest_ms < cutoff_ms {
+                self.replace_sealed(segment.id, None)?;
+                let _ = fs::remove_file(index_path(&self.folder, segment.id));
+                fs::remove_file(log_path(&self.folder, segment.id))
+                    .map_err(io("deleting an expired decision segment"))?;
+                removed += segment.records;
+            } else {
+                let kept = self.rewrite_without_old(segment, cutoff_ms)?;
+                removed += segment.records - kept.records;
+                self.replace_sealed(segment.id, Some(Arc::new(kept)))?;
+            }
+        }
+        sync_folder(&self.folder)?;
+        Ok(removed as usize)
+    }
+
+    fn replace_sealed(&self, id: u64, with: Option<Arc<SealedSegment>>) -> StoreResult<()> {
+        let mut segments = self.segments.write();
+        let Some(position) = segments.sealed.iter().position(|segment| segment.id == id) else {
+            return Err(StoreError::NotFound(format!("decision segment {id}")));
+        };
+        match with {
+            Some(segment) => segments.sealed[position] = segment,
+            None => {
+                segments.sealed.remove(position);
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the records of `segment` at or after `cutoff_ms` to a new log and index that
+    /// replace the old ones (log renamed first: a crash between the two renames leaves an
+    /// index that names another length, which is then rebuilt).
+    fn rewrite_without_old(
+        &self,
+        segment: &SealedSegment,
+        cutoff_ms: i64,
+    ) -> StoreResult<SealedSegment> {
+        let operation = "rewriting a decision segment for retention";
+        let temporary = self.folder.join(format!("{:016x}.log.tmp", segment.id));
+        let mut output = Vec::with_capacity(segment.log_bytes as usize);
+        let mut index = RunIndex::default();
+        let scan = frames::scan_frames(&segment.log, |offset, payload| {
+            let bad = |reason| FrameError::Bad { offset, reason };
+            let (at_ms, json) = split_payload(payload).map_err(|_| bad("record too short"))?;
+            if at_ms >= cutoff_ms {
+                let record = decode(json).map_err(|_| bad("record is not a decision"))?;
+                index.add(output.len() as u64, at_ms, keys_of(&record));
+                frames::push_frame(&mut output, payload);
+            }
+            Ok(())
+        })
+        .map_err(frame_error(operation))?;
+        if let ScanEnd::BadFrameAt { offset, reason } = scan {
+            return Err(StoreError::Corrupt {
+                operation,
+                detail: format!(
+                    "segment {} has a bad frame at byte {offset}: {reason}",
+                    segment.id
+                ),
+            });
+        }
+        let mut file = File::create(&temporary).map_err(io(operation))?;
+        file.write_all(&output).map_err(io(operation))?;
+        file.sync_all().map_err(io(operation))?;
+        fs::rename(&temporary, log_path(&self.folder, segment.id)).map_err(io(operation))?;
+        write_index(&self.folder, segment.id, output.len() as u64, &index)?;
+        SealedSegment::open(&self.folder, segment.id)
+    }
+}
+
+/// Whether a decoded record meets every condition of the query (the index holds hashes, and
+/// the outcome is not indexed).
+fn matches_query(record: &DecisionRecord, query: &DecisionQuery) -> bool {
+    let ip = || record.event.ip.map(|ip| ip.to_string());
+    query
+        .user_id
+        .as_ref()
+        .is_none_or(|user| *user == record.decision.user_id)
+        && query
+            .device_id
+            .as_ref()
+            .is_none_or(|device| Some(device) == record.event.device_id.as_ref())
+        && query
+            .outcome
+            .as_ref()
+            .is_none_or(|outcome| outcome == record.decision.outcome.as_str())
+        && query
+            .ip
+            .as_ref()
+            .is_none_or(|wanted| Some(wanted) == ip().as_ref())
+}
