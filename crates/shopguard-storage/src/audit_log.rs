@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use shopguard_core::audit::{self, AuditContent, AuditEntry, Checkpoint, RecordClass};
 use shopguard_core::merkle::{self, Frontier, Hash, NodeSource, ProofError};
 
+use crate::files::{io, open_append, sync_folder};
 use crate::frames::{self, FrameError, ScanEnd};
 use crate::{StoreError, StoreResult};
 
@@ -46,10 +47,6 @@ use crate::{StoreError, StoreResult};
 pub const SEGMENT_ENTRIES: u64 = 1 << 20;
 /// Name of the signing key file in the data folder.
 pub const SIGNING_KEY_FILE: &str = "audit-signing.key";
-
-fn io(operation: &'static str) -> impl FnOnce(std::io::Error) -> StoreError {
-    move |source| StoreError::Io { operation, source }
-}
 
 fn corrupt(operation: &'static str, detail: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
@@ -279,15 +276,6 @@ impl std::fmt::Debug for AuditLog {
     }
 }
 
-fn open_append(path: &Path, operation: &'static str) -> StoreResult<File> {
-    OpenOptions::new()
-        .create(true)
-        .read(true)
-        .append(true)
-        .open(path)
-        .map_err(io(operation))
-}
-
 fn open_level(folder: &Path, level: u32) -> StoreResult<File> {
     OpenOptions::new()
         .create(true)
@@ -296,12 +284,6 @@ fn open_level(folder: &Path, level: u32) -> StoreResult<File> {
         .truncate(false)
         .open(level_path(folder, level))
         .map_err(io("opening the audit tree"))
-}
-
-fn sync_folder(folder: &Path) -> StoreResult<()> {
-    File::open(folder)
-        .and_then(|handle| handle.sync_all())
-        .map_err(io("syncing the audit folder"))
 }
 
 /// Segment numbers present in the folder, ascending.
@@ -441,7 +423,7 @@ impl AuditLog {
             _lock: lock,
         };
         log.replay_tree(trusted, size)?;
-        sync_folder(&log.folder)?;
+        sync_folder(&log.folder, "syncing the audit folder")?;
         Ok(log)
     }
 
@@ -576,7 +558,7 @@ impl AuditLog {
         writer.segment_file = open_append(&segment_path(&self.folder, next), operation)?;
         writer.segment_length = 0;
         writer.offsets.clear();
-        sync_folder(&self.folder)
+        sync_folder(&self.folder, "syncing the audit folder")
     }
 
     /// Waits until entries before `upto` are on the disk, flushing them if nobody else is.
@@ -888,7 +870,7 @@ impl AuditLog {
             }
             purged += changed;
         }
-        sync_folder(&self.folder)?;
+        sync_folder(&self.folder, "syncing the audit folder")?;
         Ok(purged)
     }
 

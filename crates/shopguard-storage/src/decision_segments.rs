@@ -30,7 +30,7 @@
 //! in-memory index. Retention deletes whole segments, and rewrites the one segment that
 //! straddles the cut-off.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -39,6 +39,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use crate::files::{io, open_append, sync_folder};
 use crate::frames::{self, FrameError, ScanEnd};
 use crate::{DecisionQuery, DecisionRecord, LogEntry, StoreError, StoreResult};
 
@@ -102,10 +103,6 @@ fn keys_of(record: &DecisionRecord) -> impl Iterator<Item = u64> {
     .flatten()
 }
 
-fn io(operation: &'static str) -> impl FnOnce(std::io::Error) -> StoreError {
-    move |source| StoreError::Io { operation, source }
-}
-
 fn frame_error(operation: &'static str) -> impl FnOnce(FrameError) -> StoreError {
     move |error| match error {
         FrameError::Io(source) => StoreError::Io { operation, source },
@@ -122,12 +119,6 @@ fn log_path(folder: &Path, id: u64) -> PathBuf {
 
 fn index_path(folder: &Path, id: u64) -> PathBuf {
     folder.join(format!("{id:016x}.idx"))
-}
-
-fn sync_folder(folder: &Path) -> StoreResult<()> {
-    File::open(folder)
-        .and_then(|handle| handle.sync_all())
-        .map_err(io("syncing the decision log folder"))
 }
 
 /// Splits a payload into the event time and the record's JSON.
@@ -429,7 +420,7 @@ fn write_index(folder: &Path, id: u64, log_bytes: u64, index: &RunIndex) -> Stor
     file.write_all(&bytes).map_err(io(operation))?;
     file.sync_all().map_err(io(operation))?;
     fs::rename(&temporary, index_path(folder, id)).map_err(io(operation))?;
-    sync_folder(folder)
+    sync_folder(folder, "syncing the decision log folder")
 }
 
 /// The open segment as readers see it.
@@ -511,12 +502,7 @@ impl DecisionSegments {
             sealed.push(Arc::new(SealedSegment::open(folder, id)?));
         }
         let path = log_path(folder, open_id);
-        let file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&path)
-            .map_err(io("opening the open decision segment"))?;
+        let file = open_append(&path, "opening the open decision segment")?;
         let (index, end, scan) = RunIndex::rebuild(&file)?;
         if let ScanEnd::BadFrameAt { offset, reason } = scan {
             tracing::warn!(
@@ -542,7 +528,7 @@ impl DecisionSegments {
             file.sync_all()
                 .map_err(io("truncating a torn decision segment"))?;
         }
-        sync_folder(folder)?;
+        sync_folder(folder, "syncing the decision log folder")?;
         let reader = File::open(&path).map_err(io("opening the open decision segment"))?;
         Ok(DecisionSegments {
             folder: folder.to_owned(),
@@ -626,13 +612,8 @@ impl DecisionSegments {
         let sealed = Arc::new(SealedSegment::open(&self.folder, id)?);
         let next = id + 1;
         let path = log_path(&self.folder, next);
-        let file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&path)
-            .map_err(io(operation))?;
-        sync_folder(&self.folder)?;
+        let file = open_append(&path, operation)?;
+        sync_folder(&self.folder, "syncing the decision log folder")?;
         let reader = File::open(&path).map_err(io(operation))?;
         appender.file = file;
         appender.length = 0;
@@ -775,7 +756,7 @@ impl DecisionSegments {
                 self.replace_sealed(segment.id, Some(Arc::new(kept)))?;
             }
         }
-        sync_folder(&self.folder)?;
+        sync_folder(&self.folder, "syncing the decision log folder")?;
         Ok(removed as usize)
     }
 

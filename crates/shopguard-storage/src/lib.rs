@@ -21,6 +21,7 @@ pub mod audit_log;
 pub mod decision_log;
 pub mod decision_segments;
 pub mod embedded;
+mod files;
 pub mod frames;
 pub mod snapshot;
 
