@@ -18,6 +18,7 @@
 
 pub mod api_keys;
 pub mod audit_log;
+pub mod backup;
 pub mod decision_log;
 pub mod decision_segments;
 pub mod embedded;

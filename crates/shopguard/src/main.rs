@@ -16,7 +16,7 @@ use shopguard_core::{Engine, ListRegistry};
 use shopguard_server::ServerConfig;
 use shopguard_sim::{generate, seed_list_entries, LabelledEvent, Scoreboard, SimConfig};
 use shopguard_storage::embedded::EmbeddedStore;
-use shopguard_storage::{api_keys, audit_log, Scope, Store};
+use shopguard_storage::{api_keys, audit_log, backup, Scope, Store};
 
 use client::{ApiClient, ServerArgs};
 
@@ -65,6 +65,28 @@ enum Command {
     /// Verify the tamper-evident audit log; print the key that signs its checkpoints.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Copy a data folder (online: a running node may keep writing) into a new folder with a
+    /// manifest of hashes. The copy holds the audit signing key: keep it as safe as the node.
+    Backup {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// The folder to create (must not exist or be empty).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a backup (every file's hash, the audit log, the stores' contents) and, only if
+    /// everything holds, restore it into a new, empty data folder.
+    Restore {
+        /// The backup folder.
+        #[arg(long)]
+        from: PathBuf,
+        /// The data folder to create (must not exist or be empty).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Only check the backup; restore nothing.
+        #[arg(long)]
+        check_only: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -282,6 +304,54 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Audit(command) => audit_command(command),
+        Command::Backup { data, out } => {
+            let bar = progress(0, "files");
+            let manifest = backup::backup(&data.data_dir, &out, now_ms(), &mut |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            })?;
+            bar.finish_and_clear();
+            let bytes: u64 = manifest.files.iter().map(|file| file.bytes).sum();
+            println!(
+                "backed up {} files ({:.1} MB) into {}: {} decisions, {} audit entries (root {}), {} API keys, {} policy versions",
+                manifest.files.len(),
+                bytes as f64 / 1e6,
+                out.display(),
+                manifest.decisions,
+                manifest.audit_entries,
+                manifest.audit_root,
+                manifest.api_keys,
+                manifest.policy_versions
+            );
+            Ok(())
+        }
+        Command::Restore {
+            from,
+            data_dir,
+            check_only,
+        } => {
+            if check_only {
+                let manifest = backup::check_backup(&from)?;
+                println!(
+                    "backup intact: {} files match the manifest ({} decisions, {} audit entries)",
+                    manifest.files.len(),
+                    manifest.decisions,
+                    manifest.audit_entries
+                );
+                return Ok(());
+            }
+            let report = backup::restore(&from, &data_dir)?;
+            println!(
+                "restored {} into {}: {} files checked, audit log verified ({} entries, {} checkpoints), {} decisions",
+                from.display(),
+                data_dir.display(),
+                report.files_checked,
+                report.manifest.audit_entries,
+                report.audit_checkpoints_checked,
+                report.manifest.decisions
+            );
+            Ok(())
+        }
     }
 }
 

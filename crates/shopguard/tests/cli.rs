@@ -130,3 +130,175 @@ fn keys_created_on_the_command_line_are_queued_for_the_audit_log() {
     assert!(!ok);
     assert!(text.contains("unknown scope"), "{text}");
 }
+
+#[test]
+fn a_backup_restores_into_a_fresh_folder_with_every_record_and_the_audit_chain() {
+    use shopguard_core::{Engine, Event, EventInput, EventKind, ListRegistry};
+    use shopguard_storage::{api_keys, DecisionQuery, DecisionRecord, LogEntry, Scope};
+
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let engine = Engine::new(
+        include_str!("../../../examples/marketplace.toml"),
+        1,
+        std::sync::Arc::new(ListRegistry::new()),
+    )
+    .unwrap();
+    let decisions: Vec<LogEntry> = (0..300i64)
+        .map(|n| {
+            let event = Event::try_from_input(
+                EventInput {
+                    kind: Some(EventKind::LoginFailed),
+                    user_id: Some(format!("user{}", n % 10)),
+                    ip: Some(format!("192.0.2.{}", n % 50)),
+                    failure_reason: Some("bad_password".into()),
+                    occurred_at_ms: Some(1_767_225_600_000 + n * 1_000),
+                    ..EventInput::default()
+                },
+                1_767_225_600_000 + n * 1_000,
+                || format!("event-{n}"),
+            )
+            .unwrap();
+            let decision = engine.decide(&event, format!("decision-{n:04}"));
+            LogEntry::new(DecisionRecord { decision, event }).unwrap()
+        })
+        .collect();
+    {
+        let store = EmbeddedStore::open(&data).unwrap();
+        for list in engine.lists().all() {
+            store
+                .ensure_list(&shopguard_storage::ListRecord {
+                    name: list.name().to_owned(),
+                    kind: list.kind(),
+                    description: String::new(),
+                    created_at_ms: 0,
+                })
+                .unwrap();
+        }
+        store
+            .insert_api_key(&api_keys::generate("checkout", vec![Scope::EventsWrite], 1).record)
+            .unwrap();
+        store
+            .insert_policy_version("[policy]\nname = 'x'\n", "alice", "first", 1)
+            .unwrap();
+        for batch in decisions.chunks(64) {
+            store.append_decisions(batch, &[]).unwrap();
+        }
+        let audit = AuditLog::open(&data).unwrap();
+        for n in 0..30 {
+            audit
+                .append(&[NewAuditEntry {
+                    at_ms: n,
+                    class: RecordClass::ListChange,
+                    content: AuditContent {
+                        actor: "bob".into(),
+                        action: "list.entry.add".into(),
+                        object: "list:ip_block".into(),
+                        detail: serde_json::json!({ "n": n }),
+                    },
+                }])
+                .unwrap();
+            if n == 20 {
+                audit.checkpoint(5).unwrap();
+            }
+        }
+        // The store and the audit log stay open, as on a running node.
+        let backup = folder.path().join("backup");
+        let (ok, text) = shopguard(&[
+            "backup",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--out",
+            backup.to_str().unwrap(),
+        ]);
+        assert!(ok, "{text}");
+        assert!(text.contains("300 decisions, 30 audit entries"), "{text}");
+    }
+
+    let backup = folder.path().join("backup");
+    let restored = folder.path().join("restored");
+    let (ok, text) = shopguard(&[
+        "restore",
+        "--from",
+        backup.to_str().unwrap(),
+        "--data-dir",
+        restored.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("audit log verified (30 entries, 1 checkpoints)"),
+        "{text}"
+    );
+
+    let original = EmbeddedStore::open(&data).unwrap();
+    let copy = EmbeddedStore::open(&restored).unwrap();
+    assert_eq!(copy.decision_count().unwrap(), 300);
+    let everything = DecisionQuery {
+        limit: 1_000,
+        ..DecisionQuery::default()
+    };
+    assert_eq!(
+        copy.query_decisions(&everything).unwrap(),
+        original.query_decisions(&everything).unwrap()
+    );
+    assert_eq!(copy.api_keys().unwrap(), original.api_keys().unwrap());
+    assert_eq!(
+        copy.policy_versions().unwrap(),
+        original.policy_versions().unwrap()
+    );
+    assert_eq!(
+        copy.query_alerts(None, None, 1_000).unwrap(),
+        original.query_alerts(None, None, 1_000).unwrap()
+    );
+    let mut list_entries = 0;
+    for list in original.lists().unwrap() {
+        let entries = original.list_entries(&list.name, None, 1_000).unwrap();
+        list_entries += entries.len();
+        assert_eq!(copy.list_entries(&list.name, None, 1_000).unwrap(), entries);
+    }
+    assert!(list_entries > 0, "rule actions added list entries");
+    let copied_audit = AuditLog::open(&restored).unwrap();
+    let original_audit = AuditLog::open(&data).unwrap();
+    assert_eq!(
+        copied_audit.root(30).unwrap(),
+        original_audit.root(30).unwrap()
+    );
+    assert_eq!(copied_audit.query(&Default::default()).unwrap().len(), 1);
+    assert!(copied_audit
+        .verify(
+            &original_audit.public_key(),
+            &original_audit.checkpoints().unwrap()
+        )
+        .unwrap()
+        .is_intact());
+
+    // A restore into a folder that is in use, and a tampered backup, are refused.
+    let (ok, text) = shopguard(&[
+        "restore",
+        "--from",
+        backup.to_str().unwrap(),
+        "--data-dir",
+        restored.to_str().unwrap(),
+    ]);
+    assert!(!ok && text.contains("not empty"), "{text}");
+    let segment = std::fs::read_dir(backup.join("decisions"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "log"))
+        .unwrap();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 1;
+    std::fs::write(&segment, bytes).unwrap();
+    let elsewhere = folder.path().join("elsewhere");
+    let (ok, text) = shopguard(&[
+        "restore",
+        "--from",
+        backup.to_str().unwrap(),
+        "--data-dir",
+        elsewhere.to_str().unwrap(),
+    ]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("does not match the manifest"), "{text}");
+    assert!(!elsewhere.exists(), "nothing restored");
+}
