@@ -191,6 +191,16 @@ pub struct DecisionsQuery {
     pub to_ms: Option<i64>,
     /// At most this many (1 to 1000; 100 by default).
     pub limit: Option<u32>,
+    /// Show personal data unmasked (needs the `pii:unmask` scope; audited).
+    pub unmask: Option<bool>,
+}
+
+/// Whether to show personal data unmasked (needs the `pii:unmask` scope; audited).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UnmaskQuery {
+    /// Show personal data unmasked.
+    pub unmask: Option<bool>,
 }
 
 /// A decision from the log, with its event.
@@ -198,7 +208,8 @@ pub struct DecisionsQuery {
 pub struct LoggedDecision {
     /// The decision.
     pub decision: Decision,
-    /// The event as validated.
+    /// The event as validated; personal data (phone, email, ID and card numbers, names,
+    /// addresses) masked unless unmasking was asked for and allowed.
     #[schema(value_type = Object)]
     pub event: serde_json::Value,
 }
@@ -375,6 +386,8 @@ pub struct ListEntriesQuery {
     pub after: Option<String>,
     /// At most this many (1 to 1000; 100 by default).
     pub limit: Option<u32>,
+    /// Show email and phone entries unmasked (needs the `pii:unmask` scope; audited).
+    pub unmask: Option<bool>,
 }
 
 /// A page of list entries.
@@ -558,4 +571,20 @@ pub struct RetentionReport {
     pub decision_days: u32,
     /// Entries in the audit log.
     pub audit_entries: u64,
+}
+
+/// `POST /v1/data-keys/rotate` answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DataKeyRotation {
+    /// The data key that now encrypts personal fields.
+    pub active_key: u32,
+}
+
+/// `POST /v1/data-keys/reencrypt` answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReencryptReport {
+    /// Logged decisions whose personal fields were re-encrypted.
+    pub records_changed: u64,
+    /// How long it took.
+    pub seconds: f64,
 }

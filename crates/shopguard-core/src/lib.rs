@@ -17,6 +17,7 @@ pub mod features;
 pub mod lists;
 pub mod merkle;
 pub mod policy;
+pub mod privacy;
 pub mod profile;
 
 pub use decision::{ActionTaken, ChallengeKind, Decision, MatchedRule, Outcome};

@@ -67,8 +67,13 @@ impl<S> Caller<S> {
 
     /// How the caller is named in the audit log: the key's id, which is unique, and its name.
     pub fn audit_actor(&self) -> String {
-        format!("key:{}:{}", self.key.key_id, self.key.name)
+        audit_actor(&self.key)
     }
+}
+
+/// How a key is named in the audit log: its id, which is unique, and its name.
+pub fn audit_actor(key: &ApiKeyRecord) -> String {
+    format!("key:{}:{}", key.key_id, key.name)
 }
 
 fn presented_token(parts: &Parts) -> Option<&str> {

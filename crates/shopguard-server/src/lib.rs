@@ -26,7 +26,7 @@ impl Modify for BearerKey {
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authorization",
-                "'Bearer sg_<key id>_<secret>'; scopes: events:write, decisions:read, audit:read, admin",
+                "'Bearer sg_<key id>_<secret>'; scopes: events:write, decisions:read, audit:read, pii:unmask, admin",
             ))),
         );
     }
@@ -60,6 +60,8 @@ impl Modify for BearerKey {
         routes::audit::list_checkpoints,
         routes::audit::create_checkpoint,
         routes::audit::retention,
+        routes::data_keys::rotate,
+        routes::data_keys::reencrypt,
         routes::ops::healthz,
         routes::ops::metrics,
     ),

@@ -206,6 +206,35 @@ impl AppState {
         Ok(())
     }
 
+    /// Whether to show personal data unmasked: only when asked for, and only to a key with
+    /// the `pii:unmask` scope; each time is recorded in the audit log.
+    pub async fn unmask_allowed(
+        &self,
+        requested: Option<bool>,
+        key: &ApiKeyRecord,
+        object: String,
+    ) -> Result<bool, AppError> {
+        if requested != Some(true) {
+            return Ok(false);
+        }
+        if !key.grants(Scope::PiiUnmask) {
+            return Err(AppError::new(
+                shopguard_api_types::ErrorCode::InsufficientScope,
+                "unmask=true needs an API key with scope 'pii:unmask'",
+            )
+            .with_field("unmask"));
+        }
+        self.record_audit(
+            RecordClass::DataAccess,
+            crate::extract::audit_actor(key),
+            "pii.unmask",
+            object,
+            serde_json::Value::Null,
+        )
+        .await?;
+        Ok(true)
+    }
+
     /// How long audit content of `class` is kept, in days; `None` for long-term.
     pub fn audit_retention(&self, class: RecordClass) -> Option<u32> {
         (!class.kept_long_term()).then_some(self.config.audit_retention_days)

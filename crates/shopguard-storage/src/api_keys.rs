@@ -26,6 +26,9 @@ pub enum Scope {
     /// else (an auditor cannot change what they audit).
     #[serde(rename = "audit:read")]
     AuditRead,
+    /// See personal data unmasked (with `unmask=true`); every use is audited.
+    #[serde(rename = "pii:unmask")]
+    PiiUnmask,
     /// Everything, including policies, lists and keys.
     #[serde(rename = "admin")]
     Admin,
@@ -33,10 +36,11 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Scope::EventsWrite,
         Scope::DecisionsRead,
         Scope::AuditRead,
+        Scope::PiiUnmask,
         Scope::Admin,
     ];
 
@@ -46,6 +50,7 @@ impl Scope {
             Scope::EventsWrite => "events:write",
             Scope::DecisionsRead => "decisions:read",
             Scope::AuditRead => "audit:read",
+            Scope::PiiUnmask => "pii:unmask",
             Scope::Admin => "admin",
         }
     }
@@ -66,7 +71,7 @@ impl FromStr for Scope {
             .find(|scope| scope.as_str() == text)
             .ok_or_else(|| {
                 format!(
-                    "unknown scope '{text}': use events:write, decisions:read, audit:read or admin"
+                    "unknown scope '{text}': use events:write, decisions:read, audit:read, pii:unmask or admin"
                 )
             })
     }

@@ -9,6 +9,9 @@
 //! - the audit checkpoints are copied first, then the tree, then the entries, so that every
 //!   copied checkpoint covers entries and tree nodes that are in the copy too.
 //!
+//! The master key (`master.key`) is never copied: a stolen backup keeps its personal fields
+//! encrypted. Restore needs it given separately.
+//!
 //! A retention purge that rewrites a segment while the backup copies it can make that copy
 //! fail its checks at restore: take backups outside the hourly purge, or take another.
 //!
@@ -24,9 +27,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::audit_log::{self, AuditLog};
+use crate::decision_segments::SegmentSettings;
 use crate::embedded::EmbeddedStore;
 use crate::files::{io, sync_folder};
 use crate::frames::{self, ScanEnd};
+use crate::keyring::{LocalMasterKey, MasterKey};
 use crate::{Store, StoreError, StoreResult};
 
 /// Name of the manifest in a backup folder.
@@ -224,7 +229,10 @@ pub fn backup(
     }
 
     // Describe the copy: open it as a store would (read-only checks), then hash every file.
-    let (decisions, audit_entries, audit_root, api_keys, policy_versions) = contents_of(out)?;
+    // The master key stays out of the backup: encrypted fields stay encrypted in the copy.
+    let master = Box::new(LocalMasterKey::load(data_dir)?);
+    let (decisions, audit_entries, audit_root, api_keys, policy_versions) =
+        contents_of(out, master)?;
     let mut files = Vec::new();
     let mut relative_paths: Vec<PathBuf> = vec![PathBuf::from("shopguard.db")];
     relative_paths.extend(plan.into_iter().map(|(path, _)| path));
@@ -259,8 +267,11 @@ pub fn backup(
 
 /// Opens a copied data folder and counts what it holds. Opening recovers the logs exactly as
 /// a node would at start (an index or tree rebuilt where the copy's was cut short).
-fn contents_of(folder: &Path) -> StoreResult<(u64, u64, String, usize, usize)> {
-    let store = EmbeddedStore::open(folder)?;
+fn contents_of(
+    folder: &Path,
+    master: Box<dyn MasterKey>,
+) -> StoreResult<(u64, u64, String, usize, usize)> {
+    let store = EmbeddedStore::open_with_master(folder, SegmentSettings::default(), master)?;
     let audit = AuditLog::open(folder)?;
     let size = audit.size();
     let root = hex::encode(audit.root(size)?);
@@ -310,8 +321,14 @@ pub fn check_backup(from: &Path) -> StoreResult<Manifest> {
 }
 
 /// Restores the backup in `from` into `data_dir`, which must not exist or be empty. Nothing
-/// is written there unless every check passes.
-pub fn restore(from: &Path, data_dir: &Path) -> StoreResult<RestoreReport> {
+/// is written there unless every check passes. The master key (never in a backup) comes from
+/// `master_key_file`, which is then placed in the new data folder, or from
+/// `SHOPGUARD_MASTER_KEY`.
+pub fn restore(
+    from: &Path,
+    data_dir: &Path,
+    master_key_file: Option<&Path>,
+) -> StoreResult<RestoreReport> {
     let operation = "restoring a backup";
     if fs::read_dir(data_dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(StoreError::Conflict(format!(
@@ -320,6 +337,13 @@ pub fn restore(from: &Path, data_dir: &Path) -> StoreResult<RestoreReport> {
         )));
     }
     let manifest = check_backup(from)?;
+    let master = match (master_key_file, LocalMasterKey::from_environment()) {
+        (Some(path), _) => LocalMasterKey::from_file(path)?,
+        (None, Some(from_environment)) => from_environment?,
+        (None, None) => return Err(StoreError::Unavailable(
+            "the master key: a backup never holds it; pass its file or set SHOPGUARD_MASTER_KEY",
+        )),
+    };
     // Work on a scratch copy: opening the stores to count writes indexes and lock files.
     let parent = data_dir
         .parent()
@@ -342,7 +366,10 @@ pub fn restore(from: &Path, data_dir: &Path) -> StoreResult<RestoreReport> {
             ),
         ));
     }
-    let counted = contents_of(&scratch);
+    if let Some(path) = master_key_file {
+        copy_file(path, &scratch.join(crate::keyring::MASTER_KEY_FILE), false)?;
+    }
+    let counted = contents_of(&scratch, Box::new(master));
     let mismatch = match &counted {
         Ok((decisions, entries, root, keys, policies)) => {
             (*decisions, *entries, root.as_str(), *keys, *policies)

@@ -41,7 +41,10 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::files::{io, open_append, sync_folder};
 use crate::frames::{self, FrameError, ScanEnd};
+use crate::keyring::{Keyring, SEALED_PREFIX};
 use crate::{DecisionQuery, DecisionRecord, LogEntry, StoreError, StoreResult};
+use shopguard_core::privacy::DataClass;
+use shopguard_core::Event;
 
 /// Settings of the segment files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -459,6 +462,10 @@ enum Source {
 pub struct DecisionSegments {
     folder: PathBuf,
     _lock: File,
+    /// Encrypts personal fields at rest when set.
+    keyring: Option<Arc<Keyring>>,
+    /// Held by whatever rewrites sealed segments (retention, re-encryption).
+    rewriting: Mutex<()>,
     settings: SegmentSettings,
     appender: Mutex<Appender>,
     segments: RwLock<Segments>,
@@ -533,6 +540,8 @@ impl DecisionSegments {
         Ok(DecisionSegments {
             folder: folder.to_owned(),
             _lock: lock,
+            keyring: None,
+            rewriting: Mutex::new(()),
             settings,
             appender: Mutex::new(Appender {
                 file,
@@ -551,6 +560,40 @@ impl DecisionSegments {
         })
     }
 
+    /// Encrypts personal fields (level 3 and more: phone, email, ID and card numbers, names,
+    /// addresses) with `keyring` before they reach the disk, and decrypts them on reads.
+    pub fn with_keyring(mut self, keyring: Arc<Keyring>) -> DecisionSegments {
+        self.keyring = Some(keyring);
+        self
+    }
+
+    /// Decodes a stored record, decrypting its personal fields.
+    fn decode_open(&self, json: &[u8]) -> StoreResult<DecisionRecord> {
+        let sealed = self.keyring.as_ref().filter(|_| {
+            json.windows(SEALED_PREFIX.len() + 1)
+                .any(|window| window[0] == b'"' && &window[1..] == SEALED_PREFIX.as_bytes())
+        });
+        let Some(keyring) = sealed else {
+            return decode(json);
+        };
+        let mut record: serde_json::Value =
+            serde_json::from_slice(json).map_err(|error| StoreError::Corrupt {
+                operation: "decoding a logged decision",
+                detail: error.to_string(),
+            })?;
+        each_personal_value(&mut record["event"], &mut |text| {
+            if Keyring::key_of(text).is_some() {
+                keyring.open(text).map(Some)
+            } else {
+                Ok(None)
+            }
+        })?;
+        serde_json::from_value(record).map_err(|error| StoreError::Corrupt {
+            operation: "decoding a logged decision",
+            detail: error.to_string(),
+        })
+    }
+
     /// Appends a batch of decisions: one write, then (by default) one flush to the disk.
     /// On failure nothing of the batch is kept.
     pub fn append(&self, entries: &[LogEntry]) -> StoreResult<()> {
@@ -562,11 +605,22 @@ impl DecisionSegments {
         for entry in entries {
             let record = &entry.record;
             appender.event_json.clear();
-            serde_json::to_writer(&mut appender.event_json, &record.event).map_err(|error| {
-                StoreError::Corrupt {
-                    operation: "encoding an event",
-                    detail: error.to_string(),
+            let encoded = match &self.keyring {
+                Some(keyring) if has_personal_fields(&record.event) => {
+                    serde_json::to_value(&record.event).and_then(|mut event| {
+                        let sealed =
+                            reseal_personal_fields(&mut event, keyring, keyring.active_id());
+                        match sealed {
+                            Ok(_) => serde_json::to_writer(&mut appender.event_json, &event),
+                            Err(error) => Err(serde::ser::Error::custom(error)),
+                        }
+                    })
                 }
+                _ => serde_json::to_writer(&mut appender.event_json, &record.event),
+            };
+            encoded.map_err(|error| StoreError::Corrupt {
+                operation: "encoding an event",
+                detail: error.to_string(),
             })?;
             let offset = appender.length + appender.buffer.len() as u64;
             let at_ms = record.decision.occurred_at_ms;
@@ -691,7 +745,7 @@ impl DecisionSegments {
                 if at_ms < from_ms || at_ms >= to_ms {
                     continue;
                 }
-                let record = decode(json)?;
+                let record = self.decode_open(json)?;
                 if matches_query(&record, query) {
                     found.push(record);
                     if found.len() == limit {
@@ -714,7 +768,7 @@ impl DecisionSegments {
             for offset in offsets {
                 let payload = frames::read_frame_at(log, offset)
                     .map_err(frame_error("reading a decision"))?;
-                let record = decode(split_payload(&payload)?.1)?;
+                let record = self.decode_open(split_payload(&payload)?.1)?;
                 if record.decision.decision_id == decision_id {
                     return Ok(Some(record));
                 }
@@ -727,6 +781,7 @@ impl DecisionSegments {
     /// removed, a segment that straddles the cut-off is rewritten without its old records.
     /// Returns how many decisions were deleted.
     pub fn purge_before(&self, cutoff_ms: i64) -> StoreResult<usize> {
+        let _rewriting = self.rewriting.lock();
         let mut appender = self.appender.lock();
         let open_has_old = self
             .segments
@@ -751,7 +806,11 @@ impl DecisionSegments {
                     .map_err(io("deleting an expired decision segment"))?;
                 removed += segment.records;
             } else {
-                let kept = self.rewrite_without_old(segment, cutoff_ms)?;
+                let kept = self.rewrite_segment(
+                    segment,
+                    "rewriting a decision segment for retention",
+                    &mut |at_ms, json| Ok((at_ms >= cutoff_ms).then(|| json.to_vec())),
+                )?;
                 removed += segment.records - kept.records;
                 self.replace_sealed(segment.id, Some(Arc::new(kept)))?;
             }
@@ -774,29 +833,44 @@ impl DecisionSegments {
         Ok(())
     }
 
-    /// Copies the records of `segment` at or after `cutoff_ms` to a new log and index that
-    /// replace the old ones (log renamed first: a crash between the two renames leaves an
-    /// index that names another length, which is then rebuilt).
-    fn rewrite_without_old(
+    /// Rewrites `segment` through `transform(event time, record JSON)`, which returns the
+    /// record's new JSON or `None` to drop it; the new log and index replace the old ones
+    /// (log renamed first: a crash between the two renames leaves an index that names
+    /// another length, which is then rebuilt).
+    fn rewrite_segment(
         &self,
         segment: &SealedSegment,
-        cutoff_ms: i64,
+        operation: &'static str,
+        transform: &mut RecordTransform<'_>,
     ) -> StoreResult<SealedSegment> {
-        let operation = "rewriting a decision segment for retention";
         let temporary = self.folder.join(format!("{:016x}.log.tmp", segment.id));
         let mut output = Vec::with_capacity(segment.log_bytes as usize);
         let mut index = RunIndex::default();
+        let mut failure = None;
         let scan = frames::scan_frames(&segment.log, |offset, payload| {
             let bad = |reason| FrameError::Bad { offset, reason };
             let (at_ms, json) = split_payload(payload).map_err(|_| bad("record too short"))?;
-            if at_ms >= cutoff_ms {
-                let record = decode(json).map_err(|_| bad("record is not a decision"))?;
+            let changed = match transform(at_ms, json) {
+                Ok(changed) => changed,
+                Err(error) => {
+                    failure.get_or_insert(error);
+                    return Ok(());
+                }
+            };
+            if let Some(new_json) = changed {
+                let record = decode(&new_json).map_err(|_| bad("record is not a decision"))?;
                 index.add(output.len() as u64, at_ms, keys_of(&record));
-                frames::push_frame(&mut output, payload);
+                frames::push_frame_with(&mut output, |out| {
+                    out.extend_from_slice(&at_ms.to_le_bytes());
+                    out.extend_from_slice(&new_json);
+                });
             }
             Ok(())
         })
         .map_err(frame_error(operation))?;
+        if let Some(error) = failure {
+            return Err(error);
+        }
         if let ScanEnd::BadFrameAt { offset, reason } = scan {
             return Err(StoreError::Corrupt {
                 operation,
@@ -813,6 +887,149 @@ impl DecisionSegments {
         write_index(&self.folder, segment.id, output.len() as u64, &index)?;
         SealedSegment::open(&self.folder, segment.id)
     }
+
+    /// Re-encrypts the personal fields of every logged decision with the active data key
+    /// (and encrypts those written in the clear before encryption was on). Returns how many
+    /// records changed; `progress(done, total)` is called per segment.
+    pub fn reencrypt(&self, progress: &mut dyn FnMut(usize, usize)) -> StoreResult<u64> {
+        let Some(keyring) = self.keyring.clone() else {
+            return Err(StoreError::Unavailable("field encryption (no keyring)"));
+        };
+        let _rewriting = self.rewriting.lock();
+        {
+            let mut appender = self.appender.lock();
+            if !self.segments.read().open.index.offsets.is_empty() {
+                self.seal_open(&mut appender)?;
+            }
+        }
+        let sealed = self.segments.read().sealed.clone();
+        let active = keyring.active_id();
+        let mut changed = 0u64;
+        for (done, segment) in sealed.iter().enumerate() {
+            let mut changed_here = 0u64;
+            let mut transform = |_: i64, json: &[u8]| -> StoreResult<Option<Vec<u8>>> {
+                let mut record: serde_json::Value =
+                    serde_json::from_slice(json).map_err(|error| StoreError::Corrupt {
+                        operation: "re-encrypting decisions",
+                        detail: error.to_string(),
+                    })?;
+                let event = &mut record["event"];
+                if reseal_personal_fields(event, &keyring, active)? {
+                    changed_here += 1;
+                    let bytes =
+                        serde_json::to_vec(&record).map_err(|error| StoreError::Corrupt {
+                            operation: "re-encrypting decisions",
+                            detail: error.to_string(),
+                        })?;
+                    return Ok(Some(bytes));
+                }
+                Ok(Some(json.to_vec()))
+            };
+            // Only segments with something to change are rewritten.
+            let mut needs = false;
+            let mut probe = |_: i64, json: &[u8]| -> StoreResult<Option<Vec<u8>>> {
+                if !needs {
+                    let mut record: serde_json::Value =
+                        serde_json::from_slice(json).unwrap_or_default();
+                    needs = reseal_personal_fields(&mut record["event"], &keyring, active)?;
+                }
+                Ok(None)
+            };
+            scan_records(segment, &mut probe)?;
+            if needs {
+                let rewritten =
+                    self.rewrite_segment(segment, "re-encrypting decisions", &mut transform)?;
+                self.replace_sealed(segment.id, Some(Arc::new(rewritten)))?;
+                changed += changed_here;
+            }
+            progress(done + 1, sealed.len());
+        }
+        sync_folder(&self.folder, "syncing the decision log folder")?;
+        Ok(changed)
+    }
+}
+
+/// What a segment rewrite does to each record: given its event time and JSON, the new JSON,
+/// or `None` to drop it.
+type RecordTransform<'a> = dyn FnMut(i64, &[u8]) -> StoreResult<Option<Vec<u8>>> + 'a;
+
+/// Calls `visit(event time, record JSON)` for every record of a sealed segment.
+fn scan_records(segment: &SealedSegment, visit: &mut RecordTransform<'_>) -> StoreResult<()> {
+    let mut failure = None;
+    frames::scan_frames(&segment.log, |offset, payload| {
+        let (at_ms, json) = split_payload(payload).map_err(|_| FrameError::Bad {
+            offset,
+            reason: "record too short",
+        })?;
+        if failure.is_none() {
+            if let Err(error) = visit(at_ms, json) {
+                failure = Some(error);
+            }
+        }
+        Ok(())
+    })
+    .map_err(frame_error("reading a decision segment"))?;
+    failure.map_or(Ok(()), Err)
+}
+
+/// Whether an event, as JSON, carries personal data of level 3 or more.
+fn has_personal_fields(event: &Event) -> bool {
+    event.phone.is_some()
+        || event.email.is_some()
+        || event
+            .attrs
+            .keys()
+            .any(|name| DataClass::of_field(name).is_some())
+}
+
+/// Calls `change` on every personal string value of an event's JSON (named fields and
+/// attributes); returns whether any changed.
+fn each_personal_value(
+    event: &mut serde_json::Value,
+    change: &mut dyn FnMut(&str) -> StoreResult<Option<String>>,
+) -> StoreResult<bool> {
+    let mut changed = false;
+    let Some(fields) = event.as_object_mut() else {
+        return Ok(false);
+    };
+    for (name, value) in fields.iter_mut() {
+        let values: Vec<&mut serde_json::Value> = if name == "attrs" {
+            match value.as_object_mut() {
+                Some(attributes) => attributes
+                    .iter_mut()
+                    .filter(|(attribute, _)| DataClass::of_field(attribute).is_some())
+                    .map(|(_, value)| value)
+                    .collect(),
+                None => Vec::new(),
+            }
+        } else if DataClass::of_field(name).is_some() {
+            vec![value]
+        } else {
+            Vec::new()
+        };
+        for value in values {
+            if let Some(text) = value.as_str() {
+                if let Some(new_text) = change(text)? {
+                    *value = serde_json::Value::String(new_text);
+                    changed = true;
+                }
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// Seals personal values in the clear, and re-seals those under another key than `active`.
+fn reseal_personal_fields(
+    event: &mut serde_json::Value,
+    keyring: &Keyring,
+    active: u32,
+) -> StoreResult<bool> {
+    each_personal_value(event, &mut |text| match Keyring::key_of(text) {
+        Some(id) if id == active => Ok(None),
+        Some(_) => Ok(Some(keyring.seal(&keyring.open(text)?)?)),
+        None => Ok(Some(keyring.seal(text)?)),
+    })
 }
 
 /// Whether a decoded record meets every condition of the query (the index holds hashes, and

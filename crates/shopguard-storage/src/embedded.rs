@@ -19,15 +19,18 @@ use shopguard_core::ActionTaken;
 use crate::api_keys::{ApiKeyRecord, Scope};
 use crate::audit_log::NewAuditEntry;
 use crate::decision_segments::{DecisionSegments, SegmentSettings};
+use crate::keyring::{DataKeyRecord, Keyring, LocalMasterKey, MasterKey};
 use crate::{
     AlertRecord, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, LogEntry,
     PolicyVersion, Store, StoreError, StoreResult,
 };
+use std::sync::Arc;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_decision_segments.sql"),
     include_str!("../migrations/0003_audit_queue.sql"),
+    include_str!("../migrations/0004_data_keys.sql"),
 ];
 const READERS: usize = 4;
 
@@ -40,6 +43,9 @@ pub struct EmbeddedStore {
     path: PathBuf,
     /// The decision log; `None` when opened for administration only.
     decisions: Option<DecisionSegments>,
+    /// Data keys for field encryption, with the master key that wraps them; `None` when
+    /// opened for administration only.
+    keys: Option<(Arc<Keyring>, Box<dyn MasterKey>)>,
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
@@ -64,17 +70,29 @@ impl EmbeddedStore {
     /// (API keys) that may run beside a serving node, which holds the log's lock. Decision
     /// calls on such a store fail with [`StoreError::Unavailable`].
     pub fn open_for_administration(data_dir: &Path) -> StoreResult<EmbeddedStore> {
-        EmbeddedStore::open_inner(data_dir, None)
+        EmbeddedStore::open_inner(data_dir, None, None)
     }
 
-    /// Opens the store in `data_dir`, with the given settings of the decision segments.
+    /// Opens the store in `data_dir`, with the given settings of the decision segments. The
+    /// master key comes from `SHOPGUARD_MASTER_KEY` or `<data_dir>/master.key`.
     pub fn open_with(data_dir: &Path, settings: SegmentSettings) -> StoreResult<EmbeddedStore> {
-        EmbeddedStore::open_inner(data_dir, Some(settings))
+        EmbeddedStore::open_inner(data_dir, Some(settings), None)
+    }
+
+    /// Opens the store in `data_dir` with this master key (a KMS, or a key kept apart from
+    /// a backup).
+    pub fn open_with_master(
+        data_dir: &Path,
+        settings: SegmentSettings,
+        master: Box<dyn MasterKey>,
+    ) -> StoreResult<EmbeddedStore> {
+        EmbeddedStore::open_inner(data_dir, Some(settings), Some(master))
     }
 
     fn open_inner(
         data_dir: &Path,
         settings: Option<SegmentSettings>,
+        master: Option<Box<dyn MasterKey>>,
     ) -> StoreResult<EmbeddedStore> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
             operation: "creating the data folder",
@@ -108,12 +126,27 @@ impl EmbeddedStore {
                 Ok(Mutex::new(reader))
             })
             .collect::<StoreResult<Vec<_>>>()?;
-        let decisions = settings
-            .map(|settings| DecisionSegments::open(&data_dir.join("decisions"), settings))
-            .transpose()?;
+        let keys = match settings {
+            Some(_) => {
+                let master = match master {
+                    Some(master) => master,
+                    None => Box::new(LocalMasterKey::load(data_dir)?),
+                };
+                Some(load_keyring(&writer, master)?)
+            }
+            None => None,
+        };
+        let decisions = match (settings, &keys) {
+            (Some(settings), Some((keyring, _))) => Some(
+                DecisionSegments::open(&data_dir.join("decisions"), settings)?
+                    .with_keyring(keyring.clone()),
+            ),
+            _ => None,
+        };
         Ok(EmbeddedStore {
             path,
             decisions,
+            keys,
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
@@ -591,6 +624,19 @@ impl Store for EmbeddedStore {
         Ok(self.decisions()?.count())
     }
 
+    fn rotate_data_key(&self, now_ms: i64) -> StoreResult<u32> {
+        let (keyring, master) = self.keys.as_ref().ok_or(StoreError::Unavailable(
+            "field encryption (opened for administration only)",
+        ))?;
+        let next = keyring.active_id() + 1;
+        add_data_key(&self.writer.lock(), keyring, master.as_ref(), next, now_ms)?;
+        Ok(next)
+    }
+
+    fn reencrypt_decisions(&self, progress: &mut dyn FnMut(usize, usize)) -> StoreResult<u64> {
+        self.decisions()?.reencrypt(progress)
+    }
+
     fn queue_audit_entry(&self, entry: &NewAuditEntry) -> StoreResult<()> {
         let content =
             serde_json::to_string(&entry.content).map_err(|error| StoreError::Corrupt {
@@ -658,6 +704,60 @@ impl Store for EmbeddedStore {
             .commit()
             .map_err(db("removing queued audit entries"))
     }
+}
+
+/// Loads the master key and the data keys, making the first data key on first start.
+fn load_keyring(
+    connection: &Connection,
+    master: Box<dyn MasterKey>,
+) -> StoreResult<(Arc<Keyring>, Box<dyn MasterKey>)> {
+    let records = data_key_records(connection)?;
+    let keyring = Arc::new(Keyring::from_records(master.as_ref(), &records)?);
+    if records.is_empty() {
+        add_data_key(connection, &keyring, master.as_ref(), 1, 0)?;
+    }
+    Ok((keyring, master))
+}
+
+fn data_key_records(connection: &Connection) -> StoreResult<Vec<DataKeyRecord>> {
+    let operation = "reading data keys";
+    let mut statement = connection
+        .prepare("SELECT id, wrapped, master_id, created_at_ms FROM data_keys ORDER BY id")
+        .map_err(db(operation))?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok(DataKeyRecord {
+                id: row.get(0)?,
+                wrapped: row.get(1)?,
+                master_id: row.get(2)?,
+                created_at_ms: row.get(3)?,
+            })
+        })
+        .map_err(db(operation))?;
+    rows.collect::<Result<_, _>>().map_err(db(operation))
+}
+
+fn add_data_key(
+    connection: &Connection,
+    keyring: &Keyring,
+    master: &dyn MasterKey,
+    id: u32,
+    now_ms: i64,
+) -> StoreResult<()> {
+    let (key, record) = Keyring::new_data_key(master, id, now_ms)?;
+    connection
+        .execute(
+            "INSERT INTO data_keys (id, wrapped, master_id, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                record.id,
+                record.wrapped,
+                record.master_id,
+                record.created_at_ms
+            ],
+        )
+        .map_err(db("storing a data key"))?;
+    keyring.add(id, &key);
+    Ok(())
 }
 
 /// The list entries a decision's actions added, with the list's name.

@@ -24,6 +24,7 @@ pub mod decision_segments;
 pub mod embedded;
 mod files;
 pub mod frames;
+pub mod keyring;
 pub mod snapshot;
 
 use serde::{Deserialize, Serialize};
@@ -267,6 +268,13 @@ pub trait Store: Send + Sync {
     fn purge_decisions_before(&self, cutoff_ms: i64) -> StoreResult<usize>;
     /// Number of decisions stored.
     fn decision_count(&self) -> StoreResult<u64>;
+
+    /// Makes a new data key the one that encrypts personal fields; returns its id. Values
+    /// sealed under older keys stay readable.
+    fn rotate_data_key(&self, now_ms: i64) -> StoreResult<u32>;
+    /// Re-encrypts the personal fields of logged decisions with the newest data key (and
+    /// encrypts any written in the clear); returns how many records changed.
+    fn reencrypt_decisions(&self, progress: &mut dyn FnMut(usize, usize)) -> StoreResult<u64>;
 
     /// Queues an audit entry for the node to move into the audit log (for tools that run
     /// while a node holds the log).

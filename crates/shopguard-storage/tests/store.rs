@@ -440,3 +440,145 @@ mod decision_segments {
         assert_eq!(reopened.query(&user_query("user3")).unwrap().len(), 9);
     }
 }
+
+mod field_encryption {
+    use super::*;
+    use shopguard_storage::decision_segments::SegmentSettings;
+    use shopguard_storage::embedded::EmbeddedStore;
+
+    fn registration(engine: &Engine, n: i64, id: &str) -> LogEntry {
+        let mut attrs = std::collections::BTreeMap::new();
+        attrs.insert(
+            "id_number".to_owned(),
+            serde_json::json!("110101199003071234"),
+        );
+        let event = Event::try_from_input(
+            EventInput {
+                kind: Some(EventKind::Register),
+                user_id: Some(format!("user{n}")),
+                ip: Some("192.0.2.1".into()),
+                phone: Some("+86 13812341234".into()),
+                email: Some(format!("user{n}@example.com")),
+                attrs: Some(attrs),
+                occurred_at_ms: Some(1_000 + n),
+                ..EventInput::default()
+            },
+            1_000 + n,
+            || format!("event-{id}"),
+        )
+        .unwrap();
+        let decision = engine.decide(&event, id.to_owned());
+        LogEntry::new(DecisionRecord { decision, event }).unwrap()
+    }
+
+    fn segment_bytes(folder: &std::path::Path) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(folder.join("decisions")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|ext| ext == "log") {
+                bytes.extend(std::fs::read(path).unwrap());
+            }
+        }
+        bytes
+    }
+
+    fn contains(haystack: &[u8], needle: &str) -> bool {
+        haystack
+            .windows(needle.len())
+            .any(|window| window == needle.as_bytes())
+    }
+
+    #[test]
+    fn personal_fields_are_encrypted_at_rest_rotated_and_reencrypted() {
+        let folder = tempfile::tempdir().unwrap();
+        let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        let settings = SegmentSettings {
+            segment_bytes: 8_192,
+            sync_each_batch: false,
+        };
+        let store = EmbeddedStore::open_with(folder.path(), settings).unwrap();
+        let first: Vec<LogEntry> = (0..20)
+            .map(|n| registration(&engine, n, &format!("a{n}")))
+            .collect();
+        store.append_decisions(&first, &[]).unwrap();
+        let on_disk = segment_bytes(folder.path());
+        assert!(
+            !contains(&on_disk, "13812341234"),
+            "phone encrypted at rest"
+        );
+        assert!(
+            !contains(&on_disk, "user3@example.com"),
+            "email encrypted at rest"
+        );
+        assert!(
+            !contains(&on_disk, "110101199003071234"),
+            "ID number encrypted at rest"
+        );
+        assert!(contains(&on_disk, "\"enc1.1."));
+        let read = store.decision("a3").unwrap().unwrap();
+        assert_eq!(read.event.phone.as_deref(), Some("+86 13812341234"));
+        assert_eq!(read.event.email.as_deref(), Some("user3@example.com"));
+        assert_eq!(read.event.attrs["id_number"], "110101199003071234");
+
+        assert_eq!(store.rotate_data_key(5).unwrap(), 2);
+        let second: Vec<LogEntry> = (20..30)
+            .map(|n| registration(&engine, n, &format!("b{n}")))
+            .collect();
+        store.append_decisions(&second, &[]).unwrap();
+        assert!(contains(&segment_bytes(folder.path()), "\"enc1.2."));
+        assert_eq!(
+            store
+                .decision("a3")
+                .unwrap()
+                .unwrap()
+                .event
+                .phone
+                .as_deref(),
+            Some("+86 13812341234"),
+            "old key still opens"
+        );
+
+        let mut steps = Vec::new();
+        let changed = store
+            .reencrypt_decisions(&mut |done, total| steps.push((done, total)))
+            .unwrap();
+        assert_eq!(changed, 20, "the records under key 1");
+        assert!(steps.last().is_some_and(|(done, total)| done == total));
+        let on_disk = segment_bytes(folder.path());
+        assert!(
+            !contains(&on_disk, "\"enc1.1."),
+            "nothing left under the old key"
+        );
+        assert_eq!(store.decision_count().unwrap(), 30);
+        drop(store);
+
+        let reopened = EmbeddedStore::open_with(folder.path(), settings).unwrap();
+        let all = reopened
+            .query_decisions(&DecisionQuery {
+                limit: 100,
+                ..DecisionQuery::default()
+            })
+            .unwrap();
+        assert_eq!(all.len(), 30);
+        assert!(all
+            .iter()
+            .all(|record| record.event.phone.as_deref() == Some("+86 13812341234")));
+        let alice = reopened
+            .query_decisions(&DecisionQuery {
+                user_id: Some("user7".into()),
+                limit: 10,
+                ..DecisionQuery::default()
+            })
+            .unwrap();
+        assert_eq!(alice[0].event.email.as_deref(), Some("user7@example.com"));
+    }
+
+    #[test]
+    fn a_wrong_master_key_is_refused_at_open() {
+        let folder = tempfile::tempdir().unwrap();
+        drop(EmbeddedStore::open(folder.path()).unwrap());
+        std::fs::write(folder.path().join("master.key"), "11".repeat(32)).unwrap();
+        let error = EmbeddedStore::open(folder.path()).unwrap_err();
+        assert!(error.to_string().contains("wrong master key"), "{error}");
+    }
+}

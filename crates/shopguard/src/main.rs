@@ -86,6 +86,10 @@ enum Command {
         /// Only check the backup; restore nothing.
         #[arg(long)]
         check_only: bool,
+        /// The master key file of the node the backup came from (backups never hold it);
+        /// it is placed in the new data folder. Without it, SHOPGUARD_MASTER_KEY is used.
+        #[arg(long)]
+        master_key_file: Option<PathBuf>,
     },
 }
 
@@ -329,6 +333,7 @@ async fn main() -> Result<()> {
             from,
             data_dir,
             check_only,
+            master_key_file,
         } => {
             if check_only {
                 let manifest = backup::check_backup(&from)?;
@@ -340,7 +345,7 @@ async fn main() -> Result<()> {
                 );
                 return Ok(());
             }
-            let report = backup::restore(&from, &data_dir)?;
+            let report = backup::restore(&from, &data_dir, master_key_file.as_deref())?;
             println!(
                 "restored {} into {}: {} files checked, audit log verified ({} entries, {} checkpoints), {} decisions",
                 from.display(),

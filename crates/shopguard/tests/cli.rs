@@ -217,12 +217,27 @@ fn a_backup_restores_into_a_fresh_folder_with_every_record_and_the_audit_chain()
 
     let backup = folder.path().join("backup");
     let restored = folder.path().join("restored");
+    assert!(
+        !backup.join("master.key").exists(),
+        "backups never hold the master key"
+    );
     let (ok, text) = shopguard(&[
         "restore",
         "--from",
         backup.to_str().unwrap(),
         "--data-dir",
         restored.to_str().unwrap(),
+    ]);
+    assert!(!ok && text.contains("master key"), "{text}");
+    let master = data.join("master.key");
+    let (ok, text) = shopguard(&[
+        "restore",
+        "--from",
+        backup.to_str().unwrap(),
+        "--data-dir",
+        restored.to_str().unwrap(),
+        "--master-key-file",
+        master.to_str().unwrap(),
     ]);
     assert!(ok, "{text}");
     assert!(

@@ -4,8 +4,9 @@ use axum::extract::{Path, State};
 use axum::Json;
 use shopguard_api_types::{
     Alert, AlertList, AlertsQuery, ApiError, DecisionList, DecisionsQuery, ErrorCode,
-    LoggedDecision,
+    LoggedDecision, UnmaskQuery,
 };
+use shopguard_core::privacy::mask_event_json;
 use shopguard_storage::{DecisionQuery, DecisionRecord};
 
 use crate::error::{AppError, AppResult};
@@ -13,9 +14,13 @@ use crate::extract::{Caller, DecisionsRead, Params};
 use crate::state::AppState;
 use shopguard_core::audit::RecordClass;
 
-fn logged(record: DecisionRecord) -> AppResult<LoggedDecision> {
+fn logged(record: DecisionRecord, unmasked: bool) -> AppResult<LoggedDecision> {
+    let mut event = serde_json::to_value(&record.event).map_err(AppError::internal)?;
+    if !unmasked {
+        mask_event_json(&mut event);
+    }
     Ok(LoggedDecision {
-        event: serde_json::to_value(&record.event).map_err(AppError::internal)?,
+        event,
         decision: record.decision,
     })
 }
@@ -52,6 +57,16 @@ pub async fn list_decisions(
             serde_json::to_value(&query).unwrap_or_default(),
         )
         .await?;
+    let unmasked = state
+        .unmask_allowed(
+            query.unmask,
+            &caller.key,
+            query
+                .user_id
+                .as_ref()
+                .map_or_else(|| "decisions".to_owned(), |user| format!("user:{user}")),
+        )
+        .await?;
     let store_query = DecisionQuery {
         user_id: query.user_id,
         ip: query.ip,
@@ -64,20 +79,31 @@ pub async fn list_decisions(
     let store = state.store.clone();
     let records =
         tokio::task::spawn_blocking(move || store.query_decisions(&store_query)).await??;
-    let decisions = records.into_iter().map(logged).collect::<AppResult<_>>()?;
+    let decisions = records
+        .into_iter()
+        .map(|record| logged(record, unmasked))
+        .collect::<AppResult<_>>()?;
     Ok(Json(DecisionList { decisions }))
 }
 
 /// One decision with its event.
 #[utoipa::path(get, path = "/v1/decisions/{decision_id}", tag = "decisions",
-    params(("decision_id" = String, Path, description = "decision id")),
+    params(("decision_id" = String, Path, description = "decision id"), UnmaskQuery),
     responses((status = 200, body = LoggedDecision), (status = 404, body = ApiError)),
     security(("api_key" = ["decisions:read"])))]
 pub async fn get_decision(
     State(state): State<AppState>,
     caller: Caller<DecisionsRead>,
     Path(decision_id): Path<String>,
+    Params(unmask): Params<UnmaskQuery>,
 ) -> AppResult<Json<LoggedDecision>> {
+    let unmasked = state
+        .unmask_allowed(
+            unmask.unmask,
+            &caller.key,
+            format!("decision:{decision_id}"),
+        )
+        .await?;
     state
         .record_audit(
             RecordClass::DataAccess,
@@ -96,7 +122,7 @@ pub async fn get_decision(
             format!("decision '{decision_id}' not found (it may still be queued for the log)"),
         )
     })?;
-    Ok(Json(logged(record)?))
+    Ok(Json(logged(record, unmasked)?))
 }
 
 /// Alerts raised by rules, newest first.

@@ -16,6 +16,8 @@ use crate::error::{AppError, AppResult};
 use crate::extract::{Admin, Caller, JsonBody, Params, TextBody};
 use crate::state::{now_ms, AppState};
 use shopguard_core::audit::RecordClass;
+use shopguard_core::privacy::DataClass;
+use shopguard_core::ListKind;
 
 /// Entries written to storage per transaction during an import.
 const IMPORT_CHUNK: usize = 50_000;
@@ -134,11 +136,25 @@ pub async fn create_list(
     responses((status = 200, body = ListEntryPage), (status = 404, body = ApiError)), security(("api_key" = ["admin"])))]
 pub async fn list_entries(
     State(state): State<AppState>,
-    _caller: Caller<Admin>,
+    caller: Caller<Admin>,
     Path(name): Path<String>,
     Params(query): Params<ListEntriesQuery>,
 ) -> AppResult<Json<ListEntryPage>> {
-    find_list(&state, &name)?;
+    let list = find_list(&state, &name)?;
+    // Email and phone lists hold personal data: masked unless unmasking is allowed.
+    let personal = match list.kind() {
+        ListKind::Email => Some(DataClass::Email),
+        ListKind::Phone => Some(DataClass::Phone),
+        _ => None,
+    };
+    let unmasked = match personal {
+        Some(_) => {
+            state
+                .unmask_allowed(query.unmask, &caller.key, format!("list:{name}"))
+                .await?
+        }
+        None => true,
+    };
     let limit = query.limit.unwrap_or(100).clamp(1, 1_000);
     let store = state.store.clone();
     let records = tokio::task::spawn_blocking(move || {
@@ -148,8 +164,14 @@ pub async fn list_entries(
     let next_after = (records.len() == limit as usize)
         .then(|| records.last().map(|record| record.value.clone()))
         .flatten();
+    let mask = |mut shown: ListEntry| {
+        if let (Some(class), false) = (personal, unmasked) {
+            shown.value = class.mask(&shown.value);
+        }
+        shown
+    };
     Ok(Json(ListEntryPage {
-        entries: records.into_iter().map(entry).collect(),
+        entries: records.into_iter().map(entry).map(mask).collect(),
         next_after,
     }))
 }

@@ -1,6 +1,7 @@
 //! The router: one module of thin handlers per resource.
 
 pub mod audit;
+pub mod data_keys;
 pub mod decisions;
 pub mod events;
 pub mod lists;
@@ -77,6 +78,8 @@ pub fn router(state: AppState) -> Router {
             get(audit::list_checkpoints).post(audit::create_checkpoint),
         )
         .route("/v1/audit/retention", get(audit::retention))
+        .route("/v1/data-keys/rotate", post(data_keys::rotate))
+        .route("/v1/data-keys/reencrypt", post(data_keys::reencrypt))
         .layer(DefaultBodyLimit::max(body_limit))
         .route(
             "/v1/lists/{name}/import",

@@ -7,6 +7,7 @@ mod events;
 mod lists;
 mod ops;
 mod policy;
+mod privacy;
 mod restart;
 
 use bytes::Bytes;

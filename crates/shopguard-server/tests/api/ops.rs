@@ -57,6 +57,8 @@ async fn health_metrics_and_openapi_are_served() {
             "/v1/audit/entries",
             "/v1/audit/entries/{seq}",
             "/v1/audit/retention",
+            "/v1/data-keys/reencrypt",
+            "/v1/data-keys/rotate",
             "/v1/decisions",
             "/v1/decisions/{decision_id}",
             "/v1/decisions/{decision_id}/challenge",

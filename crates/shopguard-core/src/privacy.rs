@@ -1,0 +1,219 @@
+//! Personal data: classes, security levels and masking.
+//!
+//! DB33/T 978-2015 §8.4.4 asks that each kind of information have a defined security level,
+//! and that its protection grow with the level. shopguard uses four levels:
+//!
+//! | level | meaning | examples | protection |
+//! |---|---|---|---|
+//! | 1 public | may be shown to anyone | listing titles | none |
+//! | 2 internal | operators may see it | IPs, device ids, card BINs, coarse location | access control, audit |
+//! | 3 confidential | personal data | phone, email, real name, address | encrypted at rest, masked in every view |
+//! | 4 secret | harms the person if leaked | ID numbers, bank card numbers, 2FA secrets | encrypted at rest, masked in every view |
+//!
+//! Masking keeps enough to recognise a value (`138****1234`, `a***@example.com`), never
+//! enough to use it. Unmasked values need the `pii:unmask` scope, and every unmasking is
+//! recorded in the audit log.
+
+use serde::{Deserialize, Serialize};
+
+/// How sensitive a kind of data is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityLevel {
+    /// May be shown to anyone.
+    Public = 1,
+    /// Operators may see it.
+    Internal = 2,
+    /// Personal data: encrypted at rest, masked in views.
+    Confidential = 3,
+    /// Harms the person if leaked: encrypted at rest, masked in views.
+    Secret = 4,
+}
+
+/// Kinds of personal data shopguard handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataClass {
+    /// A phone number.
+    Phone,
+    /// An email address.
+    Email,
+    /// A person's name.
+    RealName,
+    /// A postal address.
+    Address,
+    /// A national ID number.
+    IdNumber,
+    /// A full bank card number.
+    BankCard,
+    /// A TOTP secret.
+    TotpSecret,
+}
+
+impl DataClass {
+    /// The class's security level.
+    pub fn level(self) -> SecurityLevel {
+        match self {
+            DataClass::Phone | DataClass::Email | DataClass::RealName | DataClass::Address => {
+                SecurityLevel::Confidential
+            }
+            DataClass::IdNumber | DataClass::BankCard | DataClass::TotpSecret => {
+                SecurityLevel::Secret
+            }
+        }
+    }
+
+    /// The class of an event field or free attribute by its name, when it holds personal
+    /// data of level 3 or more.
+    pub fn of_field(name: &str) -> Option<DataClass> {
+        Some(match name {
+            "phone" | "mobile" | "phone_number" => DataClass::Phone,
+            "email" | "email_address" => DataClass::Email,
+            "real_name" | "full_name" | "name" => DataClass::RealName,
+            "address" | "shipping_address" | "billing_address" => DataClass::Address,
+            "id_number" | "id_card" | "national_id" => DataClass::IdNumber,
+            "bank_card" | "card_number" | "pan" => DataClass::BankCard,
+            "totp_secret" => DataClass::TotpSecret,
+            _ => return None,
+        })
+    }
+
+    /// The value as views show it.
+    pub fn mask(self, value: &str) -> String {
+        let characters: Vec<char> = value.chars().collect();
+        let count = characters.len();
+        let keep = |first: usize, last: usize| -> String {
+            if count <= first + last {
+                return "*".repeat(count.max(1));
+            }
+            let mut masked: String = characters[..first].iter().collect();
+            masked.push_str(&"*".repeat(count - first - last));
+            masked.extend(&characters[count - last..]);
+            masked
+        };
+        match self {
+            DataClass::Phone => {
+                // Keep the country code and carrier prefix and the last four digits:
+                // +86 138****1234, 138****1234.
+                let digits = characters.iter().filter(|c| c.is_ascii_digit()).count();
+                if digits < 7 {
+                    return "*".repeat(count.max(1));
+                }
+                let mut seen = 0;
+                characters
+                    .iter()
+                    .map(|&c| {
+                        if c.is_ascii_digit() {
+                            seen += 1;
+                            if seen > digits.saturating_sub(8) && seen <= digits - 4 {
+                                return '*';
+                            }
+                        }
+                        c
+                    })
+                    .collect()
+            }
+            DataClass::Email => match value.split_once('@') {
+                Some((local, domain)) => {
+                    let first = local.chars().next().map(String::from).unwrap_or_default();
+                    format!("{first}***@{domain}")
+                }
+                None => keep(1, 0),
+            },
+            DataClass::RealName => keep(1, 0),
+            DataClass::Address => {
+                let shown: String = characters.iter().take(6.min(count / 2)).collect();
+                format!("{shown}****")
+            }
+            DataClass::IdNumber => keep(3, 4),
+            DataClass::BankCard => keep(0, 4),
+            DataClass::TotpSecret => "********".to_owned(),
+        }
+    }
+}
+
+/// Masks, in place, every level-3-or-more value of an event in its JSON form (its named
+/// fields, and its free attributes by name). Returns how many values were masked.
+pub fn mask_event_json(event: &mut serde_json::Value) -> usize {
+    let mut masked = 0;
+    let Some(fields) = event.as_object_mut() else {
+        return 0;
+    };
+    for (name, value) in fields.iter_mut() {
+        if name == "attrs" {
+            if let Some(attributes) = value.as_object_mut() {
+                for (attribute, attribute_value) in attributes.iter_mut() {
+                    masked += mask_value(attribute, attribute_value);
+                }
+            }
+        } else {
+            masked += mask_value(name, value);
+        }
+    }
+    masked
+}
+
+fn mask_value(name: &str, value: &mut serde_json::Value) -> usize {
+    match (DataClass::of_field(name), value.as_str()) {
+        (Some(class), Some(text)) => {
+            *value = serde_json::Value::String(class.mask(text));
+            1
+        }
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_keep_enough_to_recognise_and_no_more() {
+        assert_eq!(DataClass::Phone.mask("13812341234"), "138****1234");
+        assert_eq!(DataClass::Phone.mask("+86 13812341234"), "+86 138****1234");
+        assert_eq!(DataClass::Phone.mask("12345"), "*****");
+        assert_eq!(
+            DataClass::Email.mask("alice@example.com"),
+            "a***@example.com"
+        );
+        assert_eq!(
+            DataClass::IdNumber.mask("110101199003071234"),
+            "110***********1234"
+        );
+        assert_eq!(
+            DataClass::BankCard.mask("6222021234567890"),
+            "************7890"
+        );
+        assert_eq!(DataClass::RealName.mask("张三丰"), "张**");
+        assert_eq!(DataClass::TotpSecret.mask("JBSWY3DPEHPK3PXP"), "********");
+        assert_eq!(DataClass::IdNumber.mask("123"), "***");
+    }
+
+    #[test]
+    fn event_json_is_masked_in_fields_and_attributes() {
+        let mut event = serde_json::json!({
+            "user_id": "alice",
+            "phone": "13812341234",
+            "email": "alice@example.com",
+            "ip": "203.0.113.7",
+            "attrs": { "id_number": "110101199003071234", "plan": "gold" }
+        });
+        assert_eq!(mask_event_json(&mut event), 3);
+        assert_eq!(event["phone"], "138****1234");
+        assert_eq!(event["email"], "a***@example.com");
+        assert_eq!(event["attrs"]["id_number"], "110***********1234");
+        assert_eq!(event["attrs"]["plan"], "gold");
+        assert_eq!(
+            event["ip"], "203.0.113.7",
+            "level 2 stays visible to operators"
+        );
+        assert_eq!(event["user_id"], "alice");
+    }
+
+    #[test]
+    fn levels_follow_the_table() {
+        assert_eq!(DataClass::Phone.level(), SecurityLevel::Confidential);
+        assert_eq!(DataClass::IdNumber.level(), SecurityLevel::Secret);
+        assert!(DataClass::of_field("user_id").is_none());
+    }
+}
