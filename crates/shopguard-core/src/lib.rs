@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod cel;
+pub mod credentials;
 pub mod decision;
 pub mod engine;
 pub mod event;
@@ -19,6 +20,7 @@ pub mod merkle;
 pub mod policy;
 pub mod privacy;
 pub mod profile;
+pub mod rbac;
 
 pub use decision::{ActionTaken, ChallengeKind, Decision, MatchedRule, Outcome};
 pub use engine::{check_policy, CheckedPolicy, Engine, FixtureReport};

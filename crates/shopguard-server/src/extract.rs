@@ -16,7 +16,8 @@ use shopguard_storage::api_keys::split_token;
 use shopguard_storage::{ApiKeyRecord, Scope};
 
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::state::{now_ms, AppState};
+use shopguard_core::{credentials, rbac};
 
 /// How long a looked-up API key is trusted before it is read again (a revocation takes
 /// effect within this time).
@@ -46,28 +47,77 @@ impl RequiredScope for AuditRead {
     const SCOPE: Scope = Scope::AuditRead;
 }
 
-/// Administrative routes: policies, lists, keys.
+/// Routes that change lists.
+pub struct ListsWrite;
+impl RequiredScope for ListsWrite {
+    const SCOPE: Scope = Scope::ListsWrite;
+}
+
+/// Routes that check or change policies.
+pub struct PolicyWrite;
+impl RequiredScope for PolicyWrite {
+    const SCOPE: Scope = Scope::PolicyWrite;
+}
+
+/// Administrative routes: keys, data keys, checkpoints.
 pub struct Admin;
 impl RequiredScope for Admin {
     const SCOPE: Scope = Scope::Admin;
 }
 
+/// Who is calling: an API key or a logged-in operator, with the scopes they hold now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// How records name them: `key:<id>:<name>` or `operator:<username>`.
+    pub id: String,
+    /// The key's name or the operator's username.
+    pub name: String,
+    /// The operator's username, for a session.
+    pub operator: Option<String>,
+    /// Scopes held now (for an operator: standing roles plus approved, unexpired grants).
+    pub scopes: Vec<Scope>,
+}
+
+impl Principal {
+    /// Whether the principal holds `scope` (admin holds every scope).
+    pub fn grants(&self, scope: Scope) -> bool {
+        shopguard_core::rbac::grants(&self.scopes, scope)
+    }
+
+    fn of_key(key: &ApiKeyRecord) -> Principal {
+        Principal {
+            id: audit_actor(key),
+            name: key.name.clone(),
+            operator: None,
+            scopes: if key.revoked_at_ms.is_none() {
+                key.scopes.clone()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
 /// The authenticated caller of a route that needs scope `S`.
 pub struct Caller<S> {
-    /// The caller's key.
-    pub key: Arc<ApiKeyRecord>,
+    /// Who is calling.
+    pub principal: Arc<Principal>,
     scope: PhantomData<S>,
 }
 
 impl<S> Caller<S> {
-    /// How the caller is named in records ("key:<name>").
+    /// How the caller is named in records kept with data ("key:<name>", "operator:<name>").
     pub fn actor(&self) -> String {
-        format!("key:{}", self.key.name)
+        match &self.principal.operator {
+            Some(username) => format!("operator:{username}"),
+            None => format!("key:{}", self.principal.name),
+        }
     }
 
-    /// How the caller is named in the audit log: the key's id, which is unique, and its name.
+    /// How the caller is named in the audit log: unique (`key:<id>:<name>`,
+    /// `operator:<username>`).
     pub fn audit_actor(&self) -> String {
-        audit_actor(&self.key)
+        self.principal.id.clone()
     }
 }
 
@@ -104,6 +154,51 @@ async fn lookup_key(state: &AppState, key_id: &str) -> Result<Option<Arc<ApiKeyR
     Ok(record)
 }
 
+/// The operator behind a session token, with their scopes now; `None` when the token is
+/// unknown, expired, or its operator is disabled.
+async fn session_principal(
+    state: &AppState,
+    session_id: &str,
+    secret: &str,
+) -> Result<Option<Principal>, AppError> {
+    let store = state.store.clone();
+    let session_id = session_id.to_owned();
+    let now = now_ms();
+    let found = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+        let Some(session) = store.session(&session_id)? else {
+            return Ok(None);
+        };
+        let Some(operator) = store.operator(&session.username)? else {
+            return Ok(None);
+        };
+        let grants = store.grants(Some(&session.username))?;
+        Ok(Some((session, operator, grants)))
+    })
+    .await??;
+    let Some((session, operator, grants)) = found else {
+        return Ok(None);
+    };
+    if !credentials::session_secret_matches(&session.secret_sha256, secret)
+        || session.expires_at_ms <= now
+        || operator.disabled_at_ms.is_some()
+    {
+        return Ok(None);
+    }
+    let mut roles = operator.roles.clone();
+    roles.extend(
+        grants
+            .iter()
+            .filter(|grant| grant.is_active(now))
+            .map(|grant| grant.role),
+    );
+    Ok(Some(Principal {
+        id: format!("operator:{}", operator.username),
+        name: operator.username.clone(),
+        operator: Some(operator.username),
+        scopes: rbac::scopes_of(&roles),
+    }))
+}
+
 impl<S: RequiredScope + Send + Sync> FromRequestParts<AppState> for Caller<S> {
     type Rejection = AppError;
 
@@ -114,30 +209,38 @@ impl<S: RequiredScope + Send + Sync> FromRequestParts<AppState> for Caller<S> {
         let invalid = || {
             AppError::new(
                 ErrorCode::MissingOrInvalidApiKey,
-                "send a valid API key as 'Authorization: Bearer sg_...'",
+                "send a valid API key ('Authorization: Bearer sg_...') or session token ('Bearer sgs_...')",
             )
         };
         let token = presented_token(parts).ok_or_else(invalid)?;
-        let (key_id, secret) = split_token(token).ok_or_else(invalid)?;
-        let record = lookup_key(state, key_id).await?.ok_or_else(invalid)?;
-        if record.revoked_at_ms.is_some() || !record.secret_matches(secret) {
-            return Err(invalid());
-        }
-        if !record.grants(S::SCOPE) {
+        let principal = if let Some((session_id, secret)) = credentials::split_session_token(token)
+        {
+            session_principal(state, session_id, secret)
+                .await?
+                .ok_or_else(invalid)?
+        } else {
+            let (key_id, secret) = split_token(token).ok_or_else(invalid)?;
+            let record = lookup_key(state, key_id).await?.ok_or_else(invalid)?;
+            if record.revoked_at_ms.is_some() || !record.secret_matches(secret) {
+                return Err(invalid());
+            }
+            Principal::of_key(&record)
+        };
+        if !principal.grants(S::SCOPE) {
             return Err(AppError::new(
                 ErrorCode::InsufficientScope,
-                format!("this route needs an API key with scope '{}'", S::SCOPE),
+                format!("this route needs scope '{}'", S::SCOPE),
             ));
         }
-        if state.rate_limiter.check_key(&record.key_id).is_err() {
+        if state.rate_limiter.check_key(&principal.id).is_err() {
             state.metrics.rate_limited.inc();
             return Err(AppError::new(
                 ErrorCode::RateLimited,
-                "rate limit exceeded for this API key; retry shortly",
+                "rate limit exceeded for this caller; retry shortly",
             ));
         }
         Ok(Caller {
-            key: record,
+            principal: Arc::new(principal),
             scope: PhantomData,
         })
     }

@@ -24,6 +24,7 @@ use shopguard_storage::{
 };
 
 use crate::error::AppError;
+use crate::extract::Principal;
 use crate::metrics::Metrics;
 
 /// Server settings. Every field has a default; the binary fills them from flags, environment
@@ -61,6 +62,8 @@ pub struct ServerConfig {
     pub audit_retention_days: u32,
     /// Seconds between signed checkpoints of the audit log (taken only when it grew).
     pub audit_checkpoint_seconds: u64,
+    /// Hours an operator's login session lasts.
+    pub operator_session_hours: u32,
     /// Serve `POST /v1/noop`, which does nothing: the HTTP stack's ceiling for benchmarks.
     pub enable_noop_endpoint: bool,
 }
@@ -82,6 +85,7 @@ impl Default for ServerConfig {
             decision_log_fsync: true,
             audit_retention_days: 365,
             audit_checkpoint_seconds: 60,
+            operator_session_hours: 8,
             enable_noop_endpoint: false,
         }
     }
@@ -138,6 +142,8 @@ pub struct AppState {
     pub key_cache: Arc<KeyCache>,
     /// Per-key rate limiter.
     pub rate_limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    /// Login attempts per operator name: ten a minute.
+    pub login_limiter: Arc<DefaultKeyedRateLimiter<String>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -211,13 +217,13 @@ impl AppState {
     pub async fn unmask_allowed(
         &self,
         requested: Option<bool>,
-        key: &ApiKeyRecord,
+        caller: &Principal,
         object: String,
     ) -> Result<bool, AppError> {
         if requested != Some(true) {
             return Ok(false);
         }
-        if !key.grants(Scope::PiiUnmask) {
+        if !caller.grants(Scope::PiiUnmask) {
             return Err(AppError::new(
                 shopguard_api_types::ErrorCode::InsufficientScope,
                 "unmask=true needs an API key with scope 'pii:unmask'",
@@ -226,7 +232,7 @@ impl AppState {
         }
         self.record_audit(
             RecordClass::DataAccess,
-            crate::extract::audit_actor(key),
+            caller.id.clone(),
             "pii.unmask",
             object,
             serde_json::Value::Null,
@@ -304,6 +310,11 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Star
     if config.audit_retention_days < 365 {
         return Err(StartError::Config(
             "audit_retention_days must be at least 365 (DB33/T 978-2015 §8.4.2)".into(),
+        ));
+    }
+    if !(1..=24 * 30).contains(&config.operator_session_hours) {
+        return Err(StartError::Config(
+            "operator_session_hours must be between 1 and 720".into(),
         ));
     }
     if config.audit_checkpoint_seconds == 0 {
@@ -401,6 +412,9 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Star
             audit,
             metrics,
             rate_limiter: Arc::new(RateLimiter::keyed(Quota::per_second(rate))),
+            login_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(
+                NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
+            ))),
             key_cache: Arc::default(),
             config: Arc::new(config),
         },

@@ -6,76 +6,13 @@
 //! from a dictionary, and every request pays the hash.
 
 use std::fmt;
-use std::str::FromStr;
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// What a key may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Scope {
-    /// Send events and challenge results.
-    #[serde(rename = "events:write")]
-    EventsWrite,
-    /// Read decisions and alerts.
-    #[serde(rename = "decisions:read")]
-    DecisionsRead,
-    /// Read the audit log, its proofs and checkpoints, and the retention report; nothing
-    /// else (an auditor cannot change what they audit).
-    #[serde(rename = "audit:read")]
-    AuditRead,
-    /// See personal data unmasked (with `unmask=true`); every use is audited.
-    #[serde(rename = "pii:unmask")]
-    PiiUnmask,
-    /// Everything, including policies, lists and keys.
-    #[serde(rename = "admin")]
-    Admin,
-}
-
-impl Scope {
-    /// Every scope.
-    pub const ALL: [Scope; 5] = [
-        Scope::EventsWrite,
-        Scope::DecisionsRead,
-        Scope::AuditRead,
-        Scope::PiiUnmask,
-        Scope::Admin,
-    ];
-
-    /// The name used on the command line and in storage.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::EventsWrite => "events:write",
-            Scope::DecisionsRead => "decisions:read",
-            Scope::AuditRead => "audit:read",
-            Scope::PiiUnmask => "pii:unmask",
-            Scope::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Scope {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Scope::ALL
-            .into_iter()
-            .find(|scope| scope.as_str() == text)
-            .ok_or_else(|| {
-                format!(
-                    "unknown scope '{text}': use events:write, decisions:read, audit:read, pii:unmask or admin"
-                )
-            })
-    }
-}
+pub use shopguard_core::rbac::Scope;
 
 /// An API key as stored: no secret, only its hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,8 +34,7 @@ pub struct ApiKeyRecord {
 impl ApiKeyRecord {
     /// Whether the key grants `scope` (admin grants every scope).
     pub fn grants(&self, scope: Scope) -> bool {
-        self.revoked_at_ms.is_none()
-            && (self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin))
+        self.revoked_at_ms.is_none() && shopguard_core::rbac::grants(&self.scopes, scope)
     }
 
     /// Whether `secret` is this key's secret, compared in constant time.

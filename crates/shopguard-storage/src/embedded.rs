@@ -20,10 +20,12 @@ use crate::api_keys::{ApiKeyRecord, Scope};
 use crate::audit_log::NewAuditEntry;
 use crate::decision_segments::{DecisionSegments, SegmentSettings};
 use crate::keyring::{DataKeyRecord, Keyring, LocalMasterKey, MasterKey};
+use crate::operators::{GrantRecord, OperatorRecord, SessionRecord};
 use crate::{
     AlertRecord, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, LogEntry,
     PolicyVersion, Store, StoreError, StoreResult,
 };
+use shopguard_core::rbac::Role;
 use std::sync::Arc;
 
 const MIGRATIONS: &[&str] = &[
@@ -31,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_decision_segments.sql"),
     include_str!("../migrations/0003_audit_queue.sql"),
     include_str!("../migrations/0004_data_keys.sql"),
+    include_str!("../migrations/0005_operators.sql"),
 ];
 const READERS: usize = 4;
 
@@ -43,8 +46,7 @@ pub struct EmbeddedStore {
     path: PathBuf,
     /// The decision log; `None` when opened for administration only.
     decisions: Option<DecisionSegments>,
-    /// Data keys for field encryption, with the master key that wraps them; `None` when
-    /// opened for administration only.
+    /// Data keys for field encryption, with the master key that wraps them.
     keys: Option<(Arc<Keyring>, Box<dyn MasterKey>)>,
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
@@ -126,16 +128,11 @@ impl EmbeddedStore {
                 Ok(Mutex::new(reader))
             })
             .collect::<StoreResult<Vec<_>>>()?;
-        let keys = match settings {
-            Some(_) => {
-                let master = match master {
-                    Some(master) => master,
-                    None => Box::new(LocalMasterKey::load(data_dir)?),
-                };
-                Some(load_keyring(&writer, master)?)
-            }
-            None => None,
+        let master = match master {
+            Some(master) => master,
+            None => Box::new(LocalMasterKey::load(data_dir)?),
         };
+        let keys = Some(load_keyring(&writer, master)?);
         let decisions = match (settings, &keys) {
             (Some(settings), Some((keyring, _))) => Some(
                 DecisionSegments::open(&data_dir.join("decisions"), settings)?
@@ -624,6 +621,133 @@ impl Store for EmbeddedStore {
         Ok(self.decisions()?.count())
     }
 
+    fn insert_operator(&self, operator: &OperatorRecord) -> StoreResult<()> {
+        let roles: Vec<&str> = operator.roles.iter().map(|role| role.as_str()).collect();
+        let totp_secret = self.keyring()?.seal(&hex::encode(&operator.totp_secret))?;
+        let result = self.writer.lock().execute(
+            "INSERT INTO operators (username, password_hash, totp_secret, roles, created_at_ms, disabled_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![operator.username, operator.password_hash, totp_secret, roles.join(","), operator.created_at_ms, operator.disabled_at_ms],
+        );
+        match result {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(StoreError::Conflict(format!(
+                    "operator '{}' exists",
+                    operator.username
+                )))
+            }
+            Err(error) => Err(db("storing an operator")(error)),
+        }
+    }
+
+    fn operator(&self, username: &str) -> StoreResult<Option<OperatorRecord>> {
+        let row = self.read(|connection| {
+            connection
+                .query_row(
+                    "SELECT username, password_hash, totp_secret, roles, created_at_ms, disabled_at_ms FROM operators WHERE username = ?1",
+                    [username],
+                    operator_row,
+                )
+                .optional()
+                .map_err(db("reading an operator"))
+        })?;
+        row.map(|row| self.operator_from(row)).transpose()
+    }
+
+    fn operators(&self) -> StoreResult<Vec<OperatorRecord>> {
+        let rows = self.read(|connection| {
+            let mut statement = connection
+                .prepare("SELECT username, password_hash, totp_secret, roles, created_at_ms, disabled_at_ms FROM operators ORDER BY username")
+                .map_err(db("listing operators"))?;
+            let rows = statement.query_map([], operator_row).map_err(db("listing operators"))?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db("listing operators"))
+        })?;
+        rows.into_iter()
+            .map(|row| self.operator_from(row))
+            .collect()
+    }
+
+    fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        self.writer
+            .lock()
+            .execute(
+                "INSERT INTO sessions (session_id, secret_sha256, username, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![session.session_id, session.secret_sha256, session.username, session.created_at_ms, session.expires_at_ms],
+            )
+            .map_err(db("storing a session"))?;
+        Ok(())
+    }
+
+    fn session(&self, session_id: &str) -> StoreResult<Option<SessionRecord>> {
+        self.read(|connection| {
+            connection
+                .query_row(
+                    "SELECT session_id, secret_sha256, username, created_at_ms, expires_at_ms FROM sessions WHERE session_id = ?1",
+                    [session_id],
+                    |row| {
+                        Ok(SessionRecord {
+                            session_id: row.get(0)?,
+                            secret_sha256: row.get(1)?,
+                            username: row.get(2)?,
+                            created_at_ms: row.get(3)?,
+                            expires_at_ms: row.get(4)?,
+                        })
+                    },
+                )
+                .optional()
+                .map_err(db("reading a session"))
+        })
+    }
+
+    fn insert_grant(&self, grant: &GrantRecord) -> StoreResult<i64> {
+        let writer = self.writer.lock();
+        writer
+            .execute(
+                "INSERT INTO grants (username, role, reason, requested_by, requested_at_ms, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![grant.username, grant.role.as_str(), grant.reason, grant.requested_by, grant.requested_at_ms, grant.duration_ms],
+            )
+            .map_err(db("storing a grant"))?;
+        Ok(writer.last_insert_rowid())
+    }
+
+    fn grant(&self, id: i64) -> StoreResult<Option<GrantRecord>> {
+        self.read(|connection| {
+            connection
+                .query_row(&format!("{GRANT_COLUMNS} WHERE id = ?1"), [id], grant_row)
+                .optional()
+                .map_err(db("reading a grant"))
+        })
+    }
+
+    fn approve_grant(&self, id: i64, approver: &str, at_ms: i64) -> StoreResult<bool> {
+        let changed = self
+            .writer
+            .lock()
+            .execute(
+                "UPDATE grants SET approved_by = ?2, approved_at_ms = ?3, expires_at_ms = ?3 + duration_ms
+                 WHERE id = ?1 AND approved_by IS NULL",
+                params![id, approver, at_ms],
+            )
+            .map_err(db("approving a grant"))?;
+        Ok(changed == 1)
+    }
+
+    fn grants(&self, username: Option<&str>) -> StoreResult<Vec<GrantRecord>> {
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare_cached(&format!(
+                    "{GRANT_COLUMNS} WHERE (?1 IS NULL OR username = ?1) ORDER BY id DESC LIMIT 1000"
+                ))
+                .map_err(db("listing grants"))?;
+            let rows = statement
+                .query_map([username], grant_row)
+                .map_err(db("listing grants"))?;
+            rows.collect::<Result<_, _>>().map_err(db("listing grants"))
+        })
+    }
+
     fn rotate_data_key(&self, now_ms: i64) -> StoreResult<u32> {
         let (keyring, master) = self.keys.as_ref().ok_or(StoreError::Unavailable(
             "field encryption (opened for administration only)",
@@ -703,6 +827,77 @@ impl Store for EmbeddedStore {
         transaction
             .commit()
             .map_err(db("removing queued audit entries"))
+    }
+}
+
+const GRANT_COLUMNS: &str = "SELECT id, username, role, reason, requested_by, requested_at_ms, duration_ms, approved_by, approved_at_ms, expires_at_ms FROM grants";
+
+fn grant_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<GrantRecord> {
+    let role: String = row.get(2)?;
+    Ok(GrantRecord {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        role: role.parse().map_err(|_| {
+            rusqlite::Error::FromSqlConversionFailure(
+                2,
+                rusqlite::types::Type::Text,
+                format!("unknown role {role}").into(),
+            )
+        })?,
+        reason: row.get(3)?,
+        requested_by: row.get(4)?,
+        requested_at_ms: row.get(5)?,
+        duration_ms: row.get(6)?,
+        approved_by: row.get(7)?,
+        approved_at_ms: row.get(8)?,
+        expires_at_ms: row.get(9)?,
+    })
+}
+
+/// An operator row before its TOTP secret is opened.
+type OperatorRow = (String, String, String, String, i64, Option<i64>);
+
+fn operator_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OperatorRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+impl EmbeddedStore {
+    fn keyring(&self) -> StoreResult<&Keyring> {
+        self.keys
+            .as_ref()
+            .map(|(keyring, _)| keyring.as_ref())
+            .ok_or(StoreError::Unavailable("field encryption"))
+    }
+
+    fn operator_from(&self, row: OperatorRow) -> StoreResult<OperatorRecord> {
+        let (username, password_hash, sealed_secret, roles, created_at_ms, disabled_at_ms) = row;
+        let corrupt = |detail: String| StoreError::Corrupt {
+            operation: "reading an operator",
+            detail,
+        };
+        let totp_secret = hex::decode(self.keyring()?.open(&sealed_secret)?)
+            .map_err(|error| corrupt(error.to_string()))?;
+        let roles = roles
+            .split(',')
+            .filter(|role| !role.is_empty())
+            .map(|role| role.parse())
+            .collect::<Result<Vec<Role>, String>>()
+            .map_err(corrupt)?;
+        Ok(OperatorRecord {
+            username,
+            password_hash,
+            totp_secret,
+            roles,
+            created_at_ms,
+            disabled_at_ms,
+        })
     }
 }
 

@@ -25,6 +25,7 @@ pub mod embedded;
 mod files;
 pub mod frames;
 pub mod keyring;
+pub mod operators;
 pub mod snapshot;
 
 use serde::{Deserialize, Serialize};
@@ -275,6 +276,25 @@ pub trait Store: Send + Sync {
     /// Re-encrypts the personal fields of logged decisions with the newest data key (and
     /// encrypts any written in the clear); returns how many records changed.
     fn reencrypt_decisions(&self, progress: &mut dyn FnMut(usize, usize)) -> StoreResult<u64>;
+
+    /// Stores a new operator; `Conflict` when the name is taken.
+    fn insert_operator(&self, operator: &operators::OperatorRecord) -> StoreResult<()>;
+    /// One operator.
+    fn operator(&self, username: &str) -> StoreResult<Option<operators::OperatorRecord>>;
+    /// Every operator.
+    fn operators(&self) -> StoreResult<Vec<operators::OperatorRecord>>;
+    /// Stores a session.
+    fn insert_session(&self, session: &operators::SessionRecord) -> StoreResult<()>;
+    /// One session.
+    fn session(&self, session_id: &str) -> StoreResult<Option<operators::SessionRecord>>;
+    /// Stores a grant request; returns its id.
+    fn insert_grant(&self, grant: &operators::GrantRecord) -> StoreResult<i64>;
+    /// One grant.
+    fn grant(&self, id: i64) -> StoreResult<Option<operators::GrantRecord>>;
+    /// Approves a pending grant; false when it was not pending.
+    fn approve_grant(&self, id: i64, approver: &str, at_ms: i64) -> StoreResult<bool>;
+    /// Grants, newest first, of one operator or of all.
+    fn grants(&self, username: Option<&str>) -> StoreResult<Vec<operators::GrantRecord>>;
 
     /// Queues an audit entry for the node to move into the audit log (for tools that run
     /// while a node holds the log).

@@ -65,6 +65,9 @@ enum Command {
     /// Verify the tamper-evident audit log; print the key that signs its checkpoints.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Create and list operators (people who log in with password and TOTP).
+    #[command(subcommand)]
+    Operators(OperatorsCommand),
     /// Copy a data folder (online: a running node may keep writing) into a new folder with a
     /// manifest of hashes. The copy holds the audit signing key: keep it as safe as the node.
     Backup {
@@ -90,6 +93,34 @@ enum Command {
         /// it is placed in the new data folder. Without it, SHOPGUARD_MASTER_KEY is used.
         #[arg(long)]
         master_key_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorsCommand {
+    /// Create an operator and print the TOTP secret for their authenticator app (shown once).
+    ///
+    /// The password is read from --password-file or SHOPGUARD_OPERATOR_PASSWORD (never from
+    /// the command line, where it would stay in the shell history); it must have at least 12
+    /// characters and be hard to guess.
+    Create {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Roles: viewer, analyst, responder, rule_author, approver, administrator, auditor
+        /// (repeat for several; an auditor holds no other role).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// A file holding the password.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+    /// List operators and their roles.
+    List {
+        #[command(flatten)]
+        data: DataDirArgs,
     },
 }
 
@@ -308,6 +339,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Audit(command) => audit_command(command),
+        Command::Operators(command) => operators_command(command),
         Command::Backup { data, out } => {
             let bar = progress(0, "files");
             let manifest = backup::backup(&data.data_dir, &out, now_ms(), &mut |done, total| {
@@ -355,6 +387,88 @@ async fn main() -> Result<()> {
                 report.audit_checkpoints_checked,
                 report.manifest.decisions
             );
+            Ok(())
+        }
+    }
+}
+
+fn operators_command(command: OperatorsCommand) -> Result<()> {
+    use shopguard_core::{credentials, rbac};
+    match command {
+        OperatorsCommand::Create {
+            username,
+            roles,
+            password_file,
+            data,
+        } => {
+            let well_formed = !username.is_empty()
+                && username.len() <= 64
+                && username
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !well_formed {
+                bail!("--username: 1 to 64 letters, digits, '.', '_' or '-'");
+            }
+            let roles = roles
+                .iter()
+                .map(|role| role.parse::<rbac::Role>().map_err(anyhow::Error::msg))
+                .collect::<Result<Vec<_>>>()?;
+            rbac::check_separation(&roles).map_err(anyhow::Error::msg)?;
+            let password = match password_file {
+                Some(path) => std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+                None => std::env::var("SHOPGUARD_OPERATOR_PASSWORD").context(
+                    "give the password with --password-file or SHOPGUARD_OPERATOR_PASSWORD",
+                )?,
+            };
+            credentials::check_password_strength(&password, &[&username])?;
+            let store = EmbeddedStore::open_for_administration(&data.data_dir)?;
+            let totp_secret = credentials::new_totp_secret();
+            let (base32, uri) = credentials::totp_enrolment(&totp_secret, &username)
+                .context("making the TOTP secret")?;
+            store.insert_operator(&shopguard_storage::operators::OperatorRecord {
+                username: username.clone(),
+                password_hash: credentials::hash_password(&password)?,
+                totp_secret,
+                roles: roles.clone(),
+                created_at_ms: now_ms(),
+                disabled_at_ms: None,
+            })?;
+            let role_names: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
+            let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            store.queue_audit_entry(&audit_log::NewAuditEntry {
+                at_ms: now_ms(),
+                class: RecordClass::AccessControl,
+                content: AuditContent {
+                    actor: format!("cli:{operator}"),
+                    action: "operator.create".into(),
+                    object: format!("operator:{username}"),
+                    detail: serde_json::json!({ "roles": role_names }),
+                },
+            })?;
+            println!(
+                "operator {username} created with roles {}",
+                role_names.join(", ")
+            );
+            println!("TOTP secret (add it to an authenticator app now; it is not shown again):");
+            println!("  {base32}");
+            println!("  {uri}");
+            Ok(())
+        }
+        OperatorsCommand::List { data } => {
+            let store = EmbeddedStore::open_for_administration(&data.data_dir)?;
+            println!("{:<24} {:<40} status", "operator", "roles");
+            for operator in store.operators()? {
+                let roles: Vec<&str> = operator.roles.iter().map(|role| role.as_str()).collect();
+                let status = if operator.disabled_at_ms.is_some() {
+                    "disabled"
+                } else {
+                    "active"
+                };
+                println!("{:<24} {:<40} {status}", operator.username, roles.join(","));
+            }
             Ok(())
         }
     }

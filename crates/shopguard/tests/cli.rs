@@ -317,3 +317,71 @@ fn a_backup_restores_into_a_fresh_folder_with_every_record_and_the_audit_chain()
     assert!(text.contains("does not match the manifest"), "{text}");
     assert!(!elsewhere.exists(), "nothing restored");
 }
+
+#[test]
+fn operators_are_created_with_a_strong_password_and_a_totp_secret() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().to_str().unwrap();
+    let weak = folder.path().join("weak");
+    std::fs::write(&weak, "password1234\n").unwrap();
+    let (ok, text) = shopguard(&[
+        "operators",
+        "create",
+        "--username",
+        "ana",
+        "--role",
+        "analyst",
+        "--password-file",
+        weak.to_str().unwrap(),
+        "--data-dir",
+        data,
+    ]);
+    assert!(!ok && text.contains("too easy to guess"), "{text}");
+    let strong = folder.path().join("strong");
+    std::fs::write(&strong, "violet-harbour-trumpet-91\n").unwrap();
+    let (ok, text) = shopguard(&[
+        "operators",
+        "create",
+        "--username",
+        "otto",
+        "--role",
+        "auditor",
+        "--role",
+        "analyst",
+        "--password-file",
+        strong.to_str().unwrap(),
+        "--data-dir",
+        data,
+    ]);
+    assert!(
+        !ok && text.contains("an auditor holds no other role"),
+        "{text}"
+    );
+    let (ok, text) = shopguard(&[
+        "operators",
+        "create",
+        "--username",
+        "ana",
+        "--role",
+        "analyst",
+        "--role",
+        "responder",
+        "--password-file",
+        strong.to_str().unwrap(),
+        "--data-dir",
+        data,
+    ]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("otpauth://totp/shopguard:ana?secret="),
+        "{text}"
+    );
+    let (ok, text) = shopguard(&["operators", "list", "--data-dir", data]);
+    assert!(ok && text.contains("analyst,responder"), "{text}");
+    let store = EmbeddedStore::open_for_administration(folder.path()).unwrap();
+    let stored = store.operator("ana").unwrap().unwrap();
+    assert!(stored.password_hash.starts_with("$argon2id$"));
+    assert_eq!(stored.totp_secret.len(), 20);
+    let queued = store.queued_audit_entries(10).unwrap();
+    assert_eq!(queued[0].1.content.action, "operator.create");
+}

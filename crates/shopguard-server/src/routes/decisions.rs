@@ -60,7 +60,7 @@ pub async fn list_decisions(
     let unmasked = state
         .unmask_allowed(
             query.unmask,
-            &caller.key,
+            &caller.principal,
             query
                 .user_id
                 .as_ref()
@@ -100,7 +100,7 @@ pub async fn get_decision(
     let unmasked = state
         .unmask_allowed(
             unmask.unmask,
-            &caller.key,
+            &caller.principal,
             format!("decision:{decision_id}"),
         )
         .await?;

@@ -13,7 +13,7 @@ use shopguard_storage::{ListEntryRecord, ListRecord};
 use std::sync::Arc;
 
 use crate::error::{AppError, AppResult};
-use crate::extract::{Admin, Caller, JsonBody, Params, TextBody};
+use crate::extract::{Caller, JsonBody, ListsWrite, Params, TextBody};
 use crate::state::{now_ms, AppState};
 use shopguard_core::audit::RecordClass;
 use shopguard_core::privacy::DataClass;
@@ -64,10 +64,10 @@ fn entry(record: ListEntryRecord) -> ListEntry {
 }
 
 /// Every list with its size.
-#[utoipa::path(get, path = "/v1/lists", tag = "lists", responses((status = 200, body = ListIndex)), security(("api_key" = ["admin"])))]
+#[utoipa::path(get, path = "/v1/lists", tag = "lists", responses((status = 200, body = ListIndex)), security(("api_key" = ["lists:write"])))]
 pub async fn list_lists(
     State(state): State<AppState>,
-    _caller: Caller<Admin>,
+    _caller: Caller<ListsWrite>,
 ) -> AppResult<Json<ListIndex>> {
     let store = state.store.clone();
     let stored = tokio::task::spawn_blocking(move || store.lists()).await??;
@@ -92,10 +92,10 @@ pub async fn list_lists(
 
 /// Creates a list (idempotent for the same kind).
 #[utoipa::path(post, path = "/v1/lists", tag = "lists", request_body = CreateListRequest,
-    responses((status = 201, body = ListInfo), (status = 400, body = ApiError), (status = 409, body = ApiError)), security(("api_key" = ["admin"])))]
+    responses((status = 201, body = ListInfo), (status = 400, body = ApiError), (status = 409, body = ApiError)), security(("api_key" = ["lists:write"])))]
 pub async fn create_list(
     State(state): State<AppState>,
-    caller: Caller<Admin>,
+    caller: Caller<ListsWrite>,
     JsonBody(request): JsonBody<CreateListRequest>,
 ) -> AppResult<(StatusCode, Json<ListInfo>)> {
     let list = state
@@ -133,10 +133,10 @@ pub async fn create_list(
 
 /// Entries of a list, by value, a page at a time.
 #[utoipa::path(get, path = "/v1/lists/{name}/entries", tag = "lists", params(("name" = String, Path, description = "list name"), ListEntriesQuery),
-    responses((status = 200, body = ListEntryPage), (status = 404, body = ApiError)), security(("api_key" = ["admin"])))]
+    responses((status = 200, body = ListEntryPage), (status = 404, body = ApiError)), security(("api_key" = ["lists:write"])))]
 pub async fn list_entries(
     State(state): State<AppState>,
-    caller: Caller<Admin>,
+    caller: Caller<ListsWrite>,
     Path(name): Path<String>,
     Params(query): Params<ListEntriesQuery>,
 ) -> AppResult<Json<ListEntryPage>> {
@@ -150,7 +150,7 @@ pub async fn list_entries(
     let unmasked = match personal {
         Some(_) => {
             state
-                .unmask_allowed(query.unmask, &caller.key, format!("list:{name}"))
+                .unmask_allowed(query.unmask, &caller.principal, format!("list:{name}"))
                 .await?
         }
         None => true,
@@ -178,10 +178,10 @@ pub async fn list_entries(
 
 /// Adds or refreshes one entry.
 #[utoipa::path(post, path = "/v1/lists/{name}/entries", tag = "lists", params(("name" = String, Path, description = "list name")), request_body = AddListEntryRequest,
-    responses((status = 201, body = ListEntry), (status = 400, body = ApiError), (status = 404, body = ApiError)), security(("api_key" = ["admin"])))]
+    responses((status = 201, body = ListEntry), (status = 400, body = ApiError), (status = 404, body = ApiError)), security(("api_key" = ["lists:write"])))]
 pub async fn add_entry(
     State(state): State<AppState>,
-    caller: Caller<Admin>,
+    caller: Caller<ListsWrite>,
     Path(name): Path<String>,
     JsonBody(request): JsonBody<AddListEntryRequest>,
 ) -> AppResult<(StatusCode, Json<ListEntry>)> {
@@ -215,10 +215,10 @@ pub async fn add_entry(
 
 /// Removes one entry.
 #[utoipa::path(delete, path = "/v1/lists/{name}/entries", tag = "lists", params(("name" = String, Path, description = "list name"), RemoveListEntryQuery),
-    responses((status = 204), (status = 404, body = ApiError)), security(("api_key" = ["admin"])))]
+    responses((status = 204), (status = 404, body = ApiError)), security(("api_key" = ["lists:write"])))]
 pub async fn remove_entry(
     State(state): State<AppState>,
-    caller: Caller<Admin>,
+    caller: Caller<ListsWrite>,
     Path(name): Path<String>,
     Params(query): Params<RemoveListEntryQuery>,
 ) -> AppResult<StatusCode> {
@@ -254,10 +254,10 @@ pub async fn remove_entry(
 /// Valid lines are added even when others are refused; the report lists the refused ones.
 #[utoipa::path(post, path = "/v1/lists/{name}/import", tag = "lists", params(("name" = String, Path, description = "list name"), ImportQuery),
     request_body(content = String, content_type = "text/plain"),
-    responses((status = 200, body = ImportReport), (status = 404, body = ApiError)), security(("api_key" = ["admin"])))]
+    responses((status = 200, body = ImportReport), (status = 404, body = ApiError)), security(("api_key" = ["lists:write"])))]
 pub async fn import_entries(
     State(state): State<AppState>,
-    caller: Caller<Admin>,
+    caller: Caller<ListsWrite>,
     Path(name): Path<String>,
     Params(query): Params<ImportQuery>,
     TextBody(text): TextBody,

@@ -5,6 +5,7 @@ pub mod data_keys;
 pub mod decisions;
 pub mod events;
 pub mod lists;
+pub mod operators;
 pub mod ops;
 pub mod policy;
 
@@ -79,6 +80,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/audit/retention", get(audit::retention))
         .route("/v1/data-keys/rotate", post(data_keys::rotate))
+        .route("/v1/auth/login", post(operators::login))
+        .route(
+            "/v1/grants",
+            get(operators::list_grants).post(operators::request_grant),
+        )
+        .route("/v1/grants/{id}/approve", post(operators::approve_grant))
         .route("/v1/data-keys/reencrypt", post(data_keys::reencrypt))
         .layer(DefaultBodyLimit::max(body_limit))
         .route(

@@ -11,7 +11,7 @@ use shopguard_core::FixtureReport;
 use shopguard_storage::PolicyVersion;
 
 use crate::error::{AppError, AppResult};
-use crate::extract::{Admin, Caller, JsonBody, Params, TextBody};
+use crate::extract::{Caller, JsonBody, Params, PolicyWrite, TextBody};
 use crate::state::{now_ms, AppState};
 use shopguard_core::audit::RecordClass;
 
@@ -40,10 +40,10 @@ fn fixture_results(reports: Vec<FixtureReport>) -> Vec<FixtureResult> {
 }
 
 /// The live policy with its source.
-#[utoipa::path(get, path = "/v1/policy", tag = "policy", responses((status = 200, body = PolicyInfo)), security(("api_key" = ["admin"])))]
+#[utoipa::path(get, path = "/v1/policy", tag = "policy", responses((status = 200, body = PolicyInfo)), security(("api_key" = ["policy:write"])))]
 pub async fn get_policy(
     State(state): State<AppState>,
-    _caller: Caller<Admin>,
+    _caller: Caller<PolicyWrite>,
 ) -> AppResult<Json<PolicyInfo>> {
     let live = state.engine.policy().version;
     let store = state.store.clone();
@@ -54,10 +54,10 @@ pub async fn get_policy(
 }
 
 /// Every stored version, newest first.
-#[utoipa::path(get, path = "/v1/policy/versions", tag = "policy", responses((status = 200, body = PolicyVersionList)), security(("api_key" = ["admin"])))]
+#[utoipa::path(get, path = "/v1/policy/versions", tag = "policy", responses((status = 200, body = PolicyVersionList)), security(("api_key" = ["policy:write"])))]
 pub async fn list_versions(
     State(state): State<AppState>,
-    _caller: Caller<Admin>,
+    _caller: Caller<PolicyWrite>,
 ) -> AppResult<Json<PolicyVersionList>> {
     let live = state.engine.policy().version;
     let store = state.store.clone();
@@ -72,9 +72,9 @@ pub async fn list_versions(
 
 /// Compiles a policy (TOML body) and runs its fixtures, without making it live.
 #[utoipa::path(post, path = "/v1/policy/check", tag = "policy", request_body(content = String, content_type = "application/toml"),
-    responses((status = 200, body = PolicyCheckResponse), (status = 422, body = ApiError)), security(("api_key" = ["admin"])))]
+    responses((status = 200, body = PolicyCheckResponse), (status = 422, body = ApiError)), security(("api_key" = ["policy:write"])))]
 pub async fn check_policy(
-    _caller: Caller<Admin>,
+    _caller: Caller<PolicyWrite>,
     TextBody(source): TextBody,
 ) -> AppResult<Json<PolicyCheckResponse>> {
     let check =
@@ -90,10 +90,10 @@ pub async fn check_policy(
 /// Stores a new policy version and makes it live, atomically, if it compiles and its
 /// fixtures pass; otherwise nothing changes.
 #[utoipa::path(put, path = "/v1/policy", tag = "policy", params(PolicyUpdateQuery), request_body(content = String, content_type = "application/toml"),
-    responses((status = 200, body = PolicyCheckResponse), (status = 422, body = ApiError)), security(("api_key" = ["admin"])))]
+    responses((status = 200, body = PolicyCheckResponse), (status = 422, body = ApiError)), security(("api_key" = ["policy:write"])))]
 pub async fn put_policy(
     State(state): State<AppState>,
-    caller: Caller<Admin>,
+    caller: Caller<PolicyWrite>,
     Params(query): Params<PolicyUpdateQuery>,
     TextBody(source): TextBody,
 ) -> AppResult<Json<PolicyCheckResponse>> {
@@ -133,10 +133,10 @@ pub async fn put_policy(
 
 /// Makes an earlier stored version live again.
 #[utoipa::path(post, path = "/v1/policy/rollback", tag = "policy", request_body = RollbackRequest,
-    responses((status = 200, body = PolicyInfo), (status = 404, body = ApiError)), security(("api_key" = ["admin"])))]
+    responses((status = 200, body = PolicyInfo), (status = 404, body = ApiError)), security(("api_key" = ["policy:write"])))]
 pub async fn rollback(
     State(state): State<AppState>,
-    caller: Caller<Admin>,
+    caller: Caller<PolicyWrite>,
     JsonBody(request): JsonBody<RollbackRequest>,
 ) -> AppResult<Json<PolicyInfo>> {
     let engine = state.engine.clone();

@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod events;
 mod lists;
+mod operators;
 mod ops;
 mod policy;
 mod privacy;

@@ -1,0 +1,297 @@
+//! Operators: login with password and TOTP, least privilege by role, temporary grants
+//! approved by someone else and expiring on their own, separation of duties.
+
+use hyper::{Method, StatusCode};
+use serde_json::{json, Value};
+use shopguard_core::credentials;
+use shopguard_core::rbac::Role;
+use shopguard_storage::operators::OperatorRecord;
+use shopguard_storage::Scope;
+
+use crate::TestApp;
+
+const PASSWORD: &str = "violet-harbour-trumpet-91";
+
+fn create(app: &TestApp, username: &str, roles: &[Role]) -> Vec<u8> {
+    let totp_secret = credentials::new_totp_secret();
+    app.state
+        .store
+        .insert_operator(&OperatorRecord {
+            username: username.into(),
+            password_hash: credentials::hash_password(PASSWORD).unwrap(),
+            totp_secret: totp_secret.clone(),
+            roles: roles.to_vec(),
+            created_at_ms: 0,
+            disabled_at_ms: None,
+        })
+        .unwrap();
+    totp_secret
+}
+
+fn now_seconds() -> u64 {
+    (shopguard_server::state::now_ms() / 1_000) as u64
+}
+
+async fn login(app: &TestApp, username: &str, password: &str, code: &str) -> (StatusCode, Value) {
+    app.raw(
+        Method::POST,
+        "/v1/auth/login",
+        None,
+        "application/json",
+        json!({ "username": username, "password": password, "totp_code": code })
+            .to_string()
+            .into_bytes(),
+    )
+    .await
+}
+
+async fn session(app: &TestApp, username: &str, secret: &[u8]) -> String {
+    let code = credentials::totp_code(secret, now_seconds()).unwrap();
+    let (status, body) = login(app, username, PASSWORD, &code).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let bytes = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    app.raw(method, path, Some(token), "application/json", bytes)
+        .await
+}
+
+#[tokio::test]
+async fn operators_log_in_with_password_and_code_and_get_their_roles_only() {
+    let app = TestApp::spawn().await;
+    let secret = create(&app, "ana", &[Role::Analyst]);
+    let code = credentials::totp_code(&secret, now_seconds()).unwrap();
+    let (status, _) = login(&app, "ana", "wrong-password-000", &code).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = login(&app, "ana", PASSWORD, "000000").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, unknown) = login(&app, "nobody", PASSWORD, &code).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        unknown["message"],
+        "unknown operator, wrong password or wrong code"
+    );
+
+    let token = session(&app, "ana", &secret).await;
+    assert!(token.starts_with("sgs_"));
+    let (status, _) = call(&app, &token, Method::GET, "/v1/decisions", Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(
+        &app,
+        &token,
+        Method::POST,
+        "/v1/lists/ip_block/entries",
+        json!({ "value": "198.51.100.1", "reason": "ring" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "analysts list bad actors");
+    let (status, _) = call(&app, &token, Method::GET, "/v1/policy", Value::Null).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "but do not touch policies");
+    let (status, _) = call(
+        &app,
+        &token,
+        Method::GET,
+        "/v1/decisions?unmask=true",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "nor see personal data");
+    let (status, _) = call(&app, &token, Method::GET, "/v1/audit/entries", Value::Null).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(
+        &app,
+        "sgs_0123456789abcdef_".to_owned().as_str(),
+        Method::GET,
+        "/v1/decisions",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Every attempt is in the audit log, failures included; the actor is the operator.
+    let auditor = app.key(&[Scope::AuditRead]);
+    let (_, entries) = app
+        .raw(
+            Method::GET,
+            "/v1/audit/entries?class=login",
+            Some(&auditor),
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    let actions: Vec<&str> = entries["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["content"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "operator.login_failed")
+            .count(),
+        3
+    );
+    assert_eq!(
+        actions.iter().filter(|a| **a == "operator.login").count(),
+        1
+    );
+    let (_, lists) = app
+        .raw(
+            Method::GET,
+            "/v1/audit/entries?action=list.",
+            Some(&auditor),
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(lists["entries"][0]["content"]["actor"], "operator:ana");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn temporary_grants_need_another_approver_and_expire_on_their_own() {
+    let app = TestApp::spawn().await;
+    let ana_secret = create(&app, "ana", &[Role::Analyst]);
+    let boss_secret = create(&app, "boss", &[Role::Administrator]);
+    let ana = session(&app, "ana", &ana_secret).await;
+    let boss = session(&app, "boss", &boss_secret).await;
+
+    let (status, refused) = call(
+        &app,
+        &ana,
+        Method::POST,
+        "/v1/grants",
+        json!({ "role": "responder", "reason": "x", "duration_seconds": 60 }),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a reason is required: {refused}"
+    );
+    let (status, grant) = call(&app, &ana, Method::POST, "/v1/grants", json!({ "role": "responder", "reason": "incident 4711: call the victim", "duration_seconds": 2 })).await;
+    assert_eq!(status, StatusCode::CREATED, "{grant}");
+    assert_eq!(grant["active"], false);
+    let id = grant["id"].as_i64().unwrap();
+
+    let (status, _) = call(
+        &app,
+        &ana,
+        Method::POST,
+        &format!("/v1/grants/{id}/approve"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "analysts approve nothing");
+    let (status, _) = app
+        .admin(
+            Method::POST,
+            &format!("/v1/grants/{id}/approve"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "grants are approved by a person, not a key"
+    );
+    let (status, _) = call(
+        &app,
+        &ana,
+        Method::GET,
+        "/v1/decisions?unmask=true",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not before approval");
+
+    let (status, approved) = call(
+        &app,
+        &boss,
+        Method::POST,
+        &format!("/v1/grants/{id}/approve"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["approved_by"], "boss");
+    assert_eq!(approved["active"], true);
+    let (status, _) = call(
+        &app,
+        &ana,
+        Method::GET,
+        "/v1/decisions?unmask=true",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "the granted role works at once");
+    let (status, _) = call(
+        &app,
+        &boss,
+        Method::POST,
+        &format!("/v1/grants/{id}/approve"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "approved once");
+
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    let (status, _) = call(
+        &app,
+        &ana,
+        Method::GET,
+        "/v1/decisions?unmask=true",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "and ends on its own");
+
+    // Nobody approves their own grant, even an administrator.
+    let (_, own) = call(
+        &app,
+        &boss,
+        Method::POST,
+        "/v1/grants",
+        json!({ "role": "responder", "reason": "testing my own grant", "duration_seconds": 60 }),
+    )
+    .await;
+    let (status, _) = call(
+        &app,
+        &boss,
+        Method::POST,
+        &format!("/v1/grants/{}/approve", own["id"]),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // An auditor holds no other role, not even for a while.
+    let audit_secret = create(&app, "otto", &[Role::Auditor]);
+    let _otto = session(&app, "otto", &audit_secret).await;
+    let (status, _) = call(
+        &app,
+        &ana,
+        Method::POST,
+        "/v1/grants",
+        json!({ "role": "auditor", "reason": "I want to audit myself", "duration_seconds": 60 }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let (_, grants) = call(&app, &boss, Method::GET, "/v1/grants", Value::Null).await;
+    assert_eq!(grants["grants"].as_array().unwrap().len(), 2);
+    app.stop().await;
+}

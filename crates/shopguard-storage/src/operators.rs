@@ -1,0 +1,71 @@
+//! Operators (the people using the console and the API), their sessions and temporary
+//! grants, as stored.
+
+use serde::{Deserialize, Serialize};
+use shopguard_core::rbac::Role;
+
+/// An operator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorRecord {
+    /// Login name, unique.
+    pub username: String,
+    /// Argon2id hash of the password, PHC form.
+    pub password_hash: String,
+    /// The TOTP secret (sealed with a data key at rest; clear here).
+    #[serde(skip_serializing)]
+    pub totp_secret: Vec<u8>,
+    /// Standing roles.
+    pub roles: Vec<Role>,
+    /// When the operator was created.
+    pub created_at_ms: i64,
+    /// When the operator was disabled, if they were.
+    pub disabled_at_ms: Option<i64>,
+}
+
+/// A login session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Public id, part of the token.
+    pub session_id: String,
+    /// SHA-256 of the token's secret.
+    pub secret_sha256: Vec<u8>,
+    /// Whose session.
+    pub username: String,
+    /// When it began.
+    pub created_at_ms: i64,
+    /// When it ends.
+    pub expires_at_ms: i64,
+}
+
+/// A temporary grant of a role: requested with a reason, approved by someone else, expiring
+/// on its own (DB33/T 978-2015 §8.3.4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecord {
+    /// Its id (0 before it is stored).
+    pub id: i64,
+    /// Who would hold the role.
+    pub username: String,
+    /// The role.
+    pub role: Role,
+    /// Why.
+    pub reason: String,
+    /// Who asked.
+    pub requested_by: String,
+    /// When.
+    pub requested_at_ms: i64,
+    /// For how long, once approved.
+    pub duration_ms: i64,
+    /// Who approved, once approved.
+    pub approved_by: Option<String>,
+    /// When it was approved.
+    pub approved_at_ms: Option<i64>,
+    /// When it ends, once approved.
+    pub expires_at_ms: Option<i64>,
+}
+
+impl GrantRecord {
+    /// Whether the grant is approved and not yet expired at `now_ms`.
+    pub fn is_active(&self, now_ms: i64) -> bool {
+        self.approved_by.is_some() && self.expires_at_ms.is_some_and(|end| end > now_ms)
+    }
+}
