@@ -277,6 +277,12 @@ pub struct PolicyInfo {
     pub created_at_ms: i64,
     /// Whether it is live.
     pub active: bool,
+    /// Whether it waits for approval.
+    #[serde(default)]
+    pub pending_approval: bool,
+    /// Who approved it, when it needed approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
     /// TOML source (only where a single version is returned).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -305,8 +311,16 @@ pub struct FixtureResult {
 /// Answer to a policy check or update.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PolicyCheckResponse {
-    /// The version stored and made live (absent for a check).
+    /// The version stored (absent for a check); live unless `pending_approval`.
     pub version: Option<u64>,
+    /// Whether the stored version waits for someone other than its author to approve it
+    /// (`POST /v1/policy/versions/{version}/approve`), because it adds or changes punitive
+    /// rules.
+    #[serde(default)]
+    pub pending_approval: bool,
+    /// The punitive rules (enforced, denying or listing) it adds or changes.
+    #[serde(default)]
+    pub punitive_rules: Vec<String>,
     /// Rules compiled.
     pub rules: usize,
     /// Features compiled.

@@ -189,6 +189,32 @@ pub struct RuleDoc {
     pub on: Option<Vec<EventKind>>,
 }
 
+impl RuleDoc {
+    /// Whether the rule punishes on its own: enforced, and denying or listing the entity.
+    pub fn is_punitive(&self) -> bool {
+        self.mode == RuleMode::Enforce
+            && (self.outcome == Outcome::Deny
+                || self
+                    .actions
+                    .iter()
+                    .any(|action| action.add_to_list.is_some()))
+    }
+}
+
+/// The punitive rules that `proposed` adds or changes compared with `live`: what needs the
+/// approval of someone other than its author before going live.
+pub fn punitive_changes(live: &str, proposed: &str) -> Result<Vec<String>, PolicyError> {
+    let live = PolicyDocument::parse(live)?;
+    let proposed = PolicyDocument::parse(proposed)?;
+    Ok(proposed
+        .rules
+        .iter()
+        .filter(|rule| rule.is_punitive())
+        .filter(|rule| !live.rules.iter().any(|existing| existing == *rule))
+        .map(|rule| rule.id.clone())
+        .collect())
+}
+
 /// An expectation of a fixture test.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

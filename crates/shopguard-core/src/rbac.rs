@@ -9,7 +9,7 @@
 //! | analyst | decisions:read, lists:write | investigating, listing bad actors |
 //! | responder | decisions:read, lists:write, pii:unmask | acting on incidents, contacting users |
 //! | rule_author | decisions:read, policy:write | writing rules |
-//! | approver | decisions:read (approving punitive rules: with the policy approval workflow) | approving punitive rules written by others |
+//! | approver | decisions:read, policy:approve | approving punitive rules written by others |
 //! | administrator | admin | operators, keys, data keys, everything |
 //! | auditor | audit:read | reading the audit log, and nothing else |
 //!
@@ -44,6 +44,9 @@ pub enum Scope {
     /// Check, replace and roll back policies.
     #[serde(rename = "policy:write")]
     PolicyWrite,
+    /// Approve a policy version that adds or changes punitive rules (never one's own).
+    #[serde(rename = "policy:approve")]
+    PolicyApprove,
     /// Everything, including policies, lists, keys and operators.
     #[serde(rename = "admin")]
     Admin,
@@ -51,13 +54,14 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::EventsWrite,
         Scope::DecisionsRead,
         Scope::AuditRead,
         Scope::PiiUnmask,
         Scope::ListsWrite,
         Scope::PolicyWrite,
+        Scope::PolicyApprove,
         Scope::Admin,
     ];
 
@@ -70,6 +74,7 @@ impl Scope {
             Scope::PiiUnmask => "pii:unmask",
             Scope::ListsWrite => "lists:write",
             Scope::PolicyWrite => "policy:write",
+            Scope::PolicyApprove => "policy:approve",
             Scope::Admin => "admin",
         }
     }
@@ -89,7 +94,7 @@ impl FromStr for Scope {
             .into_iter()
             .find(|scope| scope.as_str() == text)
             .ok_or_else(|| {
-                format!("unknown scope '{text}': use events:write, decisions:read, audit:read, pii:unmask, lists:write, policy:write or admin")
+                format!("unknown scope '{text}': use events:write, decisions:read, audit:read, pii:unmask, lists:write, policy:write, policy:approve or admin")
             })
     }
 }
@@ -145,11 +150,11 @@ impl Role {
         }
     }
 
-    /// The scopes the role grants. Approving punitive rules is the approver's own right,
-    /// checked by role when the approval workflow lands.
+    /// The scopes the role grants.
     pub fn scopes(self) -> &'static [Scope] {
         match self {
-            Role::Viewer | Role::Approver => &[Scope::DecisionsRead],
+            Role::Viewer => &[Scope::DecisionsRead],
+            Role::Approver => &[Scope::DecisionsRead, Scope::PolicyApprove],
             Role::Analyst => &[Scope::DecisionsRead, Scope::ListsWrite],
             Role::Responder => &[Scope::DecisionsRead, Scope::ListsWrite, Scope::PiiUnmask],
             Role::RuleAuthor => &[Scope::DecisionsRead, Scope::PolicyWrite],

@@ -59,6 +59,12 @@ impl RequiredScope for PolicyWrite {
     const SCOPE: Scope = Scope::PolicyWrite;
 }
 
+/// Approving punitive policy versions.
+pub struct PolicyApprove;
+impl RequiredScope for PolicyApprove {
+    const SCOPE: Scope = Scope::PolicyApprove;
+}
+
 /// Administrative routes: keys, data keys, checkpoints.
 pub struct Admin;
 impl RequiredScope for Admin {

@@ -48,6 +48,7 @@ impl Modify for BearerKey {
         routes::policy::check_policy,
         routes::policy::put_policy,
         routes::policy::rollback,
+        routes::policy::approve,
         routes::lists::list_lists,
         routes::lists::create_list,
         routes::lists::list_entries,

@@ -62,6 +62,10 @@ pub struct ServerConfig {
     pub audit_retention_days: u32,
     /// Seconds between signed checkpoints of the audit log (taken only when it grew).
     pub audit_checkpoint_seconds: u64,
+    /// Whether a policy version that adds or changes punitive rules (enforced rules that
+    /// deny or add to a list) must be approved by someone other than its author before it
+    /// goes live.
+    pub require_rule_approval: bool,
     /// Hours an operator's login session lasts.
     pub operator_session_hours: u32,
     /// Serve `POST /v1/noop`, which does nothing: the HTTP stack's ceiling for benchmarks.
@@ -86,6 +90,7 @@ impl Default for ServerConfig {
             audit_retention_days: 365,
             audit_checkpoint_seconds: 60,
             operator_session_hours: 8,
+            require_rule_approval: true,
             enable_noop_endpoint: false,
         }
     }

@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_audit_queue.sql"),
     include_str!("../migrations/0004_data_keys.sql"),
     include_str!("../migrations/0005_operators.sql"),
+    include_str!("../migrations/0006_policy_approval.sql"),
 ];
 const READERS: usize = 4;
 
@@ -216,6 +217,8 @@ fn policy_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PolicyVersion> {
         author: row.get(3)?,
         comment: row.get(4)?,
         created_at_ms: row.get(5)?,
+        pending_approval: row.get(6)?,
+        approved_by: row.get(7)?,
     })
 }
 
@@ -304,6 +307,35 @@ impl Store for EmbeddedStore {
         Ok(writer.last_insert_rowid() as u64)
     }
 
+    fn mark_policy_pending(&self, version: u64) -> StoreResult<()> {
+        self.writer
+            .lock()
+            .execute(
+                "UPDATE policy_versions SET pending_approval = 1 WHERE version = ?1",
+                [version as i64],
+            )
+            .map_err(db("marking a policy version pending"))?;
+        Ok(())
+    }
+
+    fn approve_policy_version(
+        &self,
+        version: u64,
+        approver: &str,
+        at_ms: i64,
+    ) -> StoreResult<bool> {
+        let changed = self
+            .writer
+            .lock()
+            .execute(
+                "UPDATE policy_versions SET pending_approval = 0, approved_by = ?2, approved_at_ms = ?3
+                 WHERE version = ?1 AND pending_approval = 1",
+                params![version as i64, approver, at_ms],
+            )
+            .map_err(db("approving a policy version"))?;
+        Ok(changed == 1)
+    }
+
     fn activate_policy_version(&self, version: u64, by: &str, at_ms: i64) -> StoreResult<()> {
         let writer = self.writer.lock();
         let exists: bool = writer
@@ -330,7 +362,7 @@ impl Store for EmbeddedStore {
         self.read(|connection| {
             connection
                 .query_row(
-                    "SELECT p.version, p.source, p.sha256, p.author, p.comment, p.created_at_ms
+                    "SELECT p.version, p.source, p.sha256, p.author, p.comment, p.created_at_ms, p.pending_approval, p.approved_by
                      FROM policy_active a JOIN policy_versions p ON p.version = a.version WHERE a.id = 1",
                     [],
                     policy_from_row,
@@ -344,7 +376,7 @@ impl Store for EmbeddedStore {
         self.read(|connection| {
             connection
                 .query_row(
-                    "SELECT version, source, sha256, author, comment, created_at_ms FROM policy_versions WHERE version = ?1",
+                    "SELECT version, source, sha256, author, comment, created_at_ms, pending_approval, approved_by FROM policy_versions WHERE version = ?1",
                     [version as i64],
                     policy_from_row,
                 )
@@ -356,7 +388,7 @@ impl Store for EmbeddedStore {
     fn policy_versions(&self) -> StoreResult<Vec<PolicyVersion>> {
         self.read(|connection| {
             let mut statement = connection
-                .prepare("SELECT version, '', sha256, author, comment, created_at_ms FROM policy_versions ORDER BY version DESC")
+                .prepare("SELECT version, '', sha256, author, comment, created_at_ms, pending_approval, approved_by FROM policy_versions ORDER BY version DESC")
                 .map_err(db("listing policy versions"))?;
             let rows = statement.query_map([], policy_from_row).map_err(db("listing policy versions"))?;
             rows.collect::<Result<_, _>>().map_err(db("listing policy versions"))

@@ -94,6 +94,10 @@ pub struct PolicyVersion {
     pub comment: String,
     /// When (ms since epoch).
     pub created_at_ms: i64,
+    /// Whether it waits for approval (it adds or changes punitive rules).
+    pub pending_approval: bool,
+    /// Who approved it, when it needed approval.
+    pub approved_by: Option<String>,
 }
 
 /// A list as stored.
@@ -217,6 +221,11 @@ pub trait Store: Send + Sync {
         comment: &str,
         at_ms: i64,
     ) -> StoreResult<u64>;
+    /// Marks a stored version as waiting for approval.
+    fn mark_policy_pending(&self, version: u64) -> StoreResult<()>;
+    /// Approves a pending version; false when it was not pending.
+    fn approve_policy_version(&self, version: u64, approver: &str, at_ms: i64)
+        -> StoreResult<bool>;
     /// Makes a stored version the live one.
     fn activate_policy_version(&self, version: u64, by: &str, at_ms: i64) -> StoreResult<()>;
     /// The live version, if any.

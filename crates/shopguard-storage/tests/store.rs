@@ -92,6 +92,22 @@ macro_rules! store_test_suite {
                     .insert_policy_version("b", "bob", "second", 2)
                     .unwrap();
                 assert_eq!((first, second), (1, 2));
+                store.mark_policy_pending(second).unwrap();
+                assert!(
+                    store
+                        .policy_version(second)
+                        .unwrap()
+                        .unwrap()
+                        .pending_approval
+                );
+                assert!(store.approve_policy_version(second, "carol", 3).unwrap());
+                assert!(
+                    !store.approve_policy_version(second, "carol", 3).unwrap(),
+                    "once"
+                );
+                let approved = store.policy_version(second).unwrap().unwrap();
+                assert!(!approved.pending_approval);
+                assert_eq!(approved.approved_by.as_deref(), Some("carol"));
                 store.activate_policy_version(second, "bob", 3).unwrap();
                 assert_eq!(store.active_policy().unwrap().unwrap().source, "b");
                 store.activate_policy_version(first, "alice", 4).unwrap();

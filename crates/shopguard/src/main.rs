@@ -241,6 +241,14 @@ enum PolicyCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Approve a stored version that waits for approval (it adds or changes punitive rules)
+    /// and make it live; nobody approves their own.
+    Approve {
+        /// The version number.
+        version: u64,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Make an earlier version live again on a running server.
     Rollback {
         /// The version number.
@@ -764,7 +772,31 @@ async fn policy(command: PolicyCommand) -> Result<()> {
                     read_policy(&file)?.into_bytes(),
                 )
                 .await?;
-            println!("{}", String::from_utf8_lossy(&body));
+            let answer: shopguard_api_types::PolicyCheckResponse = serde_json::from_slice(&body)?;
+            let version = answer.version.unwrap_or(0);
+            if answer.pending_approval {
+                println!(
+                    "version {version} stored; it adds or changes punitive rules ({}) and waits for approval by someone else:\n  shopguard policy approve {version}",
+                    answer.punitive_rules.join(", ")
+                );
+            } else {
+                println!(
+                    "version {version} is live ({} rules, {} features)",
+                    answer.rules, answer.features
+                );
+            }
+        }
+        PolicyCommand::Approve { version, server } => {
+            let client = ApiClient::new(&server)?;
+            client
+                .call(
+                    Method::POST,
+                    &format!("/v1/policy/versions/{version}/approve"),
+                    "application/json",
+                    Vec::new(),
+                )
+                .await?;
+            println!("version {version} approved and live");
         }
         PolicyCommand::Versions { server } => {
             let client = ApiClient::new(&server)?;
@@ -778,7 +810,13 @@ async fn policy(command: PolicyCommand) -> Result<()> {
                 .await?;
             let list: shopguard_api_types::PolicyVersionList = serde_json::from_slice(&body)?;
             for version in list.versions {
-                let marker = if version.active { "*" } else { " " };
+                let marker = if version.active {
+                    "*"
+                } else if version.pending_approval {
+                    "?"
+                } else {
+                    " "
+                };
                 println!(
                     "{marker} {:>4}  {}  {:<24} {}",
                     version.version,

@@ -62,6 +62,10 @@ pub fn router(state: AppState) -> Router {
             get(policy::get_policy).put(policy::put_policy),
         )
         .route("/v1/policy/versions", get(policy::list_versions))
+        .route(
+            "/v1/policy/versions/{version}/approve",
+            post(policy::approve),
+        )
         .route("/v1/policy/check", post(policy::check_policy))
         .route("/v1/policy/rollback", post(policy::rollback))
         .route("/v1/lists", get(lists::list_lists).post(lists::create_list))

@@ -155,6 +155,36 @@ impl TestApp {
         .await
     }
 
+    /// Puts a policy with the admin key and, when it waits for approval, approves it with
+    /// another key that holds `policy:approve`. Returns the status and answer of the PUT,
+    /// with the status 200 once approved.
+    pub async fn put_policy_approved(&self, source: &str) -> (StatusCode, Value) {
+        let (status, answer) = self
+            .raw(
+                Method::PUT,
+                "/v1/policy?comment=test",
+                Some(&self.admin_key.clone()),
+                "application/toml",
+                source.as_bytes().to_vec(),
+            )
+            .await;
+        if status != StatusCode::ACCEPTED {
+            return (status, answer);
+        }
+        let approver = self.key(&[Scope::PolicyApprove]);
+        let (approved, body) = self
+            .raw(
+                Method::POST,
+                &format!("/v1/policy/versions/{}/approve", answer["version"]),
+                Some(&approver),
+                "application/json",
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(approved, StatusCode::OK, "{body}");
+        (approved, answer)
+    }
+
     /// Posts one event with the admin key.
     pub async fn event(&self, event: Value) -> (StatusCode, Value) {
         self.admin(Method::POST, "/v1/events", event).await

@@ -73,7 +73,8 @@ async fn health_metrics_and_openapi_are_served() {
             "/v1/policy",
             "/v1/policy/check",
             "/v1/policy/rollback",
-            "/v1/policy/versions"
+            "/v1/policy/versions",
+            "/v1/policy/versions/{version}/approve"
         ]
     );
     assert!(document["components"]["schemas"]["Decision"].is_object());

@@ -91,7 +91,7 @@ async fn policies_are_replaced_checked_and_rolled_back() {
     assert_eq!(checked["rules"], 1);
     assert_eq!(checked["fixtures"][0]["passed"], true);
 
-    let (status, stored) = put_policy(&app, STRICT).await;
+    let (status, stored) = app.put_policy_approved(STRICT).await;
     assert_eq!(status, StatusCode::OK, "{stored}");
     assert_eq!(stored["version"], 2);
     let (_, decision) = app.event(failed_login("u1", "192.0.2.1")).await;
@@ -143,7 +143,7 @@ async fn swapping_policies_under_load_drops_no_request() {
         }));
     }
     for _ in 0..3 {
-        let (status, _) = put_policy(&app, STRICT).await;
+        let (status, _) = app.put_policy_approved(STRICT).await;
         assert_eq!(status, StatusCode::OK);
         let (status, _) = app
             .admin(Method::POST, "/v1/policy/rollback", json!({"version": 1}))
@@ -153,4 +153,82 @@ async fn swapping_policies_under_load_drops_no_request() {
     for sender in senders {
         assert!(!sender.await.unwrap().is_empty());
     }
+}
+
+#[tokio::test]
+async fn punitive_rules_wait_for_someone_else_to_approve_them() {
+    let app = TestApp::spawn().await;
+    // A rule that only sends to review is not punitive: it goes live at once.
+    let gentle = STRICT
+        .replace("outcome = \"deny\"", "outcome = \"review\"")
+        .replace("outcome = \"deny\", rules", "outcome = \"review\", rules");
+    let (status, live) = put_policy(&app, &gentle).await;
+    assert_eq!(status, StatusCode::OK, "{live}");
+    assert_eq!(live["pending_approval"], false);
+
+    let (status, pending) = put_policy(&app, STRICT).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{pending}");
+    assert_eq!(pending["pending_approval"], true);
+    assert_eq!(pending["punitive_rules"], json!(["no_failed_logins"]));
+    let version = pending["version"].as_u64().unwrap();
+    let (_, decision) = app.event(failed_login("p1", "192.0.2.1")).await;
+    assert_eq!(decision["outcome"], "review", "not live before approval");
+    let (status, _) = app
+        .admin(
+            Method::POST,
+            "/v1/policy/rollback",
+            json!({ "version": version }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "no way around the approval");
+
+    // The author cannot approve, even with admin; a writer without policy:approve cannot.
+    let (status, _) = app
+        .admin(
+            Method::POST,
+            &format!("/v1/policy/versions/{version}/approve"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let writer = app.key(&[shopguard_storage::Scope::PolicyWrite]);
+    let (status, _) = app
+        .raw(
+            Method::POST,
+            &format!("/v1/policy/versions/{version}/approve"),
+            Some(&writer),
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let approver = app.key(&[shopguard_storage::Scope::PolicyApprove]);
+    let (status, approved) = app
+        .raw(
+            Method::POST,
+            &format!("/v1/policy/versions/{version}/approve"),
+            Some(&approver),
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert!(approved["approved_by"]
+        .as_str()
+        .unwrap()
+        .starts_with("key:"));
+    let (_, decision) = app.event(failed_login("p2", "192.0.2.1")).await;
+    assert_eq!(decision["outcome"], "deny");
+    let (status, _) = app
+        .raw(
+            Method::POST,
+            &format!("/v1/policy/versions/{version}/approve"),
+            Some(&approver),
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "approved once");
+    app.stop().await;
 }

@@ -41,15 +41,7 @@ reason = "blocked device"
 name = "device_block"
 kind = "device"
 "#;
-    let (status, _) = first
-        .raw(
-            Method::PUT,
-            "/v1/policy",
-            Some(&first.admin_key.clone()),
-            "application/toml",
-            strict.as_bytes().to_vec(),
-        )
-        .await;
+    let (status, _) = first.put_policy_approved(strict).await;
     assert_eq!(status, hyper::StatusCode::OK);
     let folder = first.folder.clone();
     let temp = first.stop().await;
