@@ -68,6 +68,11 @@ enum Command {
     /// Create and list operators (people who log in with password and TOTP).
     #[command(subcommand)]
     Operators(OperatorsCommand),
+    /// Rotate the data key that encrypts personal fields, and re-encrypt the decision log,
+    /// on a stopped node's data folder (on a running node: POST /v1/data-keys/rotate and
+    /// /v1/data-keys/reencrypt).
+    #[command(subcommand)]
+    DataKeys(DataKeysCommand),
     /// Copy a data folder (online: a running node may keep writing) into a new folder with a
     /// manifest of hashes. The copy holds the audit signing key: keep it as safe as the node.
     Backup {
@@ -93,6 +98,21 @@ enum Command {
         /// it is placed in the new data folder. Without it, SHOPGUARD_MASTER_KEY is used.
         #[arg(long)]
         master_key_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DataKeysCommand {
+    /// Make a new data key the one that encrypts; older keys keep decrypting.
+    Rotate {
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+    /// Re-encrypt every logged decision's personal fields with the newest data key (and
+    /// encrypt any written in the clear), with a progress bar.
+    Reencrypt {
+        #[command(flatten)]
+        data: DataDirArgs,
     },
 }
 
@@ -348,6 +368,7 @@ async fn main() -> Result<()> {
         }
         Command::Audit(command) => audit_command(command),
         Command::Operators(command) => operators_command(command),
+        Command::DataKeys(command) => data_keys_command(command),
         Command::Backup { data, out } => {
             let bar = progress(0, "files");
             let manifest = backup::backup(&data.data_dir, &out, now_ms(), &mut |done, total| {
@@ -398,6 +419,48 @@ async fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn data_keys_command(command: DataKeysCommand) -> Result<()> {
+    let (DataKeysCommand::Rotate { data } | DataKeysCommand::Reencrypt { data }) = &command;
+    let store = EmbeddedStore::open(&data.data_dir).context(
+        "opening the data folder (is a node running on it? then use POST /v1/data-keys/...)",
+    )?;
+    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let (action, detail) = match command {
+        DataKeysCommand::Rotate { .. } => {
+            let active = store.rotate_data_key(now_ms())?;
+            println!("data key {active} now encrypts personal fields; older keys still decrypt");
+            (
+                "data_key.rotate",
+                serde_json::json!({ "active_key": active }),
+            )
+        }
+        DataKeysCommand::Reencrypt { .. } => {
+            let bar = progress(0, "segments");
+            let changed = store.reencrypt_decisions(&mut |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            })?;
+            bar.finish_and_clear();
+            println!("{changed} logged decisions re-encrypted with the newest data key");
+            (
+                "data_key.reencrypt",
+                serde_json::json!({ "records_changed": changed }),
+            )
+        }
+    };
+    store.queue_audit_entry(&audit_log::NewAuditEntry {
+        at_ms: now_ms(),
+        class: RecordClass::AccessControl,
+        content: AuditContent {
+            actor: format!("cli:{operator}"),
+            action: action.into(),
+            object: "decisions".into(),
+            detail,
+        },
+    })?;
+    Ok(())
 }
 
 fn operators_command(command: OperatorsCommand) -> Result<()> {

@@ -385,3 +385,65 @@ fn operators_are_created_with_a_strong_password_and_a_totp_secret() {
     let queued = store.queued_audit_entries(10).unwrap();
     assert_eq!(queued[0].1.content.action, "operator.create");
 }
+
+#[test]
+fn data_keys_rotate_and_reencrypt_on_a_stopped_node() {
+    use shopguard_core::{Engine, Event, EventInput, EventKind, ListRegistry};
+    use shopguard_storage::{DecisionRecord, LogEntry};
+
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().to_str().unwrap();
+    {
+        let engine = Engine::new(
+            include_str!("../../../examples/marketplace.toml"),
+            1,
+            std::sync::Arc::new(ListRegistry::new()),
+        )
+        .unwrap();
+        let event = Event::try_from_input(
+            EventInput {
+                kind: Some(EventKind::Register),
+                user_id: Some("mei".into()),
+                ip: Some("192.0.2.5".into()),
+                phone: Some("13812341234".into()),
+                occurred_at_ms: Some(1_000),
+                ..EventInput::default()
+            },
+            1_000,
+            || "e1".into(),
+        )
+        .unwrap();
+        let decision = engine.decide(&event, "d1".into());
+        let store = EmbeddedStore::open(folder.path()).unwrap();
+        store
+            .append_decisions(
+                &[LogEntry::new(DecisionRecord { decision, event }).unwrap()],
+                &[],
+            )
+            .unwrap();
+    }
+    let (ok, text) = shopguard(&["data-keys", "rotate", "--data-dir", data]);
+    assert!(ok && text.contains("data key 2 now encrypts"), "{text}");
+    let (ok, text) = shopguard(&["data-keys", "reencrypt", "--data-dir", data]);
+    assert!(
+        ok && text.contains("1 logged decisions re-encrypted"),
+        "{text}"
+    );
+    let store = EmbeddedStore::open(folder.path()).unwrap();
+    assert_eq!(
+        store
+            .decision("d1")
+            .unwrap()
+            .unwrap()
+            .event
+            .phone
+            .as_deref(),
+        Some("13812341234")
+    );
+    let queued = store.queued_audit_entries(10).unwrap();
+    let actions: Vec<&str> = queued
+        .iter()
+        .map(|(_, entry)| entry.content.action.as_str())
+        .collect();
+    assert_eq!(actions, vec!["data_key.rotate", "data_key.reencrypt"]);
+}

@@ -53,6 +53,29 @@ fn expiry(now: i64, ttl_seconds: Option<u64>) -> AppResult<Option<i64>> {
         .transpose()
 }
 
+/// How a list value appears in the audit log: as it is, unless the list holds personal data
+/// (emails, phones); then masked, with the SHA-256 of the value so that an auditor holding a
+/// value can confirm it.
+fn audit_value(kind: ListKind, value: &str) -> serde_json::Value {
+    let class = match kind {
+        ListKind::Email => DataClass::Email,
+        ListKind::Phone => DataClass::Phone,
+        _ => return serde_json::Value::String(value.to_owned()),
+    };
+    serde_json::json!({
+        "masked": class.mask(value),
+        "sha256": hex_sha256(value),
+    })
+}
+
+fn hex_sha256(value: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(value.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 fn entry(record: ListEntryRecord) -> ListEntry {
     ListEntry {
         value: record.value,
@@ -207,7 +230,7 @@ pub async fn add_entry(
             caller.audit_actor(),
             "list.entry.add",
             object,
-            serde_json::json!({ "value": record.value, "expires_at_ms": expires_at_ms, "reason": record.reason }),
+            serde_json::json!({ "value": audit_value(list.kind(), &record.value), "expires_at_ms": expires_at_ms, "reason": record.reason }),
         )
         .await?;
     Ok((StatusCode::CREATED, Json(entry(record))))
@@ -238,7 +261,7 @@ pub async fn remove_entry(
                 caller.audit_actor(),
                 "list.entry.remove",
                 object,
-                serde_json::json!({ "value": removed_value }),
+                serde_json::json!({ "value": audit_value(list.kind(), &removed_value) }),
             )
             .await?;
         Ok(StatusCode::NO_CONTENT)

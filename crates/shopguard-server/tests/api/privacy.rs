@@ -80,6 +80,11 @@ async fn personal_data_is_masked_unless_an_unmask_key_asks_and_each_unmask_is_au
         )
         .await;
     assert_eq!(entries["entries"][0]["value"], "boss@example.com");
+    // The audit trail of the list change does not spill the address either.
+    let (_, added) = get(&app, &auditor, "/v1/audit/entries?action=list.entry.add").await;
+    let detail = &added["entries"][0]["content"]["detail"]["value"];
+    assert_eq!(detail["masked"], "b***@example.com");
+    assert_eq!(detail["sha256"].as_str().unwrap().len(), 64);
     app.stop().await;
 }
 
