@@ -447,3 +447,113 @@ fn data_keys_rotate_and_reencrypt_on_a_stopped_node() {
         .collect();
     assert_eq!(actions, vec!["data_key.rotate", "data_key.reencrypt"]);
 }
+
+/// A minimal HTTP/1.1 exchange over a fresh connection: status and body.
+fn http(address: &str, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+/// Starts `shopguard serve` on a free port; returns the child and its address.
+fn serve(data: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shopguard"))
+        .args(["serve", "--data-dir", data, "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let address = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.strip_prefix("shopguard listening on http://")
+                .map(str::to_owned)
+        })
+        .unwrap();
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, address)
+}
+
+#[test]
+fn acknowledged_audit_entries_survive_a_kill_9() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().to_str().unwrap();
+    let (mut first, address) = serve(data);
+    let key = std::fs::read_to_string(folder.path().join("admin-api-key"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    for n in 0..40 {
+        let (status, body) = http(
+            &address,
+            "POST",
+            "/v1/lists/ip_block/entries",
+            &key,
+            &format!(r#"{{"value":"198.51.100.{n}","reason":"crash test"}}"#),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, _) = http(&address, "POST", "/v1/audit/checkpoints", &key, "");
+    assert_eq!(status, 200);
+    for n in 40..60 {
+        let (status, _) = http(
+            &address,
+            "POST",
+            "/v1/lists/ip_block/entries",
+            &key,
+            &format!(r#"{{"value":"198.51.100.{n}","reason":"after the checkpoint"}}"#),
+        );
+        assert_eq!(status, 201);
+    }
+    // No graceful stop: SIGKILL, as a power cut or the OOM killer would.
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let (ok, text) = shopguard(&["audit", "verify", "--data-dir", data]);
+    assert!(ok, "{text}");
+    // 60 list additions and the checkpoint request, each acknowledged after its fsync.
+    assert!(text.contains("61 entries"), "{text}");
+
+    let (mut second, address) = serve(data);
+    let (status, body) = http(
+        &address,
+        "GET",
+        "/v1/lists/ip_block/entries?limit=1000",
+        &key,
+        "",
+    );
+    assert_eq!(status, 200);
+    let entries: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        entries["entries"].as_array().unwrap().len(),
+        60,
+        "every acknowledged entry"
+    );
+    let (status, body) = http(
+        &address,
+        "GET",
+        "/v1/audit/entries?action=list.entry.add&limit=1000",
+        &key,
+        "",
+    );
+    assert_eq!(status, 200);
+    let audited: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(audited["entries"].as_array().unwrap().len(), 60);
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
