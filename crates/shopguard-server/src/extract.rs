@@ -112,7 +112,7 @@ pub struct Caller<S> {
 }
 
 impl<S> Caller<S> {
-    /// How the caller is named in records kept with data ("key:<name>", "operator:<name>").
+    /// How the caller is named in records kept with data (`key:<name>`, `operator:<name>`).
     pub fn actor(&self) -> String {
         match &self.principal.operator {
             Some(username) => format!("operator:{username}"),

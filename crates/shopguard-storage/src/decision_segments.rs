@@ -2,7 +2,7 @@
 //!
 //! # Layout of `<data>/decisions/`
 //! Segments are numbered from 1, as 16 hex digits; numbers grow with time.
-//! - `NNNN.log`: [frames](crate::frames), one per decision. A payload is the event's time
+//! - `NNNN.log`: frames ([`crate::frames`]), one per decision. A payload is the event's time
 //!   (`i64` LE, ms since epoch) followed by `{"decision":…,"event":…}` as JSON.
 //! - `NNNN.idx`, written once when the segment is sealed (it reached the size limit, or a
 //!   retention purge needed it closed): a header (magic `SGDIDX01`, the log's length, record

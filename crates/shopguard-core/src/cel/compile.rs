@@ -1,6 +1,6 @@
 //! The compiler: CEL syntax tree in, a tree of typed closures out.
 //!
-//! Every sub-expression compiles to a [`Node`] whose variant is its static type. Operators pick
+//! Every sub-expression compiles to a `Node` whose variant is its static type. Operators pick
 //! the closure for the operand types at compile time (`int < double` becomes one float
 //! comparison); an operand of unknown type (`dyn`: attributes, comprehension variables) sends
 //! the operator down the dynamic path over [`Value`]. Type errors that CEL's checker would
