@@ -60,6 +60,9 @@ pub struct ServerConfig {
     /// registrations and logins, which are kept long-term (DB33/T 978-2015 §8.4.2 asks for
     /// at least a year: values below 365 are refused).
     pub audit_retention_days: u32,
+    /// Days kept for particular record classes, overriding `audit_retention_days` (each at
+    /// least 365; registrations and logins are kept long-term and cannot be shortened).
+    pub audit_retention_days_by_class: std::collections::BTreeMap<RecordClass, u32>,
     /// Seconds between signed checkpoints of the audit log (taken only when it grew).
     pub audit_checkpoint_seconds: u64,
     /// Whether a policy version that adds or changes punitive rules (enforced rules that
@@ -88,6 +91,7 @@ impl Default for ServerConfig {
             decision_segment_mib: 128,
             decision_log_fsync: true,
             audit_retention_days: 365,
+            audit_retention_days_by_class: std::collections::BTreeMap::new(),
             audit_checkpoint_seconds: 60,
             operator_session_hours: 8,
             require_rule_approval: true,
@@ -248,7 +252,16 @@ impl AppState {
 
     /// How long audit content of `class` is kept, in days; `None` for long-term.
     pub fn audit_retention(&self, class: RecordClass) -> Option<u32> {
-        (!class.kept_long_term()).then_some(self.config.audit_retention_days)
+        if class.kept_long_term() {
+            return None;
+        }
+        Some(
+            self.config
+                .audit_retention_days_by_class
+                .get(&class)
+                .copied()
+                .unwrap_or(self.config.audit_retention_days),
+        )
     }
 }
 
@@ -321,6 +334,20 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Star
         return Err(StartError::Config(
             "operator_session_hours must be between 1 and 720".into(),
         ));
+    }
+    for (class, days) in &config.audit_retention_days_by_class {
+        if class.kept_long_term() {
+            return Err(StartError::Config(format!(
+                "audit_retention_days_by_class: {} records are kept long-term (DB33/T 978-2015 §8.4.2)",
+                class.as_str()
+            )));
+        }
+        if *days < 365 {
+            return Err(StartError::Config(format!(
+                "audit_retention_days_by_class: {} must be kept at least 365 days",
+                class.as_str()
+            )));
+        }
     }
     if config.audit_checkpoint_seconds == 0 {
         return Err(StartError::Config(

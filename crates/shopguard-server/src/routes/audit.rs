@@ -162,6 +162,8 @@ pub async fn retention(
             days: state.audit_retention(class),
             basis: if class.kept_long_term() {
                 "registration and login records are kept long-term (DB33/T 978-2015 §8.4.2 d)".into()
+            } else if state.config.audit_retention_days_by_class.contains_key(&class) {
+                "kept at least one year (DB33/T 978-2015 §8.4.2 d); audit_retention_days_by_class".into()
             } else {
                 "other records are kept at least one year (DB33/T 978-2015 §8.4.2 d); audit_retention_days".into()
             },

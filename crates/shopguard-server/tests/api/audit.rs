@@ -183,6 +183,45 @@ async fn proofs_check_out_against_signed_checkpoints() {
 }
 
 #[tokio::test]
+async fn retention_is_set_per_record_class_within_the_standards_bounds() {
+    let app = TestApp::spawn_with(|config| {
+        config
+            .audit_retention_days_by_class
+            .insert(RecordClass::DataAccess, 730);
+    })
+    .await;
+    let auditor = app.key(&[Scope::AuditRead]);
+    let (_, retention) = get(&app, &auditor, "/v1/audit/retention").await;
+    let days = |class: &str| {
+        retention["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|rule| rule["class"] == class)
+            .unwrap()["days"]
+            .clone()
+    };
+    assert_eq!(days("data_access"), 730);
+    assert_eq!(days("configuration"), 365);
+    assert!(days("registration").is_null());
+    app.stop().await;
+
+    for (class, days) in [(RecordClass::Login, 400), (RecordClass::Incident, 100)] {
+        let folder = tempfile::tempdir().unwrap();
+        let mut config = shopguard_server::ServerConfig {
+            data_dir: folder.path().to_owned(),
+            ..shopguard_server::ServerConfig::default()
+        };
+        config.audit_retention_days_by_class.insert(class, days);
+        let refused = shopguard_server::start(config, crate::SHIPPED_POLICY);
+        assert!(
+            refused.is_err(),
+            "{class:?} for {days} days must be refused"
+        );
+    }
+}
+
+#[tokio::test]
 async fn entries_queued_by_tools_reach_the_log_and_survive_a_restart() {
     let app = TestApp::spawn().await;
     app.state
