@@ -426,7 +426,6 @@ fn data_keys_command(command: DataKeysCommand) -> Result<()> {
     let store = EmbeddedStore::open(&data.data_dir).context(
         "opening the data folder (is a node running on it? then use POST /v1/data-keys/...)",
     )?;
-    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let (action, detail) = match command {
         DataKeysCommand::Rotate { .. } => {
             let active = store.rotate_data_key(now_ms())?;
@@ -450,17 +449,7 @@ fn data_keys_command(command: DataKeysCommand) -> Result<()> {
             )
         }
     };
-    store.queue_audit_entry(&audit_log::NewAuditEntry {
-        at_ms: now_ms(),
-        class: RecordClass::AccessControl,
-        content: AuditContent {
-            actor: format!("cli:{operator}"),
-            action: action.into(),
-            object: "decisions".into(),
-            detail,
-        },
-    })?;
-    Ok(())
+    queue_cli_audit(&store, action, "decisions".into(), detail)
 }
 
 fn operators_command(command: OperatorsCommand) -> Result<()> {
@@ -508,17 +497,12 @@ fn operators_command(command: OperatorsCommand) -> Result<()> {
                 disabled_at_ms: None,
             })?;
             let role_names: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
-            let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-            store.queue_audit_entry(&audit_log::NewAuditEntry {
-                at_ms: now_ms(),
-                class: RecordClass::AccessControl,
-                content: AuditContent {
-                    actor: format!("cli:{operator}"),
-                    action: "operator.create".into(),
-                    object: format!("operator:{username}"),
-                    detail: serde_json::json!({ "roles": role_names }),
-                },
-            })?;
+            queue_cli_audit(
+                &store,
+                "operator.create",
+                format!("operator:{username}"),
+                serde_json::json!({ "roles": role_names }),
+            )?;
             println!(
                 "operator {username} created with roles {}",
                 role_names.join(", ")
@@ -711,10 +695,10 @@ fn keys(command: KeysCommand) -> Result<()> {
                 .iter()
                 .map(|scope| scope.as_str())
                 .collect();
-            queue_key_audit(
+            queue_cli_audit(
                 &store,
                 "key.create",
-                &key.record.key_id,
+                format!("key:{}", key.record.key_id),
                 serde_json::json!({ "name": name, "scopes": scopes }),
             )?;
             println!("{}", key.token);
@@ -746,19 +730,24 @@ fn keys(command: KeysCommand) -> Result<()> {
             if !store.revoke_api_key(&key_id, now_ms())? {
                 bail!("no active key with id {key_id}");
             }
-            queue_key_audit(&store, "key.revoke", &key_id, serde_json::Value::Null)?;
+            queue_cli_audit(
+                &store,
+                "key.revoke",
+                format!("key:{key_id}"),
+                serde_json::Value::Null,
+            )?;
             println!("revoked {key_id}");
         }
     }
     Ok(())
 }
 
-/// Records a key change for the audit log; the node moves it in within seconds (or at its
-/// next start).
-fn queue_key_audit(
+/// Records an action of the command line for the audit log; the node moves it in within
+/// seconds (or at its next start).
+fn queue_cli_audit(
     store: &EmbeddedStore,
     action: &str,
-    key_id: &str,
+    object: String,
     detail: serde_json::Value,
 ) -> Result<()> {
     let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
@@ -768,7 +757,7 @@ fn queue_key_audit(
         content: AuditContent {
             actor: format!("cli:{operator}"),
             action: action.to_owned(),
-            object: format!("key:{key_id}"),
+            object,
             detail,
         },
     })?;

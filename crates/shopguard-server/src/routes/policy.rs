@@ -9,7 +9,7 @@ use shopguard_api_types::{
     PolicyVersionList, RollbackRequest,
 };
 use shopguard_core::FixtureReport;
-use shopguard_storage::PolicyVersion;
+use shopguard_storage::{PolicyVersion, Store};
 
 use crate::error::{AppError, AppResult};
 use crate::extract::{Caller, JsonBody, Params, PolicyApprove, PolicyWrite, TextBody};
@@ -28,6 +28,16 @@ fn info(version: PolicyVersion, active: u64, with_source: bool) -> PolicyInfo {
         approved_by: version.approved_by,
         source: with_source.then_some(version.source),
     }
+}
+
+/// A stored version, or `not_found`.
+fn stored_version(store: &dyn Store, version: u64) -> AppResult<PolicyVersion> {
+    store.policy_version(version)?.ok_or_else(|| {
+        AppError::new(
+            ErrorCode::NotFound,
+            format!("policy version {version} not found"),
+        )
+    })
 }
 
 fn fixture_results(reports: Vec<FixtureReport>) -> Vec<FixtureResult> {
@@ -177,12 +187,7 @@ pub async fn approve(
     let store = state.store.clone();
     let approver = caller.audit_actor();
     let version = tokio::task::spawn_blocking(move || -> AppResult<PolicyVersion> {
-        let version = store.policy_version(version_number)?.ok_or_else(|| {
-            AppError::new(
-                ErrorCode::NotFound,
-                format!("policy version {version_number} not found"),
-            )
-        })?;
+        let version = stored_version(store.as_ref(), version_number)?;
         if !version.pending_approval {
             return Err(AppError::new(
                 ErrorCode::Conflict,
@@ -237,12 +242,7 @@ pub async fn rollback(
     let store = state.store.clone();
     let actor = caller.actor();
     let version = tokio::task::spawn_blocking(move || -> AppResult<PolicyVersion> {
-        let version = store.policy_version(request.version)?.ok_or_else(|| {
-            AppError::new(
-                ErrorCode::NotFound,
-                format!("policy version {} not found", request.version),
-            )
-        })?;
+        let version = stored_version(store.as_ref(), request.version)?;
         if version.pending_approval {
             return Err(AppError::new(
                 ErrorCode::Conflict,
