@@ -67,6 +67,7 @@ impl Modify for BearerKey {
         routes::operators::request_grant,
         routes::operators::approve_grant,
         routes::operators::list_grants,
+        routes::operators::disable_operator,
         routes::ops::healthz,
         routes::ops::metrics,
     ),

@@ -701,6 +701,18 @@ impl Store for EmbeddedStore {
             .collect()
     }
 
+    fn disable_operator(&self, username: &str, at_ms: i64) -> StoreResult<bool> {
+        let changed = self
+            .writer
+            .lock()
+            .execute(
+                "UPDATE operators SET disabled_at_ms = ?2 WHERE username = ?1 AND disabled_at_ms IS NULL",
+                params![username, at_ms],
+            )
+            .map_err(db("disabling an operator"))?;
+        Ok(changed == 1)
+    }
+
     fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
         self.writer
             .lock()

@@ -292,6 +292,9 @@ pub trait Store: Send + Sync {
     fn operator(&self, username: &str) -> StoreResult<Option<operators::OperatorRecord>>;
     /// Every operator.
     fn operators(&self) -> StoreResult<Vec<operators::OperatorRecord>>;
+    /// Disables an operator: their sessions stop working at once; false when there was no
+    /// such active operator.
+    fn disable_operator(&self, username: &str, at_ms: i64) -> StoreResult<bool>;
     /// Stores a session.
     fn insert_session(&self, session: &operators::SessionRecord) -> StoreResult<()>;
     /// One session.

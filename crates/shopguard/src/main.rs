@@ -142,6 +142,14 @@ enum OperatorsCommand {
         #[command(flatten)]
         data: DataDirArgs,
     },
+    /// Disable an operator: their sessions stop working at once (on a running node too).
+    Disable {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -510,6 +518,20 @@ fn operators_command(command: OperatorsCommand) -> Result<()> {
             println!("TOTP secret (add it to an authenticator app now; it is not shown again):");
             println!("  {base32}");
             println!("  {uri}");
+            Ok(())
+        }
+        OperatorsCommand::Disable { username, data } => {
+            let store = EmbeddedStore::open_for_administration(&data.data_dir)?;
+            if !store.disable_operator(&username, now_ms())? {
+                bail!("no active operator '{username}'");
+            }
+            queue_cli_audit(
+                &store,
+                "operator.disable",
+                format!("operator:{username}"),
+                serde_json::Value::Null,
+            )?;
+            println!("operator {username} disabled; their sessions no longer work");
             Ok(())
         }
         OperatorsCommand::List { data } => {

@@ -384,6 +384,27 @@ fn operators_are_created_with_a_strong_password_and_a_totp_secret() {
     assert_eq!(stored.totp_secret.len(), 20);
     let queued = store.queued_audit_entries(10).unwrap();
     assert_eq!(queued[0].1.content.action, "operator.create");
+    drop(store);
+    let (ok, text) = shopguard(&[
+        "operators",
+        "disable",
+        "--username",
+        "ana",
+        "--data-dir",
+        data,
+    ]);
+    assert!(ok, "{text}");
+    let (ok, text) = shopguard(&["operators", "list", "--data-dir", data]);
+    assert!(ok && text.contains("disabled"), "{text}");
+    let (ok, text) = shopguard(&[
+        "operators",
+        "disable",
+        "--username",
+        "ana",
+        "--data-dir",
+        data,
+    ]);
+    assert!(!ok && text.contains("no active operator"), "{text}");
 }
 
 #[test]

@@ -90,6 +90,10 @@ pub fn router(state: AppState) -> Router {
             get(operators::list_grants).post(operators::request_grant),
         )
         .route("/v1/grants/{id}/approve", post(operators::approve_grant))
+        .route(
+            "/v1/operators/{username}/disable",
+            post(operators::disable_operator),
+        )
         .route("/v1/data-keys/reencrypt", post(data_keys::reencrypt))
         .layer(DefaultBodyLimit::max(body_limit))
         .route(

@@ -263,3 +263,41 @@ pub async fn list_grants(
         grants: grants.into_iter().map(|grant| view(grant, now)).collect(),
     }))
 }
+
+/// Disables an operator (leaving, compromised): their sessions stop working at once, and
+/// they cannot log in again. Nobody disables themselves.
+#[utoipa::path(post, path = "/v1/operators/{username}/disable", tag = "operators",
+    params(("username" = String, Path, description = "the operator")),
+    responses((status = 204), (status = 404, body = ApiError), (status = 409, body = ApiError)), security(("api_key" = ["admin"])))]
+pub async fn disable_operator(
+    State(state): State<AppState>,
+    caller: Caller<Admin>,
+    Path(username): Path<String>,
+) -> AppResult<StatusCode> {
+    if caller.principal.operator.as_deref() == Some(username.as_str()) {
+        return Err(AppError::new(
+            ErrorCode::Conflict,
+            "nobody disables themselves; ask another administrator",
+        ));
+    }
+    let store = state.store.clone();
+    let target = username.clone();
+    let disabled =
+        tokio::task::spawn_blocking(move || store.disable_operator(&target, now_ms())).await??;
+    if !disabled {
+        return Err(AppError::new(
+            ErrorCode::NotFound,
+            format!("no active operator '{username}'"),
+        ));
+    }
+    state
+        .record_audit(
+            RecordClass::AccessControl,
+            caller.audit_actor(),
+            "operator.disable",
+            format!("operator:{username}"),
+            serde_json::Value::Null,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -293,5 +293,39 @@ async fn temporary_grants_need_another_approver_and_expire_on_their_own() {
 
     let (_, grants) = call(&app, &boss, Method::GET, "/v1/grants", Value::Null).await;
     assert_eq!(grants["grants"].as_array().unwrap().len(), 2);
+
+    // Offboarding: a disabled operator's session stops at once, and login is refused.
+    let (status, _) = call(
+        &app,
+        &boss,
+        Method::POST,
+        "/v1/operators/boss/disable",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "nobody disables themselves");
+    let (status, _) = call(
+        &app,
+        &boss,
+        Method::POST,
+        "/v1/operators/ana/disable",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(&app, &ana, Method::GET, "/v1/decisions", Value::Null).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let code = credentials::totp_code(&ana_secret, now_seconds()).unwrap();
+    let (status, _) = login(&app, "ana", PASSWORD, &code).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(
+        &app,
+        &boss,
+        Method::POST,
+        "/v1/operators/ana/disable",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "already disabled");
     app.stop().await;
 }

@@ -70,6 +70,7 @@ async fn health_metrics_and_openapi_are_served() {
             "/v1/lists",
             "/v1/lists/{name}/entries",
             "/v1/lists/{name}/import",
+            "/v1/operators/{username}/disable",
             "/v1/policy",
             "/v1/policy/check",
             "/v1/policy/rollback",
