@@ -877,7 +877,7 @@ impl AuditLog {
     /// Recomputes everything and compares it with the signed checkpoints (those stored, and
     /// `extra` ones an auditor kept), using `key` to check signatures.
     pub fn verify(&self, key: &VerifyingKey, extra: &[Checkpoint]) -> StoreResult<VerifyReport> {
-        verify_folder(&self.folder, key, extra)
+        verify_folder(&self.folder, key, extra, &mut |_| {})
     }
 }
 
@@ -987,7 +987,17 @@ pub fn verify_data_dir(
     key: &VerifyingKey,
     extra: &[Checkpoint],
 ) -> StoreResult<VerifyReport> {
-    verify_folder(&data_dir.join("audit"), key, extra)
+    verify_folder(&data_dir.join("audit"), key, extra, &mut |_| {})
+}
+
+/// [`verify_data_dir`], calling `progress(entries verified)` every 65,536 entries.
+pub fn verify_data_dir_with_progress(
+    data_dir: &Path,
+    key: &VerifyingKey,
+    extra: &[Checkpoint],
+    progress: &mut dyn FnMut(u64),
+) -> StoreResult<VerifyReport> {
+    verify_folder(&data_dir.join("audit"), key, extra, progress)
 }
 
 /// The public key stored in a data folder.
@@ -1003,6 +1013,7 @@ fn verify_folder(
     folder: &Path,
     key: &VerifyingKey,
     extra: &[Checkpoint],
+    progress: &mut dyn FnMut(u64),
 ) -> StoreResult<VerifyReport> {
     let mut problem: Option<Problem> = None;
     let mut note = |seq: u64, what: String| {
@@ -1122,6 +1133,9 @@ fn verify_folder(
                 }
             }
             frontier.push(leaf, |_, _, _| {});
+            if frontier.size().is_multiple_of(65_536) {
+                progress(frontier.size());
+            }
             check_roots(&frontier, &mut pending, &mut checked, &mut last_checkpointed, &mut note);
             Ok(())
         })

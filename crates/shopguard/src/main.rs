@@ -590,7 +590,18 @@ fn audit_command(command: AuditCommand) -> Result<()> {
             }
             eprintln!("verifying the audit log in {}", data.data_dir.display());
             let started = std::time::Instant::now();
-            let report = audit_log::verify_data_dir(&data.data_dir, &key, &extra)?;
+            let spinner = ProgressBar::new_spinner();
+            spinner.set_style(
+                ProgressStyle::with_template("{spinner} {pos} entries verified ({per_sec})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            let report = audit_log::verify_data_dir_with_progress(
+                &data.data_dir,
+                &key,
+                &extra,
+                &mut |entries| spinner.set_position(entries),
+            )?;
+            spinner.finish_and_clear();
             println!(
                 "{} entries ({} purged at the end of retention), {} checkpoints checked, in {:.1} s",
                 report.entries,
