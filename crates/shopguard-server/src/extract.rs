@@ -139,10 +139,15 @@ fn presented_token(parts: &Parts) -> Option<&str> {
     parts.headers.get("x-api-key")?.to_str().ok().map(str::trim)
 }
 
-async fn lookup_key(state: &AppState, key_id: &str) -> Result<Option<Arc<ApiKeyRecord>>, AppError> {
-    if let Some((record, fetched)) = state.key_cache.read().get(key_id) {
+/// The key with this id and the principal it stands for, from the cache while fresh (the
+/// principal is built once per fetch, not per request).
+async fn lookup_key(
+    state: &AppState,
+    key_id: &str,
+) -> Result<Option<(Arc<ApiKeyRecord>, Arc<Principal>)>, AppError> {
+    if let Some((record, principal, fetched)) = state.key_cache.read().get(key_id) {
         if fetched.elapsed() < KEY_CACHE_TTL {
-            return Ok(Some(record.clone()));
+            return Ok(Some((record.clone(), principal.clone())));
         }
     }
     let store = state.store.clone();
@@ -150,14 +155,19 @@ async fn lookup_key(state: &AppState, key_id: &str) -> Result<Option<Arc<ApiKeyR
     let record = tokio::task::spawn_blocking(move || store.api_key(&owned_id))
         .await??
         .map(Arc::new);
-    if let Some(record) = &record {
-        let mut cache = state.key_cache.write();
-        if cache.len() > 10_000 {
-            cache.clear();
-        }
-        cache.insert(key_id.to_owned(), (record.clone(), Instant::now()));
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    let principal = Arc::new(Principal::of_key(&record));
+    let mut cache = state.key_cache.write();
+    if cache.len() > 10_000 {
+        cache.clear();
     }
-    Ok(record)
+    cache.insert(
+        key_id.to_owned(),
+        (record.clone(), principal.clone(), Instant::now()),
+    );
+    Ok(Some((record, principal)))
 }
 
 /// The operator behind a session token, with their scopes now; `None` when the token is
@@ -221,16 +231,18 @@ impl<S: RequiredScope + Send + Sync> FromRequestParts<AppState> for Caller<S> {
         let token = presented_token(parts).ok_or_else(invalid)?;
         let principal = if let Some((session_id, secret)) = credentials::split_session_token(token)
         {
-            session_principal(state, session_id, secret)
-                .await?
-                .ok_or_else(invalid)?
+            Arc::new(
+                session_principal(state, session_id, secret)
+                    .await?
+                    .ok_or_else(invalid)?,
+            )
         } else {
             let (key_id, secret) = split_token(token).ok_or_else(invalid)?;
-            let record = lookup_key(state, key_id).await?.ok_or_else(invalid)?;
+            let (record, principal) = lookup_key(state, key_id).await?.ok_or_else(invalid)?;
             if record.revoked_at_ms.is_some() || !record.secret_matches(secret) {
                 return Err(invalid());
             }
-            Principal::of_key(&record)
+            principal
         };
         if !principal.grants(S::SCOPE) {
             return Err(AppError::new(
@@ -246,7 +258,7 @@ impl<S: RequiredScope + Send + Sync> FromRequestParts<AppState> for Caller<S> {
             ));
         }
         Ok(Caller {
-            principal: Arc::new(principal),
+            principal,
             scope: PhantomData,
         })
     }

@@ -130,7 +130,7 @@ pub fn now_ms() -> i64 {
 }
 
 /// API keys recently looked up, by key id, with when they were read.
-pub type KeyCache = RwLock<HashMap<String, (Arc<ApiKeyRecord>, Instant)>>;
+pub type KeyCache = RwLock<HashMap<String, (Arc<ApiKeyRecord>, Arc<Principal>, Instant)>>;
 
 /// What handlers share.
 #[derive(Clone)]
