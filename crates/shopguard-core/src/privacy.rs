@@ -132,35 +132,51 @@ impl DataClass {
     }
 }
 
-/// Masks, in place, every level-3-or-more value of an event in its JSON form (its named
-/// fields, and its free attributes by name). Returns how many values were masked.
-pub fn mask_event_json(event: &mut serde_json::Value) -> usize {
-    let mut masked = 0;
+/// Calls `visit(class, text)` for every personal string value (level 3 or more) of an event
+/// in its JSON form: its named fields, and its free attributes by name. The one place that
+/// knows where personal data sits in an event; masking and encryption both go through it.
+pub fn for_each_personal_value<E>(
+    event: &mut serde_json::Value,
+    visit: &mut dyn FnMut(DataClass, &mut String) -> Result<(), E>,
+) -> Result<(), E> {
     let Some(fields) = event.as_object_mut() else {
-        return 0;
+        return Ok(());
     };
     for (name, value) in fields.iter_mut() {
         if name == "attrs" {
             if let Some(attributes) = value.as_object_mut() {
                 for (attribute, attribute_value) in attributes.iter_mut() {
-                    masked += mask_value(attribute, attribute_value);
+                    visit_value(attribute, attribute_value, visit)?;
                 }
             }
         } else {
-            masked += mask_value(name, value);
+            visit_value(name, value, visit)?;
         }
     }
-    masked
+    Ok(())
 }
 
-fn mask_value(name: &str, value: &mut serde_json::Value) -> usize {
-    match (DataClass::of_field(name), value.as_str()) {
-        (Some(class), Some(text)) => {
-            *value = serde_json::Value::String(class.mask(text));
-            1
-        }
-        _ => 0,
+fn visit_value<E>(
+    name: &str,
+    value: &mut serde_json::Value,
+    visit: &mut dyn FnMut(DataClass, &mut String) -> Result<(), E>,
+) -> Result<(), E> {
+    match (DataClass::of_field(name), value) {
+        (Some(class), serde_json::Value::String(text)) => visit(class, text),
+        _ => Ok(()),
     }
+}
+
+/// Masks, in place, every level-3-or-more value of an event in its JSON form. Returns how
+/// many values were masked.
+pub fn mask_event_json(event: &mut serde_json::Value) -> usize {
+    let mut masked = 0;
+    let _ = for_each_personal_value::<std::convert::Infallible>(event, &mut |class, text| {
+        *text = class.mask(text);
+        masked += 1;
+        Ok(())
+    });
+    masked
 }
 
 #[cfg(test)]

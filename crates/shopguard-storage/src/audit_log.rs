@@ -187,15 +187,30 @@ fn level_path(folder: &Path, level: u32) -> PathBuf {
 }
 
 /// The tree's level files, read by position.
-struct LevelFiles<'a> {
-    folder: &'a Path,
+struct LevelFiles {
+    /// Level `n` at index `n`, for every level file present.
+    files: Vec<File>,
 }
 
-impl NodeSource for LevelFiles<'_> {
+impl LevelFiles {
+    /// Opens every level file once, for the many node reads of one proof or root.
+    fn open(folder: &Path) -> LevelFiles {
+        let files = (0..64u32)
+            .map_while(|level| File::open(level_path(folder, level)).ok())
+            .collect();
+        LevelFiles { files }
+    }
+}
+
+impl NodeSource for LevelFiles {
     type Error = StoreError;
     fn node(&self, level: u32, index: u64) -> StoreResult<Hash> {
-        let file =
-            File::open(level_path(self.folder, level)).map_err(io("reading the audit tree"))?;
+        let file = self.files.get(level as usize).ok_or_else(|| {
+            corrupt(
+                "reading the audit tree",
+                format!("tree level {level} is missing"),
+            )
+        })?;
         let mut hash = [0u8; 32];
         file.read_exact_at(&mut hash, index * 32)
             .map_err(io("reading the audit tree"))?;
@@ -397,7 +412,7 @@ impl AuditLog {
                 .map_err(io("recovering the audit tree"))?;
             levels.push(file);
         }
-        let frontier = Frontier::from_source(&LevelFiles { folder: &folder }, trusted)?;
+        let frontier = Frontier::from_source(&LevelFiles::open(&folder), trusted)?;
         let checkpoints =
             open_append(&folder.join("checkpoints.log"), "opening audit checkpoints")?;
         let log = AuditLog {
@@ -769,14 +784,8 @@ impl AuditLog {
         let stored = self
             .stored(seq)?
             .ok_or_else(|| StoreError::NotFound(format!("audit entry {seq}")))?;
-        let proof = merkle::inclusion_proof(
-            &LevelFiles {
-                folder: &self.folder,
-            },
-            seq,
-            tree_size,
-        )
-        .map_err(proof_error)?;
+        let proof = merkle::inclusion_proof(&LevelFiles::open(&self.folder), seq, tree_size)
+            .map_err(proof_error)?;
         Ok((stored.to_entry()?, proof))
     }
 
@@ -787,14 +796,8 @@ impl AuditLog {
                 "a tree of {new_size} entries"
             )));
         }
-        merkle::consistency_proof(
-            &LevelFiles {
-                folder: &self.folder,
-            },
-            old_size,
-            new_size,
-        )
-        .map_err(proof_error)
+        merkle::consistency_proof(&LevelFiles::open(&self.folder), old_size, new_size)
+            .map_err(proof_error)
     }
 
     /// The root of the tree of the first `size` entries.
@@ -802,12 +805,7 @@ impl AuditLog {
         if size > self.size() {
             return Err(StoreError::NotFound(format!("a tree of {size} entries")));
         }
-        merkle::root(
-            &LevelFiles {
-                folder: &self.folder,
-            },
-            size,
-        )
+        merkle::root(&LevelFiles::open(&self.folder), size)
     }
 
     /// Removes the content of entries whose retention ended (`retention(class)` gives the days

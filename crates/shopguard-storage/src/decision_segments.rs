@@ -43,7 +43,7 @@ use crate::files::{io, open_append, sync_folder};
 use crate::frames::{self, FrameError, ScanEnd};
 use crate::keyring::{Keyring, SEALED_PREFIX};
 use crate::{DecisionQuery, DecisionRecord, LogEntry, StoreError, StoreResult};
-use shopguard_core::privacy::DataClass;
+use shopguard_core::privacy::{for_each_personal_value, DataClass};
 use shopguard_core::Event;
 
 /// Settings of the segment files.
@@ -927,15 +927,13 @@ impl DecisionSegments {
             };
             // Only segments with something to change are rewritten.
             let mut needs = false;
-            let mut probe = |_: i64, json: &[u8]| -> StoreResult<Option<Vec<u8>>> {
+            scan_records(segment, &mut |json| {
                 if !needs {
                     let mut record: serde_json::Value =
                         serde_json::from_slice(json).unwrap_or_default();
-                    needs = reseal_personal_fields(&mut record["event"], &keyring, active)?;
+                    needs = needs_reseal(&mut record["event"], active);
                 }
-                Ok(None)
-            };
-            scan_records(segment, &mut probe)?;
+            })?;
             if needs {
                 let rewritten =
                     self.rewrite_segment(segment, "re-encrypting decisions", &mut transform)?;
@@ -953,23 +951,18 @@ impl DecisionSegments {
 /// or `None` to drop it.
 type RecordTransform<'a> = dyn FnMut(i64, &[u8]) -> StoreResult<Option<Vec<u8>>> + 'a;
 
-/// Calls `visit(event time, record JSON)` for every record of a sealed segment.
-fn scan_records(segment: &SealedSegment, visit: &mut RecordTransform<'_>) -> StoreResult<()> {
-    let mut failure = None;
+/// Calls `visit(record JSON)` for every record of a sealed segment.
+fn scan_records(segment: &SealedSegment, visit: &mut dyn FnMut(&[u8])) -> StoreResult<()> {
     frames::scan_frames(&segment.log, |offset, payload| {
-        let (at_ms, json) = split_payload(payload).map_err(|_| FrameError::Bad {
+        let (_, json) = split_payload(payload).map_err(|_| FrameError::Bad {
             offset,
             reason: "record too short",
         })?;
-        if failure.is_none() {
-            if let Err(error) = visit(at_ms, json) {
-                failure = Some(error);
-            }
-        }
+        visit(json);
         Ok(())
     })
     .map_err(frame_error("reading a decision segment"))?;
-    failure.map_or(Ok(()), Err)
+    Ok(())
 }
 
 /// Whether an event, as JSON, carries personal data of level 3 or more.
@@ -982,41 +975,32 @@ fn has_personal_fields(event: &Event) -> bool {
             .any(|name| DataClass::of_field(name).is_some())
 }
 
-/// Calls `change` on every personal string value of an event's JSON (named fields and
-/// attributes); returns whether any changed.
+/// Calls `change` on every personal string value of an event's JSON; returns whether any
+/// changed.
 fn each_personal_value(
     event: &mut serde_json::Value,
     change: &mut dyn FnMut(&str) -> StoreResult<Option<String>>,
 ) -> StoreResult<bool> {
     let mut changed = false;
-    let Some(fields) = event.as_object_mut() else {
-        return Ok(false);
-    };
-    for (name, value) in fields.iter_mut() {
-        let values: Vec<&mut serde_json::Value> = if name == "attrs" {
-            match value.as_object_mut() {
-                Some(attributes) => attributes
-                    .iter_mut()
-                    .filter(|(attribute, _)| DataClass::of_field(attribute).is_some())
-                    .map(|(_, value)| value)
-                    .collect(),
-                None => Vec::new(),
-            }
-        } else if DataClass::of_field(name).is_some() {
-            vec![value]
-        } else {
-            Vec::new()
-        };
-        for value in values {
-            if let Some(text) = value.as_str() {
-                if let Some(new_text) = change(text)? {
-                    *value = serde_json::Value::String(new_text);
-                    changed = true;
-                }
-            }
+    for_each_personal_value(event, &mut |_, text| {
+        if let Some(new_text) = change(text)? {
+            *text = new_text;
+            changed = true;
         }
-    }
+        Ok(())
+    })?;
     Ok(changed)
+}
+
+/// Whether any personal value of an event's JSON is in the clear or under another key than
+/// `active` (a check without any cryptography).
+fn needs_reseal(event: &mut serde_json::Value, active: u32) -> bool {
+    let mut needs = false;
+    let _ = for_each_personal_value::<std::convert::Infallible>(event, &mut |_, text| {
+        needs |= Keyring::key_of(text) != Some(active);
+        Ok(())
+    });
+    needs
 }
 
 /// Seals personal values in the clear, and re-seals those under another key than `active`.

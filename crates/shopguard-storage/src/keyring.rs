@@ -117,9 +117,9 @@ impl LocalMasterKey {
     }
 
     fn from_hex(text: &str) -> StoreResult<LocalMasterKey> {
-        let bytes = hex::decode(text.trim())
+        let bytes: [u8; 32] = hex::decode(text.trim())
             .ok()
-            .filter(|bytes| bytes.len() == 32)
+            .and_then(|bytes| bytes.try_into().ok())
             .ok_or_else(|| {
                 corrupt(
                     "loading the master key",
@@ -130,15 +130,12 @@ impl LocalMasterKey {
     }
 
     /// A master key from its 32 bytes.
-    pub fn from_bytes(bytes: &[u8]) -> LocalMasterKey {
+    pub fn from_bytes(bytes: &[u8; 32]) -> LocalMasterKey {
         let id = hex::encode(
             &Sha256::digest([b"shopguard-master-key-id".as_slice(), bytes].concat())[..8],
         );
         LocalMasterKey {
-            cipher: Aes256Gcm::new_from_slice(bytes).unwrap_or_else(|_| {
-                // Only reachable with a key of the wrong length, which `load` refuses.
-                Aes256Gcm::new(&[0u8; 32].into())
-            }),
+            cipher: Aes256Gcm::new(bytes.into()),
             id,
         }
     }
