@@ -112,6 +112,9 @@ fn measure_memory(shape_name: &str) {
     println!("{bytes:.0}");
 }
 
+/// Set to a number of simulated users to replace the default traffic with a larger population.
+const USERS_ENV: &str = "ENGINE_BENCH_USERS";
+
 fn main() {
     if let Ok(shape) = std::env::var(MEMORY_ENV) {
         measure_memory(&shape);
@@ -140,8 +143,19 @@ fn main() {
     let hits = probes.iter().filter(|ip| list.contains_ip(**ip, 0)).count();
     let lookup_ns = started.elapsed().as_nanos() as f64 / probes.len() as f64;
 
-    // Traffic: 2,000 users over 10 days plus 20 instances of each attack (about 70,000 events).
-    let events: Vec<Event> = generate(&SimConfig::default())
+    // Traffic: by default 2,000 users over 10 days plus 20 instances of each attack (about
+    // 70,000 events). `ENGINE_BENCH_USERS=200000` sends a population whose feature and profile
+    // tables outgrow the processor's caches, as a large platform's do (over 2 days).
+    let sim = match std::env::var(USERS_ENV).ok().and_then(|users| users.parse().ok()) {
+        Some(users) => SimConfig {
+            users,
+            days: 2,
+            instances_per_attack: (users / 1_000).clamp(2, 200),
+            ..SimConfig::default()
+        },
+        None => SimConfig::default(),
+    };
+    let events: Vec<Event> = generate(&sim)
         .into_iter()
         .enumerate()
         .map(|(position, labelled)| {
@@ -204,7 +218,10 @@ fn main() {
     println!("shopguard engine benchmark (one thread)");
     println!("  policy: 46 rules, 23 features; ip_block: {entries} entries (90% /32, 10% /24), loaded in {load_seconds:.2} s, ~{} MB RSS", list_bytes / 1_000_000);
     println!("  list lookup, 1,000,000 random IPv4 probes: {lookup_ns:.0} ns each ({hits} hits)");
-    println!("  events decided: {measured} (after {warm} warm-up)");
+    println!(
+        "  events decided: {measured} (after {warm} warm-up), {} simulated users",
+        sim.users
+    );
     println!(
         "  throughput, timed per event: {:.0} events/s",
         measured as f64 / elapsed

@@ -18,6 +18,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, EventKind};
@@ -177,13 +178,14 @@ impl WindowShape {
     }
 }
 
-/// Per-key state.
+/// Per-key state. Most keys hold one bucket or one value, which then lives inside the map's
+/// slot: no allocation, and one cache miss per feature update instead of two.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 enum Series {
     /// Non-empty buckets as (bucket index, value), oldest first.
-    Buckets(Vec<(u32, f64)>),
+    Buckets(SmallVec<[(u32, f64); 1]>),
     /// Distinct values as (value hash, last bucket seen).
-    Distinct(Vec<(u64, u32)>),
+    Distinct(SmallVec<[(u64, u32); 1]>),
 }
 
 impl Series {
@@ -251,20 +253,14 @@ impl FeatureState {
         let series = shard
             .entry(key)
             .or_insert_with(|| match self.shape.aggregation {
-                Aggregation::Distinct(_) => Series::Distinct(Vec::new()),
-                _ => Series::Buckets(Vec::new()),
+                Aggregation::Distinct(_) => Series::Distinct(SmallVec::new()),
+                _ => Series::Buckets(SmallVec::new()),
             });
         match series {
             Series::Buckets(buckets) => {
                 match buckets.binary_search_by_key(&bucket, |(index, _)| *index) {
                     Ok(position) => buckets[position].1 += value,
-                    Err(position) => {
-                        // Most keys see one bucket: start with room for exactly one.
-                        if buckets.capacity() == 0 {
-                            buckets.reserve_exact(1);
-                        }
-                        buckets.insert(position, (bucket, value));
-                    }
+                    Err(position) => buckets.insert(position, (bucket, value)),
                 }
                 let stale = buckets.partition_point(|(index, _)| *index < start);
                 buckets.drain(..stale);

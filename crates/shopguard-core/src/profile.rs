@@ -10,6 +10,7 @@
 use std::hash::{BuildHasher, Hasher};
 
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 use serde::{Deserialize, Serialize};
 
 use crate::cel::schema::FieldReader;
@@ -112,8 +113,9 @@ pub const PROFILE_FIELDS: &[(&str, FieldReader<ProfileView>)] = &[
 pub struct UserProfile {
     first_seen_ms: i64,
     last_seen_ms: i64,
-    devices: Vec<(u64, i64)>,
-    countries: Vec<([u8; 2], i64)>,
+    /// Inline for the usual one or two, so reading a profile touches one place in memory.
+    devices: SmallVec<[(u64, i64); 2]>,
+    countries: SmallVec<[([u8; 2], i64); 2]>,
     last_location: Option<(i64, f64, f64)>,
     last_login_ms: Option<i64>,
     last_login_country: Option<[u8; 2]>,

@@ -33,6 +33,14 @@ pub enum LoadMode {
     Batch,
     /// One event per request to `/v1/noop` (server started with `--enable-noop-endpoint`).
     Noop,
+    /// `--batch-size` events per request to `/v1/noop`: the HTTP stack's ceiling for batches.
+    NoopBatch,
+}
+
+impl LoadMode {
+    fn is_batch(self) -> bool {
+        matches!(self, LoadMode::Batch | LoadMode::NoopBatch)
+    }
 }
 
 /// Options of `shopguard load`.
@@ -131,7 +139,7 @@ fn bodies(args: &LoadArgs) -> (Vec<Bytes>, usize) {
             .iter()
             .map(|event| Bytes::from(event.to_string()))
             .collect(),
-        LoadMode::Batch => events
+        LoadMode::Batch | LoadMode::NoopBatch => events
             .chunks(args.batch_size.max(1))
             .map(|chunk| Bytes::from(serde_json::json!({ "events": chunk }).to_string()))
             .collect(),
@@ -162,12 +170,12 @@ pub async fn run(args: LoadArgs) -> Result<LoadReport> {
     let path = match args.mode {
         LoadMode::Events => "/v1/events",
         LoadMode::Batch => "/v1/events/batch",
-        LoadMode::Noop => "/v1/noop",
+        LoadMode::Noop | LoadMode::NoopBatch => "/v1/noop",
     };
     let (bodies, events_prepared) = bodies(&args);
     let bodies = Arc::new(bodies);
     let next_body = Arc::new(AtomicUsize::new(0));
-    let events_per_request = if args.mode == LoadMode::Batch {
+    let events_per_request = if args.mode.is_batch() {
         args.batch_size.max(1)
     } else {
         1
@@ -231,7 +239,8 @@ pub async fn run(args: LoadArgs) -> Result<LoadReport> {
     latencies.sort_unstable();
     let requests = latencies.len() as u64;
     Ok(LoadReport {
-        mode: format!("{:?}", args.mode).to_lowercase(),
+        mode: clap::ValueEnum::to_possible_value(&args.mode)
+            .map_or_else(String::new, |value| value.get_name().to_owned()),
         requests,
         errors: error_statuses.values().sum(),
         requests_per_second: requests as f64 / elapsed,

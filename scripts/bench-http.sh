@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Measures the HTTP targets of issue 2 in one run: the no-op endpoint (the HTTP stack's
+# ceiling), single events and batches, each against a fresh server on this machine.
+# Usage: scripts/bench-http.sh [seconds]   (needs `cargo build --release -p shopguard`)
+set -euo pipefail
+seconds=${1:-10}
+bin=${SHOPGUARD_BIN:-target/release/shopguard}
+data=$(mktemp -d /tmp/sgbench.XXXXXX)
+addr=127.0.0.1:18787
+"$bin" serve --data-dir "$data" --listen "$addr" --enable-noop-endpoint >"$data/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 100); do [ -s "$data/admin-api-key" ] && curl -sf "http://$addr/healthz" >/dev/null && break; sleep 0.1; done
+key=$(cat "$data/admin-api-key")
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# One line per run: the load report plus the server's CPU time per request.
+run() {
+  local before after
+  before=$(cpu $server)
+  "$bin" load --address "$addr" --api-key "$key" --seconds "$seconds" "$@" >"$data/report.json"
+  after=$(cpu $server)
+  python3 - "$data/report.json" "$before" "$after" "$*" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+ticks = int(sys.argv[3]) - int(sys.argv[2])
+per_req = ticks * 10_000 / max(r["requests"], 1)
+print(f'{sys.argv[4]:<55} {r["requests_per_second"]:>9,.0f} req/s {r["events_per_second"]:>9,.0f} ev/s '
+      f'p50 {r["p50_ms"]:.2f} p99 {r["p99_ms"]:.2f} ms  server CPU {per_req:,.1f} us/req  errors {r["errors"]}')
+PY
+}
+run --mode noop --users 200000 --connections 32
+run --mode events --users 200000 --connections 32
+run --mode noop-batch --users 200000 --connections 32 --batch-size 100
+run --mode batch --users 200000 --connections 32 --batch-size 100
+run --mode batch --users 300000 --connections 8 --batch-size 1000
