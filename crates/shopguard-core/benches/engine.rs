@@ -146,7 +146,10 @@ fn main() {
     // Traffic: by default 2,000 users over 10 days plus 20 instances of each attack (about
     // 70,000 events). `ENGINE_BENCH_USERS=200000` sends a population whose feature and profile
     // tables outgrow the processor's caches, as a large platform's do (over 2 days).
-    let sim = match std::env::var(USERS_ENV).ok().and_then(|users| users.parse().ok()) {
+    let sim = match std::env::var(USERS_ENV)
+        .ok()
+        .and_then(|users| users.parse().ok())
+    {
         Some(users) => SimConfig {
             users,
             days: 2,

@@ -10,8 +10,8 @@
 use std::hash::{BuildHasher, Hasher};
 
 use parking_lot::Mutex;
-use smallvec::SmallVec;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::cel::schema::FieldReader;
 use crate::event::{Event, EventKind};

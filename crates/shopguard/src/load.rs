@@ -19,10 +19,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
 use shopguard_sim::{generate, SimConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -71,6 +69,10 @@ pub struct LoadArgs {
     /// the same server do not repeat each other's events.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Threads of the load generator's own runtime. One keeps the generator's share of a
+    /// small machine low and its connections on one thread (no wake-ups across threads).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
     /// API key with events:write.
     #[arg(long, env = "SHOPGUARD_API_KEY", hide_env_values = true)]
     pub api_key: String,
@@ -147,12 +149,124 @@ fn bodies(args: &LoadArgs) -> (Vec<Bytes>, usize) {
     (bodies, count)
 }
 
+/// Largest response head the load generator accepts.
+const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+
+/// One keep-alive HTTP/1.1 connection that sends a request and reads its whole answer, in
+/// one task. A benchmark client should cost as little as it can, so that the server's share
+/// of the machine shows: this one writes prepared bytes and reads the status line and
+/// `content-length`, nothing more (no chunked bodies, no pipelining).
+struct Http1Connection {
+    stream: tokio::net::TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Http1Connection {
+    async fn connect(address: std::net::SocketAddr) -> std::io::Result<Self> {
+        let stream = tokio::net::TcpStream::connect(address).await?;
+        stream.set_nodelay(true)?;
+        Ok(Http1Connection {
+            stream,
+            buffer: Vec::with_capacity(64 * 1024),
+        })
+    }
+
+    /// Sends a whole request and returns the answer's status once its body has arrived.
+    async fn exchange(&mut self, request: &[u8]) -> std::io::Result<u16> {
+        self.stream.write_all(request).await?;
+        self.buffer.clear();
+        let head_end = loop {
+            if let Some(position) = find(&self.buffer, b"\r\n\r\n") {
+                break position + 4;
+            }
+            if self.buffer.len() > MAX_RESPONSE_HEAD {
+                return Err(invalid("response head too large"));
+            }
+            self.read_more().await?;
+        };
+        let (status, length) = parse_head(&self.buffer[..head_end])?;
+        while self.buffer.len() < head_end + length {
+            self.read_more().await?;
+        }
+        Ok(status)
+    }
+
+    async fn read_more(&mut self) -> std::io::Result<()> {
+        self.buffer.reserve(16 * 1024);
+        if self.stream.read_buf(&mut self.buffer).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(())
+    }
+}
+
+fn invalid(message: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, message.to_owned())
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// The status code and body length of a response head.
+fn parse_head(head: &[u8]) -> std::io::Result<(u16, usize)> {
+    let text = std::str::from_utf8(head).map_err(|_| invalid("response head is not UTF-8"))?;
+    let mut lines = text.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| invalid("no status line"))?;
+    let mut length = None;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if name.eq_ignore_ascii_case("content-length") {
+            length = value.trim().parse().ok();
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(invalid("chunked responses are not supported"));
+        }
+    }
+    Ok((status, length.ok_or_else(|| invalid("no content-length"))?))
+}
+
 fn percentile(sorted: &[u32], fraction: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
     let index = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len()) - 1;
     f64::from(sorted[index]) / 1000.0
+}
+
+/// Runs the load on a runtime of `--threads` threads of its own, in a thread of its own, and
+/// reports.
+pub async fn run_on_own_runtime(args: LoadArgs) -> Result<LoadReport> {
+    let (done, report) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("load".into())
+        .spawn(move || {
+            let runtime = if args.threads <= 1 {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(args.threads)
+                    .enable_all()
+                    .build()
+            };
+            let result = match runtime {
+                Ok(runtime) => runtime.block_on(run(args)),
+                Err(error) => Err(error.into()),
+            };
+            let _ = done.send(result);
+        })?;
+    report
+        .await
+        .context("the load generator's thread stopped")?
 }
 
 /// Runs the load and reports.
@@ -181,41 +295,37 @@ pub async fn run(args: LoadArgs) -> Result<LoadReport> {
         1
     };
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
-    let authorization = Arc::new(format!("Bearer {}", args.api_key));
+    // Everything of a request up to its Content-Length value; the same for every request.
+    let head: Arc<str> = format!(
+        "POST {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\nauthorization: Bearer {}\r\ncontent-length: ",
+        args.api_key
+    )
+    .into();
     let mut tasks = Vec::with_capacity(args.connections);
     let started = Instant::now();
     for _ in 0..args.connections.max(1) {
         let bodies = bodies.clone();
         let next_body = next_body.clone();
-        let authorization = authorization.clone();
+        let head = head.clone();
         tasks.push(tokio::spawn(async move {
-            let stream = tokio::net::TcpStream::connect(address).await?;
-            stream.set_nodelay(true)?;
-            let (mut sender, driver) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(driver);
+            let mut connection = Http1Connection::connect(address).await?;
+            let mut request = Vec::with_capacity(64 * 1024);
             let mut latencies: Vec<u32> = Vec::with_capacity(100_000);
             let mut errors = std::collections::BTreeMap::<u16, u64>::new();
             while Instant::now() < deadline {
                 let index = next_body.fetch_add(1, Ordering::Relaxed);
-                let body = bodies[index % bodies.len()].clone();
-                let request = Request::post(path)
-                    .header("host", "localhost")
-                    .header("content-type", "application/json")
-                    .header("authorization", authorization.as_str())
-                    .body(Full::new(body))?;
+                let body = &bodies[index % bodies.len()];
+                request.clear();
+                request.extend_from_slice(head.as_bytes());
+                request.extend_from_slice(body.len().to_string().as_bytes());
+                request.extend_from_slice(b"\r\n\r\n");
+                request.extend_from_slice(body);
                 let sent = Instant::now();
-                match sender.send_request(request).await {
-                    Ok(response) => {
-                        let status = response.status();
-                        let _ = response.into_body().collect().await;
-                        if status.is_success() {
-                            latencies
-                                .push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
-                        } else {
-                            *errors.entry(status.as_u16()).or_default() += 1;
-                        }
+                match connection.exchange(&request).await {
+                    Ok(status) if (200..300).contains(&status) => {
+                        latencies.push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
                     }
+                    Ok(status) => *errors.entry(status).or_default() += 1,
                     Err(_) => {
                         // 0 stands for a connection failure.
                         *errors.entry(0).or_default() += 1;

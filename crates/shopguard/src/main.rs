@@ -370,7 +370,7 @@ async fn main() -> Result<()> {
         Command::Lists(command) => lists(command).await,
         Command::Simulate(args) => simulate(args).await,
         Command::Load(args) => {
-            let report = load::run(args).await?;
+            let report = load::run_on_own_runtime(args).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }

@@ -578,3 +578,60 @@ fn acknowledged_audit_entries_survive_a_kill_9() {
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+#[test]
+fn the_load_generator_drives_a_real_server_and_counts_refusals() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().to_str().unwrap();
+    let (mut server, address) = serve(data);
+    let key = std::fs::read_to_string(folder.path().join("admin-api-key"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let load = |mode: &str, key: &str| {
+        let (ok, text) = shopguard(&[
+            "load",
+            "--mode",
+            mode,
+            "--address",
+            &address,
+            "--api-key",
+            key,
+            "--seconds",
+            "1",
+            "--users",
+            "200",
+            "--connections",
+            "2",
+            "--batch-size",
+            "50",
+            "--seed",
+            "7",
+        ]);
+        assert!(ok, "{text}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let events = load("events", &key);
+    assert!(events["requests"].as_u64().unwrap() > 0, "{events}");
+    assert_eq!(events["errors"], 0, "{events}");
+    let batches = load("batch", &key);
+    assert!(
+        batches["events_per_second"].as_f64().unwrap()
+            > batches["requests_per_second"].as_f64().unwrap(),
+        "{batches}"
+    );
+    assert_eq!(batches["errors"], 0, "{batches}");
+    // The decisions the generator asked for are in the log.
+    let (status, body) = http(&address, "GET", "/v1/decisions?limit=5", &key, "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("decision_id"), "{body}");
+    // A wrong key: every request refused with 401, counted, never taken for a success.
+    let refused = load("events", "sg_0000000000000000_wrong");
+    assert_eq!(refused["requests"], 0, "{refused}");
+    assert!(
+        refused["error_statuses"]["401"].as_u64().unwrap() > 0,
+        "{refused}"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
