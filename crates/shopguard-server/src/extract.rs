@@ -313,6 +313,20 @@ impl<T: DeserializeOwned, St: Send + Sync> FromRequest<St> for JsonBody<T> {
     }
 }
 
+/// A body as it arrived, for handlers that parse it their own way; errors in the API's shape.
+pub struct RawBody(pub Bytes);
+
+impl<St: Send + Sync> FromRequest<St> for RawBody {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &St) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(request, state)
+            .await
+            .map(RawBody)
+            .map_err(body_rejection)
+    }
+}
+
 /// A UTF-8 text body.
 pub struct TextBody(pub String);
 

@@ -132,9 +132,28 @@ pub fn now_ms() -> i64 {
 /// API keys recently looked up, by key id, with when they were read.
 pub type KeyCache = RwLock<HashMap<String, (Arc<ApiKeyRecord>, Arc<Principal>, Instant)>>;
 
-/// What handlers share.
+/// What handlers share: one reference-counted [`Shared`], so that the copies axum makes for
+/// every request (state extractor, middleware, extractors) cost one atomic increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Wraps the shared parts.
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     /// The decision engine.
     pub engine: Arc<Engine>,
     /// Durable storage.
@@ -437,7 +456,7 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Star
     let metrics = Arc::new(Metrics::default());
     metrics.policy_version.set(version as i64);
     Ok(Started {
-        state: AppState {
+        state: AppState::new(Shared {
             engine,
             store,
             log,
@@ -449,7 +468,7 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Star
             ))),
             key_cache: Arc::default(),
             config: Arc::new(config),
-        },
+        }),
         bootstrap_key_file,
     })
 }

@@ -6,22 +6,162 @@ use axum::response::IntoResponse;
 use shopguard_api_types::{
     ApiError, BatchRequest, BatchResponse, ChallengeResultRequest, Decision, ErrorCode, EventInput,
 };
+use shopguard_core::event::EventError;
 use shopguard_core::Event;
 use shopguard_storage::DecisionRecord;
 
 use crate::error::{AppError, AppResult};
-use crate::extract::{Caller, EventsWrite, JsonBody};
+use crate::extract::{parse_json, Caller, EventsWrite, JsonBody, RawBody};
 use crate::state::{now_ms, AppState};
 
-fn validate(input: EventInput, now: i64, prefix: &str) -> AppResult<Event> {
+fn validate(input: EventInput, now: i64) -> Result<Event, EventError> {
     if input.kind.is_some_and(|kind| !kind.is_client_reportable()) {
-        return Err(AppError::new(ErrorCode::InvalidEvent, format!("{prefix}kind: challenge results are reported at POST /v1/decisions/{{id}}/challenge"))
-            .with_field(format!("{prefix}kind")));
+        return Err(EventError::new(
+            "kind",
+            "challenge results are reported at POST /v1/decisions/{id}/challenge",
+        ));
     }
-    Event::try_from_input(input, now, || uuid::Uuid::now_v7().to_string()).map_err(|error| {
-        AppError::new(ErrorCode::InvalidEvent, format!("{prefix}{error}"))
-            .with_field(format!("{prefix}{}", error.field))
-    })
+    Event::try_from_input(input, now, || uuid::Uuid::now_v7().to_string())
+}
+
+/// The API error for an invalid event; `prefix` places it in a batch (`events[3].`).
+fn invalid_event(error: &EventError, prefix: &str) -> AppError {
+    AppError::new(ErrorCode::InvalidEvent, format!("{prefix}{error}"))
+        .with_field(format!("{prefix}{}", error.field))
+}
+
+/// Parses and validates a batch in one pass: each event becomes an [`Event`] as soon as it is
+/// read (no list of raw inputs is built first), and reading stops at the first invalid
+/// event. Errors are the same as parsing first and validating after would give: a malformed
+/// body names the JSON path, an invalid event its position and field, a long batch its size.
+fn parse_batch(body: &[u8], now: i64, limit: usize) -> AppResult<Vec<Event>> {
+    let refused = std::cell::RefCell::new(None);
+    let seed = BatchSeed {
+        now,
+        limit,
+        // An event takes a few hundred bytes of JSON: room for the usual batch at once.
+        capacity: (body.len() / 256).clamp(1, limit.max(1)),
+        refused: &refused,
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let parsed = serde::de::DeserializeSeed::deserialize(seed, &mut deserializer)
+        .and_then(|events| deserializer.end().map(|()| events));
+    match parsed {
+        Ok(events) => Ok(events),
+        Err(error) => Err(refused.take().unwrap_or_else(|| {
+            // Parse again, the slow way, to name the JSON path of the fault.
+            match parse_json::<BatchRequest>(body) {
+                Err(named) => named,
+                Ok(_) => AppError::new(ErrorCode::MalformedBody, format!("body: {error}")),
+            }
+        })),
+    }
+}
+
+/// Reads `{"events": [...]}` into validated events.
+struct BatchSeed<'a> {
+    now: i64,
+    limit: usize,
+    capacity: usize,
+    refused: &'a std::cell::RefCell<Option<AppError>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for BatchSeed<'_> {
+    type Value = Vec<Event>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Vec<Event>, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for BatchSeed<'_> {
+    type Value = Vec<Event>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("an object with an `events` array")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Vec<Event>, A::Error> {
+        use serde::de::Error;
+        let mut events = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key != "events" {
+                return Err(A::Error::unknown_field(&key, &["events"]));
+            }
+            if events.is_some() {
+                return Err(A::Error::duplicate_field("events"));
+            }
+            events = Some(map.next_value_seed(EventsSeed {
+                now: self.now,
+                limit: self.limit,
+                capacity: self.capacity,
+                refused: self.refused,
+            })?);
+        }
+        events.ok_or_else(|| A::Error::missing_field("events"))
+    }
+}
+
+/// Reads the `events` array, validating each event as it comes.
+struct EventsSeed<'a> {
+    now: i64,
+    limit: usize,
+    capacity: usize,
+    refused: &'a std::cell::RefCell<Option<AppError>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for EventsSeed<'_> {
+    type Value = Vec<Event>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Vec<Event>, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for EventsSeed<'_> {
+    type Value = Vec<Event>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("an array of events")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Event>, A::Error> {
+        use serde::de::Error;
+        let mut events = Vec::with_capacity(self.capacity);
+        while let Some(input) = seq.next_element::<EventInput>()? {
+            if events.len() == self.limit {
+                // Count the rest without keeping it, to say how long the batch was.
+                let mut count = events.len() + 1;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    count += 1;
+                }
+                let limit = self.limit;
+                *self.refused.borrow_mut() = Some(
+                    AppError::new(
+                        ErrorCode::BatchTooLarge,
+                        format!("events: {count} events, the limit is {limit}"),
+                    )
+                    .with_field("events"),
+                );
+                return Err(A::Error::custom("batch too large"));
+            }
+            match validate(input, self.now) {
+                Ok(event) => events.push(event),
+                Err(error) => {
+                    let prefix = format!("events[{}].", events.len());
+                    *self.refused.borrow_mut() = Some(invalid_event(&error, &prefix));
+                    return Err(A::Error::custom("invalid event"));
+                }
+            }
+        }
+        Ok(events)
+    }
 }
 
 fn json(body: Vec<u8>) -> impl IntoResponse {
@@ -37,7 +177,7 @@ pub async fn post_event(
     _caller: Caller<EventsWrite>,
     JsonBody(input): JsonBody<EventInput>,
 ) -> AppResult<impl IntoResponse> {
-    let event = validate(input, now_ms(), "")?;
+    let event = validate(input, now_ms()).map_err(|error| invalid_event(&error, ""))?;
     Ok(json(state.decide(event).await?))
 }
 
@@ -49,26 +189,9 @@ pub async fn post_event(
 pub async fn post_batch(
     State(state): State<AppState>,
     _caller: Caller<EventsWrite>,
-    JsonBody(batch): JsonBody<BatchRequest>,
+    RawBody(body): RawBody,
 ) -> AppResult<impl IntoResponse> {
-    let limit = state.config.max_batch_events;
-    if batch.events.len() > limit {
-        return Err(AppError::new(
-            ErrorCode::BatchTooLarge,
-            format!(
-                "events: {} events, the limit is {limit}",
-                batch.events.len()
-            ),
-        )
-        .with_field("events"));
-    }
-    let now = now_ms();
-    let events = batch
-        .events
-        .into_iter()
-        .enumerate()
-        .map(|(index, input)| validate(input, now, &format!("events[{index}].")))
-        .collect::<AppResult<Vec<Event>>>()?;
+    let events = parse_batch(&body, now_ms(), state.config.max_batch_events)?;
     let mut body = b"{\"decisions\":[".to_vec();
     for (position, event) in events.into_iter().enumerate() {
         let decision = state.decide_only(&event);

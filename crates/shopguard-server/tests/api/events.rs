@@ -131,6 +131,13 @@ async fn oversized_bodies_and_batches_are_refused() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["code"], "batch_too_large");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("events: 4 events, the limit is 3"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -145,6 +152,38 @@ async fn a_batch_with_one_bad_event_is_refused_whole() {
         app.state.store.decision_count().unwrap(),
         0,
         "nothing of a refused batch is logged"
+    );
+
+    // Malformed JSON is named by its path; so are unknown fields, at the top and inside.
+    for (body, field) in [
+        (
+            json!({ "events": [failed_login("a", "192.0.2.1"), {"kind": "payment", "user_id": "b", "amount": "ten"}] }),
+            "events[1].amount",
+        ),
+        (
+            json!({ "events": [failed_login("a", "192.0.2.1")], "extra": 1 }),
+            "extra",
+        ),
+        (
+            json!({ "events": [{"kind": "login_failed", "user_id": "a", "colour": "red"}] }),
+            "events[0].colour",
+        ),
+    ] {
+        let (status, error) = app.admin(Method::POST, "/v1/events/batch", body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(error["code"], "malformed_body", "{error}");
+        assert!(
+            error["message"].as_str().unwrap().starts_with(field),
+            "{error}"
+        );
+    }
+    let (status, error) = app
+        .admin(Method::POST, "/v1/events/batch", json!({ "evts": [] }))
+        .await;
+    assert_eq!(
+        (status, &error["code"]),
+        (StatusCode::BAD_REQUEST, &json!("malformed_body")),
+        "{error}"
     );
 
     let good =
