@@ -1,13 +1,14 @@
 //! The decision log's writer: decisions are queued by the request path and written by one
-//! thread in grouped transactions.
+//! thread in batches.
 //!
 //! # Durability
-//! An acknowledged decision is in memory, queued for the writer; it reaches the database
-//! with the next batch, written at most about 10 ms after its first record was queued. A process crash loses what is queued and
-//! not yet committed; with `synchronous = NORMAL` in WAL mode, a power loss can also lose the
-//! last committed transactions, never corrupt the file. [`DecisionLog::flush`] waits until
-//! everything queued before it is committed. When the queue is full, `append` blocks: the
-//! log slows the caller rather than drop records.
+//! An acknowledged decision is in memory, queued for the writer. It reaches the store with the
+//! next batch, which the writer gathers for at most about 10 ms after the batch's first record
+//! was queued. The embedded store appends a batch to its segment files with one `write` and,
+//! unless `decision_log_fsync` is off, one `fdatasync` before the batch counts as written. A
+//! process crash loses what is queued and not yet written. [`DecisionLog::flush`] waits until
+//! everything queued before it is written. When the queue is full, `append` blocks: the log
+//! slows the caller rather than drop records.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};

@@ -36,13 +36,13 @@ fn invalid_event(error: &EventError, prefix: &str) -> AppError {
 /// body names the JSON path, an invalid event its position and field, a long batch its size.
 fn parse_batch(body: &[u8], now: i64, limit: usize) -> AppResult<Vec<Event>> {
     let refused = std::cell::RefCell::new(None);
-    let seed = BatchSeed {
+    let seed = BatchSeed(BatchReading {
         now,
         limit,
         // An event takes a few hundred bytes of JSON: room for the usual batch at once.
         capacity: (body.len() / 256).clamp(1, limit.max(1)),
         refused: &refused,
-    };
+    });
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let parsed = serde::de::DeserializeSeed::deserialize(seed, &mut deserializer)
         .and_then(|events| deserializer.end().map(|()| events));
@@ -58,13 +58,18 @@ fn parse_batch(body: &[u8], now: i64, limit: usize) -> AppResult<Vec<Event>> {
     }
 }
 
-/// Reads `{"events": [...]}` into validated events.
-struct BatchSeed<'a> {
+/// What reading a batch needs: the receive time, the size limit, how many events to make
+/// room for, and where to leave the API error that stopped the reading.
+#[derive(Clone, Copy)]
+struct BatchReading<'a> {
     now: i64,
     limit: usize,
     capacity: usize,
     refused: &'a std::cell::RefCell<Option<AppError>>,
 }
+
+/// Reads `{"events": [...]}` into validated events.
+struct BatchSeed<'a>(BatchReading<'a>);
 
 impl<'de> serde::de::DeserializeSeed<'de> for BatchSeed<'_> {
     type Value = Vec<Event>;
@@ -94,24 +99,14 @@ impl<'de> serde::de::Visitor<'de> for BatchSeed<'_> {
             if events.is_some() {
                 return Err(A::Error::duplicate_field("events"));
             }
-            events = Some(map.next_value_seed(EventsSeed {
-                now: self.now,
-                limit: self.limit,
-                capacity: self.capacity,
-                refused: self.refused,
-            })?);
+            events = Some(map.next_value_seed(EventsSeed(self.0))?);
         }
         events.ok_or_else(|| A::Error::missing_field("events"))
     }
 }
 
 /// Reads the `events` array, validating each event as it comes.
-struct EventsSeed<'a> {
-    now: i64,
-    limit: usize,
-    capacity: usize,
-    refused: &'a std::cell::RefCell<Option<AppError>>,
-}
+struct EventsSeed<'a>(BatchReading<'a>);
 
 impl<'de> serde::de::DeserializeSeed<'de> for EventsSeed<'_> {
     type Value = Vec<Event>;
@@ -133,16 +128,17 @@ impl<'de> serde::de::Visitor<'de> for EventsSeed<'_> {
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Event>, A::Error> {
         use serde::de::Error;
-        let mut events = Vec::with_capacity(self.capacity);
+        let reading = self.0;
+        let mut events = Vec::with_capacity(reading.capacity);
         while let Some(input) = seq.next_element::<EventInput>()? {
-            if events.len() == self.limit {
+            if events.len() == reading.limit {
                 // Count the rest without keeping it, to say how long the batch was.
                 let mut count = events.len() + 1;
                 while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
                     count += 1;
                 }
-                let limit = self.limit;
-                *self.refused.borrow_mut() = Some(
+                let limit = reading.limit;
+                *reading.refused.borrow_mut() = Some(
                     AppError::new(
                         ErrorCode::BatchTooLarge,
                         format!("events: {count} events, the limit is {limit}"),
@@ -151,11 +147,11 @@ impl<'de> serde::de::Visitor<'de> for EventsSeed<'_> {
                 );
                 return Err(A::Error::custom("batch too large"));
             }
-            match validate(input, self.now) {
+            match validate(input, reading.now) {
                 Ok(event) => events.push(event),
                 Err(error) => {
                     let prefix = format!("events[{}].", events.len());
-                    *self.refused.borrow_mut() = Some(invalid_event(&error, &prefix));
+                    *reading.refused.borrow_mut() = Some(invalid_event(&error, &prefix));
                     return Err(A::Error::custom("invalid event"));
                 }
             }
