@@ -197,7 +197,9 @@ impl Series {
     }
 }
 
-type Shard = Mutex<HashMap<u64, Series, rustc_hash::FxBuildHasher>>;
+/// One shard, alone on its cache line(s), so that threads locking neighbouring shards do
+/// not take the line from each other.
+type Shard = crossbeam_utils::CachePadded<Mutex<HashMap<u64, Series, rustc_hash::FxBuildHasher>>>;
 
 /// The live state of one feature: a sharded map from entity key to series.
 pub struct FeatureState {
@@ -219,7 +221,7 @@ impl FeatureState {
         FeatureState {
             shape,
             shards: (0..SHARDS)
-                .map(|_| Mutex::new(HashMap::default()))
+                .map(|_| crossbeam_utils::CachePadded::new(Mutex::new(HashMap::default())))
                 .collect(),
         }
     }

@@ -242,26 +242,27 @@ impl UserProfile {
     }
 }
 
-/// All user profiles, sharded by user for concurrent access.
+/// One shard of profiles.
+type ProfileShard = Mutex<std::collections::HashMap<u64, UserProfile, rustc_hash::FxBuildHasher>>;
+
+/// All user profiles, sharded by user for concurrent access; each shard alone on its cache
+/// line(s).
 pub struct ProfileStore {
-    shards: Box<[Mutex<std::collections::HashMap<u64, UserProfile, rustc_hash::FxBuildHasher>>]>,
+    shards: Box<[crossbeam_utils::CachePadded<ProfileShard>]>,
 }
 
 impl Default for ProfileStore {
     fn default() -> Self {
         ProfileStore {
             shards: (0..SHARDS)
-                .map(|_| Mutex::new(Default::default()))
+                .map(|_| crossbeam_utils::CachePadded::new(Mutex::new(Default::default())))
                 .collect(),
         }
     }
 }
 
 impl ProfileStore {
-    fn shard_of(
-        &self,
-        user_hash: u64,
-    ) -> &Mutex<std::collections::HashMap<u64, UserProfile, rustc_hash::FxBuildHasher>> {
+    fn shard_of(&self, user_hash: u64) -> &ProfileShard {
         let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
         hasher.write_u64(user_hash);
         &self.shards[(hasher.finish() >> 32) as usize % SHARDS]
