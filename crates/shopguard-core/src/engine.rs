@@ -213,7 +213,9 @@ impl Engine {
     pub fn decide(&self, event: &Event, decision_id: String) -> Decision {
         let policy = self.policy.load();
         let profile = self.profiles.view_and_record(event);
-        let values: Vec<Cell<f64>> = vec![Cell::new(f64::NAN); policy.features.len()];
+        // Feature values of this event, NaN until computed; on the stack for up to 32 features.
+        let values: smallvec::SmallVec<[Cell<f64>; 32]> =
+            smallvec::smallvec![Cell::new(f64::NAN); policy.features.len()];
         self.record_features(&policy, event, &profile, &values);
         let features = LazyFeatures {
             policy: &policy,

@@ -201,14 +201,26 @@ impl AppState {
     /// Encodes a decision once, queues it for the log (waiting off the async threads when the
     /// queue is full) and returns the same JSON for the response.
     pub async fn log_record(&self, record: DecisionRecord) -> Result<Vec<u8>, AppError> {
+        let mut body = Vec::new();
+        self.log_record_into(record, &mut body).await?;
+        Ok(body)
+    }
+
+    /// As [`AppState::log_record`], appending the decision's JSON to `body` (a batch's answer
+    /// is built in one buffer).
+    pub async fn log_record_into(
+        &self,
+        record: DecisionRecord,
+        body: &mut Vec<u8>,
+    ) -> Result<(), AppError> {
         let entry = LogEntry::new(record)?;
-        let body = entry.decision_json.clone().into_bytes();
+        body.extend_from_slice(entry.decision_json.as_bytes());
         let log = self.log.clone();
         match log.try_append(entry) {
-            Ok(()) => Ok(body),
+            Ok(()) => Ok(()),
             Err(TryAppendError::Full(entry)) => {
                 tokio::task::spawn_blocking(move || log.append(*entry)).await??;
-                Ok(body)
+                Ok(())
             }
             Err(TryAppendError::Closed) => Err(AppError::internal("the decision log is closed")),
         }

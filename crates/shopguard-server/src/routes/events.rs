@@ -188,16 +188,20 @@ pub async fn post_batch(
     RawBody(body): RawBody,
 ) -> AppResult<impl IntoResponse> {
     let events = parse_batch(&body, now_ms(), state.config.max_batch_events)?;
-    let mut body = b"{\"decisions\":[".to_vec();
+    // A decision takes a few hundred bytes of JSON.
+    let mut answer = Vec::with_capacity(32 + events.len() * 512);
+    answer.extend_from_slice(b"{\"decisions\":[");
     for (position, event) in events.into_iter().enumerate() {
         let decision = state.decide_only(&event);
         if position > 0 {
-            body.push(b',');
+            answer.push(b',');
         }
-        body.extend(state.log_record(DecisionRecord { decision, event }).await?);
+        state
+            .log_record_into(DecisionRecord { decision, event }, &mut answer)
+            .await?;
     }
-    body.extend_from_slice(b"]}");
-    Ok(json(body))
+    answer.extend_from_slice(b"]}");
+    Ok(json(answer))
 }
 
 /// Reports whether the user passed the challenge a decision asked for. The result is decided
