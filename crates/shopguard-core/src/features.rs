@@ -13,13 +13,14 @@
 //! [`FeatureState::expire_idle`].
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
+
+use crate::sharded::ShardedMap;
 
 use crate::event::{Event, EventKind};
 
@@ -29,7 +30,6 @@ pub const BUCKETS_PER_WINDOW: i64 = 60;
 pub const MIN_BUCKET_MS: i64 = 1_000;
 /// Most distinct values remembered per key of a distinct-count feature.
 pub const MAX_DISTINCT: usize = 256;
-const SHARDS: usize = 64;
 
 /// Stable 64-bit hash of an entity, tagged by entity type so that a user and a device with the
 /// same id do not collide.
@@ -197,14 +197,10 @@ impl Series {
     }
 }
 
-/// One shard, alone on its cache line(s), so that threads locking neighbouring shards do
-/// not take the line from each other.
-type Shard = crossbeam_utils::CachePadded<Mutex<HashMap<u64, Series, rustc_hash::FxBuildHasher>>>;
-
 /// The live state of one feature: a sharded map from entity key to series.
 pub struct FeatureState {
     shape: WindowShape,
-    shards: Box<[Shard]>,
+    series: ShardedMap<Series>,
 }
 
 impl std::fmt::Debug for FeatureState {
@@ -220,21 +216,13 @@ impl FeatureState {
     pub fn new(shape: WindowShape) -> Self {
         FeatureState {
             shape,
-            shards: (0..SHARDS)
-                .map(|_| crossbeam_utils::CachePadded::new(Mutex::new(HashMap::default())))
-                .collect(),
+            series: ShardedMap::default(),
         }
     }
 
     /// The window shape.
     pub fn shape(&self) -> &WindowShape {
         &self.shape
-    }
-
-    fn shard(&self, key: u64) -> &Shard {
-        let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
-        hasher.write_u64(key);
-        &self.shards[(hasher.finish() >> 40) as usize % SHARDS]
     }
 
     fn bucket_of(&self, at_ms: i64) -> u32 {
@@ -251,7 +239,7 @@ impl FeatureState {
     pub fn add(&self, key: u64, at_ms: i64, value: f64, distinct: Option<u64>) -> f64 {
         let bucket = self.bucket_of(at_ms);
         let start = self.window_start(bucket);
-        let mut shard = self.shard(key).lock();
+        let mut shard = self.series.shard(key);
         let series = shard
             .entry(key)
             .or_insert_with(|| match self.shape.aggregation {
@@ -300,7 +288,7 @@ impl FeatureState {
     pub fn read(&self, key: u64, at_ms: i64) -> f64 {
         let bucket = self.bucket_of(at_ms);
         let start = self.window_start(bucket);
-        let shard = self.shard(key).lock();
+        let shard = self.series.shard(key);
         match shard.get(&key) {
             None => 0.0,
             Some(Series::Buckets(buckets)) => sum_from(buckets, start, bucket),
@@ -314,39 +302,12 @@ impl FeatureState {
     /// Drops keys with no event inside the window ending at `now_ms`; returns how many.
     pub fn expire_idle(&self, now_ms: i64) -> usize {
         let start = self.window_start(self.bucket_of(now_ms));
-        self.shards
-            .iter()
-            .map(|shard| {
-                let mut shard = shard.lock();
-                let before = shard.len();
-                shard.retain(|_, series| series.newest_bucket() >= start);
-                before - shard.len()
-            })
-            .sum()
+        self.series.retain(|series| series.newest_bucket() >= start)
     }
 
     /// Number of keys held.
     pub fn key_count(&self) -> usize {
-        self.shards.iter().map(|shard| shard.lock().len()).sum()
-    }
-
-    fn export(&self) -> Vec<(u64, Series)> {
-        self.shards
-            .iter()
-            .flat_map(|shard| {
-                shard
-                    .lock()
-                    .iter()
-                    .map(|(key, series)| (*key, series.clone()))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    }
-
-    fn import(&self, entries: Vec<(u64, Series)>) {
-        for (key, series) in entries {
-            self.shard(key).lock().insert(key, series);
-        }
+        self.series.len()
     }
 }
 
@@ -405,7 +366,7 @@ impl FeatureStates {
         FeatureSnapshot {
             states: states
                 .iter()
-                .map(|state| (state.shape.clone(), state.export()))
+                .map(|state| (state.shape.clone(), state.series.export()))
                 .collect(),
         }
     }
@@ -413,7 +374,7 @@ impl FeatureStates {
     /// Loads states from a snapshot, alongside what is held.
     pub fn restore(&self, snapshot: FeatureSnapshot) {
         for (shape, entries) in snapshot.states {
-            self.state_for(&shape).import(entries);
+            self.state_for(&shape).series.import(entries);
         }
     }
 }

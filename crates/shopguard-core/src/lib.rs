@@ -21,6 +21,7 @@ pub mod policy;
 pub mod privacy;
 pub mod profile;
 pub mod rbac;
+pub mod sharded;
 
 pub use decision::{ActionTaken, ChallengeKind, Decision, MatchedRule, Outcome};
 pub use engine::{check_policy, CheckedPolicy, Engine, FixtureReport};

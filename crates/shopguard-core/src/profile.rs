@@ -7,19 +7,16 @@
 //!
 //! Memory is bounded per user: the 16 most recent devices and 8 countries are remembered.
 
-use std::hash::{BuildHasher, Hasher};
-
-use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
 use crate::cel::schema::FieldReader;
 use crate::event::{Event, EventKind};
 use crate::features::key_hash;
+use crate::sharded::ShardedMap;
 
 const MAX_DEVICES: usize = 16;
 const MAX_COUNTRIES: usize = 8;
-const SHARDS: usize = 64;
 
 /// Facts about the acting user before the current event, as rules see them.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -242,36 +239,17 @@ impl UserProfile {
     }
 }
 
-/// One shard of profiles.
-type ProfileShard = Mutex<std::collections::HashMap<u64, UserProfile, rustc_hash::FxBuildHasher>>;
-
-/// All user profiles, sharded by user for concurrent access; each shard alone on its cache
-/// line(s).
+/// All user profiles, sharded by user for concurrent access.
+#[derive(Default)]
 pub struct ProfileStore {
-    shards: Box<[crossbeam_utils::CachePadded<ProfileShard>]>,
-}
-
-impl Default for ProfileStore {
-    fn default() -> Self {
-        ProfileStore {
-            shards: (0..SHARDS)
-                .map(|_| crossbeam_utils::CachePadded::new(Mutex::new(Default::default())))
-                .collect(),
-        }
-    }
+    profiles: ShardedMap<UserProfile>,
 }
 
 impl ProfileStore {
-    fn shard_of(&self, user_hash: u64) -> &ProfileShard {
-        let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
-        hasher.write_u64(user_hash);
-        &self.shards[(hasher.finish() >> 32) as usize % SHARDS]
-    }
-
     /// The view rules see for `event`, then the event recorded into the profile.
     pub fn view_and_record(&self, event: &Event) -> ProfileView {
         let user = key_hash(b'u', event.user_id.as_bytes());
-        let mut shard = self.shard_of(user).lock();
+        let mut shard = self.profiles.shard(user);
         let (profile, is_new) = match shard.entry(user) {
             std::collections::hash_map::Entry::Occupied(entry) => (entry.into_mut(), false),
             std::collections::hash_map::Entry::Vacant(entry) => (
@@ -294,46 +272,28 @@ impl ProfileStore {
 
     /// Number of profiles held.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|shard| shard.lock().len()).sum()
+        self.profiles.len()
     }
 
     /// Whether no profile is held.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.profiles.is_empty()
     }
 
     /// Drops profiles not seen since `cutoff_ms`; returns how many.
     pub fn expire_idle(&self, cutoff_ms: i64) -> usize {
-        self.shards
-            .iter()
-            .map(|shard| {
-                let mut shard = shard.lock();
-                let before = shard.len();
-                shard.retain(|_, profile| profile.last_seen_ms >= cutoff_ms);
-                before - shard.len()
-            })
-            .sum()
+        self.profiles
+            .retain(|profile| profile.last_seen_ms >= cutoff_ms)
     }
 
     /// Every profile, for snapshots.
     pub fn export(&self) -> Vec<(u64, UserProfile)> {
-        self.shards
-            .iter()
-            .flat_map(|shard| {
-                shard
-                    .lock()
-                    .iter()
-                    .map(|(key, profile)| (*key, profile.clone()))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
+        self.profiles.export()
     }
 
     /// Loads profiles from a snapshot.
     pub fn import(&self, profiles: Vec<(u64, UserProfile)>) {
-        for (key, profile) in profiles {
-            self.shard_of(key).lock().insert(key, profile);
-        }
+        self.profiles.import(profiles);
     }
 }
 

@@ -1,0 +1,112 @@
+//! A map from 64-bit keys (already hashes) to values, split into shards behind their own
+//! locks so that request threads rarely wait for each other; the store of velocity series
+//! and of user profiles.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+
+use crossbeam_utils::CachePadded;
+use parking_lot::{Mutex, MutexGuard};
+
+/// Number of shards: many more than cores, so that two threads seldom want the same one.
+const SHARDS: usize = 64;
+
+/// One shard's map.
+pub type Shard<V> = HashMap<u64, V, rustc_hash::FxBuildHasher>;
+
+/// A sharded map; each shard sits alone on its cache line(s), so that threads locking
+/// neighbouring shards do not take the line from each other.
+pub struct ShardedMap<V> {
+    shards: Box<[CachePadded<Mutex<Shard<V>>>]>,
+}
+
+impl<V> Default for ShardedMap<V> {
+    fn default() -> Self {
+        ShardedMap {
+            shards: (0..SHARDS)
+                .map(|_| CachePadded::new(Mutex::new(HashMap::default())))
+                .collect(),
+        }
+    }
+}
+
+impl<V> ShardedMap<V> {
+    /// The locked shard that holds `key`.
+    pub fn shard(&self, key: u64) -> MutexGuard<'_, Shard<V>> {
+        let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
+        hasher.write_u64(key);
+        self.shards[(hasher.finish() >> 40) as usize % SHARDS].lock()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|shard| shard.lock().len()).sum()
+    }
+
+    /// Whether there is no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Keeps the entries `keep` accepts, one shard at a time; returns how many were dropped.
+    pub fn retain(&self, mut keep: impl FnMut(&V) -> bool) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| {
+                let mut shard = shard.lock();
+                let before = shard.len();
+                shard.retain(|_, value| keep(value));
+                before - shard.len()
+            })
+            .sum()
+    }
+
+    /// Inserts entries (from a snapshot), replacing any with the same key.
+    pub fn import(&self, entries: Vec<(u64, V)>) {
+        for (key, value) in entries {
+            self.shard(key).insert(key, value);
+        }
+    }
+}
+
+impl<V: Clone> ShardedMap<V> {
+    /// A copy of every entry, one shard at a time (for snapshots).
+    pub fn export(&self) -> Vec<(u64, V)> {
+        let mut entries = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            entries.extend(shard.iter().map(|(key, value)| (*key, value.clone())));
+        }
+        entries
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_land_in_shards_and_come_back_out() {
+        let map = ShardedMap::<u32>::default();
+        for key in 0..1_000u64 {
+            map.shard(key.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                .insert(key, key as u32);
+        }
+        assert_eq!(map.len(), 1_000);
+        let used = map
+            .shards
+            .iter()
+            .filter(|shard| !shard.lock().is_empty())
+            .count();
+        assert!(used > SHARDS / 2, "keys spread over only {used} shards");
+        assert_eq!(map.retain(|value| value % 2 == 0), 500);
+        let mut exported = map.export();
+        exported.sort_unstable();
+        assert_eq!(exported.len(), 500);
+        let copy = ShardedMap::default();
+        copy.import(exported.clone());
+        let mut again = copy.export();
+        again.sort_unstable();
+        assert_eq!(again, exported);
+    }
+}
