@@ -11,7 +11,7 @@ use shopguard_core::Event;
 use shopguard_storage::DecisionRecord;
 
 use crate::error::{AppError, AppResult};
-use crate::extract::{parse_json, Caller, EventsWrite, JsonBody, RawBody};
+use crate::extract::{parse_json, utf8_or_empty, Caller, EventsWrite, JsonBody, RawBody};
 use crate::state::{now_ms, AppState};
 
 fn validate(input: EventInput, now: i64) -> Result<Event, EventError> {
@@ -43,7 +43,7 @@ fn parse_batch(body: &[u8], now: i64, limit: usize) -> AppResult<Vec<Event>> {
         capacity: (body.len() / 256).clamp(1, limit.max(1)),
         refused: &refused,
     });
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let mut deserializer = serde_json::Deserializer::from_str(utf8_or_empty(body));
     let parsed = serde::de::DeserializeSeed::deserialize(seed, &mut deserializer)
         .and_then(|events| deserializer.end().map(|()| events));
     match parsed {

@@ -177,6 +177,35 @@ async fn a_batch_with_one_bad_event_is_refused_whole() {
             "{error}"
         );
     }
+    // Bytes that are not UTF-8 inside a string: refused, and the path still named.
+    let mut body =
+        br#"{"events":[{"kind":"login_failed","user_id":"a"},{"kind":"login_failed","user_id":""#
+            .to_vec();
+    body.extend_from_slice(&[0xff, 0xfe]);
+    body.extend_from_slice(br#""}]}"#);
+    let (status, error) = app
+        .raw(
+            Method::POST,
+            "/v1/events/batch",
+            Some(&app.admin_key),
+            "application/json",
+            body.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["field"], "events[1].user_id", "{error}");
+    assert_eq!(error["code"], "malformed_body", "{error}");
+    let (status, error) = app
+        .raw(
+            Method::POST,
+            "/v1/events/batch",
+            Some(&app.admin_key),
+            "application/json",
+            body[..40].to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["code"], "malformed_body", "{error}");
     let (status, error) = app
         .admin(Method::POST, "/v1/events/batch", json!({ "evts": [] }))
         .await;
