@@ -8,19 +8,17 @@ old=$1 new=$2 mode=${3:-batch} rounds=${4:-3}
 addr=127.0.0.1:18790
 per_request=1
 [ "$mode" = batch ] && per_request=100
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+source "$(dirname "$0")/http-common.sh"
 for round in $(seq "$rounds"); do
   for bin in "$old" "$new"; do
     data=$(mktemp -d /tmp/sgab.XXXXXX)
-    "$bin" serve --data-dir "$data" --listen "$addr" >"$data/server.log" 2>&1 &
-    server=$!
-    for _ in $(seq 100); do [ -s "$data/admin-api-key" ] && curl -sf "http://$addr/healthz" >/dev/null && break; sleep 0.1; done
-    before=$(cpu $server)
+    start_server "$bin" "$addr" "$data"
+    before=$(cpu_ticks $server)
     # The same generator (the old binary's) and the same seeded traffic for both.
     "$old" load --mode "$mode" --users 100000 --seed 5 --address "$addr" \
       --api-key "$(cat "$data/admin-api-key")" --seconds 8 --connections 32 \
       --batch-size "$per_request" >"$data/report.json"
-    after=$(cpu $server)
+    after=$(cpu_ticks $server)
     python3 - "$data/report.json" "$before" "$after" "$per_request" "$bin" "$round" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

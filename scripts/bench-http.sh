@@ -7,18 +7,16 @@ seconds=${1:-10}
 bin=${SHOPGUARD_BIN:-target/release/shopguard}
 data=$(mktemp -d /tmp/sgbench.XXXXXX)
 addr=127.0.0.1:18787
-"$bin" serve --data-dir "$data" --listen "$addr" --enable-noop-endpoint >"$data/server.log" 2>&1 &
-server=$!
+source "$(dirname "$0")/http-common.sh"
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 100); do [ -s "$data/admin-api-key" ] && curl -sf "http://$addr/healthz" >/dev/null && break; sleep 0.1; done
+start_server "$bin" "$addr" "$data" --enable-noop-endpoint
 key=$(cat "$data/admin-api-key")
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # One line per run: the load report plus the server's CPU time per request.
 run() {
   local before after
-  before=$(cpu $server)
+  before=$(cpu_ticks $server)
   "$bin" load --address "$addr" --api-key "$key" --seconds "$seconds" "$@" >"$data/report.json"
-  after=$(cpu $server)
+  after=$(cpu_ticks $server)
   python3 - "$data/report.json" "$before" "$after" "$*" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

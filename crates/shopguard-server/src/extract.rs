@@ -275,9 +275,15 @@ pub fn utf8_or_empty(body: &[u8]) -> &str {
 /// Parses JSON; on failure, parses again to name the failing field (`events[3].amount`), so
 /// that well-formed requests do not pay for tracking the path.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
-    if let Ok(value) = serde_json::from_str(utf8_or_empty(body)) {
-        return Ok(value);
+    match serde_json::from_str(utf8_or_empty(body)) {
+        Ok(value) => Ok(value),
+        Err(_) => parse_json_naming_the_fault(body),
     }
+}
+
+/// The slow path of [`parse_json`]: parses while tracking the JSON path, so that an error
+/// names the failing field (`events[3].amount: invalid type ...`).
+pub fn parse_json_naming_the_fault<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();

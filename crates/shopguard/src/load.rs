@@ -13,6 +13,7 @@
 //! inflate velocity counts. Replaying a few hundred users at tens of thousands of events per
 //! second would make every velocity rule fire and measure a platform under total attack.
 
+use std::io::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -317,8 +318,7 @@ pub async fn run(args: LoadArgs) -> Result<LoadReport> {
                 let body = &bodies[index % bodies.len()];
                 request.clear();
                 request.extend_from_slice(head.as_bytes());
-                request.extend_from_slice(body.len().to_string().as_bytes());
-                request.extend_from_slice(b"\r\n\r\n");
+                write!(request, "{}\r\n\r\n", body.len())?;
                 request.extend_from_slice(body);
                 let sent = Instant::now();
                 match connection.exchange(&request).await {

@@ -11,7 +11,9 @@ use shopguard_core::Event;
 use shopguard_storage::DecisionRecord;
 
 use crate::error::{AppError, AppResult};
-use crate::extract::{parse_json, utf8_or_empty, Caller, EventsWrite, JsonBody, RawBody};
+use crate::extract::{
+    parse_json_naming_the_fault, utf8_or_empty, Caller, EventsWrite, JsonBody, RawBody,
+};
 use crate::state::{now_ms, AppState};
 
 fn validate(input: EventInput, now: i64) -> Result<Event, EventError> {
@@ -50,7 +52,7 @@ fn parse_batch(body: &[u8], now: i64, limit: usize) -> AppResult<Vec<Event>> {
         Ok(events) => Ok(events),
         Err(error) => Err(refused.take().unwrap_or_else(|| {
             // Parse again, the slow way, to name the JSON path of the fault.
-            match parse_json::<BatchRequest>(body) {
+            match parse_json_naming_the_fault::<BatchRequest>(body) {
                 Err(named) => named,
                 Ok(_) => AppError::new(ErrorCode::MalformedBody, format!("body: {error}")),
             }
