@@ -19,7 +19,7 @@ use shopguard_storage::decision_log::{DecisionLog, TryAppendError};
 use shopguard_storage::decision_segments::SegmentSettings;
 use shopguard_storage::embedded::EmbeddedStore;
 use shopguard_storage::{
-    api_keys, snapshot, ApiKeyRecord, DecisionRecord, ListRecord, LogEntry, Scope, Store,
+    api_keys, snapshot, ApiKeyRecord, DecisionRecord, ListRecord, LogBatch, Scope, Store,
     StoreError,
 };
 
@@ -202,24 +202,35 @@ impl AppState {
     /// queue is full) and returns the same JSON for the response.
     pub async fn log_record(&self, record: DecisionRecord) -> Result<Vec<u8>, AppError> {
         let mut body = Vec::new();
-        self.log_record_into(record, &mut body).await?;
+        let mut batch = self.log.batch(1);
+        self.encode_record(&record, &mut body, &mut batch)?;
+        self.submit_log_batch(batch).await?;
         Ok(body)
     }
 
-    /// As [`AppState::log_record`], appending the decision's JSON to `body` (a batch's answer
-    /// is built in one buffer).
-    pub async fn log_record_into(
+    /// Appends a decision's JSON to `answer` (a batch's answer is built in one buffer) and
+    /// the record, with those same bytes, to `batch`.
+    pub fn encode_record(
         &self,
-        record: DecisionRecord,
-        body: &mut Vec<u8>,
+        record: &DecisionRecord,
+        answer: &mut Vec<u8>,
+        batch: &mut LogBatch,
     ) -> Result<(), AppError> {
-        let entry = LogEntry::new(record)?;
-        body.extend_from_slice(entry.decision_json.as_bytes());
-        let log = self.log.clone();
-        match log.try_append(entry) {
+        let start = answer.len();
+        serde_json::to_writer(&mut *answer, &record.decision)
+            .map_err(|error| AppError::internal(format!("encoding a decision: {error}")))?;
+        batch.push_encoded(record, &answer[start..])?;
+        Ok(())
+    }
+
+    /// Queues a batch of decisions for the log, waiting off the async threads when the queue
+    /// is full.
+    pub async fn submit_log_batch(&self, batch: LogBatch) -> Result<(), AppError> {
+        match self.log.try_append(batch) {
             Ok(()) => Ok(()),
-            Err(TryAppendError::Full(entry)) => {
-                tokio::task::spawn_blocking(move || log.append(*entry)).await??;
+            Err(TryAppendError::Full(batch)) => {
+                let log = self.log.clone();
+                tokio::task::spawn_blocking(move || log.append(batch)).await??;
                 Ok(())
             }
             Err(TryAppendError::Closed) => Err(AppError::internal("the decision log is closed")),

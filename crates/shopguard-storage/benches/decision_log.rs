@@ -1,5 +1,5 @@
-//! Decision-log append rate: simulated decisions written through `Store::append_decisions` in
-//! the writer's batch size, on the embedded backend in a temporary folder, with and without
+//! Decision-log append rate: simulated decisions encoded into `LogBatch`es (what request threads
+//! do) and written through `Store::append_decisions` in the writer's batch size, on the embedded backend in a temporary folder, with and without
 //! a flush to the disk per batch.
 //! Run with `cargo bench -p shopguard-storage --bench decision_log`.
 
@@ -10,14 +10,14 @@ use shopguard_core::{Engine, Event, ListRegistry};
 use shopguard_sim::{generate, SimConfig};
 use shopguard_storage::decision_segments::SegmentSettings;
 use shopguard_storage::embedded::EmbeddedStore;
-use shopguard_storage::{DecisionRecord, ListRecord, LogEntry, Store};
+use shopguard_storage::{DecisionRecord, ListRecord, LogBatch, Store};
 
 const POLICY: &str = include_str!("../../../examples/marketplace.toml");
 
 fn main() {
     let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
     let started = Instant::now();
-    let entries: Vec<LogEntry> = generate(&SimConfig {
+    let entries: Vec<DecisionRecord> = generate(&SimConfig {
         users: 3_000,
         days: 10,
         ..SimConfig::default()
@@ -28,11 +28,14 @@ fn main() {
         let at = labelled.event.occurred_at_ms.unwrap();
         let event = Event::try_from_input(labelled.event, at, || format!("e{position}")).unwrap();
         let decision = engine.decide(&event, format!("01940000-0000-7000-8000-{position:012}"));
-        LogEntry::new(DecisionRecord { decision, event }).unwrap()
+        DecisionRecord { decision, event }
     })
     .collect();
     let prepare = started.elapsed().as_secs_f64();
-    let bytes: usize = entries.iter().map(|entry| entry.decision_json.len()).sum();
+    let bytes: usize = entries
+        .iter()
+        .map(|entry| serde_json::to_vec(&entry.decision).unwrap().len())
+        .sum();
 
     for (label, sync_each_batch) in [("fdatasync per batch", true), ("no fdatasync", false)] {
         for batch_size in [4_096, 256] {
@@ -48,7 +51,7 @@ fn main() {
 
 fn append_all(
     engine: &Engine,
-    entries: &[LogEntry],
+    entries: &[DecisionRecord],
     label: &str,
     sync_each_batch: bool,
     batch_size: usize,
@@ -72,8 +75,9 @@ fn append_all(
         store.ensure_list(&record).unwrap();
     }
     let started = Instant::now();
-    for batch in entries.chunks(batch_size) {
-        store.append_decisions(batch, &[]).unwrap();
+    for records in entries.chunks(batch_size) {
+        let batch = LogBatch::of(store.log_sealer(), records).unwrap();
+        store.append_decisions(&[batch]).unwrap();
     }
     let append = started.elapsed().as_secs_f64();
     let decisions_bytes: u64 = std::fs::read_dir(folder.path().join("decisions"))

@@ -1,43 +1,41 @@
 //! The decision log's writer: decisions are queued by the request path and written by one
 //! thread in batches.
 //!
+//! Each request hands over its decisions already encoded, as one [`LogBatch`]; the writer
+//! appends the bytes of every batch queued within a few milliseconds in one write.
+//!
 //! # Durability
 //! An acknowledged decision is in memory, queued for the writer. It reaches the store with the
-//! next batch, which the writer gathers for at most about 10 ms after the batch's first record
-//! was queued. The embedded store appends a batch to its segment files with one `write` and,
+//! next write, which the writer gathers for at most about 10 ms after its first record was
+//! queued. The embedded store appends a batch to its segment files with one `write` and,
 //! unless `decision_log_fsync` is off, one `fdatasync` before the batch counts as written. A
 //! process crash loses what is queued and not yet written. [`DecisionLog::flush`] waits until
 //! everything queued before it is written. When the queue is full, `append` blocks: the log
 //! slows the caller rather than drop records.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-use shopguard_core::ActionTaken;
+use parking_lot::{Condvar, Mutex};
 
-use crate::{AlertRecord, DecisionRecord, LogEntry, Store, StoreError, StoreResult};
+use crate::keyring::Keyring;
+use crate::{LogBatch, Store, StoreError, StoreResult};
 
-/// Most records written in one transaction.
+/// Most records written in one transaction (a request's batch is never split, so one write
+/// may hold a little more).
 pub const MAX_BATCH: usize = 8_192;
 /// How long the writer gathers records before writing a batch.
 const GATHER: Duration = Duration::from_millis(10);
 /// Attempts to write a batch before it is given up (and counted as failed).
 const WRITE_ATTEMPTS: u32 = 50;
 
-enum Message {
-    Record(Box<LogEntry>),
-    Flush(mpsc::Sender<()>),
-}
-
-/// Why [`DecisionLog::try_append`] did not queue a record.
+/// Why [`DecisionLog::try_append`] did not queue a batch.
 #[derive(Debug)]
 pub enum TryAppendError {
-    /// The queue is full; here is the record back.
-    Full(Box<LogEntry>),
+    /// The queue is full; here is the batch back.
+    Full(LogBatch),
     /// The log is closed.
     Closed,
 }
@@ -55,11 +53,57 @@ pub struct LogStats {
     pub batches: AtomicU64,
 }
 
+/// What is waiting for the writer.
+#[derive(Default)]
+struct Pending {
+    batches: Vec<LogBatch>,
+    /// Records in `batches`.
+    records: usize,
+    /// Callers of [`DecisionLog::flush`], told once everything queued before them is written.
+    flushes: Vec<mpsc::Sender<()>>,
+    closed: bool,
+}
+
+/// The queue between request threads and the writer, bounded by records rather than
+/// batches (a batch may hold one decision or a thousand).
+struct Queue {
+    pending: Mutex<Pending>,
+    /// Signalled when work arrives or the log closes.
+    work: Condvar,
+    /// Signalled when the writer takes what is pending.
+    room: Condvar,
+    capacity: usize,
+}
+
+impl Queue {
+    /// Queues `batch` unless that would pass the capacity (an empty queue takes any batch, so
+    /// that one larger than the capacity still goes through).
+    fn try_push(&self, batch: LogBatch, stats: &LogStats) -> Result<(), TryAppendError> {
+        let mut pending = self.pending.lock();
+        if pending.closed {
+            return Err(TryAppendError::Closed);
+        }
+        if pending.records > 0 && pending.records + batch.len() > self.capacity {
+            return Err(TryAppendError::Full(batch));
+        }
+        stats
+            .queued
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        pending.records += batch.len();
+        pending.batches.push(batch);
+        if pending.batches.len() == 1 {
+            self.work.notify_one();
+        }
+        Ok(())
+    }
+}
+
 /// Handle to the log writer. Dropping it (or [`DecisionLog::close`]) drains the queue.
 pub struct DecisionLog {
-    sender: Mutex<Option<SyncSender<Message>>>,
+    queue: Arc<Queue>,
     writer: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<LogStats>,
+    sealer: Option<Arc<Keyring>>,
 }
 
 impl std::fmt::Debug for DecisionLog {
@@ -70,87 +114,73 @@ impl std::fmt::Debug for DecisionLog {
     }
 }
 
-/// Alerts raised by a decision's actions.
-pub fn alerts_of(record: &DecisionRecord) -> Vec<AlertRecord> {
-    record
-        .decision
-        .actions
-        .iter()
-        .filter_map(|action| match action {
-            ActionTaken::Alert {
-                severity,
-                rule_id,
-                message,
-            } => Some(AlertRecord {
-                seq: 0,
-                created_at_ms: record.decision.occurred_at_ms,
-                severity: severity.as_str().to_owned(),
-                rule_id: rule_id.clone(),
-                decision_id: record.decision.decision_id.clone(),
-                user_id: record.decision.user_id.clone(),
-                ip: record.event.ip.map(|ip| ip.to_string()),
-                message: message.clone(),
-            }),
-            ActionTaken::AddedToList { .. } => None,
-        })
-        .collect()
-}
-
 impl DecisionLog {
-    /// Starts the writer thread over `store`, with a queue of `capacity` records.
+    /// Starts the writer thread over `store`, with a queue of about `capacity` records.
     pub fn start(store: Arc<dyn Store>, capacity: usize) -> DecisionLog {
-        let (sender, receiver) = mpsc::sync_channel(capacity.max(1));
+        let queue = Arc::new(Queue {
+            pending: Mutex::new(Pending::default()),
+            work: Condvar::new(),
+            room: Condvar::new(),
+            capacity: capacity.max(1),
+        });
         let stats = Arc::new(LogStats::default());
+        let sealer = store.log_sealer();
+        let writer_queue = queue.clone();
         let writer_stats = stats.clone();
         let writer = std::thread::Builder::new()
             .name("decision-log".into())
-            .spawn(move || run_writer(store.as_ref(), &receiver, &writer_stats))
+            .spawn(move || run_writer(store.as_ref(), &writer_queue, &writer_stats))
             .ok();
         DecisionLog {
-            sender: Mutex::new(Some(sender)),
+            queue,
             writer: Mutex::new(writer),
             stats,
+            sealer,
         }
     }
 
-    fn sender(&self) -> StoreResult<SyncSender<Message>> {
-        self.sender.lock().clone().ok_or(StoreError::LogClosed)
+    /// An empty batch for about `records` decisions, sealing personal fields as the store
+    /// asks.
+    pub fn batch(&self, records: usize) -> LogBatch {
+        LogBatch::with_capacity(self.sealer.clone(), records)
     }
 
-    /// Queues a record; blocks while the queue is full.
-    pub fn append(&self, record: LogEntry) -> StoreResult<()> {
-        let sender = self.sender()?;
-        self.stats.queued.fetch_add(1, Ordering::Relaxed);
-        sender.send(Message::Record(Box::new(record))).map_err(|_| {
-            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
-            StoreError::LogClosed
-        })
+    /// Queues a batch; blocks while the queue is full.
+    pub fn append(&self, mut batch: LogBatch) -> StoreResult<()> {
+        loop {
+            match self.queue.try_push(batch, &self.stats) {
+                Ok(()) => return Ok(()),
+                Err(TryAppendError::Closed) => return Err(StoreError::LogClosed),
+                Err(TryAppendError::Full(back)) => {
+                    batch = back;
+                    let mut pending = self.queue.pending.lock();
+                    if pending.records > 0 && !pending.closed {
+                        self.queue
+                            .room
+                            .wait_for(&mut pending, Duration::from_millis(100));
+                    }
+                }
+            }
+        }
     }
 
-    /// Queues a record if there is room. When the queue is full the record comes back, to be
+    /// Queues a batch if there is room. When the queue is full the batch comes back, to be
     /// passed to [`DecisionLog::append`] on a thread that may block.
-    pub fn try_append(&self, record: LogEntry) -> Result<(), TryAppendError> {
-        let Ok(sender) = self.sender() else {
-            return Err(TryAppendError::Closed);
-        };
-        match sender.try_send(Message::Record(Box::new(record))) {
-            Ok(()) => {
-                self.stats.queued.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(mpsc::TrySendError::Full(Message::Record(record))) => {
-                Err(TryAppendError::Full(record))
-            }
-            Err(_) => Err(TryAppendError::Closed),
-        }
+    pub fn try_append(&self, batch: LogBatch) -> Result<(), TryAppendError> {
+        self.queue.try_push(batch, &self.stats)
     }
 
-    /// Waits until every record queued before this call is committed.
+    /// Waits until every record queued before this call is written.
     pub fn flush(&self) -> StoreResult<()> {
         let (done, wait) = mpsc::channel();
-        self.sender()?
-            .send(Message::Flush(done))
-            .map_err(|_| StoreError::LogClosed)?;
+        {
+            let mut pending = self.queue.pending.lock();
+            if pending.closed {
+                return Err(StoreError::LogClosed);
+            }
+            pending.flushes.push(done);
+            self.queue.work.notify_one();
+        }
         wait.recv().map_err(|_| StoreError::LogClosed)
     }
 
@@ -161,7 +191,11 @@ impl DecisionLog {
 
     /// Stops accepting records, writes what is queued and stops the writer.
     pub fn close(&self) {
-        self.sender.lock().take();
+        {
+            let mut pending = self.queue.pending.lock();
+            pending.closed = true;
+            self.queue.work.notify_one();
+        }
         if let Some(writer) = self.writer.lock().take() {
             let _ = writer.join();
         }
@@ -174,58 +208,51 @@ impl Drop for DecisionLog {
     }
 }
 
-fn run_writer(store: &dyn Store, receiver: &Receiver<Message>, stats: &LogStats) {
-    let mut records = Vec::with_capacity(MAX_BATCH);
-    let mut flushes = Vec::new();
+fn run_writer(store: &dyn Store, queue: &Queue, stats: &LogStats) {
     loop {
-        match receiver.recv_timeout(Duration::from_secs(1)) {
-            Ok(message) => accept(message, &mut records, &mut flushes),
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => break,
+        let mut pending = queue.pending.lock();
+        while pending.batches.is_empty() && pending.flushes.is_empty() && !pending.closed {
+            queue.work.wait_for(&mut pending, Duration::from_secs(1));
         }
-        // Gather for a few milliseconds: one transaction per batch costs far less than one
-        // per record, and the records were acknowledged already.
+        // Gather for a few milliseconds: one write per batch costs far less than one per
+        // request, and the records were acknowledged already.
         let gather_until = Instant::now() + GATHER;
-        while records.len() < MAX_BATCH && flushes.is_empty() {
-            match receiver.try_recv() {
-                Ok(message) => accept(message, &mut records, &mut flushes),
-                Err(_) if Instant::now() < gather_until => {
-                    std::thread::sleep(Duration::from_micros(500))
-                }
-                Err(_) => break,
+        while pending.records < MAX_BATCH && pending.flushes.is_empty() && !pending.closed {
+            if queue
+                .work
+                .wait_until(&mut pending, gather_until)
+                .timed_out()
+            {
+                break;
             }
         }
-        write_batch(store, &mut records, stats);
-        for done in flushes.drain(..) {
+        let batches = std::mem::take(&mut pending.batches);
+        let flushes = std::mem::take(&mut pending.flushes);
+        let closed = pending.closed;
+        pending.records = 0;
+        drop(pending);
+        queue.room.notify_all();
+        write_batches(store, batches, stats);
+        for done in flushes {
             let _ = done.send(());
         }
-    }
-    write_batch(store, &mut records, stats);
-}
-
-fn accept(message: Message, records: &mut Vec<LogEntry>, flushes: &mut Vec<mpsc::Sender<()>>) {
-    match message {
-        Message::Record(record) => records.push(*record),
-        Message::Flush(done) => flushes.push(done),
+        if closed && queue.pending.lock().batches.is_empty() {
+            return;
+        }
     }
 }
 
-fn write_batch(store: &dyn Store, records: &mut Vec<LogEntry>, stats: &LogStats) {
-    if records.is_empty() {
+fn write_batches(store: &dyn Store, batches: Vec<LogBatch>, stats: &LogStats) {
+    if batches.is_empty() {
         return;
     }
-    let alerts: Vec<AlertRecord> = records
-        .iter()
-        .flat_map(|entry| alerts_of(&entry.record))
-        .collect();
-    let count = records.len() as u64;
+    let count = batches.iter().map(LogBatch::len).sum::<usize>() as u64;
     for attempt in 1..=WRITE_ATTEMPTS {
-        match store.append_decisions(records, &alerts) {
+        match store.append_decisions(&batches) {
             Ok(()) => {
                 stats.written.fetch_add(count, Ordering::Relaxed);
                 stats.batches.fetch_add(1, Ordering::Relaxed);
                 stats.queued.fetch_sub(count, Ordering::Relaxed);
-                records.clear();
                 return;
             }
             Err(error) => {
@@ -240,5 +267,4 @@ fn write_batch(store: &dyn Store, records: &mut Vec<LogEntry>, stats: &LogStats)
     );
     stats.failed.fetch_add(count, Ordering::Relaxed);
     stats.queued.fetch_sub(count, Ordering::Relaxed);
-    records.clear();
 }

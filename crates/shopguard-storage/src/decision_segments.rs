@@ -31,7 +31,7 @@
 //! straddles the cut-off.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{IoSlice, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,7 +42,8 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::files::{io, open_append, sync_folder};
 use crate::frames::{self, FrameError, ScanEnd};
 use crate::keyring::{Keyring, SEALED_PREFIX};
-use crate::{DecisionQuery, DecisionRecord, LogEntry, StoreError, StoreResult};
+use crate::log_batch::LogBatch;
+use crate::{DecisionQuery, DecisionRecord, StoreError, StoreResult};
 use shopguard_core::privacy::{for_each_personal_value, DataClass};
 use shopguard_core::Event;
 
@@ -88,22 +89,77 @@ fn key_hash(key: Key, text: &str) -> u64 {
     xxh3_64_with_seed(text.as_bytes(), key as u64)
 }
 
+/// The index keys of one record: its decision id, user, and IP and device when present.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecordKeys {
+    hashes: [u64; 4],
+    count: u8,
+}
+
+impl RecordKeys {
+    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.hashes[..usize::from(self.count)].iter().copied()
+    }
+}
+
 /// The index keys of a record.
-fn keys_of(record: &DecisionRecord) -> impl Iterator<Item = u64> {
-    let ip = record.event.ip.map(|ip| key_hash(Key::Ip, &ip.to_string()));
-    let device = record
-        .event
-        .device_id
-        .as_deref()
-        .map(|device| key_hash(Key::Device, device));
-    [
-        Some(key_hash(Key::Decision, &record.decision.decision_id)),
-        Some(key_hash(Key::User, &record.decision.user_id)),
-        ip,
-        device,
-    ]
-    .into_iter()
-    .flatten()
+pub(crate) fn keys_of(record: &DecisionRecord) -> RecordKeys {
+    let mut keys = RecordKeys {
+        hashes: [0; 4],
+        count: 2,
+    };
+    keys.hashes[0] = key_hash(Key::Decision, &record.decision.decision_id);
+    keys.hashes[1] = key_hash(Key::User, &record.decision.user_id);
+    if let Some(ip) = record.event.ip {
+        // An address's text is at most 45 bytes: format it on the stack.
+        let mut text = [0u8; 64];
+        let mut cursor = std::io::Cursor::new(&mut text[..]);
+        if write!(cursor, "{ip}").is_ok() {
+            let length = cursor.position() as usize;
+            keys.hashes[2] = xxh3_64_with_seed(&text[..length], Key::Ip as u64);
+            keys.count = 3;
+        }
+    }
+    if let Some(device) = record.event.device_id.as_deref() {
+        keys.hashes[usize::from(keys.count)] = key_hash(Key::Device, device);
+        keys.count += 1;
+    }
+    keys
+}
+
+/// Encodes a record's payload: the event time, then `{"decision":…,"event":…}` with the
+/// decision's JSON as given and, with `sealer`, the event's personal fields encrypted.
+pub(crate) fn encode_payload(
+    out: &mut Vec<u8>,
+    record: &DecisionRecord,
+    decision_json: &[u8],
+    sealer: Option<&Keyring>,
+) -> StoreResult<()> {
+    out.extend_from_slice(&record.decision.occurred_at_ms.to_le_bytes());
+    out.extend_from_slice(b"{\"decision\":");
+    out.extend_from_slice(decision_json);
+    out.extend_from_slice(b",\"event\":");
+    let encoded = match sealer {
+        Some(keyring) if has_personal_fields(&record.event) => serde_json::to_value(&record.event)
+            .and_then(|mut event| {
+                match reseal_personal_fields(&mut event, keyring, keyring.active_id()) {
+                    Ok(_) => serde_json::to_writer(&mut *out, &event),
+                    Err(error) => Err(serde::ser::Error::custom(error)),
+                }
+            }),
+        _ => serde_json::to_writer(&mut *out, &record.event),
+    };
+    encoded.map_err(|error| StoreError::Corrupt {
+        operation: "encoding an event",
+        detail: error.to_string(),
+    })?;
+    out.push(b'}');
+    Ok(())
+}
+
+/// Decodes a record's payload as it is stored (personal fields still sealed).
+pub(crate) fn decode_payload(payload: &[u8]) -> StoreResult<DecisionRecord> {
+    decode(split_payload(payload)?.1)
 }
 
 fn frame_error(operation: &'static str) -> impl FnOnce(FrameError) -> StoreError {
@@ -143,6 +199,28 @@ fn decode(json: &[u8]) -> StoreResult<DecisionRecord> {
         operation: "decoding a logged decision",
         detail: error.to_string(),
     })
+}
+
+/// Writes every byte of `slices` to `file`, in as few `writev` calls as the kernel allows.
+fn write_all_vectored(mut file: &File, slices: &[&[u8]]) -> std::io::Result<()> {
+    // The kernel takes at most IOV_MAX (1,024) slices per call.
+    for group in slices.chunks(1_024) {
+        let mut io_slices: Vec<IoSlice<'_>> = group
+            .iter()
+            .filter(|bytes| !bytes.is_empty())
+            .map(|bytes| IoSlice::new(bytes))
+            .collect();
+        let mut remaining = &mut io_slices[..];
+        while !remaining.is_empty() {
+            match file.write_vectored(remaining) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(written) => IoSlice::advance_slices(&mut remaining, written),
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Time range and counts of a run of records.
@@ -224,7 +302,7 @@ impl RunIndex {
                 offset,
                 reason: "record is not a decision",
             })?;
-            index.add(offset, at_ms, keys_of(&record));
+            index.add(offset, at_ms, keys_of(&record).iter());
             end = offset + (frames::HEADER + payload.len()) as u64;
             Ok(())
         })
@@ -445,8 +523,6 @@ struct Segments {
 struct Appender {
     file: File,
     length: u64,
-    buffer: Vec<u8>,
-    event_json: Vec<u8>,
 }
 
 /// Where records of one segment are read from, for a query.
@@ -543,12 +619,7 @@ impl DecisionSegments {
             keyring: None,
             rewriting: Mutex::new(()),
             settings,
-            appender: Mutex::new(Appender {
-                file,
-                length: end,
-                buffer: Vec::with_capacity(1 << 20),
-                event_json: Vec::with_capacity(2_048),
-            }),
+            appender: Mutex::new(Appender { file, length: end }),
             segments: RwLock::new(Segments {
                 sealed,
                 open: OpenSegment {
@@ -565,6 +636,11 @@ impl DecisionSegments {
     pub fn with_keyring(mut self, keyring: Arc<Keyring>) -> DecisionSegments {
         self.keyring = Some(keyring);
         self
+    }
+
+    /// The keyring that batches for this log seal personal fields with, if any.
+    pub fn sealer(&self) -> Option<Arc<Keyring>> {
+        self.keyring.clone()
     }
 
     /// Decodes a stored record, decrypting its personal fields.
@@ -594,49 +670,34 @@ impl DecisionSegments {
         })
     }
 
-    /// Appends a batch of decisions: one write, then (by default) one flush to the disk.
-    /// On failure nothing of the batch is kept.
-    pub fn append(&self, entries: &[LogEntry]) -> StoreResult<()> {
+    /// Appends batches of decisions: one vectored write, then (by default) one flush to the
+    /// disk. On failure nothing of them is kept.
+    pub fn append(&self, batches: &[LogBatch]) -> StoreResult<()> {
         let operation = "appending to the decision log";
+        if self.keyring.is_some() && batches.iter().any(|batch| !batch.is_sealed()) {
+            return Err(StoreError::Conflict(
+                "this decision log encrypts personal fields: its batches must come from \
+                 LogBatch::new with the store's log_sealer"
+                    .into(),
+            ));
+        }
         let mut appender = self.appender.lock();
         let appender = &mut *appender;
-        appender.buffer.clear();
         let mut added = RunIndex::default();
-        for entry in entries {
-            let record = &entry.record;
-            appender.event_json.clear();
-            let encoded = match &self.keyring {
-                Some(keyring) if has_personal_fields(&record.event) => {
-                    serde_json::to_value(&record.event).and_then(|mut event| {
-                        let sealed =
-                            reseal_personal_fields(&mut event, keyring, keyring.active_id());
-                        match sealed {
-                            Ok(_) => serde_json::to_writer(&mut appender.event_json, &event),
-                            Err(error) => Err(serde::ser::Error::custom(error)),
-                        }
-                    })
-                }
-                _ => serde_json::to_writer(&mut appender.event_json, &record.event),
-            };
-            encoded.map_err(|error| StoreError::Corrupt {
-                operation: "encoding an event",
-                detail: error.to_string(),
-            })?;
-            let offset = appender.length + appender.buffer.len() as u64;
-            let at_ms = record.decision.occurred_at_ms;
-            let event_json = &appender.event_json;
-            frames::push_frame_with(&mut appender.buffer, |out| {
-                out.extend_from_slice(&at_ms.to_le_bytes());
-                out.extend_from_slice(b"{\"decision\":");
-                out.extend_from_slice(entry.decision_json.as_bytes());
-                out.extend_from_slice(b",\"event\":");
-                out.extend_from_slice(event_json);
-                out.push(b'}');
-            });
-            added.add(offset, at_ms, keys_of(record));
+        let mut offset = appender.length;
+        for batch in batches {
+            for record in batch.records() {
+                added.add(
+                    offset + record.start as u64,
+                    record.at_ms,
+                    record.keys.iter(),
+                );
+            }
+            offset += batch.frames().len() as u64;
         }
-        if let Err(error) = appender.file.write_all(&appender.buffer) {
-            // Cut off whatever part of the batch reached the file.
+        let slices: Vec<&[u8]> = batches.iter().map(LogBatch::frames).collect();
+        if let Err(error) = write_all_vectored(&appender.file, &slices) {
+            // Cut off whatever part of the batches reached the file.
             let _ = appender.file.set_len(appender.length);
             return Err(StoreError::Io {
                 operation,
@@ -646,7 +707,7 @@ impl DecisionSegments {
         if self.settings.sync_each_batch {
             appender.file.sync_data().map_err(io(operation))?;
         }
-        appender.length += appender.buffer.len() as u64;
+        appender.length = offset;
         self.segments.write().open.index.extend(added);
         if appender.length >= self.settings.segment_bytes {
             self.seal_open(appender)?;
@@ -859,7 +920,7 @@ impl DecisionSegments {
             };
             if let Some(new_json) = changed {
                 let record = decode(&new_json).map_err(|_| bad("record is not a decision"))?;
-                index.add(output.len() as u64, at_ms, keys_of(&record));
+                index.add(output.len() as u64, at_ms, keys_of(&record).iter());
                 frames::push_frame_with(&mut output, |out| {
                     out.extend_from_slice(&at_ms.to_le_bytes());
                     out.extend_from_slice(&new_json);

@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use sha2::{Digest, Sha256};
-use shopguard_core::ActionTaken;
 
 use crate::api_keys::{ApiKeyRecord, Scope};
 use crate::audit_log::NewAuditEntry;
@@ -22,7 +21,7 @@ use crate::decision_segments::{DecisionSegments, SegmentSettings};
 use crate::keyring::{DataKeyRecord, Keyring, LocalMasterKey, MasterKey};
 use crate::operators::{GrantRecord, OperatorRecord, SessionRecord};
 use crate::{
-    AlertRecord, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, LogEntry,
+    AlertRecord, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, LogBatch,
     PolicyVersion, Store, StoreError, StoreResult,
 };
 use shopguard_core::rbac::Role;
@@ -557,15 +556,15 @@ impl Store for EmbeddedStore {
             .map_err(db("purging expired list entries"))
     }
 
-    fn append_decisions(&self, entries: &[LogEntry], alerts: &[AlertRecord]) -> StoreResult<()> {
+    fn append_decisions(&self, batches: &[LogBatch]) -> StoreResult<()> {
         // SQLite first, and idempotently (alerts are unique per decision and rule, list
         // additions are upserts): if the segment write then fails, the writer's retry of the
         // whole batch adds nothing twice.
-        let additions = entries
-            .iter()
-            .flat_map(|entry| list_additions(&entry.record));
+        let additions = batches.iter().flat_map(|batch| batch.list_additions());
+        let alerts = batches.iter().flat_map(|batch| batch.alerts());
+        let mut alerts = alerts.peekable();
         let mut additions = additions.peekable();
-        if additions.peek().is_some() || !alerts.is_empty() {
+        if additions.peek().is_some() || alerts.peek().is_some() {
             let mut writer = self.writer.lock();
             let transaction = writer.transaction().map_err(db("appending alerts"))?;
             {
@@ -609,7 +608,11 @@ impl Store for EmbeddedStore {
             }
             transaction.commit().map_err(db("appending alerts"))?;
         }
-        self.decisions()?.append(entries)
+        self.decisions()?.append(batches)
+    }
+
+    fn log_sealer(&self) -> Option<Arc<Keyring>> {
+        self.decisions.as_ref().and_then(DecisionSegments::sealer)
     }
 
     fn decision(&self, decision_id: &str) -> StoreResult<Option<DecisionRecord>> {
@@ -997,38 +1000,4 @@ fn add_data_key(
         .map_err(db("storing a data key"))?;
     keyring.add(id, &key);
     Ok(())
-}
-
-/// The list entries a decision's actions added, with the list's name.
-fn list_additions(record: &DecisionRecord) -> impl Iterator<Item = (&str, ListEntryRecord)> {
-    record
-        .decision
-        .actions
-        .iter()
-        .filter_map(move |action| match action {
-            ActionTaken::AddedToList {
-                list,
-                value,
-                expires_at_ms,
-                rule_id,
-            } => {
-                let reason = record
-                    .decision
-                    .matched
-                    .iter()
-                    .find(|matched| &matched.rule_id == rule_id)
-                    .map_or("", |matched| matched.reason.as_str());
-                Some((
-                    list.as_str(),
-                    ListEntryRecord {
-                        value: value.clone(),
-                        expires_at_ms: *expires_at_ms,
-                        added_by: format!("rule:{rule_id}"),
-                        reason: reason.to_owned(),
-                        created_at_ms: record.decision.occurred_at_ms,
-                    },
-                ))
-            }
-            ActionTaken::Alert { .. } => None,
-        })
 }

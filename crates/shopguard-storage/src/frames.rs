@@ -27,13 +27,29 @@ pub fn push_frame(buffer: &mut Vec<u8>, payload: &[u8]) {
 /// Appends a frame whose payload the caller writes into `buffer` with `write`, without a
 /// copy: the header is reserved first and filled in after.
 pub fn push_frame_with(buffer: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    let written: Result<(), std::convert::Infallible> = try_push_frame_with(buffer, |out| {
+        write(out);
+        Ok(())
+    });
+    let Ok(()) = written;
+}
+
+/// As [`push_frame_with`], for a `write` that may fail: then nothing is appended.
+pub fn try_push_frame_with<E>(
+    buffer: &mut Vec<u8>,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
     let start = buffer.len();
     buffer.extend_from_slice(&[0; HEADER]);
-    write(buffer);
+    if let Err(error) = write(buffer) {
+        buffer.truncate(start);
+        return Err(error);
+    }
     let length = (buffer.len() - start - HEADER) as u32;
     let checksum = crc32fast::hash(&buffer[start + HEADER..]);
     buffer[start..start + 4].copy_from_slice(&length.to_le_bytes());
     buffer[start + 4..start + HEADER].copy_from_slice(&checksum.to_le_bytes());
+    Ok(())
 }
 
 /// Why a frame could not be read.

@@ -25,6 +25,7 @@ pub mod embedded;
 mod files;
 pub mod frames;
 pub mod keyring;
+pub mod log_batch;
 pub mod operators;
 pub mod snapshot;
 
@@ -32,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use shopguard_core::{Decision, Event, ListKind};
 
 pub use api_keys::{ApiKeyRecord, GeneratedKey, Scope};
+pub use log_batch::LogBatch;
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -137,31 +139,6 @@ pub struct DecisionRecord {
     pub event: Event,
 }
 
-/// A decision ready for the log: its record, and the decision already encoded as JSON (the
-/// bytes the client received), so that it is encoded once.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogEntry {
-    /// The decision and its event.
-    pub record: DecisionRecord,
-    /// `record.decision` as JSON.
-    pub decision_json: String,
-}
-
-impl LogEntry {
-    /// Encodes the decision of `record`.
-    pub fn new(record: DecisionRecord) -> StoreResult<LogEntry> {
-        let decision_json =
-            serde_json::to_string(&record.decision).map_err(|error| StoreError::Corrupt {
-                operation: "encoding a decision",
-                detail: error.to_string(),
-            })?;
-        Ok(LogEntry {
-            record,
-            decision_json,
-        })
-    }
-}
-
 /// An alert raised by a rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertRecord {
@@ -260,9 +237,12 @@ pub trait Store: Send + Sync {
     /// Deletes expired entries; returns how many.
     fn purge_expired_list_entries(&self, now_ms: i64) -> StoreResult<usize>;
 
-    /// Appends decisions and alerts in one transaction, with the list entries the decisions'
+    /// Appends batches of decisions with the alerts they raised and the list entries their
     /// actions added (so a rule's block survives a restart).
-    fn append_decisions(&self, entries: &[LogEntry], alerts: &[AlertRecord]) -> StoreResult<()>;
+    fn append_decisions(&self, batches: &[LogBatch]) -> StoreResult<()>;
+    /// The keyring a [`LogBatch`] for this store seals personal fields with, when field
+    /// encryption is on.
+    fn log_sealer(&self) -> Option<std::sync::Arc<keyring::Keyring>>;
     /// One decision.
     fn decision(&self, decision_id: &str) -> StoreResult<Option<DecisionRecord>>;
     /// Decisions matching a query, newest first.

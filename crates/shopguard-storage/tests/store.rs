@@ -6,7 +6,7 @@ use std::sync::Arc;
 use shopguard_core::{Engine, Event, EventInput, EventKind, ListKind, ListRegistry};
 use shopguard_storage::decision_log::DecisionLog;
 use shopguard_storage::{
-    api_keys, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, LogEntry, Scope, Store,
+    api_keys, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, LogBatch, Scope, Store,
     StoreError,
 };
 
@@ -175,16 +175,18 @@ macro_rules! store_test_suite {
                 let log = DecisionLog::start(store.clone(), 1_000);
                 for n in 0..50i64 {
                     let user = if n % 2 == 0 { "alice" } else { "bob" };
-                    let entry = LogEntry::new(record(
-                        &engine,
-                        user,
-                        "192.0.2.9",
-                        (n * 10) as f64,
-                        1_000 + n,
-                        &format!("d{n:03}"),
-                    ))
-                    .unwrap();
-                    log.append(entry).unwrap();
+                    let mut batch = log.batch(1);
+                    batch
+                        .push(&record(
+                            &engine,
+                            user,
+                            "192.0.2.9",
+                            (n * 10) as f64,
+                            1_000 + n,
+                            &format!("d{n:03}"),
+                        ))
+                        .unwrap();
+                    log.append(batch).unwrap();
                 }
                 log.flush().unwrap();
                 assert_eq!(store.decision_count().unwrap(), 50);
@@ -219,12 +221,10 @@ macro_rules! store_test_suite {
                 assert_eq!(store.purge_decisions_before(1_025).unwrap(), 25);
                 assert_eq!(store.decision_count().unwrap(), 25);
                 log.close();
-                assert!(matches!(
-                    log.append(
-                        LogEntry::new(record(&engine, "x", "192.0.2.1", 1.0, 1, "late")).unwrap()
-                    ),
-                    Err(StoreError::LogClosed)
-                ));
+                let mut late = log.batch(1);
+                late.push(&record(&engine, "x", "192.0.2.1", 1.0, 1, "late"))
+                    .unwrap();
+                assert!(matches!(log.append(late), Err(StoreError::LogClosed)));
             }
         }
     };
@@ -261,21 +261,25 @@ mod decision_segments {
         sync_each_batch: false,
     };
 
-    fn entries(count: i64) -> Vec<LogEntry> {
+    /// `records` as the one batch of an append.
+    fn batch(records: &[DecisionRecord]) -> [LogBatch; 1] {
+        [LogBatch::of(None, records).unwrap()]
+    }
+
+    fn entries(count: i64) -> Vec<DecisionRecord> {
         let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
         (0..count)
             .map(|n| {
                 let user = format!("user{}", n % 7);
                 let ip = format!("198.51.100.{}", n % 5);
-                LogEntry::new(record(
+                record(
                     &engine,
                     &user,
                     &ip,
                     n as f64,
                     10_000 + n,
                     &format!("id{n:04}"),
-                ))
-                .unwrap()
+                )
             })
             .collect()
     }
@@ -345,8 +349,8 @@ mod decision_segments {
         let all = entries(300);
         {
             let log = DecisionSegments::open(folder.path(), SMALL).unwrap();
-            for batch in all.chunks(7) {
-                log.append(batch).unwrap();
+            for records in all.chunks(7) {
+                log.append(&batch(records)).unwrap();
             }
             assert!(
                 segment_files(folder.path(), "idx").len() > 10,
@@ -376,7 +380,7 @@ mod decision_segments {
         let all = entries(40);
         {
             let log = DecisionSegments::open(folder.path(), SegmentSettings::default()).unwrap();
-            log.append(&all[..30]).unwrap();
+            log.append(&batch(&all[..30])).unwrap();
         }
         // A crash in the middle of a write: half a frame at the end of the open segment.
         let open_segment = segment_files(folder.path(), "log").pop().unwrap();
@@ -403,7 +407,7 @@ mod decision_segments {
             })
             .count();
         assert_eq!(kept, 1, "the cut-off bytes are kept beside the log");
-        log.append(&all[30..]).unwrap();
+        log.append(&batch(&all[30..])).unwrap();
         check_contents(&log, 40);
     }
 
@@ -412,8 +416,8 @@ mod decision_segments {
         let folder = tempfile::tempdir().unwrap();
         {
             let log = DecisionSegments::open(folder.path(), SMALL).unwrap();
-            for batch in entries(120).chunks(3) {
-                log.append(batch).unwrap();
+            for records in entries(120).chunks(3) {
+                log.append(&batch(records)).unwrap();
             }
         }
         let indexes = segment_files(folder.path(), "idx");
@@ -431,8 +435,8 @@ mod decision_segments {
     fn retention_removes_old_segments_and_rewrites_the_straddling_one() {
         let folder = tempfile::tempdir().unwrap();
         let log = DecisionSegments::open(folder.path(), SMALL).unwrap();
-        for batch in entries(200).chunks(5) {
-            log.append(batch).unwrap();
+        for records in entries(200).chunks(5) {
+            log.append(&batch(records)).unwrap();
         }
         let before = segment_files(folder.path(), "log").len();
         assert_eq!(log.purge_before(10_000 + 137).unwrap(), 137);
@@ -462,7 +466,7 @@ mod field_encryption {
     use shopguard_storage::decision_segments::SegmentSettings;
     use shopguard_storage::embedded::EmbeddedStore;
 
-    fn registration(engine: &Engine, n: i64, id: &str) -> LogEntry {
+    fn registration(engine: &Engine, n: i64, id: &str) -> DecisionRecord {
         let mut attrs = std::collections::BTreeMap::new();
         attrs.insert(
             "id_number".to_owned(),
@@ -484,7 +488,7 @@ mod field_encryption {
         )
         .unwrap();
         let decision = engine.decide(&event, id.to_owned());
-        LogEntry::new(DecisionRecord { decision, event }).unwrap()
+        DecisionRecord { decision, event }
     }
 
     fn segment_bytes(folder: &std::path::Path) -> Vec<u8> {
@@ -513,10 +517,20 @@ mod field_encryption {
             sync_each_batch: false,
         };
         let store = EmbeddedStore::open_with(folder.path(), settings).unwrap();
-        let first: Vec<LogEntry> = (0..20)
+        let first: Vec<DecisionRecord> = (0..20)
             .map(|n| registration(&engine, n, &format!("a{n}")))
             .collect();
-        store.append_decisions(&first, &[]).unwrap();
+        assert!(
+            matches!(
+                store.append_decisions(&[LogBatch::of(None, &first).unwrap()]),
+                Err(StoreError::Conflict(_))
+            ),
+            "a batch encoded without the keyring is refused"
+        );
+        assert_eq!(store.decision_count().unwrap(), 0);
+        store
+            .append_decisions(&[LogBatch::of(store.log_sealer(), &first).unwrap()])
+            .unwrap();
         let on_disk = segment_bytes(folder.path());
         assert!(
             !contains(&on_disk, "13812341234"),
@@ -537,10 +551,12 @@ mod field_encryption {
         assert_eq!(read.event.attrs["id_number"], "110101199003071234");
 
         assert_eq!(store.rotate_data_key(5).unwrap(), 2);
-        let second: Vec<LogEntry> = (20..30)
+        let second: Vec<DecisionRecord> = (20..30)
             .map(|n| registration(&engine, n, &format!("b{n}")))
             .collect();
-        store.append_decisions(&second, &[]).unwrap();
+        store
+            .append_decisions(&[LogBatch::of(store.log_sealer(), &second).unwrap()])
+            .unwrap();
         assert!(contains(&segment_bytes(folder.path()), "\"enc1.2."));
         assert_eq!(
             store

@@ -134,7 +134,7 @@ fn keys_created_on_the_command_line_are_queued_for_the_audit_log() {
 #[test]
 fn a_backup_restores_into_a_fresh_folder_with_every_record_and_the_audit_chain() {
     use shopguard_core::{Engine, Event, EventInput, EventKind, ListRegistry};
-    use shopguard_storage::{api_keys, DecisionQuery, DecisionRecord, LogEntry, Scope};
+    use shopguard_storage::{api_keys, DecisionQuery, DecisionRecord, LogBatch, Scope};
 
     let folder = tempfile::tempdir().unwrap();
     let data = folder.path().join("data");
@@ -144,7 +144,7 @@ fn a_backup_restores_into_a_fresh_folder_with_every_record_and_the_audit_chain()
         std::sync::Arc::new(ListRegistry::new()),
     )
     .unwrap();
-    let decisions: Vec<LogEntry> = (0..300i64)
+    let decisions: Vec<DecisionRecord> = (0..300i64)
         .map(|n| {
             let event = Event::try_from_input(
                 EventInput {
@@ -160,7 +160,7 @@ fn a_backup_restores_into_a_fresh_folder_with_every_record_and_the_audit_chain()
             )
             .unwrap();
             let decision = engine.decide(&event, format!("decision-{n:04}"));
-            LogEntry::new(DecisionRecord { decision, event }).unwrap()
+            DecisionRecord { decision, event }
         })
         .collect();
     {
@@ -181,8 +181,9 @@ fn a_backup_restores_into_a_fresh_folder_with_every_record_and_the_audit_chain()
         store
             .insert_policy_version("[policy]\nname = 'x'\n", "alice", "first", 1)
             .unwrap();
-        for batch in decisions.chunks(64) {
-            store.append_decisions(batch, &[]).unwrap();
+        for records in decisions.chunks(64) {
+            let batch = LogBatch::of(store.log_sealer(), records).unwrap();
+            store.append_decisions(&[batch]).unwrap();
         }
         let audit = AuditLog::open(&data).unwrap();
         for n in 0..30 {
@@ -410,7 +411,7 @@ fn operators_are_created_with_a_strong_password_and_a_totp_secret() {
 #[test]
 fn data_keys_rotate_and_reencrypt_on_a_stopped_node() {
     use shopguard_core::{Engine, Event, EventInput, EventKind, ListRegistry};
-    use shopguard_storage::{DecisionRecord, LogEntry};
+    use shopguard_storage::{DecisionRecord, LogBatch};
 
     let folder = tempfile::tempdir().unwrap();
     let data = folder.path().to_str().unwrap();
@@ -437,10 +438,11 @@ fn data_keys_rotate_and_reencrypt_on_a_stopped_node() {
         let decision = engine.decide(&event, "d1".into());
         let store = EmbeddedStore::open(folder.path()).unwrap();
         store
-            .append_decisions(
-                &[LogEntry::new(DecisionRecord { decision, event }).unwrap()],
-                &[],
+            .append_decisions(&[LogBatch::of(
+                store.log_sealer(),
+                &[DecisionRecord { decision, event }],
             )
+            .unwrap()])
             .unwrap();
     }
     let (ok, text) = shopguard(&["data-keys", "rotate", "--data-dir", data]);

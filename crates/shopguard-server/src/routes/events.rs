@@ -192,16 +192,16 @@ pub async fn post_batch(
     let events = parse_batch(&body, now_ms(), state.config.max_batch_events)?;
     // A decision takes a few hundred bytes of JSON.
     let mut answer = Vec::with_capacity(32 + events.len() * 512);
+    let mut batch = state.log.batch(events.len());
     answer.extend_from_slice(b"{\"decisions\":[");
     for (position, event) in events.into_iter().enumerate() {
         let decision = state.decide_only(&event);
         if position > 0 {
             answer.push(b',');
         }
-        state
-            .log_record_into(DecisionRecord { decision, event }, &mut answer)
-            .await?;
+        state.encode_record(&DecisionRecord { decision, event }, &mut answer, &mut batch)?;
     }
+    state.submit_log_batch(batch).await?;
     answer.extend_from_slice(b"]}");
     Ok(json(answer))
 }

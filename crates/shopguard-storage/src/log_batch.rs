@@ -1,0 +1,208 @@
+//! Decisions made ready for the decision log on the thread that made them.
+//!
+//! A request encodes its decisions into one [`LogBatch`]: the records as finished frames in the
+//! log's format, each record's time and index keys, and the alerts and list additions its
+//! actions raised. The log writer then only appends bytes and extends its index. Encoding
+//! where the record was made, rather than on the writer thread, means the event is encoded
+//! while it is still in that core's cache, is freed by the thread that allocated it, and a
+//! request's decisions cross to the writer as one message.
+
+use std::sync::Arc;
+
+use shopguard_core::ActionTaken;
+
+use crate::decision_segments::{decode_payload, encode_payload, keys_of, RecordKeys};
+use crate::frames;
+use crate::keyring::Keyring;
+use crate::{AlertRecord, DecisionRecord, ListEntryRecord, StoreError, StoreResult};
+
+/// Where one record sits in its batch, and what the log's index needs of it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BatchRecord {
+    /// Offset of the record's frame in [`LogBatch::frames`].
+    pub start: usize,
+    /// When the event happened (ms since epoch).
+    pub at_ms: i64,
+    /// The record's index keys.
+    pub keys: RecordKeys,
+}
+
+/// A run of decisions encoded for the log, with the alerts and list additions they raised.
+#[derive(Debug, Default)]
+pub struct LogBatch {
+    sealer: Option<Arc<Keyring>>,
+    frames: Vec<u8>,
+    records: Vec<BatchRecord>,
+    alerts: Vec<AlertRecord>,
+    list_additions: Vec<(String, ListEntryRecord)>,
+}
+
+impl LogBatch {
+    /// An empty batch. With `sealer`, personal fields (level 3 and up) are encrypted with its
+    /// active key before they are encoded.
+    pub fn new(sealer: Option<Arc<Keyring>>) -> LogBatch {
+        LogBatch {
+            sealer,
+            ..LogBatch::default()
+        }
+    }
+
+    /// An empty batch with room for about `records` decisions.
+    pub fn with_capacity(sealer: Option<Arc<Keyring>>, records: usize) -> LogBatch {
+        LogBatch {
+            sealer,
+            // A record takes about a kilobyte.
+            frames: Vec::with_capacity(records * 1_024),
+            records: Vec::with_capacity(records),
+            ..LogBatch::default()
+        }
+    }
+
+    /// Adds a record whose decision is already encoded as JSON (the bytes the client got).
+    /// On failure the batch is unchanged.
+    pub fn push_encoded(
+        &mut self,
+        record: &DecisionRecord,
+        decision_json: &[u8],
+    ) -> StoreResult<()> {
+        let start = self.frames.len();
+        frames::try_push_frame_with(&mut self.frames, |out| {
+            encode_payload(out, record, decision_json, self.sealer.as_deref())
+        })?;
+        self.records.push(BatchRecord {
+            start,
+            at_ms: record.decision.occurred_at_ms,
+            keys: keys_of(record),
+        });
+        self.alerts.extend(alerts_of(record));
+        self.list_additions.extend(list_additions_of(record));
+        Ok(())
+    }
+
+    /// Adds a record, encoding its decision.
+    pub fn push(&mut self, record: &DecisionRecord) -> StoreResult<()> {
+        let decision_json =
+            serde_json::to_vec(&record.decision).map_err(|error| StoreError::Corrupt {
+                operation: "encoding a decision",
+                detail: error.to_string(),
+            })?;
+        self.push_encoded(record, &decision_json)
+    }
+
+    /// A batch of `records`, for tests and tools that log decisions directly.
+    pub fn of(sealer: Option<Arc<Keyring>>, records: &[DecisionRecord]) -> StoreResult<LogBatch> {
+        let mut batch = LogBatch::with_capacity(sealer, records.len());
+        for record in records {
+            batch.push(record)?;
+        }
+        Ok(batch)
+    }
+
+    /// Whether personal fields were encrypted (the batch has a sealer).
+    pub fn is_sealed(&self) -> bool {
+        self.sealer.is_some()
+    }
+
+    /// Number of decisions.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the batch holds no decision.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Alerts the decisions' actions raised.
+    pub fn alerts(&self) -> &[AlertRecord] {
+        &self.alerts
+    }
+
+    /// List entries the decisions' actions added, as (list name, entry).
+    pub fn list_additions(&self) -> &[(String, ListEntryRecord)] {
+        &self.list_additions
+    }
+
+    /// The records as frames of the decision log, back to back.
+    pub(crate) fn frames(&self) -> &[u8] {
+        &self.frames
+    }
+
+    /// Where each record sits in [`LogBatch::frames`].
+    pub(crate) fn records(&self) -> &[BatchRecord] {
+        &self.records
+    }
+
+    /// The records decoded again, personal fields still sealed (for a store that keeps
+    /// decisions in another form than the segment log).
+    pub fn decode(&self) -> StoreResult<Vec<DecisionRecord>> {
+        let ends = self.records.iter().skip(1).map(|record| record.start);
+        self.records
+            .iter()
+            .zip(ends.chain([self.frames.len()]))
+            .map(|(record, end)| decode_payload(&self.frames[record.start + frames::HEADER..end]))
+            .collect()
+    }
+}
+
+/// Alerts raised by a decision's actions.
+pub fn alerts_of(record: &DecisionRecord) -> impl Iterator<Item = AlertRecord> + '_ {
+    record
+        .decision
+        .actions
+        .iter()
+        .filter_map(|action| match action {
+            ActionTaken::Alert {
+                severity,
+                rule_id,
+                message,
+            } => Some(AlertRecord {
+                seq: 0,
+                created_at_ms: record.decision.occurred_at_ms,
+                severity: severity.as_str().to_owned(),
+                rule_id: rule_id.clone(),
+                decision_id: record.decision.decision_id.clone(),
+                user_id: record.decision.user_id.clone(),
+                ip: record.event.ip.map(|ip| ip.to_string()),
+                message: message.clone(),
+            }),
+            ActionTaken::AddedToList { .. } => None,
+        })
+}
+
+/// The list entries a decision's actions added, as (list name, entry); the reason is the
+/// matched rule's.
+fn list_additions_of(
+    record: &DecisionRecord,
+) -> impl Iterator<Item = (String, ListEntryRecord)> + '_ {
+    record
+        .decision
+        .actions
+        .iter()
+        .filter_map(move |action| match action {
+            ActionTaken::AddedToList {
+                list,
+                value,
+                expires_at_ms,
+                rule_id,
+            } => {
+                let reason = record
+                    .decision
+                    .matched
+                    .iter()
+                    .find(|matched| &matched.rule_id == rule_id)
+                    .map_or("", |matched| matched.reason.as_str());
+                Some((
+                    list.clone(),
+                    ListEntryRecord {
+                        value: value.clone(),
+                        expires_at_ms: *expires_at_ms,
+                        added_by: format!("rule:{rule_id}"),
+                        reason: reason.to_owned(),
+                        created_at_ms: record.decision.occurred_at_ms,
+                    },
+                ))
+            }
+            ActionTaken::Alert { .. } => None,
+        })
+}
