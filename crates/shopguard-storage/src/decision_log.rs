@@ -30,6 +30,12 @@ pub const MAX_BATCH: usize = 8_192;
 const GATHER: Duration = Duration::from_millis(10);
 /// Attempts to write a batch before it is given up (and counted as failed).
 const WRITE_ATTEMPTS: u32 = 50;
+/// Written batches kept for reuse: allocating a batch's buffers afresh for every request,
+/// and freeing them on another thread, costs page faults (the allocator hands memory back
+/// and the kernel zeroes it again).
+const SPARE_BATCHES: usize = 256;
+/// Batches whose buffers grew past this are freed rather than kept.
+const SPARE_BATCH_BYTES: usize = 4 << 20;
 
 /// Why [`DecisionLog::try_append`] did not queue a batch.
 #[derive(Debug)]
@@ -73,6 +79,8 @@ struct Queue {
     /// Signalled when the writer takes what is pending.
     room: Condvar,
     capacity: usize,
+    /// Written batches, emptied, for [`DecisionLog::batch`] to hand out again.
+    spare: Mutex<Vec<LogBatch>>,
 }
 
 impl Queue {
@@ -122,6 +130,7 @@ impl DecisionLog {
             work: Condvar::new(),
             room: Condvar::new(),
             capacity: capacity.max(1),
+            spare: Mutex::new(Vec::new()),
         });
         let stats = Arc::new(LogStats::default());
         let sealer = store.log_sealer();
@@ -142,7 +151,12 @@ impl DecisionLog {
     /// An empty batch for about `records` decisions, sealing personal fields as the store
     /// asks.
     pub fn batch(&self, records: usize) -> LogBatch {
-        LogBatch::with_capacity(self.sealer.clone(), records)
+        let Some(mut batch) = self.queue.spare.lock().pop() else {
+            return LogBatch::with_capacity(self.sealer.clone(), records);
+        };
+        batch.reset(self.sealer.clone());
+        batch.reserve(records);
+        batch
     }
 
     /// Queues a batch; blocks while the queue is full.
@@ -232,7 +246,8 @@ fn run_writer(store: &dyn Store, queue: &Queue, stats: &LogStats) {
         pending.records = 0;
         drop(pending);
         queue.room.notify_all();
-        write_batches(store, batches, stats);
+        let written = write_batches(store, batches, stats);
+        keep_spares(queue, written);
         for done in flushes {
             let _ = done.send(());
         }
@@ -242,9 +257,19 @@ fn run_writer(store: &dyn Store, queue: &Queue, stats: &LogStats) {
     }
 }
 
-fn write_batches(store: &dyn Store, batches: Vec<LogBatch>, stats: &LogStats) {
+/// Keeps written batches for reuse, up to a limit.
+fn keep_spares(queue: &Queue, mut written: Vec<LogBatch>) {
+    written.retain(|batch| batch.capacity_bytes() <= SPARE_BATCH_BYTES);
+    let mut spare = queue.spare.lock();
+    let room = SPARE_BATCHES.saturating_sub(spare.len());
+    written.truncate(room);
+    spare.append(&mut written);
+}
+
+/// Writes `batches` (retrying), and gives them back for reuse.
+fn write_batches(store: &dyn Store, batches: Vec<LogBatch>, stats: &LogStats) -> Vec<LogBatch> {
     if batches.is_empty() {
-        return;
+        return batches;
     }
     let count = batches.iter().map(LogBatch::len).sum::<usize>() as u64;
     for attempt in 1..=WRITE_ATTEMPTS {
@@ -253,7 +278,7 @@ fn write_batches(store: &dyn Store, batches: Vec<LogBatch>, stats: &LogStats) {
                 stats.written.fetch_add(count, Ordering::Relaxed);
                 stats.batches.fetch_add(1, Ordering::Relaxed);
                 stats.queued.fetch_sub(count, Ordering::Relaxed);
-                return;
+                return batches;
             }
             Err(error) => {
                 tracing::error!(attempt, records = count, error = %error, "decision log write failed");
@@ -267,4 +292,5 @@ fn write_batches(store: &dyn Store, batches: Vec<LogBatch>, stats: &LogStats) {
     );
     stats.failed.fetch_add(count, Ordering::Relaxed);
     stats.queued.fetch_sub(count, Ordering::Relaxed);
+    batches
 }

@@ -49,13 +49,29 @@ impl LogBatch {
 
     /// An empty batch with room for about `records` decisions.
     pub fn with_capacity(sealer: Option<Arc<Keyring>>, records: usize) -> LogBatch {
-        LogBatch {
-            sealer,
-            // A record takes about a kilobyte.
-            frames: Vec::with_capacity(records * 1_024),
-            records: Vec::with_capacity(records),
-            ..LogBatch::default()
-        }
+        let mut batch = LogBatch::new(sealer);
+        batch.reserve(records);
+        batch
+    }
+
+    /// Empties the batch for reuse, keeping its buffers, and sets its sealer.
+    pub(crate) fn reset(&mut self, sealer: Option<Arc<Keyring>>) {
+        self.sealer = sealer;
+        self.frames.clear();
+        self.records.clear();
+        self.alerts.clear();
+        self.list_additions.clear();
+    }
+
+    /// Bytes its buffers hold on to.
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        self.frames.capacity() + self.records.capacity() * std::mem::size_of::<BatchRecord>()
+    }
+
+    /// Makes room for about `records` more decisions.
+    pub(crate) fn reserve(&mut self, records: usize) {
+        self.frames.reserve(records * 1_024);
+        self.records.reserve(records);
     }
 
     /// Adds a record whose decision is already encoded as JSON (the bytes the client got).
