@@ -223,6 +223,19 @@ fn write_all_vectored(mut file: &File, slices: &[&[u8]]) -> std::io::Result<()> 
     Ok(())
 }
 
+/// Asks the kernel to drop the page cache of `from..to` of a file just flushed to the disk:
+/// the log is written once and seldom read, and pages handed back are reused for the next
+/// writes, which makes those writes cheaper than ever-new pages (see
+/// `docs/benchmarks.md`). Only whole pages are dropped; failure is harmless.
+fn drop_cached_pages(file: &File, from: u64, to: u64) {
+    const PAGE: u64 = 4_096;
+    let start = from / PAGE * PAGE;
+    let end = to / PAGE * PAGE;
+    if let Some(length) = std::num::NonZeroU64::new(end.saturating_sub(start)) {
+        let _ = rustix::fs::fadvise(file, start, Some(length), rustix::fs::Advice::DontNeed);
+    }
+}
+
 /// Time range and counts of a run of records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Span {
@@ -706,6 +719,7 @@ impl DecisionSegments {
         }
         if self.settings.sync_each_batch {
             appender.file.sync_data().map_err(io(operation))?;
+            drop_cached_pages(&appender.file, appender.length, offset);
         }
         appender.length = offset;
         self.segments.write().open.index.extend(added);
