@@ -733,11 +733,18 @@ impl DecisionSegments {
     fn seal_open(&self, appender: &mut Appender) -> StoreResult<()> {
         let operation = "sealing a decision segment";
         appender.file.sync_all().map_err(io(operation))?;
-        let (id, index) = {
+        // Only the appender (held here) changes the open index, so a read lock is enough, and
+        // queries keep seeing the open segment's records while its index is written.
+        let id = {
             let segments = self.segments.read();
-            (segments.open.id, segments.open.index.clone())
+            write_index(
+                &self.folder,
+                segments.open.id,
+                appender.length,
+                &segments.open.index,
+            )?;
+            segments.open.id
         };
-        write_index(&self.folder, id, appender.length, &index)?;
         let sealed = Arc::new(SealedSegment::open(&self.folder, id)?);
         let next = id + 1;
         let path = log_path(&self.folder, next);
@@ -1111,4 +1118,22 @@ fn matches_query(record: &DecisionRecord, query: &DecisionQuery) -> bool {
             .ip
             .as_ref()
             .is_none_or(|wanted| Some(wanted) == ip().as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectored_writes_pass_the_kernels_slice_limit_and_skip_empty_slices() {
+        let file = tempfile::tempfile().unwrap();
+        let pieces: Vec<Vec<u8>> = (0..2_500u32)
+            .map(|n| vec![(n % 251) as u8; (n % 7) as usize])
+            .collect();
+        let slices: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
+        write_all_vectored(&file, &slices).unwrap();
+        let mut written = vec![0u8; file.metadata().unwrap().len() as usize];
+        file.read_exact_at(&mut written, 0).unwrap();
+        assert_eq!(written, pieces.concat());
+    }
 }

@@ -222,3 +222,78 @@ fn list_additions_of(
             ActionTaken::Alert { .. } => None,
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shopguard_core::{Engine, Event, EventInput, EventKind, ListRegistry};
+
+    const POLICY: &str = r#"
+[policy]
+name = "batch-test"
+[[rules]]
+id = "big"
+when = "event.amount > 100.0"
+outcome = "review"
+reason = "large payment"
+actions = [{ alert = "high" }, { add_to_list = "ip_watch", entity = "ip", ttl = "1h" }]
+[[lists]]
+name = "ip_watch"
+kind = "ip"
+"#;
+
+    fn payment(engine: &Engine, n: i64, amount: f64) -> DecisionRecord {
+        let event = Event::try_from_input(
+            EventInput {
+                kind: Some(EventKind::Payment),
+                user_id: Some(format!("user{n}")),
+                ip: Some(format!("198.51.100.{n}")),
+                amount: Some(amount),
+                currency: Some("CNY".into()),
+                occurred_at_ms: Some(1_000 + n),
+                ..EventInput::default()
+            },
+            1_000 + n,
+            || format!("event{n}"),
+        )
+        .unwrap();
+        let decision = engine.decide(&event, format!("decision{n}"));
+        DecisionRecord { decision, event }
+    }
+
+    #[test]
+    fn a_batch_holds_its_records_alerts_and_list_additions() {
+        let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        let records: Vec<DecisionRecord> = (1..=4)
+            .map(|n| payment(&engine, n, n as f64 * 60.0))
+            .collect();
+        let batch = LogBatch::of(None, &records).unwrap();
+        assert_eq!(batch.len(), 4);
+        assert!(!batch.is_sealed());
+        assert_eq!(batch.decode().unwrap(), records);
+        // 120 and 180 and 240 are over 100.
+        assert_eq!(batch.alerts().len(), 3);
+        let added: Vec<&str> = batch
+            .list_additions()
+            .iter()
+            .map(|(list, entry)| {
+                assert_eq!(list, "ip_watch");
+                assert_eq!(entry.reason, "large payment");
+                entry.value.as_str()
+            })
+            .collect();
+        assert_eq!(added, ["198.51.100.2", "198.51.100.3", "198.51.100.4"]);
+    }
+
+    #[test]
+    fn a_reused_batch_starts_empty() {
+        let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        let mut batch = LogBatch::of(None, &[payment(&engine, 1, 500.0)]).unwrap();
+        batch.reset(None);
+        assert!(batch.is_empty());
+        assert!(batch.alerts().is_empty() && batch.list_additions().is_empty());
+        let record = payment(&engine, 2, 5.0);
+        batch.push(&record).unwrap();
+        assert_eq!(batch.decode().unwrap(), vec![record]);
+    }
+}

@@ -226,6 +226,69 @@ macro_rules! store_test_suite {
                     .unwrap();
                 assert!(matches!(log.append(late), Err(StoreError::LogClosed)));
             }
+
+            #[test]
+            fn a_full_queue_makes_writers_wait_and_loses_nothing() {
+                let (_folder, store) = open();
+                let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+                // Room for four records: most appends of three find the queue full and wait.
+                let log = Arc::new(DecisionLog::start(store.clone(), 4));
+                let writers: Vec<_> = (0..2)
+                    .map(|writer| {
+                        let log = log.clone();
+                        let engine = &engine;
+                        let records: Vec<DecisionRecord> = (0..60)
+                            .map(|n| {
+                                let id = format!("w{writer}-{n:02}");
+                                record(engine, "carol", "192.0.2.7", 5.0, 2_000 + n, &id)
+                            })
+                            .collect();
+                        std::thread::spawn(move || {
+                            for three in records.chunks(3) {
+                                let mut batch = log.batch(three.len());
+                                for record in three {
+                                    batch.push(record).unwrap();
+                                }
+                                log.append(batch).unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                for writer in writers {
+                    writer.join().unwrap();
+                }
+                log.flush().unwrap();
+                assert_eq!(store.decision_count().unwrap(), 120);
+                assert!(store.decision("w1-59").unwrap().is_some());
+                // One batch larger than the whole queue still goes through.
+                let mut large = log.batch(10);
+                for n in 0..10 {
+                    large
+                        .push(&record(
+                            &engine,
+                            "dan",
+                            "192.0.2.8",
+                            500.0,
+                            3_000 + n,
+                            &format!("l{n}"),
+                        ))
+                        .unwrap();
+                }
+                assert_eq!(
+                    large.alerts().len(),
+                    10,
+                    "every payment over 100 raises an alert"
+                );
+                log.append(large).unwrap();
+                log.flush().unwrap();
+                assert_eq!(store.decision_count().unwrap(), 130);
+                assert_eq!(
+                    log.stats()
+                        .queued
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                    0
+                );
+            }
         }
     };
 }
