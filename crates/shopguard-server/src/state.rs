@@ -25,7 +25,7 @@ use shopguard_storage::{
 
 use crate::error::AppError;
 use crate::extract::Principal;
-use crate::metrics::Metrics;
+use crate::metrics::{DecisionTally, Metrics};
 
 /// Server settings. Every field has a default; the binary fills them from flags, environment
 /// and a config file (see `config/shopguard.example.toml`).
@@ -182,6 +182,21 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+thread_local! {
+    /// Each thread's UUIDv7 clock: the crate's shared one is behind a lock that the request
+    /// threads would take for every decision.
+    static ID_CLOCK: uuid::ContextV7 = const { uuid::ContextV7::new() };
+}
+
+/// A new time-ordered id (UUIDv7) for a decision or event. Ids made on one thread are strictly
+/// increasing; across threads they are ordered to the millisecond, and the random bits keep
+/// them unique.
+pub fn new_id() -> String {
+    let id = ID_CLOCK.with(|clock| uuid::Uuid::new_v7(uuid::Timestamp::now(clock)));
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    id.hyphenated().encode_lower(&mut text).to_owned()
+}
+
 impl AppState {
     /// Decides an event, counts it and queues it for the log; returns the decision as JSON.
     pub async fn decide(&self, event: Event) -> Result<Vec<u8>, AppError> {
@@ -191,10 +206,18 @@ impl AppState {
 
     /// Decides an event and counts it, without logging.
     pub fn decide_only(&self, event: &Event) -> Decision {
+        let mut tally = DecisionTally::default();
+        let decision = self.decide_counted(event, &mut tally);
+        self.metrics.record(tally);
+        decision
+    }
+
+    /// Decides an event, counting it in `tally` (for [`Metrics::record`] once a request's
+    /// events are decided), without logging.
+    pub fn decide_counted(&self, event: &Event, tally: &mut DecisionTally) -> Decision {
         let started = Instant::now();
-        let decision = self.engine.decide(event, uuid::Uuid::now_v7().to_string());
-        self.metrics
-            .observe(&decision, started.elapsed().as_secs_f64());
+        let decision = self.engine.decide(event, new_id());
+        tally.add(&decision, started.elapsed().as_secs_f64());
         decision
     }
 

@@ -14,7 +14,8 @@ use crate::error::{AppError, AppResult};
 use crate::extract::{
     parse_json_naming_the_fault, utf8_or_empty, Caller, EventsWrite, JsonBody, RawBody,
 };
-use crate::state::{now_ms, AppState};
+use crate::metrics::DecisionTally;
+use crate::state::{new_id, now_ms, AppState};
 
 fn validate(input: EventInput, now: i64) -> Result<Event, EventError> {
     if input.kind.is_some_and(|kind| !kind.is_client_reportable()) {
@@ -23,7 +24,7 @@ fn validate(input: EventInput, now: i64) -> Result<Event, EventError> {
             "challenge results are reported at POST /v1/decisions/{id}/challenge",
         ));
     }
-    Event::try_from_input(input, now, || uuid::Uuid::now_v7().to_string())
+    Event::try_from_input(input, now, || new_id())
 }
 
 /// The API error for an invalid event; `prefix` places it in a batch (`events[3].`).
@@ -194,13 +195,15 @@ pub async fn post_batch(
     let mut answer = Vec::with_capacity(32 + events.len() * 512);
     let mut batch = state.log.batch(events.len());
     answer.extend_from_slice(b"{\"decisions\":[");
+    let mut tally = DecisionTally::default();
     for (position, event) in events.into_iter().enumerate() {
-        let decision = state.decide_only(&event);
+        let decision = state.decide_counted(&event, &mut tally);
         if position > 0 {
             answer.push(b',');
         }
         state.encode_record(&DecisionRecord { decision, event }, &mut answer, &mut batch)?;
     }
+    state.metrics.record(tally);
     state.submit_log_batch(batch).await?;
     answer.extend_from_slice(b"]}");
     Ok(json(answer))
@@ -221,12 +224,7 @@ pub async fn post_challenge_result(
     let started = std::time::Instant::now();
     let (event, decision) = state
         .engine
-        .report_challenge(
-            &decision_id,
-            result.passed,
-            now_ms(),
-            uuid::Uuid::now_v7().to_string(),
-        )
+        .report_challenge(&decision_id, result.passed, now_ms(), new_id())
         .map_err(|error| AppError::new(ErrorCode::ChallengeNotPending, error.to_string()))?;
     state
         .metrics
