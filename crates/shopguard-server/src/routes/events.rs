@@ -24,7 +24,7 @@ fn validate(input: EventInput, now: i64) -> Result<Event, EventError> {
             "challenge results are reported at POST /v1/decisions/{id}/challenge",
         ));
     }
-    Event::try_from_input(input, now, || new_id())
+    Event::try_from_input(input, now, new_id)
 }
 
 /// The API error for an invalid event; `prefix` places it in a batch (`events[3].`).
