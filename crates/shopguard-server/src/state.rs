@@ -19,8 +19,8 @@ use shopguard_storage::decision_log::{DecisionLog, TryAppendError};
 use shopguard_storage::decision_segments::SegmentSettings;
 use shopguard_storage::embedded::EmbeddedStore;
 use shopguard_storage::{
-    api_keys, snapshot, ApiKeyRecord, DecisionRecord, ListRecord, LogBatch, Scope, Store,
-    StoreError,
+    api_keys, snapshot, ApiKeyRecord, DecisionRecord, ListRecord, LogBatch, RecordRef, Scope,
+    Store, StoreError,
 };
 
 use crate::error::AppError;
@@ -226,7 +226,7 @@ impl AppState {
     pub async fn log_record(&self, record: DecisionRecord) -> Result<Vec<u8>, AppError> {
         let mut body = Vec::new();
         let mut batch = self.log.batch(1);
-        self.encode_record(&record, &mut body, &mut batch)?;
+        self.encode_record(record.as_ref(), &mut body, &mut batch)?;
         self.submit_log_batch(batch).await?;
         Ok(body)
     }
@@ -235,12 +235,12 @@ impl AppState {
     /// the record, with those same bytes, to `batch`.
     pub fn encode_record(
         &self,
-        record: &DecisionRecord,
+        record: RecordRef<'_>,
         answer: &mut Vec<u8>,
         batch: &mut LogBatch,
     ) -> Result<(), AppError> {
         let start = answer.len();
-        serde_json::to_writer(&mut *answer, &record.decision)
+        serde_json::to_writer(&mut *answer, record.decision)
             .map_err(|error| AppError::internal(format!("encoding a decision: {error}")))?;
         batch.push_encoded(record, &answer[start..])?;
         Ok(())

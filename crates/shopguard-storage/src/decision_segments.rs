@@ -43,7 +43,7 @@ use crate::files::{io, open_append, sync_folder};
 use crate::frames::{self, FrameError, ScanEnd};
 use crate::keyring::{Keyring, SEALED_PREFIX};
 use crate::log_batch::LogBatch;
-use crate::{DecisionQuery, DecisionRecord, StoreError, StoreResult};
+use crate::{DecisionQuery, DecisionRecord, RecordRef, StoreError, StoreResult};
 use shopguard_core::privacy::{for_each_personal_value, DataClass};
 use shopguard_core::Event;
 
@@ -103,7 +103,7 @@ impl RecordKeys {
 }
 
 /// The index keys of a record.
-pub(crate) fn keys_of(record: &DecisionRecord) -> RecordKeys {
+pub(crate) fn keys_of(record: RecordRef<'_>) -> RecordKeys {
     let mut keys = RecordKeys {
         hashes: [0; 4],
         count: 2,
@@ -131,7 +131,7 @@ pub(crate) fn keys_of(record: &DecisionRecord) -> RecordKeys {
 /// decision's JSON as given and, with `sealer`, the event's personal fields encrypted.
 pub(crate) fn encode_payload(
     out: &mut Vec<u8>,
-    record: &DecisionRecord,
+    record: RecordRef<'_>,
     decision_json: &[u8],
     sealer: Option<&Keyring>,
 ) -> StoreResult<()> {
@@ -315,7 +315,7 @@ impl RunIndex {
                 offset,
                 reason: "record is not a decision",
             })?;
-            index.add(offset, at_ms, keys_of(&record).iter());
+            index.add(offset, at_ms, keys_of(record.as_ref()).iter());
             end = offset + (frames::HEADER + payload.len()) as u64;
             Ok(())
         })
@@ -941,7 +941,7 @@ impl DecisionSegments {
             };
             if let Some(new_json) = changed {
                 let record = decode(&new_json).map_err(|_| bad("record is not a decision"))?;
-                index.add(output.len() as u64, at_ms, keys_of(&record).iter());
+                index.add(output.len() as u64, at_ms, keys_of(record.as_ref()).iter());
                 frames::push_frame_with(&mut output, |out| {
                     out.extend_from_slice(&at_ms.to_le_bytes());
                     out.extend_from_slice(&new_json);

@@ -139,6 +139,26 @@ pub struct DecisionRecord {
     pub event: Event,
 }
 
+impl DecisionRecord {
+    /// The record as a pair of references.
+    pub fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            decision: &self.decision,
+            event: &self.event,
+        }
+    }
+}
+
+/// A decision and its event, borrowed: what a request logs without moving its event into a
+/// [`DecisionRecord`].
+#[derive(Clone, Copy, Debug)]
+pub struct RecordRef<'a> {
+    /// The decision.
+    pub decision: &'a Decision,
+    /// The event.
+    pub event: &'a Event,
+}
+
 /// An alert raised by a rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertRecord {

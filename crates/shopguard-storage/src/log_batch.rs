@@ -14,7 +14,7 @@ use shopguard_core::ActionTaken;
 use crate::decision_segments::{decode_payload, encode_payload, keys_of, RecordKeys};
 use crate::frames;
 use crate::keyring::Keyring;
-use crate::{AlertRecord, DecisionRecord, ListEntryRecord, StoreError, StoreResult};
+use crate::{AlertRecord, DecisionRecord, ListEntryRecord, RecordRef, StoreError, StoreResult};
 
 /// Where one record sits in its batch, and what the log's index needs of it.
 #[derive(Clone, Copy, Debug)]
@@ -76,11 +76,7 @@ impl LogBatch {
 
     /// Adds a record whose decision is already encoded as JSON (the bytes the client got).
     /// On failure the batch is unchanged.
-    pub fn push_encoded(
-        &mut self,
-        record: &DecisionRecord,
-        decision_json: &[u8],
-    ) -> StoreResult<()> {
+    pub fn push_encoded(&mut self, record: RecordRef<'_>, decision_json: &[u8]) -> StoreResult<()> {
         let start = self.frames.len();
         frames::try_push_frame_with(&mut self.frames, |out| {
             encode_payload(out, record, decision_json, self.sealer.as_deref())
@@ -102,7 +98,7 @@ impl LogBatch {
                 operation: "encoding a decision",
                 detail: error.to_string(),
             })?;
-        self.push_encoded(record, &decision_json)
+        self.push_encoded(record.as_ref(), &decision_json)
     }
 
     /// A batch of `records`, for tests and tools that log decisions directly.
@@ -162,7 +158,7 @@ impl LogBatch {
 }
 
 /// Alerts raised by a decision's actions.
-pub fn alerts_of(record: &DecisionRecord) -> impl Iterator<Item = AlertRecord> + '_ {
+pub fn alerts_of(record: RecordRef<'_>) -> impl Iterator<Item = AlertRecord> + '_ {
     record
         .decision
         .actions
@@ -189,7 +185,7 @@ pub fn alerts_of(record: &DecisionRecord) -> impl Iterator<Item = AlertRecord> +
 /// The list entries a decision's actions added, as (list name, entry); the reason is the
 /// matched rule's.
 fn list_additions_of(
-    record: &DecisionRecord,
+    record: RecordRef<'_>,
 ) -> impl Iterator<Item = (String, ListEntryRecord)> + '_ {
     record
         .decision

@@ -8,7 +8,7 @@ use shopguard_api_types::{
 };
 use shopguard_core::event::EventError;
 use shopguard_core::Event;
-use shopguard_storage::DecisionRecord;
+use shopguard_storage::{DecisionRecord, RecordRef};
 
 use crate::error::{AppError, AppResult};
 use crate::extract::{
@@ -196,12 +196,16 @@ pub async fn post_batch(
     let mut batch = state.log.batch(events.len());
     answer.extend_from_slice(b"{\"decisions\":[");
     let mut tally = DecisionTally::default();
-    for (position, event) in events.into_iter().enumerate() {
-        let decision = state.decide_counted(&event, &mut tally);
+    for (position, event) in events.iter().enumerate() {
+        let decision = state.decide_counted(event, &mut tally);
         if position > 0 {
             answer.push(b',');
         }
-        state.encode_record(&DecisionRecord { decision, event }, &mut answer, &mut batch)?;
+        let record = RecordRef {
+            decision: &decision,
+            event,
+        };
+        state.encode_record(record, &mut answer, &mut batch)?;
     }
     state.metrics.record(tally);
     state.submit_log_batch(batch).await?;
