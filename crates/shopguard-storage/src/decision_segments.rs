@@ -140,7 +140,7 @@ pub(crate) fn encode_payload(
     out.extend_from_slice(decision_json);
     out.extend_from_slice(b",\"event\":");
     let encoded = match sealer {
-        Some(keyring) if has_personal_fields(&record.event) => serde_json::to_value(&record.event)
+        Some(keyring) if has_personal_fields(record.event) => serde_json::to_value(record.event)
             .and_then(|mut event| {
                 match reseal_personal_fields(&mut event, keyring, keyring.active_id()) {
                     Ok(_) => serde_json::to_writer(&mut *out, &event),
