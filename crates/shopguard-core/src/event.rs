@@ -360,6 +360,12 @@ fn check_len(field: &str, value: Option<String>, max: usize) -> Result<Option<St
     }
 }
 
+/// Upper-cases ASCII letters in place (a country or currency code): no new allocation.
+fn ascii_uppercase(mut text: String) -> String {
+    text.make_ascii_uppercase();
+    text
+}
+
 fn id_field(field: &str, value: Option<String>) -> Result<Option<String>, EventError> {
     check_len(field, value, MAX_ID_LEN)
 }
@@ -472,11 +478,11 @@ impl Event {
             session_id: id_field("session_id", input.session_id)?,
             email: id_field("email", input.email)?.map(|email| email.trim().to_lowercase()),
             phone: id_field("phone", input.phone)?,
-            country: check_len("country", input.country, 2)?.map(|c| c.to_ascii_uppercase()),
+            country: check_len("country", input.country, 2)?.map(ascii_uppercase),
             city: id_field("city", input.city)?,
             location,
             amount: input.amount,
-            currency: check_len("currency", input.currency, 3)?.map(|c| c.to_ascii_uppercase()),
+            currency: check_len("currency", input.currency, 3)?.map(ascii_uppercase),
             counterparty_id: id_field("counterparty_id", input.counterparty_id)?,
             order_id: id_field("order_id", input.order_id)?,
             listing_id: id_field("listing_id", input.listing_id)?,
