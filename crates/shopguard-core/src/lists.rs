@@ -9,6 +9,10 @@
 //! 129 for IPv6, in practice a few), so a list of a million ranges costs a few hash probes.
 //! Entries carry an expiry; an expired entry stops matching at once and is dropped by
 //! [`ListRegistry::purge_expired`]. Who added an entry and why is kept by storage, not here.
+//!
+//! A list's entries sit behind a sharded reader-writer lock: a lookup locks only its own
+//! thread's shard, so request threads on different cores do not pass the lock's cache line
+//! back and forth for every lookup; an insert locks every shard.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,7 +21,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use parking_lot::RwLock;
+use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 use serde::{Deserialize, Serialize};
 
 /// Expiry of an entry that never expires.
@@ -384,10 +388,25 @@ impl Entries {
 pub struct List {
     name: String,
     kind: ListKind,
-    entries: RwLock<Entries>,
+    entries: ShardedLock<Entries>,
 }
 
 impl List {
+    /// The entries, for reading. A lock poisoned by a panicking writer still holds whole
+    /// entries (each change is one map operation), so it is read on.
+    fn read(&self) -> ShardedLockReadGuard<'_, Entries> {
+        self.entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The entries, for changing.
+    fn write(&self) -> ShardedLockWriteGuard<'_, Entries> {
+        self.entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The list's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -400,7 +419,7 @@ impl List {
 
     /// Number of entries, expired ones not yet purged included.
     pub fn len(&self) -> usize {
-        self.entries.read().len()
+        self.read().len()
     }
 
     /// Whether the list has no entries.
@@ -410,7 +429,7 @@ impl List {
 
     /// Whether `value` matches an unexpired entry, by this list's matching rules.
     pub fn contains(&self, value: &str, now_ms: i64) -> bool {
-        let entries = self.entries.read();
+        let entries = self.read();
         match self.kind {
             ListKind::Ip => match value.trim().parse::<IpAddr>() {
                 Ok(ip) => entries.contains_ip(ip, now_ms),
@@ -460,7 +479,7 @@ impl List {
     /// Whether `ip` lies in an unexpired entry (IP lists only; false for others).
     pub fn contains_ip(&self, ip: IpAddr, now_ms: i64) -> bool {
         match self.kind {
-            ListKind::Ip => self.entries.read().contains_ip(ip, now_ms),
+            ListKind::Ip => self.read().contains_ip(ip, now_ms),
             _ => self.contains(&ip.to_string(), now_ms),
         }
     }
@@ -468,15 +487,14 @@ impl List {
     /// Adds or refreshes an entry; returns its normalised key.
     pub fn insert(&self, value: &str, expires_at_ms: Option<i64>) -> Result<ListKey, ListError> {
         let key = self.kind.normalize(value)?;
-        self.entries
-            .write()
+        self.write()
             .insert(key.clone(), expires_at_ms.unwrap_or(NEVER));
         Ok(key)
     }
 
     /// Adds many already-normalised entries under one lock.
     pub fn insert_many(&self, entries: impl IntoIterator<Item = (ListKey, i64)>) -> usize {
-        let mut guard = self.entries.write();
+        let mut guard = self.write();
         entries
             .into_iter()
             .filter(|(key, expiry)| guard.insert(key.clone(), *expiry))
@@ -486,7 +504,7 @@ impl List {
     /// Removes an entry; true when it was there.
     pub fn remove(&self, value: &str) -> Result<bool, ListError> {
         let key = self.kind.normalize(value)?;
-        Ok(self.entries.write().remove(&key))
+        Ok(self.write().remove(&key))
     }
 }
 
@@ -560,7 +578,7 @@ impl ListRegistry {
         let list = Arc::new(List {
             name: name.to_owned(),
             kind,
-            entries: RwLock::new(Entries::default()),
+            entries: ShardedLock::new(Entries::default()),
         });
         let mut lists = self.lists.load().as_ref().clone();
         lists.push(list.clone());
@@ -589,7 +607,7 @@ impl ListRegistry {
         self.lists
             .load()
             .iter()
-            .map(|list| list.entries.write().purge_expired(now_ms))
+            .map(|list| list.write().purge_expired(now_ms))
             .sum()
     }
 }
