@@ -314,6 +314,12 @@ impl Engine {
     ) {
         for &index in &policy.features_by_kind[event.kind.index()] {
             let feature = &policy.features[index];
+            if let Some(original) = feature.shares_state_with {
+                // Counted once, in the earlier feature of the same shape (or read lazily
+                // when its filter left the event out).
+                values[index].set(values[original].get());
+                continue;
+            }
             if let Some(filter) = &feature.filter {
                 let activation = Activation::new(event, &NoFeatures, profile, &self.lists);
                 if filter.eval(&activation) != Ok(true) {
@@ -616,4 +622,153 @@ pub fn run_fixtures(source: &str) -> Result<Vec<FixtureReport>, PolicyError> {
         });
     }
     Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventInput;
+
+    /// Features of two entities, one shape declared twice (a regression: both features added
+    /// the event to their shared state, so each failure counted twice), and a rule that reads
+    /// a feature the event's kind does not update.
+    const POLICY: &str = r#"
+[policy]
+name = "t"
+
+[[features]]
+name = "fails_user"
+aggregate = "count"
+of = ["login_failed"]
+by = "user"
+window = "10m"
+
+[[features]]
+name = "fails_ip"
+aggregate = "count"
+of = ["login_failed"]
+by = "ip"
+window = "10m"
+
+[[features]]
+name = "ips_per_user"
+aggregate = "distinct"
+of = ["login_failed"]
+by = "user"
+field = "ip"
+window = "1h"
+
+[[features]]
+name = "fails_user_again"
+aggregate = "count"
+of = ["login_failed"]
+by = "user"
+window = "10m"
+
+[[features]]
+name = "paid_user"
+aggregate = "sum"
+of = ["payment"]
+by = "user"
+window = "1h"
+
+[[rules]]
+id = "counts_agree"
+when = "event.kind == 'login_failed' && features.fails_user == features.fails_user_again && features.fails_user >= 3"
+outcome = "review"
+reason = "three failures"
+
+[[rules]]
+id = "many_ips"
+when = "event.kind == 'login_failed' && features.ips_per_user >= 2 && features.fails_ip == 1"
+outcome = "deny"
+reason = "failures from a second IP"
+
+[[rules]]
+id = "paid_before_failing"
+when = "event.kind == 'login_failed' && features.paid_user >= 100.0"
+outcome = "challenge"
+reason = "a paying user fails"
+"#;
+
+    fn event(kind: &str, ip: &str, at_ms: i64, amount: Option<f64>) -> Event {
+        let mut json =
+            serde_json::json!({"kind": kind, "user_id": "u", "ip": ip, "occurred_at_ms": at_ms});
+        if let Some(amount) = amount {
+            json["amount"] = amount.into();
+            json["currency"] = "EUR".into();
+        }
+        let input: EventInput = serde_json::from_value(json).unwrap();
+        Event::try_from_input(input, at_ms, || "e".to_owned()).unwrap()
+    }
+
+    fn matched(decision: &Decision) -> Vec<&str> {
+        decision
+            .matched
+            .iter()
+            .map(|rule| rule.rule_id.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_shape_declared_twice_counts_each_event_once() {
+        let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        let at = 1_700_000_000_000;
+        let first = engine.decide(&event("login_failed", "192.0.2.1", at, None), "d1".into());
+        assert!(first.matched.is_empty(), "{:?}", matched(&first));
+        let second = engine.decide(
+            &event("login_failed", "192.0.2.1", at + 1_000, None),
+            "d2".into(),
+        );
+        assert!(second.matched.is_empty(), "{:?}", matched(&second));
+        let third = engine.decide(
+            &event("login_failed", "198.51.100.2", at + 2_000, None),
+            "d3".into(),
+        );
+        assert_eq!(matched(&third), ["counts_agree", "many_ips"]);
+        assert_eq!(
+            engine.feature_key_count(),
+            4,
+            "the user's failures (one series for the twice-declared shape) and distinct IPs, \
+             and each IP's failures"
+        );
+        engine.decide(
+            &event("payment", "192.0.2.1", at + 3_000, Some(150.0)),
+            "d4".into(),
+        );
+        let fourth = engine.decide(
+            &event("login_failed", "192.0.2.1", at + 4_000, None),
+            "d5".into(),
+        );
+        assert_eq!(matched(&fourth), ["counts_agree", "paid_before_failing"]);
+    }
+
+    #[test]
+    fn counts_survive_a_snapshot_and_idle_series_expire() {
+        let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        let at = 1_700_000_000_000;
+        for step in 0..2 {
+            engine.decide(
+                &event("login_failed", "192.0.2.1", at + step, None),
+                format!("d{step}"),
+            );
+        }
+        let restored = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        restored.restore(&engine.snapshot()).unwrap();
+        assert_eq!(restored.feature_key_count(), engine.feature_key_count());
+        let third = restored.decide(
+            &event("login_failed", "192.0.2.1", at + 2, None),
+            "d".into(),
+        );
+        assert_eq!(matched(&third), ["counts_agree"]);
+        // After ten minutes the counts are idle; the distinct-count lasts the hour.
+        let report = restored.maintain(at + 11 * 60_000);
+        assert_eq!(report.feature_keys_expired, 2);
+        assert_eq!(restored.feature_key_count(), 1);
+        assert_eq!(
+            restored.maintain(at + 2 * 3_600_000).feature_keys_expired,
+            1
+        );
+        assert_eq!(restored.feature_key_count(), 0);
+    }
 }

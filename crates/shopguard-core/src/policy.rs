@@ -320,6 +320,9 @@ pub struct CompiledFeature {
     pub filter: Option<CompiledExpr>,
     /// Live state.
     pub state: Arc<FeatureState>,
+    /// An earlier feature of the same shape, whose state this one shares: an event is added
+    /// once, to that feature, and this one takes its value.
+    pub shares_state_with: Option<usize>,
 }
 
 /// The entity a list action adds.
@@ -498,6 +501,7 @@ fn compile_feature(
             shape,
             filter,
             state,
+            shares_state_with: None,
         },
         kinds,
     ))
@@ -588,7 +592,10 @@ impl CompiledPolicy {
                     doc.name
                 )));
             }
-            let (feature, kinds) = compile_feature(doc, lists, states)?;
+            let (mut feature, kinds) = compile_feature(doc, lists, states)?;
+            feature.shares_state_with = features
+                .iter()
+                .position(|earlier: &CompiledFeature| Arc::ptr_eq(&earlier.state, &feature.state));
             for kind in kinds {
                 features_by_kind[kind.index()].push(features.len());
             }
