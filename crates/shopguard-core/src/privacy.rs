@@ -16,6 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::Event;
+
 /// How sensitive a kind of data is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -156,6 +158,24 @@ pub fn for_each_personal_value<E>(
     Ok(())
 }
 
+/// Calls `visit(class, text)` for every personal string value of a typed event: the same
+/// values [`for_each_personal_value`] visits in its JSON form (a test holds the two to each
+/// other), without converting the event to JSON first.
+pub fn for_each_personal_field<E>(
+    event: &mut Event,
+    visit: &mut dyn FnMut(DataClass, &mut String) -> Result<(), E>,
+) -> Result<(), E> {
+    for (name, field) in [("email", &mut event.email), ("phone", &mut event.phone)] {
+        if let (Some(class), Some(text)) = (DataClass::of_field(name), field.as_mut()) {
+            visit(class, text)?;
+        }
+    }
+    for (attribute, value) in event.attrs.iter_mut() {
+        visit_value(attribute, value, visit)?;
+    }
+    Ok(())
+}
+
 fn visit_value<E>(
     name: &str,
     value: &mut serde_json::Value,
@@ -182,6 +202,47 @@ pub fn mask_event_json(event: &mut serde_json::Value) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::EventInput;
+
+    /// Every (class, value) a traversal visits, sorted.
+    fn visited(
+        traverse: impl FnOnce(
+            &mut dyn FnMut(DataClass, &mut String) -> Result<(), ()>,
+        ) -> Result<(), ()>,
+    ) -> Vec<(String, String)> {
+        let mut seen = Vec::new();
+        traverse(&mut |class, text| {
+            seen.push((format!("{class:?}"), text.clone()));
+            Ok(())
+        })
+        .unwrap();
+        seen.sort();
+        seen
+    }
+
+    #[test]
+    fn typed_and_json_traversals_visit_the_same_values() {
+        // Every field an event can carry, with a value in each, and personal attributes.
+        let input: EventInput = serde_json::from_value(serde_json::json!({
+            "kind": "profile_changed", "user_id": "u1", "ip": "192.0.2.1",
+            "device_id": "d1", "user_agent": "ua", "channel": "app", "session_id": "s1",
+            "email": "ann@example.com", "phone": "13812341234", "country": "CN", "city": "Hangzhou",
+            "latitude": 30.2, "longitude": 120.1, "amount": 5.0, "currency": "CNY",
+            "counterparty_id": "c1", "order_id": "o1", "listing_id": "l1",
+            "payment_method": "card", "card_bin": "622202", "card_fingerprint": "f1",
+            "changed_field": "phone", "failure_reason": "bad_password", "success": true,
+            "purpose": "deposit", "text": "hello", "title": "t", "target_id": "x",
+            "attrs": {"real_name": "Ann Li", "id_number": "110101199003071234", "note": "n", "name": 3}
+        }))
+        .unwrap();
+        let event = Event::try_from_input(input, 1_700_000_000_000, || "e1".to_owned()).unwrap();
+        let mut typed = event.clone();
+        let mut json = serde_json::to_value(&event).unwrap();
+        let from_typed = visited(|visit| for_each_personal_field(&mut typed, visit));
+        let from_json = visited(|visit| for_each_personal_value(&mut json, visit));
+        assert_eq!(from_typed.len(), 4, "{from_typed:?}");
+        assert_eq!(from_typed, from_json);
+    }
 
     #[test]
     fn masks_keep_enough_to_recognise_and_no_more() {

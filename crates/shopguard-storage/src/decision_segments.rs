@@ -44,7 +44,7 @@ use crate::frames::{self, FrameError, ScanEnd};
 use crate::keyring::{Keyring, SEALED_PREFIX};
 use crate::log_batch::LogBatch;
 use crate::{DecisionQuery, DecisionRecord, RecordRef, StoreError, StoreResult};
-use shopguard_core::privacy::{for_each_personal_value, DataClass};
+use shopguard_core::privacy::{for_each_personal_field, for_each_personal_value, DataClass};
 use shopguard_core::Event;
 
 /// Settings of the segment files.
@@ -140,13 +140,18 @@ pub(crate) fn encode_payload(
     out.extend_from_slice(decision_json);
     out.extend_from_slice(b",\"event\":");
     let encoded = match sealer {
-        Some(keyring) if has_personal_fields(record.event) => serde_json::to_value(record.event)
-            .and_then(|mut event| {
-                match reseal_personal_fields(&mut event, keyring, keyring.active_id()) {
-                    Ok(_) => serde_json::to_writer(&mut *out, &event),
-                    Err(error) => Err(serde::ser::Error::custom(error)),
+        Some(keyring) if has_personal_fields(record.event) => {
+            // A copy of the event with its personal values sealed, encoded straight away.
+            let mut sealed = record.event.clone();
+            let active = keyring.active_id();
+            for_each_personal_field(&mut sealed, &mut |_, text| {
+                if let Some(new_text) = resealed(keyring, active, text)? {
+                    *text = new_text;
                 }
-            }),
+                Ok::<(), StoreError>(())
+            })?;
+            serde_json::to_writer(&mut *out, &sealed)
+        }
         _ => serde_json::to_writer(&mut *out, &record.event),
     };
     encoded.map_err(|error| StoreError::Corrupt {
@@ -1091,11 +1096,17 @@ fn reseal_personal_fields(
     keyring: &Keyring,
     active: u32,
 ) -> StoreResult<bool> {
-    each_personal_value(event, &mut |text| match Keyring::key_of(text) {
+    each_personal_value(event, &mut |text| resealed(keyring, active, text))
+}
+
+/// A personal value sealed under `active`: `None` when it already is, its new text otherwise
+/// (sealed when in the clear, opened and sealed again when under another key).
+fn resealed(keyring: &Keyring, active: u32, text: &str) -> StoreResult<Option<String>> {
+    match Keyring::key_of(text) {
         Some(id) if id == active => Ok(None),
         Some(_) => Ok(Some(keyring.seal(&keyring.open(text)?)?)),
         None => Ok(Some(keyring.seal(text)?)),
-    })
+    }
 }
 
 /// Whether a decoded record meets every condition of the query (the index holds hashes, and
