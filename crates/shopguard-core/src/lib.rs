@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod decision;
 pub mod engine;
 pub mod event;
+pub mod event_json;
 pub mod features;
 pub mod lists;
 pub mod merkle;

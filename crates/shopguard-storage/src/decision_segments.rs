@@ -44,6 +44,7 @@ use crate::frames::{self, FrameError, ScanEnd};
 use crate::keyring::{Keyring, SEALED_PREFIX};
 use crate::log_batch::LogBatch;
 use crate::{DecisionQuery, DecisionRecord, RecordRef, StoreError, StoreResult};
+use shopguard_core::event_json::write_event_json;
 use shopguard_core::privacy::{for_each_personal_field, for_each_personal_value, DataClass};
 use shopguard_core::Event;
 
@@ -150,9 +151,9 @@ pub(crate) fn encode_payload(
                 }
                 Ok::<(), StoreError>(())
             })?;
-            serde_json::to_writer(&mut *out, &sealed)
+            write_event_json(&sealed, out)
         }
-        _ => serde_json::to_writer(&mut *out, &record.event),
+        _ => write_event_json(record.event, out),
     };
     encoded.map_err(|error| StoreError::Corrupt {
         operation: "encoding an event",

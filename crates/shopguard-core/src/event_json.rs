@@ -1,0 +1,233 @@
+//! An event written as JSON by hand: the same bytes as `serde_json::to_writer(out, event)`
+//! (a property test holds the two to each other), in about half the time.
+//!
+//! The decision log encodes every event it keeps. serde's derived encoder escapes each field
+//! name as well as each value, and checks every string byte by byte. Here field names are
+//! byte literals, and a string is copied whole unless it holds one of the characters JSON
+//! must escape (a check the compiler vectorises), which ids, codes and user agents seldom do.
+
+use std::io::Write as _;
+
+use crate::event::Event;
+
+/// Appends `event` as a JSON object to `out`, exactly as serde would encode it.
+pub fn write_event_json(event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    out.extend_from_slice(b"{\"event_id\":");
+    write_str(out, &event.event_id)?;
+    out.extend_from_slice(b",\"kind\":");
+    write_str(out, event.kind.as_str())?;
+    out.extend_from_slice(b",\"occurred_at_ms\":");
+    serde_json::to_writer(&mut *out, &event.occurred_at_ms)?;
+    out.extend_from_slice(b",\"user_id\":");
+    write_str(out, &event.user_id)?;
+    if let Some(ip) = event.ip {
+        // Addresses print with digits, dots, colons and hex letters only: nothing to escape.
+        out.extend_from_slice(b",\"ip\":\"");
+        write!(out, "{ip}").map_err(serde_json::Error::io)?;
+        out.push(b'"');
+    }
+    optional_str(out, b",\"device_id\":", event.device_id.as_deref())?;
+    optional_str(out, b",\"user_agent\":", event.user_agent.as_deref())?;
+    out.extend_from_slice(b",\"channel\":");
+    write_str(out, event.channel.as_str())?;
+    optional_str(out, b",\"session_id\":", event.session_id.as_deref())?;
+    optional_str(out, b",\"email\":", event.email.as_deref())?;
+    optional_str(out, b",\"phone\":", event.phone.as_deref())?;
+    optional_str(out, b",\"country\":", event.country.as_deref())?;
+    optional_str(out, b",\"city\":", event.city.as_deref())?;
+    if let Some(location) = event.location {
+        out.extend_from_slice(b",\"location\":");
+        serde_json::to_writer(&mut *out, &location)?;
+    }
+    if let Some(amount) = event.amount {
+        out.extend_from_slice(b",\"amount\":");
+        serde_json::to_writer(&mut *out, &amount)?;
+    }
+    optional_str(out, b",\"currency\":", event.currency.as_deref())?;
+    optional_str(
+        out,
+        b",\"counterparty_id\":",
+        event.counterparty_id.as_deref(),
+    )?;
+    optional_str(out, b",\"order_id\":", event.order_id.as_deref())?;
+    optional_str(out, b",\"listing_id\":", event.listing_id.as_deref())?;
+    optional_str(
+        out,
+        b",\"payment_method\":",
+        event.payment_method.as_deref(),
+    )?;
+    optional_str(out, b",\"card_bin\":", event.card_bin.as_deref())?;
+    optional_str(
+        out,
+        b",\"card_fingerprint\":",
+        event.card_fingerprint.as_deref(),
+    )?;
+    optional_str(out, b",\"purpose\":", event.purpose.as_deref())?;
+    if let Some(success) = event.success {
+        out.extend_from_slice(if success {
+            b",\"success\":true"
+        } else {
+            b",\"success\":false"
+        });
+    }
+    optional_str(
+        out,
+        b",\"failure_reason\":",
+        event.failure_reason.as_deref(),
+    )?;
+    optional_str(out, b",\"changed_field\":", event.changed_field.as_deref())?;
+    optional_str(out, b",\"title\":", event.title.as_deref())?;
+    optional_str(out, b",\"text\":", event.text.as_deref())?;
+    optional_str(out, b",\"target_id\":", event.target_id.as_deref())?;
+    if !event.attrs.is_empty() {
+        out.extend_from_slice(b",\"attrs\":");
+        serde_json::to_writer(&mut *out, &event.attrs)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+fn optional_str(
+    out: &mut Vec<u8>,
+    name: &[u8],
+    value: Option<&str>,
+) -> Result<(), serde_json::Error> {
+    match value {
+        Some(text) => {
+            out.extend_from_slice(name);
+            write_str(out, text)
+        }
+        None => Ok(()),
+    }
+}
+
+/// A JSON string: copied whole when no byte needs escaping, else escaped by serde_json.
+fn write_str(out: &mut Vec<u8>, text: &str) -> Result<(), serde_json::Error> {
+    let needs_escape = text.bytes().fold(false, |found, byte| {
+        found | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
+    });
+    if needs_escape {
+        return serde_json::to_writer(&mut *out, text);
+    }
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::net::IpAddr;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::event::{Channel, EventKind};
+
+    /// Text with the characters JSON escapes, non-ASCII and plain runs.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9_.:/-]{0,40}",
+            "\\PC{0,12}",
+            prop::collection::vec(
+                prop_oneof![
+                    Just('"'),
+                    Just('\\'),
+                    Just('\n'),
+                    Just('\u{1}'),
+                    Just('\u{7f}'),
+                    Just('é'),
+                    Just('中'),
+                    Just('a')
+                ],
+                0..12
+            )
+            .prop_map(|characters| characters.into_iter().collect()),
+        ]
+    }
+
+    fn optional_text() -> impl Strategy<Value = Option<String>> {
+        prop::option::of(text())
+    }
+
+    fn number() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            Just(0.0),
+            Just(-0.0),
+            Just(f64::NAN),
+            Just(1e21),
+            Just(49_999.99)
+        ]
+    }
+
+    prop_compose! {
+        fn event()(
+            ids in (text(), text()),
+            kind in prop::sample::select(EventKind::ALL.to_vec()),
+            at in any::<i64>(),
+            ip in prop::option::of(any::<IpAddr>()),
+            channel in prop::sample::select(vec![Channel::Web, Channel::App, Channel::Api, Channel::MiniProgram, Channel::Unknown]),
+            first in prop::collection::vec(optional_text(), 7),
+            second in prop::collection::vec(optional_text(), 7),
+            third in prop::collection::vec(optional_text(), 6),
+            location in prop::option::of((number(), number())),
+            amount in prop::option::of(number()),
+            success in prop::option::of(any::<bool>()),
+            attrs in prop::collection::btree_map(text(), prop_oneof![
+                text().prop_map(serde_json::Value::from),
+                any::<i64>().prop_map(serde_json::Value::from),
+                any::<bool>().prop_map(serde_json::Value::from),
+            ], 0..3),
+        ) -> Event {
+            let mut texts = first.into_iter().chain(second).chain(third);
+            let mut next = || texts.next().flatten();
+            Event {
+                event_id: ids.0,
+                kind,
+                occurred_at_ms: at,
+                user_id: ids.1,
+                ip,
+                device_id: next(),
+                user_agent: next(),
+                channel,
+                session_id: next(),
+                email: next(),
+                phone: next(),
+                country: next(),
+                city: next(),
+                location,
+                amount,
+                currency: next(),
+                counterparty_id: next(),
+                order_id: next(),
+                listing_id: next(),
+                payment_method: next(),
+                card_bin: next(),
+                card_fingerprint: next(),
+                purpose: next(),
+                success,
+                failure_reason: next(),
+                changed_field: next(),
+                title: next(),
+                text: next(),
+                target_id: next(),
+                attrs: attrs.into_iter().collect::<BTreeMap<_, _>>(),
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn writes_the_bytes_serde_writes(event in event()) {
+            let mut by_hand = Vec::new();
+            write_event_json(&event, &mut by_hand).unwrap();
+            prop_assert_eq!(
+                String::from_utf8(by_hand).unwrap(),
+                serde_json::to_string(&event).unwrap()
+            );
+        }
+    }
+}
