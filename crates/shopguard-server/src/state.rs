@@ -240,7 +240,7 @@ impl AppState {
         batch: &mut LogBatch,
     ) -> Result<(), AppError> {
         let start = answer.len();
-        serde_json::to_writer(&mut *answer, record.decision)
+        shopguard_core::json::write_decision_json(record.decision, answer)
             .map_err(|error| AppError::internal(format!("encoding a decision: {error}")))?;
         batch.push_encoded(record, &answer[start..])?;
         Ok(())

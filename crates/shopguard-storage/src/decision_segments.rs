@@ -44,7 +44,7 @@ use crate::frames::{self, FrameError, ScanEnd};
 use crate::keyring::{Keyring, SEALED_PREFIX};
 use crate::log_batch::LogBatch;
 use crate::{DecisionQuery, DecisionRecord, RecordRef, StoreError, StoreResult};
-use shopguard_core::event_json::write_event_json;
+use shopguard_core::json::write_event_json;
 use shopguard_core::privacy::{for_each_personal_field, for_each_personal_value, DataClass};
 use shopguard_core::Event;
 

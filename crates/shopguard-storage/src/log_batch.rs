@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use shopguard_core::json::write_decision_json;
 use shopguard_core::ActionTaken;
 
 use crate::decision_segments::{decode_payload, encode_payload, keys_of, RecordKeys};
@@ -93,11 +94,13 @@ impl LogBatch {
 
     /// Adds a record, encoding its decision.
     pub fn push(&mut self, record: &DecisionRecord) -> StoreResult<()> {
-        let decision_json =
-            serde_json::to_vec(&record.decision).map_err(|error| StoreError::Corrupt {
+        let mut decision_json = Vec::with_capacity(512);
+        write_decision_json(&record.decision, &mut decision_json).map_err(|error| {
+            StoreError::Corrupt {
                 operation: "encoding a decision",
                 detail: error.to_string(),
-            })?;
+            }
+        })?;
         self.push_encoded(record.as_ref(), &decision_json)
     }
 
