@@ -145,9 +145,15 @@ async fn lookup_key(
     state: &AppState,
     key_id: &str,
 ) -> Result<Option<(Arc<ApiKeyRecord>, Arc<Principal>)>, AppError> {
-    if let Some((record, principal, fetched)) = state.key_cache.read().get(key_id) {
-        if fetched.elapsed() < KEY_CACHE_TTL {
-            return Ok(Some((record.clone(), principal.clone())));
+    {
+        let cache = state
+            .key_cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((record, principal, fetched)) = cache.get(key_id) {
+            if fetched.elapsed() < KEY_CACHE_TTL {
+                return Ok(Some((record.clone(), principal.clone())));
+            }
         }
     }
     let store = state.store.clone();
@@ -159,7 +165,10 @@ async fn lookup_key(
         return Ok(None);
     };
     let principal = Arc::new(Principal::of_key(&record));
-    let mut cache = state.key_cache.write();
+    let mut cache = state
+        .key_cache
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if cache.len() > 10_000 {
         cache.clear();
     }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crossbeam_utils::sync::ShardedLock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use shopguard_core::audit::{AuditContent, RecordClass};
 use shopguard_core::lists::ListKey;
@@ -129,8 +129,9 @@ pub fn now_ms() -> i64 {
         .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
-/// API keys recently looked up, by key id, with when they were read.
-pub type KeyCache = RwLock<HashMap<String, (Arc<ApiKeyRecord>, Arc<Principal>, Instant)>>;
+/// API keys recently looked up, by key id, with when they were read. Every request reads it,
+/// so it sits behind a sharded lock: a reader locks only its own thread's shard.
+pub type KeyCache = ShardedLock<HashMap<String, (Arc<ApiKeyRecord>, Arc<Principal>, Instant)>>;
 
 /// What handlers share: one reference-counted [`Shared`], so that the copies axum makes for
 /// every request (state extractor, middleware, extractors) cost one atomic increment.
