@@ -9,6 +9,7 @@
 //! rules, actions, errors) are left to serde.
 
 use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::decision::Decision;
 use crate::event::Event;
@@ -77,7 +78,10 @@ pub fn write_event_json(event: &Event, out: &mut Vec<u8>) -> Result<(), serde_js
     if let Some(ip) = event.ip {
         // Addresses print with digits, dots, colons and hex letters only: nothing to escape.
         out.extend_from_slice(b",\"ip\":\"");
-        write!(out, "{ip}").map_err(serde_json::Error::io)?;
+        match ip {
+            IpAddr::V4(v4) => write_ipv4(out, v4),
+            IpAddr::V6(v6) => write!(out, "{v6}").map_err(serde_json::Error::io)?,
+        }
         out.push(b'"');
     }
     optional_str(out, b",\"device_id\":", event.device_id.as_deref())?;
@@ -152,6 +156,23 @@ fn optional_str(
             write_str(out, text)
         }
         None => Ok(()),
+    }
+}
+
+/// An IPv4 address in dotted decimal, as `Display` prints it, without the formatting
+/// machinery (which took a quarter of the event's encoding time).
+fn write_ipv4(out: &mut Vec<u8>, ip: Ipv4Addr) {
+    for (position, octet) in ip.octets().into_iter().enumerate() {
+        if position > 0 {
+            out.push(b'.');
+        }
+        if octet >= 100 {
+            out.push(b'0' + octet / 100);
+        }
+        if octet >= 10 {
+            out.push(b'0' + octet / 10 % 10);
+        }
+        out.push(b'0' + octet % 10);
     }
 }
 
@@ -273,6 +294,22 @@ mod tests {
                 target_id: next(),
                 attrs: attrs.into_iter().collect::<BTreeMap<_, _>>(),
             }
+        }
+    }
+
+    #[test]
+    fn ipv4_addresses_print_as_display_prints_them() {
+        for text in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.100.9",
+            "192.168.1.10",
+            "99.100.101.9",
+        ] {
+            let ip: Ipv4Addr = text.parse().unwrap();
+            let mut out = Vec::new();
+            write_ipv4(&mut out, ip);
+            assert_eq!(String::from_utf8(out).unwrap(), ip.to_string());
         }
     }
 
