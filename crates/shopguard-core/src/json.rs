@@ -84,15 +84,25 @@ pub fn write_event_json(event: &Event, out: &mut Vec<u8>) -> Result<(), serde_js
         }
         out.push(b'"');
     }
-    optional_str(out, b",\"device_id\":", event.device_id.as_deref())?;
-    optional_str(out, b",\"user_agent\":", event.user_agent.as_deref())?;
+    optional_strs(
+        out,
+        [
+            (b",\"device_id\":", event.device_id.as_deref()),
+            (b",\"user_agent\":", event.user_agent.as_deref()),
+        ],
+    )?;
     out.extend_from_slice(b",\"channel\":");
     write_str(out, event.channel.as_str())?;
-    optional_str(out, b",\"session_id\":", event.session_id.as_deref())?;
-    optional_str(out, b",\"email\":", event.email.as_deref())?;
-    optional_str(out, b",\"phone\":", event.phone.as_deref())?;
-    optional_str(out, b",\"country\":", event.country.as_deref())?;
-    optional_str(out, b",\"city\":", event.city.as_deref())?;
+    optional_strs(
+        out,
+        [
+            (b",\"session_id\":", event.session_id.as_deref()),
+            (b",\"email\":", event.email.as_deref()),
+            (b",\"phone\":", event.phone.as_deref()),
+            (b",\"country\":", event.country.as_deref()),
+            (b",\"city\":", event.city.as_deref()),
+        ],
+    )?;
     if let Some(location) = event.location {
         out.extend_from_slice(b",\"location\":");
         serde_json::to_writer(&mut *out, &location)?;
@@ -101,26 +111,19 @@ pub fn write_event_json(event: &Event, out: &mut Vec<u8>) -> Result<(), serde_js
         out.extend_from_slice(b",\"amount\":");
         serde_json::to_writer(&mut *out, &amount)?;
     }
-    optional_str(out, b",\"currency\":", event.currency.as_deref())?;
-    optional_str(
+    optional_strs(
         out,
-        b",\"counterparty_id\":",
-        event.counterparty_id.as_deref(),
+        [
+            (b",\"currency\":", event.currency.as_deref()),
+            (b",\"counterparty_id\":", event.counterparty_id.as_deref()),
+            (b",\"order_id\":", event.order_id.as_deref()),
+            (b",\"listing_id\":", event.listing_id.as_deref()),
+            (b",\"payment_method\":", event.payment_method.as_deref()),
+            (b",\"card_bin\":", event.card_bin.as_deref()),
+            (b",\"card_fingerprint\":", event.card_fingerprint.as_deref()),
+            (b",\"purpose\":", event.purpose.as_deref()),
+        ],
     )?;
-    optional_str(out, b",\"order_id\":", event.order_id.as_deref())?;
-    optional_str(out, b",\"listing_id\":", event.listing_id.as_deref())?;
-    optional_str(
-        out,
-        b",\"payment_method\":",
-        event.payment_method.as_deref(),
-    )?;
-    optional_str(out, b",\"card_bin\":", event.card_bin.as_deref())?;
-    optional_str(
-        out,
-        b",\"card_fingerprint\":",
-        event.card_fingerprint.as_deref(),
-    )?;
-    optional_str(out, b",\"purpose\":", event.purpose.as_deref())?;
     if let Some(success) = event.success {
         out.extend_from_slice(if success {
             b",\"success\":true"
@@ -128,15 +131,16 @@ pub fn write_event_json(event: &Event, out: &mut Vec<u8>) -> Result<(), serde_js
             b",\"success\":false"
         });
     }
-    optional_str(
+    optional_strs(
         out,
-        b",\"failure_reason\":",
-        event.failure_reason.as_deref(),
+        [
+            (b",\"failure_reason\":", event.failure_reason.as_deref()),
+            (b",\"changed_field\":", event.changed_field.as_deref()),
+            (b",\"title\":", event.title.as_deref()),
+            (b",\"text\":", event.text.as_deref()),
+            (b",\"target_id\":", event.target_id.as_deref()),
+        ],
     )?;
-    optional_str(out, b",\"changed_field\":", event.changed_field.as_deref())?;
-    optional_str(out, b",\"title\":", event.title.as_deref())?;
-    optional_str(out, b",\"text\":", event.text.as_deref())?;
-    optional_str(out, b",\"target_id\":", event.target_id.as_deref())?;
     if !event.attrs.is_empty() {
         out.extend_from_slice(b",\"attrs\":");
         serde_json::to_writer(&mut *out, &event.attrs)?;
@@ -145,18 +149,19 @@ pub fn write_event_json(event: &Event, out: &mut Vec<u8>) -> Result<(), serde_js
     Ok(())
 }
 
-fn optional_str(
+/// Optional string fields in their order: each present one as `,"name":"value"`, the
+/// absent ones left out (serde's `skip_serializing_if`).
+fn optional_strs<const N: usize>(
     out: &mut Vec<u8>,
-    name: &[u8],
-    value: Option<&str>,
+    fields: [(&[u8], Option<&str>); N],
 ) -> Result<(), serde_json::Error> {
-    match value {
-        Some(text) => {
+    for (name, value) in fields {
+        if let Some(text) = value {
             out.extend_from_slice(name);
-            write_str(out, text)
+            write_str(out, text)?;
         }
-        None => Ok(()),
     }
+    Ok(())
 }
 
 /// An IPv4 address in dotted decimal, as `Display` prints it, without the formatting
