@@ -176,6 +176,17 @@ pub fn for_each_personal_field<E>(
     Ok(())
 }
 
+/// Whether a typed event holds a value [`for_each_personal_field`] would visit, without
+/// copying the event first.
+pub fn has_personal_values(event: &Event) -> bool {
+    event.email.is_some()
+        || event.phone.is_some()
+        || event
+            .attrs
+            .iter()
+            .any(|(name, value)| value.is_string() && DataClass::of_field(name).is_some())
+}
+
 fn visit_value<E>(
     name: &str,
     value: &mut serde_json::Value,
@@ -242,6 +253,21 @@ mod tests {
         let from_json = visited(|visit| for_each_personal_value(&mut json, visit));
         assert_eq!(from_typed.len(), 4, "{from_typed:?}");
         assert_eq!(from_typed, from_json);
+        assert!(has_personal_values(&event));
+        let plain = Event {
+            email: None,
+            phone: None,
+            attrs: [
+                ("note".to_owned(), "n".into()),
+                ("name".to_owned(), 3.into()),
+            ]
+            .into_iter()
+            .collect(),
+            ..event
+        };
+        let mut typed = plain.clone();
+        assert!(visited(|visit| for_each_personal_field(&mut typed, visit)).is_empty());
+        assert!(!has_personal_values(&plain));
     }
 
     #[test]

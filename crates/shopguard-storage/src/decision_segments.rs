@@ -45,8 +45,9 @@ use crate::keyring::{Keyring, SEALED_PREFIX};
 use crate::log_batch::LogBatch;
 use crate::{DecisionQuery, DecisionRecord, RecordRef, StoreError, StoreResult};
 use shopguard_core::json::write_event_json;
-use shopguard_core::privacy::{for_each_personal_field, for_each_personal_value, DataClass};
-use shopguard_core::Event;
+use shopguard_core::privacy::{
+    for_each_personal_field, for_each_personal_value, has_personal_values,
+};
 
 /// Settings of the segment files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,7 +142,7 @@ pub(crate) fn encode_payload(
     out.extend_from_slice(decision_json);
     out.extend_from_slice(b",\"event\":");
     let encoded = match sealer {
-        Some(keyring) if has_personal_fields(record.event) => {
+        Some(keyring) if has_personal_values(record.event) => {
             // A copy of the event with its personal values sealed, encoded straight away.
             let mut sealed = record.event.clone();
             let active = keyring.active_id();
@@ -1051,16 +1052,6 @@ fn scan_records(segment: &SealedSegment, visit: &mut dyn FnMut(&[u8])) -> StoreR
     })
     .map_err(frame_error("reading a decision segment"))?;
     Ok(())
-}
-
-/// Whether an event, as JSON, carries personal data of level 3 or more.
-fn has_personal_fields(event: &Event) -> bool {
-    event.phone.is_some()
-        || event.email.is_some()
-        || event
-            .attrs
-            .keys()
-            .any(|name| DataClass::of_field(name).is_some())
 }
 
 /// Calls `change` on every personal string value of an event's JSON; returns whether any
