@@ -166,6 +166,19 @@ impl Channel {
             Channel::Unknown => "unknown",
         }
     }
+
+    /// The channel named `name` as in JSON (`"mini_program"`), if there is one.
+    pub fn from_name(name: &str) -> Option<Channel> {
+        [
+            Channel::Web,
+            Channel::App,
+            Channel::Api,
+            Channel::MiniProgram,
+            Channel::Unknown,
+        ]
+        .into_iter()
+        .find(|channel| channel.as_str() == name)
+    }
 }
 
 /// Raw event as a client sends it: every field optional, unknown fields refused.

@@ -1,4 +1,4 @@
-//! Events and decisions written as JSON by hand: the same bytes as `serde_json::to_writer`
+//! Events and decisions written as JSON by hand (and events read by hand, in [`read_event_input`]): the same bytes as `serde_json::to_writer`
 //! (property tests hold the two to each other), in about half the time.
 //!
 //! Every decision is encoded once for its answer and its log record, and every event once
@@ -7,6 +7,10 @@
 //! copied whole unless it holds one of the characters JSON must escape (a check the compiler
 //! vectorises), which ids, codes and user agents seldom do. Lists inside a decision (matched
 //! rules, actions, errors) are left to serde.
+
+mod read;
+
+pub use read::{read_event_batch, read_event_input};
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr};

@@ -7,12 +7,12 @@ use shopguard_api_types::{
     ApiError, BatchRequest, BatchResponse, ChallengeResultRequest, Decision, ErrorCode, EventInput,
 };
 use shopguard_core::event::EventError;
-use shopguard_core::Event;
+use shopguard_core::{json, Event};
 use shopguard_storage::{DecisionRecord, RecordRef};
 
 use crate::error::{AppError, AppResult};
 use crate::extract::{
-    parse_json_naming_the_fault, utf8_or_empty, Caller, EventsWrite, JsonBody, RawBody,
+    parse_json, parse_json_naming_the_fault, utf8_or_empty, Caller, EventsWrite, JsonBody, RawBody,
 };
 use crate::metrics::DecisionTally;
 use crate::state::{new_id, now_ms, AppState};
@@ -34,16 +34,44 @@ fn invalid_event(error: &EventError, prefix: &str) -> AppError {
 }
 
 /// Parses and validates a batch in one pass: each event becomes an [`Event`] as soon as it is
-/// read (no list of raw inputs is built first), and reading stops at the first invalid
-/// event. Errors are the same as parsing first and validating after would give: a malformed
-/// body names the JSON path, an invalid event its position and field, a long batch its size.
+/// read (no list of raw inputs is built first). The hand-written reader goes first; when it
+/// cannot read the body, or an event in it is invalid or one too many, serde reads the body
+/// again and names the fault.
 fn parse_batch(body: &[u8], now: i64, limit: usize) -> AppResult<Vec<Event>> {
+    // An event takes a few hundred bytes of JSON: room for the usual batch at once.
+    let capacity = (body.len() / 256).clamp(1, limit.max(1));
+    let mut events = Vec::with_capacity(capacity);
+    let read = json::read_event_batch(utf8_or_empty(body), |input| {
+        if events.len() == limit {
+            return false;
+        }
+        match validate(input, now) {
+            Ok(event) => events.push(event),
+            Err(_) => return false,
+        }
+        true
+    });
+    if read {
+        Ok(events)
+    } else {
+        parse_batch_naming_the_fault(body, now, limit, capacity)
+    }
+}
+
+/// The slow path of [`parse_batch`], with serde: stops at the first invalid event, and gives
+/// the errors parsing first and validating after would give: a malformed body names the JSON
+/// path, an invalid event its position and field, a long batch its size.
+fn parse_batch_naming_the_fault(
+    body: &[u8],
+    now: i64,
+    limit: usize,
+    capacity: usize,
+) -> AppResult<Vec<Event>> {
     let refused = std::cell::RefCell::new(None);
     let seed = BatchSeed(BatchReading {
         now,
         limit,
-        // An event takes a few hundred bytes of JSON: room for the usual batch at once.
-        capacity: (body.len() / 256).clamp(1, limit.max(1)),
+        capacity,
         refused: &refused,
     });
     let mut deserializer = serde_json::Deserializer::from_str(utf8_or_empty(body));
@@ -59,6 +87,21 @@ fn parse_batch(body: &[u8], now: i64, limit: usize) -> AppResult<Vec<Event>> {
             }
         })),
     }
+}
+
+/// Parses one event: the hand-written reader first, serde when it cannot read the body.
+fn parse_event(body: &[u8]) -> AppResult<EventInput> {
+    let text = utf8_or_empty(body);
+    if let Some((input, after)) = json::read_event_input(text, 0) {
+        let rest = &text.as_bytes()[after..];
+        if rest
+            .iter()
+            .all(|byte| matches!(byte, b' ' | b'\n' | b'\t' | b'\r'))
+        {
+            return Ok(input);
+        }
+    }
+    parse_json(body)
 }
 
 /// What reading a batch needs: the receive time, the size limit, how many events to make
@@ -174,9 +217,10 @@ fn json(body: Vec<u8>) -> impl IntoResponse {
 pub async fn post_event(
     State(state): State<AppState>,
     _caller: Caller<EventsWrite>,
-    JsonBody(input): JsonBody<EventInput>,
+    RawBody(body): RawBody,
 ) -> AppResult<impl IntoResponse> {
-    let event = validate(input, now_ms()).map_err(|error| invalid_event(&error, ""))?;
+    let event =
+        validate(parse_event(&body)?, now_ms()).map_err(|error| invalid_event(&error, ""))?;
     Ok(json(state.decide(event).await?))
 }
 
