@@ -30,6 +30,24 @@ fn resident_bytes() -> u64 {
     pages * 4096
 }
 
+/// The process's peak resident memory so far (`VmHWM`), in bytes.
+fn peak_resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
 fn percentile(sorted: &[u64], fraction: f64) -> f64 {
     let index = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[index] as f64 / 1000.0
@@ -202,6 +220,13 @@ fn main() {
     }
     let bulk_elapsed = started.elapsed().as_secs_f64();
 
+    // A snapshot of everything the events built up, as the server takes one every 30 s.
+    let peak_before = peak_resident_bytes();
+    let started = Instant::now();
+    let snapshot_bytes = black_box(engine.snapshot()).map_or(0, |bytes| bytes.len());
+    let snapshot_ms = started.elapsed().as_secs_f64() * 1e3;
+    let snapshot_peak_growth = peak_resident_bytes().saturating_sub(peak_before);
+
     // Memory per velocity key-window: each shape is measured in a child process of its own, so
     // that memory freed by earlier work is not reused and hidden.
     let memory: Vec<(String, String)> = MEMORY_SHAPES
@@ -239,6 +264,12 @@ fn main() {
         percentile(&latencies, 0.99),
         percentile(&latencies, 0.999),
         percentile(&latencies, 1.0)
+    );
+    println!(
+        "  snapshot: {} feature keys, {} MB, taken in {snapshot_ms:.0} ms, peak memory +{} MB",
+        engine.feature_key_count(),
+        snapshot_bytes / 1_000_000,
+        snapshot_peak_growth / 1_000_000
     );
     for (name, bytes) in memory {
         println!("  memory per velocity key-window ({name}): {bytes} bytes (RSS growth over 1,000,000 keys, own process)");

@@ -360,7 +360,20 @@ impl FeatureStates {
         states.iter().map(|state| state.key_count()).sum()
     }
 
-    /// Copies every state.
+    /// Appends every state as postcard encodes a [`FeatureSnapshot`], one shard at a time and
+    /// without copying any series first.
+    pub fn encode_snapshot(&self, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
+        let states: Vec<_> = self.states.lock().values().cloned().collect();
+        *out = postcard::to_extend(&(states.len() as u64), std::mem::take(out))?;
+        for state in &states {
+            *out = postcard::to_extend(&state.shape, std::mem::take(out))?;
+            state.series.encode_entries(out)?;
+        }
+        Ok(())
+    }
+
+    /// Copies every state (the snapshot's old way, kept as its oracle).
+    #[cfg(test)]
     pub fn snapshot(&self) -> FeatureSnapshot {
         let states: Vec<_> = self.states.lock().values().cloned().collect();
         FeatureSnapshot {
@@ -447,6 +460,9 @@ mod tests {
         let shape = shape(Aggregation::Count, 60_000);
         states.state_for(&shape).add(3, 1_000, 1.0, None);
         let bytes = postcard::to_stdvec(&states.snapshot()).unwrap();
+        let mut encoded = Vec::new();
+        states.encode_snapshot(&mut encoded).unwrap();
+        assert_eq!(encoded, bytes, "encoded in place as the copy encodes");
         let restored = FeatureStates::default();
         restored.restore(postcard::from_bytes(&bytes).unwrap());
         assert_eq!(restored.state_for(&shape).read(3, 1_000), 1.0);

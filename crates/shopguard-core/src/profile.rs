@@ -286,7 +286,13 @@ impl ProfileStore {
             .retain(|profile| profile.last_seen_ms >= cutoff_ms)
     }
 
-    /// Every profile, for snapshots.
+    /// Appends every profile as postcard encodes a `Vec<(u64, UserProfile)>`, for snapshots.
+    pub fn encode_snapshot(&self, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
+        self.profiles.encode_entries(out)
+    }
+
+    /// Every profile, copied (the snapshot's old way, kept as its oracle).
+    #[cfg(test)]
     pub fn export(&self) -> Vec<(u64, UserProfile)> {
         self.profiles.export()
     }

@@ -647,9 +647,13 @@ async fn audit_upkeep(
 pub async fn save_snapshot(state: &AppState) {
     let engine = state.engine.clone();
     let folder = state.config.data_dir.clone();
-    let result =
-        tokio::task::spawn_blocking(move || snapshot::write_snapshot(&folder, &engine.snapshot()))
-            .await;
+    let result = tokio::task::spawn_blocking(
+        move || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            snapshot::write_snapshot(&folder, &engine.snapshot()?)?;
+            Ok(())
+        },
+    )
+    .await;
     match result {
         Ok(Ok(())) => tracing::debug!("engine snapshot written"),
         Ok(Err(error)) => tracing::error!(error = %error, "engine snapshot failed"),
