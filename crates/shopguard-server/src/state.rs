@@ -560,12 +560,18 @@ pub async fn maintenance_loop(state: AppState) {
         tick.tick().await;
         let now = now_ms();
         audit_upkeep(&state, now, &mut last_checkpoint, &mut checkpointed_size).await;
-        let report = state.engine.maintain(now);
+        // Expiry walks every feature and list table (a million keys take tens of
+        // milliseconds): off the async threads, so requests queued behind it do not wait.
+        let engine = state.engine.clone();
+        let Ok((report, feature_keys)) =
+            tokio::task::spawn_blocking(move || (engine.maintain(now), engine.feature_key_count()))
+                .await
+        else {
+            tracing::error!("engine maintenance task failed");
+            continue;
+        };
         state.metrics.read_log_stats(state.log.stats());
-        state
-            .metrics
-            .feature_keys
-            .set(state.engine.feature_key_count() as i64);
+        state.metrics.feature_keys.set(feature_keys as i64);
         if report.feature_keys_expired + report.list_entries_expired > 0 {
             tracing::debug!(
                 feature_keys = report.feature_keys_expired,
