@@ -294,7 +294,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
 /// names the failing field (`events[3].amount: invalid type ...`).
 pub fn parse_json_naming_the_fault<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
         let message = if path == "." {
@@ -308,7 +308,12 @@ pub fn parse_json_naming_the_fault<T: DeserializeOwned>(body: &[u8]) -> Result<T
         } else {
             error.with_field(path)
         }
-    })
+    })?;
+    // Only whitespace may follow the value (`{...} x` is not one JSON document).
+    deserializer
+        .end()
+        .map_err(|error| AppError::new(ErrorCode::MalformedBody, format!("body: {error}")))?;
+    Ok(value)
 }
 
 fn body_rejection(rejection: BytesRejection) -> AppError {

@@ -84,19 +84,43 @@ async fn invalid_events_get_clear_errors_naming_the_field() {
             "{body}: {error}"
         );
     }
-    let (status, error) = app
-        .raw(
-            Method::POST,
-            "/v1/events",
-            Some(&key),
-            "application/json",
-            b"{not json".to_vec(),
-        )
-        .await;
-    assert_eq!(
-        (status, error["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("malformed_body"))
-    );
+    // Whatever follows the event must be whitespace; an event inside whitespace is fine.
+    for (body, expected) in [
+        (&b"{not json"[..], StatusCode::BAD_REQUEST),
+        (
+            b"{\"kind\":\"logout\",\"user_id\":\"u\"} x",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            b"{\"kind\":\"logout\",\"user_id\":\"u\"}{}",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            b" \n{\"kind\":\"logout\",\"user_id\":\"u\"}\r\n ",
+            StatusCode::OK,
+        ),
+    ] {
+        let (status, answer) = app
+            .raw(
+                Method::POST,
+                "/v1/events",
+                Some(&key),
+                "application/json",
+                body.to_vec(),
+            )
+            .await;
+        assert_eq!(
+            status,
+            expected,
+            "{}: {answer}",
+            String::from_utf8_lossy(body)
+        );
+        if expected == StatusCode::BAD_REQUEST {
+            assert_eq!(answer["code"], "malformed_body", "{answer}");
+        } else {
+            assert_eq!(answer["outcome"], "allow", "{answer}");
+        }
+    }
 }
 
 #[tokio::test]
