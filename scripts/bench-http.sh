@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Measures the HTTP targets of issue 2 in one run: the no-op endpoint (the HTTP stack's
-# ceiling), single events and batches, each against a fresh server on this machine.
+# ceiling), single events and batches, each against a fresh server on this machine whose
+# `ip_block` list holds 1,000,000 entries.
 # Usage: scripts/bench-http.sh [seconds]   (needs `cargo build --release -p shopguard`)
 set -euo pipefail
 seconds=${1:-10}
@@ -11,6 +12,18 @@ source "$(dirname "$0")/http-common.sh"
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
 start_server "$bin" "$addr" "$data" --enable-noop-endpoint
 key=$(cat "$data/admin-api-key")
+# The issue's setting: the shipped policy with 1,000,000 IP/CIDR entries in `ip_block` (as in
+# the engine bench: 90% single addresses, 10% /24 ranges; random, seeded).
+python3 - "$data/ip-block.txt" <<'PY'
+import random, sys
+rng = random.Random(3)
+with open(sys.argv[1], "w") as out:
+    for n in range(1_000_000):
+        a = rng.getrandbits(32)
+        last = "0/24" if n % 10 == 0 else str(a & 255)
+        out.write(f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{last}\n")
+PY
+"$bin" lists import --list ip_block --server "http://$addr" --api-key "$key" "$data/ip-block.txt" >/dev/null
 # One line per run: the load report plus the server's CPU time per request.
 run() {
   local before after
