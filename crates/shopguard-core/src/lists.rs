@@ -283,6 +283,9 @@ struct Entries {
     v6: Vec<(u8, FastMap<u128, i64>)>,
     /// Text entries.
     text: FastMap<Box<str>, i64>,
+    /// Whether an entry with an expiry was ever added: a list of entries that never expire
+    /// (a bulk import without a lifetime) is then never scanned for expired ones.
+    expiring: bool,
 }
 
 fn insert_by_prefix<K: std::hash::Hash + Eq>(
@@ -313,6 +316,7 @@ impl Entries {
     }
 
     fn insert(&mut self, key: ListKey, expires_at_ms: i64) -> bool {
+        self.expiring |= expires_at_ms != NEVER;
         match key {
             ListKey::Network(IpAddr::V4(v4), prefix) => {
                 insert_by_prefix(&mut self.v4, prefix, u32::from(v4), expires_at_ms)
@@ -371,16 +375,53 @@ impl Entries {
         self.text.get(text).is_some_and(|expiry| *expiry > now_ms)
     }
 
-    fn purge_expired(&mut self, now_ms: i64) -> usize {
-        let before = self.len();
-        for (_, table) in &mut self.v4 {
-            table.retain(|_, expiry| *expiry > now_ms);
+    /// The keys of the entries expired at `now_ms`; a scan that changes nothing, so that it
+    /// runs under the read lock while lookups go on.
+    fn expired_keys(&self, now_ms: i64) -> Vec<ListKey> {
+        if !self.expiring {
+            return Vec::new();
         }
-        for (_, table) in &mut self.v6 {
-            table.retain(|_, expiry| *expiry > now_ms);
+        let mut expired = Vec::new();
+        for (prefix, table) in &self.v4 {
+            expired.extend(
+                table
+                    .iter()
+                    .filter(|(_, expiry)| **expiry <= now_ms)
+                    .map(|(network, _)| ListKey::Network(IpAddr::V4((*network).into()), *prefix)),
+            );
         }
-        self.text.retain(|_, expiry| *expiry > now_ms);
-        before - self.len()
+        for (prefix, table) in &self.v6 {
+            expired.extend(
+                table
+                    .iter()
+                    .filter(|(_, expiry)| **expiry <= now_ms)
+                    .map(|(network, _)| ListKey::Network(IpAddr::V6((*network).into()), *prefix)),
+            );
+        }
+        expired.extend(
+            self.text
+                .iter()
+                .filter(|(_, expiry)| **expiry <= now_ms)
+                .map(|(text, _)| ListKey::Text(text.to_string())),
+        );
+        expired
+    }
+
+    /// The expiry of the entry under `key`, if there is one.
+    fn expiry_of(&self, key: &ListKey) -> Option<i64> {
+        match key {
+            ListKey::Network(IpAddr::V4(v4), prefix) => self
+                .v4
+                .iter()
+                .find(|(length, _)| length == prefix)
+                .and_then(|(_, table)| table.get(&u32::from(*v4)).copied()),
+            ListKey::Network(IpAddr::V6(v6), prefix) => self
+                .v6
+                .iter()
+                .find(|(length, _)| length == prefix)
+                .and_then(|(_, table)| table.get(&u128::from(*v6)).copied()),
+            ListKey::Text(text) => self.text.get(text.as_str()).copied(),
+        }
     }
 }
 
@@ -506,6 +547,28 @@ impl List {
         let key = self.kind.normalize(value)?;
         Ok(self.write().remove(&key))
     }
+
+    /// Drops the entries expired at `now_ms`; returns how many. The list is scanned under
+    /// the read lock, and the write lock, which stops every lookup, is taken only to remove
+    /// what the scan found: a list of a million entries is not frozen for the whole scan.
+    pub fn purge_expired(&self, now_ms: i64) -> usize {
+        let expired = self.read().expired_keys(now_ms);
+        if expired.is_empty() {
+            return 0;
+        }
+        let mut entries = self.write();
+        let mut removed = 0;
+        for key in &expired {
+            // An entry added again since the scan, with a new expiry, stays.
+            if entries
+                .expiry_of(key)
+                .is_some_and(|expiry| expiry <= now_ms)
+            {
+                removed += usize::from(entries.remove(key));
+            }
+        }
+        removed
+    }
 }
 
 /// All lists, by name.
@@ -607,7 +670,7 @@ impl ListRegistry {
         self.lists
             .load()
             .iter()
-            .map(|list| list.write().purge_expired(now_ms))
+            .map(|list| list.purge_expired(now_ms))
             .sum()
     }
 }
@@ -639,6 +702,32 @@ mod tests {
         );
         assert_eq!(registry.purge_expired(1_000), 1);
         assert_eq!(list.len(), 2);
+    }
+
+    #[test]
+    fn purging_drops_expired_entries_of_every_kind_and_keeps_the_rest() {
+        let registry = ListRegistry::new();
+        let ips = registry.ensure("ip_watch", ListKind::Ip).unwrap();
+        ips.insert("198.51.100.0/24", Some(500)).unwrap();
+        ips.insert("2001:db8:5::/48", Some(500)).unwrap();
+        ips.insert("203.0.113.9", None).unwrap();
+        ips.insert("2001:db8:6::1", Some(5_000)).unwrap();
+        let emails = registry.ensure("email_watch", ListKind::Email).unwrap();
+        emails.insert("a@example.com", Some(999)).unwrap();
+        emails.insert("b@example.com", Some(1_001)).unwrap();
+        // Added again with a later expiry: not expired any more.
+        emails.insert("c@example.com", Some(10)).unwrap();
+        emails.insert("c@example.com", Some(9_000)).unwrap();
+        assert_eq!(registry.purge_expired(1_000), 3);
+        assert_eq!((ips.len(), emails.len()), (2, 2));
+        assert!(ips.contains("203.0.113.9", 1_000));
+        assert!(ips.contains("2001:db8:6::1", 1_000));
+        assert!(emails.contains("c@example.com", 1_000));
+        assert_eq!(registry.purge_expired(1_000), 0, "nothing left to drop");
+        // A list whose entries never expire is not even scanned.
+        let blocked = registry.ensure("ip_forever", ListKind::Ip).unwrap();
+        blocked.insert("192.0.2.1", None).unwrap();
+        assert!(!blocked.read().expiring && ips.read().expiring);
     }
 
     #[test]
