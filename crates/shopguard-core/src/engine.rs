@@ -457,9 +457,9 @@ impl Engine {
         self.states.key_count()
     }
 
-    /// Serialises feature counts and profiles, for the data folder: an [`EngineSnapshot`] as
-    /// postcard encodes it, written one shard at a time straight from the live tables (no copy
-    /// of the state is made, so memory does not double while a snapshot is taken).
+    /// Serialises feature counts and profiles with postcard, for the data folder, one shard at
+    /// a time straight from the live tables (no copy of the state is made, so memory does not
+    /// double while a snapshot is taken).
     pub fn snapshot(&self) -> Result<Vec<u8>, SnapshotError> {
         let mut bytes = SNAPSHOT_MAGIC.to_vec();
         self.states
