@@ -50,6 +50,10 @@ pub struct ServerConfig {
     pub profile_retention_days: u32,
     /// Seconds between engine state snapshots.
     pub snapshot_interval_seconds: u64,
+    /// Seconds between expiry passes (idle feature keys, expired list entries, unanswered
+    /// challenges), in whole ticks of the maintenance loop: 5 s at least, rounded down to a
+    /// multiple of 5.
+    pub expiry_interval_seconds: u64,
     /// Decisions that may wait for the log writer before requests slow down.
     pub log_queue_capacity: usize,
     /// A decision-log segment is sealed (indexed) once it holds this many MiB.
@@ -87,6 +91,7 @@ impl Default for ServerConfig {
             decision_retention_days: 365,
             profile_retention_days: 400,
             snapshot_interval_seconds: 30,
+            expiry_interval_seconds: 5,
             log_queue_capacity: 200_000,
             decision_segment_mib: 128,
             decision_log_fsync: true,
@@ -551,7 +556,11 @@ fn store_new_policy(
 
 /// Periodic work: expiry, snapshots, retention. Runs until the process stops.
 pub async fn maintenance_loop(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    const TICK_SECONDS: u64 = 5;
+    let mut tick = tokio::time::interval(Duration::from_secs(TICK_SECONDS));
+    // Expiry runs every so many ticks (counted, so that a tick a little early never skips it).
+    let expiry_every = (state.config.expiry_interval_seconds / TICK_SECONDS).max(1);
+    let mut ticks: u64 = 0;
     let mut last_snapshot = Instant::now();
     let mut last_retention = Instant::now() - Duration::from_secs(3_600);
     let mut last_checkpoint = Instant::now();
@@ -560,25 +569,11 @@ pub async fn maintenance_loop(state: AppState) {
         tick.tick().await;
         let now = now_ms();
         audit_upkeep(&state, now, &mut last_checkpoint, &mut checkpointed_size).await;
-        // Expiry walks every feature and list table (a million keys take tens of
-        // milliseconds): off the async threads, so requests queued behind it do not wait.
-        let engine = state.engine.clone();
-        let Ok((report, feature_keys)) =
-            tokio::task::spawn_blocking(move || (engine.maintain(now), engine.feature_key_count()))
-                .await
-        else {
-            tracing::error!("engine maintenance task failed");
-            continue;
-        };
         state.metrics.read_log_stats(state.log.stats());
-        state.metrics.feature_keys.set(feature_keys as i64);
-        if report.feature_keys_expired + report.list_entries_expired > 0 {
-            tracing::debug!(
-                feature_keys = report.feature_keys_expired,
-                list_entries = report.list_entries_expired,
-                "expired state"
-            );
+        if ticks.is_multiple_of(expiry_every) {
+            expire_engine_state(&state, now).await;
         }
+        ticks += 1;
         if last_snapshot.elapsed() >= Duration::from_secs(state.config.snapshot_interval_seconds) {
             last_snapshot = Instant::now();
             save_snapshot(&state).await;
@@ -646,6 +641,28 @@ async fn audit_upkeep(
         Ok(Ok(None)) => {}
         Ok(Err(error)) => tracing::error!(error = %error, "audit upkeep failed"),
         Err(error) => tracing::error!(error = %error, "audit upkeep task failed"),
+    }
+}
+
+/// Drops idle feature keys, expired list entries and unanswered challenges. The pass walks
+/// every feature and list table (a million keys take tens of milliseconds), so it runs off
+/// the async threads, and requests queued behind it do not wait.
+async fn expire_engine_state(state: &AppState, now: i64) {
+    let engine = state.engine.clone();
+    let expired =
+        tokio::task::spawn_blocking(move || (engine.maintain(now), engine.feature_key_count()))
+            .await;
+    let Ok((report, feature_keys)) = expired else {
+        tracing::error!("engine maintenance task failed");
+        return;
+    };
+    state.metrics.feature_keys.set(feature_keys as i64);
+    if report.feature_keys_expired + report.list_entries_expired > 0 {
+        tracing::debug!(
+            feature_keys = report.feature_keys_expired,
+            list_entries = report.list_entries_expired,
+            "expired state"
+        );
     }
 }
 
