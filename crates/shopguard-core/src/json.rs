@@ -213,8 +213,9 @@ mod tests {
     };
     use crate::event::{Channel, EventKind};
 
-    /// Text with the characters JSON escapes, non-ASCII and plain runs.
-    fn text() -> impl Strategy<Value = String> {
+    /// Text with the characters JSON escapes, non-ASCII and plain runs (the reader's tests use
+    /// it too).
+    pub(super) fn text() -> impl Strategy<Value = String> {
         prop_oneof![
             "[a-zA-Z0-9_.:/-]{0,40}",
             "\\PC{0,12}",

@@ -308,6 +308,31 @@ fn insert_by_prefix<K: std::hash::Hash + Eq>(
     tables[position].1.insert(key, expires_at_ms).is_none()
 }
 
+/// Removes `key` from `table` if its entry is expired at `now_ms`.
+fn remove_if_expired<K, Q>(table: &mut FastMap<K, i64>, key: &Q, now_ms: i64) -> bool
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+{
+    match table.get(key) {
+        Some(expiry) if *expiry <= now_ms => table.remove(key).is_some(),
+        _ => false,
+    }
+}
+
+/// [`remove_if_expired`] in the table of `prefix`.
+fn remove_from_prefix_if_expired<K: std::hash::Hash + Eq>(
+    tables: &mut [(u8, FastMap<K, i64>)],
+    prefix: u8,
+    key: K,
+    now_ms: i64,
+) -> bool {
+    tables
+        .iter_mut()
+        .find(|(length, _)| *length == prefix)
+        .is_some_and(|(_, table)| remove_if_expired(table, &key, now_ms))
+}
+
 impl Entries {
     fn len(&self) -> usize {
         self.v4.iter().map(|(_, table)| table.len()).sum::<usize>()
@@ -407,20 +432,17 @@ impl Entries {
         expired
     }
 
-    /// The expiry of the entry under `key`, if there is one.
-    fn expiry_of(&self, key: &ListKey) -> Option<i64> {
+    /// Removes the entry under `key` if it is expired at `now_ms` (it may have been added again,
+    /// with a later expiry, since it was found); true when it was removed.
+    fn remove_if_expired(&mut self, key: &ListKey, now_ms: i64) -> bool {
         match key {
-            ListKey::Network(IpAddr::V4(v4), prefix) => self
-                .v4
-                .iter()
-                .find(|(length, _)| length == prefix)
-                .and_then(|(_, table)| table.get(&u32::from(*v4)).copied()),
-            ListKey::Network(IpAddr::V6(v6), prefix) => self
-                .v6
-                .iter()
-                .find(|(length, _)| length == prefix)
-                .and_then(|(_, table)| table.get(&u128::from(*v6)).copied()),
-            ListKey::Text(text) => self.text.get(text.as_str()).copied(),
+            ListKey::Network(IpAddr::V4(v4), prefix) => {
+                remove_from_prefix_if_expired(&mut self.v4, *prefix, u32::from(*v4), now_ms)
+            }
+            ListKey::Network(IpAddr::V6(v6), prefix) => {
+                remove_from_prefix_if_expired(&mut self.v6, *prefix, u128::from(*v6), now_ms)
+            }
+            ListKey::Text(text) => remove_if_expired(&mut self.text, text.as_str(), now_ms),
         }
     }
 }
@@ -557,17 +579,10 @@ impl List {
             return 0;
         }
         let mut entries = self.write();
-        let mut removed = 0;
-        for key in &expired {
-            // An entry added again since the scan, with a new expiry, stays.
-            if entries
-                .expiry_of(key)
-                .is_some_and(|expiry| expiry <= now_ms)
-            {
-                removed += usize::from(entries.remove(key));
-            }
-        }
-        removed
+        expired
+            .iter()
+            .filter(|key| entries.remove_if_expired(key, now_ms))
+            .count()
     }
 }
 

@@ -362,25 +362,9 @@ mod tests {
             && bits(left.longitude) == bits(right.longitude)
     }
 
-    /// String values: plain ones, ones with escapes and control characters, non-ASCII.
+    /// String values as JSON: plain ones, ones with escapes and control characters, non-ASCII.
     fn text_value() -> impl Strategy<Value = String> {
-        prop_oneof![
-            "[a-zA-Z0-9_.:/ -]{0,24}",
-            "\\PC{0,8}",
-            prop::collection::vec(
-                prop_oneof![
-                    Just('"'),
-                    Just('\\'),
-                    Just('\n'),
-                    Just('\u{1}'),
-                    Just('é'),
-                    Just('a')
-                ],
-                0..8
-            )
-            .prop_map(|characters| characters.into_iter().collect()),
-        ]
-        .prop_map(|text| serde_json::to_string(&text).unwrap())
+        crate::json::tests::text().prop_map(|text| serde_json::to_string(&text).unwrap())
     }
 
     /// Number spellings, valid and not: short decimals, long ones, exponents, leading zeros.
