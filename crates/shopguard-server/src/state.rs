@@ -238,17 +238,16 @@ impl AppState {
     }
 
     /// Appends a decision's JSON to `answer` (a batch's answer is built in one buffer) and
-    /// the record, with those same bytes, to `batch`.
+    /// the record to `batch`.
     pub fn encode_record(
         &self,
         record: RecordRef<'_>,
         answer: &mut Vec<u8>,
         batch: &mut LogBatch,
     ) -> Result<(), AppError> {
-        let start = answer.len();
         shopguard_core::json::write_decision_json(record.decision, answer)
             .map_err(|error| AppError::internal(format!("encoding a decision: {error}")))?;
-        batch.push_encoded(record, &answer[start..])?;
+        batch.push_ref(record)?;
         Ok(())
     }
 

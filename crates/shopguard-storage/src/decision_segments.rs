@@ -3,7 +3,9 @@
 //! # Layout of `<data>/decisions/`
 //! Segments are numbered from 1, as 16 hex digits; numbers grow with time.
 //! - `NNNN.log`: frames ([`crate::frames`]), one per decision. A payload is the event's time
-//!   (`i64` LE, ms since epoch) followed by `{"decision":…,"event":…}` as JSON.
+//!   (`i64` LE, ms since epoch) followed by the record in its binary form
+//!   ([`crate::record_format`]; logs written before it hold `{"decision":…,"event":…}` JSON
+//!   there, which is still read).
 //! - `NNNN.idx`, written once when the segment is sealed (it reached the size limit, or a
 //!   retention purge needed it closed): a header (magic `SGDIDX01`, the log's length, record
 //!   count, earliest and latest event time, entry count), a fan-out table of 4,096 cumulative
@@ -41,13 +43,12 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::files::{io, open_append, sync_folder};
 use crate::frames::{self, FrameError, ScanEnd};
-use crate::keyring::{Keyring, SEALED_PREFIX};
+use crate::keyring::Keyring;
 use crate::log_batch::LogBatch;
 use crate::{DecisionQuery, DecisionRecord, RecordRef, StoreError, StoreResult};
-use shopguard_core::json::write_event_json;
-use shopguard_core::privacy::{
-    for_each_personal_field, for_each_personal_value, has_personal_values,
-};
+use crate::record_format::{decode_record, encode_record};
+use shopguard_core::privacy::{for_each_personal_field, has_personal_values};
+use shopguard_core::Event;
 
 /// Settings of the segment files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,38 +130,23 @@ pub(crate) fn keys_of(record: RecordRef<'_>) -> RecordKeys {
     keys
 }
 
-/// Encodes a record's payload: the event time, then `{"decision":…,"event":…}` with the
-/// decision's JSON as given and, with `sealer`, the event's personal fields encrypted.
+/// Encodes a record's payload: the event time, then the record in its binary form with, given
+/// `sealer`, the event's personal fields encrypted.
 pub(crate) fn encode_payload(
     out: &mut Vec<u8>,
     record: RecordRef<'_>,
-    decision_json: &[u8],
     sealer: Option<&Keyring>,
 ) -> StoreResult<()> {
     out.extend_from_slice(&record.decision.occurred_at_ms.to_le_bytes());
-    out.extend_from_slice(b"{\"decision\":");
-    out.extend_from_slice(decision_json);
-    out.extend_from_slice(b",\"event\":");
-    let encoded = match sealer {
+    match sealer {
         Some(keyring) if has_personal_values(record.event) => {
-            // A copy of the event with its personal values sealed, encoded straight away.
+            // A copy of the event with its personal values sealed.
             let mut sealed = record.event.clone();
-            let active = keyring.active_id();
-            for_each_personal_field(&mut sealed, &mut |_, text| {
-                if let Some(new_text) = resealed(keyring, active, text)? {
-                    *text = new_text;
-                }
-                Ok::<(), StoreError>(())
-            })?;
-            write_event_json(&sealed, out)
+            reseal_personal_fields(&mut sealed, keyring, keyring.active_id())?;
+            encode_record(out, record.decision, &sealed);
         }
-        _ => write_event_json(record.event, out),
-    };
-    encoded.map_err(|error| StoreError::Corrupt {
-        operation: "encoding an event",
-        detail: error.to_string(),
-    })?;
-    out.push(b'}');
+        _ => encode_record(out, record.decision, record.event),
+    }
     Ok(())
 }
 
@@ -187,7 +173,7 @@ fn index_path(folder: &Path, id: u64) -> PathBuf {
     folder.join(format!("{id:016x}.idx"))
 }
 
-/// Splits a payload into the event time and the record's JSON.
+/// Splits a payload into the event time and the record's bytes.
 fn split_payload(payload: &[u8]) -> StoreResult<(i64, &[u8])> {
     if payload.len() < 8 {
         return Err(StoreError::Corrupt {
@@ -195,14 +181,14 @@ fn split_payload(payload: &[u8]) -> StoreResult<(i64, &[u8])> {
             detail: "record shorter than its time prefix".into(),
         });
     }
-    let (time, json) = payload.split_at(8);
+    let (time, body) = payload.split_at(8);
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(time);
-    Ok((i64::from_le_bytes(bytes), json))
+    Ok((i64::from_le_bytes(bytes), body))
 }
 
-fn decode(json: &[u8]) -> StoreResult<DecisionRecord> {
-    serde_json::from_slice(json).map_err(|error| StoreError::Corrupt {
+fn decode(body: &[u8]) -> StoreResult<DecisionRecord> {
+    decode_record(body).map_err(|error| StoreError::Corrupt {
         operation: "decoding a logged decision",
         detail: error.to_string(),
     })
@@ -314,11 +300,11 @@ impl RunIndex {
         let mut index = RunIndex::default();
         let mut end = 0u64;
         let scan = frames::scan_frames(log, |offset, payload| {
-            let (at_ms, json) = split_payload(payload).map_err(|_| FrameError::Bad {
+            let (at_ms, body) = split_payload(payload).map_err(|_| FrameError::Bad {
                 offset,
                 reason: "record shorter than its time prefix",
             })?;
-            let record = decode(json).map_err(|_| FrameError::Bad {
+            let record = decode(body).map_err(|_| FrameError::Bad {
                 offset,
                 reason: "record is not a decision",
             })?;
@@ -681,30 +667,17 @@ impl DecisionSegments {
     }
 
     /// Decodes a stored record, decrypting its personal fields.
-    fn decode_open(&self, json: &[u8]) -> StoreResult<DecisionRecord> {
-        let sealed = self.keyring.as_ref().filter(|_| {
-            json.windows(SEALED_PREFIX.len() + 1)
-                .any(|window| window[0] == b'"' && &window[1..] == SEALED_PREFIX.as_bytes())
-        });
-        let Some(keyring) = sealed else {
-            return decode(json);
-        };
-        let mut record: serde_json::Value =
-            serde_json::from_slice(json).map_err(|error| StoreError::Corrupt {
-                operation: "decoding a logged decision",
-                detail: error.to_string(),
+    fn decode_open(&self, body: &[u8]) -> StoreResult<DecisionRecord> {
+        let mut record = decode(body)?;
+        if let Some(keyring) = &self.keyring {
+            for_each_personal_field(&mut record.event, &mut |_, text| {
+                if Keyring::key_of(text).is_some() {
+                    *text = keyring.open(text)?;
+                }
+                Ok::<(), StoreError>(())
             })?;
-        each_personal_value(&mut record["event"], &mut |text| {
-            if Keyring::key_of(text).is_some() {
-                keyring.open(text).map(Some)
-            } else {
-                Ok(None)
-            }
-        })?;
-        serde_json::from_value(record).map_err(|error| StoreError::Corrupt {
-            operation: "decoding a logged decision",
-            detail: error.to_string(),
-        })
+        }
+        Ok(record)
     }
 
     /// Appends batches of decisions: one vectored write, then (by default) one flush to the
@@ -852,11 +825,11 @@ impl DecisionSegments {
             for offset in offsets {
                 let payload = frames::read_frame_at(log, offset)
                     .map_err(frame_error("querying decisions"))?;
-                let (at_ms, json) = split_payload(&payload)?;
+                let (at_ms, body) = split_payload(&payload)?;
                 if at_ms < from_ms || at_ms >= to_ms {
                     continue;
                 }
-                let record = self.decode_open(json)?;
+                let record = self.decode_open(body)?;
                 if matches_query(&record, query) {
                     found.push(record);
                     if found.len() == limit {
@@ -920,7 +893,7 @@ impl DecisionSegments {
                 let kept = self.rewrite_segment(
                     segment,
                     "rewriting a decision segment for retention",
-                    &mut |at_ms, json| Ok((at_ms >= cutoff_ms).then(|| json.to_vec())),
+                    &mut |at_ms, body| Ok((at_ms >= cutoff_ms).then(|| body.to_vec())),
                 )?;
                 removed += segment.records - kept.records;
                 self.replace_sealed(segment.id, Some(Arc::new(kept)))?;
@@ -944,8 +917,8 @@ impl DecisionSegments {
         Ok(())
     }
 
-    /// Rewrites `segment` through `transform(event time, record JSON)`, which returns the
-    /// record's new JSON or `None` to drop it; the new log and index replace the old ones
+    /// Rewrites `segment` through `transform(event time, record bytes)`, which returns the
+    /// record's new bytes or `None` to drop it; the new log and index replace the old ones
     /// (log renamed first: a crash between the two renames leaves an index that names
     /// another length, which is then rebuilt).
     fn rewrite_segment(
@@ -960,20 +933,20 @@ impl DecisionSegments {
         let mut failure = None;
         let scan = frames::scan_frames(&segment.log, |offset, payload| {
             let bad = |reason| FrameError::Bad { offset, reason };
-            let (at_ms, json) = split_payload(payload).map_err(|_| bad("record too short"))?;
-            let changed = match transform(at_ms, json) {
+            let (at_ms, body) = split_payload(payload).map_err(|_| bad("record too short"))?;
+            let changed = match transform(at_ms, body) {
                 Ok(changed) => changed,
                 Err(error) => {
                     failure.get_or_insert(error);
                     return Ok(());
                 }
             };
-            if let Some(new_json) = changed {
-                let record = decode(&new_json).map_err(|_| bad("record is not a decision"))?;
+            if let Some(new_body) = changed {
+                let record = decode(&new_body).map_err(|_| bad("record is not a decision"))?;
                 index.add(output.len() as u64, at_ms, keys_of(record.as_ref()).iter());
                 frames::push_frame_with(&mut output, |out| {
                     out.extend_from_slice(&at_ms.to_le_bytes());
-                    out.extend_from_slice(&new_json);
+                    out.extend_from_slice(&new_body);
                 });
             }
             Ok(())
@@ -1019,31 +992,22 @@ impl DecisionSegments {
         let mut changed = 0u64;
         for (done, segment) in sealed.iter().enumerate() {
             let mut changed_here = 0u64;
-            let mut transform = |_: i64, json: &[u8]| -> StoreResult<Option<Vec<u8>>> {
-                let mut record: serde_json::Value =
-                    serde_json::from_slice(json).map_err(|error| StoreError::Corrupt {
-                        operation: "re-encrypting decisions",
-                        detail: error.to_string(),
-                    })?;
-                let event = &mut record["event"];
-                if reseal_personal_fields(event, &keyring, active)? {
-                    changed_here += 1;
-                    let bytes =
-                        serde_json::to_vec(&record).map_err(|error| StoreError::Corrupt {
-                            operation: "re-encrypting decisions",
-                            detail: error.to_string(),
-                        })?;
-                    return Ok(Some(bytes));
+            let mut transform = |at_ms: i64, body: &[u8]| -> StoreResult<Option<Vec<u8>>> {
+                let mut record = decode(body)?;
+                if !reseal_personal_fields(&mut record.event, &keyring, active)? {
+                    return Ok(Some(body.to_vec()));
                 }
-                Ok(Some(json.to_vec()))
+                changed_here += 1;
+                let mut payload = Vec::with_capacity(body.len() + 8);
+                encode_payload(&mut payload, record.as_ref(), None)?;
+                debug_assert_eq!(payload[..8], at_ms.to_le_bytes());
+                Ok(Some(payload.split_off(8)))
             };
             // Only segments with something to change are rewritten.
             let mut needs = false;
-            scan_records(segment, &mut |json| {
+            scan_records(segment, &mut |body| {
                 if !needs {
-                    let mut record: serde_json::Value =
-                        serde_json::from_slice(json).unwrap_or_default();
-                    needs = needs_reseal(&mut record["event"], active);
+                    needs = decode(body).is_ok_and(|mut record| needs_reseal(&mut record.event, active));
                 }
             })?;
             if needs {
@@ -1059,59 +1023,47 @@ impl DecisionSegments {
     }
 }
 
-/// What a segment rewrite does to each record: given its event time and JSON, the new JSON,
+/// What a segment rewrite does to each record: given its event time and bytes, the new bytes,
 /// or `None` to drop it.
 type RecordTransform<'a> = dyn FnMut(i64, &[u8]) -> StoreResult<Option<Vec<u8>>> + 'a;
 
-/// Calls `visit(record JSON)` for every record of a sealed segment.
+/// Calls `visit(record bytes)` for every record of a sealed segment.
 fn scan_records(segment: &SealedSegment, visit: &mut dyn FnMut(&[u8])) -> StoreResult<()> {
     frames::scan_frames(&segment.log, |offset, payload| {
-        let (_, json) = split_payload(payload).map_err(|_| FrameError::Bad {
+        let (_, body) = split_payload(payload).map_err(|_| FrameError::Bad {
             offset,
             reason: "record too short",
         })?;
-        visit(json);
+        visit(body);
         Ok(())
     })
     .map_err(frame_error("reading a decision segment"))?;
     Ok(())
 }
 
-/// Calls `change` on every personal string value of an event's JSON; returns whether any
-/// changed.
-fn each_personal_value(
-    event: &mut serde_json::Value,
-    change: &mut dyn FnMut(&str) -> StoreResult<Option<String>>,
-) -> StoreResult<bool> {
-    let mut changed = false;
-    for_each_personal_value(event, &mut |_, text| {
-        if let Some(new_text) = change(text)? {
-            *text = new_text;
-            changed = true;
-        }
-        Ok(())
-    })?;
-    Ok(changed)
-}
-
-/// Whether any personal value of an event's JSON is in the clear or under another key than
-/// `active` (a check without any cryptography).
-fn needs_reseal(event: &mut serde_json::Value, active: u32) -> bool {
+/// Whether any personal value of an event is in the clear or under another key than `active`
+/// (a check without any cryptography).
+fn needs_reseal(event: &mut Event, active: u32) -> bool {
     let mut needs = false;
-    let _ = for_each_personal_value::<std::convert::Infallible>(event, &mut |_, text| {
+    let _ = for_each_personal_field::<std::convert::Infallible>(event, &mut |_, text| {
         needs |= Keyring::key_of(text) != Some(active);
         Ok(())
     });
     needs
 }
 
-/// Seals personal values in the clear, and re-seals those under another key than `active`.
-fn reseal_personal_fields(
-    event: &mut serde_json::Value,
-    keyring: &Keyring,
-    active: u32,
-) -> StoreResult<bool> {
-    each_personal_value(event, &mut |text| resealed(keyring, active, text))
+/// Seals an event's personal values in the clear, and re-seals those under another key than
+/// `active`; returns whether any changed.
+fn reseal_personal_fields(event: &mut Event, keyring: &Keyring, active: u32) -> StoreResult<bool> {
+    let mut changed = false;
+    for_each_personal_field(event, &mut |_, text| {
+        if let Some(new_text) = resealed(keyring, active, text)? {
+            *text = new_text;
+            changed = true;
+        }
+        Ok::<(), StoreError>(())
+    })?;
+    Ok(changed)
 }
 
 /// A personal value sealed under `active`: `None` when it already is, its new text otherwise

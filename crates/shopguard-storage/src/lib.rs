@@ -27,6 +27,7 @@ pub mod frames;
 pub mod keyring;
 pub mod log_batch;
 pub mod operators;
+pub mod record_format;
 pub mod snapshot;
 
 use serde::{Deserialize, Serialize};

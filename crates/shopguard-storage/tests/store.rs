@@ -318,9 +318,9 @@ mod decision_segments {
     use shopguard_storage::decision_segments::{DecisionSegments, SegmentSettings};
     use std::path::Path;
 
-    /// Segments of 4 KiB: a few records each, so that queries cross many sealed segments.
+    /// Segments of 2 KiB: a few records each, so that queries cross many sealed segments.
     const SMALL: SegmentSettings = SegmentSettings {
-        segment_bytes: 4_096,
+        segment_bytes: 2_048,
         sync_each_batch: false,
     };
 
@@ -522,6 +522,53 @@ mod decision_segments {
         assert_eq!(reopened.count(), 63);
         assert_eq!(reopened.query(&user_query("user3")).unwrap().len(), 9);
     }
+    /// Writes `records` as a log of the JSON form that came before the binary one.
+    fn write_json_segment(folder: &Path, id: u64, records: &[DecisionRecord]) {
+        let mut bytes = Vec::new();
+        for record in records {
+            let mut payload = record.decision.occurred_at_ms.to_le_bytes().to_vec();
+            payload.extend(serde_json::to_vec(record).unwrap());
+            shopguard_storage::frames::push_frame(&mut bytes, &payload);
+        }
+        std::fs::write(folder.join(format!("{id:016x}.log")), bytes).unwrap();
+    }
+
+    #[test]
+    fn logs_written_as_json_are_still_read_queried_and_purged() {
+        let folder = tempfile::tempdir().unwrap();
+        let all = entries(120);
+        // An old sealed segment (no index yet) and an old open one, then new binary records.
+        write_json_segment(folder.path(), 1, &all[..40]);
+        write_json_segment(folder.path(), 2, &all[40..80]);
+        let log = DecisionSegments::open(folder.path(), SMALL).unwrap();
+        assert_eq!(log.count(), 80);
+        for records in all[80..].chunks(4) {
+            log.append(&batch(records)).unwrap();
+        }
+        check_contents(&log, 120);
+        assert_eq!(log.decision("id0005").unwrap().unwrap(), all[5]);
+        assert_eq!(log.decision("id0100").unwrap().unwrap(), all[100]);
+        assert_eq!(log.purge_before(10_000 + 20).unwrap(), 20);
+        drop(log);
+        let reopened = DecisionSegments::open(folder.path(), SMALL).unwrap();
+        assert_eq!(reopened.count(), 100);
+        assert_eq!(reopened.decision("id0030").unwrap().unwrap(), all[30]);
+        assert!(reopened.decision("id0019").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_binary_record_is_a_third_the_size_of_its_json() {
+        let folder = tempfile::tempdir().unwrap();
+        let all = entries(50);
+        let log = DecisionSegments::open(folder.path(), SegmentSettings::default()).unwrap();
+        log.append(&batch(&all)).unwrap();
+        let binary: u64 = segment_files(folder.path(), "log")
+            .iter()
+            .map(|path| std::fs::metadata(path).unwrap().len())
+            .sum();
+        let json: usize = all.iter().map(|record| serde_json::to_vec(record).unwrap().len()).sum();
+        assert!(binary * 2 < json as u64, "binary {binary} bytes, JSON {json}");
+    }
 }
 
 mod field_encryption {
@@ -607,7 +654,7 @@ mod field_encryption {
             !contains(&on_disk, "110101199003071234"),
             "ID number encrypted at rest"
         );
-        assert!(contains(&on_disk, "\"enc1.1."));
+        assert!(contains(&on_disk, "enc1.1."));
         let read = store.decision("a3").unwrap().unwrap();
         assert_eq!(read.event.phone.as_deref(), Some("+86 13812341234"));
         assert_eq!(read.event.email.as_deref(), Some("user3@example.com"));
@@ -620,7 +667,7 @@ mod field_encryption {
         store
             .append_decisions(&[LogBatch::of(store.log_sealer(), &second).unwrap()])
             .unwrap();
-        assert!(contains(&segment_bytes(folder.path()), "\"enc1.2."));
+        assert!(contains(&segment_bytes(folder.path()), "enc1.2."));
         assert_eq!(
             store
                 .decision("a3")
@@ -641,7 +688,7 @@ mod field_encryption {
         assert!(steps.last().is_some_and(|(done, total)| done == total));
         let on_disk = segment_bytes(folder.path());
         assert!(
-            !contains(&on_disk, "\"enc1.1."),
+            !contains(&on_disk, "enc1.1."),
             "nothing left under the old key"
         );
         assert_eq!(store.decision_count().unwrap(), 30);

@@ -1,0 +1,822 @@
+//! The binary form of a logged decision: what the decision log stores per record.
+//!
+//! A record was once stored as `{"decision":…,"event":…}` JSON, about 650 bytes for a plain
+//! order. This form holds the same values in about a third of that, and costs less to write
+//! and to read back (see `docs/decisions/0014-binary-decision-records.md`). Old JSON records
+//! stay readable: [`decode_record`] tells the two apart by their first byte.
+//!
+//! # Layout (format 1)
+//! Integers are LEB128 varints (signed ones zigzag-encoded first), text is a varint length
+//! and UTF-8 bytes, floats are 8 bytes little-endian. Enums are stored as the codes of the
+//! `*_CODES` tables below, which only ever grow at the end.
+//! 1. The marker byte [`BINARY_V1`].
+//! 2. The decision: id, outcome, challenge (0 for none, else its code + 1), score, policy
+//!    version; a flag byte (bit 0: the decision's event id, kind, user and time are the
+//!    event's, and are not repeated; otherwise they follow); matched rules, shadow-matched
+//!    rules, errors, each as a count then their fields; actions as JSON text (they are rare
+//!    and have a tagged shape), or an empty text when there are none.
+//! 3. The event: id, kind, time, user, channel; a varint bit set of the optional fields
+//!    present, in declaration order; then each present field; then the free attributes as
+//!    JSON text, or an empty text when there are none.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use shopguard_core::decision::{ChallengeKind, MatchedRule, Outcome, RuleError};
+use shopguard_core::event::{Channel, EventKind};
+use shopguard_core::{Decision, Event};
+
+use crate::DecisionRecord;
+
+/// First byte of a record in format 1. A JSON record starts with `{`.
+pub const BINARY_V1: u8 = 0xB1;
+
+/// Stored codes of event kinds: a kind's code is its position here.
+const KIND_CODES: [EventKind; 16] = [
+    EventKind::Register,
+    EventKind::LoginSucceeded,
+    EventKind::LoginFailed,
+    EventKind::Logout,
+    EventKind::PasswordReset,
+    EventKind::ProfileChanged,
+    EventKind::ListingPublished,
+    EventKind::ListingEdited,
+    EventKind::CommentPosted,
+    EventKind::OrderPlaced,
+    EventKind::Payment,
+    EventKind::RefundRequested,
+    EventKind::Withdrawal,
+    EventKind::ComplaintFiled,
+    EventKind::ChallengePassed,
+    EventKind::ChallengeFailed,
+];
+
+/// Stored codes of outcomes.
+const OUTCOME_CODES: [Outcome; 4] = [
+    Outcome::Allow,
+    Outcome::Challenge,
+    Outcome::Review,
+    Outcome::Deny,
+];
+
+/// Stored codes of challenge kinds.
+const CHALLENGE_CODES: [ChallengeKind; 3] =
+    [ChallengeKind::Captcha, ChallengeKind::Sms, ChallengeKind::Totp];
+
+/// Stored codes of channels.
+const CHANNEL_CODES: [Channel; 5] = [
+    Channel::Web,
+    Channel::App,
+    Channel::Api,
+    Channel::MiniProgram,
+    Channel::Unknown,
+];
+
+// Exhaustive matches: a new variant fails to compile here until it gets a code (appended to
+// its table; a test checks each table against its match).
+fn kind_code(kind: EventKind) -> u8 {
+    match kind {
+        EventKind::Register => 0,
+        EventKind::LoginSucceeded => 1,
+        EventKind::LoginFailed => 2,
+        EventKind::Logout => 3,
+        EventKind::PasswordReset => 4,
+        EventKind::ProfileChanged => 5,
+        EventKind::ListingPublished => 6,
+        EventKind::ListingEdited => 7,
+        EventKind::CommentPosted => 8,
+        EventKind::OrderPlaced => 9,
+        EventKind::Payment => 10,
+        EventKind::RefundRequested => 11,
+        EventKind::Withdrawal => 12,
+        EventKind::ComplaintFiled => 13,
+        EventKind::ChallengePassed => 14,
+        EventKind::ChallengeFailed => 15,
+    }
+}
+
+fn outcome_code(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Allow => 0,
+        Outcome::Challenge => 1,
+        Outcome::Review => 2,
+        Outcome::Deny => 3,
+    }
+}
+
+fn challenge_code(challenge: ChallengeKind) -> u8 {
+    match challenge {
+        ChallengeKind::Captcha => 0,
+        ChallengeKind::Sms => 1,
+        ChallengeKind::Totp => 2,
+    }
+}
+
+fn channel_code(channel: Channel) -> u8 {
+    match channel {
+        Channel::Web => 0,
+        Channel::App => 1,
+        Channel::Api => 2,
+        Channel::MiniProgram => 3,
+        Channel::Unknown => 4,
+    }
+}
+
+/// Why stored bytes are not a record.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RecordFormatError {
+    /// The bytes end inside a value.
+    #[error("record cut short")]
+    Truncated,
+    /// A value is out of range or malformed.
+    #[error("bad {0} in record")]
+    Bad(&'static str),
+    /// Bytes are left over after the record.
+    #[error("trailing bytes after record")]
+    Trailing,
+    /// The record is JSON that does not decode.
+    #[error("bad JSON record: {0}")]
+    Json(String),
+}
+
+/// Appends `decision` and `event` to `out` in format 1.
+pub fn encode_record(out: &mut Vec<u8>, decision: &Decision, event: &Event) {
+    out.push(BINARY_V1);
+    encode_decision(out, decision, event);
+    encode_event(out, event);
+}
+
+/// Decodes a stored record in either form: format 1, or the older JSON.
+pub fn decode_record(bytes: &[u8]) -> Result<DecisionRecord, RecordFormatError> {
+    match bytes.first() {
+        Some(&BINARY_V1) => {
+            let mut reader = Reader { rest: &bytes[1..] };
+            let record = reader.record()?;
+            if !reader.rest.is_empty() {
+                return Err(RecordFormatError::Trailing);
+            }
+            Ok(record)
+        }
+        Some(b'{') => serde_json::from_slice(bytes)
+            .map_err(|error| RecordFormatError::Json(error.to_string())),
+        Some(_) => Err(RecordFormatError::Bad("format marker")),
+        None => Err(RecordFormatError::Truncated),
+    }
+}
+
+fn encode_decision(out: &mut Vec<u8>, decision: &Decision, event: &Event) {
+    let Decision {
+        decision_id,
+        event_id,
+        kind,
+        user_id,
+        outcome,
+        challenge,
+        score,
+        matched,
+        shadow_matched,
+        actions,
+        errors,
+        policy_version,
+        occurred_at_ms,
+    } = decision;
+    put_str(out, decision_id);
+    out.push(outcome_code(*outcome));
+    out.push(challenge.map_or(0, |challenge| challenge_code(challenge) + 1));
+    put_varint(out, u64::from(*score));
+    put_varint(out, *policy_version);
+    let same_identity = *event_id == event.event_id
+        && *kind == event.kind
+        && *user_id == event.user_id
+        && *occurred_at_ms == event.occurred_at_ms;
+    out.push(u8::from(same_identity));
+    if !same_identity {
+        put_str(out, event_id);
+        out.push(kind_code(*kind));
+        put_str(out, user_id);
+        put_signed(out, *occurred_at_ms);
+    }
+    for rules in [matched, shadow_matched] {
+        put_varint(out, rules.len() as u64);
+        for rule in rules {
+            let MatchedRule {
+                rule_id,
+                reason,
+                outcome,
+                score,
+                shadow,
+            } = rule;
+            put_str(out, rule_id);
+            put_str(out, reason);
+            out.push(outcome_code(*outcome));
+            put_varint(out, u64::from(*score));
+            out.push(u8::from(*shadow));
+        }
+    }
+    put_varint(out, errors.len() as u64);
+    for RuleError { rule_id, message } in errors {
+        put_str(out, rule_id);
+        put_str(out, message);
+    }
+    put_json_unless_empty(out, actions, actions.is_empty());
+}
+
+/// Number of optional text fields; their presence bits come first, in declaration order.
+const TEXT_FIELDS: usize = 20;
+
+/// Presence bits of the fields that are not text (they follow the text fields).
+const IP_BIT: u32 = 1 << TEXT_FIELDS;
+const LOCATION_BIT: u32 = IP_BIT << 1;
+const AMOUNT_BIT: u32 = IP_BIT << 2;
+const SUCCESS_BIT: u32 = IP_BIT << 3;
+
+fn encode_event(out: &mut Vec<u8>, event: &Event) {
+    // Destructured in full, so that a new field fails to compile here until it is stored.
+    let Event {
+        event_id,
+        kind,
+        occurred_at_ms,
+        user_id,
+        ip,
+        device_id,
+        user_agent,
+        channel,
+        session_id,
+        email,
+        phone,
+        country,
+        city,
+        location,
+        amount,
+        currency,
+        counterparty_id,
+        order_id,
+        listing_id,
+        payment_method,
+        card_bin,
+        card_fingerprint,
+        purpose,
+        success,
+        failure_reason,
+        changed_field,
+        title,
+        text,
+        target_id,
+        attrs,
+    } = event;
+    put_str(out, event_id);
+    out.push(kind_code(*kind));
+    put_signed(out, *occurred_at_ms);
+    put_str(out, user_id);
+    out.push(channel_code(*channel));
+    let texts: [&Option<String>; TEXT_FIELDS] = [
+        device_id,
+        user_agent,
+        session_id,
+        email,
+        phone,
+        country,
+        city,
+        currency,
+        counterparty_id,
+        order_id,
+        listing_id,
+        payment_method,
+        card_bin,
+        card_fingerprint,
+        purpose,
+        failure_reason,
+        changed_field,
+        title,
+        text,
+        target_id,
+    ];
+    let mut present = 0u32;
+    for (bit, text) in texts.iter().enumerate() {
+        if text.is_some() {
+            present |= 1 << bit;
+        }
+    }
+    for (is_some, flag) in [
+        (ip.is_some(), IP_BIT),
+        (location.is_some(), LOCATION_BIT),
+        (amount.is_some(), AMOUNT_BIT),
+        (success.is_some(), SUCCESS_BIT),
+    ] {
+        if is_some {
+            present |= flag;
+        }
+    }
+    put_varint(out, u64::from(present));
+    for text in texts.into_iter().flatten() {
+        put_str(out, text);
+    }
+    match ip {
+        Some(IpAddr::V4(v4)) => {
+            out.push(4);
+            out.extend_from_slice(&v4.octets());
+        }
+        Some(IpAddr::V6(v6)) => {
+            out.push(6);
+            out.extend_from_slice(&v6.octets());
+        }
+        None => {}
+    }
+    if let Some((latitude, longitude)) = location {
+        out.extend_from_slice(&latitude.to_le_bytes());
+        out.extend_from_slice(&longitude.to_le_bytes());
+    }
+    if let Some(amount) = amount {
+        out.extend_from_slice(&amount.to_le_bytes());
+    }
+    if let Some(success) = success {
+        out.push(u8::from(*success));
+    }
+    put_json_unless_empty(out, attrs, attrs.is_empty());
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn put_signed(out: &mut Vec<u8>, value: i64) {
+    put_varint(out, ((value << 1) ^ (value >> 63)) as u64);
+}
+
+fn put_str(out: &mut Vec<u8>, text: &str) {
+    put_varint(out, text.len() as u64);
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// Writes `value` as JSON text, or an empty text when `empty`. Values that are already JSON
+/// (free attributes, actions) always encode.
+fn put_json_unless_empty(out: &mut Vec<u8>, value: &impl serde::Serialize, empty: bool) {
+    if empty {
+        out.push(0);
+        return;
+    }
+    let json = serde_json::to_vec(value).unwrap_or_default();
+    put_varint(out, json.len() as u64);
+    out.extend_from_slice(&json);
+}
+
+/// Reads format 1 from a slice.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn record(&mut self) -> Result<DecisionRecord, RecordFormatError> {
+        let decision_id = self.string()?;
+        let outcome = self.code(&OUTCOME_CODES, "outcome")?;
+        let challenge = match self.byte()? {
+            0 => None,
+            code => Some(
+                *CHALLENGE_CODES
+                    .get(usize::from(code) - 1)
+                    .ok_or(RecordFormatError::Bad("challenge"))?,
+            ),
+        };
+        let score = self.u32("score")?;
+        let policy_version = self.varint()?;
+        let identity = match self.byte()? {
+            1 => None,
+            0 => Some((
+                self.string()?,
+                self.code(&KIND_CODES, "kind")?,
+                self.string()?,
+                self.signed()?,
+            )),
+            _ => return Err(RecordFormatError::Bad("identity flag")),
+        };
+        let matched = self.matched_rules()?;
+        let shadow_matched = self.matched_rules()?;
+        let errors = (0..self.count()?)
+            .map(|_| {
+                Ok(RuleError {
+                    rule_id: self.string()?,
+                    message: self.string()?,
+                })
+            })
+            .collect::<Result<_, RecordFormatError>>()?;
+        let actions = self.json_or_default("actions")?;
+        let event = self.event()?;
+        let (event_id, kind, user_id, occurred_at_ms) = identity.unwrap_or_else(|| {
+            (
+                event.event_id.clone(),
+                event.kind,
+                event.user_id.clone(),
+                event.occurred_at_ms,
+            )
+        });
+        Ok(DecisionRecord {
+            decision: Decision {
+                decision_id,
+                event_id,
+                kind,
+                user_id,
+                outcome,
+                challenge,
+                score,
+                matched,
+                shadow_matched,
+                actions,
+                errors,
+                policy_version,
+                occurred_at_ms,
+            },
+            event,
+        })
+    }
+
+    fn matched_rules(&mut self) -> Result<Vec<MatchedRule>, RecordFormatError> {
+        (0..self.count()?)
+            .map(|_| {
+                Ok(MatchedRule {
+                    rule_id: self.string()?,
+                    reason: self.string()?,
+                    outcome: self.code(&OUTCOME_CODES, "outcome")?,
+                    score: self.u32("score")?,
+                    shadow: self.flag("shadow flag")?,
+                })
+            })
+            .collect()
+    }
+
+    fn event(&mut self) -> Result<Event, RecordFormatError> {
+        let event_id = self.string()?;
+        let kind = self.code(&KIND_CODES, "kind")?;
+        let occurred_at_ms = self.signed()?;
+        let user_id = self.string()?;
+        let channel = self.code(&CHANNEL_CODES, "channel")?;
+        let present = u32::try_from(self.varint()?)
+            .ok()
+            .filter(|bits| bits >> (TEXT_FIELDS + 4) == 0)
+            .ok_or(RecordFormatError::Bad("presence bits"))?;
+        let mut texts: [Option<String>; TEXT_FIELDS] = Default::default();
+        for (bit, text) in texts.iter_mut().enumerate() {
+            if present & (1 << bit) != 0 {
+                *text = Some(self.string()?);
+            }
+        }
+        let [device_id, user_agent, session_id, email, phone, country, city, currency, counterparty_id, order_id, listing_id, payment_method, card_bin, card_fingerprint, purpose, failure_reason, changed_field, title, text, target_id] =
+            texts;
+        let ip = if present & IP_BIT != 0 {
+            Some(match self.byte()? {
+                4 => IpAddr::V4(Ipv4Addr::from(self.array::<4>()?)),
+                6 => IpAddr::V6(Ipv6Addr::from(self.array::<16>()?)),
+                _ => return Err(RecordFormatError::Bad("address family")),
+            })
+        } else {
+            None
+        };
+        let location = if present & LOCATION_BIT != 0 {
+            Some((self.float()?, self.float()?))
+        } else {
+            None
+        };
+        let amount = if present & AMOUNT_BIT != 0 {
+            Some(self.float()?)
+        } else {
+            None
+        };
+        let success = if present & SUCCESS_BIT != 0 {
+            Some(self.flag("success flag")?)
+        } else {
+            None
+        };
+        let attrs: BTreeMap<String, serde_json::Value> = self.json_or_default("attributes")?;
+        Ok(Event {
+            event_id,
+            kind,
+            occurred_at_ms,
+            user_id,
+            ip,
+            device_id,
+            user_agent,
+            channel,
+            session_id,
+            email,
+            phone,
+            country,
+            city,
+            location,
+            amount,
+            currency,
+            counterparty_id,
+            order_id,
+            listing_id,
+            payment_method,
+            card_bin,
+            card_fingerprint,
+            purpose,
+            success,
+            failure_reason,
+            changed_field,
+            title,
+            text,
+            target_id,
+            attrs,
+        })
+    }
+
+    fn take(&mut self, length: usize) -> Result<&'a [u8], RecordFormatError> {
+        if self.rest.len() < length {
+            return Err(RecordFormatError::Truncated);
+        }
+        let (taken, rest) = self.rest.split_at(length);
+        self.rest = rest;
+        Ok(taken)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], RecordFormatError> {
+        let mut bytes = [0u8; N];
+        bytes.copy_from_slice(self.take(N)?);
+        Ok(bytes)
+    }
+
+    fn byte(&mut self) -> Result<u8, RecordFormatError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn flag(&mut self, what: &'static str) -> Result<bool, RecordFormatError> {
+        match self.byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(RecordFormatError::Bad(what)),
+        }
+    }
+
+    fn code<T: Copy>(&mut self, table: &[T], what: &'static str) -> Result<T, RecordFormatError> {
+        table
+            .get(usize::from(self.byte()?))
+            .copied()
+            .ok_or(RecordFormatError::Bad(what))
+    }
+
+    fn varint(&mut self) -> Result<u64, RecordFormatError> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.byte()?;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                if shift == 63 && byte > 1 {
+                    break;
+                }
+                return Ok(value);
+            }
+        }
+        Err(RecordFormatError::Bad("varint"))
+    }
+
+    fn signed(&mut self) -> Result<i64, RecordFormatError> {
+        let zigzag = self.varint()?;
+        Ok((zigzag >> 1) as i64 ^ -((zigzag & 1) as i64))
+    }
+
+    fn u32(&mut self, what: &'static str) -> Result<u32, RecordFormatError> {
+        u32::try_from(self.varint()?).map_err(|_| RecordFormatError::Bad(what))
+    }
+
+    /// A count of items that each take at least one byte (so a bad count cannot make the
+    /// reader reserve more than the record holds).
+    fn count(&mut self) -> Result<usize, RecordFormatError> {
+        let count = self.varint()?;
+        if count > self.rest.len() as u64 {
+            return Err(RecordFormatError::Truncated);
+        }
+        Ok(count as usize)
+    }
+
+    fn float(&mut self) -> Result<f64, RecordFormatError> {
+        Ok(f64::from_le_bytes(self.array::<8>()?))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], RecordFormatError> {
+        let length = self.count()?;
+        self.take(length)
+    }
+
+    fn string(&mut self) -> Result<String, RecordFormatError> {
+        let bytes = self.bytes()?;
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| RecordFormatError::Bad("text"))
+    }
+
+    fn json_or_default<T: serde::de::DeserializeOwned + Default>(
+        &mut self,
+        what: &'static str,
+    ) -> Result<T, RecordFormatError> {
+        let bytes = self.bytes()?;
+        if bytes.is_empty() {
+            return Ok(T::default());
+        }
+        serde_json::from_slice(bytes).map_err(|_| RecordFormatError::Bad(what))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shopguard_core::decision::{ActionTaken, AlertSeverity};
+
+    fn full_event() -> Event {
+        serde_json::from_value(serde_json::json!({
+            "event_id": "e-1", "kind": "payment", "occurred_at_ms": -5, "user_id": "ü-7",
+            "ip": "2001:db8::1", "device_id": "d", "user_agent": "ua", "channel": "mini_program",
+            "session_id": "s", "email": "a@b.example", "phone": "+8613800000000",
+            "country": "CN", "city": "Hangzhou", "location": [30.25, -120.5], "amount": 0.1,
+            "currency": "CNY", "counterparty_id": "m", "order_id": "o", "listing_id": "l",
+            "payment_method": "card", "card_bin": "411111", "card_fingerprint": "f",
+            "purpose": "deposit", "success": false, "failure_reason": "r",
+            "changed_field": "phone", "title": "t", "text": "\"quoted\"\n", "target_id": "x",
+            "attrs": {"id_number": "110101199003070000", "nested": {"a": [1, 2.5, null]}}
+        }))
+        .unwrap()
+    }
+
+    fn decision_for(event: &Event) -> Decision {
+        let rule = |id: &str, shadow| MatchedRule {
+            rule_id: id.into(),
+            reason: format!("reason of {id}"),
+            outcome: Outcome::Review,
+            score: 300,
+            shadow,
+        };
+        Decision {
+            decision_id: "0190-abc".into(),
+            event_id: event.event_id.clone(),
+            kind: event.kind,
+            user_id: event.user_id.clone(),
+            outcome: Outcome::Challenge,
+            challenge: Some(ChallengeKind::Totp),
+            score: 77,
+            matched: vec![rule("a", false), rule("b", false)],
+            shadow_matched: vec![rule("c", true)],
+            actions: vec![
+                ActionTaken::AddedToList {
+                    list: "ip_block".into(),
+                    value: "2001:db8::1".into(),
+                    expires_at_ms: Some(9),
+                    rule_id: "a".into(),
+                },
+                ActionTaken::Alert {
+                    severity: AlertSeverity::High,
+                    rule_id: "b".into(),
+                    message: "m".into(),
+                },
+            ],
+            errors: vec![RuleError {
+                rule_id: "d".into(),
+                message: "no such field".into(),
+            }],
+            policy_version: u64::MAX,
+            occurred_at_ms: event.occurred_at_ms,
+        }
+    }
+
+    fn round_trip(decision: &Decision, event: &Event) -> DecisionRecord {
+        let mut bytes = Vec::new();
+        encode_record(&mut bytes, decision, event);
+        decode_record(&bytes).unwrap()
+    }
+
+    #[test]
+    fn every_field_survives_a_round_trip() {
+        let event = full_event();
+        let decision = decision_for(&event);
+        let record = round_trip(&decision, &event);
+        assert_eq!(record.decision, decision);
+        assert_eq!(record.event, event);
+        // An event with nothing optional, and an IPv4 address.
+        let bare: Event = serde_json::from_value(serde_json::json!({"event_id": "e",
+            "kind": "logout", "user_id": "u", "occurred_at_ms": 1_795_000_000_000i64,
+            "ip": "10.0.0.1", "channel": "unknown"}))
+        .unwrap();
+        let mut plain = decision_for(&bare);
+        plain.matched.clear();
+        plain.actions.clear();
+        plain.errors.clear();
+        plain.challenge = None;
+        let record = round_trip(&plain, &bare);
+        assert_eq!((record.decision, record.event), (plain, bare));
+    }
+
+    #[test]
+    fn a_decision_that_names_another_event_keeps_its_own_identity() {
+        let event = full_event();
+        let mut decision = decision_for(&event);
+        decision.event_id = "other".into();
+        decision.kind = EventKind::Logout;
+        decision.occurred_at_ms = i64::MIN;
+        assert_eq!(round_trip(&decision, &event).decision, decision);
+    }
+
+    #[test]
+    fn simulated_traffic_round_trips_and_is_a_third_of_its_json() {
+        let events = shopguard_sim::generate(&shopguard_sim::SimConfig {
+            users: 200,
+            days: 2,
+            instances_per_attack: 2,
+            start_ms: 1_795_000_000_000,
+            seed: 5,
+        });
+        let (mut binary, mut json) = (0, 0);
+        for (position, labelled) in events.into_iter().enumerate() {
+            let event = Event::try_from_input(labelled.event, 1_796_000_000_000, || {
+                format!("e{position}")
+            })
+            .unwrap();
+            let mut decision = decision_for(&event);
+            decision.matched.truncate(usize::from(event.amount.is_some()));
+            decision.shadow_matched.clear();
+            decision.actions.clear();
+            decision.errors.clear();
+            let mut bytes = Vec::new();
+            encode_record(&mut bytes, &decision, &event);
+            let record = decode_record(&bytes).unwrap();
+            assert_eq!((&record.decision, &record.event), (&decision, &event));
+            binary += bytes.len();
+            json += serde_json::to_vec(&record).unwrap().len();
+        }
+        assert!(binary * 2 < json, "binary {binary} bytes, JSON {json}");
+    }
+
+    #[test]
+    fn json_records_still_decode() {
+        let event = full_event();
+        let decision = decision_for(&event);
+        let record = DecisionRecord { decision, event };
+        let json = serde_json::to_vec(&record).unwrap();
+        assert_eq!(decode_record(&json).unwrap(), record);
+    }
+
+    #[test]
+    fn damaged_records_are_errors_never_panics() {
+        let event = full_event();
+        let mut bytes = Vec::new();
+        encode_record(&mut bytes, &decision_for(&event), &event);
+        for length in 0..bytes.len() {
+            assert!(decode_record(&bytes[..length]).is_err(), "cut at {length}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(decode_record(&longer), Err(RecordFormatError::Trailing));
+        // Every single-byte change either fails or decodes to some record: never a panic.
+        for at in 0..bytes.len() {
+            for value in [0x00, 0x01, 0x7f, 0x80, 0xff] {
+                let mut changed = bytes.clone();
+                changed[at] = value;
+                let _ = decode_record(&changed);
+            }
+        }
+        assert_eq!(
+            decode_record(&[0x42]),
+            Err(RecordFormatError::Bad("format marker"))
+        );
+    }
+
+    #[test]
+    fn code_tables_match_their_encoders() {
+        assert_eq!(KIND_CODES.len(), EventKind::COUNT);
+        for (code, kind) in KIND_CODES.iter().enumerate() {
+            assert_eq!(usize::from(kind_code(*kind)), code);
+        }
+        for (code, outcome) in OUTCOME_CODES.iter().enumerate() {
+            assert_eq!(usize::from(outcome_code(*outcome)), code);
+        }
+        for (code, challenge) in CHALLENGE_CODES.iter().enumerate() {
+            assert_eq!(usize::from(challenge_code(*challenge)), code);
+        }
+        for (code, channel) in CHANNEL_CODES.iter().enumerate() {
+            assert_eq!(usize::from(channel_code(*channel)), code);
+        }
+    }
+
+    #[test]
+    fn varints_cover_the_whole_range() {
+        for value in [0, 1, 127, 128, 16_383, 16_384, u64::MAX / 2, u64::MAX] {
+            let mut out = Vec::new();
+            put_varint(&mut out, value);
+            assert_eq!(Reader { rest: &out }.varint(), Ok(value));
+        }
+        for value in [0, -1, 1, i64::MIN, i64::MAX] {
+            let mut out = Vec::new();
+            put_signed(&mut out, value);
+            assert_eq!(Reader { rest: &out }.signed(), Ok(value));
+        }
+        // Eleven continuation bytes, or a tenth byte past 64 bits, are not a varint.
+        assert!(Reader { rest: &[0xff; 11] }.varint().is_err());
+        let mut too_big = vec![0xff; 9];
+        too_big.push(0x02);
+        assert_eq!(
+            Reader { rest: &too_big }.varint(),
+            Err(RecordFormatError::Bad("varint"))
+        );
+    }
+}
