@@ -60,8 +60,11 @@ const OUTCOME_CODES: [Outcome; 4] = [
 ];
 
 /// Stored codes of challenge kinds.
-const CHALLENGE_CODES: [ChallengeKind; 3] =
-    [ChallengeKind::Captcha, ChallengeKind::Sms, ChallengeKind::Totp];
+const CHALLENGE_CODES: [ChallengeKind; 3] = [
+    ChallengeKind::Captcha,
+    ChallengeKind::Sms,
+    ChallengeKind::Totp,
+];
 
 /// Stored codes of channels.
 const CHANNEL_CODES: [Channel; 5] = [
@@ -728,12 +731,13 @@ mod tests {
         });
         let (mut binary, mut json) = (0, 0);
         for (position, labelled) in events.into_iter().enumerate() {
-            let event = Event::try_from_input(labelled.event, 1_796_000_000_000, || {
-                format!("e{position}")
-            })
-            .unwrap();
+            let event =
+                Event::try_from_input(labelled.event, 1_796_000_000_000, || format!("e{position}"))
+                    .unwrap();
             let mut decision = decision_for(&event);
-            decision.matched.truncate(usize::from(event.amount.is_some()));
+            decision
+                .matched
+                .truncate(usize::from(event.amount.is_some()));
             decision.shadow_matched.clear();
             decision.actions.clear();
             decision.errors.clear();

@@ -566,8 +566,14 @@ mod decision_segments {
             .iter()
             .map(|path| std::fs::metadata(path).unwrap().len())
             .sum();
-        let json: usize = all.iter().map(|record| serde_json::to_vec(record).unwrap().len()).sum();
-        assert!(binary * 2 < json as u64, "binary {binary} bytes, JSON {json}");
+        let json: usize = all
+            .iter()
+            .map(|record| serde_json::to_vec(record).unwrap().len())
+            .sum();
+        assert!(
+            binary * 2 < json as u64,
+            "binary {binary} bytes, JSON {json}"
+        );
     }
 }
 
