@@ -31,7 +31,8 @@ use crate::DecisionRecord;
 /// First byte of a record in format 1. A JSON record starts with `{`.
 pub const BINARY_V1: u8 = 0xB1;
 
-/// Stored codes of event kinds: a kind's code is its position here.
+/// Stored codes of event kinds: a kind's code is its position here. Not `EventKind::ALL`,
+/// which follows the declaration order: that order may change, stored codes may not.
 const KIND_CODES: [EventKind; 16] = [
     EventKind::Register,
     EventKind::LoginSucceeded,
