@@ -8,7 +8,6 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -1013,7 +1012,8 @@ impl Compiler<'_> {
         if let Some(Value::List(items)) = constant_value(container) {
             match element_node {
                 Node::Str(subject) if items.iter().all(|item| matches!(item, Value::String(_))) => {
-                    let set: HashSet<Box<str>> = items
+                    // Fx, not SipHash: the set is fixed by the policy's author, not by clients.
+                    let set: rustc_hash::FxHashSet<Box<str>> = items
                         .iter()
                         .filter_map(|item| item.as_str().ok().map(Box::from))
                         .collect();
