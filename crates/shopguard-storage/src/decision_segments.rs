@@ -143,11 +143,14 @@ pub(crate) fn encode_payload(
             // A copy of the event with its personal values sealed.
             let mut sealed = record.event.clone();
             reseal_personal_fields(&mut sealed, keyring, keyring.active_id())?;
-            encode_record(out, record.decision, &sealed);
+            encode_record(out, record.decision, &sealed)
         }
         _ => encode_record(out, record.decision, record.event),
     }
-    Ok(())
+    .map_err(|error| StoreError::Corrupt {
+        operation: "encoding a decision record",
+        detail: error.to_string(),
+    })
 }
 
 /// Decodes a record's payload as it is stored (personal fields still sealed).

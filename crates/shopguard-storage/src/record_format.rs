@@ -138,16 +138,26 @@ pub enum RecordFormatError {
     /// Bytes are left over after the record.
     #[error("trailing bytes after record")]
     Trailing,
-    /// The record is JSON that does not decode.
-    #[error("bad JSON record: {0}")]
+    /// JSON (a record of the older form, or its free attributes or actions) did not decode
+    /// or encode.
+    #[error("bad JSON in record: {0}")]
     Json(String),
 }
 
-/// Appends `decision` and `event` to `out` in format 1.
-pub fn encode_record(out: &mut Vec<u8>, decision: &Decision, event: &Event) {
+/// Appends `decision` and `event` to `out` in format 1. On failure (a free attribute that
+/// JSON cannot hold) `out` is left as it was.
+pub fn encode_record(
+    out: &mut Vec<u8>,
+    decision: &Decision,
+    event: &Event,
+) -> Result<(), RecordFormatError> {
+    let start = out.len();
     out.push(BINARY_V1);
-    encode_decision(out, decision, event);
-    encode_event(out, event);
+    let encoded = encode_decision(out, decision, event).and_then(|()| encode_event(out, event));
+    if encoded.is_err() {
+        out.truncate(start);
+    }
+    encoded
 }
 
 /// Decodes a stored record in either form: format 1, or the older JSON.
@@ -168,7 +178,11 @@ pub fn decode_record(bytes: &[u8]) -> Result<DecisionRecord, RecordFormatError> 
     }
 }
 
-fn encode_decision(out: &mut Vec<u8>, decision: &Decision, event: &Event) {
+fn encode_decision(
+    out: &mut Vec<u8>,
+    decision: &Decision,
+    event: &Event,
+) -> Result<(), RecordFormatError> {
     let Decision {
         decision_id,
         event_id,
@@ -222,7 +236,7 @@ fn encode_decision(out: &mut Vec<u8>, decision: &Decision, event: &Event) {
         put_str(out, rule_id);
         put_str(out, message);
     }
-    put_json_unless_empty(out, actions, actions.is_empty());
+    put_json_unless_empty(out, actions, actions.is_empty())
 }
 
 /// Number of optional text fields; their presence bits come first, in declaration order.
@@ -234,7 +248,7 @@ const LOCATION_BIT: u32 = IP_BIT << 1;
 const AMOUNT_BIT: u32 = IP_BIT << 2;
 const SUCCESS_BIT: u32 = IP_BIT << 3;
 
-fn encode_event(out: &mut Vec<u8>, event: &Event) {
+fn encode_event(out: &mut Vec<u8>, event: &Event) -> Result<(), RecordFormatError> {
     // Destructured in full, so that a new field fails to compile here until it is stored.
     let Event {
         event_id,
@@ -336,7 +350,7 @@ fn encode_event(out: &mut Vec<u8>, event: &Event) {
     if let Some(success) = success {
         out.push(u8::from(*success));
     }
-    put_json_unless_empty(out, attrs, attrs.is_empty());
+    put_json_unless_empty(out, attrs, attrs.is_empty())
 }
 
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
@@ -356,16 +370,21 @@ fn put_str(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(text.as_bytes());
 }
 
-/// Writes `value` as JSON text, or an empty text when `empty`. Values that are already JSON
-/// (free attributes, actions) always encode.
-fn put_json_unless_empty(out: &mut Vec<u8>, value: &impl serde::Serialize, empty: bool) {
+/// Writes `value` as JSON text, or an empty text when `empty`.
+fn put_json_unless_empty(
+    out: &mut Vec<u8>,
+    value: &impl serde::Serialize,
+    empty: bool,
+) -> Result<(), RecordFormatError> {
     if empty {
         out.push(0);
-        return;
+        return Ok(());
     }
-    let json = serde_json::to_vec(value).unwrap_or_default();
+    let json =
+        serde_json::to_vec(value).map_err(|error| RecordFormatError::Json(error.to_string()))?;
     put_varint(out, json.len() as u64);
     out.extend_from_slice(&json);
+    Ok(())
 }
 
 /// Reads format 1 from a slice.
@@ -686,7 +705,7 @@ mod tests {
 
     fn round_trip(decision: &Decision, event: &Event) -> DecisionRecord {
         let mut bytes = Vec::new();
-        encode_record(&mut bytes, decision, event);
+        encode_record(&mut bytes, decision, event).unwrap();
         decode_record(&bytes).unwrap()
     }
 
@@ -743,7 +762,7 @@ mod tests {
             decision.actions.clear();
             decision.errors.clear();
             let mut bytes = Vec::new();
-            encode_record(&mut bytes, &decision, &event);
+            encode_record(&mut bytes, &decision, &event).unwrap();
             let record = decode_record(&bytes).unwrap();
             assert_eq!((&record.decision, &record.event), (&decision, &event));
             binary += bytes.len();
@@ -765,7 +784,7 @@ mod tests {
     fn damaged_records_are_errors_never_panics() {
         let event = full_event();
         let mut bytes = Vec::new();
-        encode_record(&mut bytes, &decision_for(&event), &event);
+        encode_record(&mut bytes, &decision_for(&event), &event).unwrap();
         for length in 0..bytes.len() {
             assert!(decode_record(&bytes[..length]).is_err(), "cut at {length}");
         }
