@@ -52,7 +52,22 @@ pub struct ProfileView {
     /// Challenges failed so far.
     pub challenge_failures: i64,
     /// Country of the last successful login, '' if none.
-    pub last_login_country: String,
+    pub last_login_country: CountryCode,
+}
+
+/// A two-byte country code held inline (a profile is read for every event, and a `String`
+/// here cost an allocation each time).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CountryCode(Option<[u8; 2]>);
+
+impl CountryCode {
+    /// The code, or `""` when there is none.
+    pub fn as_str(&self) -> &str {
+        self.0
+            .as_ref()
+            .and_then(|code| std::str::from_utf8(code).ok())
+            .unwrap_or("")
+    }
 }
 
 /// Fields of `profile`, with their CEL types.
@@ -101,7 +116,7 @@ pub const PROFILE_FIELDS: &[(&str, FieldReader<ProfileView>)] = &[
     ),
     (
         "last_login_country",
-        FieldReader::Str(|p| Some(&p.last_login_country)),
+        FieldReader::Str(|p| Some(p.last_login_country.as_str())),
     ),
 ];
 
@@ -183,10 +198,7 @@ impl UserProfile {
             refund_count: i64::from(self.refunds),
             payment_count: i64::from(self.payments),
             challenge_failures: i64::from(self.challenge_failures),
-            last_login_country: self
-                .last_login_country
-                .map(|code| String::from_utf8_lossy(&code).into_owned())
-                .unwrap_or_default(),
+            last_login_country: CountryCode(self.last_login_country),
         }
     }
 
@@ -359,7 +371,7 @@ mod tests {
         ));
         assert!(!far.device_known && !far.country_known);
         assert!(far.travel_speed_kmh > 9_000.0, "{}", far.travel_speed_kmh);
-        assert_eq!(far.last_login_country, "CN");
+        assert_eq!(far.last_login_country.as_str(), "CN");
         assert_eq!(far.login_count, 1);
     }
 
