@@ -320,6 +320,23 @@ where
     }
 }
 
+/// Appends the keys of the networks of `tables` expired at `now_ms` to `expired`.
+fn expired_networks<K: Copy>(
+    tables: &[(u8, FastMap<K, i64>)],
+    now_ms: i64,
+    address: impl Fn(K) -> IpAddr,
+    expired: &mut Vec<ListKey>,
+) {
+    for (prefix, table) in tables {
+        expired.extend(
+            table
+                .iter()
+                .filter(|(_, expiry)| **expiry <= now_ms)
+                .map(|(network, _)| ListKey::Network(address(*network), *prefix)),
+        );
+    }
+}
+
 /// [`remove_if_expired`] in the table of `prefix`.
 fn remove_from_prefix_if_expired<K: std::hash::Hash + Eq>(
     tables: &mut [(u8, FastMap<K, i64>)],
@@ -407,22 +424,8 @@ impl Entries {
             return Vec::new();
         }
         let mut expired = Vec::new();
-        for (prefix, table) in &self.v4 {
-            expired.extend(
-                table
-                    .iter()
-                    .filter(|(_, expiry)| **expiry <= now_ms)
-                    .map(|(network, _)| ListKey::Network(IpAddr::V4((*network).into()), *prefix)),
-            );
-        }
-        for (prefix, table) in &self.v6 {
-            expired.extend(
-                table
-                    .iter()
-                    .filter(|(_, expiry)| **expiry <= now_ms)
-                    .map(|(network, _)| ListKey::Network(IpAddr::V6((*network).into()), *prefix)),
-            );
-        }
+        expired_networks(&self.v4, now_ms, |v4| IpAddr::V4(v4.into()), &mut expired);
+        expired_networks(&self.v6, now_ms, |v6| IpAddr::V6(v6.into()), &mut expired);
         expired.extend(
             self.text
                 .iter()

@@ -48,7 +48,7 @@ use crate::log_batch::LogBatch;
 use crate::record_format::{decode_record, encode_record};
 use crate::{DecisionQuery, DecisionRecord, RecordRef, StoreError, StoreResult};
 use shopguard_core::privacy::{for_each_personal_field, has_personal_values};
-use shopguard_core::Event;
+use shopguard_core::{Decision, Event};
 
 /// Settings of the segment files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,11 +143,15 @@ pub(crate) fn encode_payload(
             // A copy of the event with its personal values sealed.
             let mut sealed = record.event.clone();
             reseal_personal_fields(&mut sealed, keyring, keyring.active_id())?;
-            encode_record(out, record.decision, &sealed)
+            encode_body(out, record.decision, &sealed)
         }
-        _ => encode_record(out, record.decision, record.event),
+        _ => encode_body(out, record.decision, record.event),
     }
-    .map_err(|error| StoreError::Corrupt {
+}
+
+/// Appends a record's bytes (what follows the time prefix) as they are given.
+fn encode_body(out: &mut Vec<u8>, decision: &Decision, event: &Event) -> StoreResult<()> {
+    encode_record(out, decision, event).map_err(|error| StoreError::Corrupt {
         operation: "encoding a decision record",
         detail: error.to_string(),
     })
@@ -471,13 +475,13 @@ impl SealedSegment {
     }
 }
 
-/// Writes a segment's index file (through a temporary file and a rename).
 /// Puts an index's entries in `(hash, offset)` order, as [`write_index`] needs them.
 fn sort_entries(index: &mut RunIndex) {
     index.entries.sort_unstable();
 }
 
-/// Writes the index of segment `id`; its entries must be sorted ([`sort_entries`]).
+/// Writes the index of segment `id` (through a temporary file and a rename); its entries must
+/// be sorted ([`sort_entries`]).
 fn write_index(folder: &Path, id: u64, log_bytes: u64, index: &RunIndex) -> StoreResult<()> {
     let operation = "writing a decision index";
     debug_assert!(
@@ -1007,16 +1011,15 @@ impl DecisionSegments {
         let mut changed = 0u64;
         for (done, segment) in sealed.iter().enumerate() {
             let mut changed_here = 0u64;
-            let mut transform = |at_ms: i64, body: &[u8]| -> StoreResult<Option<Vec<u8>>> {
+            let mut transform = |_: i64, body: &[u8]| -> StoreResult<Option<Vec<u8>>> {
                 let mut record = decode(body)?;
                 if !reseal_personal_fields(&mut record.event, &keyring, active)? {
                     return Ok(Some(body.to_vec()));
                 }
                 changed_here += 1;
-                let mut payload = Vec::with_capacity(body.len() + 8);
-                encode_payload(&mut payload, record.as_ref(), None)?;
-                debug_assert_eq!(payload[..8], at_ms.to_le_bytes());
-                Ok(Some(payload.split_off(8)))
+                let mut resealed = Vec::with_capacity(body.len());
+                encode_body(&mut resealed, &record.decision, &record.event)?;
+                Ok(Some(resealed))
             };
             // Only segments with something to change are rewritten.
             let mut needs = false;

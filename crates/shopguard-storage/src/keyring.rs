@@ -261,11 +261,12 @@ impl Keyring {
             .ok_or_else(|| corrupt("encrypting a field", "no data key"))?;
         let sealed = seal_bytes(cipher, plain.as_bytes())
             .ok_or_else(|| corrupt("encrypting a field", "encryption failed"))?;
+        use std::fmt::Write as _;
         // Written into one string sized up front: this runs for every logged event that
         // carries a phone number or an email address.
         let mut token = String::with_capacity(SEALED_PREFIX.len() + 12 + sealed.len() * 4 / 3);
         token.push_str(SEALED_PREFIX);
-        let _ = std::fmt::Write::write_fmt(&mut token, format_args!("{id}."));
+        let _ = write!(token, "{id}.");
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(sealed, &mut token);
         Ok(token)
     }

@@ -353,8 +353,13 @@ fn plain_run(bytes: &[u8]) -> Option<usize> {
     }
     let done = bytes.len() - tail.len();
     tail.iter()
-        .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
+        .position(|&byte| ends_plain(byte))
         .map(|position| done + position)
+}
+
+/// Whether `byte` ends a plain string: a quote, a backslash or a control character.
+fn ends_plain(byte: u8) -> bool {
+    byte == b'"' || byte == b'\\' || byte < 0x20
 }
 
 #[cfg(test)]
@@ -537,12 +542,9 @@ mod tests {
             // Long plain runs before the mixed bytes, so the stop lands in every position.
             let plain: Vec<u8> = plain.into_iter().filter(|b| *b != b'"' && *b != b'\\').collect();
             let text = [plain, bytes].concat();
-            let expected = text
-                .iter()
-                .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20);
+            let expected = text.iter().position(|&byte| ends_plain(byte));
             prop_assert_eq!(plain_run(&text), expected);
         }
-
 
         #[test]
         fn reads_exactly_what_serde_reads(text in object()) {
