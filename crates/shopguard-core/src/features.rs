@@ -188,6 +188,12 @@ enum Series {
     Distinct(SmallVec<[(u64, u32); 1]>),
 }
 
+impl Default for Series {
+    fn default() -> Self {
+        Series::Buckets(SmallVec::new())
+    }
+}
+
 impl Series {
     fn newest_bucket(&self) -> u32 {
         match self {
@@ -240,12 +246,10 @@ impl FeatureState {
         let bucket = self.bucket_of(at_ms);
         let start = self.window_start(bucket);
         let mut shard = self.series.shard(key);
-        let series = shard
-            .entry(key)
-            .or_insert_with(|| match self.shape.aggregation {
-                Aggregation::Distinct(_) => Series::Distinct(SmallVec::new()),
-                _ => Series::Buckets(SmallVec::new()),
-            });
+        let (series, _) = shard.get_or_insert_with(key, || match self.shape.aggregation {
+            Aggregation::Distinct(_) => Series::Distinct(SmallVec::new()),
+            _ => Series::Buckets(SmallVec::new()),
+        });
         match series {
             Series::Buckets(buckets) => {
                 match buckets.binary_search_by_key(&bucket, |(index, _)| *index) {
@@ -289,7 +293,7 @@ impl FeatureState {
         let bucket = self.bucket_of(at_ms);
         let start = self.window_start(bucket);
         let shard = self.series.shard(key);
-        match shard.get(&key) {
+        match shard.get(key) {
             None => 0.0,
             Some(Series::Buckets(buckets)) => sum_from(buckets, start, bucket),
             Some(Series::Distinct(values)) => values
@@ -297,6 +301,12 @@ impl FeatureState {
                 .filter(|(_, seen)| *seen >= start && *seen <= bucket)
                 .count() as f64,
         }
+    }
+
+    /// Asks memory for `key`'s series ahead of an [`add`](Self::add) or [`read`](Self::read).
+    #[inline]
+    pub fn prefetch(&self, key: u64) {
+        self.series.prefetch(key, crate::probe_table::prefetch);
     }
 
     /// Drops keys with no event inside the window ending at `now_ms`; returns how many.

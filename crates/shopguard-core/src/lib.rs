@@ -20,6 +20,7 @@ pub mod lists;
 pub mod merkle;
 pub mod policy;
 pub mod privacy;
+pub mod probe_table;
 pub mod profile;
 pub mod rbac;
 pub mod sharded;

@@ -2,17 +2,18 @@
 //! locks so that request threads rarely wait for each other; the store of velocity series
 //! and of user profiles.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 
 use crossbeam_utils::CachePadded;
 use parking_lot::{Mutex, MutexGuard};
 
+use crate::probe_table::ProbeTable;
+
 /// Number of shards: many more than cores, so that two threads seldom want the same one.
 const SHARDS: usize = 64;
 
 /// One shard's map.
-pub type Shard<V> = HashMap<u64, V, rustc_hash::FxBuildHasher>;
+pub type Shard<V> = ProbeTable<V>;
 
 /// A sharded map; each shard sits alone on its cache line(s), so that threads locking
 /// neighbouring shards do not take the line from each other.
@@ -24,7 +25,7 @@ impl<V> Default for ShardedMap<V> {
     fn default() -> Self {
         ShardedMap {
             shards: (0..SHARDS)
-                .map(|_| CachePadded::new(Mutex::new(HashMap::default())))
+                .map(|_| CachePadded::new(Mutex::new(ProbeTable::default())))
                 .collect(),
         }
     }
@@ -38,6 +39,15 @@ impl<V> ShardedMap<V> {
         self.shards[(hasher.finish() >> 40) as usize % SHARDS].lock()
     }
 
+    /// Asks memory for `key`'s slot ahead of a lookup (see [`ProbeTable::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, key: u64, lines: impl Fn(&V))
+    where
+        V: Default,
+    {
+        self.shard(key).prefetch(key, lines);
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.shards.iter().map(|shard| shard.lock().len()).sum()
@@ -49,20 +59,21 @@ impl<V> ShardedMap<V> {
     }
 
     /// Keeps the entries `keep` accepts, one shard at a time; returns how many were dropped.
-    pub fn retain(&self, mut keep: impl FnMut(&V) -> bool) -> usize {
+    pub fn retain(&self, mut keep: impl FnMut(&V) -> bool) -> usize
+    where
+        V: Default,
+    {
         self.shards
             .iter()
-            .map(|shard| {
-                let mut shard = shard.lock();
-                let before = shard.len();
-                shard.retain(|_, value| keep(value));
-                before - shard.len()
-            })
+            .map(|shard| shard.lock().retain(&mut keep))
             .sum()
     }
 
     /// Inserts entries (from a snapshot), replacing any with the same key.
-    pub fn import(&self, entries: Vec<(u64, V)>) {
+    pub fn import(&self, entries: Vec<(u64, V)>)
+    where
+        V: Default,
+    {
         for (key, value) in entries {
             self.shard(key).insert(key, value);
         }
@@ -97,7 +108,7 @@ impl<V: Clone> ShardedMap<V> {
         let mut entries = Vec::new();
         for shard in self.shards.iter() {
             let shard = shard.lock();
-            entries.extend(shard.iter().map(|(key, value)| (*key, value.clone())));
+            entries.extend(shard.iter().map(|(key, value)| (key, value.clone())));
         }
         entries
     }

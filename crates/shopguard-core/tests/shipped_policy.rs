@@ -1,8 +1,9 @@
-//! The shipped marketplace policy compiles, is large enough, and passes its own fixtures.
+//! The shipped marketplace policy compiles, is large enough, passes its own fixtures, and
+//! decides simulated traffic the same with and without prefetching.
 
 use std::sync::Arc;
 
-use shopguard_core::{check_policy, Engine, ListRegistry};
+use shopguard_core::{check_policy, Engine, Event, ListRegistry, Outcome};
 
 const POLICY: &str = include_str!("../../../examples/marketplace.toml");
 
@@ -13,4 +14,35 @@ fn shipped_policy_compiles_and_its_fixtures_pass() {
     assert!(check.rules >= 40, "{} rules", check.rules);
     assert!(check.features >= 10, "{} features", check.features);
     assert!(check.fixtures.len() >= 5);
+}
+
+#[test]
+fn prefetching_the_next_event_changes_no_decision() {
+    let traffic = shopguard_sim::generate(&shopguard_sim::SimConfig {
+        users: 150,
+        days: 2,
+        instances_per_attack: 3,
+        ..Default::default()
+    });
+    let events: Vec<Event> = traffic
+        .into_iter()
+        .map(|labelled| {
+            let at = labelled.event.occurred_at_ms.unwrap();
+            Event::try_from_input(labelled.event, at, || "e".to_owned()).unwrap()
+        })
+        .collect();
+    let plain = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+    let prefetching = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+    let mut denied = 0;
+    for (position, event) in events.iter().enumerate() {
+        if let Some(next) = events.get(position + 1) {
+            prefetching.prefetch(next);
+        }
+        let id = format!("d{position}");
+        let expected = plain.decide(event, id.clone());
+        assert_eq!(prefetching.decide(event, id), expected, "event {position}");
+        denied += usize::from(expected.outcome == Outcome::Deny);
+    }
+    assert!(denied > 0, "the traffic holds attacks the policy denies");
+    assert_eq!(plain.feature_key_count(), prefetching.feature_key_count());
 }

@@ -241,6 +241,10 @@ pub async fn post_batch(
     answer.extend_from_slice(b"{\"decisions\":[");
     let mut tally = DecisionTally::default();
     for (position, event) in events.iter().enumerate() {
+        // The next event's state is on its way from memory while this one is decided.
+        if let Some(next) = events.get(position + 1) {
+            state.engine.prefetch(next);
+        }
         let decision = state.decide_counted(event, &mut tally);
         if position > 0 {
             answer.push(b',');

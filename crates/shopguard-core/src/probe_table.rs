@@ -1,0 +1,290 @@
+//! An open-addressing hash table from 64-bit keys (already hashes) to values, whose slot for a
+//! key can be computed before it is read, so that it can be asked of memory ahead of time.
+//!
+//! The tables of velocity series and of profiles outgrow the processor's caches on a large
+//! platform, and a lookup there waits for memory. [`ProbeTable::prefetch`] starts loading the
+//! key's home slot without waiting for it: a batch asks for the next event's slots while it
+//! decides the current one (decision 0015). The standard `HashMap` cannot tell where a key
+//! would live without probing for it, which is the wait itself.
+//!
+//! Linear probing over a power-of-two array of `(key, value)` slots, at most three quarters
+//! full. Key 0 marks an empty slot, so an entry with key 0 (the `global` entity) is held
+//! beside the array. Removal rebuilds the table ([`ProbeTable::retain`], a maintenance pass).
+
+/// Smallest non-empty array.
+const MIN_SLOTS: usize = 16;
+
+/// One slot: `key` 0 means empty (its value is then the default).
+#[derive(Clone, Debug, Default)]
+struct Slot<V> {
+    key: u64,
+    value: V,
+}
+
+/// The table; see the module documentation.
+#[derive(Clone, Debug)]
+pub struct ProbeTable<V> {
+    slots: Vec<Slot<V>>,
+    /// Occupied slots of `slots`.
+    occupied: usize,
+    /// The entry of key 0.
+    zero: Option<V>,
+}
+
+impl<V> Default for ProbeTable<V> {
+    fn default() -> Self {
+        ProbeTable {
+            slots: Vec::new(),
+            occupied: 0,
+            zero: None,
+        }
+    }
+}
+
+/// Asks for the cache line holding `value` (a hint: it never faults and changes no result).
+#[inline(always)]
+pub fn prefetch<T>(value: &T) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
+    safe_arch::prefetch_t0(value);
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
+    let _ = value;
+}
+
+impl<V: Default> ProbeTable<V> {
+    /// Where `key`'s probe starts in an array of `mask + 1` slots.
+    #[inline(always)]
+    fn home(key: u64, mask: usize) -> usize {
+        // The keys are hashes already; the multiply spreads any that are not (small integers
+        // in tests) and takes bits unlike those that chose the shard.
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask
+    }
+
+    /// The position of `key` in the array, if held.
+    #[inline]
+    fn find(&self, key: u64) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut index = Self::home(key, mask);
+        loop {
+            match self.slots[index].key {
+                0 => return None,
+                found if found == key => return Some(index),
+                _ => index = (index + 1) & mask,
+            }
+        }
+    }
+
+    /// The value held for `key`.
+    #[inline]
+    pub fn get(&self, key: u64) -> Option<&V> {
+        if key == 0 {
+            return self.zero.as_ref();
+        }
+        self.find(key).map(|index| &self.slots[index].value)
+    }
+
+    /// The value held for `key`, made by `make` and inserted when absent; the flag tells
+    /// whether it was inserted now.
+    #[inline]
+    pub fn get_or_insert_with(&mut self, key: u64, make: impl FnOnce() -> V) -> (&mut V, bool) {
+        if key == 0 {
+            let inserted = self.zero.is_none();
+            return (self.zero.get_or_insert_with(make), inserted);
+        }
+        if (self.occupied + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut index = Self::home(key, mask);
+        loop {
+            match self.slots[index].key {
+                0 => {
+                    self.slots[index] = Slot { key, value: make() };
+                    self.occupied += 1;
+                    return (&mut self.slots[index].value, true);
+                }
+                found if found == key => return (&mut self.slots[index].value, false),
+                _ => index = (index + 1) & mask,
+            }
+        }
+    }
+
+    /// Inserts or replaces the value of `key`.
+    pub fn insert(&mut self, key: u64, value: V) {
+        let mut value = Some(value);
+        let (slot, inserted) = self.get_or_insert_with(key, || value.take().unwrap_or_default());
+        if !inserted {
+            if let Some(value) = value {
+                *slot = value;
+            }
+        }
+    }
+
+    /// Asks memory for `key`'s home slot, so that a lookup soon after does not wait for it.
+    /// `lines` is given the value in that slot (whichever key it holds) to ask for more of it
+    /// when the value spans several cache lines.
+    #[inline]
+    pub fn prefetch(&self, key: u64, lines: impl Fn(&V)) {
+        if key == 0 || self.slots.is_empty() {
+            return;
+        }
+        let slot = &self.slots[Self::home(key, self.slots.len() - 1)];
+        prefetch(&slot.key);
+        lines(&slot.value);
+    }
+
+    /// Doubles the array (or makes the first one) and places every entry again.
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(MIN_SLOTS);
+        let old = std::mem::replace(&mut self.slots, Self::empty_slots(size));
+        self.occupied = 0;
+        self.place_all(old.into_iter().filter(|slot| slot.key != 0));
+    }
+
+    fn empty_slots(size: usize) -> Vec<Slot<V>> {
+        std::iter::repeat_with(Slot::default).take(size).collect()
+    }
+
+    /// Places entries known to be absent and to fit, without growing.
+    fn place_all(&mut self, entries: impl Iterator<Item = Slot<V>>) {
+        let mask = self.slots.len() - 1;
+        for slot in entries {
+            let mut index = Self::home(slot.key, mask);
+            while self.slots[index].key != 0 {
+                index = (index + 1) & mask;
+            }
+            self.slots[index] = slot;
+            self.occupied += 1;
+        }
+    }
+
+    /// Keeps the entries `keep` accepts; returns how many were dropped. The array is rebuilt
+    /// (smaller when most entries went), since linear probing cannot simply empty a slot.
+    pub fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) -> usize {
+        let before = self.len();
+        if self.zero.as_ref().is_some_and(|value| !keep(value)) {
+            self.zero = None;
+        }
+        let kept: Vec<Slot<V>> = std::mem::take(&mut self.slots)
+            .into_iter()
+            .filter(|slot| slot.key != 0 && keep(&slot.value))
+            .collect();
+        self.occupied = 0;
+        if !kept.is_empty() {
+            // Room for the kept entries at under half full, so the table need not grow soon.
+            let size = (kept.len() * 2).next_power_of_two().max(MIN_SLOTS);
+            self.slots = Self::empty_slots(size);
+            self.place_all(kept.into_iter());
+        }
+        before - self.len()
+    }
+}
+
+impl<V> ProbeTable<V> {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.occupied + usize::from(self.zero.is_some())
+    }
+
+    /// Whether there is no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every entry, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
+        self.zero.iter().map(|value| (0, value)).chain(
+            self.slots
+                .iter()
+                .filter(|slot| slot.key != 0)
+                .map(|slot| (slot.key, &slot.value)),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn agrees_with_a_hash_map_through_inserts_updates_and_retains() {
+        let mut table = ProbeTable::<u64>::default();
+        let mut oracle = HashMap::new();
+        let mut state = 0x1234_5678_u64;
+        for round in 0..20_000u64 {
+            // Small keys collide in their home slots often; 0 is the special key.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let key = if round % 97 == 0 { 0 } else { state % 5_000 };
+            let (value, inserted) = table.get_or_insert_with(key, || round);
+            assert_eq!(inserted, !oracle.contains_key(&key), "key {key}");
+            *value += 1;
+            *oracle.entry(key).or_insert(round) += 1;
+            if round % 5_000 == 4_999 {
+                let dropped = table.retain(|value| value % 3 != 0);
+                let before = oracle.len();
+                oracle.retain(|_, value| *value % 3 != 0);
+                assert_eq!(dropped, before - oracle.len());
+            }
+        }
+        assert_eq!(table.len(), oracle.len());
+        for (key, value) in &oracle {
+            assert_eq!(table.get(*key), Some(value), "key {key}");
+            table.prefetch(*key, |_| {});
+        }
+        assert_eq!(table.get(5_001), None);
+        let mut entries: Vec<(u64, u64)> = table.iter().map(|(key, value)| (key, *value)).collect();
+        entries.sort_unstable();
+        let mut expected: Vec<(u64, u64)> = oracle.into_iter().collect();
+        expected.sort_unstable();
+        assert_eq!(entries, expected);
+    }
+
+    #[test]
+    fn the_array_stays_between_three_eighths_and_three_quarters_full() {
+        let mut table = ProbeTable::<u8>::default();
+        for key in 1..=100_000u64 {
+            table.insert(key, 1);
+            let slots = table.slots.len();
+            assert!(
+                table.occupied * 4 <= slots * 3,
+                "{} in {slots}",
+                table.occupied
+            );
+            if slots > MIN_SLOTS {
+                assert!(
+                    table.occupied * 8 > slots * 3,
+                    "{} in {slots}",
+                    table.occupied
+                );
+            }
+        }
+        table.retain(|_| true);
+        assert!(
+            table.slots.len() <= 4 * 100_000,
+            "a rebuild sized for what it kept"
+        );
+        assert_eq!(table.len(), 100_000);
+    }
+
+    #[test]
+    fn insert_replaces_and_an_emptied_table_works_again() {
+        let mut table = ProbeTable::<String>::default();
+        table.prefetch(7, |_| {});
+        assert!(table.is_empty());
+        table.insert(7, "a".into());
+        table.insert(7, "b".into());
+        table.insert(0, "zero".into());
+        assert_eq!(table.get(7).map(String::as_str), Some("b"));
+        assert_eq!(table.len(), 2);
+        assert_eq!(table.retain(|_| false), 2);
+        assert!(table.is_empty());
+        assert_eq!(table.get(7), None);
+        table.insert(9, "c".into());
+        assert_eq!(table.get(9).map(String::as_str), Some("c"));
+    }
+}
