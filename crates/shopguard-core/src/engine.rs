@@ -209,19 +209,20 @@ impl Engine {
         Ok(compiled)
     }
 
-    /// Asks memory for the profile and velocity series that deciding `event` will update, and
-    /// returns at once. A caller with several events calls it for the next one before it
+    /// Asks memory for the profile and velocity series that deciding `event` will update or
+    /// its rules may read, and returns at once. A caller with several events calls it for the next one before it
     /// decides the current one, so those lookups find their slots in cache instead of
     /// waiting for memory one after another (decision 0015). It changes no state and no
     /// result; skipping it only costs time.
     pub fn prefetch(&self, event: &Event) {
         let policy = self.policy.load();
         self.profiles.prefetch(event);
-        for &index in &policy.features_by_kind[event.kind.index()] {
+        let kind = event.kind.index();
+        let updated = policy.features_by_kind[kind]
+            .iter()
+            .filter(|&&index| policy.features[index].shares_state_with.is_none());
+        for &index in updated.chain(&policy.features_read_by_kind[kind]) {
             let feature = &policy.features[index];
-            if feature.shares_state_with.is_some() {
-                continue;
-            }
             if let Some(key) = feature.shape.group_by.hash_of(event) {
                 feature.state.prefetch(key);
             }

@@ -407,6 +407,9 @@ pub struct CompiledPolicy {
     pub features: Vec<CompiledFeature>,
     /// Features to update per event kind.
     pub features_by_kind: Vec<Vec<usize>>,
+    /// Features the rules of each event kind may read without that kind updating them (by
+    /// the index of the feature whose state they read), for [`crate::Engine::prefetch`].
+    pub features_read_by_kind: Vec<Vec<usize>>,
     /// Rules in declaration order.
     pub rules: Vec<CompiledRule>,
     /// Rules to evaluate per event kind.
@@ -666,12 +669,27 @@ impl CompiledPolicy {
                 actions,
             });
         }
+        let features_read_by_kind = (0..EventKind::COUNT)
+            .map(|kind| {
+                let mut read = Vec::new();
+                for &rule in &rules_by_kind[kind] {
+                    for &index in rules[rule].condition.features_read() {
+                        let owner = features[index].shares_state_with.unwrap_or(index);
+                        if !features_by_kind[kind].contains(&owner) && !read.contains(&owner) {
+                            read.push(owner);
+                        }
+                    }
+                }
+                read
+            })
+            .collect();
         Ok(CompiledPolicy {
             version,
             source: source.to_owned(),
             document,
             features,
             features_by_kind,
+            features_read_by_kind,
             rules,
             rules_by_kind,
         })
@@ -745,5 +763,46 @@ reason = "r"
                 .unwrap();
         assert_eq!(policy.rules_by_kind[EventKind::Payment.index()], vec![0, 1]);
         assert_eq!(policy.rules_by_kind[EventKind::Register.index()], vec![1]);
+    }
+
+    #[test]
+    fn each_kind_knows_the_features_its_rules_read_but_do_not_update() {
+        let source = r#"
+[policy]
+name = "t"
+[[features]]
+name = "fails"
+aggregate = "count"
+of = ["login_failed"]
+by = "user"
+window = "10m"
+[[features]]
+name = "fails_again"
+aggregate = "count"
+of = ["login_failed"]
+by = "user"
+window = "10m"
+[[features]]
+name = "paid"
+aggregate = "sum"
+of = ["payment"]
+by = "user"
+field = "amount"
+window = "1h"
+[[rules]]
+id = "a"
+when = "event.kind == 'payment' && features.fails_again >= 3 && features.paid > 10.0"
+outcome = "review"
+reason = "r"
+"#;
+        let policy =
+            CompiledPolicy::compile(source, 1, &ListRegistry::new(), &FeatureStates::default())
+                .unwrap();
+        assert_eq!(
+            policy.features_read_by_kind[EventKind::Payment.index()],
+            vec![0],
+            "the failures' state (shared by both names) is read; the sum is updated"
+        );
+        assert!(policy.features_read_by_kind[EventKind::LoginFailed.index()].is_empty());
     }
 }

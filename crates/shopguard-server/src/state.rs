@@ -198,7 +198,16 @@ thread_local! {
 /// increasing; across threads they are ordered to the millisecond, and the random bits keep
 /// them unique.
 pub fn new_id() -> String {
-    let id = ID_CLOCK.with(|clock| uuid::Uuid::new_v7(uuid::Timestamp::now(clock)));
+    new_id_at(now_ms())
+}
+
+/// A new id as [`new_id`] makes, for a time the caller has already read (a batch reads the
+/// clock once for all its events).
+pub fn new_id_at(now_ms: i64) -> String {
+    let seconds = now_ms.div_euclid(1000).max(0) as u64;
+    let nanos = now_ms.rem_euclid(1000) as u32 * 1_000_000;
+    let id = ID_CLOCK
+        .with(|clock| uuid::Uuid::new_v7(uuid::Timestamp::from_unix(clock, seconds, nanos)));
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
     id.hyphenated().encode_lower(&mut text).to_owned()
 }
@@ -213,16 +222,22 @@ impl AppState {
     /// Decides an event and counts it, without logging.
     pub fn decide_only(&self, event: &Event) -> Decision {
         let mut tally = DecisionTally::default();
-        let decision = self.decide_counted(event, &mut tally);
+        let decision = self.decide_counted(event, now_ms(), &mut tally);
         self.metrics.record(tally);
         decision
     }
 
-    /// Decides an event, counting it in `tally` (for [`Metrics::record`] once a request's
-    /// events are decided), without logging.
-    pub fn decide_counted(&self, event: &Event, tally: &mut DecisionTally) -> Decision {
+    /// Decides an event at `now_ms` (the time its decision id carries), counting it in
+    /// `tally` (for [`Metrics::record`] once a request's events are decided), without
+    /// logging.
+    pub fn decide_counted(
+        &self,
+        event: &Event,
+        now_ms: i64,
+        tally: &mut DecisionTally,
+    ) -> Decision {
         let started = Instant::now();
-        let decision = self.engine.decide(event, new_id());
+        let decision = self.engine.decide(event, new_id_at(now_ms));
         tally.add(&decision, started.elapsed().as_secs_f64());
         decision
     }

@@ -119,6 +119,7 @@ pub struct CompiledExpr {
     local_slots: usize,
     source: String,
     kinds: Option<Vec<EventKind>>,
+    features_read: Vec<usize>,
 }
 
 impl std::fmt::Debug for CompiledExpr {
@@ -150,6 +151,12 @@ impl CompiledExpr {
     /// `event.kind` (`event.kind == 'payment' && ...`); `None` when any kind may match.
     pub fn kinds(&self) -> Option<&[EventKind]> {
         self.kinds.as_deref()
+    }
+
+    /// The features (indices into the environment's declarations) the expression may read,
+    /// each once, in the order they first appear.
+    pub fn features_read(&self) -> &[usize] {
+        &self.features_read
     }
 }
 
@@ -288,6 +295,7 @@ pub fn compile_bool(source: &str, env: Environment<'_>) -> Result<CompiledExpr, 
         info: &info,
         scopes: Vec::new(),
         local_slots: 0,
+        features_read: Vec::new(),
     };
     if tree_depth(&ast) > MAX_EXPRESSION_DEPTH {
         return Err(CompileError {
@@ -304,6 +312,7 @@ pub fn compile_bool(source: &str, env: Environment<'_>) -> Result<CompiledExpr, 
         local_slots: compiler.local_slots,
         source: source.to_owned(),
         kinds: kind_constraint(&ast),
+        features_read: compiler.features_read,
     })
 }
 
@@ -313,6 +322,7 @@ struct Compiler<'c> {
     info: &'c SourceInfo,
     scopes: Vec<String>,
     local_slots: usize,
+    features_read: Vec<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -684,6 +694,9 @@ impl Compiler<'_> {
         };
         if test {
             return Ok(Node::Bool(Box::new(|_| Ok(true))));
+        }
+        if !self.features_read.contains(&index) {
+            self.features_read.push(index);
         }
         Ok(if self.env.features[index].integer {
             Node::Int(Box::new(move |act| Ok(act.features.feature(index) as i64)))

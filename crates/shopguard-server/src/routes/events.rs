@@ -15,7 +15,7 @@ use crate::extract::{
     parse_json, parse_json_naming_the_fault, utf8_or_empty, Caller, EventsWrite, JsonBody, RawBody,
 };
 use crate::metrics::DecisionTally;
-use crate::state::{new_id, now_ms, AppState};
+use crate::state::{new_id, new_id_at, now_ms, AppState};
 
 fn validate(input: EventInput, now: i64) -> Result<Event, EventError> {
     if input.kind.is_some_and(|kind| !kind.is_client_reportable()) {
@@ -24,7 +24,7 @@ fn validate(input: EventInput, now: i64) -> Result<Event, EventError> {
             "challenge results are reported at POST /v1/decisions/{id}/challenge",
         ));
     }
-    Event::try_from_input(input, now, new_id)
+    Event::try_from_input(input, now, || new_id_at(now))
 }
 
 /// The API error for an invalid event; `prefix` places it in a batch (`events[3].`).
@@ -234,7 +234,8 @@ pub async fn post_batch(
     _caller: Caller<EventsWrite>,
     RawBody(body): RawBody,
 ) -> AppResult<impl IntoResponse> {
-    let events = parse_batch(&body, now_ms(), state.config.max_batch_events)?;
+    let now = now_ms();
+    let events = parse_batch(&body, now, state.config.max_batch_events)?;
     // A decision takes a few hundred bytes of JSON.
     let mut answer = Vec::with_capacity(32 + events.len() * 512);
     let mut batch = state.log.batch(events.len());
@@ -245,7 +246,7 @@ pub async fn post_batch(
         if let Some(next) = events.get(position + 1) {
             state.engine.prefetch(next);
         }
-        let decision = state.decide_counted(event, &mut tally);
+        let decision = state.decide_counted(event, now, &mut tally);
         if position > 0 {
             answer.push(b',');
         }
