@@ -209,14 +209,17 @@ impl Engine {
         Ok(compiled)
     }
 
-    /// Asks memory for the profile and velocity series that deciding `event` will update or
-    /// its rules may read, and returns at once. A caller with several events calls it for the next one before it
+    /// Asks memory for the profile, velocity series and IP-list entries that deciding
+    /// `event` will update or its rules may read, and returns at once. A caller with several events calls it for the next one before it
     /// decides the current one, so those lookups find their slots in cache instead of
     /// waiting for memory one after another (decision 0015). It changes no state and no
     /// result; skipping it only costs time.
     pub fn prefetch(&self, event: &Event) {
         let policy = self.policy.load();
         self.profiles.prefetch(event);
+        if let Some(ip) = event.ip {
+            self.lists.prefetch_ip(ip);
+        }
         let kind = event.kind.index();
         let updated = policy.features_by_kind[kind]
             .iter()

@@ -24,6 +24,8 @@ use arc_swap::ArcSwap;
 use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 use serde::{Deserialize, Serialize};
 
+use crate::probe_table::ProbeTable;
+
 /// Expiry of an entry that never expires.
 pub const NEVER: i64 = i64::MAX;
 
@@ -277,8 +279,9 @@ type FastMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 /// The entries of one list.
 #[derive(Default)]
 struct Entries {
-    /// IPv4 ranges by prefix length; longest prefix first.
-    v4: Vec<(u8, FastMap<u32, i64>)>,
+    /// IPv4 ranges by prefix length; longest prefix first. Probe tables, so that a batch can
+    /// ask memory for the next event's slots ahead of its lookups ([`List::prefetch_ip`]).
+    v4: Vec<(u8, ProbeTable<i64>)>,
     /// IPv6 ranges by prefix length; longest prefix first.
     v6: Vec<(u8, FastMap<u128, i64>)>,
     /// Text entries.
@@ -288,16 +291,70 @@ struct Entries {
     expiring: bool,
 }
 
-fn insert_by_prefix<K: std::hash::Hash + Eq>(
-    tables: &mut Vec<(u8, FastMap<K, i64>)>,
+/// The expiries of the networks of one prefix length, by network address.
+trait NetworkTable: Default {
+    /// The network address as an integer.
+    type Address: Copy;
+    /// Sets the expiry; true when the network was not there.
+    fn put(&mut self, address: Self::Address, expires_at_ms: i64) -> bool;
+    fn expiry(&self, address: Self::Address) -> Option<i64>;
+    /// True when the network was there.
+    fn take(&mut self, address: Self::Address) -> bool;
+    fn entries(&self) -> impl Iterator<Item = (Self::Address, i64)>;
+    fn count(&self) -> usize;
+}
+
+impl NetworkTable for ProbeTable<i64> {
+    type Address = u32;
+    fn put(&mut self, address: u32, expires_at_ms: i64) -> bool {
+        let (expiry, inserted) = self.get_or_insert_with(u64::from(address), || expires_at_ms);
+        *expiry = expires_at_ms;
+        inserted
+    }
+    fn expiry(&self, address: u32) -> Option<i64> {
+        self.get(u64::from(address)).copied()
+    }
+    fn take(&mut self, address: u32) -> bool {
+        self.remove(u64::from(address)).is_some()
+    }
+    fn entries(&self) -> impl Iterator<Item = (u32, i64)> {
+        // Keys come from `u32`s, so they fit.
+        self.iter().map(|(key, expiry)| (key as u32, *expiry))
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
+impl NetworkTable for FastMap<u128, i64> {
+    type Address = u128;
+    fn put(&mut self, address: u128, expires_at_ms: i64) -> bool {
+        self.insert(address, expires_at_ms).is_none()
+    }
+    fn expiry(&self, address: u128) -> Option<i64> {
+        self.get(&address).copied()
+    }
+    fn take(&mut self, address: u128) -> bool {
+        self.remove(&address).is_some()
+    }
+    fn entries(&self) -> impl Iterator<Item = (u128, i64)> {
+        self.iter().map(|(address, expiry)| (*address, *expiry))
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
+fn insert_by_prefix<T: NetworkTable>(
+    tables: &mut Vec<(u8, T)>,
     prefix: u8,
-    key: K,
+    address: T::Address,
     expires_at_ms: i64,
 ) -> bool {
     let position = match tables.iter().position(|(length, _)| *length == prefix) {
         Some(position) => position,
         None => {
-            tables.push((prefix, FastMap::default()));
+            tables.push((prefix, T::default()));
             tables.sort_by_key(|(length, _)| std::cmp::Reverse(*length));
             tables
                 .iter()
@@ -305,55 +362,58 @@ fn insert_by_prefix<K: std::hash::Hash + Eq>(
                 .unwrap_or(0)
         }
     };
-    tables[position].1.insert(key, expires_at_ms).is_none()
+    tables[position].1.put(address, expires_at_ms)
 }
 
-/// Removes `key` from `table` if its entry is expired at `now_ms`.
-fn remove_if_expired<K, Q>(table: &mut FastMap<K, i64>, key: &Q, now_ms: i64) -> bool
-where
-    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
-    Q: std::hash::Hash + Eq + ?Sized,
-{
-    match table.get(key) {
-        Some(expiry) if *expiry <= now_ms => table.remove(key).is_some(),
-        _ => false,
-    }
+/// The table of `prefix` in `tables`.
+fn table_of<T>(tables: &mut [(u8, T)], prefix: u8) -> Option<&mut T> {
+    tables
+        .iter_mut()
+        .find(|(length, _)| *length == prefix)
+        .map(|(_, table)| table)
 }
 
 /// Appends the keys of the networks of `tables` expired at `now_ms` to `expired`.
-fn expired_networks<K: Copy>(
-    tables: &[(u8, FastMap<K, i64>)],
+fn expired_networks<T: NetworkTable>(
+    tables: &[(u8, T)],
     now_ms: i64,
-    address: impl Fn(K) -> IpAddr,
+    address: impl Fn(T::Address) -> IpAddr,
     expired: &mut Vec<ListKey>,
 ) {
     for (prefix, table) in tables {
         expired.extend(
             table
-                .iter()
-                .filter(|(_, expiry)| **expiry <= now_ms)
-                .map(|(network, _)| ListKey::Network(address(*network), *prefix)),
+                .entries()
+                .filter(|(_, expiry)| *expiry <= now_ms)
+                .map(|(network, _)| ListKey::Network(address(network), *prefix)),
         );
     }
 }
 
-/// [`remove_if_expired`] in the table of `prefix`.
-fn remove_from_prefix_if_expired<K: std::hash::Hash + Eq>(
-    tables: &mut [(u8, FastMap<K, i64>)],
+/// Removes the network from the table of `prefix` if its entry is expired at `now_ms`.
+fn remove_from_prefix_if_expired<T: NetworkTable>(
+    tables: &mut [(u8, T)],
     prefix: u8,
-    key: K,
+    address: T::Address,
     now_ms: i64,
 ) -> bool {
-    tables
-        .iter_mut()
-        .find(|(length, _)| *length == prefix)
-        .is_some_and(|(_, table)| remove_if_expired(table, &key, now_ms))
+    table_of(tables, prefix).is_some_and(|table| match table.expiry(address) {
+        Some(expiry) if expiry <= now_ms => table.take(address),
+        _ => false,
+    })
 }
 
 impl Entries {
     fn len(&self) -> usize {
-        self.v4.iter().map(|(_, table)| table.len()).sum::<usize>()
-            + self.v6.iter().map(|(_, table)| table.len()).sum::<usize>()
+        self.v4
+            .iter()
+            .map(|(_, table)| table.count())
+            .sum::<usize>()
+            + self
+                .v6
+                .iter()
+                .map(|(_, table)| table.count())
+                .sum::<usize>()
             + self.text.len()
     }
 
@@ -375,16 +435,12 @@ impl Entries {
 
     fn remove(&mut self, key: &ListKey) -> bool {
         match key {
-            ListKey::Network(IpAddr::V4(v4), prefix) => self
-                .v4
-                .iter_mut()
-                .find(|(length, _)| length == prefix)
-                .is_some_and(|(_, table)| table.remove(&u32::from(*v4)).is_some()),
-            ListKey::Network(IpAddr::V6(v6), prefix) => self
-                .v6
-                .iter_mut()
-                .find(|(length, _)| length == prefix)
-                .is_some_and(|(_, table)| table.remove(&u128::from(*v6)).is_some()),
+            ListKey::Network(IpAddr::V4(v4), prefix) => {
+                table_of(&mut self.v4, *prefix).is_some_and(|table| table.take(u32::from(*v4)))
+            }
+            ListKey::Network(IpAddr::V6(v6), prefix) => {
+                table_of(&mut self.v6, *prefix).is_some_and(|table| table.take(u128::from(*v6)))
+            }
             ListKey::Text(text) => self.text.remove(text.as_str()).is_some(),
         }
     }
@@ -395,8 +451,8 @@ impl Entries {
                 let address = u32::from(v4);
                 self.v4.iter().any(|(prefix, table)| {
                     table
-                        .get(&(address & v4_mask(*prefix)))
-                        .is_some_and(|expiry| *expiry > now_ms)
+                        .expiry(address & v4_mask(*prefix))
+                        .is_some_and(|expiry| expiry > now_ms)
                 })
             }
             IpAddr::V6(v6) => {
@@ -406,10 +462,25 @@ impl Entries {
                 let address = u128::from(v6);
                 self.v6.iter().any(|(prefix, table)| {
                     table
-                        .get(&(address & v6_mask(*prefix)))
-                        .is_some_and(|expiry| *expiry > now_ms)
+                        .expiry(address & v6_mask(*prefix))
+                        .is_some_and(|expiry| expiry > now_ms)
                 })
             }
+        }
+    }
+
+    /// Asks memory for the IPv4 slots a lookup of `ip` will probe.
+    fn prefetch_ip(&self, ip: IpAddr) {
+        let v4 = match ip {
+            IpAddr::V4(v4) => v4,
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4,
+                None => return,
+            },
+        };
+        let address = u32::from(v4);
+        for (prefix, table) in &self.v4 {
+            table.prefetch(u64::from(address & v4_mask(*prefix)), |_| {});
         }
     }
 
@@ -445,7 +516,10 @@ impl Entries {
             ListKey::Network(IpAddr::V6(v6), prefix) => {
                 remove_from_prefix_if_expired(&mut self.v6, *prefix, u128::from(*v6), now_ms)
             }
-            ListKey::Text(text) => remove_if_expired(&mut self.text, text.as_str(), now_ms),
+            ListKey::Text(text) => match self.text.get(text.as_str()) {
+                Some(expiry) if *expiry <= now_ms => self.text.remove(text.as_str()).is_some(),
+                _ => false,
+            },
         }
     }
 }
@@ -547,6 +621,14 @@ impl List {
         match self.kind {
             ListKind::Ip => self.read().contains_ip(ip, now_ms),
             _ => self.contains(&ip.to_string(), now_ms),
+        }
+    }
+
+    /// Asks memory for what [`contains_ip`](Self::contains_ip) will read for `ip` (IPv4
+    /// entries of IP lists; nothing for other lists), and returns at once.
+    pub fn prefetch_ip(&self, ip: IpAddr) {
+        if self.kind == ListKind::Ip {
+            self.read().prefetch_ip(ip);
         }
     }
 
@@ -673,6 +755,14 @@ impl ListRegistry {
             .load()
             .get(id.0 as usize)
             .is_some_and(|list| list.contains(value, now_ms))
+    }
+
+    /// Asks memory for what looking `ip` up in every IP list will read (see
+    /// [`crate::Engine::prefetch`]).
+    pub fn prefetch_ip(&self, ip: IpAddr) {
+        for list in self.lists.load().iter() {
+            list.prefetch_ip(ip);
+        }
     }
 
     /// Whether `ip` is in list `id` at `now_ms`.

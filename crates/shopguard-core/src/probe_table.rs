@@ -9,7 +9,8 @@
 //!
 //! Linear probing over a power-of-two array of `(key, value)` slots, at most three quarters
 //! full. Key 0 marks an empty slot, so an entry with key 0 (the `global` entity) is held
-//! beside the array. Removal rebuilds the table ([`ProbeTable::retain`], a maintenance pass).
+//! beside the array. One entry is removed by moving the rest of its run back
+//! ([`ProbeTable::remove`]); removing many rebuilds the table ([`ProbeTable::retain`]).
 
 /// Smallest non-empty array.
 const MIN_SLOTS: usize = 16;
@@ -122,6 +123,30 @@ impl<V: Default> ProbeTable<V> {
         }
     }
 
+    /// Removes the entry of `key`; returns its value. The entries after it in its run move
+    /// back where their probes allow, so that no lookup passes an empty slot too early.
+    pub fn remove(&mut self, key: u64) -> Option<V> {
+        if key == 0 {
+            return self.zero.take();
+        }
+        let mut hole = self.find(key)?;
+        let removed = std::mem::take(&mut self.slots[hole]);
+        self.occupied -= 1;
+        let mask = self.slots.len() - 1;
+        let mut next = (hole + 1) & mask;
+        while self.slots[next].key != 0 {
+            let home = Self::home(self.slots[next].key, mask);
+            // The entry at `next` may fill the hole when the hole lies on its probe path,
+            // between its home and where it sits.
+            if (next.wrapping_sub(home) & mask) >= (next.wrapping_sub(hole) & mask) {
+                self.slots[hole] = std::mem::take(&mut self.slots[next]);
+                hole = next;
+            }
+            next = (next + 1) & mask;
+        }
+        Some(removed.value)
+    }
+
     /// Asks memory for `key`'s home slot, so that a lookup soon after does not wait for it.
     /// `lines` is given the value in that slot (whichever key it holds) to ask for more of it
     /// when the value spans several cache lines.
@@ -220,6 +245,10 @@ mod tests {
             state ^= state >> 7;
             state ^= state << 17;
             let key = if round % 97 == 0 { 0 } else { state % 5_000 };
+            if round % 7 == 3 {
+                assert_eq!(table.remove(key), oracle.remove(&key), "removing {key}");
+                continue;
+            }
             let (value, inserted) = table.get_or_insert_with(key, || round);
             assert_eq!(inserted, !oracle.contains_key(&key), "key {key}");
             *value += 1;
