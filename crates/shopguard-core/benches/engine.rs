@@ -233,7 +233,7 @@ fn main() {
         for (position, (event, id)) in replay.iter().zip(ids[warm..].iter()).enumerate() {
             if prefetch {
                 if let Some(next) = replay.get(position + 1) {
-                    engine.prefetch(next);
+                    engine.prefetch_when_large(next);
                 }
             }
             black_box(engine.decide(event, id.clone()));

@@ -269,6 +269,8 @@ impl UserProfile {
 #[derive(Default)]
 pub struct ProfileStore {
     profiles: ShardedMap<UserProfile>,
+    /// Profiles held, kept beside the shards so that it is read without locking them.
+    held: std::sync::atomic::AtomicUsize,
 }
 
 impl ProfileStore {
@@ -280,6 +282,9 @@ impl ProfileStore {
             first_seen_ms: event.occurred_at_ms,
             ..UserProfile::default()
         });
+        if is_new {
+            self.held.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         // A new user has no history: the default view, with `exists` false.
         let view = if is_new {
             ProfileView::default()
@@ -303,6 +308,11 @@ impl ProfileStore {
         self.profiles.len()
     }
 
+    /// Number of profiles held, without locking: exact once concurrent updates have ended.
+    pub fn held(&self) -> usize {
+        self.held.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Whether no profile is held.
     pub fn is_empty(&self) -> bool {
         self.profiles.is_empty()
@@ -310,8 +320,12 @@ impl ProfileStore {
 
     /// Drops profiles not seen since `cutoff_ms`; returns how many.
     pub fn expire_idle(&self, cutoff_ms: i64) -> usize {
-        self.profiles
-            .retain(|profile| profile.last_seen_ms >= cutoff_ms)
+        let dropped = self
+            .profiles
+            .retain(|profile| profile.last_seen_ms >= cutoff_ms);
+        self.held
+            .store(self.profiles.len(), std::sync::atomic::Ordering::Relaxed);
+        dropped
     }
 
     /// Appends every profile as postcard encodes a `Vec<(u64, UserProfile)>`, for snapshots.
@@ -328,6 +342,8 @@ impl ProfileStore {
     /// Loads profiles from a snapshot.
     pub fn import(&self, profiles: Vec<(u64, UserProfile)>) {
         self.profiles.import(profiles);
+        self.held
+            .store(self.profiles.len(), std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -359,6 +375,23 @@ mod tests {
             || "e".into(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn the_lock_free_count_follows_new_users_expiry_and_imports() {
+        let store = ProfileStore::default();
+        let mut login = event(EventKind::LoginSucceeded, 1_000, "d1", "CN", (0.0, 0.0));
+        store.view_and_record(&login);
+        store.view_and_record(&login);
+        login.user_id = "bob".into();
+        login.occurred_at_ms = 9_000;
+        store.view_and_record(&login);
+        assert_eq!((store.held(), store.len()), (2, 2));
+        assert_eq!(store.expire_idle(5_000), 1, "alice was last seen at 1 s");
+        assert_eq!(store.held(), 1);
+        let copy = ProfileStore::default();
+        copy.import(store.export());
+        assert_eq!(copy.held(), 1);
     }
 
     #[test]

@@ -244,7 +244,7 @@ pub async fn post_batch(
     for (position, event) in events.iter().enumerate() {
         // The next event's state is on its way from memory while this one is decided.
         if let Some(next) = events.get(position + 1) {
-            state.engine.prefetch(next);
+            state.engine.prefetch_when_large(next);
         }
         let decision = state.decide_counted(event, now, &mut tally);
         if position > 0 {
