@@ -215,10 +215,10 @@ impl Engine {
     }
 
     /// Asks memory for the profile, velocity series and IP-list entries that deciding
-    /// `event` will update or its rules may read, and returns at once. A caller with several events calls it for the next one before it
-    /// decides the current one, so those lookups find their slots in cache instead of
-    /// waiting for memory one after another (decision 0015). It changes no state and no
-    /// result; skipping it only costs time.
+    /// `event` will update or its rules may read, and returns at once. A caller with several
+    /// events calls it for the next one before it decides the current one, so those lookups
+    /// find their slots in cache instead of waiting for memory one after another (decision
+    /// 0015). It changes no state and no result; skipping it only costs time.
     pub fn prefetch(&self, event: &Event) {
         let policy = self.policy.load();
         self.profiles.prefetch(event);

@@ -708,6 +708,10 @@ impl CompiledPolicy {
 mod tests {
     use super::*;
 
+    fn compile(source: &str) -> Result<CompiledPolicy, PolicyError> {
+        CompiledPolicy::compile(source, 1, &ListRegistry::new(), &FeatureStates::default())
+    }
+
     #[test]
     fn durations_parse() {
         assert_eq!(parse_duration_ms("30s"), Some(30_000));
@@ -729,9 +733,7 @@ when = "event.amount > 1000 &&\n  event.nope == 'x'"
 outcome = "deny"
 reason = "r"
 "#;
-        let error =
-            CompiledPolicy::compile(source, 1, &ListRegistry::new(), &FeatureStates::default())
-                .unwrap_err();
+        let error = compile(source).unwrap_err();
         match error {
             PolicyError::Rule { rule_id, error } => {
                 assert_eq!(rule_id, "r1");
@@ -758,9 +760,7 @@ when = "event.channel == 'api'"
 outcome = "review"
 reason = "r"
 "#;
-        let policy =
-            CompiledPolicy::compile(source, 1, &ListRegistry::new(), &FeatureStates::default())
-                .unwrap();
+        let policy = compile(source).unwrap();
         assert_eq!(policy.rules_by_kind[EventKind::Payment.index()], vec![0, 1]);
         assert_eq!(policy.rules_by_kind[EventKind::Register.index()], vec![1]);
     }
@@ -795,9 +795,7 @@ when = "event.kind == 'payment' && features.fails_again >= 3 && features.paid > 
 outcome = "review"
 reason = "r"
 "#;
-        let policy =
-            CompiledPolicy::compile(source, 1, &ListRegistry::new(), &FeatureStates::default())
-                .unwrap();
+        let policy = compile(source).unwrap();
         assert_eq!(
             policy.features_read_by_kind[EventKind::Payment.index()],
             vec![0],

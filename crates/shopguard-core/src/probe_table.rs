@@ -114,13 +114,7 @@ impl<V: Default> ProbeTable<V> {
 
     /// Inserts or replaces the value of `key`.
     pub fn insert(&mut self, key: u64, value: V) {
-        let mut value = Some(value);
-        let (slot, inserted) = self.get_or_insert_with(key, || value.take().unwrap_or_default());
-        if !inserted {
-            if let Some(value) = value {
-                *slot = value;
-            }
-        }
+        *self.get_or_insert_with(key, V::default).0 = value;
     }
 
     /// Removes the entry of `key`; returns its value. The entries after it in its run move

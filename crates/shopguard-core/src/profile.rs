@@ -323,8 +323,10 @@ impl ProfileStore {
         let dropped = self
             .profiles
             .retain(|profile| profile.last_seen_ms >= cutoff_ms);
+        // Subtracted, not recounted: a recount could also take in a user being added now,
+        // whose own increment would then count them twice.
         self.held
-            .store(self.profiles.len(), std::sync::atomic::Ordering::Relaxed);
+            .fetch_sub(dropped, std::sync::atomic::Ordering::Relaxed);
         dropped
     }
 
