@@ -34,6 +34,7 @@
 
 use std::fs::{self, File};
 use std::io::{IoSlice, Write};
+use std::net::IpAddr;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -114,11 +115,9 @@ pub(crate) fn keys_of(record: RecordRef<'_>) -> RecordKeys {
     keys.hashes[0] = key_hash(Key::Decision, &record.decision.decision_id);
     keys.hashes[1] = key_hash(Key::User, &record.decision.user_id);
     if let Some(ip) = record.event.ip {
-        // An address's text is at most 45 bytes: format it on the stack.
+        // An address's text is at most 45 bytes: it is written on the stack.
         let mut text = [0u8; 64];
-        let mut cursor = std::io::Cursor::new(&mut text[..]);
-        if write!(cursor, "{ip}").is_ok() {
-            let length = cursor.position() as usize;
+        if let Some(length) = ip_text(ip, &mut text) {
             keys.hashes[2] = xxh3_64_with_seed(&text[..length], Key::Ip as u64);
             keys.count = 3;
         }
@@ -128,6 +127,39 @@ pub(crate) fn keys_of(record: RecordRef<'_>) -> RecordKeys {
         keys.count += 1;
     }
     keys
+}
+
+/// Writes `ip` as `Display` spells it into `out`; returns its length (`None` only if `out` is
+/// too short). IPv4 addresses, the usual case, are spelled by hand: the formatting machinery
+/// took a tenth of the request path's log work.
+fn ip_text(ip: IpAddr, out: &mut [u8]) -> Option<usize> {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut length = 0;
+            for (index, octet) in v4.octets().into_iter().enumerate() {
+                if index > 0 {
+                    *out.get_mut(length)? = b'.';
+                    length += 1;
+                }
+                let digits = [octet / 100, octet / 10 % 10, octet % 10];
+                let skip = match octet {
+                    100.. => 0,
+                    10.. => 1,
+                    _ => 2,
+                };
+                for digit in &digits[skip..] {
+                    *out.get_mut(length)? = b'0' + digit;
+                    length += 1;
+                }
+            }
+            Some(length)
+        }
+        IpAddr::V6(_) => {
+            let mut cursor = std::io::Cursor::new(out);
+            write!(cursor, "{ip}").ok()?;
+            Some(cursor.position() as usize)
+        }
+    }
 }
 
 /// Encodes a record's payload: the event time, then the record in its binary form with, given
@@ -1132,5 +1164,24 @@ mod tests {
         let mut written = vec![0u8; file.metadata().unwrap().len() as usize];
         file.read_exact_at(&mut written, 0).unwrap();
         assert_eq!(written, pieces.concat());
+    }
+
+    #[test]
+    fn addresses_are_spelled_as_display_spells_them() {
+        let mut text = [0u8; 64];
+        let mut check = |ip: IpAddr| {
+            let length = ip_text(ip, &mut text).unwrap();
+            assert_eq!(std::str::from_utf8(&text[..length]).unwrap(), ip.to_string());
+        };
+        for value in 0..=255u8 {
+            let others = [value.wrapping_mul(7), value.wrapping_add(100), 255 - value];
+            check(IpAddr::from([value, others[0], others[1], others[2]]));
+            check(IpAddr::from([others[2], value, 0, others[1]]));
+        }
+        check(IpAddr::from([0u8; 4]));
+        check("2001:db8::8a2e:370:7334".parse().unwrap());
+        check("::ffff:10.0.0.1".parse().unwrap());
+        // Too short a buffer gives `None`, never a panic.
+        assert_eq!(ip_text(IpAddr::from([255u8; 4]), &mut [0u8; 10]), None);
     }
 }
