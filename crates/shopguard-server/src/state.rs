@@ -221,6 +221,11 @@ impl AppState {
 
     /// Decides an event and counts it, without logging.
     pub fn decide_only(&self, event: &Event) -> Decision {
+        // With no next event to ask memory for ahead of time, the event's own state is asked
+        // for all at once: its cache misses then overlap instead of following one another
+        // (the engine bench: +11% and +34% at 200,000 users, as much as the batch endpoint's
+        // prefetch of the next event).
+        self.engine.prefetch_when_large(event);
         let mut tally = DecisionTally::default();
         let decision = self.decide_counted(event, now_ms(), &mut tally);
         self.metrics.record(tally);

@@ -1171,7 +1171,10 @@ mod tests {
         let mut text = [0u8; 64];
         let mut check = |ip: IpAddr| {
             let length = ip_text(ip, &mut text).unwrap();
-            assert_eq!(std::str::from_utf8(&text[..length]).unwrap(), ip.to_string());
+            assert_eq!(
+                std::str::from_utf8(&text[..length]).unwrap(),
+                ip.to_string()
+            );
         };
         for value in 0..=255u8 {
             let others = [value.wrapping_mul(7), value.wrapping_add(100), 255 - value];
