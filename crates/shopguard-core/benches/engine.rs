@@ -300,7 +300,7 @@ fn main() {
     println!("  throughput, bulk (median of 3 passes): {bulk_rate:.0} events/s");
     println!(
         "  throughput, bulk with the next event's state prefetched (median of 3 passes, \
-         alternating with the plain ones): {prefetched_rate:.0} events/s ({:+.1}%)",
+         cycling with the other ways): {prefetched_rate:.0} events/s ({:+.1}%)",
         (prefetched_rate / bulk_rate - 1.0) * 100.0
     );
     println!(

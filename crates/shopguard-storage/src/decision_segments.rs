@@ -141,13 +141,13 @@ fn ip_text(ip: IpAddr, out: &mut [u8]) -> Option<usize> {
                     *out.get_mut(length)? = b'.';
                     length += 1;
                 }
-                let digits = [octet / 100, octet / 10 % 10, octet % 10];
-                let skip = match octet {
-                    100.. => 0,
-                    10.. => 1,
-                    _ => 2,
-                };
-                for digit in &digits[skip..] {
+                // Hundreds and tens only when the octet has them (no leading zeros).
+                let digits = [(octet >= 100, octet / 100), (octet >= 10, octet / 10 % 10)];
+                for digit in digits
+                    .into_iter()
+                    .filter_map(|(present, digit)| present.then_some(digit))
+                    .chain([octet % 10])
+                {
                     *out.get_mut(length)? = b'0' + digit;
                     length += 1;
                 }
