@@ -3,7 +3,8 @@
 # times, under the same load, printing events/s and the server's CPU time per event.
 # Alternating cancels most of a noisy machine's drift; compare the means.
 # Usage: scripts/ab-http.sh OLD_BINARY NEW_BINARY [batch|events] [rounds]
-# (USERS=200000 for a larger population than the default 100,000)
+# (USERS=200000 for a larger population than the default 100,000; OWN_GENERATOR=1 to load
+# each server with its own binary's generator, when the change is in the traffic)
 set -euo pipefail
 old=$1 new=$2 mode=${3:-batch} rounds=${4:-3}
 addr=127.0.0.1:18790
@@ -15,8 +16,10 @@ for round in $(seq "$rounds"); do
     data=$(mktemp -d /tmp/sgab.XXXXXX)
     start_server "$bin" "$addr" "$data"
     before=$(cpu_ticks $server)
-    # The same generator (the old binary's) and the same seeded traffic for both.
-    "$old" load --mode "$mode" --users "${USERS:-100000}" --seed 5 --address "$addr" \
+    # The same generator (the old binary's) and the same seeded traffic for both, unless told.
+    generator=$old
+    [ "${OWN_GENERATOR:-0}" = 1 ] && generator=$bin
+    "$generator" load --mode "$mode" --users "${USERS:-100000}" --seed 5 --address "$addr" \
       --api-key "$(cat "$data/admin-api-key")" --seconds 8 --connections 32 \
       --batch-size "$per_request" >"$data/report.json"
     after=$(cpu_ticks $server)

@@ -183,72 +183,105 @@ impl Channel {
 
 /// Raw event as a client sends it: every field optional, unknown fields refused.
 ///
-/// Turn it into an [`Event`] with [`Event::try_from_input`].
+/// Turn it into an [`Event`] with [`Event::try_from_input`]. Absent fields are left out when
+/// it is written (the simulator's files, the load generator's bodies), not spelled `null`;
+/// either form reads.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
     /// Client-side id of the event, for idempotency and tracing; generated when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
     /// Kind of action (required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<EventKind>,
     /// When it happened, milliseconds since the Unix epoch; the receive time when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub occurred_at_ms: Option<i64>,
     /// The acting account (for failed logins: the account name tried).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     /// Client IP address, IPv4 or IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
     /// Device fingerprint or id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
     /// HTTP user agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
     /// Web, app, api, mini_program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Channel>,
     /// Session id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     /// Email address involved (registration, profile change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Phone number involved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     /// ISO 3166-1 alpha-2 country from the platform's IP geolocation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
     /// City from the platform's IP geolocation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     /// Latitude in degrees, from geolocation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latitude: Option<f64>,
     /// Longitude in degrees, from geolocation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub longitude: Option<f64>,
     /// Amount of money, in major units of `currency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<f64>,
     /// ISO 4217 currency code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
     /// The other party: merchant, seller, payee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counterparty_id: Option<String>,
     /// Order id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
     /// Listing id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listing_id: Option<String>,
     /// Payment method (card, wallet, bank_transfer, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<String>,
     /// First six to eight digits of the card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_bin: Option<String>,
     /// Stable fingerprint of the card number (never the number itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_fingerprint: Option<String>,
     /// For payments: `purchase` or `deposit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
     /// Whether the action succeeded (payments, withdrawals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success: Option<bool>,
     /// Why it failed: `bad_password`, `unknown_user`, `card_declined`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     /// For profile changes: `phone`, `email`, `password`, `payment_password`, `address`, `bank_account`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_field: Option<String>,
     /// Listing title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Listing description, comment or complaint text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// What a comment or complaint is about (listing, user, merchant id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,
     /// Free attributes for rules (`event.attrs.name`); strings, numbers, booleans, lists, maps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attrs: Option<BTreeMap<String, serde_json::Value>>,
 }
 

@@ -279,8 +279,8 @@ type FastMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 /// The entries of one list.
 #[derive(Default)]
 struct Entries {
-    /// IPv4 ranges by prefix length; longest prefix first. Probe tables, so that a batch can
-    /// ask memory for the next event's slots ahead of its lookups ([`List::prefetch_ip`]).
+    /// IPv4 ranges by prefix length; longest prefix first. Probe tables, so that an event's
+    /// slots can be asked of memory ahead of its lookups ([`List::prefetch_ip`]).
     v4: Vec<(u8, ProbeTable<i64>)>,
     /// IPv6 ranges by prefix length; longest prefix first.
     v6: Vec<(u8, FastMap<u128, i64>)>,

@@ -3,8 +3,8 @@
 //!
 //! The tables of velocity series and of profiles outgrow the processor's caches on a large
 //! platform, and a lookup there waits for memory. [`ProbeTable::prefetch`] starts loading the
-//! key's home slot without waiting for it: a batch asks for the next event's slots while it
-//! decides the current one (decision 0015). The standard `HashMap` cannot tell where a key
+//! key's home slot without waiting for it: the server asks for all of an event's slots at
+//! once before deciding it, so their misses overlap (decision 0015). The standard `HashMap` cannot tell where a key
 //! would live without probing for it, which is the wait itself.
 //!
 //! Linear probing over a power-of-two array of `(key, value)` slots, at most three quarters

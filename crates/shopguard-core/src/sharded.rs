@@ -9,8 +9,24 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::probe_table::ProbeTable;
 
-/// Number of shards: many more than cores, so that two threads seldom want the same one.
-const SHARDS: usize = 64;
+/// Shards per core: enough that two threads seldom want the same shard at once.
+const SHARDS_PER_CORE: usize = 4;
+/// Fewest and most shards a map is given.
+const SHARD_RANGE: (usize, usize) = (8, 256);
+
+/// How many shards a map gets on this machine: 4 per core, as a power of
+/// two from 8 to 256. No more than that, because every lookup touches its shard's
+/// lock and header, and with tens of features those lines must stay in the cache: 64 shards
+/// on a 2-core machine put their misses among the engine's costliest (decision 0015).
+pub fn shard_count() -> usize {
+    static COUNT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *COUNT.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        (cores * SHARDS_PER_CORE)
+            .next_power_of_two()
+            .clamp(SHARD_RANGE.0, SHARD_RANGE.1)
+    })
+}
 
 /// One shard's map.
 pub type Shard<V> = ProbeTable<V>;
@@ -19,24 +35,33 @@ pub type Shard<V> = ProbeTable<V>;
 /// neighbouring shards do not take the line from each other.
 pub struct ShardedMap<V> {
     shards: Box<[CachePadded<Mutex<Shard<V>>>]>,
+    /// `shards.len() - 1` (a power of two less one).
+    mask: usize,
 }
 
 impl<V> Default for ShardedMap<V> {
     fn default() -> Self {
-        ShardedMap {
-            shards: (0..SHARDS)
-                .map(|_| CachePadded::new(Mutex::new(ProbeTable::default())))
-                .collect(),
-        }
+        Self::with_shards(shard_count())
     }
 }
 
 impl<V> ShardedMap<V> {
+    /// An empty map of `count` shards (rounded up to a power of two).
+    pub fn with_shards(count: usize) -> Self {
+        let count = count.max(1).next_power_of_two();
+        ShardedMap {
+            shards: (0..count)
+                .map(|_| CachePadded::new(Mutex::new(ProbeTable::default())))
+                .collect(),
+            mask: count - 1,
+        }
+    }
+
     /// The locked shard that holds `key`.
     pub fn shard(&self, key: u64) -> MutexGuard<'_, Shard<V>> {
         let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
         hasher.write_u64(key);
-        self.shards[(hasher.finish() >> 40) as usize % SHARDS].lock()
+        self.shards[(hasher.finish() >> 40) as usize & self.mask].lock()
     }
 
     /// Asks memory for `key`'s slot ahead of a lookup (see [`ProbeTable::prefetch`]).
@@ -120,7 +145,7 @@ mod tests {
 
     #[test]
     fn entries_land_in_shards_and_come_back_out() {
-        let map = ShardedMap::<u32>::default();
+        let map = ShardedMap::<u32>::with_shards(64);
         for key in 0..1_000u64 {
             map.shard(key.wrapping_mul(0x9E37_79B9_7F4A_7C15))
                 .insert(key, key as u32);
@@ -131,7 +156,7 @@ mod tests {
             .iter()
             .filter(|shard| !shard.lock().is_empty())
             .count();
-        assert!(used > SHARDS / 2, "keys spread over only {used} shards");
+        assert!(used > 32, "keys spread over only {used} shards");
         assert_eq!(map.retain(|value| value % 2 == 0), 500);
         let mut exported = map.export();
         exported.sort_unstable();

@@ -242,10 +242,6 @@ pub async fn post_batch(
     answer.extend_from_slice(b"{\"decisions\":[");
     let mut tally = DecisionTally::default();
     for (position, event) in events.iter().enumerate() {
-        // The next event's state is on its way from memory while this one is decided.
-        if let Some(next) = events.get(position + 1) {
-            state.engine.prefetch_when_large(next);
-        }
         let decision = state.decide_counted(event, now, &mut tally);
         if position > 0 {
             answer.push(b',');
