@@ -46,7 +46,7 @@ use crate::files::{io, open_append, sync_folder};
 use crate::frames::{self, FrameError, ScanEnd};
 use crate::keyring::Keyring;
 use crate::log_batch::LogBatch;
-use crate::record_format::{decode_record, encode_record};
+use crate::record_format::{decode_record, encode_record_with_contacts, Contacts};
 use crate::{DecisionQuery, DecisionRecord, RecordRef, StoreError, StoreResult};
 use shopguard_core::privacy::{for_each_personal_field, has_personal_values};
 use shopguard_core::{Decision, Event};
@@ -172,20 +172,42 @@ pub(crate) fn encode_payload(
     out.extend_from_slice(&record.decision.occurred_at_ms.to_le_bytes());
     match sealer {
         Some(keyring) if has_personal_values(record.event) => {
+            let active = keyring.active_id();
+            if record.event.attrs.is_empty() {
+                // The usual case: only the email and the phone are personal, and their
+                // sealed forms are written in their place, without copying the event.
+                let seal = |value: &Option<String>| match value {
+                    Some(text) => resealed(keyring, active, text),
+                    None => Ok(None),
+                };
+                let (email, phone) = (seal(&record.event.email)?, seal(&record.event.phone)?);
+                let contacts = Contacts {
+                    email: email.as_deref(),
+                    phone: phone.as_deref(),
+                };
+                return encode_body(out, record.decision, record.event, contacts);
+            }
             // A copy of the event with its personal values sealed.
             let mut sealed = record.event.clone();
-            reseal_personal_fields(&mut sealed, keyring, keyring.active_id())?;
-            encode_body(out, record.decision, &sealed)
+            reseal_personal_fields(&mut sealed, keyring, active)?;
+            encode_body(out, record.decision, &sealed, Contacts::default())
         }
-        _ => encode_body(out, record.decision, record.event),
+        _ => encode_body(out, record.decision, record.event, Contacts::default()),
     }
 }
 
 /// Appends a record's bytes (what follows the time prefix) as they are given.
-fn encode_body(out: &mut Vec<u8>, decision: &Decision, event: &Event) -> StoreResult<()> {
-    encode_record(out, decision, event).map_err(|error| StoreError::Corrupt {
-        operation: "encoding a decision record",
-        detail: error.to_string(),
+fn encode_body(
+    out: &mut Vec<u8>,
+    decision: &Decision,
+    event: &Event,
+    contacts: Contacts<'_>,
+) -> StoreResult<()> {
+    encode_record_with_contacts(out, decision, event, contacts).map_err(|error| {
+        StoreError::Corrupt {
+            operation: "encoding a decision record",
+            detail: error.to_string(),
+        }
     })
 }
 
@@ -1050,7 +1072,12 @@ impl DecisionSegments {
                 }
                 changed_here += 1;
                 let mut resealed = Vec::with_capacity(body.len());
-                encode_body(&mut resealed, &record.decision, &record.event)?;
+                encode_body(
+                    &mut resealed,
+                    &record.decision,
+                    &record.event,
+                    Contacts::default(),
+                )?;
                 Ok(Some(resealed))
             };
             // Only segments with something to change are rewritten.
@@ -1186,5 +1213,93 @@ mod tests {
         check("::ffff:10.0.0.1".parse().unwrap());
         // Too short a buffer gives `None`, never a panic.
         assert_eq!(ip_text(IpAddr::from([255u8; 4]), &mut [0u8; 10]), None);
+    }
+
+    #[test]
+    fn contacts_sealed_in_place_give_the_bytes_of_a_sealed_copy() {
+        use shopguard_core::{EventInput, EventKind, Outcome};
+        let master = crate::keyring::LocalMasterKey::from_bytes(&[7; 32]);
+        let keyring = Keyring::from_records(&master, &[]).unwrap();
+        keyring.add(1, &[9; 32]);
+        let phone_attr = serde_json::json!({ "phone": "+86 139 0000 0001" });
+        let cases = [
+            (Some("Buyer@Example.com"), Some("+86 138 0000 0000"), None),
+            (Some("buyer@example.com"), None, None),
+            (None, Some("+86 138 0000 0000"), None),
+            (None, Some("+86 138 0000 0000"), Some(phone_attr)),
+        ];
+        for (email, phone, attrs) in cases {
+            let event = Event::try_from_input(
+                EventInput {
+                    kind: Some(EventKind::ProfileChanged),
+                    user_id: Some("user7".into()),
+                    changed_field: Some("phone".into()),
+                    email: email.map(str::to_owned),
+                    phone: phone.map(str::to_owned),
+                    attrs: attrs.map(|value| serde_json::from_value(value).unwrap()),
+                    ..EventInput::default()
+                },
+                5_000,
+                || "event7".into(),
+            )
+            .unwrap();
+            let decision = Decision {
+                decision_id: "decision7".into(),
+                event_id: event.event_id.clone(),
+                kind: event.kind,
+                user_id: event.user_id.clone(),
+                outcome: Outcome::Allow,
+                challenge: None,
+                score: 0,
+                matched: Vec::new(),
+                shadow_matched: Vec::new(),
+                actions: Vec::new(),
+                errors: Vec::new(),
+                policy_version: 1,
+                occurred_at_ms: event.occurred_at_ms,
+            };
+            let record = RecordRef {
+                decision: &decision,
+                event: &event,
+            };
+            let mut bytes = Vec::new();
+            encode_payload(&mut bytes, record, Some(&keyring)).unwrap();
+            let stored = decode_payload(&bytes).unwrap();
+            for (original, kept) in [
+                (&event.email, &stored.event.email),
+                (&event.phone, &stored.event.phone),
+            ] {
+                match (original, kept) {
+                    (Some(plain), Some(sealed)) => {
+                        assert_eq!(Keyring::key_of(sealed), Some(1), "{sealed} is not sealed");
+                        assert_eq!(&keyring.open(sealed).unwrap(), plain);
+                    }
+                    (None, None) => {}
+                    other => panic!("a contact came and went: {other:?}"),
+                }
+            }
+            if let Some(value) = stored.event.attrs.get("phone") {
+                let sealed = value.as_str().unwrap();
+                assert_eq!(keyring.open(sealed).unwrap(), "+86 139 0000 0001");
+            }
+            // The same bytes as the sealed copy gives (what the record decodes to).
+            let mut copy = decision.occurred_at_ms.to_le_bytes().to_vec();
+            encode_body(
+                &mut copy,
+                &stored.decision,
+                &stored.event,
+                Contacts::default(),
+            )
+            .unwrap();
+            assert_eq!(copy, bytes);
+            // A value sealed under the active key already is written as it is.
+            let mut again = Vec::new();
+            let sealed = RecordRef {
+                decision: &stored.decision,
+                event: &stored.event,
+            };
+            encode_payload(&mut again, sealed, Some(&keyring)).unwrap();
+            assert_eq!(again, bytes);
+        }
     }
 }

@@ -151,9 +151,31 @@ pub fn encode_record(
     decision: &Decision,
     event: &Event,
 ) -> Result<(), RecordFormatError> {
+    encode_record_with_contacts(out, decision, event, Contacts::default())
+}
+
+/// Stand-ins for an event's email and phone in [`encode_record_with_contacts`]: the sealed
+/// forms of its values, so that a log that encrypts them need not copy the event first.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Contacts<'a> {
+    /// Written in place of `event.email` when set.
+    pub email: Option<&'a str>,
+    /// Written in place of `event.phone` when set.
+    pub phone: Option<&'a str>,
+}
+
+/// [`encode_record`], with `contacts` written in place of the event's email and phone where
+/// given: the same bytes as encoding a copy of the event that holds them.
+pub fn encode_record_with_contacts(
+    out: &mut Vec<u8>,
+    decision: &Decision,
+    event: &Event,
+    contacts: Contacts<'_>,
+) -> Result<(), RecordFormatError> {
     let start = out.len();
     out.push(BINARY_V1);
-    let encoded = encode_decision(out, decision, event).and_then(|()| encode_event(out, event));
+    let encoded =
+        encode_decision(out, decision, event).and_then(|()| encode_event(out, event, contacts));
     if encoded.is_err() {
         out.truncate(start);
     }
@@ -248,7 +270,11 @@ const LOCATION_BIT: u32 = IP_BIT << 1;
 const AMOUNT_BIT: u32 = IP_BIT << 2;
 const SUCCESS_BIT: u32 = IP_BIT << 3;
 
-fn encode_event(out: &mut Vec<u8>, event: &Event) -> Result<(), RecordFormatError> {
+fn encode_event(
+    out: &mut Vec<u8>,
+    event: &Event,
+    contacts: Contacts<'_>,
+) -> Result<(), RecordFormatError> {
     // Destructured in full, so that a new field fails to compile here until it is stored.
     let Event {
         event_id,
@@ -287,27 +313,27 @@ fn encode_event(out: &mut Vec<u8>, event: &Event) -> Result<(), RecordFormatErro
     put_signed(out, *occurred_at_ms);
     put_str(out, user_id);
     out.push(channel_code(*channel));
-    let texts: [&Option<String>; TEXT_FIELDS] = [
-        device_id,
-        user_agent,
-        session_id,
-        email,
-        phone,
-        country,
-        city,
-        currency,
-        counterparty_id,
-        order_id,
-        listing_id,
-        payment_method,
-        card_bin,
-        card_fingerprint,
-        purpose,
-        failure_reason,
-        changed_field,
-        title,
-        text,
-        target_id,
+    let texts: [Option<&str>; TEXT_FIELDS] = [
+        device_id.as_deref(),
+        user_agent.as_deref(),
+        session_id.as_deref(),
+        contacts.email.or(email.as_deref()),
+        contacts.phone.or(phone.as_deref()),
+        country.as_deref(),
+        city.as_deref(),
+        currency.as_deref(),
+        counterparty_id.as_deref(),
+        order_id.as_deref(),
+        listing_id.as_deref(),
+        payment_method.as_deref(),
+        card_bin.as_deref(),
+        card_fingerprint.as_deref(),
+        purpose.as_deref(),
+        failure_reason.as_deref(),
+        changed_field.as_deref(),
+        title.as_deref(),
+        text.as_deref(),
+        target_id.as_deref(),
     ];
     let mut present = 0u32;
     for (bit, text) in texts.iter().enumerate() {
