@@ -607,6 +607,50 @@ mod tests {
     }
 
     #[test]
+    fn text_fields_are_checked_in_order_and_normalised() {
+        let decide = |raw: EventInput| Event::try_from_input(raw, 1_000, || "generated".into());
+        let mut raw = input(EventKind::Logout);
+        raw.user_id = None;
+        raw.device_id = Some(String::new());
+        let error = decide(raw).unwrap_err();
+        assert_eq!(
+            (error.field.as_str(), error.message.as_str()),
+            ("user_id", "is required"),
+            "the user is named before the fields after it"
+        );
+        let mut raw = input(EventKind::Logout);
+        raw.device_id = Some(String::new());
+        raw.title = Some("t".repeat(1_025));
+        let error = decide(raw).unwrap_err();
+        assert_eq!(
+            (error.field.as_str(), error.message.as_str()),
+            ("device_id", "must not be empty")
+        );
+        let mut raw = input(EventKind::Logout);
+        raw.title = Some("t".repeat(1_025));
+        let error = decide(raw).unwrap_err();
+        assert_eq!(error.field, "title");
+        assert_eq!(error.message, "is 1025 bytes long, the limit is 1024");
+        let mut raw = input(EventKind::Logout);
+        raw.country = Some("CHN".into());
+        assert_eq!(decide(raw).unwrap_err().field, "country");
+        let mut raw = input(EventKind::Logout);
+        raw.user_id = Some("u".repeat(MAX_ID_LEN + 1));
+        assert_eq!(decide(raw).unwrap_err().field, "user_id");
+
+        let mut raw = input(EventKind::Logout);
+        raw.email = Some(" Buyer@Example.COM ".into());
+        raw.country = Some("cn".into());
+        raw.currency = Some("cny".into());
+        let event = decide(raw).unwrap();
+        assert_eq!(event.event_id, "generated");
+        assert_eq!(event.user_id, "u1");
+        assert_eq!(event.email.as_deref(), Some("buyer@example.com"));
+        assert_eq!(event.country.as_deref(), Some("CN"));
+        assert_eq!(event.currency.as_deref(), Some("CNY"));
+    }
+
+    #[test]
     fn bad_ip_is_refused() {
         let mut raw = input(EventKind::LoginFailed);
         raw.ip = Some("300.1.1.1".into());
