@@ -179,12 +179,16 @@ pub fn for_each_personal_field<E>(
 /// Whether a typed event holds a value [`for_each_personal_field`] would visit, without
 /// copying the event first.
 pub fn has_personal_values(event: &Event) -> bool {
-    event.email.is_some()
-        || event.phone.is_some()
-        || event
-            .attrs
-            .iter()
-            .any(|(name, value)| value.is_string() && DataClass::of_field(name).is_some())
+    event.email.is_some() || event.phone.is_some() || has_personal_attrs(event)
+}
+
+/// Whether a free attribute of a typed event holds a personal value: when none does, its
+/// email and its phone are all that [`for_each_personal_field`] visits.
+pub fn has_personal_attrs(event: &Event) -> bool {
+    event
+        .attrs
+        .iter()
+        .any(|(name, value)| value.is_string() && DataClass::of_field(name).is_some())
 }
 
 fn visit_value<E>(

@@ -48,7 +48,7 @@ use crate::keyring::Keyring;
 use crate::log_batch::LogBatch;
 use crate::record_format::{decode_record, encode_record_with_contacts, Contacts};
 use crate::{DecisionQuery, DecisionRecord, RecordRef, StoreError, StoreResult};
-use shopguard_core::privacy::{for_each_personal_field, has_personal_values};
+use shopguard_core::privacy::{for_each_personal_field, has_personal_attrs, has_personal_values};
 use shopguard_core::{Decision, Event};
 
 /// Settings of the segment files.
@@ -173,9 +173,11 @@ pub(crate) fn encode_payload(
     match sealer {
         Some(keyring) if has_personal_values(record.event) => {
             let active = keyring.active_id();
-            if record.event.attrs.is_empty() {
+            if !has_personal_attrs(record.event) {
                 // The usual case: only the email and the phone are personal, and their
-                // sealed forms are written in their place, without copying the event.
+                // sealed forms are written in their place, without copying the event (the
+                // test `only_the_email_and_the_phone_are_typed_personal_fields` holds the
+                // privacy module to that).
                 let seal = |value: &Option<String>| match value {
                     Some(text) => resealed(keyring, active, text),
                     None => Ok(None),
@@ -1213,6 +1215,53 @@ mod tests {
         check("::ffff:10.0.0.1".parse().unwrap());
         // Too short a buffer gives `None`, never a panic.
         assert_eq!(ip_text(IpAddr::from([255u8; 4]), &mut [0u8; 10]), None);
+    }
+
+    #[test]
+    fn only_the_email_and_the_phone_are_typed_personal_fields() {
+        // `encode_payload` seals those two in place; a typed field the privacy module
+        // starts to treat as personal must be sealed there too.
+        let mut input = shopguard_core::EventInput {
+            kind: Some(shopguard_core::EventKind::Payment),
+            amount: Some(1.0),
+            ..Default::default()
+        };
+        let texts = [
+            &mut input.event_id,
+            &mut input.user_id,
+            &mut input.device_id,
+            &mut input.user_agent,
+            &mut input.session_id,
+            &mut input.email,
+            &mut input.phone,
+            &mut input.city,
+            &mut input.counterparty_id,
+            &mut input.order_id,
+            &mut input.listing_id,
+            &mut input.payment_method,
+            &mut input.card_bin,
+            &mut input.card_fingerprint,
+            &mut input.purpose,
+            &mut input.failure_reason,
+            &mut input.changed_field,
+            &mut input.title,
+            &mut input.text,
+            &mut input.target_id,
+        ];
+        for (position, text) in texts.into_iter().enumerate() {
+            *text = Some(format!("value{position}"));
+        }
+        input.country = Some("CN".into());
+        input.currency = Some("CNY".into());
+        let mut event = Event::try_from_input(input, 5_000, String::new).unwrap();
+        let (email, phone) = (event.email.clone(), event.phone.clone());
+        let mut visited = Vec::new();
+        for_each_personal_field(&mut event, &mut |_, text| {
+            visited.push(Some(text.clone()));
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(visited, [email, phone]);
     }
 
     #[test]
