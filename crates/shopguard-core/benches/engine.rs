@@ -233,16 +233,17 @@ fn main() {
         let way = pass % 3;
         let started = Instant::now();
         for (position, (event, id)) in replay.iter().zip(ids[warm..].iter()).enumerate() {
-            match way {
+            let decision = match way {
                 1 => {
                     if let Some(next) = replay.get(position + 1) {
                         engine.prefetch_when_large(next);
                     }
+                    engine.decide(event, id.clone())
                 }
-                2 => engine.prefetch_when_large(event),
-                _ => {}
-            }
-            black_box(engine.decide(event, id.clone()));
+                2 => engine.prefetch_and_decide(event, id.clone()),
+                _ => engine.decide(event, id.clone()),
+            };
+            black_box(decision);
         }
         rates[way].push(measured as f64 / started.elapsed().as_secs_f64());
     }

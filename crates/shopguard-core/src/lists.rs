@@ -749,28 +749,26 @@ impl ListRegistry {
         Ok(list)
     }
 
+    /// The lists as they are now, for the lookups of one decision: the table is loaded once,
+    /// not once per lookup (a load costs about as much as a short lookup).
+    pub fn view(&self) -> ListsView {
+        ListsView(self.lists.load())
+    }
+
     /// Whether `value` is in list `id` at `now_ms`.
     pub fn contains(&self, id: ListId, value: &str, now_ms: i64) -> bool {
-        self.lists
-            .load()
-            .get(id.0 as usize)
-            .is_some_and(|list| list.contains(value, now_ms))
+        self.view().contains(id, value, now_ms)
     }
 
     /// Asks memory for what looking `ip` up in every IP list will read (see
     /// [`crate::Engine::prefetch`]).
     pub fn prefetch_ip(&self, ip: IpAddr) {
-        for list in self.lists.load().iter() {
-            list.prefetch_ip(ip);
-        }
+        self.view().prefetch_ip(ip);
     }
 
     /// Whether `ip` is in list `id` at `now_ms`.
     pub fn contains_ip(&self, id: ListId, ip: IpAddr, now_ms: i64) -> bool {
-        self.lists
-            .load()
-            .get(id.0 as usize)
-            .is_some_and(|list| list.contains_ip(ip, now_ms))
+        self.view().contains_ip(id, ip, now_ms)
     }
 
     /// Drops expired entries from every list; returns how many.
@@ -780,6 +778,33 @@ impl ListRegistry {
             .iter()
             .map(|list| list.purge_expired(now_ms))
             .sum()
+    }
+}
+
+/// The table of lists loaded once ([`ListRegistry::view`]); lists created after it was taken
+/// are not in it, while entries added to its lists are.
+pub struct ListsView(arc_swap::Guard<Arc<Vec<Arc<List>>>>);
+
+impl ListsView {
+    /// Whether `value` is in list `id` at `now_ms`.
+    pub fn contains(&self, id: ListId, value: &str, now_ms: i64) -> bool {
+        self.0
+            .get(id.0 as usize)
+            .is_some_and(|list| list.contains(value, now_ms))
+    }
+
+    /// Whether `ip` is in list `id` at `now_ms`.
+    pub fn contains_ip(&self, id: ListId, ip: IpAddr, now_ms: i64) -> bool {
+        self.0
+            .get(id.0 as usize)
+            .is_some_and(|list| list.contains_ip(ip, now_ms))
+    }
+
+    /// Asks memory for what looking `ip` up in every IP list will read.
+    pub fn prefetch_ip(&self, ip: IpAddr) {
+        for list in self.0.iter() {
+            list.prefetch_ip(ip);
+        }
     }
 }
 

@@ -86,7 +86,8 @@ fn eval(source: &str) -> Result<bool, String> {
         login_count: 3,
         ..ProfileView::default()
     };
-    let activation = Activation::new(&event, &reader, &profile, &lists);
+    let view = lists.view();
+    let activation = Activation::new(&event, &reader, &profile, &view);
     compiled
         .eval(&activation)
         .map_err(|error| error.to_string())
@@ -330,7 +331,7 @@ proptest! {
         let profile = ProfileView::default();
         for source in ORACLE_EXPRESSIONS {
             let compiled = compile_bool(source, Environment { features: &features, lists: &lists }).unwrap_or_else(|error| panic!("{source}: {error}"));
-            let ours = compiled.eval(&Activation::new(&event, &reader, &profile, &lists)).map_err(|_| ());
+            let ours = compiled.eval(&Activation::new(&event, &reader, &profile, &lists.view())).map_err(|_| ());
             let theirs = oracle(source, &oracle_event, velocity);
             let may_fail = source.contains(" / ") || source.contains("4611686018427387904");
             prop_assert!(may_fail || theirs.is_ok(), "the oracle could not evaluate {}", source);

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 
 use crate::event::Event;
-use crate::lists::ListRegistry;
+use crate::lists::{ListRegistry, ListsView};
 use crate::profile::ProfileView;
 
 use super::value::Value;
@@ -41,8 +41,8 @@ pub struct Activation<'a> {
     pub features: &'a (dyn FeatureReader + 'a),
     /// The acting user's profile before this event.
     pub profile: &'a ProfileView,
-    /// Block, allow and watch lists.
-    pub lists: &'a ListRegistry,
+    /// Block, allow and watch lists, loaded once for the decision.
+    pub lists: &'a ListsView,
     /// Comprehension variables, by slot.
     pub(crate) locals: RefCell<Vec<Value>>,
 }
@@ -53,7 +53,7 @@ impl<'a> Activation<'a> {
         event: &'a Event,
         features: &'a (dyn FeatureReader + 'a),
         profile: &'a ProfileView,
-        lists: &'a ListRegistry,
+        lists: &'a ListsView,
     ) -> Self {
         Activation {
             event,
