@@ -244,7 +244,12 @@ impl Engine {
     /// profiles. While the tables fit in the caches the hints only cost time (the engine
     /// bench's 2,000 users decided 10% slower with them).
     fn prefetch_pays(&self) -> bool {
-        self.profiles.held() >= PREFETCH_MIN_PROFILES
+        self.profile_count() >= PREFETCH_MIN_PROFILES
+    }
+
+    /// Number of user profiles held.
+    pub fn profile_count(&self) -> usize {
+        self.profiles.held()
     }
 
     /// [`prefetch`](Self::prefetch) once prefetching pays (at [`PREFETCH_MIN_PROFILES`]
