@@ -220,7 +220,9 @@ impl Engine {
     /// find their slots in cache instead of waiting for memory one after another (decision
     /// 0015). It changes no state and no result; skipping it only costs time.
     pub fn prefetch(&self, event: &Event) {
-        self.prefetch_with(&self.policy.load(), &self.lists.view(), event);
+        let policy = self.policy.load();
+        let lists = self.lists.view(); // after the policy, as in `decide`
+        self.prefetch_with(&policy, &lists, event);
     }
 
     fn prefetch_with(&self, policy: &CompiledPolicy, lists: &ListsView, event: &Event) {
@@ -262,7 +264,11 @@ impl Engine {
 
     /// Decides an event. `decision_id` must be unique (the server uses UUIDv7).
     pub fn decide(&self, event: &Event, decision_id: String) -> Decision {
-        self.decide_with(&self.policy.load(), &self.lists.view(), event, decision_id)
+        let policy = self.policy.load();
+        // Viewed after the policy is loaded: compiling a policy creates its lists before the
+        // policy goes live, so this view holds every list the policy's rules name.
+        let lists = self.lists.view();
+        self.decide_with(&policy, &lists, event, decision_id)
     }
 
     /// [`prefetch_when_large`](Self::prefetch_when_large), then [`decide`](Self::decide),
@@ -270,7 +276,7 @@ impl Engine {
     /// (decision 0015).
     pub fn prefetch_and_decide(&self, event: &Event, decision_id: String) -> Decision {
         let policy = self.policy.load();
-        let lists = self.lists.view();
+        let lists = self.lists.view(); // after the policy, as in `decide`
         if self.prefetch_pays() {
             self.prefetch_with(&policy, &lists, event);
         }
