@@ -9,8 +9,8 @@
 //!
 //! Linear probing over a power-of-two array of `(key, value)` slots, at most three quarters
 //! full. Key 0 marks an empty slot, so an entry with key 0 (the `global` entity) is held
-//! beside the array. One entry is removed by moving the rest of its run back
-//! ([`ProbeTable::remove`]); removing many rebuilds the table ([`ProbeTable::retain`]).
+//! beside the array. An entry is removed by moving the rest of its run back
+//! ([`ProbeTable::remove`]), one at a time or many in one pass ([`ProbeTable::retain`]).
 
 /// Smallest non-empty array.
 const MIN_SLOTS: usize = 16;
@@ -117,13 +117,18 @@ impl<V: Default> ProbeTable<V> {
         *self.get_or_insert_with(key, V::default).0 = value;
     }
 
-    /// Removes the entry of `key`; returns its value. The entries after it in its run move
-    /// back where their probes allow, so that no lookup passes an empty slot too early.
+    /// Removes the entry of `key`; returns its value.
     pub fn remove(&mut self, key: u64) -> Option<V> {
         if key == 0 {
             return self.zero.take();
         }
-        let mut hole = self.find(key)?;
+        let index = self.find(key)?;
+        Some(self.remove_at(index))
+    }
+
+    /// Removes the entry in slot `hole`; returns its value. The entries after it in its run
+    /// move back where their probes allow, so that no lookup passes an empty slot too early.
+    fn remove_at(&mut self, mut hole: usize) -> V {
         let removed = std::mem::take(&mut self.slots[hole]);
         self.occupied -= 1;
         let mask = self.slots.len() - 1;
@@ -138,7 +143,7 @@ impl<V: Default> ProbeTable<V> {
             }
             next = (next + 1) & mask;
         }
-        Some(removed.value)
+        removed.value
     }
 
     /// Asks memory for `key`'s home slot, so that a lookup soon after does not wait for it.
@@ -179,25 +184,50 @@ impl<V: Default> ProbeTable<V> {
         }
     }
 
-    /// Keeps the entries `keep` accepts; returns how many were dropped. The array is rebuilt
-    /// (smaller when most entries went), since linear probing cannot simply empty a slot.
+    /// Keeps the entries `keep` accepts; returns how many were dropped. `keep` may be asked
+    /// twice about an entry (one that a removal moved back into a slot that is looked at
+    /// again), so it must answer from the value alone.
+    ///
+    /// Entries are removed where they lie, each as [`remove`](Self::remove) removes one, in
+    /// one pass over the array and without allocating: the maintenance loop asks every few
+    /// seconds, usually to drop few or none, and a rebuild each time had cost a copy of every
+    /// table while its shard was locked. Only a table left less than an eighth full is rebuilt
+    /// smaller.
     pub fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) -> usize {
         let before = self.len();
         if self.zero.as_ref().is_some_and(|value| !keep(value)) {
             self.zero = None;
         }
+        let mut index = 0;
+        while index < self.slots.len() {
+            let slot = &self.slots[index];
+            if slot.key != 0 && !keep(&slot.value) {
+                // The slot is filled again from later in its run (or left empty); look at it
+                // again. A run that wraps past the end may move an entry from the start, which
+                // was kept already, back to here: asked again, it is kept again.
+                self.remove_at(index);
+            } else {
+                index += 1;
+            }
+        }
+        if self.slots.len() > MIN_SLOTS && self.occupied * 8 < self.slots.len() {
+            self.rebuild_for(self.occupied);
+        }
+        before - self.len()
+    }
+
+    /// Places the entries again in an array sized for `count` at under half full.
+    fn rebuild_for(&mut self, count: usize) {
         let kept: Vec<Slot<V>> = std::mem::take(&mut self.slots)
             .into_iter()
-            .filter(|slot| slot.key != 0 && keep(&slot.value))
+            .filter(|slot| slot.key != 0)
             .collect();
         self.occupied = 0;
-        if !kept.is_empty() {
-            // Room for the kept entries at under half full, so the table need not grow soon.
-            let size = (kept.len() * 2).next_power_of_two().max(MIN_SLOTS);
+        if count > 0 {
+            let size = (count * 2).next_power_of_two().max(MIN_SLOTS);
             self.slots = Self::empty_slots(size);
             self.place_all(kept.into_iter());
         }
-        before - self.len()
     }
 }
 
@@ -268,7 +298,52 @@ mod tests {
     }
 
     #[test]
-    fn the_array_stays_between_three_eighths_and_three_quarters_full() {
+    fn retaining_in_place_keeps_every_kept_entry_findable_and_shrinks_an_emptied_table() {
+        let mut table = ProbeTable::<u64>::default();
+        let mut oracle = HashMap::new();
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        let mut random = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..12u64 {
+            for _ in 0..3_000 {
+                // Up to 28,672 keys, so that rounds update and re-insert; at up to three
+                // quarters full, runs are long and some wrap past the end of the array.
+                let key = ((random() % 4_096) << 40 | (random() % 7)).max(1);
+                table.insert(key, key ^ round);
+                oracle.insert(key, key ^ round);
+            }
+            let asked = std::cell::Cell::new(0usize);
+            let dropped = table.retain(|value| {
+                asked.set(asked.get() + 1);
+                value % 3 != round % 3
+            });
+            let before = oracle.len();
+            oracle.retain(|_, value| *value % 3 != round % 3);
+            assert_eq!(dropped, before - oracle.len(), "round {round}");
+            assert!(asked.get() >= before, "every entry was asked about");
+            assert_eq!(table.len(), oracle.len());
+            for (key, value) in &oracle {
+                assert_eq!(table.get(*key), Some(value), "round {round}, key {key:#x}");
+            }
+        }
+        let slots = table.slots.len();
+        assert!(slots > 1_024);
+        table.retain(|value| value % 97 == 0);
+        assert!(
+            table.slots.len() < slots / 4,
+            "an emptied table is rebuilt smaller"
+        );
+        for (key, value) in oracle.iter().filter(|(_, value)| *value % 97 == 0) {
+            assert_eq!(table.get(*key), Some(value));
+        }
+    }
+
+    #[test]
+    fn inserts_keep_the_array_between_three_eighths_and_three_quarters_full() {
         let mut table = ProbeTable::<u8>::default();
         for key in 1..=100_000u64 {
             table.insert(key, 1);
@@ -286,10 +361,12 @@ mod tests {
                 );
             }
         }
+        let slots = table.slots.len();
         table.retain(|_| true);
-        assert!(
-            table.slots.len() <= 4 * 100_000,
-            "a rebuild sized for what it kept"
+        assert_eq!(
+            table.slots.len(),
+            slots,
+            "keeping everything leaves the array as it is"
         );
         assert_eq!(table.len(), 100_000);
     }
