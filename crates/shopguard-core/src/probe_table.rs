@@ -30,6 +30,10 @@ pub struct ProbeTable<V> {
     occupied: usize,
     /// The entry of key 0.
     zero: Option<V>,
+    /// Counts the changes that move entries between slots (growth, removal, rebuild), so
+    /// that a reader walking the array in parts, with the lock let go between them, can
+    /// tell that what it walked no longer holds ([`ProbeTable::layout`]).
+    layout: u64,
 }
 
 impl<V> Default for ProbeTable<V> {
@@ -38,6 +42,7 @@ impl<V> Default for ProbeTable<V> {
             slots: Vec::new(),
             occupied: 0,
             zero: None,
+            layout: 0,
         }
     }
 }
@@ -131,6 +136,7 @@ impl<V: Default> ProbeTable<V> {
     fn remove_at(&mut self, mut hole: usize) -> V {
         let removed = std::mem::take(&mut self.slots[hole]);
         self.occupied -= 1;
+        self.layout += 1;
         let mask = self.slots.len() - 1;
         let mut next = (hole + 1) & mask;
         while self.slots[next].key != 0 {
@@ -161,6 +167,7 @@ impl<V: Default> ProbeTable<V> {
 
     /// Doubles the array (or makes the first one) and places every entry again.
     fn grow(&mut self) {
+        self.layout += 1;
         let size = (self.slots.len() * 2).max(MIN_SLOTS);
         let old = std::mem::replace(&mut self.slots, Self::empty_slots(size));
         self.occupied = 0;
@@ -218,6 +225,7 @@ impl<V: Default> ProbeTable<V> {
 
     /// Places the entries again in an array sized for `count` at under half full.
     fn rebuild_for(&mut self, count: usize) {
+        self.layout += 1;
         let kept: Vec<Slot<V>> = std::mem::take(&mut self.slots)
             .into_iter()
             .filter(|slot| slot.key != 0)
@@ -240,6 +248,32 @@ impl<V> ProbeTable<V> {
     /// Whether there is no entry.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// A number that changes whenever entries may have moved between slots: two calls
+    /// that return the same number bracket a time in which every entry stayed in its slot
+    /// (entries may have been added or changed in place).
+    pub fn layout(&self) -> u64 {
+        self.layout
+    }
+
+    /// Length of the slot array (for walking it in parts with [`entries_in`](Self::entries_in)).
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The entries in slots `range` of the array, and the entry of key 0 along with the
+    /// range that starts at 0.
+    pub fn entries_in(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = (u64, &V)> {
+        let zero = self.zero.as_ref().filter(|_| range.start == 0);
+        let end = range.end.min(self.slots.len());
+        let start = range.start.min(end);
+        zero.map(|value| (0, value)).into_iter().chain(
+            self.slots[start..end]
+                .iter()
+                .filter(|slot| slot.key != 0)
+                .map(|slot| (slot.key, &slot.value)),
+        )
     }
 
     /// Every entry, in no particular order.
