@@ -760,17 +760,6 @@ impl ListRegistry {
         self.view().contains(id, value, now_ms)
     }
 
-    /// Asks memory for what looking `ip` up in every IP list will read (see
-    /// [`crate::Engine::prefetch`]).
-    pub fn prefetch_ip(&self, ip: IpAddr) {
-        self.view().prefetch_ip(ip);
-    }
-
-    /// Whether `ip` is in list `id` at `now_ms`.
-    pub fn contains_ip(&self, id: ListId, ip: IpAddr, now_ms: i64) -> bool {
-        self.view().contains_ip(id, ip, now_ms)
-    }
-
     /// Drops expired entries from every list; returns how many.
     pub fn purge_expired(&self, now_ms: i64) -> usize {
         self.lists
@@ -800,7 +789,8 @@ impl ListsView {
             .is_some_and(|list| list.contains_ip(ip, now_ms))
     }
 
-    /// Asks memory for what looking `ip` up in every IP list will read.
+    /// Asks memory for what looking `ip` up in every IP list will read (see
+    /// [`crate::Engine::prefetch`]).
     pub fn prefetch_ip(&self, ip: IpAddr) {
         for list in self.0.iter() {
             list.prefetch_ip(ip);

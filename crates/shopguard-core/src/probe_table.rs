@@ -165,13 +165,20 @@ impl<V: Default> ProbeTable<V> {
         lines(&slot.value);
     }
 
-    /// Doubles the array (or makes the first one) and places every entry again.
+    /// Doubles the array (or makes the first one).
     fn grow(&mut self) {
+        self.resize((self.slots.len() * 2).max(MIN_SLOTS));
+    }
+
+    /// Places every entry again in an array of `size` slots, a power of two with room for
+    /// them all; 0 only when the array holds none.
+    fn resize(&mut self, size: usize) {
         self.layout += 1;
-        let size = (self.slots.len() * 2).max(MIN_SLOTS);
         let old = std::mem::replace(&mut self.slots, Self::empty_slots(size));
         self.occupied = 0;
-        self.place_all(old.into_iter().filter(|slot| slot.key != 0));
+        if size > 0 {
+            self.place_all(old.into_iter().filter(|slot| slot.key != 0));
+        }
     }
 
     fn empty_slots(size: usize) -> Vec<Slot<V>> {
@@ -218,24 +225,14 @@ impl<V: Default> ProbeTable<V> {
             }
         }
         if self.slots.len() > MIN_SLOTS && self.occupied * 8 < self.slots.len() {
-            self.rebuild_for(self.occupied);
+            // Sized for what is left at under half full, so that it need not grow soon.
+            let size = match self.occupied {
+                0 => 0,
+                left => (left * 2).next_power_of_two().max(MIN_SLOTS),
+            };
+            self.resize(size);
         }
         before - self.len()
-    }
-
-    /// Places the entries again in an array sized for `count` at under half full.
-    fn rebuild_for(&mut self, count: usize) {
-        self.layout += 1;
-        let kept: Vec<Slot<V>> = std::mem::take(&mut self.slots)
-            .into_iter()
-            .filter(|slot| slot.key != 0)
-            .collect();
-        self.occupied = 0;
-        if count > 0 {
-            let size = (count * 2).next_power_of_two().max(MIN_SLOTS);
-            self.slots = Self::empty_slots(size);
-            self.place_all(kept.into_iter());
-        }
     }
 }
 
@@ -278,12 +275,7 @@ impl<V> ProbeTable<V> {
 
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
-        self.zero.iter().map(|value| (0, value)).chain(
-            self.slots
-                .iter()
-                .filter(|slot| slot.key != 0)
-                .map(|slot| (slot.key, &slot.value)),
-        )
+        self.entries_in(0..self.slots.len())
     }
 }
 
