@@ -118,3 +118,21 @@ mod tests {
         );
     }
 }
+
+/// API keys as stored.
+pub trait ApiKeyStore: Send + Sync {
+    /// Stores a new API key, recording `audit` with it.
+    fn insert_api_key(&self, record: &ApiKeyRecord, audit: &crate::NewAuditEntry)
+        -> crate::StoreResult<()>;
+    /// The API key with this id, revoked or not.
+    fn api_key(&self, key_id: &str) -> crate::StoreResult<Option<ApiKeyRecord>>;
+    /// Every API key.
+    fn api_keys(&self) -> crate::StoreResult<Vec<ApiKeyRecord>>;
+    /// Revokes an API key; false (and nothing recorded) when there was no unrevoked one.
+    fn revoke_api_key(
+        &self,
+        key_id: &str,
+        at_ms: i64,
+        audit: &crate::NewAuditEntry,
+    ) -> crate::StoreResult<bool>;
+}

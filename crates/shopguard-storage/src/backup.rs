@@ -32,7 +32,7 @@ use crate::embedded::EmbeddedStore;
 use crate::files::{io, sync_folder};
 use crate::frames::{self, ScanEnd};
 use crate::keyring::{LocalMasterKey, MasterKey};
-use crate::{Store, StoreError, StoreResult};
+use crate::{ApiKeyStore, DecisionStore, PolicyStore, StoreError, StoreResult};
 
 /// Name of the manifest in a backup folder.
 pub const MANIFEST: &str = "MANIFEST.json";
@@ -214,13 +214,21 @@ pub fn backup(
         data_dir.join("shopguard.db"),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
-    .map_err(|source| StoreError::Database { operation, source })?;
+    .map_err(|error| StoreError::Backend {
+        operation,
+        message: error.to_string(),
+        retryable: false,
+    })?;
     connection
         .execute(
             "VACUUM INTO ?1",
             [out.join("shopguard.db").to_string_lossy().as_ref()],
         )
-        .map_err(|source| StoreError::Database { operation, source })?;
+        .map_err(|error| StoreError::Backend {
+        operation,
+        message: error.to_string(),
+        retryable: false,
+    })?;
     drop(connection);
     progress(1, total);
     for (done, (relative, framed)) in plan.iter().enumerate() {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use crate::keyring::Keyring;
-use crate::{LogBatch, Store, StoreError, StoreResult};
+use crate::{DecisionStore, LogBatch, StoreError, StoreResult};
 
 /// Most records written in one transaction (a request's batch is never split, so one write
 /// may hold a little more).
@@ -124,7 +124,12 @@ impl std::fmt::Debug for DecisionLog {
 
 impl DecisionLog {
     /// Starts the writer thread over `store`, with a queue of about `capacity` records.
-    pub fn start(store: Arc<dyn Store>, capacity: usize) -> DecisionLog {
+    /// With `sealer`, batches encrypt personal fields with its active key.
+    pub fn start(
+        store: Arc<dyn DecisionStore>,
+        sealer: Option<Arc<Keyring>>,
+        capacity: usize,
+    ) -> DecisionLog {
         let queue = Arc::new(Queue {
             pending: Mutex::new(Pending::default()),
             work: Condvar::new(),
@@ -133,7 +138,6 @@ impl DecisionLog {
             spare: Mutex::new(Vec::new()),
         });
         let stats = Arc::new(LogStats::default());
-        let sealer = store.log_sealer();
         let writer_queue = queue.clone();
         let writer_stats = stats.clone();
         let writer = std::thread::Builder::new()
@@ -222,7 +226,7 @@ impl Drop for DecisionLog {
     }
 }
 
-fn run_writer(store: &dyn Store, queue: &Queue, stats: &LogStats) {
+fn run_writer(store: &dyn DecisionStore, queue: &Queue, stats: &LogStats) {
     loop {
         let mut pending = queue.pending.lock();
         while pending.batches.is_empty() && pending.flushes.is_empty() && !pending.closed {
@@ -267,7 +271,7 @@ fn keep_spares(queue: &Queue, mut written: Vec<LogBatch>) {
 }
 
 /// Writes `batches` (retrying), and gives them back for reuse.
-fn write_batches(store: &dyn Store, batches: Vec<LogBatch>, stats: &LogStats) -> Vec<LogBatch> {
+fn write_batches(store: &dyn DecisionStore, batches: Vec<LogBatch>, stats: &LogStats) -> Vec<LogBatch> {
     if batches.is_empty() {
         return batches;
     }
@@ -281,7 +285,8 @@ fn write_batches(store: &dyn Store, batches: Vec<LogBatch>, stats: &LogStats) ->
                 return batches;
             }
             Err(error) => {
-                tracing::error!(attempt, records = count, error = %error, "decision log write failed");
+                let retryable = error.is_retryable();
+                tracing::error!(attempt, records = count, retryable, error = %error, "decision log write failed");
                 std::thread::sleep(Duration::from_millis(100));
             }
         }

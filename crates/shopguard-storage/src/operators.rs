@@ -4,6 +4,9 @@
 use serde::{Deserialize, Serialize};
 use shopguard_core::rbac::Role;
 
+use crate::audit_log::NewAuditEntry;
+use crate::StoreResult;
+
 /// An operator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorRecord {
@@ -68,4 +71,40 @@ impl GrantRecord {
     pub fn is_active(&self, now_ms: i64) -> bool {
         self.approved_by.is_some() && self.expires_at_ms.is_some_and(|end| end > now_ms)
     }
+}
+
+/// Operators, their sessions and grants.
+pub trait OperatorStore: Send + Sync {
+    /// Stores a new operator; `Conflict` when the name is taken.
+    fn insert_operator(&self, operator: &OperatorRecord, audit: &NewAuditEntry) -> StoreResult<()>;
+    /// One operator.
+    fn operator(&self, username: &str) -> StoreResult<Option<OperatorRecord>>;
+    /// Every operator.
+    fn operators(&self) -> StoreResult<Vec<OperatorRecord>>;
+    /// Disables an operator: their sessions stop working at once; false (and nothing
+    /// recorded) when there was no such active operator.
+    fn disable_operator(&self, username: &str, at_ms: i64, audit: &NewAuditEntry)
+        -> StoreResult<bool>;
+    /// Stores a session (a login), recording `audit` with it.
+    fn insert_session(&self, session: &SessionRecord, audit: &NewAuditEntry) -> StoreResult<()>;
+    /// One session.
+    fn session(&self, session_id: &str) -> StoreResult<Option<SessionRecord>>;
+    /// Stores a grant request; returns its id. `audit` makes the entry for that id.
+    fn insert_grant(
+        &self,
+        grant: &GrantRecord,
+        audit: &dyn Fn(i64) -> NewAuditEntry,
+    ) -> StoreResult<i64>;
+    /// One grant.
+    fn grant(&self, id: i64) -> StoreResult<Option<GrantRecord>>;
+    /// Approves a pending grant; false (and nothing recorded) when it was not pending.
+    fn approve_grant(
+        &self,
+        id: i64,
+        approver: &str,
+        at_ms: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
+    /// Grants, newest first, of one operator or of all.
+    fn grants(&self, username: Option<&str>) -> StoreResult<Vec<GrantRecord>>;
 }

@@ -41,3 +41,37 @@ pub fn read_snapshot(data_dir: &Path) -> StoreResult<Option<Vec<u8>>> {
         }),
     }
 }
+
+/// Where a node keeps its engine snapshot (velocity counts and profiles). Velocity state
+/// is per node, so each node has its own.
+pub trait SnapshotStore: Send + Sync {
+    /// Replaces the snapshot atomically: a reader sees the old one or the new one whole.
+    fn write_snapshot(&self, bytes: &[u8]) -> StoreResult<()>;
+    /// The snapshot, if one was written.
+    fn read_snapshot(&self) -> StoreResult<Option<Vec<u8>>>;
+}
+
+/// Snapshots in a file of the data folder (the embedded backend's way).
+#[derive(Clone, Debug)]
+pub struct FileSnapshots {
+    data_dir: PathBuf,
+}
+
+impl FileSnapshots {
+    /// Snapshots in `data_dir`.
+    pub fn new(data_dir: &Path) -> FileSnapshots {
+        FileSnapshots {
+            data_dir: data_dir.to_owned(),
+        }
+    }
+}
+
+impl SnapshotStore for FileSnapshots {
+    fn write_snapshot(&self, bytes: &[u8]) -> StoreResult<()> {
+        write_snapshot(&self.data_dir, bytes)
+    }
+
+    fn read_snapshot(&self) -> StoreResult<Option<Vec<u8>>> {
+        read_snapshot(&self.data_dir)
+    }
+}
