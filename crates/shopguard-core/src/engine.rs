@@ -203,15 +203,32 @@ impl Engine {
         checked: &CheckedPolicy,
         version: u64,
     ) -> Result<Arc<CompiledPolicy>, PolicyError> {
-        let compiled = Arc::new(CompiledPolicy::compile(
+        let compiled = self.prepare_policy(checked, version)?;
+        self.activate_policy(compiled.clone());
+        Ok(compiled)
+    }
+
+    /// Compiles a checked policy against this engine's lists and feature state, without
+    /// making it live: the step that can fail, taken before the version is recorded live
+    /// anywhere. Lists the policy names are created (empty) if missing.
+    pub fn prepare_policy(
+        &self,
+        checked: &CheckedPolicy,
+        version: u64,
+    ) -> Result<Arc<CompiledPolicy>, PolicyError> {
+        Ok(Arc::new(CompiledPolicy::compile(
             &checked.source,
             version,
             &self.lists,
             &self.states,
-        )?);
-        self.policy.store(compiled.clone());
-        self.states.retain_shapes(&compiled.shapes());
-        Ok(compiled)
+        )?))
+    }
+
+    /// Makes a prepared policy live in one atomic swap; it cannot fail.
+    pub fn activate_policy(&self, compiled: Arc<CompiledPolicy>) {
+        let shapes = compiled.shapes();
+        self.policy.store(compiled);
+        self.states.retain_shapes(&shapes);
     }
 
     /// Asks memory for the profile, velocity series and IP-list entries that deciding

@@ -225,10 +225,10 @@ pub fn backup(
             [out.join("shopguard.db").to_string_lossy().as_ref()],
         )
         .map_err(|error| StoreError::Backend {
-        operation,
-        message: error.to_string(),
-        retryable: false,
-    })?;
+            operation,
+            message: error.to_string(),
+            retryable: false,
+        })?;
     drop(connection);
     progress(1, total);
     for (done, (relative, framed)) in plan.iter().enumerate() {

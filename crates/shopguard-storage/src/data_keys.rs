@@ -14,6 +14,9 @@ pub trait DataKeyStore: Send + Sync {
     fn keyring(&self) -> StoreResult<Arc<Keyring>>;
     /// Makes a new data key the one that encrypts personal fields; returns its id. Values
     /// sealed under older keys stay readable.
-    fn rotate_data_key(&self, now_ms: i64, audit: &dyn Fn(u32) -> NewAuditEntry)
-        -> StoreResult<u32>;
+    fn rotate_data_key(
+        &self,
+        now_ms: i64,
+        audit: &dyn Fn(u32) -> NewAuditEntry,
+    ) -> StoreResult<u32>;
 }

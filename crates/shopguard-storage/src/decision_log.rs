@@ -271,7 +271,11 @@ fn keep_spares(queue: &Queue, mut written: Vec<LogBatch>) {
 }
 
 /// Writes `batches` (retrying), and gives them back for reuse.
-fn write_batches(store: &dyn DecisionStore, batches: Vec<LogBatch>, stats: &LogStats) -> Vec<LogBatch> {
+fn write_batches(
+    store: &dyn DecisionStore,
+    batches: Vec<LogBatch>,
+    stats: &LogStats,
+) -> Vec<LogBatch> {
     if batches.is_empty() {
         return batches;
     }

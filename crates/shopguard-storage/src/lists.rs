@@ -50,8 +50,12 @@ pub trait ListStore: Send + Sync {
         audit: &NewAuditEntry,
     ) -> StoreResult<()>;
     /// Removes an entry; false (and nothing recorded) when there was none.
-    fn remove_list_entry(&self, list: &str, value: &str, audit: &NewAuditEntry)
-        -> StoreResult<bool>;
+    fn remove_list_entry(
+        &self,
+        list: &str,
+        value: &str,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
     /// Entries of a list, ordered by value, after `after` (for paging).
     fn list_entries(
         &self,

@@ -83,8 +83,12 @@ pub trait OperatorStore: Send + Sync {
     fn operators(&self) -> StoreResult<Vec<OperatorRecord>>;
     /// Disables an operator: their sessions stop working at once; false (and nothing
     /// recorded) when there was no such active operator.
-    fn disable_operator(&self, username: &str, at_ms: i64, audit: &NewAuditEntry)
-        -> StoreResult<bool>;
+    fn disable_operator(
+        &self,
+        username: &str,
+        at_ms: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
     /// Stores a session (a login), recording `audit` with it.
     fn insert_session(&self, session: &SessionRecord, audit: &NewAuditEntry) -> StoreResult<()>;
     /// One session.

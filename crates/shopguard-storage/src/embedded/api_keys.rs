@@ -42,7 +42,11 @@ impl ApiKeyStore for EmbeddedStore {
     fn api_key(&self, key_id: &str) -> StoreResult<Option<ApiKeyRecord>> {
         self.read(|connection| {
             connection
-                .query_row(&format!("{COLUMNS} WHERE key_id = ?1"), [key_id], api_key_from_row)
+                .query_row(
+                    &format!("{COLUMNS} WHERE key_id = ?1"),
+                    [key_id],
+                    api_key_from_row,
+                )
                 .optional()
                 .map_err(db("reading an API key"))
         })

@@ -15,7 +15,11 @@ impl DataKeyStore for EmbeddedStore {
             .ok_or(StoreError::Unavailable("field encryption"))
     }
 
-    fn rotate_data_key(&self, now_ms: i64, audit: &dyn Fn(u32) -> NewAuditEntry) -> StoreResult<u32> {
+    fn rotate_data_key(
+        &self,
+        now_ms: i64,
+        audit: &dyn Fn(u32) -> NewAuditEntry,
+    ) -> StoreResult<u32> {
         let (keyring, master) = self.keys.as_ref().ok_or(StoreError::Unavailable(
             "field encryption (opened for administration only)",
         ))?;

@@ -122,7 +122,12 @@ impl ListStore for EmbeddedStore {
         })
     }
 
-    fn remove_list_entry(&self, list: &str, value: &str, audit: &NewAuditEntry) -> StoreResult<bool> {
+    fn remove_list_entry(
+        &self,
+        list: &str,
+        value: &str,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool> {
         let operation = "removing a list entry";
         self.audited(operation, |transaction| {
             let changed = transaction

@@ -125,7 +125,12 @@ impl OperatorStore for EmbeddedStore {
             .collect()
     }
 
-    fn disable_operator(&self, username: &str, at_ms: i64, audit: &NewAuditEntry) -> StoreResult<bool> {
+    fn disable_operator(
+        &self,
+        username: &str,
+        at_ms: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool> {
         let operation = "disabling an operator";
         self.audited(operation, |transaction| {
             let changed = transaction

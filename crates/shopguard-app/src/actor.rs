@@ -1,0 +1,111 @@
+//! Who acts: one identity type used in every record (audit entries, list entries, policy
+//! versions, grants), spelled one way.
+
+use std::fmt;
+
+use shopguard_core::rbac::{self, Scope};
+
+/// Who did something.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Actor {
+    /// An API key: its id (unique) and its name.
+    ApiKey {
+        /// Key id.
+        id: String,
+        /// Key name.
+        name: String,
+    },
+    /// A person logged in with password and TOTP.
+    Operator {
+        /// Username.
+        username: String,
+    },
+    /// The command line, run by this operating-system user.
+    Cli {
+        /// The `USER` that ran it.
+        user: String,
+    },
+    /// shopguard itself (start-up, maintenance).
+    System,
+}
+
+impl Actor {
+    /// The command-line actor for the user running this process.
+    pub fn cli() -> Actor {
+        Actor::Cli {
+            user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+        }
+    }
+
+    /// The operator's username, when the actor is a person logged in.
+    pub fn operator(&self) -> Option<&str> {
+        match self {
+            Actor::Operator { username } => Some(username),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Actor {
+    /// `key:<id>:<name>`, `operator:<username>`, `cli:<user>` or `system`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::ApiKey { id, name } => write!(f, "key:{id}:{name}"),
+            Actor::Operator { username } => write!(f, "operator:{username}"),
+            Actor::Cli { user } => write!(f, "cli:{user}"),
+            Actor::System => f.write_str("system"),
+        }
+    }
+}
+
+/// An authenticated caller: who, and the scopes they hold now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// Who.
+    pub actor: Actor,
+    /// Scopes held now (for an operator: standing roles plus approved, unexpired grants).
+    pub scopes: Vec<Scope>,
+}
+
+impl Principal {
+    /// Whether the principal holds `scope` (admin holds every scope).
+    pub fn grants(&self, scope: Scope) -> bool {
+        rbac::grants(&self.scopes, scope)
+    }
+
+    /// A principal with every scope, for the command line run by someone who can read the
+    /// data folder (and so could do anything anyway).
+    pub fn cli() -> Principal {
+        Principal {
+            actor: Actor::cli(),
+            scopes: vec![Scope::Admin],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_actor_is_spelled_one_way() {
+        let key = Actor::ApiKey {
+            id: "k1".into(),
+            name: "checkout".into(),
+        };
+        assert_eq!(key.to_string(), "key:k1:checkout");
+        let operator = Actor::Operator {
+            username: "ana".into(),
+        };
+        assert_eq!(operator.to_string(), "operator:ana");
+        assert_eq!(operator.operator(), Some("ana"));
+        assert_eq!(Actor::System.to_string(), "system");
+        assert_eq!(
+            Actor::Cli {
+                user: "root".into()
+            }
+            .to_string(),
+            "cli:root"
+        );
+    }
+}

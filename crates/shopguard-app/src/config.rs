@@ -1,0 +1,128 @@
+//! A node's configuration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use shopguard_core::audit::RecordClass;
+
+/// A node's settings: one typed struct. Every field has a default; the binary fills them from
+/// flags, then environment, then a config file (see `config/shopguard.example.toml`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on; loopback by default, so nothing is exposed without consent.
+    pub listen: SocketAddr,
+    /// Folder for the database, state snapshot and bootstrap key.
+    pub data_dir: PathBuf,
+    /// Policy file loaded at start; a new version is stored when it differs from the live one.
+    pub policy_file: Option<PathBuf>,
+    /// Most events in one batch request.
+    pub max_batch_events: usize,
+    /// Largest request body, in bytes (list imports may be 16 times larger).
+    pub max_body_bytes: usize,
+    /// Requests per second allowed per API key.
+    pub rate_limit_per_second: u32,
+    /// Days decisions and alerts are kept.
+    pub decision_retention_days: u32,
+    /// Days an idle user's profile is kept.
+    pub profile_retention_days: u32,
+    /// Seconds between engine state snapshots.
+    pub snapshot_interval_seconds: u64,
+    /// Seconds between expiry passes (idle feature keys, expired list entries, unanswered
+    /// challenges), in whole ticks of the maintenance loop: 5 s at least, rounded down to a
+    /// multiple of 5.
+    pub expiry_interval_seconds: u64,
+    /// Decisions that may wait for the log writer before requests slow down.
+    pub log_queue_capacity: usize,
+    /// A decision-log segment is sealed (indexed) once it holds this many MiB.
+    pub decision_segment_mib: u64,
+    /// Flush each batch of the decision log to the disk before counting it written.
+    pub decision_log_fsync: bool,
+    /// Days the content of audit entries is kept, for every record class except
+    /// registrations and logins, which are kept long-term (DB33/T 978-2015 §8.4.2 asks for
+    /// at least a year: values below 365 are refused).
+    pub audit_retention_days: u32,
+    /// Days kept for particular record classes, overriding `audit_retention_days` (each at
+    /// least 365; registrations and logins are kept long-term and cannot be shortened).
+    pub audit_retention_days_by_class: std::collections::BTreeMap<RecordClass, u32>,
+    /// Seconds between signed checkpoints of the audit log (taken only when it grew).
+    pub audit_checkpoint_seconds: u64,
+    /// Whether a policy version that adds or changes punitive rules (enforced rules that
+    /// deny or add to a list) must be approved by someone other than its author before it
+    /// goes live.
+    pub require_rule_approval: bool,
+    /// Hours an operator's login session lasts.
+    pub operator_session_hours: u32,
+    /// Serve `POST /v1/noop`, which does nothing: the HTTP stack's ceiling for benchmarks.
+    pub enable_noop_endpoint: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8686)),
+            data_dir: PathBuf::from("data"),
+            policy_file: None,
+            max_batch_events: 1_000,
+            max_body_bytes: 4 * 1024 * 1024,
+            rate_limit_per_second: 100_000,
+            decision_retention_days: 365,
+            profile_retention_days: 400,
+            snapshot_interval_seconds: 30,
+            expiry_interval_seconds: 5,
+            log_queue_capacity: 200_000,
+            decision_segment_mib: 128,
+            decision_log_fsync: true,
+            audit_retention_days: 365,
+            audit_retention_days_by_class: std::collections::BTreeMap::new(),
+            audit_checkpoint_seconds: 60,
+            operator_session_hours: 8,
+            require_rule_approval: true,
+            enable_noop_endpoint: false,
+        }
+    }
+}
+
+impl Config {
+    /// Refuses settings out of range, naming the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_batch_events == 0 || self.max_body_bytes < 1024 {
+            return Err(
+                "max_batch_events must be positive and max_body_bytes at least 1024".into(),
+            );
+        }
+        if self.rate_limit_per_second == 0 {
+            return Err("rate_limit_per_second must be positive".into());
+        }
+        if self.audit_retention_days < 365 {
+            return Err(
+                "audit_retention_days must be at least 365 (DB33/T 978-2015 §8.4.2)".into(),
+            );
+        }
+        if !(1..=24 * 30).contains(&self.operator_session_hours) {
+            return Err("operator_session_hours must be between 1 and 720".into());
+        }
+        for (class, days) in &self.audit_retention_days_by_class {
+            if class.kept_long_term() {
+                return Err(format!(
+                    "audit_retention_days_by_class: {} records are kept long-term (DB33/T 978-2015 §8.4.2)",
+                    class.as_str()
+                ));
+            }
+            if *days < 365 {
+                return Err(format!(
+                    "audit_retention_days_by_class: {} must be kept at least 365 days",
+                    class.as_str()
+                ));
+            }
+        }
+        if self.audit_checkpoint_seconds == 0 {
+            return Err("audit_checkpoint_seconds must be positive".into());
+        }
+        if !(1..=4_096).contains(&self.decision_segment_mib) {
+            return Err("decision_segment_mib must be between 1 and 4096".into());
+        }
+        Ok(())
+    }
+}

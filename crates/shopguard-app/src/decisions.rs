@@ -1,0 +1,146 @@
+//! Decisions: decide an event, encode the answer and the log record once, queue it for the
+//! log; read the log back. Shared by the HTTP API now and a stream consumer later.
+
+use std::sync::Arc;
+
+use shopguard_core::audit::RecordClass;
+use shopguard_core::{Decision, Engine, Event};
+use shopguard_storage::decision_log::{DecisionLog, TryAppendError};
+use shopguard_storage::{
+    AlertRecord, DecisionQuery, DecisionRecord, LogBatch, RecordRef, Store, StoreResult,
+};
+
+use crate::actor::Principal;
+use crate::audit::AuditService;
+use crate::error::{ServiceError, ServiceResult};
+use crate::ids::new_id_at;
+
+/// The decision service.
+pub struct DecisionService {
+    engine: Arc<Engine>,
+    store: Arc<dyn Store>,
+    log: Arc<DecisionLog>,
+    audit: Arc<AuditService>,
+}
+
+impl std::fmt::Debug for DecisionService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecisionService").finish_non_exhaustive()
+    }
+}
+
+impl DecisionService {
+    /// A service over the engine, the store, the log writer and the audit service.
+    pub fn new(
+        engine: Arc<Engine>,
+        store: Arc<dyn Store>,
+        log: Arc<DecisionLog>,
+        audit: Arc<AuditService>,
+    ) -> DecisionService {
+        DecisionService {
+            engine,
+            store,
+            log,
+            audit,
+        }
+    }
+
+    /// The log writer (for its statistics and shutdown).
+    pub fn log(&self) -> &Arc<DecisionLog> {
+        &self.log
+    }
+
+    /// Decides an event at `now_ms` (the time its decision id carries), without logging.
+    pub fn decide(&self, event: &Event, now_ms: i64) -> Decision {
+        // The event's state is asked of memory all at once, so that its cache misses overlap
+        // instead of following one another (decision 0015).
+        self.engine.prefetch_and_decide(event, new_id_at(now_ms))
+    }
+
+    /// Decides the reported result of a challenge as a `challenge_passed` or
+    /// `challenge_failed` event.
+    pub fn report_challenge(
+        &self,
+        decision_id: &str,
+        passed: bool,
+        now_ms: i64,
+    ) -> ServiceResult<(Event, Decision)> {
+        self.engine
+            .report_challenge(decision_id, passed, now_ms, new_id_at(now_ms))
+            .map_err(|error| ServiceError::Conflict(error.to_string()))
+    }
+
+    /// An empty log batch for about `records` decisions.
+    pub fn batch(&self, records: usize) -> LogBatch {
+        self.log.batch(records)
+    }
+
+    /// Appends a decision's JSON to `answer` and its record to `batch`.
+    pub fn encode(
+        &self,
+        record: RecordRef<'_>,
+        answer: &mut Vec<u8>,
+        batch: &mut LogBatch,
+    ) -> ServiceResult<()> {
+        shopguard_core::json::write_decision_json(record.decision, answer)
+            .map_err(|error| ServiceError::Internal(format!("encoding a decision: {error}")))?;
+        batch.push_ref(record)?;
+        Ok(())
+    }
+
+    /// Queues a batch without waiting; gives it back when the queue is full.
+    pub fn try_submit(&self, batch: LogBatch) -> Result<(), TryAppendError> {
+        self.log.try_append(batch)
+    }
+
+    /// Queues a batch, waiting while the queue is full (call off the async threads).
+    pub fn submit_waiting(&self, batch: LogBatch) -> StoreResult<()> {
+        self.log.append(batch)
+    }
+
+    /// One logged decision. Reading decisions is recorded (they carry personal data).
+    pub fn get(&self, decision_id: &str, caller: &Principal) -> ServiceResult<DecisionRecord> {
+        self.audit.record(self.audit.entry(
+            RecordClass::DataAccess,
+            &caller.actor,
+            "decisions.read",
+            format!("decision:{decision_id}"),
+            serde_json::Value::Null,
+        ))?;
+        self.store.decision(decision_id)?.ok_or_else(|| {
+            ServiceError::NotFound(format!(
+                "decision '{decision_id}' not found (it may still be queued for the log)"
+            ))
+        })
+    }
+
+    /// Logged decisions matching a query, newest first; the query is recorded first.
+    pub fn query(
+        &self,
+        query: &DecisionQuery,
+        caller: &Principal,
+    ) -> ServiceResult<Vec<DecisionRecord>> {
+        let object = query
+            .user_id
+            .as_ref()
+            .map_or_else(|| "decisions".to_owned(), |user| format!("user:{user}"));
+        self.audit.record(self.audit.entry(
+            RecordClass::DataAccess,
+            &caller.actor,
+            "decisions.query",
+            object,
+            serde_json::to_value(query).unwrap_or_default(),
+        ))?;
+        Ok(self.store.query_decisions(query)?)
+    }
+
+    /// Alerts in a time range, newest first.
+    pub fn alerts(
+        &self,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+        limit: u32,
+    ) -> ServiceResult<Vec<AlertRecord>> {
+        Ok(self.store.query_alerts(from_ms, to_ms, limit)?)
+    }
+}

@@ -1,0 +1,46 @@
+//! shopguard's application layer: one service per aggregate, each owning its use cases.
+//!
+//! HTTP handlers and command-line commands translate requests into calls of these
+//! services and their results into answers; they hold no rule of their own. A service
+//! checks what the caller may do, decides through the core, persists through the storage
+//! traits and records the audit entry, always in the order documented in [`audit`]: no
+//! state change is visible or acknowledged without its audit entry.
+//!
+//! The services are synchronous (storage is); async callers run them on a blocking thread.
+//!
+//! | service | aggregate |
+//! |---|---|
+//! | [`DecisionService`] | decide, encode, log; read the log |
+//! | [`PolicyService`] | check, propose, approve, roll back (one serialiser, compare and set) |
+//! | [`ListService`] | lists and entries, imports |
+//! | [`KeyService`] | API keys, authentication |
+//! | [`OperatorService`] | operators, logins and sessions, grants |
+//! | [`DataKeyService`] | data keys, re-encryption |
+//! | [`AuditService`] | the outbox, the audit log, unmasking |
+#![warn(missing_docs)]
+
+pub mod actor;
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod data_keys;
+pub mod decisions;
+pub mod error;
+pub mod ids;
+pub mod keys;
+pub mod lists;
+pub mod node;
+pub mod operators;
+pub mod policies;
+
+pub use actor::{Actor, Principal};
+pub use audit::AuditService;
+pub use config::Config;
+pub use data_keys::DataKeyService;
+pub use decisions::DecisionService;
+pub use error::{ServiceError, ServiceResult};
+pub use keys::KeyService;
+pub use lists::ListService;
+pub use node::{App, OpenError, Opened};
+pub use operators::OperatorService;
+pub use policies::PolicyService;

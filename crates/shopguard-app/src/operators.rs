@@ -1,0 +1,356 @@
+//! Operators (people): creation under the password and separation-of-duty rules, login with
+//! password and TOTP, sessions, temporary grants approved by another person, offboarding.
+
+use std::sync::Arc;
+
+use shopguard_core::audit::RecordClass;
+use shopguard_core::credentials;
+use shopguard_core::rbac::{self, Role};
+use shopguard_storage::operators::{GrantRecord, OperatorRecord, SessionRecord};
+use shopguard_storage::Store;
+
+use crate::actor::{Actor, Principal};
+use crate::audit::AuditService;
+use crate::clock::now_ms;
+use crate::error::{ServiceError, ServiceResult};
+
+/// Longest temporary grant: seven days.
+pub const MAX_GRANT_SECONDS: u64 = 7 * 86_400;
+
+/// A new operator's enrolment: the TOTP secret, shown once.
+#[derive(Debug)]
+pub struct Enrolment {
+    /// The secret in base32, for typing into an authenticator app.
+    pub totp_base32: String,
+    /// The `otpauth://` URI, for a QR code.
+    pub totp_uri: String,
+}
+
+/// A session opened by a login.
+#[derive(Debug)]
+pub struct Login {
+    /// The session token (`sgs_…`), shown once.
+    pub token: String,
+    /// When it ends.
+    pub expires_at_ms: i64,
+    /// The operator's standing roles.
+    pub roles: Vec<Role>,
+}
+
+/// The operator service.
+pub struct OperatorService {
+    store: Arc<dyn Store>,
+    audit: Arc<AuditService>,
+    session_ms: i64,
+}
+
+impl std::fmt::Debug for OperatorService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperatorService").finish_non_exhaustive()
+    }
+}
+
+/// Whether a username is well formed: 1 to 64 letters, digits, `.`, `_` or `-`.
+pub fn username_is_valid(username: &str) -> bool {
+    !username.is_empty()
+        && username.len() <= 64
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+impl OperatorService {
+    /// A service whose sessions last `session_hours`.
+    pub fn new(store: Arc<dyn Store>, audit: Arc<AuditService>, session_hours: u32) -> Self {
+        OperatorService {
+            store,
+            audit,
+            session_ms: i64::from(session_hours) * 3_600_000,
+        }
+    }
+
+    /// Creates an operator with a strong password and a new TOTP secret.
+    pub fn create(
+        &self,
+        username: &str,
+        password: &str,
+        roles: Vec<Role>,
+        actor: &Actor,
+    ) -> ServiceResult<Enrolment> {
+        if !username_is_valid(username) {
+            return Err(ServiceError::invalid(
+                "username",
+                "username: 1 to 64 letters, digits, '.', '_' or '-'",
+            ));
+        }
+        rbac::check_separation(&roles).map_err(|why| ServiceError::invalid("roles", why))?;
+        credentials::check_password_strength(password, &[username])
+            .map_err(|error| ServiceError::invalid("password", error.to_string()))?;
+        let totp_secret = credentials::new_totp_secret();
+        let (totp_base32, totp_uri) = credentials::totp_enrolment(&totp_secret, username)
+            .ok_or_else(|| ServiceError::Internal("making the TOTP secret failed".into()))?;
+        let password_hash = credentials::hash_password(password)
+            .map_err(|error| ServiceError::Internal(format!("hashing the password: {error}")))?;
+        let role_names: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
+        let entry = self.audit.entry(
+            RecordClass::AccessControl,
+            actor,
+            "operator.create",
+            format!("operator:{username}"),
+            serde_json::json!({ "roles": role_names }),
+        );
+        self.store.insert_operator(
+            &OperatorRecord {
+                username: username.to_owned(),
+                password_hash,
+                totp_secret,
+                roles,
+                created_at_ms: now_ms(),
+                disabled_at_ms: None,
+            },
+            &entry,
+        )?;
+        self.audit.settle()?;
+        Ok(Enrolment {
+            totp_base32,
+            totp_uri,
+        })
+    }
+
+    /// Every operator.
+    pub fn list(&self) -> ServiceResult<Vec<OperatorRecord>> {
+        Ok(self.store.operators()?)
+    }
+
+    /// Logs an operator in with password and TOTP code. Every attempt is audited; failures
+    /// all look alike and cost the same whether the name exists or not.
+    pub fn login(&self, username: &str, password: &str, totp_code: &str) -> ServiceResult<Login> {
+        if username.len() > 128 || password.len() > 1_024 || totp_code.len() > 16 {
+            return Err(ServiceError::Unauthenticated);
+        }
+        let now = now_ms();
+        let operator = self.store.operator(username)?;
+        let hash = operator
+            .as_ref()
+            .map_or(credentials::DUMMY_PASSWORD_HASH, |operator| {
+                operator.password_hash.as_str()
+            });
+        let password_ok = credentials::verify_password(hash, password);
+        let actor = Actor::Operator {
+            username: username.to_owned(),
+        };
+        let accepted = operator
+            .filter(|operator| operator.disabled_at_ms.is_none())
+            .filter(|operator| {
+                let code_ok = credentials::totp_matches(
+                    &operator.totp_secret,
+                    totp_code,
+                    (now / 1_000) as u64,
+                );
+                password_ok && code_ok
+            });
+        let Some(operator) = accepted else {
+            self.audit.record(self.audit.entry(
+                RecordClass::Login,
+                &actor,
+                "operator.login_failed",
+                format!("operator:{username}"),
+                serde_json::Value::Null,
+            ))?;
+            return Err(ServiceError::Unauthenticated);
+        };
+        let (token, session_id, secret_sha256) = credentials::new_session_token();
+        let entry = self.audit.entry(
+            RecordClass::Login,
+            &actor,
+            "operator.login",
+            format!("operator:{username}"),
+            serde_json::json!({ "session": session_id }),
+        );
+        let expires_at_ms = now + self.session_ms;
+        self.store.insert_session(
+            &SessionRecord {
+                session_id,
+                secret_sha256,
+                username: operator.username.clone(),
+                created_at_ms: now,
+                expires_at_ms,
+            },
+            &entry,
+        )?;
+        self.audit.settle()?;
+        Ok(Login {
+            token,
+            expires_at_ms,
+            roles: operator.roles,
+        })
+    }
+
+    /// The operator behind a session token's parts, with their scopes now; `None` when the
+    /// session is unknown, expired, or its operator disabled.
+    pub fn session_principal(
+        &self,
+        session_id: &str,
+        secret: &str,
+    ) -> ServiceResult<Option<Principal>> {
+        let now = now_ms();
+        let Some(session) = self.store.session(session_id)? else {
+            return Ok(None);
+        };
+        let Some(operator) = self.store.operator(&session.username)? else {
+            return Ok(None);
+        };
+        if !credentials::session_secret_matches(&session.secret_sha256, secret)
+            || session.expires_at_ms <= now
+            || operator.disabled_at_ms.is_some()
+        {
+            return Ok(None);
+        }
+        let mut roles = operator.roles.clone();
+        roles.extend(
+            self.store
+                .grants(Some(&session.username))?
+                .iter()
+                .filter(|grant| grant.is_active(now))
+                .map(|grant| grant.role),
+        );
+        Ok(Some(Principal {
+            actor: Actor::Operator {
+                username: operator.username,
+            },
+            scopes: rbac::scopes_of(&roles),
+        }))
+    }
+
+    /// Disables an operator: their sessions stop at once. Nobody disables themselves.
+    pub fn disable(&self, username: &str, actor: &Actor) -> ServiceResult<()> {
+        if actor.operator() == Some(username) {
+            return Err(ServiceError::Conflict(
+                "nobody disables themselves; ask another administrator".into(),
+            ));
+        }
+        let entry = self.audit.entry(
+            RecordClass::AccessControl,
+            actor,
+            "operator.disable",
+            format!("operator:{username}"),
+            serde_json::Value::Null,
+        );
+        if !self.store.disable_operator(username, now_ms(), &entry)? {
+            return Err(ServiceError::NotFound(format!(
+                "no active operator '{username}'"
+            )));
+        }
+        self.audit.settle()
+    }
+
+    /// An operator asks for `role` for a while, with a reason.
+    pub fn request_grant(
+        &self,
+        actor: &Actor,
+        role: Role,
+        reason: &str,
+        duration_seconds: u64,
+    ) -> ServiceResult<GrantRecord> {
+        let Some(username) = actor.operator() else {
+            return Err(ServiceError::Forbidden(
+                "temporary grants are for operators; log in at POST /v1/auth/login".into(),
+            ));
+        };
+        if duration_seconds == 0 || duration_seconds > MAX_GRANT_SECONDS {
+            return Err(ServiceError::invalid(
+                "duration_seconds",
+                format!("duration_seconds: must lie in 1..={MAX_GRANT_SECONDS}"),
+            ));
+        }
+        if reason.trim().len() < 5 || reason.len() > 1_000 {
+            return Err(ServiceError::invalid(
+                "reason",
+                "reason: say why, in 5 to 1000 characters",
+            ));
+        }
+        let operator = self
+            .store
+            .operator(username)?
+            .ok_or_else(|| ServiceError::Internal("session of an unknown operator".into()))?;
+        let mut roles = operator.roles.clone();
+        roles.push(role);
+        rbac::check_separation(&roles).map_err(ServiceError::Conflict)?;
+        let mut grant = GrantRecord {
+            id: 0,
+            username: username.to_owned(),
+            role,
+            reason: reason.to_owned(),
+            requested_by: username.to_owned(),
+            requested_at_ms: now_ms(),
+            duration_ms: duration_seconds as i64 * 1_000,
+            approved_by: None,
+            approved_at_ms: None,
+            expires_at_ms: None,
+        };
+        let detail = serde_json::json!({ "role": role.as_str(), "reason": reason, "duration_ms": grant.duration_ms });
+        grant.id = self.store.insert_grant(&grant, &|id| {
+            self.audit.entry(
+                RecordClass::AccessControl,
+                actor,
+                "grant.request",
+                format!("grant:{id}"),
+                detail.clone(),
+            )
+        })?;
+        self.audit.settle()?;
+        Ok(grant)
+    }
+
+    /// Another operator approves a pending grant; it starts now and ends on its own.
+    pub fn approve_grant(&self, id: i64, actor: &Actor) -> ServiceResult<GrantRecord> {
+        let Some(approver) = actor.operator() else {
+            return Err(ServiceError::Forbidden(
+                "grants are approved by a person: log in as an operator".into(),
+            ));
+        };
+        let now = now_ms();
+        let grant = self
+            .store
+            .grant(id)?
+            .ok_or_else(|| ServiceError::NotFound(format!("grant {id} not found")))?;
+        if grant.requested_by == approver || grant.username == approver {
+            return Err(ServiceError::Forbidden(
+                "nobody approves their own grant".into(),
+            ));
+        }
+        let operator = self
+            .store
+            .operator(&grant.username)?
+            .ok_or_else(|| ServiceError::NotFound("the grantee no longer exists".into()))?;
+        let mut roles = operator.roles.clone();
+        roles.extend(
+            self.store
+                .grants(Some(&grant.username))?
+                .iter()
+                .filter(|other| other.is_active(now))
+                .map(|other| other.role),
+        );
+        roles.push(grant.role);
+        rbac::check_separation(&roles).map_err(ServiceError::Conflict)?;
+        let entry = self.audit.entry(
+            RecordClass::AccessControl,
+            actor,
+            "grant.approve",
+            format!("grant:{id}"),
+            serde_json::json!({ "username": grant.username, "role": grant.role.as_str(), "duration_ms": grant.duration_ms }),
+        );
+        if !self.store.approve_grant(id, approver, now, &entry)? {
+            return Err(ServiceError::Conflict(format!("grant {id} is not pending")));
+        }
+        self.audit.settle()?;
+        self.store
+            .grant(id)?
+            .ok_or_else(|| ServiceError::Internal("approved grant vanished".into()))
+    }
+
+    /// Grants, newest first.
+    pub fn grants(&self) -> ServiceResult<Vec<GrantRecord>> {
+        Ok(self.store.grants(None)?)
+    }
+}
