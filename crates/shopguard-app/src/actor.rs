@@ -63,11 +63,22 @@ impl fmt::Display for Actor {
 pub struct Principal {
     /// Who.
     pub actor: Actor,
+    /// The actor spelled out once (`key:<id>:<name>`, ...), for rate limits and logs.
+    pub id: String,
     /// Scopes held now (for an operator: standing roles plus approved, unexpired grants).
     pub scopes: Vec<Scope>,
 }
 
 impl Principal {
+    /// A principal for `actor` holding `scopes`.
+    pub fn new(actor: Actor, scopes: Vec<Scope>) -> Principal {
+        Principal {
+            id: actor.to_string(),
+            actor,
+            scopes,
+        }
+    }
+
     /// Whether the principal holds `scope` (admin holds every scope).
     pub fn grants(&self, scope: Scope) -> bool {
         rbac::grants(&self.scopes, scope)
@@ -76,10 +87,7 @@ impl Principal {
     /// A principal with every scope, for the command line run by someone who can read the
     /// data folder (and so could do anything anyway).
     pub fn cli() -> Principal {
-        Principal {
-            actor: Actor::cli(),
-            scopes: vec![Scope::Admin],
-        }
+        Principal::new(Actor::cli(), vec![Scope::Admin])
     }
 }
 

@@ -193,12 +193,24 @@ impl AuditService {
         Ok(self.log()?.checkpoints()?)
     }
 
-    /// Signs a checkpoint now (after moving in what is queued); the actor is recorded.
+    /// Signs a checkpoint now (after moving in what is queued); that it was asked for, and
+    /// by whom, is recorded after it.
     pub fn checkpoint(&self, actor: &Actor) -> ServiceResult<Checkpoint> {
         self.settle()?;
         let checkpoint = self.log()?.checkpoint(now_ms())?;
-        tracing::info!(size = checkpoint.size, actor = %actor, "audit checkpoint signed");
+        self.record(self.entry(
+            RecordClass::Configuration,
+            actor,
+            "audit.checkpoint",
+            format!("audit:{}", checkpoint.size),
+            serde_json::json!({ "root": checkpoint.root }),
+        ))?;
         Ok(checkpoint)
+    }
+
+    /// The root of the tree of the first `size` entries.
+    pub fn root(&self, size: u64) -> ServiceResult<shopguard_core::merkle::Hash> {
+        Ok(self.log()?.root(size)?)
     }
 
     /// Entries in the log.
@@ -248,9 +260,10 @@ impl AuditService {
             return Ok(false);
         }
         if !caller.grants(shopguard_storage::Scope::PiiUnmask) {
-            return Err(ServiceError::Forbidden(
-                "unmask=true needs an API key with scope 'pii:unmask'".into(),
-            ));
+            return Err(ServiceError::Forbidden {
+                field: Some("unmask"),
+                message: "unmask=true needs an API key with scope 'pii:unmask'".into(),
+            });
         }
         self.record(self.entry(
             RecordClass::DataAccess,

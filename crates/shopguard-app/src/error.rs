@@ -18,9 +18,15 @@ pub enum ServiceError {
     /// It conflicts with the current state (already done, done meanwhile, not pending).
     #[error("{0}")]
     Conflict(String),
-    /// The caller may not do this (own approval, missing role).
-    #[error("{0}")]
-    Forbidden(String),
+    /// The caller may not do this (own approval, missing role); `field` names the input
+    /// that asked for it, when one did.
+    #[error("{message}")]
+    Forbidden {
+        /// The field that asked for what is refused.
+        field: Option<&'static str>,
+        /// Why.
+        message: String,
+    },
     /// Input refused; `field` names it when there is one.
     #[error("{message}")]
     Invalid {
@@ -47,6 +53,14 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// The caller may not do this.
+    pub fn forbidden(message: impl Into<String>) -> ServiceError {
+        ServiceError::Forbidden {
+            field: None,
+            message: message.into(),
+        }
+    }
+
     /// Input refused, naming its field.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> ServiceError {
         ServiceError::Invalid {

@@ -46,14 +46,12 @@ pub fn key_actor(key: &ApiKeyRecord) -> Actor {
 }
 
 fn principal_of(key: &ApiKeyRecord) -> Principal {
-    Principal {
-        actor: key_actor(key),
-        scopes: if key.revoked_at_ms.is_none() {
-            key.scopes.clone()
-        } else {
-            Vec::new()
-        },
-    }
+    let scopes = if key.revoked_at_ms.is_none() {
+        key.scopes.clone()
+    } else {
+        Vec::new()
+    };
+    Principal::new(key_actor(key), scopes)
 }
 
 impl KeyService {

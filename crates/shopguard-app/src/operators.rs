@@ -214,12 +214,12 @@ impl OperatorService {
                 .filter(|grant| grant.is_active(now))
                 .map(|grant| grant.role),
         );
-        Ok(Some(Principal {
-            actor: Actor::Operator {
+        Ok(Some(Principal::new(
+            Actor::Operator {
                 username: operator.username,
             },
-            scopes: rbac::scopes_of(&roles),
-        }))
+            rbac::scopes_of(&roles),
+        )))
     }
 
     /// Disables an operator: their sessions stop at once. Nobody disables themselves.
@@ -253,8 +253,8 @@ impl OperatorService {
         duration_seconds: u64,
     ) -> ServiceResult<GrantRecord> {
         let Some(username) = actor.operator() else {
-            return Err(ServiceError::Forbidden(
-                "temporary grants are for operators; log in at POST /v1/auth/login".into(),
+            return Err(ServiceError::forbidden(
+                "temporary grants are for operators; log in at POST /v1/auth/login",
             ));
         };
         if duration_seconds == 0 || duration_seconds > MAX_GRANT_SECONDS {
@@ -305,8 +305,8 @@ impl OperatorService {
     /// Another operator approves a pending grant; it starts now and ends on its own.
     pub fn approve_grant(&self, id: i64, actor: &Actor) -> ServiceResult<GrantRecord> {
         let Some(approver) = actor.operator() else {
-            return Err(ServiceError::Forbidden(
-                "grants are approved by a person: log in as an operator".into(),
+            return Err(ServiceError::forbidden(
+                "grants are approved by a person: log in as an operator",
             ));
         };
         let now = now_ms();
@@ -315,9 +315,7 @@ impl OperatorService {
             .grant(id)?
             .ok_or_else(|| ServiceError::NotFound(format!("grant {id} not found")))?;
         if grant.requested_by == approver || grant.username == approver {
-            return Err(ServiceError::Forbidden(
-                "nobody approves their own grant".into(),
-            ));
+            return Err(ServiceError::forbidden("nobody approves their own grant"));
         }
         let operator = self
             .store

@@ -184,8 +184,8 @@ impl PolicyService {
         }
         let approver = actor.to_string();
         if stored.author == approver {
-            return Err(ServiceError::Forbidden(
-                "nobody approves their own punitive rules".into(),
+            return Err(ServiceError::forbidden(
+                "nobody approves their own punitive rules",
             ));
         }
         let checked = shopguard_core::check_policy(&stored.source)?;

@@ -123,7 +123,7 @@ fn nobody_approves_their_own_punitive_rules_and_approval_makes_live() {
         .policies
         .approve(proposal.version, &actor(1))
         .unwrap_err();
-    assert!(matches!(own, ServiceError::Forbidden(_)), "{own:?}");
+    assert!(matches!(own, ServiceError::Forbidden { .. }), "{own:?}");
     let approved = app.policies.approve(proposal.version, &actor(2)).unwrap();
     assert_eq!(approved.approved_by.as_deref(), Some("key:k2:writer-2"));
     assert_eq!(app.policies.live_version(), proposal.version);

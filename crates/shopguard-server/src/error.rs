@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use shopguard_api_types::{ApiError, ErrorCode};
+use shopguard_app::ServiceError;
 use shopguard_core::PolicyError;
 use shopguard_storage::StoreError;
 
@@ -54,6 +55,41 @@ impl From<StoreError> for AppError {
             }
             StoreError::Conflict(what) => AppError::new(ErrorCode::Conflict, what),
             other => AppError::internal(other),
+        }
+    }
+}
+
+impl From<ServiceError> for AppError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::NotFound(message) => AppError::new(ErrorCode::NotFound, message),
+            ServiceError::Conflict(message) => AppError::new(ErrorCode::Conflict, message),
+            ServiceError::Forbidden { field, message } => {
+                let error = AppError::new(ErrorCode::InsufficientScope, message);
+                match field {
+                    Some(field) => error.with_field(field),
+                    None => error,
+                }
+            }
+            ServiceError::Invalid { field, message } => {
+                let error = AppError::new(ErrorCode::InvalidParameter, message);
+                match field {
+                    Some(field) => error.with_field(field),
+                    None => error,
+                }
+            }
+            ServiceError::InvalidPolicy(message) => {
+                AppError::new(ErrorCode::InvalidPolicy, message)
+            }
+            ServiceError::InvalidListValue(message) => {
+                AppError::new(ErrorCode::InvalidListValue, message)
+            }
+            ServiceError::Unauthenticated => AppError::new(
+                ErrorCode::MissingOrInvalidApiKey,
+                ServiceError::Unauthenticated.to_string(),
+            ),
+            ServiceError::Store(error) => AppError::internal(error),
+            ServiceError::Internal(detail) => AppError::internal(detail),
         }
     }
 }

@@ -3,7 +3,6 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
@@ -12,16 +11,11 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use shopguard_api_types::ErrorCode;
-use shopguard_storage::api_keys::split_token;
-use shopguard_storage::{ApiKeyRecord, Scope};
+use shopguard_storage::Scope;
 
 use crate::error::AppError;
-use crate::state::{now_ms, AppState};
-use shopguard_core::{credentials, rbac};
-
-/// How long a looked-up API key is trusted before it is read again (a revocation takes
-/// effect within this time).
-pub const KEY_CACHE_TTL: Duration = Duration::from_secs(10);
+use crate::state::AppState;
+use shopguard_core::credentials;
 
 /// A scope a route requires, as a type.
 pub trait RequiredScope {
@@ -71,38 +65,7 @@ impl RequiredScope for Admin {
     const SCOPE: Scope = Scope::Admin;
 }
 
-/// Who is calling: an API key or a logged-in operator, with the scopes they hold now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
-    /// How records name them: `key:<id>:<name>` or `operator:<username>`.
-    pub id: String,
-    /// The key's name or the operator's username.
-    pub name: String,
-    /// The operator's username, for a session.
-    pub operator: Option<String>,
-    /// Scopes held now (for an operator: standing roles plus approved, unexpired grants).
-    pub scopes: Vec<Scope>,
-}
-
-impl Principal {
-    /// Whether the principal holds `scope` (admin holds every scope).
-    pub fn grants(&self, scope: Scope) -> bool {
-        shopguard_core::rbac::grants(&self.scopes, scope)
-    }
-
-    fn of_key(key: &ApiKeyRecord) -> Principal {
-        Principal {
-            id: audit_actor(key),
-            name: key.name.clone(),
-            operator: None,
-            scopes: if key.revoked_at_ms.is_none() {
-                key.scopes.clone()
-            } else {
-                Vec::new()
-            },
-        }
-    }
-}
+pub use shopguard_app::{Actor, Principal};
 
 /// The authenticated caller of a route that needs scope `S`.
 pub struct Caller<S> {
@@ -112,24 +75,10 @@ pub struct Caller<S> {
 }
 
 impl<S> Caller<S> {
-    /// How the caller is named in records kept with data (`key:<name>`, `operator:<name>`).
-    pub fn actor(&self) -> String {
-        match &self.principal.operator {
-            Some(username) => format!("operator:{username}"),
-            None => format!("key:{}", self.principal.name),
-        }
+    /// Who is calling, as every record names them.
+    pub fn actor(&self) -> &Actor {
+        &self.principal.actor
     }
-
-    /// How the caller is named in the audit log: unique (`key:<id>:<name>`,
-    /// `operator:<username>`).
-    pub fn audit_actor(&self) -> String {
-        self.principal.id.clone()
-    }
-}
-
-/// How a key is named in the audit log: its id, which is unique, and its name.
-pub fn audit_actor(key: &ApiKeyRecord) -> String {
-    format!("key:{}:{}", key.key_id, key.name)
 }
 
 fn presented_token(parts: &Parts) -> Option<&str> {
@@ -139,89 +88,21 @@ fn presented_token(parts: &Parts) -> Option<&str> {
     parts.headers.get("x-api-key")?.to_str().ok().map(str::trim)
 }
 
-/// The key with this id and the principal it stands for, from the cache while fresh (the
-/// principal is built once per fetch, not per request).
-async fn lookup_key(
-    state: &AppState,
-    key_id: &str,
-) -> Result<Option<(Arc<ApiKeyRecord>, Arc<Principal>)>, AppError> {
-    {
-        let cache = state
-            .key_cache
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((record, principal, fetched)) = cache.get(key_id) {
-            if fetched.elapsed() < KEY_CACHE_TTL {
-                return Ok(Some((record.clone(), principal.clone())));
-            }
-        }
+/// The principal behind a presented token (API key or operator session), looked up on a
+/// blocking thread only when the key cache cannot answer.
+async fn authenticate(state: &AppState, token: &str) -> Result<Option<Arc<Principal>>, AppError> {
+    if let Some((session_id, secret)) = credentials::split_session_token(token) {
+        let (session_id, secret) = (session_id.to_owned(), secret.to_owned());
+        return Ok(state
+            .run(move |app| app.operators.session_principal(&session_id, &secret))
+            .await?
+            .map(Arc::new));
     }
-    let store = state.store.clone();
-    let owned_id = key_id.to_owned();
-    let record = tokio::task::spawn_blocking(move || store.api_key(&owned_id))
-        .await??
-        .map(Arc::new);
-    let Some(record) = record else {
-        return Ok(None);
-    };
-    let principal = Arc::new(Principal::of_key(&record));
-    let mut cache = state
-        .key_cache
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if cache.len() > 10_000 {
-        cache.clear();
+    if state.app.keys.is_cached(token) {
+        return Ok(state.app.keys.authenticate(token)?);
     }
-    cache.insert(
-        key_id.to_owned(),
-        (record.clone(), principal.clone(), Instant::now()),
-    );
-    Ok(Some((record, principal)))
-}
-
-/// The operator behind a session token, with their scopes now; `None` when the token is
-/// unknown, expired, or its operator is disabled.
-async fn session_principal(
-    state: &AppState,
-    session_id: &str,
-    secret: &str,
-) -> Result<Option<Principal>, AppError> {
-    let store = state.store.clone();
-    let session_id = session_id.to_owned();
-    let now = now_ms();
-    let found = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
-        let Some(session) = store.session(&session_id)? else {
-            return Ok(None);
-        };
-        let Some(operator) = store.operator(&session.username)? else {
-            return Ok(None);
-        };
-        let grants = store.grants(Some(&session.username))?;
-        Ok(Some((session, operator, grants)))
-    })
-    .await??;
-    let Some((session, operator, grants)) = found else {
-        return Ok(None);
-    };
-    if !credentials::session_secret_matches(&session.secret_sha256, secret)
-        || session.expires_at_ms <= now
-        || operator.disabled_at_ms.is_some()
-    {
-        return Ok(None);
-    }
-    let mut roles = operator.roles.clone();
-    roles.extend(
-        grants
-            .iter()
-            .filter(|grant| grant.is_active(now))
-            .map(|grant| grant.role),
-    );
-    Ok(Some(Principal {
-        id: format!("operator:{}", operator.username),
-        name: operator.username.clone(),
-        operator: Some(operator.username),
-        scopes: rbac::scopes_of(&roles),
-    }))
+    let token = token.to_owned();
+    state.run(move |app| app.keys.authenticate(&token)).await
 }
 
 impl<S: RequiredScope + Send + Sync> FromRequestParts<AppState> for Caller<S> {
@@ -238,21 +119,7 @@ impl<S: RequiredScope + Send + Sync> FromRequestParts<AppState> for Caller<S> {
             )
         };
         let token = presented_token(parts).ok_or_else(invalid)?;
-        let principal = if let Some((session_id, secret)) = credentials::split_session_token(token)
-        {
-            Arc::new(
-                session_principal(state, session_id, secret)
-                    .await?
-                    .ok_or_else(invalid)?,
-            )
-        } else {
-            let (key_id, secret) = split_token(token).ok_or_else(invalid)?;
-            let (record, principal) = lookup_key(state, key_id).await?.ok_or_else(invalid)?;
-            if record.revoked_at_ms.is_some() || !record.secret_matches(secret) {
-                return Err(invalid());
-            }
-            principal
-        };
+        let principal = authenticate(state, token).await?.ok_or_else(invalid)?;
         if !principal.grants(S::SCOPE) {
             return Err(AppError::new(
                 ErrorCode::InsufficientScope,

@@ -1,6 +1,6 @@
-//! shopguard's HTTP API: thin axum handlers over the engine and the store.
+//! shopguard's HTTP API: thin axum handlers over the application layer's services.
 //!
-//! [`state::start`] opens a node (data folder, lists, policy, engine state, decision log);
+//! [`state::start`] opens a node through `shopguard_app::App::open`;
 //! [`routes::router`] builds the API over it; [`serve`] runs it until a shutdown signal,
 //! then drains the decision log and writes a final engine snapshot.
 #![warn(missing_docs)]
@@ -87,8 +87,16 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     maintenance.abort();
-    let log = state.log.clone();
-    let _ = tokio::task::spawn_blocking(move || log.close()).await;
+    let app = state.app.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Ok(decisions) = app.decisions() {
+            decisions.log().close();
+        }
+        if let Err(error) = app.audit.drain() {
+            tracing::error!(error = %error, "moving the last audit entries in failed");
+        }
+    })
+    .await;
     state::save_snapshot(&state).await;
     tracing::info!("shopguard stopped");
     result

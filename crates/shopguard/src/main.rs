@@ -7,16 +7,16 @@ mod load;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hyper::Method;
 use indicatif::{ProgressBar, ProgressStyle};
-use shopguard_core::audit::{AuditContent, Checkpoint, RecordClass};
+use shopguard_app::{Actor, App, ServiceError};
+use shopguard_core::audit::Checkpoint;
 use shopguard_core::{Engine, ListRegistry};
 use shopguard_server::ServerConfig;
 use shopguard_sim::{generate, seed_list_entries, LabelledEvent, Scoreboard, SimConfig};
-use shopguard_storage::embedded::EmbeddedStore;
-use shopguard_storage::{api_keys, audit_log, backup, Scope, Store};
+use shopguard_storage::{audit_log, backup, Scope};
 
 use client::{ApiClient, ServerArgs};
 
@@ -213,6 +213,16 @@ struct DataDirArgs {
     /// Data folder of the node.
     #[arg(long, env = "SHOPGUARD_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
+}
+
+impl DataDirArgs {
+    /// The node's configuration for this data folder (defaults for the rest).
+    fn config(&self) -> shopguard_app::Config {
+        shopguard_app::Config {
+            data_dir: self.data_dir.clone(),
+            ..shopguard_app::Config::default()
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -431,37 +441,29 @@ async fn main() -> Result<()> {
 
 fn data_keys_command(command: DataKeysCommand) -> Result<()> {
     let (DataKeysCommand::Rotate { data } | DataKeysCommand::Reencrypt { data }) = &command;
-    let store = EmbeddedStore::open(&data.data_dir).context(
+    let app = App::open_offline(data.config()).context(
         "opening the data folder (is a node running on it? then use POST /v1/data-keys/...)",
     )?;
-    let (action, detail) = match command {
+    let actor = Actor::cli();
+    match command {
         DataKeysCommand::Rotate { .. } => {
-            let active = store.rotate_data_key(now_ms())?;
+            let active = app.data_keys.rotate(&actor)?;
             println!("data key {active} now encrypts personal fields; older keys still decrypt");
-            (
-                "data_key.rotate",
-                serde_json::json!({ "active_key": active }),
-            )
         }
         DataKeysCommand::Reencrypt { .. } => {
             let bar = progress(0, "segments");
-            let changed = store.reencrypt_decisions(&mut |done, total| {
+            let changed = app.data_keys.reencrypt(&actor, &mut |done, total| {
                 bar.set_length(total as u64);
                 bar.set_position(done as u64);
             })?;
             bar.finish_and_clear();
             println!("{changed} logged decisions re-encrypted with the newest data key");
-            (
-                "data_key.reencrypt",
-                serde_json::json!({ "records_changed": changed }),
-            )
         }
-    };
-    queue_cli_audit(&store, action, "decisions".into(), detail)
+    }
+    Ok(())
 }
 
 fn operators_command(command: OperatorsCommand) -> Result<()> {
-    use shopguard_core::{credentials, rbac};
     match command {
         OperatorsCommand::Create {
             username,
@@ -469,19 +471,13 @@ fn operators_command(command: OperatorsCommand) -> Result<()> {
             password_file,
             data,
         } => {
-            let well_formed = !username.is_empty()
-                && username.len() <= 64
-                && username
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-            if !well_formed {
-                bail!("--username: 1 to 64 letters, digits, '.', '_' or '-'");
-            }
             let roles = roles
                 .iter()
-                .map(|role| role.parse::<rbac::Role>().map_err(anyhow::Error::msg))
+                .map(|role| {
+                    role.parse::<shopguard_core::rbac::Role>()
+                        .map_err(anyhow::Error::msg)
+                })
                 .collect::<Result<Vec<_>>>()?;
-            rbac::check_separation(&roles).map_err(anyhow::Error::msg)?;
             let password = match password_file {
                 Some(path) => std::fs::read_to_string(&path)
                     .with_context(|| format!("reading {}", path.display()))?
@@ -491,53 +487,31 @@ fn operators_command(command: OperatorsCommand) -> Result<()> {
                     "give the password with --password-file or SHOPGUARD_OPERATOR_PASSWORD",
                 )?,
             };
-            credentials::check_password_strength(&password, &[&username])?;
-            let store = EmbeddedStore::open_for_administration(&data.data_dir)?;
-            let totp_secret = credentials::new_totp_secret();
-            let (base32, uri) = credentials::totp_enrolment(&totp_secret, &username)
-                .context("making the TOTP secret")?;
-            store.insert_operator(&shopguard_storage::operators::OperatorRecord {
-                username: username.clone(),
-                password_hash: credentials::hash_password(&password)?,
-                totp_secret,
-                roles: roles.clone(),
-                created_at_ms: now_ms(),
-                disabled_at_ms: None,
-            })?;
+            let app = App::open_admin(data.config())?;
             let role_names: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
-            queue_cli_audit(
-                &store,
-                "operator.create",
-                format!("operator:{username}"),
-                serde_json::json!({ "roles": role_names }),
-            )?;
-            println!(
-                "operator {username} created with roles {}",
-                role_names.join(", ")
-            );
+            let role_list = role_names.join(", ");
+            let enrolment = app
+                .operators
+                .create(&username, &password, roles.clone(), &Actor::cli())
+                .map_err(cli_error)?;
+            println!("operator {username} created with roles {role_list}");
             println!("TOTP secret (add it to an authenticator app now; it is not shown again):");
-            println!("  {base32}");
-            println!("  {uri}");
+            println!("  {}", enrolment.totp_base32);
+            println!("  {}", enrolment.totp_uri);
             Ok(())
         }
         OperatorsCommand::Disable { username, data } => {
-            let store = EmbeddedStore::open_for_administration(&data.data_dir)?;
-            if !store.disable_operator(&username, now_ms())? {
-                bail!("no active operator '{username}'");
-            }
-            queue_cli_audit(
-                &store,
-                "operator.disable",
-                format!("operator:{username}"),
-                serde_json::Value::Null,
-            )?;
+            let app = App::open_admin(data.config())?;
+            app.operators
+                .disable(&username, &Actor::cli())
+                .map_err(cli_error)?;
             println!("operator {username} disabled; their sessions no longer work");
             Ok(())
         }
         OperatorsCommand::List { data } => {
-            let store = EmbeddedStore::open_for_administration(&data.data_dir)?;
+            let app = App::open_admin(data.config())?;
             println!("{:<24} {:<40} status", "operator", "roles");
-            for operator in store.operators()? {
+            for operator in app.operators.list()? {
                 let roles: Vec<&str> = operator.roles.iter().map(|role| role.as_str()).collect();
                 let status = if operator.disabled_at_ms.is_some() {
                     "disabled"
@@ -549,6 +523,11 @@ fn operators_command(command: OperatorsCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A service's refusal as the command line says it: its message, without the error chain.
+fn cli_error(error: ServiceError) -> anyhow::Error {
+    anyhow::Error::msg(error.to_string())
 }
 
 /// Reads checkpoints from a file: one, an array, or a `GET /v1/audit/checkpoints` answer.
@@ -665,7 +644,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let policy = started.state.engine.policy();
+    let policy = started.state.app.engine.policy();
     println!("shopguard listening on http://{}", listener.local_addr()?);
     println!("data folder: {}", data_dir.display());
     println!(
@@ -719,21 +698,11 @@ fn keys(command: KeysCommand) -> Result<()> {
                 .iter()
                 .map(|scope| scope.parse::<Scope>().map_err(anyhow::Error::msg))
                 .collect::<Result<Vec<_>>>()?;
-            let store = EmbeddedStore::open_for_administration(&data.data_dir)?;
-            let key = api_keys::generate(&name, scopes, now_ms());
-            store.insert_api_key(&key.record)?;
-            let scopes: Vec<&str> = key
-                .record
-                .scopes
-                .iter()
-                .map(|scope| scope.as_str())
-                .collect();
-            queue_cli_audit(
-                &store,
-                "key.create",
-                format!("key:{}", key.record.key_id),
-                serde_json::json!({ "name": name, "scopes": scopes }),
-            )?;
+            let app = App::open_admin(data.config())?;
+            let key = app
+                .keys
+                .create(&name, scopes, &Actor::cli())
+                .map_err(cli_error)?;
             println!("{}", key.token);
             eprintln!(
                 "key id {} created; store the key now, it is not shown again",
@@ -741,9 +710,9 @@ fn keys(command: KeysCommand) -> Result<()> {
             );
         }
         KeysCommand::List { data } => {
-            let store = EmbeddedStore::open_for_administration(&data.data_dir)?;
+            let app = App::open_admin(data.config())?;
             println!("{:<18} {:<24} {:<40} status", "key id", "name", "scopes");
-            for key in store.api_keys()? {
+            for key in app.keys.list()? {
                 let scopes: Vec<&str> = key.scopes.iter().map(|scope| scope.as_str()).collect();
                 let status = if key.revoked_at_ms.is_some() {
                     "revoked"
@@ -759,41 +728,11 @@ fn keys(command: KeysCommand) -> Result<()> {
             }
         }
         KeysCommand::Revoke { key_id, data } => {
-            let store = EmbeddedStore::open_for_administration(&data.data_dir)?;
-            if !store.revoke_api_key(&key_id, now_ms())? {
-                bail!("no active key with id {key_id}");
-            }
-            queue_cli_audit(
-                &store,
-                "key.revoke",
-                format!("key:{key_id}"),
-                serde_json::Value::Null,
-            )?;
+            let app = App::open_admin(data.config())?;
+            app.keys.revoke(&key_id, &Actor::cli()).map_err(cli_error)?;
             println!("revoked {key_id}");
         }
     }
-    Ok(())
-}
-
-/// Records an action of the command line for the audit log; the node moves it in within
-/// seconds (or at its next start).
-fn queue_cli_audit(
-    store: &EmbeddedStore,
-    action: &str,
-    object: String,
-    detail: serde_json::Value,
-) -> Result<()> {
-    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    store.queue_audit_entry(&audit_log::NewAuditEntry {
-        at_ms: now_ms(),
-        class: RecordClass::AccessControl,
-        content: AuditContent {
-            actor: format!("cli:{operator}"),
-            action: action.to_owned(),
-            object,
-            detail,
-        },
-    })?;
     Ok(())
 }
 

@@ -6,7 +6,39 @@ use std::process::Command;
 use shopguard_core::audit::{AuditContent, RecordClass};
 use shopguard_storage::audit_log::{AuditLog, NewAuditEntry};
 use shopguard_storage::embedded::EmbeddedStore;
-use shopguard_storage::Store;
+use shopguard_storage::{
+    ApiKeyStore, AuditOutbox, DecisionStore, ListStore, OperatorStore, PolicyStore,
+};
+
+/// The actions in a data folder's audit log, oldest first (no node may hold it).
+fn audit_actions(data: &std::path::Path) -> Vec<String> {
+    let audit = AuditLog::open(data).unwrap();
+    let mut entries = audit
+        .query(&shopguard_storage::audit_log::AuditQuery {
+            limit: 1_000,
+            ..Default::default()
+        })
+        .unwrap();
+    entries.reverse();
+    entries
+        .into_iter()
+        .map(|entry| entry.content.unwrap().action)
+        .collect()
+}
+
+/// An audit entry for test fixtures written straight into storage.
+fn fixture_audit(action: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        at_ms: 1,
+        class: RecordClass::Configuration,
+        content: AuditContent {
+            actor: "system".into(),
+            action: action.into(),
+            object: "fixture".into(),
+            detail: serde_json::Value::Null,
+        },
+    }
+}
 
 fn shopguard(args: &[&str]) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_shopguard"))
@@ -97,26 +129,47 @@ fn audit_verify_passes_an_intact_log_and_names_an_edited_entry() {
 }
 
 #[test]
-fn keys_created_on_the_command_line_are_queued_for_the_audit_log() {
+fn keys_created_on_the_command_line_are_audited_or_queued_for_the_node() {
     let folder = tempfile::tempdir().unwrap();
     let data = folder.path().to_str().unwrap();
-    let (ok, text) = shopguard(&[
-        "keys",
-        "create",
-        "--name",
-        "checkout",
-        "--scope",
-        "events:write",
-        "--data-dir",
-        data,
-    ]);
+    let create = |name: &str| {
+        shopguard(&[
+            "keys",
+            "create",
+            "--name",
+            name,
+            "--scope",
+            "events:write",
+            "--data-dir",
+            data,
+        ])
+    };
+    // No node holds the audit log: the entry goes straight in.
+    let (ok, text) = create("checkout");
     assert!(ok, "{text}");
     assert!(text.starts_with("sg_"), "{text}");
-    let store = EmbeddedStore::open_for_administration(folder.path()).unwrap();
-    let queued = store.queued_audit_entries(10).unwrap();
-    assert_eq!(queued.len(), 1);
-    assert_eq!(queued[0].1.content.action, "key.create");
-    assert_eq!(queued[0].1.class, RecordClass::AccessControl);
+    {
+        let audit = AuditLog::open(folder.path()).unwrap();
+        let entries = audit
+            .query(&shopguard_storage::audit_log::AuditQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(entries.len(), 1);
+        let content = entries[0].content.as_ref().unwrap();
+        assert_eq!(content.action, "key.create");
+        assert!(content.actor.starts_with("cli:"), "{}", content.actor);
+        assert_eq!(entries[0].class, RecordClass::AccessControl);
+        // While this process holds the log (as a running node would), the command's entry
+        // waits in the outbox for the node.
+        let (ok, text) = create("refunds");
+        assert!(ok, "{text}");
+        let store = EmbeddedStore::open_for_administration(folder.path()).unwrap();
+        let queued = store.queued_audit_entries(10).unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].1.content.action, "key.create");
+    }
     let (ok, text) = shopguard(&[
         "keys",
         "create",
@@ -167,19 +220,34 @@ fn a_backup_restores_into_a_fresh_folder_with_every_record_and_the_audit_chain()
         let store = EmbeddedStore::open(&data).unwrap();
         for list in engine.lists().all() {
             store
-                .ensure_list(&shopguard_storage::ListRecord {
-                    name: list.name().to_owned(),
-                    kind: list.kind(),
-                    description: String::new(),
-                    created_at_ms: 0,
-                })
+                .ensure_list(
+                    &shopguard_storage::ListRecord {
+                        name: list.name().to_owned(),
+                        kind: list.kind(),
+                        description: String::new(),
+                        created_at_ms: 0,
+                    },
+                    &fixture_audit("list.create"),
+                )
                 .unwrap();
         }
         store
-            .insert_api_key(&api_keys::generate("checkout", vec![Scope::EventsWrite], 1).record)
+            .insert_api_key(
+                &api_keys::generate("checkout", vec![Scope::EventsWrite], 1).record,
+                &fixture_audit("key.create"),
+            )
             .unwrap();
         store
-            .insert_policy_version("[policy]\nname = 'x'\n", "alice", "first", 1)
+            .insert_policy_version(
+                &shopguard_storage::NewPolicyVersion {
+                    source: "[policy]\nname = 'x'\n",
+                    author: "alice",
+                    comment: "first",
+                    at_ms: 1,
+                    pending_approval: false,
+                },
+                &|_| fixture_audit("policy.store"),
+            )
             .unwrap();
         for records in decisions.chunks(64) {
             let batch = LogBatch::of(store.log_sealer(), records).unwrap();
@@ -383,9 +451,8 @@ fn operators_are_created_with_a_strong_password_and_a_totp_secret() {
     let stored = store.operator("ana").unwrap().unwrap();
     assert!(stored.password_hash.starts_with("$argon2id$"));
     assert_eq!(stored.totp_secret.len(), 20);
-    let queued = store.queued_audit_entries(10).unwrap();
-    assert_eq!(queued[0].1.content.action, "operator.create");
     drop(store);
+    assert_eq!(audit_actions(folder.path()), vec!["operator.create"]);
     let (ok, text) = shopguard(&[
         "operators",
         "disable",
@@ -463,12 +530,11 @@ fn data_keys_rotate_and_reencrypt_on_a_stopped_node() {
             .as_deref(),
         Some("13812341234")
     );
-    let queued = store.queued_audit_entries(10).unwrap();
-    let actions: Vec<&str> = queued
-        .iter()
-        .map(|(_, entry)| entry.content.action.as_str())
-        .collect();
-    assert_eq!(actions, vec!["data_key.rotate", "data_key.reencrypt"]);
+    drop(store);
+    assert_eq!(
+        audit_actions(folder.path()),
+        vec!["data_key.rotate", "data_key.reencrypt"]
+    );
 }
 
 /// A minimal HTTP/1.1 exchange over a fresh connection: status and body.
@@ -521,6 +587,12 @@ fn acknowledged_audit_entries_survive_a_kill_9() {
         .unwrap()
         .trim()
         .to_owned();
+    // The node's own start (policy, lists, the bootstrap key) is audited first.
+    let (status, body) = http(&address, "GET", "/v1/audit/retention", &key, "");
+    assert_eq!(status, 200, "{body}");
+    let at_start = serde_json::from_str::<serde_json::Value>(&body).unwrap()["audit_entries"]
+        .as_u64()
+        .unwrap();
     for n in 0..40 {
         let (status, body) = http(
             &address,
@@ -550,7 +622,10 @@ fn acknowledged_audit_entries_survive_a_kill_9() {
     let (ok, text) = shopguard(&["audit", "verify", "--data-dir", data]);
     assert!(ok, "{text}");
     // 60 list additions and the checkpoint request, each acknowledged after its fsync.
-    assert!(text.contains("61 entries"), "{text}");
+    assert!(
+        text.contains(&format!("{} entries", at_start + 61)),
+        "{text}"
+    );
 
     let (mut second, address) = serve(data);
     let (status, body) = http(

@@ -13,7 +13,7 @@ use shopguard_storage::audit_log::AuditQuery;
 
 use crate::error::{AppError, AppResult};
 use crate::extract::{Admin, AuditRead, Caller, Params};
-use crate::state::{now_ms, AppState};
+use crate::state::AppState;
 
 /// Audit entries, newest first, filtered.
 #[utoipa::path(get, path = "/v1/audit/entries", tag = "audit", params(AuditEntriesQuery),
@@ -23,7 +23,6 @@ pub async fn list_entries(
     _caller: Caller<AuditRead>,
     Params(query): Params<AuditEntriesQuery>,
 ) -> AppResult<Json<AuditEntryList>> {
-    let audit = state.audit.clone();
     let query = AuditQuery {
         actor: query.actor,
         action: query.action,
@@ -34,9 +33,9 @@ pub async fn list_entries(
         before_seq: query.before_seq,
         limit: query.limit.unwrap_or(100),
     };
-    let (entries, tree_size) =
-        tokio::task::spawn_blocking(move || audit.query(&query).map(|found| (found, audit.size())))
-            .await??;
+    let (entries, tree_size) = state
+        .run(move |app| Ok((app.audit.query(&query)?, app.audit.size())))
+        .await?;
     Ok(Json(AuditEntryList { entries, tree_size }))
 }
 
@@ -50,29 +49,29 @@ pub async fn get_entry(
     Path(seq): Path<u64>,
     Params(query): Params<InclusionQuery>,
 ) -> AppResult<Json<InclusionProof>> {
-    let audit = state.audit.clone();
-    let proof = tokio::task::spawn_blocking(move || -> AppResult<InclusionProof> {
-        let tree_size = query.tree_size.unwrap_or_else(|| audit.size());
-        if seq >= tree_size {
-            return Err(AppError::new(
-                ErrorCode::NotFound,
-                format!("entry {seq} is not in a tree of {tree_size} entries"),
-            ));
-        }
-        let (entry, proof) = audit.inclusion_proof(seq, tree_size)?;
-        let leaf = entry
-            .leaf_hash()
-            .ok_or_else(|| AppError::internal("stored commitment is malformed"))?;
-        Ok(InclusionProof {
-            leaf_hash: hex_encode(&leaf),
-            root: hex_encode(&audit.root(tree_size)?),
-            proof: proof.iter().map(|hash| hex_encode(hash)).collect(),
-            entry,
-            tree_size,
+    let tree_size = query.tree_size.unwrap_or_else(|| state.app.audit.size());
+    if seq >= tree_size {
+        return Err(AppError::new(
+            ErrorCode::NotFound,
+            format!("entry {seq} is not in a tree of {tree_size} entries"),
+        ));
+    }
+    let (entry, tree_size, proof, root) = state
+        .run(move |app| {
+            let (entry, size, proof) = app.audit.entry_with_proof(seq, Some(tree_size))?;
+            Ok((entry, size, proof, app.audit.root(size)?))
         })
-    })
-    .await??;
-    Ok(Json(proof))
+        .await?;
+    let leaf = entry
+        .leaf_hash()
+        .ok_or_else(|| AppError::internal("stored commitment is malformed"))?;
+    Ok(Json(InclusionProof {
+        leaf_hash: hex_encode(&leaf),
+        root: hex_encode(&root),
+        proof: proof.iter().map(|hash| hex_encode(hash)).collect(),
+        entry,
+        tree_size,
+    }))
 }
 
 /// The proof that the tree of `from` entries (a checkpoint an auditor holds) is a prefix of
@@ -84,30 +83,31 @@ pub async fn consistency(
     _caller: Caller<AuditRead>,
     Params(query): Params<ConsistencyQuery>,
 ) -> AppResult<Json<ConsistencyProof>> {
-    let audit = state.audit.clone();
-    let proof = tokio::task::spawn_blocking(move || -> AppResult<ConsistencyProof> {
-        let to = query.to.unwrap_or_else(|| audit.size());
-        if query.from > to {
-            return Err(AppError::new(
-                ErrorCode::InvalidParameter,
-                format!("from ({}) must not exceed to ({to})", query.from),
-            )
-            .with_field("from"));
-        }
-        Ok(ConsistencyProof {
-            proof: audit
-                .consistency_proof(query.from, to)?
-                .iter()
-                .map(|hash| hex_encode(hash))
-                .collect(),
-            from_root: hex_encode(&audit.root(query.from)?),
-            to_root: hex_encode(&audit.root(to)?),
-            from: query.from,
-            to,
+    let to = query.to.unwrap_or_else(|| state.app.audit.size());
+    if query.from > to {
+        return Err(AppError::new(
+            ErrorCode::InvalidParameter,
+            format!("from ({}) must not exceed to ({to})", query.from),
+        )
+        .with_field("from"));
+    }
+    let from = query.from;
+    let (proof, from_root, to_root) = state
+        .run(move |app| {
+            Ok((
+                app.audit.consistency(from, to)?,
+                app.audit.root(from)?,
+                app.audit.root(to)?,
+            ))
         })
-    })
-    .await??;
-    Ok(Json(proof))
+        .await?;
+    Ok(Json(ConsistencyProof {
+        proof: proof.iter().map(|hash| hex_encode(hash)).collect(),
+        from_root: hex_encode(&from_root),
+        to_root: hex_encode(&to_root),
+        from,
+        to,
+    }))
 }
 
 /// Every signed checkpoint, oldest first, and the key that signs them.
@@ -117,9 +117,9 @@ pub async fn list_checkpoints(
     State(state): State<AppState>,
     _caller: Caller<AuditRead>,
 ) -> AppResult<Json<CheckpointList>> {
-    let audit = state.audit.clone();
-    let checkpoints = tokio::task::spawn_blocking(move || audit.checkpoints()).await??;
-    let public_key = state.audit.public_key();
+    let (checkpoints, public_key) = state
+        .run(|app| Ok((app.audit.checkpoints()?, app.audit.public_key()?)))
+        .await?;
     Ok(Json(CheckpointList {
         checkpoints,
         public_key: hex_encode(public_key.as_bytes()),
@@ -134,17 +134,8 @@ pub async fn create_checkpoint(
     State(state): State<AppState>,
     caller: Caller<Admin>,
 ) -> AppResult<Json<Checkpoint>> {
-    let audit = state.audit.clone();
-    let checkpoint = tokio::task::spawn_blocking(move || audit.checkpoint(now_ms())).await??;
-    state
-        .record_audit(
-            RecordClass::Configuration,
-            caller.audit_actor(),
-            "audit.checkpoint",
-            format!("audit:{}", checkpoint.size),
-            serde_json::json!({ "root": checkpoint.root }),
-        )
-        .await?;
+    let actor = caller.actor().clone();
+    let checkpoint = state.run(move |app| app.audit.checkpoint(&actor)).await?;
     Ok(Json(checkpoint))
 }
 
@@ -159,7 +150,7 @@ pub async fn retention(
         .into_iter()
         .map(|class| RetentionRule {
             class,
-            days: state.audit_retention(class),
+            days: state.app.audit.retention_days(class),
             basis: if class.kept_long_term() {
                 "registration and login records are kept long-term (DB33/T 978-2015 §8.4.2 d)".into()
             } else if state.config.audit_retention_days_by_class.contains_key(&class) {
@@ -172,6 +163,6 @@ pub async fn retention(
     Ok(Json(RetentionReport {
         audit,
         decision_days: state.config.decision_retention_days,
-        audit_entries: state.audit.size(),
+        audit_entries: state.app.audit.size(),
     }))
 }

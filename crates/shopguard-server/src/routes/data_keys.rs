@@ -2,11 +2,11 @@
 
 use axum::extract::State;
 use axum::Json;
-use shopguard_api_types::{DataKeyRotation, RecordClass, ReencryptReport};
+use shopguard_api_types::{DataKeyRotation, ReencryptReport};
 
 use crate::error::AppResult;
 use crate::extract::{Admin, Caller};
-use crate::state::{now_ms, AppState};
+use crate::state::AppState;
 
 /// Makes a new data key the one that encrypts personal fields, without downtime; values
 /// sealed under older keys stay readable until re-encrypted.
@@ -16,17 +16,8 @@ pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller<Admin>,
 ) -> AppResult<Json<DataKeyRotation>> {
-    let store = state.store.clone();
-    let active_key = tokio::task::spawn_blocking(move || store.rotate_data_key(now_ms())).await??;
-    state
-        .record_audit(
-            RecordClass::AccessControl,
-            caller.audit_actor(),
-            "data_key.rotate",
-            format!("data_key:{active_key}"),
-            serde_json::Value::Null,
-        )
-        .await?;
+    let actor = caller.actor().clone();
+    let active_key = state.run(move |app| app.data_keys.rotate(&actor)).await?;
     Ok(Json(DataKeyRotation { active_key }))
 }
 
@@ -39,22 +30,14 @@ pub async fn reencrypt(
     State(state): State<AppState>,
     caller: Caller<Admin>,
 ) -> AppResult<Json<ReencryptReport>> {
-    let store = state.store.clone();
+    let actor = caller.actor().clone();
     let started = std::time::Instant::now();
-    let records_changed = tokio::task::spawn_blocking(move || {
-        store.reencrypt_decisions(&mut |done, total| {
-            tracing::info!(done, total, "re-encrypting decision segments");
+    let records_changed = state
+        .run(move |app| {
+            app.data_keys.reencrypt(&actor, &mut |done, total| {
+                tracing::info!(done, total, "re-encrypting decision segments");
+            })
         })
-    })
-    .await??;
-    state
-        .record_audit(
-            RecordClass::AccessControl,
-            caller.audit_actor(),
-            "data_key.reencrypt",
-            "decisions".to_owned(),
-            serde_json::json!({ "records_changed": records_changed }),
-        )
         .await?;
     Ok(Json(ReencryptReport {
         records_changed,

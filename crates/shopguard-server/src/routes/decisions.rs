@@ -12,7 +12,6 @@ use shopguard_storage::{DecisionQuery, DecisionRecord};
 use crate::error::{AppError, AppResult};
 use crate::extract::{Caller, DecisionsRead, Params};
 use crate::state::AppState;
-use shopguard_core::audit::RecordClass;
 
 fn logged(record: DecisionRecord, unmasked: bool) -> AppResult<LoggedDecision> {
     let mut event = serde_json::to_value(&record.event).map_err(AppError::internal)?;
@@ -44,41 +43,29 @@ pub async fn list_decisions(
     caller: Caller<DecisionsRead>,
     Params(query): Params<DecisionsQuery>,
 ) -> AppResult<Json<DecisionList>> {
-    // Decisions carry personal data (IPs, devices, contacts): every read is audited.
-    state
-        .record_audit(
-            RecordClass::DataAccess,
-            caller.audit_actor(),
-            "decisions.query",
-            query
+    let limit = limit_of(query.limit)?;
+    let principal = caller.principal.clone();
+    let (records, unmasked) = state
+        .run(move |app| {
+            let object = query
                 .user_id
                 .as_ref()
-                .map_or_else(|| "decisions".to_owned(), |user| format!("user:{user}")),
-            serde_json::to_value(&query).unwrap_or_default(),
-        )
+                .map_or_else(|| "decisions".to_owned(), |user| format!("user:{user}"));
+            let store_query = DecisionQuery {
+                user_id: query.user_id,
+                ip: query.ip,
+                device_id: query.device_id,
+                outcome: query.outcome.map(|outcome| outcome.as_str().to_owned()),
+                from_ms: query.from_ms,
+                to_ms: query.to_ms,
+                limit,
+            };
+            // Decisions carry personal data (IPs, devices, contacts): every read is audited.
+            let records = app.decisions()?.query(&store_query, &principal)?;
+            let unmasked = app.audit.unmask_allowed(query.unmask, &principal, object)?;
+            Ok((records, unmasked))
+        })
         .await?;
-    let unmasked = state
-        .unmask_allowed(
-            query.unmask,
-            &caller.principal,
-            query
-                .user_id
-                .as_ref()
-                .map_or_else(|| "decisions".to_owned(), |user| format!("user:{user}")),
-        )
-        .await?;
-    let store_query = DecisionQuery {
-        user_id: query.user_id,
-        ip: query.ip,
-        device_id: query.device_id,
-        outcome: query.outcome.map(|outcome| outcome.as_str().to_owned()),
-        from_ms: query.from_ms,
-        to_ms: query.to_ms,
-        limit: limit_of(query.limit)?,
-    };
-    let store = state.store.clone();
-    let records =
-        tokio::task::spawn_blocking(move || store.query_decisions(&store_query)).await??;
     let decisions = records
         .into_iter()
         .map(|record| logged(record, unmasked))
@@ -97,31 +84,16 @@ pub async fn get_decision(
     Path(decision_id): Path<String>,
     Params(unmask): Params<UnmaskQuery>,
 ) -> AppResult<Json<LoggedDecision>> {
-    let unmasked = state
-        .unmask_allowed(
-            unmask.unmask,
-            &caller.principal,
-            format!("decision:{decision_id}"),
-        )
+    let principal = caller.principal.clone();
+    let (record, unmasked) = state
+        .run(move |app| {
+            let object = format!("decision:{decision_id}");
+            let unmasked = app
+                .audit
+                .unmask_allowed(unmask.unmask, &principal, object)?;
+            Ok((app.decisions()?.get(&decision_id, &principal)?, unmasked))
+        })
         .await?;
-    state
-        .record_audit(
-            RecordClass::DataAccess,
-            caller.audit_actor(),
-            "decisions.read",
-            format!("decision:{decision_id}"),
-            serde_json::Value::Null,
-        )
-        .await?;
-    let store = state.store.clone();
-    let lookup_id = decision_id.clone();
-    let record = tokio::task::spawn_blocking(move || store.decision(&lookup_id)).await??;
-    let record = record.ok_or_else(|| {
-        AppError::new(
-            ErrorCode::NotFound,
-            format!("decision '{decision_id}' not found (it may still be queued for the log)"),
-        )
-    })?;
     Ok(Json(logged(record, unmasked)?))
 }
 
@@ -135,10 +107,9 @@ pub async fn list_alerts(
     Params(query): Params<AlertsQuery>,
 ) -> AppResult<Json<AlertList>> {
     let limit = limit_of(query.limit)?;
-    let store = state.store.clone();
-    let records =
-        tokio::task::spawn_blocking(move || store.query_alerts(query.from_ms, query.to_ms, limit))
-            .await??;
+    let records = state
+        .run(move |app| app.decisions()?.alerts(query.from_ms, query.to_ms, limit))
+        .await?;
     let alerts = records
         .into_iter()
         .map(|record| Alert {

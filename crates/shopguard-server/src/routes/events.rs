@@ -15,7 +15,7 @@ use crate::extract::{
     parse_json, parse_json_naming_the_fault, utf8_or_empty, Caller, EventsWrite, JsonBody, RawBody,
 };
 use crate::metrics::DecisionTally;
-use crate::state::{new_id, new_id_at, now_ms, AppState};
+use crate::state::{new_id_at, now_ms, AppState};
 
 fn validate(input: EventInput, now: i64) -> Result<Event, EventError> {
     if input.kind.is_some_and(|kind| !kind.is_client_reportable()) {
@@ -238,11 +238,11 @@ pub async fn post_batch(
     let events = parse_batch(&body, now, state.config.max_batch_events)?;
     // A decision takes a few hundred bytes of JSON.
     let mut answer = Vec::with_capacity(32 + events.len() * 512);
-    let mut batch = state.log.batch(events.len());
+    let mut batch = state.app.decisions()?.batch(events.len());
     answer.extend_from_slice(b"{\"decisions\":[");
     let mut tally = DecisionTally::default();
     for (position, event) in events.iter().enumerate() {
-        let decision = state.decide_counted(event, now, &mut tally);
+        let decision = state.decide_counted(event, now, &mut tally)?;
         if position > 0 {
             answer.push(b',');
         }
@@ -272,8 +272,9 @@ pub async fn post_challenge_result(
 ) -> AppResult<impl IntoResponse> {
     let started = std::time::Instant::now();
     let (event, decision) = state
-        .engine
-        .report_challenge(&decision_id, result.passed, now_ms(), new_id())
+        .app
+        .decisions()?
+        .report_challenge(&decision_id, result.passed, now_ms())
         .map_err(|error| AppError::new(ErrorCode::ChallengeNotPending, error.to_string()))?;
     state
         .metrics

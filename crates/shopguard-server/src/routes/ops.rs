@@ -15,23 +15,31 @@ use crate::state::AppState;
 pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
-        policy_version: state.engine.policy().version,
-        decisions_queued: state
-            .log
-            .stats()
-            .queued
-            .load(std::sync::atomic::Ordering::Relaxed),
+        policy_version: state.app.engine.policy().version,
+        decisions_queued: state.app.decisions().map_or(0, |decisions| {
+            decisions
+                .log()
+                .stats()
+                .queued
+                .load(std::sync::atomic::Ordering::Relaxed)
+        }),
     })
 }
 
 /// Prometheus metrics (no personal data; open like `/healthz`).
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    state.metrics.read_log_stats(state.log.stats());
+    if let Ok(decisions) = state.app.decisions() {
+        state.metrics.read_log_stats(decisions.log().stats());
+    }
     state
         .metrics
         .feature_keys
-        .set(state.engine.feature_key_count() as i64);
+        .set(state.app.engine.feature_key_count() as i64);
+    state
+        .metrics
+        .policy_version
+        .set(state.app.engine.policy().version as i64);
     (
         [(
             header::CONTENT_TYPE,

@@ -1,20 +1,20 @@
 //! `GET /v1/policy`, `GET /v1/policy/versions`, `PUT /v1/policy`, `POST /v1/policy/check`,
-//! `POST /v1/policy/rollback`.
+//! `POST /v1/policy/rollback`, `POST /v1/policy/versions/{v}/approve`: thin callers of the
+//! policy service.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use shopguard_api_types::{
-    ApiError, ErrorCode, FixtureResult, PolicyCheckResponse, PolicyInfo, PolicyUpdateQuery,
-    PolicyVersionList, RollbackRequest,
+    ApiError, FixtureResult, PolicyCheckResponse, PolicyInfo, PolicyUpdateQuery, PolicyVersionList,
+    RollbackRequest,
 };
-use shopguard_core::FixtureReport;
-use shopguard_storage::{PolicyVersion, Store};
+use shopguard_app::policies::PolicyCheck;
+use shopguard_storage::PolicyVersion;
 
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::extract::{Caller, JsonBody, Params, PolicyApprove, PolicyWrite, TextBody};
-use crate::state::{now_ms, AppState};
-use shopguard_core::audit::RecordClass;
+use crate::state::AppState;
 
 fn info(version: PolicyVersion, active: u64, with_source: bool) -> PolicyInfo {
     PolicyInfo {
@@ -30,26 +30,29 @@ fn info(version: PolicyVersion, active: u64, with_source: bool) -> PolicyInfo {
     }
 }
 
-/// A stored version, or `not_found`.
-fn stored_version(store: &dyn Store, version: u64) -> AppResult<PolicyVersion> {
-    store.policy_version(version)?.ok_or_else(|| {
-        AppError::new(
-            ErrorCode::NotFound,
-            format!("policy version {version} not found"),
-        )
-    })
-}
-
-fn fixture_results(reports: Vec<FixtureReport>) -> Vec<FixtureResult> {
-    reports
-        .into_iter()
-        .map(|report| FixtureResult {
-            passed: report.passed(),
-            name: report.name,
-            events: report.events,
-            failures: report.failures,
-        })
-        .collect()
+fn check_response(
+    check: PolicyCheck,
+    version: Option<u64>,
+    pending_approval: bool,
+    punitive_rules: Vec<String>,
+) -> PolicyCheckResponse {
+    PolicyCheckResponse {
+        version,
+        pending_approval,
+        punitive_rules,
+        rules: check.rules,
+        features: check.features,
+        fixtures: check
+            .fixtures
+            .into_iter()
+            .map(|report| FixtureResult {
+                passed: report.passed(),
+                name: report.name,
+                events: report.events,
+                failures: report.failures,
+            })
+            .collect(),
+    }
 }
 
 /// The live policy with its source.
@@ -58,12 +61,9 @@ pub async fn get_policy(
     State(state): State<AppState>,
     _caller: Caller<PolicyWrite>,
 ) -> AppResult<Json<PolicyInfo>> {
-    let live = state.engine.policy().version;
-    let store = state.store.clone();
-    let version = tokio::task::spawn_blocking(move || store.policy_version(live)).await??;
-    let version = version
-        .ok_or_else(|| AppError::internal(format!("live policy version {live} is not stored")))?;
-    Ok(Json(info(version, live, true)))
+    let live = state.run(|app| app.policies.live()).await?;
+    let version = live.version;
+    Ok(Json(info(live, version, true)))
 }
 
 /// Every stored version, newest first.
@@ -72,9 +72,8 @@ pub async fn list_versions(
     State(state): State<AppState>,
     _caller: Caller<PolicyWrite>,
 ) -> AppResult<Json<PolicyVersionList>> {
-    let live = state.engine.policy().version;
-    let store = state.store.clone();
-    let versions = tokio::task::spawn_blocking(move || store.policy_versions()).await??;
+    let live = state.app.policies.live_version();
+    let versions = state.run(|app| app.policies.versions()).await?;
     Ok(Json(PolicyVersionList {
         versions: versions
             .into_iter()
@@ -87,19 +86,12 @@ pub async fn list_versions(
 #[utoipa::path(post, path = "/v1/policy/check", tag = "policy", request_body(content = String, content_type = "application/toml"),
     responses((status = 200, body = PolicyCheckResponse), (status = 422, body = ApiError)), security(("api_key" = ["policy:write"])))]
 pub async fn check_policy(
+    State(state): State<AppState>,
     _caller: Caller<PolicyWrite>,
     TextBody(source): TextBody,
 ) -> AppResult<Json<PolicyCheckResponse>> {
-    let check =
-        tokio::task::spawn_blocking(move || shopguard_core::check_policy(&source)).await??;
-    Ok(Json(PolicyCheckResponse {
-        version: None,
-        pending_approval: false,
-        punitive_rules: Vec::new(),
-        rules: check.rules,
-        features: check.features,
-        fixtures: fixture_results(check.fixtures),
-    }))
+    let check = state.run(move |app| app.policies.check(&source)).await?;
+    Ok(Json(check_response(check, None, false, Vec::new())))
 }
 
 /// Stores a new policy version and makes it live, atomically, if it compiles and its
@@ -113,64 +105,22 @@ pub async fn put_policy(
     Params(query): Params<PolicyUpdateQuery>,
     TextBody(source): TextBody,
 ) -> AppResult<(StatusCode, Json<PolicyCheckResponse>)> {
-    let engine = state.engine.clone();
-    let store = state.store.clone();
-    let author = caller.audit_actor();
+    let actor = caller.actor().clone();
     let comment = query.comment.unwrap_or_default();
-    let audit_comment = comment.clone();
-    let require_approval = state.config.require_rule_approval;
-    let response = tokio::task::spawn_blocking(move || -> AppResult<PolicyCheckResponse> {
-        let check = shopguard_core::check_policy(&source)?;
-        let live = store
-            .active_policy()?
-            .ok_or_else(|| AppError::internal("no live policy is stored"))?;
-        let punitive_rules = shopguard_core::policy::punitive_changes(&live.source, &source)?;
-        let now = now_ms();
-        let version = store.insert_policy_version(&source, &author, &comment, now)?;
-        let pending_approval = require_approval && !punitive_rules.is_empty();
-        if pending_approval {
-            store.mark_policy_pending(version)?;
-            tracing::info!(version, author = %author, rules = ?punitive_rules, "policy stored; awaits approval");
-            return Ok(PolicyCheckResponse {
-                version: Some(version),
-                pending_approval,
-                punitive_rules,
-                rules: check.rules,
-                features: check.features,
-                fixtures: fixture_results(check.fixtures),
-            });
-        }
-        let compiled = engine.install_policy(&check, version)?;
-        store.activate_policy_version(version, &author, now)?;
-        tracing::info!(version, author = %author, "policy replaced");
-        Ok(PolicyCheckResponse {
-            version: Some(version),
-            pending_approval,
-            punitive_rules,
-            rules: compiled.rules.len(),
-            features: compiled.features.len(),
-            fixtures: fixture_results(check.fixtures),
-        })
-    })
-    .await??;
-    let version = response.version.unwrap_or(0);
-    if !response.pending_approval {
-        state.metrics.policy_version.set(version as i64);
-    }
-    state
-        .record_audit(
-            RecordClass::Configuration,
-            caller.audit_actor(),
-            if response.pending_approval { "policy.propose" } else { "policy.replace" },
-            format!("policy:{version}"),
-            serde_json::json!({ "comment": audit_comment, "rules": response.rules, "punitive_rules": response.punitive_rules }),
-        )
+    let proposal = state
+        .run(move |app| app.policies.propose(&source, &actor, &comment))
         .await?;
-    let status = if response.pending_approval {
+    let status = if proposal.pending_approval {
         StatusCode::ACCEPTED
     } else {
         StatusCode::OK
     };
+    let response = check_response(
+        proposal.check,
+        Some(proposal.version),
+        proposal.pending_approval,
+        proposal.punitive_rules,
+    );
     Ok((status, Json(response)))
 }
 
@@ -181,53 +131,13 @@ pub async fn put_policy(
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller<PolicyApprove>,
-    Path(version_number): Path<u64>,
+    Path(version): Path<u64>,
 ) -> AppResult<Json<PolicyInfo>> {
-    let engine = state.engine.clone();
-    let store = state.store.clone();
-    let approver = caller.audit_actor();
-    let version = tokio::task::spawn_blocking(move || -> AppResult<PolicyVersion> {
-        let version = stored_version(store.as_ref(), version_number)?;
-        if !version.pending_approval {
-            return Err(AppError::new(
-                ErrorCode::Conflict,
-                format!("policy version {version_number} does not wait for approval"),
-            ));
-        }
-        if version.author == approver {
-            return Err(AppError::new(
-                ErrorCode::InsufficientScope,
-                "nobody approves their own punitive rules",
-            ));
-        }
-        let check = shopguard_core::check_policy(&version.source)?;
-        let now = now_ms();
-        if !store.approve_policy_version(version_number, &approver, now)? {
-            return Err(AppError::new(
-                ErrorCode::Conflict,
-                format!("policy version {version_number} was approved meanwhile"),
-            ));
-        }
-        engine.install_policy(&check, version_number)?;
-        store.activate_policy_version(version_number, &approver, now)?;
-        tracing::info!(version = version_number, approver = %approver, "policy approved and live");
-        store
-            .policy_version(version_number)?
-            .ok_or_else(|| AppError::internal("approved version vanished"))
-    })
-    .await??;
-    state.metrics.policy_version.set(version.version as i64);
-    state
-        .record_audit(
-            RecordClass::Configuration,
-            caller.audit_actor(),
-            "policy.approve",
-            format!("policy:{}", version.version),
-            serde_json::json!({ "author": version.author }),
-        )
+    let actor = caller.actor().clone();
+    let approved = state
+        .run(move |app| app.policies.approve(version, &actor))
         .await?;
-    let live = version.version;
-    Ok(Json(info(version, live, false)))
+    Ok(Json(info(approved, version, false)))
 }
 
 /// Makes an earlier stored version live again.
@@ -238,37 +148,10 @@ pub async fn rollback(
     caller: Caller<PolicyWrite>,
     JsonBody(request): JsonBody<RollbackRequest>,
 ) -> AppResult<Json<PolicyInfo>> {
-    let engine = state.engine.clone();
-    let store = state.store.clone();
-    let actor = caller.actor();
-    let version = tokio::task::spawn_blocking(move || -> AppResult<PolicyVersion> {
-        let version = stored_version(store.as_ref(), request.version)?;
-        if version.pending_approval {
-            return Err(AppError::new(
-                ErrorCode::Conflict,
-                format!(
-                    "policy version {} waits for approval; approve it instead",
-                    version.version
-                ),
-            ));
-        }
-        let check = shopguard_core::check_policy(&version.source)?;
-        engine.install_policy(&check, version.version)?;
-        store.activate_policy_version(version.version, &actor, now_ms())?;
-        tracing::info!(version = version.version, actor = %actor, "policy rolled back");
-        Ok(version)
-    })
-    .await??;
-    state.metrics.policy_version.set(version.version as i64);
-    state
-        .record_audit(
-            RecordClass::Configuration,
-            caller.audit_actor(),
-            "policy.rollback",
-            format!("policy:{}", version.version),
-            serde_json::json!({}),
-        )
+    let actor = caller.actor().clone();
+    let version = request.version;
+    let live = state
+        .run(move |app| app.policies.rollback(version, &actor))
         .await?;
-    let live = version.version;
-    Ok(Json(info(version, live, false)))
+    Ok(Json(info(live, version, false)))
 }

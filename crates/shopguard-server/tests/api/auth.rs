@@ -112,7 +112,12 @@ async fn keys_are_required_and_scoped() {
     // A revoked key that was never cached is refused at once.
     let revoked = app.key(&[Scope::EventsWrite]);
     let key_id = &revoked[3..19];
-    assert!(app.state.store.revoke_api_key(key_id, 1).unwrap());
+    assert!(app
+        .state
+        .app
+        .store()
+        .revoke_api_key(key_id, 1, &crate::fixture_audit("key.revoke"))
+        .unwrap());
     let (status, _) = app
         .raw(
             Method::POST,

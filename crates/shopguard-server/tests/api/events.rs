@@ -173,7 +173,7 @@ async fn a_batch_with_one_bad_event_is_refused_whole() {
     assert_eq!(error["field"], "events[1].amount", "{error}");
     app.flush().await;
     assert_eq!(
-        app.state.store.decision_count().unwrap(),
+        app.state.app.store().decision_count().unwrap(),
         0,
         "nothing of a refused batch is logged"
     );
@@ -239,7 +239,7 @@ async fn a_batch_with_one_bad_event_is_refused_whole() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["decisions"].as_array().unwrap().len(), 2);
     app.flush().await;
-    assert_eq!(app.state.store.decision_count().unwrap(), 2);
+    assert_eq!(app.state.app.store().decision_count().unwrap(), 2);
 }
 
 #[tokio::test]

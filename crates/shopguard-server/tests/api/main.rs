@@ -106,7 +106,12 @@ impl TestApp {
     /// Makes a key with these scopes.
     pub fn key(&self, scopes: &[Scope]) -> String {
         let key = api_keys::generate("test", scopes.to_vec(), 0);
-        self.state.store.insert_api_key(&key.record).unwrap();
+        self.state
+            .app
+            .store()
+            .insert_api_key(&key.record, &fixture_audit("key.create"))
+            .unwrap();
+        self.state.app.audit.drain().unwrap();
         key.token
     }
 
@@ -192,10 +197,24 @@ impl TestApp {
 
     /// Waits until every decision so far is in the log.
     pub async fn flush(&self) {
-        let log = self.state.log.clone();
+        let log = self.state.app.decisions().unwrap().log().clone();
         tokio::task::spawn_blocking(move || log.flush().unwrap())
             .await
             .unwrap();
+    }
+}
+
+/// An audit entry for fixtures a test writes straight into storage.
+pub fn fixture_audit(action: &str) -> shopguard_storage::NewAuditEntry {
+    shopguard_storage::NewAuditEntry {
+        at_ms: 1,
+        class: shopguard_core::audit::RecordClass::Configuration,
+        content: shopguard_core::audit::AuditContent {
+            actor: "test".into(),
+            action: action.into(),
+            object: "fixture".into(),
+            detail: serde_json::Value::Null,
+        },
     }
 }
 

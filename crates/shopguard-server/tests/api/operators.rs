@@ -15,15 +15,19 @@ const PASSWORD: &str = "violet-harbour-trumpet-91";
 fn create(app: &TestApp, username: &str, roles: &[Role]) -> Vec<u8> {
     let totp_secret = credentials::new_totp_secret();
     app.state
-        .store
-        .insert_operator(&OperatorRecord {
-            username: username.into(),
-            password_hash: credentials::hash_password(PASSWORD).unwrap(),
-            totp_secret: totp_secret.clone(),
-            roles: roles.to_vec(),
-            created_at_ms: 0,
-            disabled_at_ms: None,
-        })
+        .app
+        .store()
+        .insert_operator(
+            &OperatorRecord {
+                username: username.into(),
+                password_hash: credentials::hash_password(PASSWORD).unwrap(),
+                totp_secret: totp_secret.clone(),
+                roles: roles.to_vec(),
+                created_at_ms: 0,
+                disabled_at_ms: None,
+            },
+            &crate::fixture_audit("operator.create"),
+        )
         .unwrap();
     totp_secret
 }
