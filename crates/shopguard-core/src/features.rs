@@ -636,4 +636,96 @@ mod tests {
         restored.restore(postcard::from_bytes(&bytes).unwrap());
         assert_eq!(restored.state_for(&shape).read(3, 1_000), 1.0);
     }
+
+    /// The types as snapshot version 1 wrote them: serde's derive, by declaration index.
+    mod version_one {
+        use serde::{Deserialize, Serialize};
+        use smallvec::SmallVec;
+
+        #[derive(Serialize, Deserialize)]
+        pub enum EntityKey {
+            User,
+            Ip,
+            IpPrefix,
+            Device,
+            Card,
+            CardBin,
+            Counterparty,
+            Email,
+            EmailDomain,
+            Phone,
+            UserAgent,
+            Country,
+            Global,
+        }
+
+        #[derive(Serialize, Deserialize)]
+        pub enum Aggregation {
+            Count,
+            SumAmount,
+            Distinct(EntityKey),
+        }
+
+        #[derive(Serialize, Deserialize)]
+        pub struct WindowShape {
+            pub aggregation: Aggregation,
+            pub group_by: EntityKey,
+            pub window_ms: i64,
+            pub kinds: Vec<crate::event::EventKind>,
+            pub filter: Option<String>,
+        }
+
+        #[derive(Serialize, Deserialize)]
+        pub enum Series {
+            Buckets(SmallVec<[(u32, f64); 1]>),
+            Distinct(SmallVec<[(u64, u32); 1]>),
+        }
+    }
+
+    #[test]
+    fn codes_write_the_bytes_version_one_wrote_by_declaration_index() {
+        let shape = WindowShape {
+            aggregation: Aggregation::Distinct(EntityKey::CardBin),
+            group_by: EntityKey::Global,
+            window_ms: -5,
+            kinds: vec![
+                EventKind::ChallengeFailed,
+                EventKind::Register,
+                EventKind::Payment,
+            ],
+            filter: Some("event.amount > 1.0".into()),
+        };
+        let old_shape = version_one::WindowShape {
+            aggregation: version_one::Aggregation::Distinct(version_one::EntityKey::CardBin),
+            group_by: version_one::EntityKey::Global,
+            window_ms: -5,
+            kinds: shape.kinds.clone(),
+            filter: shape.filter.clone(),
+        };
+        let bytes = postcard::to_stdvec(&shape).unwrap();
+        assert_eq!(bytes, postcard::to_stdvec(&old_shape).unwrap());
+        assert_eq!(postcard::from_bytes::<WindowShape>(&bytes).unwrap(), shape);
+        for (aggregation, old) in [
+            (Aggregation::Count, version_one::Aggregation::Count),
+            (Aggregation::SumAmount, version_one::Aggregation::SumAmount),
+        ] {
+            assert_eq!(
+                postcard::to_stdvec(&aggregation).unwrap(),
+                postcard::to_stdvec(&old).unwrap()
+            );
+        }
+        let buckets = Series::Buckets(smallvec::smallvec![(7, 2.5), (9, 1.0)]);
+        let old_buckets = version_one::Series::Buckets(smallvec::smallvec![(7, 2.5), (9, 1.0)]);
+        let distinct = Series::Distinct(smallvec::smallvec![(u64::MAX, 3)]);
+        let old_distinct = version_one::Series::Distinct(smallvec::smallvec![(u64::MAX, 3)]);
+        for (series, old) in [(buckets, old_buckets), (distinct, old_distinct)] {
+            let bytes = postcard::to_stdvec(&series).unwrap();
+            assert_eq!(bytes, postcard::to_stdvec(&old).unwrap());
+            assert_eq!(postcard::from_bytes::<Series>(&bytes).unwrap(), series);
+        }
+        // An unknown code is an error, never another variant.
+        assert!(postcard::from_bytes::<Aggregation>(&[3]).is_err());
+        assert!(postcard::from_bytes::<Series>(&[2, 0]).is_err());
+        assert!(postcard::from_bytes::<WindowShape>(&[0, 13]).is_err());
+    }
 }
