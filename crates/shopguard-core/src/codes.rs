@@ -272,6 +272,78 @@ mod tests {
         assert_eq!(Aggregation::Distinct(EntityKey::Ip).code(), 2);
     }
 
+    /// Checks that each variant is spelled as listed and reads back from its spelling.
+    fn pin_names<T>(rows: &[(T, &str)], as_str: fn(T) -> &'static str)
+    where
+        T: Copy + PartialEq + std::fmt::Debug + std::str::FromStr,
+    {
+        for (variant, name) in rows {
+            assert_eq!(as_str(*variant), *name);
+            assert_eq!(name.parse::<T>().ok(), Some(*variant), "{name}");
+        }
+    }
+
+    #[test]
+    fn names_stored_as_text_are_pinned() {
+        use crate::lists::ListKind;
+        use crate::rbac::{Role, Scope};
+        // SQLite stores these by name: the audit queue's classes, list kinds, API key
+        // scopes, operator and grant roles.
+        pin_names(
+            &[
+                (RecordClass::Registration, "registration"),
+                (RecordClass::Login, "login"),
+                (RecordClass::Configuration, "configuration"),
+                (RecordClass::ListChange, "list_change"),
+                (RecordClass::Sanction, "sanction"),
+                (RecordClass::Incident, "incident"),
+                (RecordClass::DataAccess, "data_access"),
+                (RecordClass::AccessControl, "access_control"),
+                (RecordClass::Other, "other"),
+            ],
+            RecordClass::as_str,
+        );
+        pin_names(
+            &[
+                (ListKind::Ip, "ip"),
+                (ListKind::Device, "device"),
+                (ListKind::Email, "email"),
+                (ListKind::EmailDomain, "email_domain"),
+                (ListKind::Phone, "phone"),
+                (ListKind::CardBin, "card_bin"),
+                (ListKind::Domain, "domain"),
+                (ListKind::User, "user"),
+                (ListKind::Text, "text"),
+            ],
+            ListKind::as_str,
+        );
+        pin_names(
+            &[
+                (Scope::EventsWrite, "events:write"),
+                (Scope::DecisionsRead, "decisions:read"),
+                (Scope::AuditRead, "audit:read"),
+                (Scope::PiiUnmask, "pii:unmask"),
+                (Scope::ListsWrite, "lists:write"),
+                (Scope::PolicyWrite, "policy:write"),
+                (Scope::PolicyApprove, "policy:approve"),
+                (Scope::Admin, "admin"),
+            ],
+            Scope::as_str,
+        );
+        pin_names(
+            &[
+                (Role::Viewer, "viewer"),
+                (Role::Analyst, "analyst"),
+                (Role::Responder, "responder"),
+                (Role::RuleAuthor, "rule_author"),
+                (Role::Approver, "approver"),
+                (Role::Administrator, "administrator"),
+                (Role::Auditor, "auditor"),
+            ],
+            Role::as_str,
+        );
+    }
+
     #[test]
     fn a_table_with_a_missing_or_repeated_row_is_refused() {
         assert!(check_table(&[EventKind::Register]).is_err());
