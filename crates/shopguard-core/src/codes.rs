@@ -129,35 +129,6 @@ pub mod serde_codes {
     }
 }
 
-/// Test help: checks that a table holds every variant once, each code once, and that
-/// `code`/`from_code` agree with it.
-#[doc(hidden)]
-pub fn check_table<T: StoredCode>(every_variant: &[T]) -> Result<(), String> {
-    for variant in every_variant {
-        let listed: Vec<u8> = T::CODES
-            .iter()
-            .filter(|(listed, _)| listed == variant)
-            .map(|(_, code)| *code)
-            .collect();
-        if listed != [variant.code()] {
-            return Err(format!("{} {variant:?} listed as {listed:?}", T::WHAT));
-        }
-        if T::from_code(variant.code()) != Some(*variant) {
-            return Err(format!("{} {variant:?} does not round-trip", T::WHAT));
-        }
-    }
-    if T::CODES.len() != every_variant.len() {
-        return Err(format!("{} table has extra rows", T::WHAT));
-    }
-    let mut codes: Vec<u8> = T::CODES.iter().map(|(_, code)| *code).collect();
-    codes.sort_unstable();
-    codes.dedup();
-    if codes.len() != T::CODES.len() {
-        return Err(format!("{} table repeats a code", T::WHAT));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     //! Each table pinned to its numbers, written out literally: reordering, inserting or
@@ -168,6 +139,34 @@ mod tests {
     use crate::decision::{ChallengeKind, Outcome};
     use crate::event::{Channel, EventKind};
     use crate::features::{Aggregation, EntityKey};
+
+    /// Test help: checks that a table holds every variant once, each code once, and that
+    /// `code`/`from_code` agree with it.
+    fn check_table<T: StoredCode>(every_variant: &[T]) -> Result<(), String> {
+        for variant in every_variant {
+            let listed: Vec<u8> = T::CODES
+                .iter()
+                .filter(|(listed, _)| listed == variant)
+                .map(|(_, code)| *code)
+                .collect();
+            if listed != [variant.code()] {
+                return Err(format!("{} {variant:?} listed as {listed:?}", T::WHAT));
+            }
+            if T::from_code(variant.code()) != Some(*variant) {
+                return Err(format!("{} {variant:?} does not round-trip", T::WHAT));
+            }
+        }
+        if T::CODES.len() != every_variant.len() {
+            return Err(format!("{} table has extra rows", T::WHAT));
+        }
+        let mut codes: Vec<u8> = T::CODES.iter().map(|(_, code)| *code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        if codes.len() != T::CODES.len() {
+            return Err(format!("{} table repeats a code", T::WHAT));
+        }
+        Ok(())
+    }
 
     #[test]
     fn record_class_codes_are_pinned() {

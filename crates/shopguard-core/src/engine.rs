@@ -549,15 +549,7 @@ impl Engine {
     /// older one. States of features the live policy no longer has are dropped. On error
     /// nothing is loaded, and the error names the file's version and what is wrong.
     pub fn restore(&self, bytes: &[u8]) -> Result<(), SnapshotError> {
-        // Versions 1 and 2 share the body's layout; a version with another layout gets its
-        // own frozen reader here (see `crate::snapshot`).
-        let (version, body) = crate::snapshot::body_of(bytes)?;
-        let body_error = |reason: String| SnapshotError::Body { version, reason };
-        let (snapshot, rest): (EngineSnapshot, &[u8]) =
-            postcard::take_from_bytes(body).map_err(|error| body_error(error.to_string()))?;
-        if !rest.is_empty() {
-            return Err(body_error(format!("{} bytes after the state", rest.len())));
-        }
+        let (_, snapshot) = decode_snapshot(bytes)?;
         self.states.restore(snapshot.features);
         self.states.retain_shapes(&self.policy.load().shapes());
         self.profiles.import(snapshot.profiles);
@@ -565,15 +557,24 @@ impl Engine {
     }
 }
 
+/// Decodes a snapshot of any version this build reads, whole.
+fn decode_snapshot(bytes: &[u8]) -> Result<(u8, EngineSnapshot), SnapshotError> {
+    // Versions 1 and 2 share the body's layout; a version with another layout gets its own
+    // frozen reader here, converting into today's types (see `crate::snapshot`).
+    let (version, body) = crate::snapshot::body_of(bytes)?;
+    let body_error = |reason: String| SnapshotError::Body { version, reason };
+    let (snapshot, rest): (EngineSnapshot, &[u8]) =
+        postcard::take_from_bytes(body).map_err(|error| body_error(error.to_string()))?;
+    if !rest.is_empty() {
+        return Err(body_error(format!("{} bytes after the state", rest.len())));
+    }
+    Ok((version, snapshot))
+}
+
 /// Every value in a snapshot of any version this build reads, one per line in a stable order
 /// (shapes by their text, keys by number): for golden tests and for looking into a file.
 pub fn dump_snapshot(bytes: &[u8]) -> Result<String, SnapshotError> {
-    let (version, body) = crate::snapshot::body_of(bytes)?;
-    let snapshot: EngineSnapshot =
-        postcard::from_bytes(body).map_err(|error| SnapshotError::Body {
-            version,
-            reason: error.to_string(),
-        })?;
+    let (version, snapshot) = decode_snapshot(bytes)?;
     let mut lines = vec![format!("version {version}")];
     lines.extend(snapshot.features.dump());
     let mut profiles = snapshot.profiles;

@@ -43,6 +43,12 @@ pub enum SnapshotError {
         /// The newest version this build reads.
         newest: u8,
     },
+    /// The file ends inside its header.
+    #[error("engine snapshot version {version} ends inside its header")]
+    Truncated {
+        /// The file's version.
+        version: u8,
+    },
     /// The body is shorter or longer than its header says.
     #[error(
         "engine snapshot version {version} holds {actual} body bytes, its header says {expected}"
@@ -113,11 +119,7 @@ pub(crate) fn body_of(bytes: &[u8]) -> Result<(u8, &[u8]), SnapshotError> {
         1 => Ok((1, &bytes[8..])),
         2 => {
             if bytes.len() < HEADER_V2 {
-                return Err(SnapshotError::Length {
-                    version,
-                    expected: 0,
-                    actual: 0,
-                });
+                return Err(SnapshotError::Truncated { version });
             }
             let (header, body) = bytes.split_at(HEADER_V2);
             let mut length = [0u8; 8];
@@ -180,10 +182,10 @@ mod tests {
                 actual: 4
             })
         );
-        assert!(matches!(
+        assert_eq!(
             body_of(&bytes[..12]),
-            Err(SnapshotError::Length { .. })
-        ));
+            Err(SnapshotError::Truncated { version: 2 })
+        );
     }
 
     #[test]

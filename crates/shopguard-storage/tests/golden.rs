@@ -395,6 +395,24 @@ fn a_damaged_or_newer_snapshot_is_refused_with_its_version() {
     );
 }
 
+#[test]
+fn every_cut_of_a_golden_snapshot_is_refused_never_a_panic() {
+    let engine = snapshot_engine();
+    for name in ["engine-snapshot-v1.snap", "engine-snapshot-v2.snap"] {
+        let bytes = read(name);
+        for length in 0..bytes.len() {
+            assert!(
+                engine.restore(&bytes[..length]).is_err(),
+                "{name} cut at {length}"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(engine.restore(&longer).is_err(), "{name} with a byte more");
+    }
+    assert_eq!(engine.profile_count(), 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // A sealed decision segment and its index.
 
