@@ -3,7 +3,7 @@
 //! An enum's declaration order is free to change; what is written to disk or fed into a hash
 //! is not. Every enum that reaches a persisted format (the binary decision record, the engine
 //! snapshot, the audit log's Merkle leaves, the keys of velocity series) therefore gets its
-//! codes from a table written out by hand with [`stored_codes!`]:
+//! codes from a table written out by hand with [`crate::stored_codes!`]:
 //!
 //! - codes are only ever **appended**: a new variant takes the next unused number, and no
 //!   code is ever reused or renumbered, even when its variant is removed;
