@@ -9,6 +9,7 @@
 //! | `engine-snapshot-v1.snap` | an engine snapshot, version 1 (`SGSNAP01`, no length or checksum) |
 //! | `engine-snapshot-v2.snap` | the same state, version 2 (`SGSNAP02`) |
 //! | `decision-segments-v1/` | a sealed decision segment (`.log`) and its entity index (`.idx`, `SGDIDX01`) |
+//! | `data-key-v1.bin` | a data key wrapped by a local master key (`nonce ‖ ciphertext ‖ tag`) |
 //! | `audit-v1/` | an audit folder (entries, tree levels, signed checkpoints, one purged entry) and `public.key` |
 //!
 //! Each test decodes its file and checks what it holds value by value, and re-encodes it and
@@ -34,7 +35,7 @@ use shopguard_core::engine::{dump_snapshot, Engine, SnapshotError};
 use shopguard_core::{Decision, Event, EventInput, EventKind, ListRegistry, Outcome};
 use shopguard_storage::audit_log::{self, AuditLog, NewAuditEntry};
 use shopguard_storage::decision_segments::{DecisionSegments, SegmentSettings};
-use shopguard_storage::keyring::Keyring;
+use shopguard_storage::keyring::{DataKeyRecord, Keyring, LocalMasterKey, MasterKey};
 use shopguard_storage::record_format::{decode_record, encode_record_with_contacts, Contacts};
 use shopguard_storage::{DecisionQuery, DecisionRecord, LogBatch};
 
@@ -43,6 +44,10 @@ const T0: i64 = 1_796_000_000_000;
 /// The data key that seals personal fields in the golden files, and its id.
 const DATA_KEY: [u8; 32] = [0x5a; 32];
 const DATA_KEY_ID: u32 = 3;
+/// The local master key that wraps the golden data key.
+const MASTER_KEY: [u8; 32] = [0x4d; 32];
+/// Its id, as stored beside each data key it wraps.
+const MASTER_KEY_ID: &str = "770080b0f6b16527";
 /// The seed of the key that signs the golden audit checkpoints.
 const AUDIT_SEED: [u8; 32] = [0x11; 32];
 
@@ -57,11 +62,7 @@ fn read(name: &str) -> Vec<u8> {
 }
 
 fn keyring() -> Arc<Keyring> {
-    let keyring = Keyring::from_records(
-        &shopguard_storage::keyring::LocalMasterKey::from_bytes(&[1; 32]),
-        &[],
-    )
-    .unwrap();
+    let keyring = Keyring::from_records(&LocalMasterKey::from_bytes(&MASTER_KEY), &[]).unwrap();
     keyring.add(DATA_KEY_ID, &DATA_KEY);
     Arc::new(keyring)
 }
@@ -221,6 +222,36 @@ fn decision_record_v1_decodes_field_by_field_and_re_encodes_to_its_bytes() {
     encode_record_with_contacts(&mut from_plain, &record_decision(&plain), &plain, contacts)
         .unwrap();
     assert_eq!(from_plain, bytes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A wrapped data key.
+
+#[test]
+fn data_key_v1_unwraps_with_its_master_key_and_opens_the_golden_record() {
+    let wrapped = read("data-key-v1.bin");
+    assert_eq!(wrapped.len(), 12 + 32 + 16, "nonce, key, tag");
+    let master = LocalMasterKey::from_bytes(&MASTER_KEY);
+    // The id stored beside every wrapped key names the master key that wrapped it.
+    assert_eq!(master.id(), MASTER_KEY_ID);
+    assert_eq!(master.unwrap(&wrapped).unwrap(), DATA_KEY);
+    assert!(LocalMasterKey::from_bytes(&[0; 32])
+        .unwrap(&wrapped)
+        .is_err());
+    let record = DataKeyRecord {
+        id: DATA_KEY_ID,
+        wrapped,
+        master_id: master.id(),
+        created_at_ms: T0,
+    };
+    let keyring = Keyring::from_records(&master, &[record]).unwrap();
+    let stored = decode_record(&read("decision-record-v1.bin")).unwrap();
+    assert_eq!(
+        keyring
+            .open(stored.event.email.as_deref().unwrap())
+            .unwrap(),
+        "ana@example.com"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -679,6 +710,8 @@ fn write_golden_files() {
     };
     encode_record_with_contacts(&mut record, &record_decision(&event), &event, contacts).unwrap();
     write_new(&golden("decision-record-v1.bin"), &record);
+    let master = LocalMasterKey::from_bytes(&MASTER_KEY);
+    write_new(&golden("data-key-v1.bin"), &master.wrap(&DATA_KEY).unwrap());
 
     // The engine snapshot, in version 2 and, with the same body, version 1.
     let engine = snapshot_engine();
