@@ -48,6 +48,20 @@ pub enum RecordClass {
     Other,
 }
 
+// The one-byte code stored in each entry and committed in its Merkle leaf: changing one
+// makes every stored entry of that class fail verification. Append only.
+crate::stored_codes!(RecordClass, "record class", {
+    Registration = 0,
+    Login = 1,
+    Configuration = 2,
+    ListChange = 3,
+    Sanction = 4,
+    Incident = 5,
+    DataAccess = 6,
+    AccessControl = 7,
+    Other = 8,
+});
+
 impl RecordClass {
     /// Every class, in code order.
     pub const ALL: [RecordClass; 9] = [
@@ -61,16 +75,6 @@ impl RecordClass {
         RecordClass::AccessControl,
         RecordClass::Other,
     ];
-
-    /// The one-byte code stored and committed in the leaf.
-    pub fn code(self) -> u8 {
-        self as u8
-    }
-
-    /// The class with this code.
-    pub fn from_code(code: u8) -> Option<RecordClass> {
-        RecordClass::ALL.get(usize::from(code)).copied()
-    }
 
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {

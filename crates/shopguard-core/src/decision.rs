@@ -23,6 +23,15 @@ pub enum Outcome {
     Deny,
 }
 
+// Stored in every binary decision record (the decision's and each matched rule's).
+// Append only.
+crate::stored_codes!(Outcome, "outcome", {
+    Allow = 0,
+    Challenge = 1,
+    Review = 2,
+    Deny = 3,
+});
+
 impl Outcome {
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {
@@ -67,6 +76,14 @@ pub enum ChallengeKind {
     /// A TOTP code from the user's authenticator.
     Totp,
 }
+
+// Stored in every binary decision record (there as the code + 1, 0 meaning none).
+// Append only.
+crate::stored_codes!(ChallengeKind, "challenge kind", {
+    Captcha = 0,
+    Sms = 1,
+    Totp = 2,
+});
 
 impl ChallengeKind {
     /// The snake_case name.

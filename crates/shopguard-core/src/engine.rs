@@ -143,12 +143,7 @@ struct EngineSnapshot {
     profiles: Vec<(u64, UserProfile)>,
 }
 
-const SNAPSHOT_MAGIC: &[u8; 8] = b"SGSNAP01";
-
-/// Why a snapshot could not be loaded.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("state snapshot is unreadable: {0}")]
-pub struct SnapshotError(String);
+pub use crate::snapshot::SnapshotError;
 
 /// The decision engine. Share it behind an `Arc`; every method takes `&self`.
 pub struct Engine {
@@ -553,31 +548,60 @@ impl Engine {
         self.states.key_count()
     }
 
-    /// Serialises feature counts and profiles with postcard, for the data folder, one shard at
-    /// a time straight from the live tables (no copy of the state is made, so memory does not
-    /// double while a snapshot is taken).
+    /// Serialises feature counts and profiles for the data folder, in the current version of
+    /// the snapshot format ([`crate::snapshot`]), one shard at a time straight from the live
+    /// tables (no copy of the state is made, so memory does not double while a snapshot is
+    /// taken).
     pub fn snapshot(&self) -> Result<Vec<u8>, SnapshotError> {
-        let mut bytes = SNAPSHOT_MAGIC.to_vec();
+        let mut bytes = crate::snapshot::start();
         self.states
             .encode_snapshot(&mut bytes)
             .and_then(|()| self.profiles.encode_snapshot(&mut bytes))
-            .map_err(|error| SnapshotError(error.to_string()))?;
+            .map_err(|error| SnapshotError::Encode(error.to_string()))?;
+        crate::snapshot::finish(&mut bytes);
         Ok(bytes)
     }
 
-    /// Loads feature counts and profiles saved by [`Engine::snapshot`]. States of features the
-    /// live policy no longer has are dropped.
+    /// Loads feature counts and profiles saved by [`Engine::snapshot`] of this build or of any
+    /// older one. States of features the live policy no longer has are dropped. On error
+    /// nothing is loaded, and the error names the file's version and what is wrong.
     pub fn restore(&self, bytes: &[u8]) -> Result<(), SnapshotError> {
-        let body = bytes
-            .strip_prefix(SNAPSHOT_MAGIC.as_slice())
-            .ok_or_else(|| SnapshotError("missing header".into()))?;
-        let snapshot: EngineSnapshot =
-            postcard::from_bytes(body).map_err(|error| SnapshotError(error.to_string()))?;
+        let (_, snapshot) = decode_snapshot(bytes)?;
         self.states.restore(snapshot.features);
         self.states.retain_shapes(&self.policy.load().shapes());
         self.profiles.import(snapshot.profiles);
         Ok(())
     }
+}
+
+/// Decodes a snapshot of any version this build reads, whole.
+fn decode_snapshot(bytes: &[u8]) -> Result<(u8, EngineSnapshot), SnapshotError> {
+    // Versions 1 and 2 share the body's layout; a version with another layout gets its own
+    // frozen reader here, converting into today's types (see `crate::snapshot`).
+    let (version, body) = crate::snapshot::body_of(bytes)?;
+    let body_error = |reason: String| SnapshotError::Body { version, reason };
+    let (snapshot, rest): (EngineSnapshot, &[u8]) =
+        postcard::take_from_bytes(body).map_err(|error| body_error(error.to_string()))?;
+    if !rest.is_empty() {
+        return Err(body_error(format!("{} bytes after the state", rest.len())));
+    }
+    Ok((version, snapshot))
+}
+
+/// Every value in a snapshot of any version this build reads, one per line in a stable order
+/// (shapes by their text, keys by number): for golden tests and for looking into a file.
+pub fn dump_snapshot(bytes: &[u8]) -> Result<String, SnapshotError> {
+    let (version, snapshot) = decode_snapshot(bytes)?;
+    let mut lines = vec![format!("version {version}")];
+    lines.extend(snapshot.features.dump());
+    let mut profiles = snapshot.profiles;
+    profiles.sort_by_key(|(user, _)| *user);
+    lines.extend(
+        profiles
+            .iter()
+            .map(|(user, profile)| format!("profile {user:016x} {profile:?}")),
+    );
+    Ok(lines.join("\n"))
 }
 
 /// A policy that compiled and passed every fixture: the only thing [`Engine::install_policy`]
@@ -856,9 +880,26 @@ reason = "a paying user fails"
             features: engine.states.snapshot(),
             profiles: engine.profiles.export(),
         };
-        let mut expected = SNAPSHOT_MAGIC.to_vec();
+        let mut expected = crate::snapshot::start();
         expected.extend(postcard::to_stdvec(&copied).unwrap());
+        crate::snapshot::finish(&mut expected);
         assert_eq!(snapshot, expected);
+        // The same state in version 1's layout reads too.
+        let mut version_one = b"SGSNAP01".to_vec();
+        version_one.extend(postcard::to_stdvec(&copied).unwrap());
+        let from_version_one = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        from_version_one.restore(&version_one).unwrap();
+        assert_eq!(
+            from_version_one.feature_key_count(),
+            engine.feature_key_count()
+        );
+        // A body that does not decode is refused whole, naming its version.
+        let mut cut = version_one.clone();
+        cut.truncate(cut.len() - 1);
+        assert!(matches!(
+            from_version_one.restore(&cut),
+            Err(SnapshotError::Body { version: 1, .. })
+        ));
         restored.restore(&snapshot).unwrap();
         assert_eq!(restored.feature_key_count(), engine.feature_key_count());
         let third = restored.decide(

@@ -59,6 +59,27 @@ pub enum EventKind {
     ChallengeFailed,
 }
 
+// Stored in every binary decision record and in the engine snapshot's feature shapes.
+// Append only.
+crate::stored_codes!(EventKind, "event kind", {
+    Register = 0,
+    LoginSucceeded = 1,
+    LoginFailed = 2,
+    Logout = 3,
+    PasswordReset = 4,
+    ProfileChanged = 5,
+    ListingPublished = 6,
+    ListingEdited = 7,
+    CommentPosted = 8,
+    OrderPlaced = 9,
+    Payment = 10,
+    RefundRequested = 11,
+    Withdrawal = 12,
+    ComplaintFiled = 13,
+    ChallengePassed = 14,
+    ChallengeFailed = 15,
+});
+
 impl EventKind {
     /// Every kind, in declaration order.
     pub const ALL: [EventKind; 16] = [
@@ -154,6 +175,15 @@ pub enum Channel {
     #[default]
     Unknown,
 }
+
+// Stored in every binary decision record. Append only.
+crate::stored_codes!(Channel, "channel", {
+    Web = 0,
+    App = 1,
+    Api = 2,
+    MiniProgram = 3,
+    Unknown = 4,
+});
 
 impl Channel {
     /// The snake_case name used on the wire and in CEL.

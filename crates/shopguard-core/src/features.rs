@@ -69,6 +69,24 @@ pub enum EntityKey {
     Global,
 }
 
+// The code seeds the hash of every velocity series key (and so reaches the snapshot), and is
+// written in the snapshot's shapes. Append only.
+crate::stored_codes!(EntityKey, "entity key", {
+    User = 0,
+    Ip = 1,
+    IpPrefix = 2,
+    Device = 3,
+    Card = 4,
+    CardBin = 5,
+    Counterparty = 6,
+    Email = 7,
+    EmailDomain = 8,
+    Phone = 9,
+    UserAgent = 10,
+    Country = 11,
+    Global = 12,
+});
+
 impl EntityKey {
     /// Every key, for help texts.
     pub const ALL: [EntityKey; 13] = [
@@ -113,7 +131,7 @@ impl EntityKey {
 
     /// The hash of this entity in `event`, or `None` when the event lacks it.
     pub fn hash_of(self, event: &Event) -> Option<u64> {
-        let tag = self as u8;
+        let tag = self.code();
         let text = |value: Option<&str>| value.map(|text| key_hash(tag, text.as_bytes()));
         match self {
             EntityKey::User => text(Some(&event.user_id)),
@@ -140,8 +158,10 @@ impl EntityKey {
 }
 
 /// How events are aggregated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+///
+/// Stored in the snapshot as its code (below), then, for [`Aggregation::Distinct`], the
+/// entity's code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Aggregation {
     /// Number of events.
     Count,
@@ -151,6 +171,70 @@ pub enum Aggregation {
     Distinct(EntityKey),
 }
 
+impl Aggregation {
+    /// The stored code of the aggregation (without its entity). Append only.
+    pub fn code(self) -> u8 {
+        match self {
+            Aggregation::Count => 0,
+            Aggregation::SumAmount => 1,
+            Aggregation::Distinct(_) => 2,
+        }
+    }
+}
+
+// Written by hand so that the variant index postcard stores is the explicit code, not the
+// declaration order (the bytes are those the derive wrote while the two agreed).
+impl Serialize for Aggregation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let code = u32::from(self.code());
+        match self {
+            Aggregation::Count => serializer.serialize_unit_variant("Aggregation", code, "count"),
+            Aggregation::SumAmount => {
+                serializer.serialize_unit_variant("Aggregation", code, "sum_amount")
+            }
+            Aggregation::Distinct(entity) => serializer.serialize_newtype_variant(
+                "Aggregation",
+                code,
+                "distinct",
+                &u32::from(entity.code()),
+            ),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Aggregation {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ByCode;
+        impl<'de> serde::de::Visitor<'de> for ByCode {
+            type Value = Aggregation;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("an aggregation by its code")
+            }
+
+            fn visit_enum<A: serde::de::EnumAccess<'de>>(
+                self,
+                data: A,
+            ) -> Result<Aggregation, A::Error> {
+                use serde::de::{Error, VariantAccess};
+                let (code, variant): (u32, _) = data.variant()?;
+                match code {
+                    0 => variant.unit_variant().map(|()| Aggregation::Count),
+                    1 => variant.unit_variant().map(|()| Aggregation::SumAmount),
+                    2 => {
+                        let entity: u32 = variant.newtype_variant()?;
+                        crate::codes::serde_code::decode(entity).map(Aggregation::Distinct)
+                    }
+                    other => Err(A::Error::custom(format!(
+                        "unknown aggregation code {other}"
+                    ))),
+                }
+            }
+        }
+        deserializer.deserialize_enum("Aggregation", &["count", "sum_amount", "distinct"], ByCode)
+    }
+}
+
 /// Everything that determines a feature's counts: what identifies its state across policy
 /// versions. Two features with the same shape share one state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -158,10 +242,12 @@ pub struct WindowShape {
     /// How events are aggregated.
     pub aggregation: Aggregation,
     /// What it groups by.
+    #[serde(with = "crate::codes::serde_code")]
     pub group_by: EntityKey,
     /// Window length in milliseconds.
     pub window_ms: i64,
     /// Event kinds counted, sorted.
+    #[serde(with = "crate::codes::serde_codes")]
     pub kinds: Vec<EventKind>,
     /// Source of the filter expression, if any.
     pub filter: Option<String>,
@@ -180,12 +266,59 @@ impl WindowShape {
 
 /// Per-key state. Most keys hold one bucket or one value, which then lives inside the map's
 /// slot: no allocation, and one cache miss per feature update instead of two.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Stored in the snapshot as its code (0 buckets, 1 distinct values; append only), then its
+/// entries.
+#[derive(Clone, Debug, PartialEq)]
 enum Series {
     /// Non-empty buckets as (bucket index, value), oldest first.
     Buckets(SmallVec<[(u32, f64); 1]>),
     /// Distinct values as (value hash, last bucket seen).
     Distinct(SmallVec<[(u64, u32); 1]>),
+}
+
+const SERIES_BUCKETS: u32 = 0;
+const SERIES_DISTINCT: u32 = 1;
+
+// By hand, as for `Aggregation`: the stored variant index is the explicit code.
+impl Serialize for Series {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Series::Buckets(buckets) => {
+                serializer.serialize_newtype_variant("Series", SERIES_BUCKETS, "Buckets", buckets)
+            }
+            Series::Distinct(values) => {
+                serializer.serialize_newtype_variant("Series", SERIES_DISTINCT, "Distinct", values)
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Series {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ByCode;
+        impl<'de> serde::de::Visitor<'de> for ByCode {
+            type Value = Series;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a series by its code")
+            }
+
+            fn visit_enum<A: serde::de::EnumAccess<'de>>(
+                self,
+                data: A,
+            ) -> Result<Series, A::Error> {
+                use serde::de::{Error, VariantAccess};
+                let (code, variant): (u32, _) = data.variant()?;
+                match code {
+                    SERIES_BUCKETS => variant.newtype_variant().map(Series::Buckets),
+                    SERIES_DISTINCT => variant.newtype_variant().map(Series::Distinct),
+                    other => Err(A::Error::custom(format!("unknown series code {other}"))),
+                }
+            }
+        }
+        deserializer.deserialize_enum("Series", &["Buckets", "Distinct"], ByCode)
+    }
 }
 
 impl Default for Series {
@@ -343,6 +476,32 @@ pub struct FeatureSnapshot {
     states: Vec<(WindowShape, Vec<(u64, Series)>)>,
 }
 
+impl FeatureSnapshot {
+    /// Text lines of every state and series, shapes sorted by their text and keys by number.
+    pub(crate) fn dump(&self) -> Vec<String> {
+        let mut states: Vec<(String, Vec<&(u64, Series)>)> = self
+            .states
+            .iter()
+            .map(|(shape, entries)| {
+                let mut sorted: Vec<_> = entries.iter().collect();
+                sorted.sort_by_key(|(key, _)| *key);
+                (format!("{shape:?}"), sorted)
+            })
+            .collect();
+        states.sort_by(|left, right| left.0.cmp(&right.0));
+        let mut lines = Vec::new();
+        for (shape, entries) in states {
+            lines.push(format!("state {shape}"));
+            lines.extend(
+                entries
+                    .into_iter()
+                    .map(|(key, series)| format!("  {key:016x} {series:?}")),
+            );
+        }
+        lines
+    }
+}
+
 impl FeatureStates {
     /// The state for `shape`, created empty when new.
     pub fn state_for(&self, shape: &WindowShape) -> Arc<FeatureState> {
@@ -476,5 +635,97 @@ mod tests {
         let restored = FeatureStates::default();
         restored.restore(postcard::from_bytes(&bytes).unwrap());
         assert_eq!(restored.state_for(&shape).read(3, 1_000), 1.0);
+    }
+
+    /// The types as snapshot version 1 wrote them: serde's derive, by declaration index.
+    mod version_one {
+        use serde::{Deserialize, Serialize};
+        use smallvec::SmallVec;
+
+        #[derive(Serialize, Deserialize)]
+        pub enum EntityKey {
+            User,
+            Ip,
+            IpPrefix,
+            Device,
+            Card,
+            CardBin,
+            Counterparty,
+            Email,
+            EmailDomain,
+            Phone,
+            UserAgent,
+            Country,
+            Global,
+        }
+
+        #[derive(Serialize, Deserialize)]
+        pub enum Aggregation {
+            Count,
+            SumAmount,
+            Distinct(EntityKey),
+        }
+
+        #[derive(Serialize, Deserialize)]
+        pub struct WindowShape {
+            pub aggregation: Aggregation,
+            pub group_by: EntityKey,
+            pub window_ms: i64,
+            pub kinds: Vec<crate::event::EventKind>,
+            pub filter: Option<String>,
+        }
+
+        #[derive(Serialize, Deserialize)]
+        pub enum Series {
+            Buckets(SmallVec<[(u32, f64); 1]>),
+            Distinct(SmallVec<[(u64, u32); 1]>),
+        }
+    }
+
+    #[test]
+    fn codes_write_the_bytes_version_one_wrote_by_declaration_index() {
+        let shape = WindowShape {
+            aggregation: Aggregation::Distinct(EntityKey::CardBin),
+            group_by: EntityKey::Global,
+            window_ms: -5,
+            kinds: vec![
+                EventKind::ChallengeFailed,
+                EventKind::Register,
+                EventKind::Payment,
+            ],
+            filter: Some("event.amount > 1.0".into()),
+        };
+        let old_shape = version_one::WindowShape {
+            aggregation: version_one::Aggregation::Distinct(version_one::EntityKey::CardBin),
+            group_by: version_one::EntityKey::Global,
+            window_ms: -5,
+            kinds: shape.kinds.clone(),
+            filter: shape.filter.clone(),
+        };
+        let bytes = postcard::to_stdvec(&shape).unwrap();
+        assert_eq!(bytes, postcard::to_stdvec(&old_shape).unwrap());
+        assert_eq!(postcard::from_bytes::<WindowShape>(&bytes).unwrap(), shape);
+        for (aggregation, old) in [
+            (Aggregation::Count, version_one::Aggregation::Count),
+            (Aggregation::SumAmount, version_one::Aggregation::SumAmount),
+        ] {
+            assert_eq!(
+                postcard::to_stdvec(&aggregation).unwrap(),
+                postcard::to_stdvec(&old).unwrap()
+            );
+        }
+        let buckets = Series::Buckets(smallvec::smallvec![(7, 2.5), (9, 1.0)]);
+        let old_buckets = version_one::Series::Buckets(smallvec::smallvec![(7, 2.5), (9, 1.0)]);
+        let distinct = Series::Distinct(smallvec::smallvec![(u64::MAX, 3)]);
+        let old_distinct = version_one::Series::Distinct(smallvec::smallvec![(u64::MAX, 3)]);
+        for (series, old) in [(buckets, old_buckets), (distinct, old_distinct)] {
+            let bytes = postcard::to_stdvec(&series).unwrap();
+            assert_eq!(bytes, postcard::to_stdvec(&old).unwrap());
+            assert_eq!(postcard::from_bytes::<Series>(&bytes).unwrap(), series);
+        }
+        // An unknown code is an error, never another variant.
+        assert!(postcard::from_bytes::<Aggregation>(&[3]).is_err());
+        assert!(postcard::from_bytes::<Series>(&[2, 0]).is_err());
+        assert!(postcard::from_bytes::<WindowShape>(&[0, 13]).is_err());
     }
 }

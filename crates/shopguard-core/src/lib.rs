@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod cel;
+pub mod codes;
 pub mod credentials;
 pub mod decision;
 pub mod engine;
@@ -24,6 +25,7 @@ pub mod probe_table;
 pub mod profile;
 pub mod rbac;
 pub mod sharded;
+pub mod snapshot;
 
 pub use decision::{ActionTaken, ChallengeKind, Decision, MatchedRule, Outcome};
 pub use engine::{check_policy, CheckedPolicy, Engine, FixtureReport};

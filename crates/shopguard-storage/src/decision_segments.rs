@@ -80,17 +80,30 @@ const INDEX_FIXED: usize = 8 + 8 * 5 + FANOUT * 4;
 const INDEX_HEADER: usize = INDEX_FIXED + 4;
 const ENTRY: usize = 16;
 
-/// What a record is indexed by; the value seeds the hash.
+/// What a record is indexed by; its tag seeds the hash.
 #[derive(Clone, Copy, Debug)]
 enum Key {
-    Decision = 1,
-    User = 2,
-    Ip = 3,
-    Device = 4,
+    Decision,
+    User,
+    Ip,
+    Device,
+}
+
+impl Key {
+    /// The tag that seeds the key's hash, written into every sealed index: a stored code,
+    /// never changed (a new key takes the next number; pinned by a test).
+    fn tag(self) -> u64 {
+        match self {
+            Key::Decision => 1,
+            Key::User => 2,
+            Key::Ip => 3,
+            Key::Device => 4,
+        }
+    }
 }
 
 fn key_hash(key: Key, text: &str) -> u64 {
-    xxh3_64_with_seed(text.as_bytes(), key as u64)
+    xxh3_64_with_seed(text.as_bytes(), key.tag())
 }
 
 /// The index keys of one record: its decision id, user, and IP and device when present.
@@ -118,7 +131,7 @@ pub(crate) fn keys_of(record: RecordRef<'_>) -> RecordKeys {
         // An address's text is at most 45 bytes: it is written on the stack.
         let mut text = [0u8; 64];
         if let Some(length) = ip_text(ip, &mut text) {
-            keys.hashes[2] = xxh3_64_with_seed(&text[..length], Key::Ip as u64);
+            keys.hashes[2] = xxh3_64_with_seed(&text[..length], Key::Ip.tag());
             keys.count = 3;
         }
     }
@@ -1181,6 +1194,19 @@ fn matches_query(record: &DecisionRecord, query: &DecisionQuery) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_key_tags_and_hashes_are_pinned() {
+        // Every sealed index holds these hashes: a changed tag (or hash function) would make
+        // every lookup in an old segment miss.
+        let tags: Vec<u64> = [Key::Decision, Key::User, Key::Ip, Key::Device]
+            .into_iter()
+            .map(Key::tag)
+            .collect();
+        assert_eq!(tags, [1, 2, 3, 4]);
+        assert_eq!(key_hash(Key::User, "alice"), 16_376_901_203_553_846_146);
+        assert_eq!(key_hash(Key::Ip, "192.0.2.1"), 6_642_619_795_536_417_690);
+    }
 
     #[test]
     fn vectored_writes_pass_the_kernels_slice_limit_and_skip_empty_slices() {

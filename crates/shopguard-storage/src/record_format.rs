@@ -7,8 +7,8 @@
 //!
 //! # Layout (format 1)
 //! Integers are LEB128 varints (signed ones zigzag-encoded first), text is a varint length
-//! and UTF-8 bytes, floats are 8 bytes little-endian. Enums are stored as the codes of the
-//! `*_CODES` tables below, which only ever grow at the end.
+//! and UTF-8 bytes, floats are 8 bytes little-endian. Enums are stored as their codes from the
+//! explicit tables of `shopguard_core::codes`, which only ever grow at the end.
 //! 1. The marker byte [`BINARY_V1`].
 //! 2. The decision: id, outcome, challenge (0 for none, else its code + 1), score, policy
 //!    version; a flag byte (bit 0: the decision's event id, kind, user and time are the
@@ -22,6 +22,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use shopguard_core::codes::StoredCode;
 use shopguard_core::decision::{ChallengeKind, MatchedRule, Outcome, RuleError};
 use shopguard_core::event::{Channel, EventKind};
 use shopguard_core::{Decision, Event};
@@ -31,99 +32,23 @@ use crate::DecisionRecord;
 /// First byte of a record in format 1. A JSON record starts with `{`.
 pub const BINARY_V1: u8 = 0xB1;
 
-/// Stored codes of event kinds: a kind's code is its position here. Not `EventKind::ALL`,
-/// which follows the declaration order: that order may change, stored codes may not.
-const KIND_CODES: [EventKind; 16] = [
-    EventKind::Register,
-    EventKind::LoginSucceeded,
-    EventKind::LoginFailed,
-    EventKind::Logout,
-    EventKind::PasswordReset,
-    EventKind::ProfileChanged,
-    EventKind::ListingPublished,
-    EventKind::ListingEdited,
-    EventKind::CommentPosted,
-    EventKind::OrderPlaced,
-    EventKind::Payment,
-    EventKind::RefundRequested,
-    EventKind::Withdrawal,
-    EventKind::ComplaintFiled,
-    EventKind::ChallengePassed,
-    EventKind::ChallengeFailed,
-];
-
-/// Stored codes of outcomes.
-const OUTCOME_CODES: [Outcome; 4] = [
-    Outcome::Allow,
-    Outcome::Challenge,
-    Outcome::Review,
-    Outcome::Deny,
-];
-
-/// Stored codes of challenge kinds.
-const CHALLENGE_CODES: [ChallengeKind; 3] = [
-    ChallengeKind::Captcha,
-    ChallengeKind::Sms,
-    ChallengeKind::Totp,
-];
-
-/// Stored codes of channels.
-const CHANNEL_CODES: [Channel; 5] = [
-    Channel::Web,
-    Channel::App,
-    Channel::Api,
-    Channel::MiniProgram,
-    Channel::Unknown,
-];
-
-// Exhaustive matches: a new variant fails to compile here until it gets a code (appended to
-// its table; a test checks each table against its match).
+// Enums are stored as their codes from the explicit tables in `shopguard_core::codes`
+// (`EventKind`, `Outcome`, `ChallengeKind`, `Channel`), which only ever grow at the end and are
+// pinned there by tests.
 fn kind_code(kind: EventKind) -> u8 {
-    match kind {
-        EventKind::Register => 0,
-        EventKind::LoginSucceeded => 1,
-        EventKind::LoginFailed => 2,
-        EventKind::Logout => 3,
-        EventKind::PasswordReset => 4,
-        EventKind::ProfileChanged => 5,
-        EventKind::ListingPublished => 6,
-        EventKind::ListingEdited => 7,
-        EventKind::CommentPosted => 8,
-        EventKind::OrderPlaced => 9,
-        EventKind::Payment => 10,
-        EventKind::RefundRequested => 11,
-        EventKind::Withdrawal => 12,
-        EventKind::ComplaintFiled => 13,
-        EventKind::ChallengePassed => 14,
-        EventKind::ChallengeFailed => 15,
-    }
+    kind.code()
 }
 
 fn outcome_code(outcome: Outcome) -> u8 {
-    match outcome {
-        Outcome::Allow => 0,
-        Outcome::Challenge => 1,
-        Outcome::Review => 2,
-        Outcome::Deny => 3,
-    }
+    outcome.code()
 }
 
 fn challenge_code(challenge: ChallengeKind) -> u8 {
-    match challenge {
-        ChallengeKind::Captcha => 0,
-        ChallengeKind::Sms => 1,
-        ChallengeKind::Totp => 2,
-    }
+    challenge.code()
 }
 
 fn channel_code(channel: Channel) -> u8 {
-    match channel {
-        Channel::Web => 0,
-        Channel::App => 1,
-        Channel::Api => 2,
-        Channel::MiniProgram => 3,
-        Channel::Unknown => 4,
-    }
+    channel.code()
 }
 
 /// Why stored bytes are not a record.
@@ -421,13 +346,11 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn record(&mut self) -> Result<DecisionRecord, RecordFormatError> {
         let decision_id = self.string()?;
-        let outcome = self.code(&OUTCOME_CODES, "outcome")?;
+        let outcome = self.code::<Outcome>("outcome")?;
         let challenge = match self.byte()? {
             0 => None,
             code => Some(
-                *CHALLENGE_CODES
-                    .get(usize::from(code) - 1)
-                    .ok_or(RecordFormatError::Bad("challenge"))?,
+                ChallengeKind::from_code(code - 1).ok_or(RecordFormatError::Bad("challenge"))?,
             ),
         };
         let score = self.u32("score")?;
@@ -436,7 +359,7 @@ impl<'a> Reader<'a> {
             1 => None,
             0 => Some((
                 self.string()?,
-                self.code(&KIND_CODES, "kind")?,
+                self.code::<EventKind>("kind")?,
                 self.string()?,
                 self.signed()?,
             )),
@@ -488,7 +411,7 @@ impl<'a> Reader<'a> {
                 Ok(MatchedRule {
                     rule_id: self.string()?,
                     reason: self.string()?,
-                    outcome: self.code(&OUTCOME_CODES, "outcome")?,
+                    outcome: self.code::<Outcome>("outcome")?,
                     score: self.u32("score")?,
                     shadow: self.flag("shadow flag")?,
                 })
@@ -498,10 +421,10 @@ impl<'a> Reader<'a> {
 
     fn event(&mut self) -> Result<Event, RecordFormatError> {
         let event_id = self.string()?;
-        let kind = self.code(&KIND_CODES, "kind")?;
+        let kind = self.code::<EventKind>("kind")?;
         let occurred_at_ms = self.signed()?;
         let user_id = self.string()?;
-        let channel = self.code(&CHANNEL_CODES, "channel")?;
+        let channel = self.code::<Channel>("channel")?;
         let present = u32::try_from(self.varint()?)
             .ok()
             .filter(|bits| bits >> (TEXT_FIELDS + 4) == 0)
@@ -600,11 +523,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn code<T: Copy>(&mut self, table: &[T], what: &'static str) -> Result<T, RecordFormatError> {
-        table
-            .get(usize::from(self.byte()?))
-            .copied()
-            .ok_or(RecordFormatError::Bad(what))
+    fn code<T: StoredCode>(&mut self, what: &'static str) -> Result<T, RecordFormatError> {
+        T::from_code(self.byte()?).ok_or(RecordFormatError::Bad(what))
     }
 
     fn varint(&mut self) -> Result<u64, RecordFormatError> {
@@ -832,20 +752,24 @@ mod tests {
     }
 
     #[test]
-    fn code_tables_match_their_encoders() {
-        assert_eq!(KIND_CODES.len(), EventKind::COUNT);
-        for (code, kind) in KIND_CODES.iter().enumerate() {
-            assert_eq!(usize::from(kind_code(*kind)), code);
+    fn codes_are_the_core_tables_and_the_first_unknown_code_is_refused() {
+        let event = full_event();
+        let mut decision = decision_for(&event);
+        decision.challenge = None;
+        let mut bytes = Vec::new();
+        encode_record(&mut bytes, &decision, &event).unwrap();
+        // Marker, the decision id's length and text, then the outcome and challenge codes.
+        let outcome_at = 2 + decision.decision_id.len();
+        assert_eq!(bytes[outcome_at], 1, "challenge");
+        assert_eq!(bytes[outcome_at + 1], 0, "no challenge");
+        for (at, first_unknown, what) in
+            [(outcome_at, 4, "outcome"), (outcome_at + 1, 4, "challenge")]
+        {
+            let mut changed = bytes.clone();
+            changed[at] = first_unknown;
+            assert_eq!(decode_record(&changed), Err(RecordFormatError::Bad(what)));
         }
-        for (code, outcome) in OUTCOME_CODES.iter().enumerate() {
-            assert_eq!(usize::from(outcome_code(*outcome)), code);
-        }
-        for (code, challenge) in CHALLENGE_CODES.iter().enumerate() {
-            assert_eq!(usize::from(challenge_code(*challenge)), code);
-        }
-        for (code, channel) in CHANNEL_CODES.iter().enumerate() {
-            assert_eq!(usize::from(channel_code(*channel)), code);
-        }
+        assert_eq!(EventKind::CODES.len(), EventKind::COUNT);
     }
 
     #[test]
