@@ -47,6 +47,15 @@ pub enum OpenError {
     /// A setting is out of range.
     #[error("configuration: {0}")]
     Config(String),
+    /// The engine snapshot cannot be read: the node refuses to start rather than silently
+    /// forget every velocity count and profile.
+    #[error("cannot load the engine snapshot {file}: {source}; move it aside (mv {file} {file}.unreadable) to start with empty velocity counts and profiles, or run a build that reads it", file = .path.display())]
+    Snapshot {
+        /// Where it is.
+        path: PathBuf,
+        /// Why it cannot be read.
+        source: shopguard_core::engine::SnapshotError,
+    },
     /// A service failed while the node opened.
     #[error(transparent)]
     Service(#[from] crate::ServiceError),
@@ -304,9 +313,12 @@ impl App {
             )?;
         }
         if let Some(bytes) = backend.snapshots.read_snapshot()? {
-            if let Err(error) = engine.restore(&bytes) {
-                tracing::warn!(error = %error, "ignoring an unreadable engine snapshot; velocity counts start empty");
-            }
+            engine
+                .restore(&bytes)
+                .map_err(|source| OpenError::Snapshot {
+                    path: shopguard_storage::snapshot::snapshot_path(&config.data_dir),
+                    source,
+                })?;
         }
         let sealer = store.keyring().ok();
         let log = Arc::new(DecisionLog::start(
