@@ -84,7 +84,46 @@ impl Default for Config {
     }
 }
 
+/// Why a configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file is not valid TOML, or a setting has the wrong type or is unknown.
+    #[error("{0}")]
+    Invalid(String),
+}
+
 impl Config {
+    /// Reads the configuration: `file` (TOML text) first, then every `SHOPGUARD_<SETTING>`
+    /// variable that `environment` knows (for example `SHOPGUARD_DECISION_RETENTION_DAYS=400`)
+    /// on top; command-line flags are applied by the caller last. Unknown settings in the
+    /// file are refused; a variable's value is read as a TOML value (`true`, `30`,
+    /// `"text"`), or as plain text when it is not one.
+    pub fn load(
+        file: Option<&str>,
+        environment: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let invalid = |error: &dyn std::fmt::Display| ConfigError::Invalid(error.to_string());
+        let mut table: toml::Table = match file {
+            Some(text) => toml::from_str(text).map_err(|error| invalid(&error))?,
+            None => toml::Table::new(),
+        };
+        let defaults = toml::Table::try_from(Config::default()).map_err(|error| invalid(&error))?;
+        for setting in defaults.keys() {
+            let variable = format!("SHOPGUARD_{}", setting.to_ascii_uppercase());
+            let Some(raw) = environment(&variable) else {
+                continue;
+            };
+            let value = toml::from_str::<toml::Table>(&format!("value = {raw}"))
+                .ok()
+                .and_then(|mut parsed| parsed.remove("value"))
+                .unwrap_or(toml::Value::String(raw));
+            table.insert(setting.clone(), value);
+        }
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|error| invalid(&error))
+    }
+
     /// Refuses settings out of range, naming the setting.
     pub fn validate(&self) -> Result<(), String> {
         if self.max_batch_events == 0 || self.max_body_bytes < 1024 {
@@ -124,5 +163,38 @@ impl Config {
             return Err("decision_segment_mib must be between 1 and 4096".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_then_environment_then_file_then_defaults() {
+        let file = "decision_retention_days = 400\nsnapshot_interval_seconds = 10\n";
+        let environment = |name: &str| match name {
+            "SHOPGUARD_SNAPSHOT_INTERVAL_SECONDS" => Some("20".to_owned()),
+            "SHOPGUARD_DATA_DIR" => Some("/var/lib/shopguard".to_owned()),
+            "SHOPGUARD_REQUIRE_RULE_APPROVAL" => Some("false".to_owned()),
+            _ => None,
+        };
+        let config = Config::load(Some(file), &environment).unwrap();
+        assert_eq!(config.decision_retention_days, 400, "from the file");
+        assert_eq!(config.snapshot_interval_seconds, 20, "the environment wins");
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/shopguard"));
+        assert!(!config.require_rule_approval);
+        assert_eq!(config.audit_retention_days, 365, "a default");
+    }
+
+    #[test]
+    fn unknown_or_mistyped_settings_are_refused_by_name() {
+        let error = Config::load(Some("decision_retention_dayz = 3\n"), &|_| None).unwrap_err();
+        assert!(error.to_string().contains("decision_retention_dayz"), "{error}");
+        let error = Config::load(None, &|name| {
+            (name == "SHOPGUARD_SNAPSHOT_INTERVAL_SECONDS").then(|| "soon".to_owned())
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("snapshot_interval_seconds"), "{error}");
     }
 }

@@ -617,15 +617,18 @@ fn audit_command(command: AuditCommand) -> Result<()> {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     init_logging(args.log_format);
-    let mut config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            toml::from_str::<ServerConfig>(&text)
-                .with_context(|| format!("parsing {}", path.display()))?
-        }
-        None => ServerConfig::default(),
+    let file = match &args.config {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        ),
+        None => None,
     };
+    let mut config = ServerConfig::load(file.as_deref(), &|name| std::env::var(name).ok())
+        .with_context(|| match &args.config {
+            Some(path) => format!("reading the configuration ({} and SHOPGUARD_* variables)", path.display()),
+            None => "reading the configuration (SHOPGUARD_* variables)".to_owned(),
+        })?;
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
