@@ -190,11 +190,17 @@ mod tests {
     #[test]
     fn unknown_or_mistyped_settings_are_refused_by_name() {
         let error = Config::load(Some("decision_retention_dayz = 3\n"), &|_| None).unwrap_err();
-        assert!(error.to_string().contains("decision_retention_dayz"), "{error}");
+        assert!(
+            error.to_string().contains("decision_retention_dayz"),
+            "{error}"
+        );
         let error = Config::load(None, &|name| {
             (name == "SHOPGUARD_SNAPSHOT_INTERVAL_SECONDS").then(|| "soon".to_owned())
         })
         .unwrap_err();
-        assert!(error.to_string().contains("snapshot_interval_seconds"), "{error}");
+        assert!(
+            error.to_string().contains("snapshot_interval_seconds"),
+            "{error}"
+        );
     }
 }

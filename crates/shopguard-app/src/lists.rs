@@ -3,6 +3,7 @@
 //! Order of every change: storage (entries and the audit entry in one transaction), the
 //! audit log settled, then the engine's in-memory list.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use shopguard_core::audit::RecordClass;
@@ -63,11 +64,16 @@ pub struct ImportOutcome {
     pub invalid: Vec<ImportProblem>,
 }
 
+/// Changes of other nodes applied per read of the change feed.
+const CHANGES_PER_READ: u32 = 100_000;
+
 /// The list service.
 pub struct ListService {
     engine: Arc<Engine>,
     store: Arc<dyn Store>,
     audit: Arc<AuditService>,
+    /// The last change of the feed this node's memory reflects.
+    followed: AtomicI64,
 }
 
 impl std::fmt::Debug for ListService {
@@ -121,12 +127,48 @@ fn expiry(now: i64, ttl_seconds: Option<u64>) -> ServiceResult<Option<i64>> {
 }
 
 impl ListService {
-    /// A service over the engine's lists, the store and the audit service.
-    pub fn new(engine: Arc<Engine>, store: Arc<dyn Store>, audit: Arc<AuditService>) -> Self {
+    /// A service over the engine's lists, the store and the audit service, whose memory
+    /// reflects the change feed up to `followed` (read before the lists were loaded).
+    pub fn new(
+        engine: Arc<Engine>,
+        store: Arc<dyn Store>,
+        audit: Arc<AuditService>,
+        followed: i64,
+    ) -> Self {
         ListService {
             engine,
             store,
             audit,
+            followed: AtomicI64::new(followed),
+        }
+    }
+
+    /// Applies to memory the changes made through other nodes (and this one's own again,
+    /// which changes nothing); returns how many were read. Called every second.
+    pub fn sync(&self) -> ServiceResult<usize> {
+        let mut applied = 0;
+        loop {
+            let after = self.followed.load(Ordering::Acquire);
+            let changes = self.store.list_changes_after(after, CHANGES_PER_READ)?;
+            let Some(last) = changes.last().map(|change| change.seq) else {
+                return Ok(applied);
+            };
+            for change in &changes {
+                let Some(list) = self.engine.lists().get(&change.list) else {
+                    continue;
+                };
+                if change.removed {
+                    // A value that no longer parses cannot be in memory either.
+                    let _ = list.remove(&change.value);
+                } else if let Ok(key) = list.kind().normalize(&change.value) {
+                    list.insert_many([(key, change.expires_at_ms.unwrap_or(NEVER))]);
+                }
+            }
+            applied += changes.len();
+            self.followed.fetch_max(last, Ordering::AcqRel);
+            if changes.len() < CHANGES_PER_READ as usize {
+                return Ok(applied);
+            }
         }
     }
 

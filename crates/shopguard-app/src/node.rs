@@ -128,6 +128,10 @@ fn retention_of(config: &Config) -> AuditRetention {
     }
 }
 
+/// How long the list change feed is kept: far longer than a running node takes to read it
+/// (a second), and a node that was away longer loads the lists whole at its start.
+const LIST_CHANGES_KEPT_MS: i64 = 3_600_000;
+
 /// The policy of an engine opened only for administration: it decides nothing.
 const OFFLINE_POLICY: &str = "[policy]\nname = \"offline\"\n";
 
@@ -183,6 +187,7 @@ impl App {
 
     fn assemble(
         config: Arc<Config>,
+        list_changes_followed: i64,
         store: Arc<dyn Store>,
         snapshots: Arc<dyn SnapshotStore>,
         audit_log: Option<Arc<dyn AuditLogStore>>,
@@ -198,7 +203,12 @@ impl App {
                 audit.clone(),
                 config.require_rule_approval,
             ),
-            lists: ListService::new(engine.clone(), store.clone(), audit.clone()),
+            lists: ListService::new(
+                engine.clone(),
+                store.clone(),
+                audit.clone(),
+                list_changes_followed,
+            ),
             keys: KeyService::new(store.clone(), audit.clone()),
             operators: OperatorService::new(
                 store.clone(),
@@ -225,6 +235,9 @@ impl App {
         let store = backend.store.clone();
 
         let registry = Arc::new(ListRegistry::new());
+        // Read before the lists are loaded: a change made meanwhile is applied again by
+        // the first sync, which changes nothing when it was loaded already.
+        let followed = store.last_list_change()?;
         let entries = load_lists(store.as_ref(), &registry, now)?;
 
         let from_file = match &config.policy_file {
@@ -329,6 +342,7 @@ impl App {
         let config = Arc::new(config);
         let app = App::assemble(
             config.clone(),
+            followed,
             store,
             backend.snapshots,
             Some(backend.audit),
@@ -376,7 +390,16 @@ impl App {
         };
         let engine = offline_engine()?;
         let snapshots = Arc::new(FileSnapshots::new(&config.data_dir));
-        let app = App::assemble(Arc::new(config), store, snapshots, audit_log, engine, None);
+        let followed = store.last_list_change()?;
+        let app = App::assemble(
+            Arc::new(config),
+            followed,
+            store,
+            snapshots,
+            audit_log,
+            engine,
+            None,
+        );
         app.audit.drain()?;
         Ok(app)
     }
@@ -386,8 +409,10 @@ impl App {
     pub fn open_offline(config: Config) -> Result<App, OpenError> {
         let backend = App::open_backend(&config)?;
         let engine = offline_engine()?;
+        let followed = backend.store.last_list_change()?;
         let app = App::assemble(
             Arc::new(config),
+            followed,
             backend.store,
             backend.snapshots,
             Some(backend.audit),
@@ -430,7 +455,7 @@ impl App {
         let store = &self.store;
         Ok((
             store.purge_decisions_before(cutoff)?,
-            store.purge_expired_list_entries(now)?,
+            store.purge_expired_list_entries(now, now - LIST_CHANGES_KEPT_MS)?,
             audit,
         ))
     }

@@ -167,7 +167,7 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Open
     })
 }
 
-/// Periodic work: the audit outbox and checkpoints, policy changes made by other nodes,
+/// Periodic work: the audit outbox and checkpoints, policy and list changes made by other nodes,
 /// expiry, snapshots, retention. Runs until the process stops.
 pub async fn maintenance_loop(state: AppState) {
     const TICK: Duration = Duration::from_secs(1);
@@ -192,6 +192,7 @@ pub async fn maintenance_loop(state: AppState) {
                 if let Some(version) = app.policies.sync()? {
                     tracing::info!(version, "caught up with a policy change");
                 }
+                app.lists.sync()?;
                 if due_checkpoint {
                     return app.audit.checkpoint_if_grown(now, grown_from);
                 }

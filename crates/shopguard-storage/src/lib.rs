@@ -63,7 +63,7 @@ pub use audit_store::AuditLogStore;
 pub use data_keys::DataKeyStore;
 pub use decisions::{AlertRecord, DecisionQuery, DecisionRecord, DecisionStore, RecordRef};
 pub use error::{StoreError, StoreResult};
-pub use lists::{ListEntryRecord, ListRecord, ListStore};
+pub use lists::{ListChange, ListEntryRecord, ListRecord, ListStore};
 pub use log_batch::LogBatch;
 pub use operators::OperatorStore;
 pub use policies::{NewPolicyVersion, PolicyStore, PolicyVersion};

@@ -34,6 +34,21 @@ pub struct ListEntryRecord {
     pub created_at_ms: i64,
 }
 
+/// A change people made to a list entry, as other nodes replay it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ListChange {
+    /// Position in the change feed, increasing.
+    pub seq: i64,
+    /// The list.
+    pub list: String,
+    /// The normalised value.
+    pub value: String,
+    /// The entry's expiry, when added.
+    pub expires_at_ms: Option<i64>,
+    /// Whether the entry was removed (else added or refreshed).
+    pub removed: bool,
+}
+
 /// Lists and entries. Entries that rule actions add arrive with their decisions
 /// ([`crate::DecisionStore::append_decisions`]); these calls are for people and tools.
 pub trait ListStore: Send + Sync {
@@ -70,6 +85,13 @@ pub trait ListStore: Send + Sync {
         now_ms: i64,
         visit: &mut dyn FnMut(&[ListEntryRecord]),
     ) -> StoreResult<()>;
-    /// Deletes entries past their own expiry; returns how many.
-    fn purge_expired_list_entries(&self, now_ms: i64) -> StoreResult<usize>;
+    /// Deletes entries past their own expiry, and change-feed rows older than
+    /// `changes_before_ms`; returns how many entries.
+    fn purge_expired_list_entries(&self, now_ms: i64, changes_before_ms: i64)
+        -> StoreResult<usize>;
+    /// Changes made by [`ListStore::upsert_list_entries`] and
+    /// [`ListStore::remove_list_entry`] after `seq`, oldest first, at most `limit`.
+    fn list_changes_after(&self, seq: i64, limit: u32) -> StoreResult<Vec<ListChange>>;
+    /// The newest change's position (0 when there is none).
+    fn last_list_change(&self) -> StoreResult<i64>;
 }

@@ -619,14 +619,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
     init_logging(args.log_format);
     let file = match &args.config {
         Some(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?,
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
         ),
         None => None,
     };
     let mut config = ServerConfig::load(file.as_deref(), &|name| std::env::var(name).ok())
         .with_context(|| match &args.config {
-            Some(path) => format!("reading the configuration ({} and SHOPGUARD_* variables)", path.display()),
+            Some(path) => format!(
+                "reading the configuration ({} and SHOPGUARD_* variables)",
+                path.display()
+            ),
             None => "reading the configuration (SHOPGUARD_* variables)".to_owned(),
         })?;
     if let Some(listen) = args.listen {

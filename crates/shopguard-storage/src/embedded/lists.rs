@@ -3,7 +3,7 @@
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{db, EmbeddedStore};
-use crate::lists::{ListEntryRecord, ListRecord, ListStore};
+use crate::lists::{ListChange, ListEntryRecord, ListRecord, ListStore};
 use crate::{NewAuditEntry, StoreError, StoreResult};
 
 const UPSERT_ENTRY: &str = "INSERT INTO list_entries (list, value, expires_at_ms, added_by, reason, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -40,6 +40,27 @@ pub(super) fn upsert_entries<'a>(
                 entry.reason,
                 entry.created_at_ms
             ])
+            .map_err(db(operation))?;
+    }
+    Ok(())
+}
+
+/// Appends rows to the change feed within `transaction`.
+fn record_changes<'a>(
+    transaction: &Transaction<'_>,
+    list: &str,
+    changes: impl IntoIterator<Item = (&'a str, Option<i64>, bool)>,
+    at_ms: i64,
+    operation: &'static str,
+) -> StoreResult<()> {
+    let mut statement = transaction
+        .prepare_cached(
+            "INSERT INTO list_changes (list, value, expires_at_ms, removed, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(db(operation))?;
+    for (value, expires_at_ms, removed) in changes {
+        statement
+            .execute(params![list, value, expires_at_ms, removed, at_ms])
             .map_err(db(operation))?;
     }
     Ok(())
@@ -118,6 +139,15 @@ impl ListStore for EmbeddedStore {
                 entries.iter().map(|entry| (list, entry)),
                 operation,
             )?;
+            record_changes(
+                transaction,
+                list,
+                entries
+                    .iter()
+                    .map(|entry| (entry.value.as_str(), entry.expires_at_ms, false)),
+                audit.at_ms,
+                operation,
+            )?;
             Ok(((), Some(audit.clone())))
         })
     }
@@ -136,6 +166,15 @@ impl ListStore for EmbeddedStore {
                     params![list, value],
                 )
                 .map_err(db(operation))?;
+            if changed == 1 {
+                record_changes(
+                    transaction,
+                    list,
+                    [(value, None, true)],
+                    audit.at_ms,
+                    operation,
+                )?;
+            }
             Ok((changed == 1, (changed == 1).then(|| audit.clone())))
         })
     }
@@ -192,13 +231,59 @@ impl ListStore for EmbeddedStore {
         })
     }
 
-    fn purge_expired_list_entries(&self, now_ms: i64) -> StoreResult<usize> {
-        self.writer
-            .lock()
+    fn purge_expired_list_entries(
+        &self,
+        now_ms: i64,
+        changes_before_ms: i64,
+    ) -> StoreResult<usize> {
+        let operation = "purging expired list entries";
+        let writer = self.writer.lock();
+        writer
+            .execute(
+                "DELETE FROM list_changes WHERE at_ms < ?1",
+                [changes_before_ms],
+            )
+            .map_err(db(operation))?;
+        writer
             .execute(
                 "DELETE FROM list_entries WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?1",
                 [now_ms],
             )
-            .map_err(db("purging expired list entries"))
+            .map_err(db(operation))
+    }
+
+    fn list_changes_after(&self, seq: i64, limit: u32) -> StoreResult<Vec<ListChange>> {
+        let operation = "reading list changes";
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT seq, list, value, expires_at_ms, removed FROM list_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )
+                .map_err(db(operation))?;
+            let rows = statement
+                .query_map(params![seq, limit], |row| {
+                    Ok(ListChange {
+                        seq: row.get(0)?,
+                        list: row.get(1)?,
+                        value: row.get(2)?,
+                        expires_at_ms: row.get(3)?,
+                        removed: row.get(4)?,
+                    })
+                })
+                .map_err(db(operation))?;
+            rows.collect::<Result<_, _>>().map_err(db(operation))
+        })
+    }
+
+    fn last_list_change(&self) -> StoreResult<i64> {
+        self.read(|connection| {
+            connection
+                .query_row(
+                    "SELECT COALESCE(MAX(seq), 0) FROM list_changes",
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(db("reading the last list change"))
+        })
     }
 }

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_data_keys.sql"),
     include_str!("../../migrations/0005_operators.sql"),
     include_str!("../../migrations/0006_policy_approval.sql"),
+    include_str!("../../migrations/0007_list_changes.sql"),
 ];
 const READERS: usize = 4;
 
