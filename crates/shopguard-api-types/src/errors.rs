@@ -69,7 +69,7 @@ pub struct ErrorRow {
 macro_rules! error_codes {
     ($(
         $(#[doc = $doc:literal])+
-        $variant:ident = $code:literal, $error_type:ident, $status:literal, $text:literal;
+        $variant:ident = $code:tt, $error_type:ident, $status:literal, $text:literal;
     )+) => {
         /// Every error code, with its HTTP status and type.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

@@ -81,6 +81,12 @@ async fn openapi_document() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|code| code.as_str()).collect();
+    assert_eq!(
+        document["components"]["schemas"]["ErrorCode"]["enum"],
+        json!(codes),
+        "the document names the codes as they are sent"
+    );
     insta::assert_json_snapshot!("openapi", document);
 }
 
