@@ -245,7 +245,10 @@ mod tests {
             assert_eq!(read, code);
             assert_eq!(ErrorCode::from_code(code.as_str()), Some(code));
             let error_type = serde_json::to_value(code.error_type()).unwrap();
-            assert_eq!(error_type, serde_json::Value::from(code.error_type().as_str()));
+            assert_eq!(
+                error_type,
+                serde_json::Value::from(code.error_type().as_str())
+            );
         }
         assert_eq!(ErrorCode::from_code("no_such_code"), None);
     }
@@ -265,14 +268,23 @@ mod tests {
                 "{} is not snake_case",
                 row.code
             );
-            assert!((400..600).contains(&row.status), "{}: {}", row.code, row.status);
+            assert!(
+                (400..600).contains(&row.status),
+                "{}: {}",
+                row.code,
+                row.status
+            );
             assert_eq!(
                 row.status >= 500,
                 row.error_type == ErrorType::Internal,
                 "{}: only internal errors are 5xx",
                 row.code
             );
-            assert!(!row.text.is_empty() && !row.text.ends_with('.'), "{}", row.code);
+            assert!(
+                !row.text.is_empty() && !row.text.ends_with('.'),
+                "{}",
+                row.code
+            );
             assert!(
                 !row.text.starts_with(|c: char| c.is_uppercase()),
                 "{}",

@@ -32,9 +32,18 @@ fn every_code_has_its_section_with_its_status_and_type() {
             .iter()
             .filter(|(heading, _)| *heading == row.code)
             .collect();
-        assert_eq!(found.len(), 1, "docs/errors.md: one section `## {}`", row.code);
+        assert_eq!(
+            found.len(),
+            1,
+            "docs/errors.md: one section `## {}`",
+            row.code
+        );
         let expected = format!("`{}` · `{}`", row.status, row.error_type.as_str());
-        assert_eq!(found[0].1, expected, "docs/errors.md: first line of `## {}`", row.code);
+        assert_eq!(
+            found[0].1, expected,
+            "docs/errors.md: first line of `## {}`",
+            row.code
+        );
     }
 }
 
@@ -54,8 +63,16 @@ fn every_section_is_in_english_and_simplified_chinese() {
     assert_eq!(parts.len(), ErrorCode::ALL.len());
     for part in parts {
         let code = part.lines().next().unwrap_or("").trim();
-        for marker in ["**What it means.**", "**What to do.**", "**含义。**", "**处理方法。**"] {
-            assert!(part.contains(marker), "docs/errors.md: `## {code}` lacks {marker}");
+        for marker in [
+            "**What it means.**",
+            "**What to do.**",
+            "**含义。**",
+            "**处理方法。**",
+        ] {
+            assert!(
+                part.contains(marker),
+                "docs/errors.md: `## {code}` lacks {marker}"
+            );
         }
     }
 }

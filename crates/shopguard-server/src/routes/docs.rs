@@ -89,7 +89,10 @@ fn render_markdown(markdown: &str) -> String {
             continue;
         }
         if line.trim_start().starts_with("```") {
-            close(&mut html, std::mem::replace(&mut block, Block::Code(Vec::new())));
+            close(
+                &mut html,
+                std::mem::replace(&mut block, Block::Code(Vec::new())),
+            );
             continue;
         }
         if line.trim().is_empty() {

@@ -20,7 +20,11 @@ fn uuid_v7(value: Content, path: insta::internals::ContentPath<'_>) -> &'static 
     let text = value.as_str().unwrap_or_default();
     let parsed = uuid::Uuid::parse_str(text)
         .unwrap_or_else(|error| panic!("{path}: {text:?} is not a uuid: {error}"));
-    assert_eq!(parsed.get_version_num(), 7, "{path}: {text} is not a v7 uuid");
+    assert_eq!(
+        parsed.get_version_num(),
+        7,
+        "{path}: {text} is not a v7 uuid"
+    );
     "[uuid v7]"
 }
 
@@ -187,7 +191,10 @@ async fn error_answer_links_to_its_section_served_by_the_same_server() {
     assert!(content_type.starts_with("text/markdown"), "{content_type}");
     for &code in ErrorCode::ALL {
         let code = code.as_str();
-        assert!(html.contains(&format!("<h2 id=\"{code}\">")), "no anchor {code}");
+        assert!(
+            html.contains(&format!("<h2 id=\"{code}\">")),
+            "no anchor {code}"
+        );
         assert!(
             markdown.lines().any(|line| line == format!("## {code}")),
             "no section {code}"
