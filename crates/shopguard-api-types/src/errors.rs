@@ -6,10 +6,10 @@
 //! is one.
 //!
 //! # The table
-//! Each [`ErrorCode`] is one row of [`error_codes!`]: its wire code, its [`ErrorType`], its
-//! HTTP status and a short default text. The macro writes the enum, its serde names and the
-//! lookup from the same rows, so a code cannot exist without its row, and no `match` on a
-//! code needs a wildcard arm. The rows are pinned by a snapshot test in the server's API
+//! Each [`ErrorCode`] is one row of the `error_codes!` macro in this module: its wire code,
+//! its [`ErrorType`], its HTTP status and a short default text. The macro writes the enum,
+//! its serde names and the lookup from the same rows, so a code cannot exist without its
+//! row, and no `match` on a code needs a wildcard arm. The rows are pinned by a snapshot test in the server's API
 //! tests; changing or removing one is a breaking change for clients.
 //!
 //! # Links
