@@ -27,10 +27,7 @@ impl AppError {
     /// An internal error: logged in full, shown to the client as `internal`.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        AppError::new(
-            ErrorCode::Internal,
-            "internal error; the detail is in shopguard's log",
-        )
+        AppError(ApiError::from_code(ErrorCode::Internal))
     }
 
     /// Names the field at fault.

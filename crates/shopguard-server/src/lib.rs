@@ -70,6 +70,7 @@ impl Modify for BearerKey {
         routes::operators::disable_operator,
         routes::ops::healthz,
         routes::ops::metrics,
+        routes::docs::errors,
     ),
     modifiers(&BearerKey)
 )]

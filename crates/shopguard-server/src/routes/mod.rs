@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod data_keys;
 pub mod decisions;
+pub mod docs;
 pub mod events;
 pub mod lists;
 pub mod operators;
@@ -16,7 +17,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use shopguard_api_types::ErrorCode;
+use shopguard_api_types::{ErrorCode, ERRORS_DOC_PATH};
 
 use crate::error::AppError;
 use crate::metrics::RouteLabel;
@@ -102,7 +103,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi));
+        .route("/openapi.json", get(ops::openapi))
+        .route(ERRORS_DOC_PATH, get(docs::errors));
     if state.config.enable_noop_endpoint {
         api = api.route(
             "/v1/noop",

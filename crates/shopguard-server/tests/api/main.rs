@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod contract;
 mod events;
 mod lists;
 mod operators;

@@ -49,6 +49,7 @@ async fn health_metrics_and_openapi_are_served() {
     assert_eq!(
         paths,
         vec![
+            "/docs/errors",
             "/healthz",
             "/metrics",
             "/v1/alerts",

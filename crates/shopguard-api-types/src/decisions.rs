@@ -1,0 +1,95 @@
+//! The decision log and alerts: `GET /v1/decisions`, `GET /v1/decisions/{id}` and
+//! `GET /v1/alerts`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::events::{Decision, Outcome};
+
+/// Filters of `GET /v1/decisions`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionsQuery {
+    /// Only this user.
+    pub user_id: Option<String>,
+    /// Only this IP address.
+    pub ip: Option<String>,
+    /// Only this device.
+    pub device_id: Option<String>,
+    /// Only this outcome.
+    pub outcome: Option<Outcome>,
+    /// From this time, inclusive (ms since epoch).
+    pub from_ms: Option<i64>,
+    /// Until this time, exclusive (ms since epoch).
+    pub to_ms: Option<i64>,
+    /// At most this many (1 to 1000; 100 by default).
+    pub limit: Option<u32>,
+    /// Show personal data unmasked (needs the `pii:unmask` scope; audited).
+    pub unmask: Option<bool>,
+}
+
+/// Whether to show personal data unmasked (needs the `pii:unmask` scope; audited).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UnmaskQuery {
+    /// Show personal data unmasked.
+    pub unmask: Option<bool>,
+}
+
+/// A decision from the log, with its event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LoggedDecision {
+    /// The decision.
+    pub decision: Decision,
+    /// The event as validated; personal data (phone, email, ID and card numbers, names,
+    /// addresses) masked unless unmasking was asked for and allowed.
+    #[schema(value_type = Object)]
+    pub event: serde_json::Value,
+}
+
+/// `GET /v1/decisions` answer, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DecisionList {
+    /// The decisions.
+    pub decisions: Vec<LoggedDecision>,
+}
+
+/// Time range of `GET /v1/alerts`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsQuery {
+    /// From this time, inclusive (ms since epoch).
+    pub from_ms: Option<i64>,
+    /// Until this time, exclusive.
+    pub to_ms: Option<i64>,
+    /// At most this many (1 to 1000; 100 by default).
+    pub limit: Option<u32>,
+}
+
+/// An alert raised by a rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Alert {
+    /// Sequence number.
+    pub seq: i64,
+    /// When (ms since epoch).
+    pub created_at_ms: i64,
+    /// Severity.
+    pub severity: String,
+    /// Rule that raised it.
+    pub rule_id: String,
+    /// Decision it came with.
+    pub decision_id: String,
+    /// The user.
+    pub user_id: String,
+    /// The IP.
+    pub ip: Option<String>,
+    /// The rule's reason.
+    pub message: String,
+}
+
+/// `GET /v1/alerts` answer, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlertList {
+    /// The alerts.
+    pub alerts: Vec<Alert>,
+}

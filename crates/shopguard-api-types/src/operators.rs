@@ -1,0 +1,89 @@
+//! Operators (people): login sessions (`POST /v1/auth/login`) and temporary role grants
+//! (`/v1/grants`).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub use shopguard_core::rbac::Role;
+
+/// `POST /v1/auth/login`: an operator's password and current TOTP code.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The operator's name.
+    pub username: String,
+    /// The password.
+    pub password: String,
+    /// The 6-digit code from the authenticator app.
+    pub totp_code: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session: use `token` as `Authorization: Bearer <token>` until `expires_at_ms`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    /// The session token (shown once).
+    pub token: String,
+    /// When it stops working.
+    pub expires_at_ms: i64,
+    /// The operator's standing roles.
+    pub roles: Vec<Role>,
+}
+
+impl std::fmt::Debug for LoginResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginResponse")
+            .field("expires_at_ms", &self.expires_at_ms)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/grants`: ask for a role for a while, with a reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    /// The role wanted.
+    pub role: Role,
+    /// Why (an incident number, a ticket).
+    pub reason: String,
+    /// For how long once approved, in seconds (at most 7 days).
+    pub duration_seconds: u64,
+}
+
+/// A temporary grant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Grant {
+    /// Its id.
+    pub id: i64,
+    /// Who holds (or would hold) the role.
+    pub username: String,
+    /// The role.
+    pub role: Role,
+    /// Why.
+    pub reason: String,
+    /// When it was asked for.
+    pub requested_at_ms: i64,
+    /// For how long, once approved, in ms.
+    pub duration_ms: i64,
+    /// Who approved it.
+    pub approved_by: Option<String>,
+    /// When it ends, once approved.
+    pub expires_at_ms: Option<i64>,
+    /// Whether it is in force now.
+    pub active: bool,
+}
+
+/// `GET /v1/grants` answer, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GrantList {
+    /// The grants.
+    pub grants: Vec<Grant>,
+}

@@ -1,0 +1,88 @@
+//! Policies and their versions: `/v1/policy`, `/v1/policy/versions`, `/v1/policy/check`,
+//! `/v1/policy/rollback` and approvals.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// A policy version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PolicyInfo {
+    /// Version number.
+    pub version: u64,
+    /// SHA-256 of the source.
+    pub sha256: String,
+    /// Who stored it.
+    pub author: String,
+    /// Why.
+    pub comment: String,
+    /// When (ms since epoch).
+    pub created_at_ms: i64,
+    /// Whether it is live.
+    pub active: bool,
+    /// Whether it waits for approval.
+    #[serde(default)]
+    pub pending_approval: bool,
+    /// Who approved it, when it needed approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    /// TOML source (only where a single version is returned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// `GET /v1/policy/versions` answer, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PolicyVersionList {
+    /// The versions.
+    pub versions: Vec<PolicyInfo>,
+}
+
+/// Outcome of one fixture test.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FixtureResult {
+    /// Fixture name.
+    pub name: String,
+    /// Events run.
+    pub events: usize,
+    /// Whether it passed.
+    pub passed: bool,
+    /// What failed.
+    pub failures: Vec<String>,
+}
+
+/// Answer to a policy check or update.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PolicyCheckResponse {
+    /// The version stored (absent for a check); live unless `pending_approval`.
+    pub version: Option<u64>,
+    /// Whether the stored version waits for someone other than its author to approve it
+    /// (`POST /v1/policy/versions/{version}/approve`), because it adds or changes punitive
+    /// rules.
+    #[serde(default)]
+    pub pending_approval: bool,
+    /// The punitive rules (enforced, denying or listing) it adds or changes.
+    #[serde(default)]
+    pub punitive_rules: Vec<String>,
+    /// Rules compiled.
+    pub rules: usize,
+    /// Features compiled.
+    pub features: usize,
+    /// Fixture results.
+    pub fixtures: Vec<FixtureResult>,
+}
+
+/// `PUT /v1/policy` and `POST /v1/policy/check` query.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyUpdateQuery {
+    /// Why the policy changes (kept with the version).
+    pub comment: Option<String>,
+}
+
+/// `POST /v1/policy/rollback` body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// The version to make live again.
+    pub version: u64,
+}
