@@ -367,6 +367,7 @@ pub struct PostgresAuditLog {
     target: Target,
     key: SigningKey,
     writer: Mutex<Writer>,
+    queue: Mutex<AppendQueue>,
     readers: Mutex<Vec<Client>>,
     /// The size this node last saw, for [`AuditLogStore::size`] when the database cannot
     /// be asked.
@@ -492,6 +493,7 @@ impl PostgresAuditLog {
                 client: Some(client),
                 frontier,
             }),
+            queue: Mutex::new(AppendQueue::default()),
             readers: Mutex::new(Vec::new()),
             last_size: std::sync::atomic::AtomicU64::new(size),
         })
@@ -542,7 +544,16 @@ impl PostgresAuditLog {
         work: impl FnOnce(&mut postgres::Transaction<'_>, &mut Frontier) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let mut guard = self.writer.lock();
-        let writer = &mut *guard;
+        self.with_head_locked(&mut guard, operation, work)
+    }
+
+    /// [`Self::with_head`] with the writer already locked by the caller.
+    fn with_head_locked<T>(
+        &self,
+        writer: &mut Writer,
+        operation: &'static str,
+        work: impl FnOnce(&mut postgres::Transaction<'_>, &mut Frontier) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         if writer.client.as_ref().is_none_or(Client::is_closed) {
             writer.client = Some(self.target.connect()?);
         }
@@ -570,86 +581,77 @@ impl PostgresAuditLog {
 
     /// Appends entries; returns their sequence numbers once the transaction holding them has
     /// committed.
+    ///
+    /// Calls made together on this node share one transaction (group commit): a call queues
+    /// its entries, and whichever call next holds the writer connection writes everything
+    /// queued so far, so the others find their sequence numbers ready when their turn comes.
     pub fn append(&self, entries: &[NewAuditEntry]) -> StoreResult<Vec<u64>> {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let operation = "appending to the audit log";
-        let mut contents = Vec::with_capacity(entries.len());
-        for entry in entries {
-            contents.push(
-                serde_json::to_vec(&entry.content)
-                    .map_err(|error| corrupt("encoding an audit entry", error.to_string()))?,
-            );
-        }
+        let mut prepared = Vec::with_capacity(entries.len());
         let mut rng = rand::thread_rng();
-        let salts: Vec<[u8; 32]> = entries
-            .iter()
-            .map(|_| {
-                let mut salt = [0u8; 32];
-                rng.fill_bytes(&mut salt);
-                salt
-            })
-            .collect();
-        self.with_head(operation, |transaction, frontier| {
-            let first = frontier.size();
-            let mut seqs = Vec::with_capacity(entries.len());
-            let mut times = Vec::with_capacity(entries.len());
-            let mut classes = Vec::with_capacity(entries.len());
-            let mut commitments = Vec::with_capacity(entries.len());
-            let mut salt_column = Vec::with_capacity(entries.len());
-            let mut node_levels: Vec<i16> = Vec::with_capacity(entries.len() * 2);
-            let mut node_indexes: Vec<i64> = Vec::with_capacity(entries.len() * 2);
-            let mut node_hashes: Vec<Vec<u8>> = Vec::with_capacity(entries.len() * 2);
-            for ((entry, json), salt) in entries.iter().zip(&contents).zip(&salts) {
-                let seq = frontier.size();
-                let commitment = audit::commitment(salt, json);
-                let leaf = merkle::leaf_hash(&audit::leaf_data(
-                    seq,
-                    entry.at_ms,
-                    entry.class,
-                    &commitment,
-                ));
-                seqs.push(to_i64(operation, seq)?);
-                times.push(entry.at_ms);
-                classes.push(i16::from(entry.class.code()));
-                commitments.push(commitment.to_vec());
-                salt_column.push(salt.to_vec());
-                frontier.push(leaf, |level, index, hash| {
-                    // Levels are below 64 and indexes below the size (an i64).
-                    node_levels.push(level as i16);
-                    node_indexes.push(index as i64);
-                    node_hashes.push(hash.to_vec());
-                });
+        for entry in entries {
+            let json = serde_json::to_vec(&entry.content)
+                .map_err(|error| corrupt("encoding an audit entry", error.to_string()))?;
+            let mut salt = [0u8; 32];
+            rng.fill_bytes(&mut salt);
+            prepared.push(Prepared {
+                at_ms: entry.at_ms,
+                class: entry.class,
+                commitment: audit::commitment(&salt, &json),
+                salt,
+                json,
+            });
+        }
+        let ticket = {
+            let mut queue = self.queue.lock();
+            queue.next_ticket += 1;
+            let ticket = queue.next_ticket;
+            queue.waiting.push((ticket, prepared));
+            ticket
+        };
+        let mut writer = self.writer.lock();
+        if let Some(result) = self.queue.lock().done.remove(&ticket) {
+            return result;
+        }
+        let waiting = std::mem::take(&mut self.queue.lock().waiting);
+        debug_assert!(waiting.iter().any(|(queued, _)| *queued == ticket));
+        let written = self.with_head_locked(
+            &mut writer,
+            "appending to the audit log",
+            |transaction, frontier| write_entries(transaction, frontier, &waiting),
+        );
+        let mut queue = self.queue.lock();
+        let mut own = Err(StoreError::Unavailable("the audit log's group commit"));
+        match written {
+            Ok(ranges) => {
+                for ((queued, _), range) in waiting.iter().zip(ranges) {
+                    let seqs = Ok(range.collect());
+                    if *queued == ticket {
+                        own = seqs;
+                    } else {
+                        queue.done.insert(*queued, seqs);
+                    }
+                }
             }
-            transaction
-                .execute(
-                    "INSERT INTO audit_log_entries (seq, at_ms, class, commitment, salt, content)
-                     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::smallint[],
-                                          $4::bytea[], $5::bytea[], $6::bytea[])",
-                    &[
-                        &seqs,
-                        &times,
-                        &classes,
-                        &commitments,
-                        &salt_column,
-                        &contents,
-                    ],
-                )
-                .map_err(db(operation))?;
-            transaction
-                .execute(
-                    "INSERT INTO audit_log_tree (level, idx, hash)
-                     SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
-                    &[&node_levels, &node_indexes, &node_hashes],
-                )
-                .map_err(db(operation))?;
-            let end = to_i64(operation, frontier.size())?;
-            transaction
-                .execute("UPDATE audit_log_head SET size = $1", &[&end])
-                .map_err(db(operation))?;
-            Ok((first..frontier.size()).collect())
-        })
+            Err(error) => {
+                for (queued, _) in &waiting {
+                    if *queued != ticket {
+                        queue.done.insert(
+                            *queued,
+                            Err(StoreError::Backend {
+                                operation: "appending to the audit log",
+                                message: error.to_string(),
+                                retryable: error.is_retryable(),
+                            }),
+                        );
+                    }
+                }
+                own = Err(error);
+            }
+        }
+        own
     }
 
     /// Signs the current size and root, stores the checkpoint and returns it. Holds the head
@@ -812,6 +814,92 @@ impl PostgresAuditLog {
     pub fn verify(&self, key: &VerifyingKey, extra: &[Checkpoint]) -> StoreResult<VerifyReport> {
         verify::verify_client(&mut *self.reader()?, key, extra, &mut |_| {})
     }
+}
+
+/// An entry ready to be written: its content encoded, salted and committed to.
+struct Prepared {
+    at_ms: i64,
+    class: RecordClass,
+    commitment: Hash,
+    salt: [u8; 32],
+    json: Vec<u8>,
+}
+
+/// Appends calls waiting for the writer connection, and the results of those written by
+/// another call.
+#[derive(Default)]
+struct AppendQueue {
+    next_ticket: u64,
+    waiting: Vec<(u64, Vec<Prepared>)>,
+    done: std::collections::HashMap<u64, StoreResult<Vec<u64>>>,
+}
+
+/// Writes the entries of every queued call, their tree nodes and the new head in
+/// `transaction`; returns each call's sequence numbers.
+fn write_entries(
+    transaction: &mut postgres::Transaction<'_>,
+    frontier: &mut Frontier,
+    calls: &[(u64, Vec<Prepared>)],
+) -> StoreResult<Vec<std::ops::Range<u64>>> {
+    let operation = "appending to the audit log";
+    let count: usize = calls.iter().map(|(_, entries)| entries.len()).sum();
+    let mut seqs = Vec::with_capacity(count);
+    let mut times = Vec::with_capacity(count);
+    let mut classes = Vec::with_capacity(count);
+    let mut commitments = Vec::with_capacity(count);
+    let mut salts = Vec::with_capacity(count);
+    let mut contents = Vec::with_capacity(count);
+    let mut node_levels: Vec<i16> = Vec::with_capacity(count * 2);
+    let mut node_indexes: Vec<i64> = Vec::with_capacity(count * 2);
+    let mut node_hashes: Vec<&[u8]> = Vec::with_capacity(count * 2);
+    let mut completed: Vec<Hash> = Vec::with_capacity(count * 2);
+    let mut ranges = Vec::with_capacity(calls.len());
+    for (_, entries) in calls {
+        let first = frontier.size();
+        for entry in entries {
+            let seq = frontier.size();
+            let leaf = merkle::leaf_hash(&audit::leaf_data(
+                seq,
+                entry.at_ms,
+                entry.class,
+                &entry.commitment,
+            ));
+            seqs.push(to_i64(operation, seq)?);
+            times.push(entry.at_ms);
+            classes.push(i16::from(entry.class.code()));
+            commitments.push(entry.commitment.as_slice());
+            salts.push(entry.salt.as_slice());
+            contents.push(entry.json.as_slice());
+            frontier.push(leaf, |level, index, hash| {
+                // Levels are below 64 and indexes below the size, itself an i64.
+                node_levels.push(level as i16);
+                node_indexes.push(index as i64);
+                completed.push(*hash);
+            });
+        }
+        ranges.push(first..frontier.size());
+    }
+    node_hashes.extend(completed.iter().map(|hash| hash.as_slice()));
+    transaction
+        .execute(
+            "INSERT INTO audit_log_entries (seq, at_ms, class, commitment, salt, content)
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::smallint[],
+                                  $4::bytea[], $5::bytea[], $6::bytea[])",
+            &[&seqs, &times, &classes, &commitments, &salts, &contents],
+        )
+        .map_err(db(operation))?;
+    transaction
+        .execute(
+            "INSERT INTO audit_log_tree (level, idx, hash)
+             SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
+            &[&node_levels, &node_indexes, &node_hashes],
+        )
+        .map_err(db(operation))?;
+    let end = to_i64(operation, frontier.size())?;
+    transaction
+        .execute("UPDATE audit_log_head SET size = $1", &[&end])
+        .map_err(db(operation))?;
+    Ok(ranges)
 }
 
 fn proof_error(error: ProofError<StoreError>) -> StoreError {
