@@ -31,7 +31,7 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use postgres::error::SqlState;
 use postgres::{Client, GenericClient, NoTls};
 use rand::RngCore;
@@ -368,6 +368,8 @@ pub struct PostgresAuditLog {
     key: SigningKey,
     writer: Mutex<Writer>,
     queue: Mutex<AppendQueue>,
+    /// Signalled when a group of queued calls was written (or failed).
+    written: Condvar,
     readers: Mutex<Vec<Client>>,
     /// The size this node last saw, for [`AuditLogStore::size`] when the database cannot
     /// be asked.
@@ -494,6 +496,7 @@ impl PostgresAuditLog {
                 frontier,
             }),
             queue: Mutex::new(AppendQueue::default()),
+            written: Condvar::new(),
             readers: Mutex::new(Vec::new()),
             last_size: std::sync::atomic::AtomicU64::new(size),
         })
@@ -583,8 +586,8 @@ impl PostgresAuditLog {
     /// committed.
     ///
     /// Calls made together on this node share one transaction (group commit): a call queues
-    /// its entries, and whichever call next holds the writer connection writes everything
-    /// queued so far, so the others find their sequence numbers ready when their turn comes.
+    /// its entries; when no call is writing, it writes everything queued so far, and the
+    /// calls it wrote for are woken with their sequence numbers.
     pub fn append(&self, entries: &[NewAuditEntry]) -> StoreResult<Vec<u64>> {
         if entries.is_empty() {
             return Ok(Vec::new());
@@ -604,24 +607,33 @@ impl PostgresAuditLog {
                 json,
             });
         }
-        let ticket = {
-            let mut queue = self.queue.lock();
-            queue.next_ticket += 1;
-            let ticket = queue.next_ticket;
-            queue.waiting.push((ticket, prepared));
-            ticket
-        };
-        let mut writer = self.writer.lock();
-        if let Some(result) = self.queue.lock().done.remove(&ticket) {
-            return result;
+        let mut queue = self.queue.lock();
+        queue.next_ticket += 1;
+        let ticket = queue.next_ticket;
+        queue.waiting.push((ticket, prepared));
+        // Wait until another call wrote these entries, or until no call is writing, in which
+        // case this one writes everything queued.
+        loop {
+            if let Some(result) = queue.done.remove(&ticket) {
+                return result;
+            }
+            if !queue.writing {
+                queue.writing = true;
+                break;
+            }
+            self.written.wait(&mut queue);
         }
-        let waiting = std::mem::take(&mut self.queue.lock().waiting);
+        let waiting = std::mem::take(&mut queue.waiting);
+        drop(queue);
         debug_assert!(waiting.iter().any(|(queued, _)| *queued == ticket));
-        let written = self.with_head_locked(
-            &mut writer,
-            "appending to the audit log",
-            |transaction, frontier| write_entries(transaction, frontier, &waiting),
-        );
+        let written = {
+            let mut writer = self.writer.lock();
+            self.with_head_locked(
+                &mut writer,
+                "appending to the audit log",
+                |transaction, frontier| write_entries(transaction, frontier, &waiting),
+            )
+        };
         let mut queue = self.queue.lock();
         let mut own = Err(StoreError::Unavailable("the audit log's group commit"));
         match written {
@@ -651,6 +663,9 @@ impl PostgresAuditLog {
                 own = Err(error);
             }
         }
+        queue.writing = false;
+        drop(queue);
+        self.written.notify_all();
         own
     }
 
@@ -830,6 +845,8 @@ struct Prepared {
 #[derive(Default)]
 struct AppendQueue {
     next_ticket: u64,
+    /// Whether a call is writing queued entries now.
+    writing: bool,
     waiting: Vec<(u64, Vec<Prepared>)>,
     done: std::collections::HashMap<u64, StoreResult<Vec<u64>>>,
 }
