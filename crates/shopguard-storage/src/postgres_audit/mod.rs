@@ -351,8 +351,14 @@ fn decode_row(operation: &'static str, row: &postgres::Row) -> StoreResult<Store
         .map_err(|detail| corrupt(operation, format!("{detail}; run `shopguard audit verify`")))
 }
 
+/// An entry count or number as PostgreSQL's `bigint`.
 fn to_i64(operation: &'static str, value: u64) -> StoreResult<i64> {
-    i64::try_from(value).map_err(|_| StoreError::NotFound(format!("{operation}: {value}")))
+    i64::try_from(value).map_err(|_| {
+        corrupt(
+            operation,
+            format!("{value} is beyond the entries a log can hold"),
+        )
+    })
 }
 
 /// The appending side: one connection and the tree's right edge as this node last saw it.
