@@ -626,6 +626,30 @@ fn migrations_apply_once_and_bad_input_is_an_error() {
     }
 }
 
+#[test]
+fn a_lost_connection_is_retryable_and_the_next_append_reconnects() {
+    let schema = Schema::new();
+    let log = schema.open();
+    log.append(&[entry(0, RecordClass::Other)]).unwrap();
+    let terminated: i64 = schema
+        .sql()
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                                   WHERE application_name = $1) AS killed",
+            &[&format!("shopguard-audit:{}", schema.name)],
+        )
+        .unwrap()
+        .get(0);
+    assert!(terminated >= 1);
+    match log.append(&[entry(1, RecordClass::Other)]) {
+        Ok(seqs) => assert_eq!(seqs, vec![1]),
+        Err(error) => assert!(error.is_retryable(), "{error}"),
+    }
+    let seqs = log.append(&[entry(2, RecordClass::Other)]).unwrap();
+    assert!(seqs == vec![1] || seqs == vec![2], "{seqs:?}");
+    assert_intact(&log);
+}
+
 /// Append throughput: one entry per call, 100 per call, and one per call from eight threads (run with `--no-capture` to read
 /// the figures).
 #[test]

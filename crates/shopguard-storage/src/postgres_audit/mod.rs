@@ -147,7 +147,7 @@ impl Target {
                 })?;
         config
             .options(&format!("-c search_path={schema}"))
-            .application_name("shopguard-audit")
+            .application_name(&format!("shopguard-audit:{schema}"))
             .connect_timeout(Duration::from_secs(5));
         Ok(Target {
             config,
@@ -515,8 +515,13 @@ impl PostgresAuditLog {
 
     fn reader(&self) -> StoreResult<Reader<'_>> {
         let idle = self.readers.lock().pop();
-        let client = match idle {
-            Some(client) if !client.is_closed() => client,
+        // An idle connection may have been closed by the server meanwhile (a restart, an
+        // administrator): one round trip checks it, so that reads do not fail for it.
+        let client = match idle.map(|mut client| {
+            let alive = client.is_valid(Duration::from_secs(2)).is_ok();
+            (client, alive)
+        }) {
+            Some((client, true)) => client,
             _ => self.target.connect()?,
         };
         Ok(Reader {
