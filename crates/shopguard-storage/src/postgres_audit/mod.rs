@@ -571,26 +571,25 @@ impl PostgresAuditLog {
         if writer.client.as_ref().is_none_or(Client::is_closed) {
             writer.client = Some(self.target.connect()?);
         }
-        let Some(client) = writer.client.as_mut() else {
+        let Writer { client, frontier } = writer;
+        let Some(connection) = client.as_mut() else {
             return Err(StoreError::Unavailable("the audit log's connection"));
         };
-        let mut transaction = client.transaction().map_err(db(operation))?;
-        let size: i64 = transaction
-            .query_one("SELECT size FROM audit_log_head FOR UPDATE", &[])
-            .map_err(db(operation))?
-            .try_get(0)
-            .map_err(db(operation))?;
-        let size = u64::try_from(size)
-            .map_err(|_| corrupt(operation, format!("the head counts {size} entries")))?;
-        if size != writer.frontier.size() {
-            writer.frontier = Frontier::from_source(&DbNodes::new(&mut transaction), size)?;
+        match head_transaction(connection, frontier, operation, work) {
+            Ok((value, grown)) => {
+                *frontier = grown;
+                self.note_size(frontier.size());
+                Ok(value)
+            }
+            Err(error) => {
+                // The connection may be broken without knowing it yet (the server ended the
+                // session): the next call starts on a new one.
+                if error.is_retryable() {
+                    *client = None;
+                }
+                Err(error)
+            }
         }
-        let mut frontier = writer.frontier.clone();
-        let result = work(&mut transaction, &mut frontier)?;
-        transaction.commit().map_err(db(operation))?;
-        writer.frontier = frontier;
-        self.note_size(writer.frontier.size());
-        Ok(result)
     }
 
     /// Appends entries; returns their sequence numbers once the transaction holding them has
@@ -840,6 +839,33 @@ impl PostgresAuditLog {
     pub fn verify(&self, key: &VerifyingKey, extra: &[Checkpoint]) -> StoreResult<VerifyReport> {
         verify::verify_client(&mut *self.reader()?, key, extra, &mut |_| {})
     }
+}
+
+/// Runs `work` in a transaction on `connection` holding the head row's lock, on a copy of
+/// `frontier` brought up to the head's size; returns what `work` returned and the frontier
+/// it grew, once committed.
+fn head_transaction<T>(
+    connection: &mut Client,
+    frontier: &mut Frontier,
+    operation: &'static str,
+    work: impl FnOnce(&mut postgres::Transaction<'_>, &mut Frontier) -> StoreResult<T>,
+) -> StoreResult<(T, Frontier)> {
+    let mut transaction = connection.transaction().map_err(db(operation))?;
+    let size: i64 = transaction
+        .query_one("SELECT size FROM audit_log_head FOR UPDATE", &[])
+        .map_err(db(operation))?
+        .try_get(0)
+        .map_err(db(operation))?;
+    let size = u64::try_from(size)
+        .map_err(|_| corrupt(operation, format!("the head counts {size} entries")))?;
+    if size != frontier.size() {
+        // Another node appended since this one last did.
+        *frontier = Frontier::from_source(&DbNodes::new(&mut transaction), size)?;
+    }
+    let mut grown = frontier.clone();
+    let value = work(&mut transaction, &mut grown)?;
+    transaction.commit().map_err(db(operation))?;
+    Ok((value, grown))
 }
 
 /// An entry ready to be written: its content encoded, salted and committed to.
