@@ -548,6 +548,36 @@ fn purging_keeps_the_tree_verifiable_and_long_term_classes_whole() {
     ));
     log.append(&[entry(40, RecordClass::Other)]).unwrap();
     assert_intact(&log);
+    // Even a retention that names them never purges the classes kept for good.
+    assert_eq!(log.purge_expired(now, &|_| Some(1)).unwrap(), 0);
+    assert!(log.entry(4).unwrap().unwrap().content.is_some());
+}
+
+#[test]
+fn a_forged_purge_of_a_class_kept_for_good_is_named() {
+    let schema = Schema::new();
+    let log = schema.open();
+    let entries: Vec<NewAuditEntry> = (0..10)
+        .map(|n| {
+            entry(
+                n,
+                if n == 6 {
+                    RecordClass::Login
+                } else {
+                    RecordClass::Other
+                },
+            )
+        })
+        .collect();
+    log.append(&entries).unwrap();
+    log.checkpoint(1).unwrap();
+    schema
+        .sql()
+        .batch_execute("UPDATE audit_log_entries SET salt = NULL, content = NULL WHERE seq = 6")
+        .unwrap();
+    let (seq, what) = first_problem(&schema, &log, &[]);
+    assert_eq!(seq, 6);
+    assert!(what.contains("forged purge"), "{what}");
 }
 
 #[test]

@@ -807,7 +807,9 @@ impl PostgresAuditLog {
 
     /// Removes the salt and content of entries whose retention ended (`retention(class)`
     /// gives the days a class is kept, `None` for long-term), keeping their commitments so
-    /// that the tree still verifies. Returns how many entries were purged now.
+    /// that the tree still verifies. Classes kept long-term
+    /// ([`RecordClass::kept_long_term`]) are never purged. Returns how many entries were
+    /// purged now.
     pub fn purge_expired(
         &self,
         now_ms: i64,
@@ -817,7 +819,12 @@ impl PostgresAuditLog {
         let mut reader = self.reader()?;
         let mut transaction = reader.transaction().map_err(db(operation))?;
         let mut purged = 0;
-        for class in RecordClass::ALL {
+        // Classes kept for good are never purged, whatever `retention` says: verification
+        // reports a purged entry of theirs as forged.
+        for class in RecordClass::ALL
+            .into_iter()
+            .filter(|class| !class.kept_long_term())
+        {
             let Some(days) = retention(class) else {
                 continue;
             };

@@ -191,7 +191,18 @@ pub(super) fn verify_client(
                     );
                 }
             }
-            None => purged += 1,
+            None => {
+                purged += 1;
+                if stored.class.kept_long_term() {
+                    note(
+                        expected,
+                        format!(
+                            "entry {expected} of class {} has no content, but that class is kept for good: a forged purge",
+                            stored.class.as_str()
+                        ),
+                    );
+                }
+            }
         }
         let leaf = stored.leaf();
         let recorded: Option<Vec<u8>> = row.try_get(6).map_err(db(operation))?;
