@@ -466,6 +466,29 @@ fn reordered_entries_are_named() {
 }
 
 #[test]
+fn an_edited_or_removed_inner_tree_node_is_named() {
+    // Proofs are read from the inner nodes: a node changed there (say, with the path above
+    // it rewritten to match) is named although every entry and leaf is intact.
+    let (schema, log) = filled(100, 37);
+    schema
+        .sql()
+        .batch_execute("UPDATE audit_log_tree SET hash = sha256(hash) WHERE level = 2 AND idx = 3")
+        .unwrap();
+    let (seq, what) = first_problem(&schema, &log, &[]);
+    assert_eq!(seq, 12);
+    assert!(what.contains("tree node 3 of level 2"), "{what}");
+
+    let (schema, log) = filled(100, 37);
+    schema
+        .sql()
+        .batch_execute("DELETE FROM audit_log_tree WHERE level = 5")
+        .unwrap();
+    let (seq, what) = first_problem(&schema, &log, &[]);
+    assert_eq!(seq, 0);
+    assert!(what.contains("level 6"), "{what}");
+}
+
+#[test]
 fn a_forged_checkpoint_is_caught() {
     let (schema, log) = filled(100, 37);
     let mut forged = log.checkpoints().unwrap().pop().unwrap();

@@ -23,9 +23,11 @@
 //! # What verification proves
 //! [`verify_database`] (and [`PostgresAuditLog::verify`]) trust nothing they read: every
 //! commitment and leaf is recomputed, sequence numbers must run from 0 without gaps, each
-//! leaf must equal the one recorded at append time, the tree is rebuilt and its root
-//! compared with every signed checkpoint (and those the auditor brings), and the head and
-//! the recorded leaves must not count more entries than the log holds.
+//! leaf must equal the one recorded at append time, every inner tree node must be the hash
+//! of the two below it, the tree is rebuilt and its root compared with every signed
+//! checkpoint (and those the auditor brings), the head and the recorded leaves must not
+//! count more entries than the log holds, and no entry of a class kept for good may have
+//! lost its content.
 
 use std::cell::RefCell;
 use std::time::Duration;

@@ -263,6 +263,8 @@ pub(super) fn verify_client(
         Some(_) => {}
         None => note(entries, "the log's head row is missing".to_owned()),
     }
+    // After the entries' own checks: a removed tail also leaves inner nodes without children.
+    check_inner_nodes(&mut transaction, entries, &mut note)?;
     transaction.commit().map_err(db(operation))?;
     Ok(VerifyReport {
         entries,
@@ -271,4 +273,73 @@ pub(super) fn verify_client(
         root: hex::encode(frontier.root()),
         first_problem: problem,
     })
+}
+
+/// Checks the tree's nodes above the leaves: each must be the hash of the two below it (the
+/// lowest one that is not is named: above it, a consistent rewrite of the path), and each
+/// level must hold every node the entries complete. The leaves themselves were compared
+/// with the entries; with this, every stored node is checked, so proofs served from the
+/// tree cannot differ from the entries undetected.
+fn check_inner_nodes(
+    transaction: &mut postgres::Transaction<'_>,
+    entries: u64,
+    note: &mut dyn FnMut(u64, String),
+) -> StoreResult<()> {
+    let operation = "verifying the audit tree";
+    let mismatch = transaction
+        .query_opt(
+            "SELECT p.level, p.idx FROM audit_log_tree p
+             LEFT JOIN audit_log_tree l ON l.level = p.level - 1 AND l.idx = 2 * p.idx
+             LEFT JOIN audit_log_tree r ON r.level = p.level - 1 AND r.idx = 2 * p.idx + 1
+             WHERE p.level > 0
+               AND (l.hash IS NULL OR r.hash IS NULL
+                    OR p.hash <> sha256('\\x01'::bytea || l.hash || r.hash))
+             ORDER BY p.level, p.idx
+             LIMIT 1",
+            &[],
+        )
+        .map_err(db(operation))?;
+    if let Some(row) = mismatch {
+        let level: i16 = row.try_get(0).map_err(db(operation))?;
+        let index: i64 = row.try_get(1).map_err(db(operation))?;
+        let level = u32::try_from(level).unwrap_or(0).min(63);
+        let first = u64::try_from(index).unwrap_or(0).saturating_mul(1 << level);
+        let last = first.saturating_add((1 << level) - 1);
+        note(
+            first,
+            format!(
+                "tree node {index} of level {level} (entries {first}..={last}) is not the hash of the two nodes below it: the tree was edited"
+            ),
+        );
+    }
+    let levels = transaction
+        .query(
+            "SELECT level, count(*) FROM audit_log_tree GROUP BY level ORDER BY level",
+            &[],
+        )
+        .map_err(db(operation))?;
+    let mut held = [0u64; 64];
+    for row in levels {
+        let level: i16 = row.try_get(0).map_err(db(operation))?;
+        let count: i64 = row.try_get(1).map_err(db(operation))?;
+        if let Some(slot) = usize::try_from(level)
+            .ok()
+            .and_then(|level| held.get_mut(level))
+        {
+            *slot = u64::try_from(count).unwrap_or(0);
+        }
+    }
+    for (level, &count) in held.iter().enumerate().skip(1) {
+        let needed = entries >> level;
+        if count < needed {
+            note(
+                count << level,
+                format!(
+                    "tree level {level} holds {count} nodes but {entries} entries need {needed}: tree nodes were removed"
+                ),
+            );
+            break;
+        }
+    }
+    Ok(())
 }
