@@ -367,6 +367,8 @@ fn to_i64(operation: &'static str, value: u64) -> StoreResult<i64> {
 struct Writer {
     client: Option<Client>,
     frontier: Frontier,
+    /// [`APPEND_SQL`] prepared on `client`.
+    append_statement: Option<postgres::Statement>,
 }
 
 /// The audit log in a PostgreSQL schema. Appends from every node sharing the schema are
@@ -502,6 +504,7 @@ impl PostgresAuditLog {
             writer: Mutex::new(Writer {
                 client: Some(client),
                 frontier,
+                append_statement: None,
             }),
             queue: Mutex::new(AppendQueue::default()),
             written: Condvar::new(),
@@ -570,28 +573,87 @@ impl PostgresAuditLog {
         operation: &'static str,
         work: impl FnOnce(&mut postgres::Transaction<'_>, &mut Frontier) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        if writer.client.as_ref().is_none_or(Client::is_closed) {
-            writer.client = Some(self.target.connect()?);
-        }
-        let Writer { client, frontier } = writer;
+        self.ensure_connected(writer)?;
+        let Writer {
+            client, frontier, ..
+        } = writer;
         let Some(connection) = client.as_mut() else {
             return Err(StoreError::Unavailable("the audit log's connection"));
         };
-        match head_transaction(connection, frontier, operation, work) {
+        let result = head_transaction(connection, frontier, operation, work);
+        self.settle(writer, result)
+    }
+
+    /// Opens the writer connection when there is none, or the one there is was closed.
+    fn ensure_connected(&self, writer: &mut Writer) -> StoreResult<()> {
+        if writer.client.as_ref().is_none_or(Client::is_closed) {
+            writer.append_statement = None;
+            writer.client = Some(self.target.connect()?);
+        }
+        Ok(())
+    }
+
+    /// Keeps the frontier a committed write grew; after a retryable failure, drops the
+    /// connection, which may be broken without knowing it yet (the server ended the session),
+    /// so that the next call starts on a new one.
+    fn settle<T>(&self, writer: &mut Writer, result: StoreResult<(T, Frontier)>) -> StoreResult<T> {
+        match result {
             Ok((value, grown)) => {
-                *frontier = grown;
-                self.note_size(frontier.size());
+                writer.frontier = grown;
+                self.note_size(writer.frontier.size());
                 Ok(value)
             }
             Err(error) => {
-                // The connection may be broken without knowing it yet (the server ended the
-                // session): the next call starts on a new one.
                 if error.is_retryable() {
-                    *client = None;
+                    writer.client = None;
+                    writer.append_statement = None;
                 }
                 Err(error)
             }
         }
+    }
+
+    /// Writes the queued calls in one statement, committed on its own, when no other node
+    /// appended since this one last did (one round trip); otherwise locks the head, catches
+    /// up with the tree and writes them in that transaction.
+    fn append_locked(
+        &self,
+        writer: &mut Writer,
+        calls: &[(u64, Vec<Prepared>)],
+    ) -> StoreResult<Vec<std::ops::Range<u64>>> {
+        let operation = "appending to the audit log";
+        self.ensure_connected(writer)?;
+        let Writer {
+            client,
+            frontier,
+            append_statement,
+        } = writer;
+        let Some(connection) = client.as_mut() else {
+            return Err(StoreError::Unavailable("the audit log's connection"));
+        };
+        let result = (|| {
+            let statement = match append_statement {
+                Some(statement) => statement.clone(),
+                None => {
+                    let statement = connection.prepare(APPEND_SQL).map_err(db(operation))?;
+                    *append_statement = Some(statement.clone());
+                    statement
+                }
+            };
+            let mut grown = frontier.clone();
+            if let Some(ranges) = write_entries(connection, &statement, &mut grown, calls)? {
+                return Ok((ranges, grown));
+            }
+            head_transaction(connection, frontier, operation, |transaction, grown| {
+                write_entries(transaction, &statement, grown, calls)?.ok_or_else(|| {
+                    corrupt(
+                        operation,
+                        "the log's head moved while this node held its lock",
+                    )
+                })
+            })
+        })();
+        self.settle(writer, result)
     }
 
     /// Appends entries; returns their sequence numbers once the transaction holding them has
@@ -640,11 +702,7 @@ impl PostgresAuditLog {
         debug_assert!(waiting.iter().any(|(queued, _)| *queued == ticket));
         let written = {
             let mut writer = self.writer.lock();
-            self.with_head_locked(
-                &mut writer,
-                "appending to the audit log",
-                |transaction, frontier| write_entries(transaction, frontier, &waiting),
-            )
+            self.append_locked(&mut writer, &waiting)
         };
         let mut queue = self.queue.lock();
         let mut own = Err(StoreError::Unavailable("the audit log's group commit"));
@@ -897,14 +955,36 @@ struct AppendQueue {
     done: std::collections::HashMap<u64, StoreResult<Vec<u64>>>,
 }
 
-/// Writes the entries of every queued call, their tree nodes and the new head in
-/// `transaction`; returns each call's sequence numbers.
-fn write_entries(
-    transaction: &mut postgres::Transaction<'_>,
+/// One append: moves the head from `$8` to `$7` entries (only if it is at `$8`: no other
+/// node appended meanwhile, and it stays locked until the commit) and, if it moved, inserts
+/// the entries and the tree nodes they complete. Returns how many heads moved (0 or 1).
+const APPEND_SQL: &str = "
+    WITH head AS (
+        UPDATE audit_log_head SET size = $7 WHERE size = $8 RETURNING size
+    ), new_entries AS (
+        INSERT INTO audit_log_entries (seq, at_ms, class, commitment, salt, content)
+        SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::smallint[],
+                             $4::bytea[], $5::bytea[], $6::bytea[])
+        WHERE EXISTS (SELECT 1 FROM head)
+    ), new_nodes AS (
+        INSERT INTO audit_log_tree (level, idx, hash)
+        SELECT * FROM unnest($9::smallint[], $10::bigint[], $11::bytea[])
+        WHERE EXISTS (SELECT 1 FROM head)
+    )
+    SELECT count(*) FROM head";
+
+/// Writes the entries of every queued call after the tree `frontier` ends, with their tree
+/// nodes and the new head, through `client` ([`APPEND_SQL`] prepared as `statement`).
+/// Returns each call's sequence numbers, or `None` (nothing written) when the head is no
+/// longer where `frontier` ends.
+fn write_entries<C: GenericClient>(
+    client: &mut C,
+    statement: &postgres::Statement,
     frontier: &mut Frontier,
     calls: &[(u64, Vec<Prepared>)],
-) -> StoreResult<Vec<std::ops::Range<u64>>> {
+) -> StoreResult<Option<Vec<std::ops::Range<u64>>>> {
     let operation = "appending to the audit log";
+    let start = to_i64(operation, frontier.size())?;
     let count: usize = calls.iter().map(|(_, entries)| entries.len()).sum();
     let mut seqs = Vec::with_capacity(count);
     let mut times = Vec::with_capacity(count);
@@ -914,7 +994,6 @@ fn write_entries(
     let mut contents = Vec::with_capacity(count);
     let mut node_levels: Vec<i16> = Vec::with_capacity(count * 2);
     let mut node_indexes: Vec<i64> = Vec::with_capacity(count * 2);
-    let mut node_hashes: Vec<&[u8]> = Vec::with_capacity(count * 2);
     let mut completed: Vec<Hash> = Vec::with_capacity(count * 2);
     let mut ranges = Vec::with_capacity(calls.len());
     for (_, entries) in calls {
@@ -942,27 +1021,29 @@ fn write_entries(
         }
         ranges.push(first..frontier.size());
     }
-    node_hashes.extend(completed.iter().map(|hash| hash.as_slice()));
-    transaction
-        .execute(
-            "INSERT INTO audit_log_entries (seq, at_ms, class, commitment, salt, content)
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::smallint[],
-                                  $4::bytea[], $5::bytea[], $6::bytea[])",
-            &[&seqs, &times, &classes, &commitments, &salts, &contents],
-        )
-        .map_err(db(operation))?;
-    transaction
-        .execute(
-            "INSERT INTO audit_log_tree (level, idx, hash)
-             SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
-            &[&node_levels, &node_indexes, &node_hashes],
-        )
-        .map_err(db(operation))?;
+    let node_hashes: Vec<&[u8]> = completed.iter().map(|hash| hash.as_slice()).collect();
     let end = to_i64(operation, frontier.size())?;
-    transaction
-        .execute("UPDATE audit_log_head SET size = $1", &[&end])
+    let moved: i64 = client
+        .query_one(
+            statement,
+            &[
+                &seqs,
+                &times,
+                &classes,
+                &commitments,
+                &salts,
+                &contents,
+                &end,
+                &start,
+                &node_levels,
+                &node_indexes,
+                &node_hashes,
+            ],
+        )
+        .map_err(db(operation))?
+        .try_get(0)
         .map_err(db(operation))?;
-    Ok(ranges)
+    Ok((moved == 1).then_some(ranges))
 }
 
 fn proof_error(error: ProofError<StoreError>) -> StoreError {
