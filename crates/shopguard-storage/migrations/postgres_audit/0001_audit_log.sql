@@ -26,8 +26,8 @@ CREATE TABLE audit_log_tree (
     PRIMARY KEY (level, idx)
 );
 
--- One row: how many entries the log holds, locked (FOR UPDATE) by every append so that one
--- writer at a time, on any node, extends the log; and the public key that signs checkpoints,
+-- One row: how many entries the log holds, updated (and so locked until commit) by every
+-- append so that one writer at a time, on any node, extends the log; and the public key that signs checkpoints,
 -- so that a node holding another key refuses to open the log.
 CREATE TABLE audit_log_head (
     one        boolean PRIMARY KEY DEFAULT true CHECK (one),

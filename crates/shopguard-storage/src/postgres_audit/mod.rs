@@ -8,8 +8,9 @@
 //!   `salt` and `content` (the content JSON, as bytes) are `NULL` once purged.
 //! - `audit_log_tree (level, idx, hash)`: the hashes of the perfect subtrees, written in the
 //!   same transaction as the entries that complete them; level 0 holds the leaf hashes.
-//! - `audit_log_head (size, public_key)`: one row; every append locks it (`FOR UPDATE`), so
-//!   appends from every node are serialised, and checks the key that signs checkpoints.
+//! - `audit_log_head (size, public_key)`: one row; every append moves it (`UPDATE … WHERE
+//!   size = <where this node's tree ends>`), which locks it until the commit, so appends from
+//!   every node are serialised; it also records the key that signs checkpoints.
 //! - `audit_log_checkpoints`: the signed checkpoints.
 //! - `audit_log_migrations`: the versions of `migrations/postgres_audit/NNNN_name.sql`
 //!   applied, at open, under an advisory lock.
