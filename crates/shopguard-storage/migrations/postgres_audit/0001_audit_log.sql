@@ -27,8 +27,8 @@ CREATE TABLE audit_log_tree (
 );
 
 -- One row: how many entries the log holds, updated (and so locked until commit) by every
--- append so that one writer at a time, on any node, extends the log; and the public key that signs checkpoints,
--- so that a node holding another key refuses to open the log.
+-- append so that one writer at a time, on any node, extends the log; and the public key
+-- that signs checkpoints, so that a node holding another key refuses to open the log.
 CREATE TABLE audit_log_head (
     one        boolean PRIMARY KEY DEFAULT true CHECK (one),
     size       bigint  NOT NULL CHECK (size >= 0),
