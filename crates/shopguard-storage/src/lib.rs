@@ -51,6 +51,7 @@ pub mod lists;
 pub mod log_batch;
 pub mod operators;
 pub mod policies;
+pub mod postgres_audit;
 pub mod record_format;
 pub mod snapshot;
 
