@@ -756,6 +756,68 @@ mod tests {
         assert_eq!((record.decision, record.event), (plain, bare));
     }
 
+    fn sparse_event() -> Event {
+        serde_json::from_value(
+            serde_json::json!({"event_id": "e-2", "kind": "login_failed",
+            "user_id": "u", "occurred_at_ms": 1_795_000_000_000i64, "ip": "10.0.0.1",
+            "channel": "web", "email": "x@y.example", "amount": 12.5, "title": "ti",
+            "success": true, "target_id": "tg"}),
+        )
+        .unwrap()
+    }
+
+    fn from_hex(parts: &[&str]) -> Vec<u8> {
+        let hex = parts.concat();
+        (0..hex.len())
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// Bytes written by the build before the event field table (commit 2938174): a record with
+    /// every optional field, and one with a few, scattered across the presence bits. Both must
+    /// still be written and read exactly so.
+    #[test]
+    fn records_keep_the_bytes_of_earlier_builds() {
+        let full = full_event();
+        let sparse = sparse_event();
+        let mut sparse_decision = decision_for(&sparse);
+        sparse_decision.matched.clear();
+        sparse_decision.shadow_matched.clear();
+        sparse_decision.actions.clear();
+        sparse_decision.errors.clear();
+        sparse_decision.challenge = None;
+        let full_bytes = from_hex(&[
+            "b108303139302d61626301034dffffffffffffffffff01010201610b726561736f6e206f66206102",
+            "ac020001620b726561736f6e206f66206202ac02000101630b726561736f6e206f66206302ac0201",
+            "0101640d6e6f2073756368206669656c64a1015b7b2274797065223a2261646465645f746f5f6c69",
+            "7374222c226c697374223a2269705f626c6f636b222c2276616c7565223a22323030313a6462383a",
+            "3a31222c22657870697265735f61745f6d73223a392c2272756c655f6964223a2261227d2c7b2274",
+            "797065223a22616c657274222c227365766572697479223a2268696768222c2272756c655f696422",
+            "3a2262222c226d657373616765223a226d227d5d03652d310a0904c3bc2d3703ffffff0701640275",
+            "6101730b6140622e6578616d706c650e2b3836313338303030303030303002434e0848616e677a68",
+            "6f7503434e59016d016f016c0463617264063431313131310166076465706f73697401720570686f",
+            "6e650174092271756f746564220a01780620010db80000000000000000000000010000000000403e",
+            "400000000000205ec09a9999999999b93f003e7b2269645f6e756d626572223a2231313031303131",
+            "3939303033303730303030222c226e6573746564223a7b2261223a5b312c322e352c6e756c6c5d7d",
+            "7d",
+        ]);
+        let sparse_bytes = from_hex(&[
+            "b108303139302d61626301004dffffffffffffffffff01010000000003652d320280f8b2e5bd6801",
+            "75008880e8060b7840792e6578616d706c65027469027467040a00000100000000000029400100",
+        ]);
+        for (decision, event, stored) in [
+            (decision_for(&full), full, full_bytes),
+            (sparse_decision, sparse, sparse_bytes),
+        ] {
+            let mut bytes = Vec::new();
+            encode_record(&mut bytes, &decision, &event).unwrap();
+            assert_eq!(bytes, stored, "{}", event.event_id);
+            let record = decode_record(&stored).unwrap();
+            assert_eq!((record.decision, record.event), (decision, event));
+        }
+    }
+
     #[test]
     fn a_decision_that_names_another_event_keeps_its_own_identity() {
         let event = full_event();
