@@ -69,102 +69,33 @@ fn write_list<T: serde::Serialize>(
     }
 }
 
-/// Appends `event` as a JSON object to `out`, exactly as serde would encode it.
+/// Appends `event` as a JSON object to `out`, exactly as serde would encode it. The members
+/// come from the event field table (`event.rs`), in its order.
 pub fn write_event_json(event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-    out.extend_from_slice(b"{\"event_id\":");
-    write_str(out, &event.event_id)?;
-    out.extend_from_slice(b",\"kind\":");
-    write_str(out, event.kind.as_str())?;
-    out.extend_from_slice(b",\"occurred_at_ms\":");
-    serde_json::to_writer(&mut *out, &event.occurred_at_ms)?;
-    out.extend_from_slice(b",\"user_id\":");
-    write_str(out, &event.user_id)?;
-    if let Some(ip) = event.ip {
-        // Addresses print with digits, dots, colons and hex letters only: nothing to escape.
-        out.extend_from_slice(b",\"ip\":\"");
-        match ip {
-            IpAddr::V4(v4) => write_ipv4(out, v4),
-            IpAddr::V6(v6) => write!(out, "{v6}").map_err(serde_json::Error::io)?,
+    let start = out.len();
+    event.write_json_members(out)?;
+    // Each member starts with a comma: the first one's becomes the opening brace (an event
+    // always has members: its id comes first).
+    match out.get_mut(start) {
+        Some(first) => {
+            debug_assert_eq!(*first, b',');
+            *first = b'{';
         }
-        out.push(b'"');
-    }
-    optional_strs(
-        out,
-        [
-            (b",\"device_id\":", event.device_id.as_deref()),
-            (b",\"user_agent\":", event.user_agent.as_deref()),
-        ],
-    )?;
-    out.extend_from_slice(b",\"channel\":");
-    write_str(out, event.channel.as_str())?;
-    optional_strs(
-        out,
-        [
-            (b",\"session_id\":", event.session_id.as_deref()),
-            (b",\"email\":", event.email.as_deref()),
-            (b",\"phone\":", event.phone.as_deref()),
-            (b",\"country\":", event.country.as_deref()),
-            (b",\"city\":", event.city.as_deref()),
-        ],
-    )?;
-    if let Some(location) = event.location {
-        out.extend_from_slice(b",\"location\":");
-        serde_json::to_writer(&mut *out, &location)?;
-    }
-    if let Some(amount) = event.amount {
-        out.extend_from_slice(b",\"amount\":");
-        serde_json::to_writer(&mut *out, &amount)?;
-    }
-    optional_strs(
-        out,
-        [
-            (b",\"currency\":", event.currency.as_deref()),
-            (b",\"counterparty_id\":", event.counterparty_id.as_deref()),
-            (b",\"order_id\":", event.order_id.as_deref()),
-            (b",\"listing_id\":", event.listing_id.as_deref()),
-            (b",\"payment_method\":", event.payment_method.as_deref()),
-            (b",\"card_bin\":", event.card_bin.as_deref()),
-            (b",\"card_fingerprint\":", event.card_fingerprint.as_deref()),
-            (b",\"purpose\":", event.purpose.as_deref()),
-        ],
-    )?;
-    if let Some(success) = event.success {
-        out.extend_from_slice(if success {
-            b",\"success\":true"
-        } else {
-            b",\"success\":false"
-        });
-    }
-    optional_strs(
-        out,
-        [
-            (b",\"failure_reason\":", event.failure_reason.as_deref()),
-            (b",\"changed_field\":", event.changed_field.as_deref()),
-            (b",\"title\":", event.title.as_deref()),
-            (b",\"text\":", event.text.as_deref()),
-            (b",\"target_id\":", event.target_id.as_deref()),
-        ],
-    )?;
-    if !event.attrs.is_empty() {
-        out.extend_from_slice(b",\"attrs\":");
-        serde_json::to_writer(&mut *out, &event.attrs)?;
+        None => out.push(b'{'),
     }
     out.push(b'}');
     Ok(())
 }
 
-/// Optional string fields in their order: each present one as `,"name":"value"`, the
-/// absent ones left out (serde's `skip_serializing_if`).
-fn optional_strs<const N: usize>(
-    out: &mut Vec<u8>,
-    fields: [(&[u8], Option<&str>); N],
-) -> Result<(), serde_json::Error> {
-    for (name, value) in fields {
-        if let Some(text) = value {
-            out.extend_from_slice(name);
-            write_str(out, text)?;
-        }
+/// An IP address as a JSON string. Addresses print with digits, dots, colons and hex letters
+/// only: nothing to escape.
+pub(crate) fn write_ip(out: &mut Vec<u8>, ip: IpAddr) -> Result<(), serde_json::Error> {
+    out.push(b'"');
+    match ip {
+        IpAddr::V4(v4) => write_ipv4(out, v4),
+        IpAddr::V6(v6) => write!(out, "{v6}").map_err(serde_json::Error::io)?,
     }
+    out.push(b'"');
     Ok(())
 }
 
@@ -186,7 +117,7 @@ fn write_ipv4(out: &mut Vec<u8>, ip: Ipv4Addr) {
 }
 
 /// A JSON string: copied whole when no byte needs escaping, else escaped by serde_json.
-fn write_str(out: &mut Vec<u8>, text: &str) -> Result<(), serde_json::Error> {
+pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) -> Result<(), serde_json::Error> {
     let needs_escape = text.bytes().fold(false, |found, byte| {
         found | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
     });
