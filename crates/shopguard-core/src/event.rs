@@ -506,6 +506,172 @@ mod tests {
         }
     }
 
+    /// The presence bit of every stored field, as records on disk hold them. A new field adds
+    /// its line at the end, with a bit above all of these; a changed line would make every
+    /// stored record with that field read as another one.
+    const PINNED_BITS: [(&str, u32, StoredType); 24] = [
+        ("device_id", 0, StoredType::Text),
+        ("user_agent", 1, StoredType::Text),
+        ("session_id", 2, StoredType::Text),
+        ("email", 3, StoredType::Text),
+        ("phone", 4, StoredType::Text),
+        ("country", 5, StoredType::Text),
+        ("city", 6, StoredType::Text),
+        ("currency", 7, StoredType::Text),
+        ("counterparty_id", 8, StoredType::Text),
+        ("order_id", 9, StoredType::Text),
+        ("listing_id", 10, StoredType::Text),
+        ("payment_method", 11, StoredType::Text),
+        ("card_bin", 12, StoredType::Text),
+        ("card_fingerprint", 13, StoredType::Text),
+        ("purpose", 14, StoredType::Text),
+        ("failure_reason", 15, StoredType::Text),
+        ("changed_field", 16, StoredType::Text),
+        ("title", 17, StoredType::Text),
+        ("text", 18, StoredType::Text),
+        ("target_id", 19, StoredType::Text),
+        ("ip", 20, StoredType::Ip),
+        ("location", 21, StoredType::Pair),
+        ("amount", 22, StoredType::Number),
+        ("success", 23, StoredType::Flag),
+    ];
+
+    #[test]
+    fn presence_bits_are_pinned() {
+        let mut table: Vec<(&str, u32, StoredType)> = Event::STORED_FIELDS
+            .iter()
+            .map(|field| (field.name, field.bit, field.value))
+            .collect();
+        table.sort_by_key(|(_, bit, _)| *bit);
+        assert_eq!(
+            &table[..PINNED_BITS.len().min(table.len())],
+            &PINNED_BITS[..],
+            "a stored field's bit or type changed: records already written would misread"
+        );
+        let highest_pinned = PINNED_BITS.iter().map(|(_, bit, _)| *bit).max().unwrap();
+        for (name, bit, _) in &table[PINNED_BITS.len()..] {
+            assert!(
+                *bit > highest_pinned,
+                "new field {name} must take a bit above {highest_pinned}, not {bit}"
+            );
+        }
+        assert_eq!(
+            table.len(),
+            PINNED_BITS.len(),
+            "a new stored field: add its line at the end of PINNED_BITS"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "share a presence bit")]
+    fn a_shared_bit_is_refused() {
+        fields::check_stored_bits(&[
+            StoredField {
+                name: "a",
+                bit: 3,
+                value: StoredType::Text,
+            },
+            StoredField {
+                name: "b",
+                bit: 3,
+                value: StoredType::Flag,
+            },
+        ]);
+    }
+
+    #[test]
+    #[should_panic(expected = "below 64")]
+    fn a_bit_past_the_presence_set_is_refused() {
+        fields::check_stored_bits(&[StoredField {
+            name: "a",
+            bit: 64,
+            value: StoredType::Text,
+        }]);
+    }
+
+    fn full_input() -> EventInput {
+        serde_json::from_value(serde_json::json!({
+            "event_id": "e-1", "kind": "payment", "occurred_at_ms": 5, "user_id": "u",
+            "ip": "2001:db8::1", "device_id": "d", "user_agent": "ua", "channel": "app",
+            "session_id": "s", "email": "a@b.example", "phone": "+86", "country": "cn",
+            "city": "c", "latitude": 30.25, "longitude": -120.5, "amount": 0.1,
+            "currency": "cny", "counterparty_id": "m", "order_id": "o", "listing_id": "l",
+            "payment_method": "card", "card_bin": "411111", "card_fingerprint": "f",
+            "purpose": "deposit", "success": false, "failure_reason": "r",
+            "changed_field": "phone", "title": "t", "text": "x", "target_id": "g",
+            "attrs": {"k": 1}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn stored_fields_read_and_set_what_they_name() {
+        let event = Event::try_from_input(full_input(), 10, || "x".into()).unwrap();
+        let all_bits = Event::STORED_FIELDS
+            .iter()
+            .fold(0u64, |bits, field| bits | 1 << field.bit);
+        assert_eq!(event.stored_presence(), all_bits);
+        let mut rebuilt = Event::from_envelope(Envelope {
+            event_id: event.event_id.clone(),
+            kind: event.kind,
+            occurred_at_ms: event.occurred_at_ms,
+            user_id: event.user_id.clone(),
+            channel: event.channel,
+        });
+        assert_eq!(rebuilt.stored_presence(), 0);
+        for field in Event::STORED_FIELDS {
+            let value = event
+                .stored_field(field.bit)
+                .unwrap_or_else(|| panic!("{} is set", field.name));
+            let stored_type = match value {
+                StoredValue::Text(_) => StoredType::Text,
+                StoredValue::Ip(_) => StoredType::Ip,
+                StoredValue::Pair(..) => StoredType::Pair,
+                StoredValue::Number(_) => StoredType::Number,
+                StoredValue::Flag(_) => StoredType::Flag,
+            };
+            assert_eq!(stored_type, field.value, "{}", field.name);
+            assert_eq!(Event::stored_type(field.bit), Some(field.value));
+            let owned = match value {
+                StoredValue::Text(text) => StoredValue::Text(text.to_owned()),
+                StoredValue::Ip(ip) => StoredValue::Ip(ip),
+                StoredValue::Pair(first, second) => StoredValue::Pair(first, second),
+                StoredValue::Number(number) => StoredValue::Number(number),
+                StoredValue::Flag(flag) => StoredValue::Flag(flag),
+            };
+            rebuilt.set_stored_field(field.bit, owned).unwrap();
+            assert_eq!(
+                stored_bit(Event::STORED_FIELDS, field.name),
+                Some(field.bit)
+            );
+        }
+        rebuilt.attrs = event.attrs.clone();
+        assert_eq!(rebuilt, event);
+        assert_eq!(
+            rebuilt.set_stored_field(20, StoredValue::Text("not an address".into())),
+            Err(StoredFieldError { bit: 20 })
+        );
+        assert_eq!(Event::stored_type(63), None);
+        assert_eq!(stored_bit(Event::STORED_FIELDS, "attrs"), None);
+    }
+
+    #[test]
+    fn every_input_field_reaches_the_event() {
+        let event = Event::try_from_input(full_input(), 10, || "x".into()).unwrap();
+        let written = serde_json::to_value(&event).unwrap();
+        let members = written.as_object().unwrap();
+        for name in EventInput::FIELD_NAMES {
+            let event_name = match *name {
+                "latitude" | "longitude" => "location",
+                other => other,
+            };
+            assert!(members.contains_key(event_name), "{name} is lost");
+        }
+        assert_eq!(event.country.as_deref(), Some("CN"));
+        assert_eq!(event.currency.as_deref(), Some("CNY"));
+        assert_eq!(event.location, Some((30.25, -120.5)));
+    }
+
     #[test]
     fn missing_amount_on_payment_names_the_field() {
         let error = Event::try_from_input(input(EventKind::Payment), 1_000, || "x".into())

@@ -450,6 +450,14 @@ macro_rules! event_fields {
             [$($bare)* $name: ::std::collections::BTreeMap::new(),]
             $($rest)*);
     };
+    (@event $head:tt $locals:tt $fields:tt $assemble:tt $bare:tt
+        [$($doc:tt)*] $name:ident $shape:ident [$($arg:tt)*] [$($bit:tt)*] $($rest:tt)*) => {
+        compile_error!(concat!(
+            "event field `", stringify!($name), "`: no shape `", stringify!($shape),
+            "` with these arguments; an optional field needs its presence bit (`@ n`), ",
+            "a required one has none"
+        ));
+    };
     (@event_done [$(#[$meta:meta])* pub struct $event:ident]
         [$input:ident $checked:ident $generated_id:ident $envelope:ident]
         [$($fields:tt)*] [$($assemble:tt)*] [$($bare:tt)*]) => {
