@@ -25,7 +25,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use shopguard_core::decision::{ChallengeKind, MatchedRule, Outcome, RuleError};
-use shopguard_core::event::{stored_bit, Channel, Envelope, EventKind, StoredType, StoredValue};
+use shopguard_core::event::{stored_bit, Channel, Envelope, EventKind, StoredSource, StoredValue};
 use shopguard_core::{Decision, Event};
 
 use crate::DecisionRecord;
@@ -464,25 +464,14 @@ impl<'a> Reader<'a> {
         if present & !KNOWN_BITS != 0 {
             return Err(RecordFormatError::Bad("presence bits"));
         }
+        // Each present field in the order of its bit, as written.
         let mut rest = present;
         while rest != 0 {
             let bit = rest.trailing_zeros();
             rest &= rest - 1;
-            let value = match Event::stored_type(bit) {
-                Some(StoredType::Text) => StoredValue::Text(self.string()?),
-                Some(StoredType::Ip) => StoredValue::Ip(match self.byte()? {
-                    4 => IpAddr::V4(Ipv4Addr::from(self.array::<4>()?)),
-                    6 => IpAddr::V6(Ipv6Addr::from(self.array::<16>()?)),
-                    _ => return Err(RecordFormatError::Bad("address family")),
-                }),
-                Some(StoredType::Pair) => StoredValue::Pair(self.float()?, self.float()?),
-                Some(StoredType::Number) => StoredValue::Number(self.float()?),
-                Some(StoredType::Flag) => StoredValue::Flag(self.flag("flag")?),
-                None => return Err(RecordFormatError::Bad("presence bits")),
-            };
-            event
-                .set_stored_field(bit, value)
-                .map_err(|_| RecordFormatError::Bad("presence bits"))?;
+            if !event.read_stored_field(bit, self)? {
+                return Err(RecordFormatError::Bad("presence bits"));
+            }
         }
         event.attrs = self.json_or_default("attributes")?;
         Ok(event)
@@ -581,6 +570,35 @@ impl<'a> Reader<'a> {
             return Ok(T::default());
         }
         serde_json::from_slice(bytes).map_err(|_| RecordFormatError::Bad(what))
+    }
+}
+
+/// The values of an event's stored fields, for `Event::read_stored_field`.
+impl StoredSource for Reader<'_> {
+    type Error = RecordFormatError;
+
+    fn text(&mut self) -> Result<String, RecordFormatError> {
+        self.string()
+    }
+
+    fn ip(&mut self) -> Result<IpAddr, RecordFormatError> {
+        match self.byte()? {
+            4 => Ok(IpAddr::V4(Ipv4Addr::from(self.array::<4>()?))),
+            6 => Ok(IpAddr::V6(Ipv6Addr::from(self.array::<16>()?))),
+            _ => Err(RecordFormatError::Bad("address family")),
+        }
+    }
+
+    fn pair(&mut self) -> Result<(f64, f64), RecordFormatError> {
+        Ok((self.float()?, self.float()?))
+    }
+
+    fn number(&mut self) -> Result<f64, RecordFormatError> {
+        self.float()
+    }
+
+    fn flag(&mut self) -> Result<bool, RecordFormatError> {
+        Reader::flag(self, "flag")
     }
 }
 

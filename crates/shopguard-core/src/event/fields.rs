@@ -79,12 +79,21 @@ pub struct StoredField {
     pub value: StoredType,
 }
 
-/// A stored value given for a bit that names no field, or a field of another type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("presence bit {bit} names no stored field of that type")]
-pub struct StoredFieldError {
-    /// The bit at fault.
-    pub bit: u32,
+/// Where a binary record's reader takes the values of stored fields from; one method per
+/// [`StoredType`]. The table's `Event::read_stored_field` calls the one its field needs.
+pub trait StoredSource {
+    /// Why a value could not be read.
+    type Error;
+    /// A string.
+    fn text(&mut self) -> Result<String, Self::Error>;
+    /// An IP address.
+    fn ip(&mut self) -> Result<IpAddr, Self::Error>;
+    /// A pair of numbers.
+    fn pair(&mut self) -> Result<(f64, f64), Self::Error>;
+    /// A number.
+    fn number(&mut self) -> Result<f64, Self::Error>;
+    /// A boolean.
+    fn flag(&mut self) -> Result<bool, Self::Error>;
 }
 
 /// Where the JSON reader takes a field's value from; one method per input type. Each returns
@@ -288,39 +297,15 @@ macro_rules! event_fields {
     };
     (@get Number $name:ident $event:ident) => { $event.$name.map($crate::event::StoredValue::Number) };
     (@get Flag $name:ident $event:ident) => { $event.$name.map($crate::event::StoredValue::Flag) };
-    (@set Ip $name:ident $event:ident $value:ident) => {
-        match $value {
-            $crate::event::StoredValue::Ip(ip) => { $event.$name = Some(ip); true }
-            _ => false,
-        }
+    (@take Ip $name:ident $event:ident $source:ident) => { $event.$name = Some($source.ip()?) };
+    (@take Text $name:ident $event:ident $source:ident) => { $event.$name = Some($source.text()?) };
+    (@take LocationLatitude $name:ident $event:ident $source:ident) => {
+        $event.location = Some($source.pair()?)
     };
-    (@set Text $name:ident $event:ident $value:ident) => {
-        match $value {
-            $crate::event::StoredValue::Text(text) => { $event.$name = Some(text); true }
-            _ => false,
-        }
+    (@take Number $name:ident $event:ident $source:ident) => {
+        $event.$name = Some($source.number()?)
     };
-    (@set LocationLatitude $name:ident $event:ident $value:ident) => {
-        match $value {
-            $crate::event::StoredValue::Pair(latitude, longitude) => {
-                $event.location = Some((latitude, longitude));
-                true
-            }
-            _ => false,
-        }
-    };
-    (@set Number $name:ident $event:ident $value:ident) => {
-        match $value {
-            $crate::event::StoredValue::Number(number) => { $event.$name = Some(number); true }
-            _ => false,
-        }
-    };
-    (@set Flag $name:ident $event:ident $value:ident) => {
-        match $value {
-            $crate::event::StoredValue::Flag(flag) => { $event.$name = Some(flag); true }
-            _ => false,
-        }
-    };
+    (@take Flag $name:ident $event:ident $source:ident) => { $event.$name = Some($source.flag()?) };
 
     // ---- The `Event` struct, its assembly from checked input, and its bare form, built one
     // row at a time (a shape decides whether and how a row appears there). `$locals` carries
@@ -577,32 +562,20 @@ macro_rules! event_fields {
                 }
             }
 
-            /// The type of the stored field of bit `bit`, if a field has that bit.
+            /// Reads the value of the stored field of bit `bit` from `source` into the event;
+            /// `Ok(false)`, reading nothing, when no field has that bit.
             #[inline]
-            pub fn stored_type(bit: u32) -> Option<$crate::event::StoredType> {
-                match bit {
-                    $($( $bit => Some(event_fields!(@stored_type $shape)), )?)*
-                    _ => None,
-                }
-            }
-
-            /// Sets the stored field of bit `bit` to `value`.
-            #[inline]
-            pub fn set_stored_field(
+            pub fn read_stored_field<S: $crate::event::StoredSource>(
                 &mut self,
                 bit: u32,
-                value: $crate::event::StoredValue<::std::string::String>,
-            ) -> Result<(), $crate::event::StoredFieldError> {
+                source: &mut S,
+            ) -> Result<bool, S::Error> {
                 let event = self;
-                let set = match bit {
-                    $($( $bit => event_fields!(@set $shape $name event value), )?)*
-                    _ => false,
-                };
-                if set {
-                    Ok(())
-                } else {
-                    Err($crate::event::StoredFieldError { bit })
+                match bit {
+                    $($( $bit => event_fields!(@take $shape $name event source), )?)*
+                    _ => return Ok(false),
                 }
+                Ok(true)
             }
 
             /// Appends the event's JSON members to `out`, each as `,"name":value`, in the
