@@ -495,7 +495,7 @@ macro_rules! event_fields {
             $( [$(#[doc = $doc])*] $name $shape [$($($arg)*)?] [$($bit)?] )*);
 
         /// Positions of the input's fields in the JSON reader's set of fields seen.
-        #[allow(non_camel_case_types)]
+        #[expect(non_camel_case_types, reason = "the variants are the wire names of the fields")]
         #[derive(Clone, Copy)]
         enum InputSlot {
             $($name,)*
