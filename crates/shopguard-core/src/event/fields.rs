@@ -159,18 +159,59 @@ pub const fn stored_bit(fields: &[StoredField], name: &str) -> Option<u32> {
 /// Declares the event types and everything derived from their field table; see the module
 /// documentation. Invoked once, in `event.rs`.
 macro_rules! event_fields {
-    // ---- Input types of each shape.
-    (@input_type Id) => { ::std::string::String };
-    (@input_type Kind) => { $crate::event::EventKind };
-    (@input_type Time) => { i64 };
-    (@input_type Channel) => { $crate::event::Channel };
-    (@input_type Ip) => { ::std::string::String };
-    (@input_type Text) => { ::std::string::String };
-    (@input_type LocationLatitude) => { f64 };
-    (@input_type LocationLongitude) => { f64 };
-    (@input_type Number) => { f64 };
-    (@input_type Flag) => { bool };
-    (@input_type Attrs) => { ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value> };
+    // ---- `EventInput`, one row at a time: each shape's input type is written out as plain
+    // tokens (derives such as utoipa's do not expand macros in field types).
+    (@input [$(#[$meta:meta])* pub struct $input:ident] [$($fields:tt)*]) => {
+        $(#[$meta])*
+        pub struct $input {
+            $($fields)*
+        }
+    };
+    (@input $head:tt $fields:tt $docs:tt $name:ident Id $args:tt $bit:tt $($rest:tt)*) => {
+        event_fields!(@input_push [::std::string::String] $head $fields $docs $name $($rest)*);
+    };
+    (@input $head:tt $fields:tt $docs:tt $name:ident Kind $args:tt $bit:tt $($rest:tt)*) => {
+        event_fields!(@input_push [$crate::event::EventKind] $head $fields $docs $name $($rest)*);
+    };
+    (@input $head:tt $fields:tt $docs:tt $name:ident Time $args:tt $bit:tt $($rest:tt)*) => {
+        event_fields!(@input_push [i64] $head $fields $docs $name $($rest)*);
+    };
+    (@input $head:tt $fields:tt $docs:tt $name:ident Channel $args:tt $bit:tt $($rest:tt)*) => {
+        event_fields!(@input_push [$crate::event::Channel] $head $fields $docs $name $($rest)*);
+    };
+    (@input $head:tt $fields:tt $docs:tt $name:ident Ip $args:tt $bit:tt $($rest:tt)*) => {
+        event_fields!(@input_push [::std::string::String] $head $fields $docs $name $($rest)*);
+    };
+    (@input $head:tt $fields:tt $docs:tt $name:ident Text $args:tt $bit:tt $($rest:tt)*) => {
+        event_fields!(@input_push [::std::string::String] $head $fields $docs $name $($rest)*);
+    };
+    (@input $head:tt $fields:tt $docs:tt $name:ident LocationLatitude $args:tt $bit:tt
+        $($rest:tt)*) => {
+        event_fields!(@input_push [f64] $head $fields $docs $name $($rest)*);
+    };
+    (@input $head:tt $fields:tt $docs:tt $name:ident LocationLongitude $args:tt $bit:tt
+        $($rest:tt)*) => {
+        event_fields!(@input_push [f64] $head $fields $docs $name $($rest)*);
+    };
+    (@input $head:tt $fields:tt $docs:tt $name:ident Number $args:tt $bit:tt $($rest:tt)*) => {
+        event_fields!(@input_push [f64] $head $fields $docs $name $($rest)*);
+    };
+    (@input $head:tt $fields:tt $docs:tt $name:ident Flag $args:tt $bit:tt $($rest:tt)*) => {
+        event_fields!(@input_push [bool] $head $fields $docs $name $($rest)*);
+    };
+    (@input $head:tt $fields:tt $docs:tt $name:ident Attrs $args:tt $bit:tt $($rest:tt)*) => {
+        event_fields!(@input_push
+            [::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>]
+            $head $fields $docs $name $($rest)*);
+    };
+    (@input_push [$($type:tt)*] $head:tt [$($fields:tt)*] [$(#[$doc:meta])*] $name:ident
+        $($rest:tt)*) => {
+        event_fields!(@input $head [$($fields)*
+            $(#[$doc])*
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub $name: Option<$($type)*>,
+        ] $($rest)*);
+    };
 
     // ---- The hand reader's value for each shape.
     (@read Id $values:ident) => { $values.text() };
@@ -481,14 +522,8 @@ macro_rules! event_fields {
             )*
         }
     ) => {
-        $(#[$input_meta])*
-        pub struct $input {
-            $(
-                $(#[doc = $doc])*
-                #[serde(default, skip_serializing_if = "Option::is_none")]
-                pub $name: Option<event_fields!(@input_type $shape)>,
-            )*
-        }
+        event_fields!(@input [$(#[$input_meta])* pub struct $input] []
+            $( [$(#[doc = $doc])*] $name $shape [$($($arg)*)?] [$($bit)?] )*);
 
         event_fields!(@event [$(#[$event_meta])* pub struct $event]
             [input checked generated_id envelope] [] [] []
