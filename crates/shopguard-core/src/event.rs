@@ -211,113 +211,102 @@ impl Channel {
     }
 }
 
-/// Raw event as a client sends it: every field optional, unknown fields refused.
-///
-/// Turn it into an [`Event`] with [`Event::try_from_input`]. Absent fields are left out when
-/// it is written (the simulator's files, the load generator's bodies), not spelled `null`;
-/// either form reads.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventInput {
-    /// Client-side id of the event, for idempotency and tracing; generated when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_id: Option<String>,
-    /// Kind of action (required).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<EventKind>,
-    /// When it happened, milliseconds since the Unix epoch; the receive time when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub occurred_at_ms: Option<i64>,
-    /// The acting account (for failed logins: the account name tried).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    /// Client IP address, IPv4 or IPv6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip: Option<String>,
-    /// Device fingerprint or id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_id: Option<String>,
-    /// HTTP user agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<String>,
-    /// Web, app, api, mini_program.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<Channel>,
-    /// Session id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    /// Email address involved (registration, profile change).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// Phone number involved.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
-    /// ISO 3166-1 alpha-2 country from the platform's IP geolocation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
-    /// City from the platform's IP geolocation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
-    /// Latitude in degrees, from geolocation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latitude: Option<f64>,
-    /// Longitude in degrees, from geolocation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub longitude: Option<f64>,
-    /// Amount of money, in major units of `currency`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount: Option<f64>,
-    /// ISO 4217 currency code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
-    /// The other party: merchant, seller, payee.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub counterparty_id: Option<String>,
-    /// Order id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_id: Option<String>,
-    /// Listing id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub listing_id: Option<String>,
-    /// Payment method (card, wallet, bank_transfer, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method: Option<String>,
-    /// First six to eight digits of the card.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_bin: Option<String>,
-    /// Stable fingerprint of the card number (never the number itself).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_fingerprint: Option<String>,
-    /// For payments: `purchase` or `deposit`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purpose: Option<String>,
-    /// Whether the action succeeded (payments, withdrawals).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub success: Option<bool>,
-    /// Why it failed: `bad_password`, `unknown_user`, `card_declined`, ...
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure_reason: Option<String>,
-    /// For profile changes: `phone`, `email`, `password`, `payment_password`, `address`, `bank_account`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_field: Option<String>,
-    /// Listing title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// Listing description, comment or complaint text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    /// What a comment or complaint is about (listing, user, merchant id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_id: Option<String>,
-    /// Free attributes for rules (`event.attrs.name`); strings, numbers, booleans, lists, maps.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attrs: Option<BTreeMap<String, serde_json::Value>>,
+#[macro_use]
+mod fields;
+
+pub(crate) use fields::InputValues;
+pub use fields::{stored_bit, StoredField, StoredSource, StoredType, StoredValue};
+
+// The event field table: the one place a field is declared. Each row is a field as a client
+// sends it, its shape (see `fields.rs`: the types on both sides, how it is read, checked,
+// written and stored) and, for an optional field, its presence bit in binary records after
+// `@`. A bit is fixed once any record holds it: a new field takes the next unused bit, and
+// `event::tests::presence_bits_are_pinned` must be extended, never edited. The rows' order is
+// the order of the fields in both types and in their JSON.
+event_fields! {
+    /// Raw event as a client sends it: every field optional, unknown fields refused.
+    ///
+    /// Turn it into an [`Event`] with [`Event::try_from_input`]. Absent fields are left out when
+    /// it is written (the simulator's files, the load generator's bodies), not spelled `null`;
+    /// either form reads.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct EventInput;
+
+    /// A validated event, ready for the engine.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Event;
+
+    fields {
+        /// Client-side id of the event, for idempotency and tracing; generated when absent.
+        event_id: Id(generated),
+        /// Kind of action (required).
+        kind: Kind,
+        /// When it happened, milliseconds since the Unix epoch; the receive time when absent.
+        occurred_at_ms: Time,
+        /// The acting account (for failed logins: the account name tried).
+        user_id: Id(required),
+        /// Client IP address, IPv4 or IPv6.
+        ip: Ip @ 20,
+        /// Device fingerprint or id.
+        device_id: Text(MAX_ID_LEN) @ 0,
+        /// HTTP user agent.
+        user_agent: Text(1024) @ 1,
+        /// Web, app, api, mini_program.
+        channel: Channel,
+        /// Session id.
+        session_id: Text(MAX_ID_LEN) @ 2,
+        /// Email address involved (registration, profile change).
+        email: Text(MAX_ID_LEN, normalise_email) @ 3,
+        /// Phone number involved.
+        phone: Text(MAX_ID_LEN) @ 4,
+        /// ISO 3166-1 alpha-2 country from the platform's IP geolocation.
+        country: Text(2, ascii_uppercase) @ 5,
+        /// City from the platform's IP geolocation.
+        city: Text(MAX_ID_LEN) @ 6,
+        /// Latitude in degrees, from geolocation.
+        latitude: LocationLatitude @ 21,
+        /// Longitude in degrees, from geolocation.
+        longitude: LocationLongitude,
+        /// Amount of money, in major units of `currency`.
+        amount: Number @ 22,
+        /// ISO 4217 currency code.
+        currency: Text(3, ascii_uppercase) @ 7,
+        /// The other party: merchant, seller, payee.
+        counterparty_id: Text(MAX_ID_LEN) @ 8,
+        /// Order id.
+        order_id: Text(MAX_ID_LEN) @ 9,
+        /// Listing id.
+        listing_id: Text(MAX_ID_LEN) @ 10,
+        /// Payment method (card, wallet, bank_transfer, ...).
+        payment_method: Text(MAX_ID_LEN) @ 11,
+        /// First six to eight digits of the card.
+        card_bin: Text(MAX_ID_LEN) @ 12,
+        /// Stable fingerprint of the card number (never the number itself).
+        card_fingerprint: Text(MAX_ID_LEN) @ 13,
+        /// For payments: `purchase` or `deposit`.
+        purpose: Text(MAX_ID_LEN) @ 14,
+        /// Whether the action succeeded (payments, withdrawals).
+        success: Flag @ 23,
+        /// Why it failed: `bad_password`, `unknown_user`, `card_declined`, ...
+        failure_reason: Text(MAX_ID_LEN) @ 15,
+        /// For profile changes: `phone`, `email`, `password`, `payment_password`, `address`, `bank_account`.
+        changed_field: Text(MAX_ID_LEN) @ 16,
+        /// Listing title.
+        title: Text(1024) @ 17,
+        /// Listing description, comment or complaint text.
+        text: Text(MAX_TEXT_LEN) @ 18,
+        /// What a comment or complaint is about (listing, user, merchant id).
+        target_id: Text(MAX_ID_LEN) @ 19,
+        /// Free attributes for rules (`event.attrs.name`); strings, numbers, booleans, lists, maps.
+        attrs: Attrs,
+    }
 }
 
-/// A validated event, ready for the engine.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Event {
+/// The fields of an event that every binary record holds, whatever its optional fields.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Envelope {
     /// Client-side or generated id.
     pub event_id: String,
     /// Kind of action.
@@ -326,83 +315,18 @@ pub struct Event {
     pub occurred_at_ms: i64,
     /// The acting account.
     pub user_id: String,
-    /// Client IP address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip: Option<IpAddr>,
-    /// Device fingerprint or id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_id: Option<String>,
-    /// HTTP user agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<String>,
     /// Where the action came from.
     pub channel: Channel,
-    /// Session id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    /// Email address, lower-cased.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// Phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
-    /// ISO country code, upper-cased.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
-    /// City.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
-    /// Latitude and longitude in degrees.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<(f64, f64)>,
-    /// Amount of money in major units.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount: Option<f64>,
-    /// ISO 4217 currency code, upper-cased.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
-    /// The other party.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub counterparty_id: Option<String>,
-    /// Order id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_id: Option<String>,
-    /// Listing id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub listing_id: Option<String>,
-    /// Payment method.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method: Option<String>,
-    /// Card BIN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_bin: Option<String>,
-    /// Card fingerprint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_fingerprint: Option<String>,
-    /// Payment purpose (`purchase`, `deposit`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purpose: Option<String>,
-    /// Whether the action succeeded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub success: Option<bool>,
-    /// Why it failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure_reason: Option<String>,
-    /// Which profile field changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_field: Option<String>,
-    /// Listing title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// Listing, comment or complaint text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    /// What a comment or complaint is about.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_id: Option<String>,
-    /// Free attributes.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attrs: BTreeMap<String, serde_json::Value>,
+}
+
+/// The fields of an input whose checks are written by hand (kind, time, address, location,
+/// attributes), checked, in the order their errors take precedence.
+struct CheckedInput {
+    kind: EventKind,
+    occurred_at_ms: i64,
+    ip: Option<IpAddr>,
+    location: Option<(f64, f64)>,
+    attrs: BTreeMap<String, serde_json::Value>,
 }
 
 /// Why an event was refused; names the field.
@@ -442,6 +366,11 @@ fn ascii_uppercase(mut text: String) -> String {
     text
 }
 
+/// An email address as stored: trimmed and lower-cased.
+fn normalise_email(email: String) -> String {
+    email.trim().to_lowercase()
+}
+
 fn id_field(field: &str, value: Option<String>) -> Result<Option<String>, EventError> {
     check_len(field, value, MAX_ID_LEN)
 }
@@ -464,14 +393,10 @@ fn json_depth(value: &serde_json::Value) -> usize {
     }
 }
 
-impl Event {
-    /// Validates raw input into an event. `now_ms` is the receive time: it fills a missing
-    /// timestamp and bounds a future one; `generated_id` fills a missing event id.
-    pub fn try_from_input(
-        input: EventInput,
-        now_ms: i64,
-        generated_id: impl FnOnce() -> String,
-    ) -> Result<Event, EventError> {
+impl CheckedInput {
+    /// Takes the fields with hand-written checks out of `input` and checks them; `now_ms`
+    /// fills a missing timestamp and bounds a future one. The amount is checked in place.
+    fn take_from(input: &mut EventInput, now_ms: i64) -> Result<CheckedInput, EventError> {
         let kind = input
             .kind
             .ok_or_else(|| EventError::new("kind", "is required"))?;
@@ -485,7 +410,7 @@ impl Event {
         if occurred_at_ms < 0 {
             return Err(EventError::new("occurred_at_ms", "must not be negative"));
         }
-        let ip = match input.ip {
+        let ip = match input.ip.take() {
             Some(text) => Some(
                 text.trim()
                     .parse::<IpAddr>()
@@ -519,7 +444,7 @@ impl Event {
                 ));
             }
         }
-        let attrs = input.attrs.unwrap_or_default();
+        let attrs = input.attrs.take().unwrap_or_default();
         if attrs.len() > MAX_ATTRS {
             return Err(EventError::new(
                 "attrs",
@@ -537,43 +462,26 @@ impl Event {
                 ));
             }
         }
-
-        let event = Event {
-            event_id: match id_field("event_id", input.event_id)? {
-                Some(id) => id,
-                None => generated_id(),
-            },
+        Ok(CheckedInput {
             kind,
             occurred_at_ms,
-            user_id: id_field("user_id", input.user_id)?
-                .ok_or_else(|| EventError::new("user_id", "is required"))?,
             ip,
-            device_id: id_field("device_id", input.device_id)?,
-            user_agent: check_len("user_agent", input.user_agent, 1024)?,
-            channel: input.channel.unwrap_or_default(),
-            session_id: id_field("session_id", input.session_id)?,
-            email: id_field("email", input.email)?.map(|email| email.trim().to_lowercase()),
-            phone: id_field("phone", input.phone)?,
-            country: check_len("country", input.country, 2)?.map(ascii_uppercase),
-            city: id_field("city", input.city)?,
             location,
-            amount: input.amount,
-            currency: check_len("currency", input.currency, 3)?.map(ascii_uppercase),
-            counterparty_id: id_field("counterparty_id", input.counterparty_id)?,
-            order_id: id_field("order_id", input.order_id)?,
-            listing_id: id_field("listing_id", input.listing_id)?,
-            payment_method: id_field("payment_method", input.payment_method)?,
-            card_bin: id_field("card_bin", input.card_bin)?,
-            card_fingerprint: id_field("card_fingerprint", input.card_fingerprint)?,
-            purpose: id_field("purpose", input.purpose)?,
-            success: input.success,
-            failure_reason: id_field("failure_reason", input.failure_reason)?,
-            changed_field: id_field("changed_field", input.changed_field)?,
-            title: check_len("title", input.title, 1024)?,
-            text: check_len("text", input.text, MAX_TEXT_LEN)?,
-            target_id: id_field("target_id", input.target_id)?,
             attrs,
-        };
+        })
+    }
+}
+
+impl Event {
+    /// Validates raw input into an event. `now_ms` is the receive time: it fills a missing
+    /// timestamp and bounds a future one; `generated_id` fills a missing event id.
+    pub fn try_from_input(
+        mut input: EventInput,
+        now_ms: i64,
+        generated_id: impl FnOnce() -> String,
+    ) -> Result<Event, EventError> {
+        let checked = CheckedInput::take_from(&mut input, now_ms)?;
+        let event = Event::from_checked_input(input, checked, generated_id)?;
         event.check_required_fields()?;
         Ok(event)
     }
@@ -626,6 +534,205 @@ mod tests {
             ip: Some("203.0.113.7".into()),
             ..EventInput::default()
         }
+    }
+
+    /// The presence bit of every stored field, as records on disk hold them. A new field adds
+    /// its line at the end, with a bit above all of these; a changed line would make every
+    /// stored record with that field read as another one.
+    const PINNED_BITS: [(&str, u32, StoredType); 24] = [
+        ("device_id", 0, StoredType::Text),
+        ("user_agent", 1, StoredType::Text),
+        ("session_id", 2, StoredType::Text),
+        ("email", 3, StoredType::Text),
+        ("phone", 4, StoredType::Text),
+        ("country", 5, StoredType::Text),
+        ("city", 6, StoredType::Text),
+        ("currency", 7, StoredType::Text),
+        ("counterparty_id", 8, StoredType::Text),
+        ("order_id", 9, StoredType::Text),
+        ("listing_id", 10, StoredType::Text),
+        ("payment_method", 11, StoredType::Text),
+        ("card_bin", 12, StoredType::Text),
+        ("card_fingerprint", 13, StoredType::Text),
+        ("purpose", 14, StoredType::Text),
+        ("failure_reason", 15, StoredType::Text),
+        ("changed_field", 16, StoredType::Text),
+        ("title", 17, StoredType::Text),
+        ("text", 18, StoredType::Text),
+        ("target_id", 19, StoredType::Text),
+        ("ip", 20, StoredType::Ip),
+        ("location", 21, StoredType::Pair),
+        ("amount", 22, StoredType::Number),
+        ("success", 23, StoredType::Flag),
+    ];
+
+    #[test]
+    fn presence_bits_are_pinned() {
+        let mut table: Vec<(&str, u32, StoredType)> = Event::STORED_FIELDS
+            .iter()
+            .map(|field| (field.name, field.bit, field.value))
+            .collect();
+        table.sort_by_key(|(_, bit, _)| *bit);
+        assert_eq!(
+            &table[..PINNED_BITS.len().min(table.len())],
+            &PINNED_BITS[..],
+            "a stored field's bit or type changed: records already written would misread"
+        );
+        let highest_pinned = PINNED_BITS.iter().map(|(_, bit, _)| *bit).max().unwrap();
+        for (name, bit, _) in &table[PINNED_BITS.len()..] {
+            assert!(
+                *bit > highest_pinned,
+                "new field {name} must take a bit above {highest_pinned}, not {bit}"
+            );
+        }
+        assert_eq!(
+            table.len(),
+            PINNED_BITS.len(),
+            "a new stored field: add its line at the end of PINNED_BITS"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "share a presence bit")]
+    fn a_shared_bit_is_refused() {
+        fields::check_stored_bits(&[
+            StoredField {
+                name: "a",
+                bit: 3,
+                value: StoredType::Text,
+            },
+            StoredField {
+                name: "b",
+                bit: 3,
+                value: StoredType::Flag,
+            },
+        ]);
+    }
+
+    #[test]
+    #[should_panic(expected = "below 64")]
+    fn a_bit_past_the_presence_set_is_refused() {
+        fields::check_stored_bits(&[StoredField {
+            name: "a",
+            bit: 64,
+            value: StoredType::Text,
+        }]);
+    }
+
+    fn full_input() -> EventInput {
+        serde_json::from_value(serde_json::json!({
+            "event_id": "e-1", "kind": "payment", "occurred_at_ms": 5, "user_id": "u",
+            "ip": "2001:db8::1", "device_id": "d", "user_agent": "ua", "channel": "app",
+            "session_id": "s", "email": "a@b.example", "phone": "+86", "country": "cn",
+            "city": "c", "latitude": 30.25, "longitude": -120.5, "amount": 0.1,
+            "currency": "cny", "counterparty_id": "m", "order_id": "o", "listing_id": "l",
+            "payment_method": "card", "card_bin": "411111", "card_fingerprint": "f",
+            "purpose": "deposit", "success": false, "failure_reason": "r",
+            "changed_field": "phone", "title": "t", "text": "x", "target_id": "g",
+            "attrs": {"k": 1}
+        }))
+        .unwrap()
+    }
+
+    /// Values for `read_stored_field`, taken in turn; an error when the next one is of
+    /// another type or there is none.
+    struct Values(std::vec::IntoIter<StoredValue<String>>);
+
+    impl StoredSource for Values {
+        type Error = String;
+
+        fn text(&mut self) -> Result<String, String> {
+            match self.0.next() {
+                Some(StoredValue::Text(text)) => Ok(text),
+                other => Err(format!("text expected, not {other:?}")),
+            }
+        }
+        fn ip(&mut self) -> Result<IpAddr, String> {
+            match self.0.next() {
+                Some(StoredValue::Ip(ip)) => Ok(ip),
+                other => Err(format!("address expected, not {other:?}")),
+            }
+        }
+        fn pair(&mut self) -> Result<(f64, f64), String> {
+            match self.0.next() {
+                Some(StoredValue::Pair(first, second)) => Ok((first, second)),
+                other => Err(format!("pair expected, not {other:?}")),
+            }
+        }
+        fn number(&mut self) -> Result<f64, String> {
+            match self.0.next() {
+                Some(StoredValue::Number(number)) => Ok(number),
+                other => Err(format!("number expected, not {other:?}")),
+            }
+        }
+        fn flag(&mut self) -> Result<bool, String> {
+            match self.0.next() {
+                Some(StoredValue::Flag(flag)) => Ok(flag),
+                other => Err(format!("flag expected, not {other:?}")),
+            }
+        }
+    }
+
+    #[test]
+    fn stored_fields_read_and_set_what_they_name() {
+        let event = Event::try_from_input(full_input(), 10, || "x".into()).unwrap();
+        let all_bits = Event::STORED_FIELDS
+            .iter()
+            .fold(0u64, |bits, field| bits | 1 << field.bit);
+        assert_eq!(event.stored_presence(), all_bits);
+        let mut rebuilt = Event::from_envelope(Envelope {
+            event_id: event.event_id.clone(),
+            kind: event.kind,
+            occurred_at_ms: event.occurred_at_ms,
+            user_id: event.user_id.clone(),
+            channel: event.channel,
+        });
+        assert_eq!(rebuilt.stored_presence(), 0);
+        for field in Event::STORED_FIELDS {
+            let value = event
+                .stored_field(field.bit)
+                .unwrap_or_else(|| panic!("{} is set", field.name));
+            let (stored_type, owned) = match value {
+                StoredValue::Text(text) => (StoredType::Text, StoredValue::Text(text.to_owned())),
+                StoredValue::Ip(ip) => (StoredType::Ip, StoredValue::Ip(ip)),
+                StoredValue::Pair(first, second) => {
+                    (StoredType::Pair, StoredValue::Pair(first, second))
+                }
+                StoredValue::Number(number) => (StoredType::Number, StoredValue::Number(number)),
+                StoredValue::Flag(flag) => (StoredType::Flag, StoredValue::Flag(flag)),
+            };
+            assert_eq!(stored_type, field.value, "{}", field.name);
+            let mut source = Values(vec![owned].into_iter());
+            assert_eq!(rebuilt.read_stored_field(field.bit, &mut source), Ok(true));
+            assert_eq!(
+                stored_bit(Event::STORED_FIELDS, field.name),
+                Some(field.bit)
+            );
+        }
+        rebuilt.attrs = event.attrs.clone();
+        assert_eq!(rebuilt, event);
+        // A bit of no field reads nothing; a value of the wrong type is the source's error.
+        let mut source = Values(vec![StoredValue::Text("not an address".into())].into_iter());
+        assert_eq!(rebuilt.read_stored_field(63, &mut source), Ok(false));
+        assert!(rebuilt.read_stored_field(20, &mut source).is_err());
+        assert_eq!(stored_bit(Event::STORED_FIELDS, "attrs"), None);
+    }
+
+    #[test]
+    fn every_input_field_reaches_the_event() {
+        let event = Event::try_from_input(full_input(), 10, || "x".into()).unwrap();
+        let written = serde_json::to_value(&event).unwrap();
+        let members = written.as_object().unwrap();
+        for name in EventInput::FIELD_NAMES {
+            let event_name = match *name {
+                "latitude" | "longitude" => "location",
+                other => other,
+            };
+            assert!(members.contains_key(event_name), "{name} is lost");
+        }
+        assert_eq!(event.country.as_deref(), Some("CN"));
+        assert_eq!(event.currency.as_deref(), Some("CNY"));
+        assert_eq!(event.location, Some((30.25, -120.5)));
     }
 
     #[test]

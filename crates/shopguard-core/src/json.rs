@@ -69,102 +69,33 @@ fn write_list<T: serde::Serialize>(
     }
 }
 
-/// Appends `event` as a JSON object to `out`, exactly as serde would encode it.
+/// Appends `event` as a JSON object to `out`, exactly as serde would encode it. The members
+/// come from the event field table (`event.rs`), in its order.
 pub fn write_event_json(event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-    out.extend_from_slice(b"{\"event_id\":");
-    write_str(out, &event.event_id)?;
-    out.extend_from_slice(b",\"kind\":");
-    write_str(out, event.kind.as_str())?;
-    out.extend_from_slice(b",\"occurred_at_ms\":");
-    serde_json::to_writer(&mut *out, &event.occurred_at_ms)?;
-    out.extend_from_slice(b",\"user_id\":");
-    write_str(out, &event.user_id)?;
-    if let Some(ip) = event.ip {
-        // Addresses print with digits, dots, colons and hex letters only: nothing to escape.
-        out.extend_from_slice(b",\"ip\":\"");
-        match ip {
-            IpAddr::V4(v4) => write_ipv4(out, v4),
-            IpAddr::V6(v6) => write!(out, "{v6}").map_err(serde_json::Error::io)?,
+    let start = out.len();
+    event.write_json_members(out)?;
+    // Each member starts with a comma: the first one's becomes the opening brace (an event
+    // always has members: its id comes first).
+    match out.get_mut(start) {
+        Some(first) => {
+            debug_assert_eq!(*first, b',');
+            *first = b'{';
         }
-        out.push(b'"');
-    }
-    optional_strs(
-        out,
-        [
-            (b",\"device_id\":", event.device_id.as_deref()),
-            (b",\"user_agent\":", event.user_agent.as_deref()),
-        ],
-    )?;
-    out.extend_from_slice(b",\"channel\":");
-    write_str(out, event.channel.as_str())?;
-    optional_strs(
-        out,
-        [
-            (b",\"session_id\":", event.session_id.as_deref()),
-            (b",\"email\":", event.email.as_deref()),
-            (b",\"phone\":", event.phone.as_deref()),
-            (b",\"country\":", event.country.as_deref()),
-            (b",\"city\":", event.city.as_deref()),
-        ],
-    )?;
-    if let Some(location) = event.location {
-        out.extend_from_slice(b",\"location\":");
-        serde_json::to_writer(&mut *out, &location)?;
-    }
-    if let Some(amount) = event.amount {
-        out.extend_from_slice(b",\"amount\":");
-        serde_json::to_writer(&mut *out, &amount)?;
-    }
-    optional_strs(
-        out,
-        [
-            (b",\"currency\":", event.currency.as_deref()),
-            (b",\"counterparty_id\":", event.counterparty_id.as_deref()),
-            (b",\"order_id\":", event.order_id.as_deref()),
-            (b",\"listing_id\":", event.listing_id.as_deref()),
-            (b",\"payment_method\":", event.payment_method.as_deref()),
-            (b",\"card_bin\":", event.card_bin.as_deref()),
-            (b",\"card_fingerprint\":", event.card_fingerprint.as_deref()),
-            (b",\"purpose\":", event.purpose.as_deref()),
-        ],
-    )?;
-    if let Some(success) = event.success {
-        out.extend_from_slice(if success {
-            b",\"success\":true"
-        } else {
-            b",\"success\":false"
-        });
-    }
-    optional_strs(
-        out,
-        [
-            (b",\"failure_reason\":", event.failure_reason.as_deref()),
-            (b",\"changed_field\":", event.changed_field.as_deref()),
-            (b",\"title\":", event.title.as_deref()),
-            (b",\"text\":", event.text.as_deref()),
-            (b",\"target_id\":", event.target_id.as_deref()),
-        ],
-    )?;
-    if !event.attrs.is_empty() {
-        out.extend_from_slice(b",\"attrs\":");
-        serde_json::to_writer(&mut *out, &event.attrs)?;
+        None => out.push(b'{'),
     }
     out.push(b'}');
     Ok(())
 }
 
-/// Optional string fields in their order: each present one as `,"name":"value"`, the
-/// absent ones left out (serde's `skip_serializing_if`).
-fn optional_strs<const N: usize>(
-    out: &mut Vec<u8>,
-    fields: [(&[u8], Option<&str>); N],
-) -> Result<(), serde_json::Error> {
-    for (name, value) in fields {
-        if let Some(text) = value {
-            out.extend_from_slice(name);
-            write_str(out, text)?;
-        }
+/// An IP address as a JSON string. Addresses print with digits, dots, colons and hex letters
+/// only: nothing to escape.
+pub(crate) fn write_ip(out: &mut Vec<u8>, ip: IpAddr) -> Result<(), serde_json::Error> {
+    out.push(b'"');
+    match ip {
+        IpAddr::V4(v4) => write_ipv4(out, v4),
+        IpAddr::V6(v6) => write!(out, "{v6}").map_err(serde_json::Error::io)?,
     }
+    out.push(b'"');
     Ok(())
 }
 
@@ -186,7 +117,7 @@ fn write_ipv4(out: &mut Vec<u8>, ip: Ipv4Addr) {
 }
 
 /// A JSON string: copied whole when no byte needs escaping, else escaped by serde_json.
-fn write_str(out: &mut Vec<u8>, text: &str) -> Result<(), serde_json::Error> {
+pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) -> Result<(), serde_json::Error> {
     let needs_escape = text.bytes().fold(false, |found, byte| {
         found | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
     });
@@ -320,6 +251,21 @@ mod tests {
             let mut out = Vec::new();
             write_ipv4(&mut out, ip);
             assert_eq!(String::from_utf8(out).unwrap(), ip.to_string());
+        }
+    }
+
+    /// JSON written by the build before the event field table (commit 2938174), for an event
+    /// with every field and one with a few: the answers and logs of today's clients.
+    #[test]
+    fn events_keep_the_json_of_earlier_builds() {
+        let full = r#"{"event_id":"e-1","kind":"payment","occurred_at_ms":-5,"user_id":"ü-7","ip":"2001:db8::1","device_id":"d","user_agent":"ua","channel":"mini_program","session_id":"s","email":"a@b.example","phone":"+8613800000000","country":"CN","city":"Hangzhou","location":[30.25,-120.5],"amount":0.1,"currency":"CNY","counterparty_id":"m","order_id":"o","listing_id":"l","payment_method":"card","card_bin":"411111","card_fingerprint":"f","purpose":"deposit","success":false,"failure_reason":"r","changed_field":"phone","title":"t","text":"\"quoted\"\n","target_id":"x","attrs":{"id_number":"110101199003070000","nested":{"a":[1,2.5,null]}}}"#;
+        let sparse = r#"{"event_id":"e-2","kind":"login_failed","occurred_at_ms":1795000000000,"user_id":"u","ip":"10.0.0.1","channel":"web","email":"x@y.example","amount":12.5,"success":true,"title":"ti","target_id":"tg"}"#;
+        for text in [full, sparse] {
+            let event: Event = serde_json::from_str(text).unwrap();
+            let mut by_hand = Vec::new();
+            write_event_json(&event, &mut by_hand).unwrap();
+            assert_eq!(String::from_utf8(by_hand).unwrap(), text);
+            assert_eq!(serde_json::to_string(&event).unwrap(), text);
         }
     }
 

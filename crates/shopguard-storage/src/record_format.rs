@@ -16,15 +16,17 @@
 //!    rules, errors, each as a count then their fields; actions as JSON text (they are rare
 //!    and have a tagged shape), or an empty text when there are none.
 //! 3. The event: id, kind, time, user, channel; a varint bit set of the optional fields
-//!    present, in declaration order; then each present field; then the free attributes as
-//!    JSON text, or an empty text when there are none.
+//!    present, each field's bit as the event field table in `shopguard_core::event` assigns
+//!    it (`Event::STORED_FIELDS`, never a position); then each present field in the order of
+//!    its bit, lowest first; then the free attributes as JSON text, or an empty text when
+//!    there are none. Field values: text as above, an address as its family (4 or 6) and its
+//!    4 or 16 bytes, a pair or a number as floats, a flag as one byte 0 or 1.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use shopguard_core::codes::StoredCode;
 use shopguard_core::decision::{ChallengeKind, MatchedRule, Outcome, RuleError};
-use shopguard_core::event::{Channel, EventKind};
+use shopguard_core::event::{stored_bit, Channel, Envelope, EventKind, StoredSource, StoredValue};
 use shopguard_core::{Decision, Event};
 
 use crate::DecisionRecord;
@@ -186,122 +188,76 @@ fn encode_decision(
     put_json_unless_empty(out, actions, actions.is_empty())
 }
 
-/// Number of optional text fields; their presence bits come first, in declaration order.
-const TEXT_FIELDS: usize = 20;
+/// Presence bits of the two fields a log may replace with their sealed forms ([`Contacts`]).
+const EMAIL_BIT: u32 = field_bit("email");
+const PHONE_BIT: u32 = field_bit("phone");
 
-/// Presence bits of the fields that are not text (they follow the text fields).
-const IP_BIT: u32 = 1 << TEXT_FIELDS;
-const LOCATION_BIT: u32 = IP_BIT << 1;
-const AMOUNT_BIT: u32 = IP_BIT << 2;
-const SUCCESS_BIT: u32 = IP_BIT << 3;
+/// Every presence bit the event field table assigns; a record with another bit set is refused.
+const KNOWN_BITS: u64 = {
+    let mut known = 0u64;
+    let mut index = 0;
+    while index < Event::STORED_FIELDS.len() {
+        known |= 1 << Event::STORED_FIELDS[index].bit;
+        index += 1;
+    }
+    known
+};
+
+const fn field_bit(name: &str) -> u32 {
+    match stored_bit(Event::STORED_FIELDS, name) {
+        Some(bit) => bit,
+        None => panic!("the event field table has no stored field of that name"),
+    }
+}
 
 fn encode_event(
     out: &mut Vec<u8>,
     event: &Event,
     contacts: Contacts<'_>,
 ) -> Result<(), RecordFormatError> {
-    // Destructured in full, so that a new field fails to compile here until it is stored.
-    let Event {
-        event_id,
-        kind,
-        occurred_at_ms,
-        user_id,
-        ip,
-        device_id,
-        user_agent,
-        channel,
-        session_id,
-        email,
-        phone,
-        country,
-        city,
-        location,
-        amount,
-        currency,
-        counterparty_id,
-        order_id,
-        listing_id,
-        payment_method,
-        card_bin,
-        card_fingerprint,
-        purpose,
-        success,
-        failure_reason,
-        changed_field,
-        title,
-        text,
-        target_id,
-        attrs,
-    } = event;
-    put_str(out, event_id);
-    out.push(kind_code(*kind));
-    put_signed(out, *occurred_at_ms);
-    put_str(out, user_id);
-    out.push(channel_code(*channel));
-    let texts: [Option<&str>; TEXT_FIELDS] = [
-        device_id.as_deref(),
-        user_agent.as_deref(),
-        session_id.as_deref(),
-        contacts.email.or(email.as_deref()),
-        contacts.phone.or(phone.as_deref()),
-        country.as_deref(),
-        city.as_deref(),
-        currency.as_deref(),
-        counterparty_id.as_deref(),
-        order_id.as_deref(),
-        listing_id.as_deref(),
-        payment_method.as_deref(),
-        card_bin.as_deref(),
-        card_fingerprint.as_deref(),
-        purpose.as_deref(),
-        failure_reason.as_deref(),
-        changed_field.as_deref(),
-        title.as_deref(),
-        text.as_deref(),
-        target_id.as_deref(),
-    ];
-    let mut present = 0u32;
-    for (bit, text) in texts.iter().enumerate() {
-        if text.is_some() {
-            present |= 1 << bit;
+    put_str(out, &event.event_id);
+    out.push(kind_code(event.kind));
+    put_signed(out, event.occurred_at_ms);
+    put_str(out, &event.user_id);
+    out.push(channel_code(event.channel));
+    let present = event.stored_presence()
+        | u64::from(contacts.email.is_some()) << EMAIL_BIT
+        | u64::from(contacts.phone.is_some()) << PHONE_BIT;
+    put_varint(out, present);
+    // Each present field in the order of its bit: the table's bits, not its rows, fix the bytes.
+    let mut rest = present;
+    while rest != 0 {
+        let bit = rest.trailing_zeros();
+        rest &= rest - 1;
+        let value = match (bit, contacts.email, contacts.phone) {
+            (EMAIL_BIT, Some(sealed), _) | (PHONE_BIT, _, Some(sealed)) => {
+                Some(StoredValue::Text(sealed))
+            }
+            _ => event.stored_field(bit),
+        };
+        match value {
+            Some(StoredValue::Text(text)) => put_str(out, text),
+            Some(StoredValue::Ip(IpAddr::V4(v4))) => {
+                out.push(4);
+                out.extend_from_slice(&v4.octets());
+            }
+            Some(StoredValue::Ip(IpAddr::V6(v6))) => {
+                out.push(6);
+                out.extend_from_slice(&v6.octets());
+            }
+            Some(StoredValue::Pair(first, second)) => {
+                out.extend_from_slice(&first.to_le_bytes());
+                out.extend_from_slice(&second.to_le_bytes());
+            }
+            Some(StoredValue::Number(number)) => out.extend_from_slice(&number.to_le_bytes()),
+            Some(StoredValue::Flag(flag)) => out.push(u8::from(flag)),
+            None => {
+                debug_assert!(false, "presence bit {bit} set without a value");
+                return Err(RecordFormatError::Bad("presence bits"));
+            }
         }
     }
-    for (is_some, flag) in [
-        (ip.is_some(), IP_BIT),
-        (location.is_some(), LOCATION_BIT),
-        (amount.is_some(), AMOUNT_BIT),
-        (success.is_some(), SUCCESS_BIT),
-    ] {
-        if is_some {
-            present |= flag;
-        }
-    }
-    put_varint(out, u64::from(present));
-    for text in texts.into_iter().flatten() {
-        put_str(out, text);
-    }
-    match ip {
-        Some(IpAddr::V4(v4)) => {
-            out.push(4);
-            out.extend_from_slice(&v4.octets());
-        }
-        Some(IpAddr::V6(v6)) => {
-            out.push(6);
-            out.extend_from_slice(&v6.octets());
-        }
-        None => {}
-    }
-    if let Some((latitude, longitude)) = location {
-        out.extend_from_slice(&latitude.to_le_bytes());
-        out.extend_from_slice(&longitude.to_le_bytes());
-    }
-    if let Some(amount) = amount {
-        out.extend_from_slice(&amount.to_le_bytes());
-    }
-    if let Some(success) = success {
-        out.push(u8::from(*success));
-    }
-    put_json_unless_empty(out, attrs, attrs.is_empty())
+    put_json_unless_empty(out, &event.attrs, event.attrs.is_empty())
 }
 
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
@@ -420,80 +376,28 @@ impl<'a> Reader<'a> {
     }
 
     fn event(&mut self) -> Result<Event, RecordFormatError> {
-        let event_id = self.string()?;
-        let kind = self.code::<EventKind>("kind")?;
-        let occurred_at_ms = self.signed()?;
-        let user_id = self.string()?;
-        let channel = self.code::<Channel>("channel")?;
-        let present = u32::try_from(self.varint()?)
-            .ok()
-            .filter(|bits| bits >> (TEXT_FIELDS + 4) == 0)
-            .ok_or(RecordFormatError::Bad("presence bits"))?;
-        let mut texts: [Option<String>; TEXT_FIELDS] = Default::default();
-        for (bit, text) in texts.iter_mut().enumerate() {
-            if present & (1 << bit) != 0 {
-                *text = Some(self.string()?);
+        let mut event = Event::from_envelope(Envelope {
+            event_id: self.string()?,
+            kind: self.code::<EventKind>("kind")?,
+            occurred_at_ms: self.signed()?,
+            user_id: self.string()?,
+            channel: self.code::<Channel>("channel")?,
+        });
+        let present = self.varint()?;
+        if present & !KNOWN_BITS != 0 {
+            return Err(RecordFormatError::Bad("presence bits"));
+        }
+        // Each present field in the order of its bit, as written.
+        let mut rest = present;
+        while rest != 0 {
+            let bit = rest.trailing_zeros();
+            rest &= rest - 1;
+            if !event.read_stored_field(bit, self)? {
+                return Err(RecordFormatError::Bad("presence bits"));
             }
         }
-        let [device_id, user_agent, session_id, email, phone, country, city, currency, counterparty_id, order_id, listing_id, payment_method, card_bin, card_fingerprint, purpose, failure_reason, changed_field, title, text, target_id] =
-            texts;
-        let ip = if present & IP_BIT != 0 {
-            Some(match self.byte()? {
-                4 => IpAddr::V4(Ipv4Addr::from(self.array::<4>()?)),
-                6 => IpAddr::V6(Ipv6Addr::from(self.array::<16>()?)),
-                _ => return Err(RecordFormatError::Bad("address family")),
-            })
-        } else {
-            None
-        };
-        let location = if present & LOCATION_BIT != 0 {
-            Some((self.float()?, self.float()?))
-        } else {
-            None
-        };
-        let amount = if present & AMOUNT_BIT != 0 {
-            Some(self.float()?)
-        } else {
-            None
-        };
-        let success = if present & SUCCESS_BIT != 0 {
-            Some(self.flag("success flag")?)
-        } else {
-            None
-        };
-        let attrs: BTreeMap<String, serde_json::Value> = self.json_or_default("attributes")?;
-        Ok(Event {
-            event_id,
-            kind,
-            occurred_at_ms,
-            user_id,
-            ip,
-            device_id,
-            user_agent,
-            channel,
-            session_id,
-            email,
-            phone,
-            country,
-            city,
-            location,
-            amount,
-            currency,
-            counterparty_id,
-            order_id,
-            listing_id,
-            payment_method,
-            card_bin,
-            card_fingerprint,
-            purpose,
-            success,
-            failure_reason,
-            changed_field,
-            title,
-            text,
-            target_id,
-            attrs,
-        })
+        event.attrs = self.json_or_default("attributes")?;
+        Ok(event)
     }
 
     fn take(&mut self, length: usize) -> Result<&'a [u8], RecordFormatError> {
@@ -589,6 +493,35 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The values of an event's stored fields, for `Event::read_stored_field`.
+impl StoredSource for Reader<'_> {
+    type Error = RecordFormatError;
+
+    fn text(&mut self) -> Result<String, RecordFormatError> {
+        self.string()
+    }
+
+    fn ip(&mut self) -> Result<IpAddr, RecordFormatError> {
+        match self.byte()? {
+            4 => Ok(IpAddr::V4(Ipv4Addr::from(self.array::<4>()?))),
+            6 => Ok(IpAddr::V6(Ipv6Addr::from(self.array::<16>()?))),
+            _ => Err(RecordFormatError::Bad("address family")),
+        }
+    }
+
+    fn pair(&mut self) -> Result<(f64, f64), RecordFormatError> {
+        Ok((self.float()?, self.float()?))
+    }
+
+    fn number(&mut self) -> Result<f64, RecordFormatError> {
+        self.float()
+    }
+
+    fn flag(&mut self) -> Result<bool, RecordFormatError> {
+        Reader::flag(self, "flag")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -674,6 +607,68 @@ mod tests {
         plain.challenge = None;
         let record = round_trip(&plain, &bare);
         assert_eq!((record.decision, record.event), (plain, bare));
+    }
+
+    fn sparse_event() -> Event {
+        serde_json::from_value(
+            serde_json::json!({"event_id": "e-2", "kind": "login_failed",
+            "user_id": "u", "occurred_at_ms": 1_795_000_000_000i64, "ip": "10.0.0.1",
+            "channel": "web", "email": "x@y.example", "amount": 12.5, "title": "ti",
+            "success": true, "target_id": "tg"}),
+        )
+        .unwrap()
+    }
+
+    fn from_hex(parts: &[&str]) -> Vec<u8> {
+        let hex = parts.concat();
+        (0..hex.len())
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// Bytes written by the build before the event field table (commit 2938174): a record with
+    /// every optional field, and one with a few, scattered across the presence bits. Both must
+    /// still be written and read exactly so.
+    #[test]
+    fn records_keep_the_bytes_of_earlier_builds() {
+        let full = full_event();
+        let sparse = sparse_event();
+        let mut sparse_decision = decision_for(&sparse);
+        sparse_decision.matched.clear();
+        sparse_decision.shadow_matched.clear();
+        sparse_decision.actions.clear();
+        sparse_decision.errors.clear();
+        sparse_decision.challenge = None;
+        let full_bytes = from_hex(&[
+            "b108303139302d61626301034dffffffffffffffffff01010201610b726561736f6e206f66206102",
+            "ac020001620b726561736f6e206f66206202ac02000101630b726561736f6e206f66206302ac0201",
+            "0101640d6e6f2073756368206669656c64a1015b7b2274797065223a2261646465645f746f5f6c69",
+            "7374222c226c697374223a2269705f626c6f636b222c2276616c7565223a22323030313a6462383a",
+            "3a31222c22657870697265735f61745f6d73223a392c2272756c655f6964223a2261227d2c7b2274",
+            "797065223a22616c657274222c227365766572697479223a2268696768222c2272756c655f696422",
+            "3a2262222c226d657373616765223a226d227d5d03652d310a0904c3bc2d3703ffffff0701640275",
+            "6101730b6140622e6578616d706c650e2b3836313338303030303030303002434e0848616e677a68",
+            "6f7503434e59016d016f016c0463617264063431313131310166076465706f73697401720570686f",
+            "6e650174092271756f746564220a01780620010db80000000000000000000000010000000000403e",
+            "400000000000205ec09a9999999999b93f003e7b2269645f6e756d626572223a2231313031303131",
+            "3939303033303730303030222c226e6573746564223a7b2261223a5b312c322e352c6e756c6c5d7d",
+            "7d",
+        ]);
+        let sparse_bytes = from_hex(&[
+            "b108303139302d61626301004dffffffffffffffffff01010000000003652d320280f8b2e5bd6801",
+            "75008880e8060b7840792e6578616d706c65027469027467040a00000100000000000029400100",
+        ]);
+        for (decision, event, stored) in [
+            (decision_for(&full), full, full_bytes),
+            (sparse_decision, sparse, sparse_bytes),
+        ] {
+            let mut bytes = Vec::new();
+            encode_record(&mut bytes, &decision, &event).unwrap();
+            assert_eq!(bytes, stored, "{}", event.event_id);
+            let record = decode_record(&stored).unwrap();
+            assert_eq!((record.decision, record.event), (decision, event));
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use cel::common::ast::{
 use crate::event::EventKind;
 use crate::profile::PROFILE_FIELDS;
 
-use super::schema::{find_field, Activation, Environment, FieldReader, EVENT_FIELDS};
+use super::schema::{event_field, find_field, Activation, Environment, FieldReader};
 use super::value::{map_get, ArithOp, EvalError, EvalResult, Value};
 
 /// Longest rule expression accepted, in bytes.
@@ -679,8 +679,8 @@ impl Compiler<'_> {
                         .collect(),
                 ))
             }))),
-            _ => find_field(EVENT_FIELDS, field)
-                .map(|reader| field_node(reader, event_record, test))
+            _ => event_field(field)
+                .map(|reader| field_node(&reader, event_record, test))
                 .ok_or_else(|| self.error(id, format!("no field '{field}' on event"))),
         }
     }

@@ -7,7 +7,7 @@
 //! handful of direct field reads and comparisons, with no interpretation and no allocation.
 //!
 //! # The environment
-//! - `event.<field>`: the event's fields (see [`schema::EVENT_FIELDS`]); an absent field reads as
+//! - `event.<field>`: the event's fields (see [`schema::event_field`]); an absent field reads as
 //!   its type's zero value (`''`, `0`, `0.0`, `false`), as protobuf fields do in CEL, and
 //!   `has(event.field)` tests presence. `event.attrs` is a `map(string, dyn)`.
 //! - `features.<name>`: the policy's velocity features (`int` for count and distinct, `double`

@@ -78,63 +78,15 @@ pub enum FieldReader<S: ?Sized> {
     Bool(fn(&S) -> Option<bool>),
 }
 
-/// Fields of `event`, with their CEL types. `ip` and `attrs` are handled by the compiler itself.
-pub const EVENT_FIELDS: &[(&str, FieldReader<Event>)] = &[
-    ("event_id", FieldReader::Str(|e| Some(&e.event_id))),
-    ("kind", FieldReader::Str(|e| Some(e.kind.as_str()))),
-    (
-        "occurred_at_ms",
-        FieldReader::Int(|e| Some(e.occurred_at_ms)),
-    ),
-    ("user_id", FieldReader::Str(|e| Some(&e.user_id))),
-    ("device_id", FieldReader::Str(|e| e.device_id.as_deref())),
-    ("user_agent", FieldReader::Str(|e| e.user_agent.as_deref())),
-    ("channel", FieldReader::Str(|e| Some(e.channel.as_str()))),
-    ("session_id", FieldReader::Str(|e| e.session_id.as_deref())),
-    ("email", FieldReader::Str(|e| e.email.as_deref())),
-    ("email_domain", FieldReader::Str(Event::email_domain)),
-    ("phone", FieldReader::Str(|e| e.phone.as_deref())),
-    ("country", FieldReader::Str(|e| e.country.as_deref())),
-    ("city", FieldReader::Str(|e| e.city.as_deref())),
-    (
-        "latitude",
-        FieldReader::Double(|e| e.location.map(|(lat, _)| lat)),
-    ),
-    (
-        "longitude",
-        FieldReader::Double(|e| e.location.map(|(_, lon)| lon)),
-    ),
-    ("amount", FieldReader::Double(|e| e.amount)),
-    ("currency", FieldReader::Str(|e| e.currency.as_deref())),
-    (
-        "counterparty_id",
-        FieldReader::Str(|e| e.counterparty_id.as_deref()),
-    ),
-    ("order_id", FieldReader::Str(|e| e.order_id.as_deref())),
-    ("listing_id", FieldReader::Str(|e| e.listing_id.as_deref())),
-    (
-        "payment_method",
-        FieldReader::Str(|e| e.payment_method.as_deref()),
-    ),
-    ("card_bin", FieldReader::Str(|e| e.card_bin.as_deref())),
-    (
-        "card_fingerprint",
-        FieldReader::Str(|e| e.card_fingerprint.as_deref()),
-    ),
-    ("purpose", FieldReader::Str(|e| e.purpose.as_deref())),
-    ("success", FieldReader::Bool(|e| e.success)),
-    (
-        "failure_reason",
-        FieldReader::Str(|e| e.failure_reason.as_deref()),
-    ),
-    (
-        "changed_field",
-        FieldReader::Str(|e| e.changed_field.as_deref()),
-    ),
-    ("title", FieldReader::Str(|e| e.title.as_deref())),
-    ("text", FieldReader::Str(|e| e.text.as_deref())),
-    ("target_id", FieldReader::Str(|e| e.target_id.as_deref())),
-];
+/// How a rule reads `event.<name>`, with its CEL type: the fields of the event field table
+/// (`event.rs`), and `email_domain`, derived from `email`. `ip` and `attrs` are handled by the
+/// compiler itself; `None` for any other name.
+pub fn event_field(name: &str) -> Option<FieldReader<Event>> {
+    match name {
+        "email_domain" => Some(FieldReader::Str(Event::email_domain)),
+        _ => Event::cel_field(name),
+    }
+}
 
 /// Looks up a field in a table of typed fields.
 pub fn find_field<'t, S: ?Sized>(

@@ -13,7 +13,9 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::event::{Channel, EventInput, EventKind};
+use std::collections::BTreeMap;
+
+use crate::event::{Channel, EventInput, EventKind, InputValues};
 
 /// Reads one event object at byte `at` of `text` (leading whitespace allowed); returns it and
 /// the offset just past it, or `None` when serde would refuse it.
@@ -161,49 +163,6 @@ impl<'a> Reader<'a> {
         Some(value)
     }
 
-    fn text_field(&mut self) -> Option<Option<String>> {
-        self.optional(|reader| reader.plain_str().map(str::to_owned))
-    }
-
-    fn kind_field(&mut self) -> Option<Option<EventKind>> {
-        self.optional(|reader| reader.plain_str()?.parse().ok())
-    }
-
-    fn channel_field(&mut self) -> Option<Option<Channel>> {
-        self.optional(|reader| Channel::from_name(reader.plain_str()?))
-    }
-
-    fn bool_field(&mut self) -> Option<Option<bool>> {
-        self.optional(|reader| {
-            if reader.word("true") {
-                Some(true)
-            } else if reader.word("false") {
-                Some(false)
-            } else {
-                None
-            }
-        })
-    }
-
-    fn number_field(&mut self) -> Option<Option<f64>> {
-        self.optional(|reader| {
-            let (negative, digits, fraction) = reader.plain_number()?;
-            let value = digits as f64 / POWERS_OF_TEN[fraction];
-            Some(if negative { -value } else { value })
-        })
-    }
-
-    fn integer_field(&mut self) -> Option<Option<i64>> {
-        self.optional(|reader| match reader.plain_number()? {
-            // serde reads `-0` as a float, which an integer field refuses.
-            (true, 0, _) | (_, _, 1..) => None,
-            (negative, digits, 0) => {
-                let value = i64::try_from(digits).ok()?;
-                Some(if negative { -value } else { value })
-            }
-        })
-    }
-
     /// A number `-?(0|[1-9][0-9]*)(\.[0-9]+)?` of at most [`MAX_PLAIN_DIGITS`] digits, as its
     /// sign, its digits as one integer and how many of them follow the point. Exponents,
     /// longer numbers and anything malformed give `None` (serde reads or refuses those).
@@ -263,7 +222,7 @@ impl<'a> Reader<'a> {
             if !self.punct(b':') {
                 return None;
             }
-            let bit = self.field(key, &mut input)?;
+            let bit = EventInput::read_json_field(&mut input, key, self)?;
             if seen & bit != 0 {
                 return None;
             }
@@ -276,57 +235,59 @@ impl<'a> Reader<'a> {
             }
         }
     }
-
-    /// Reads the value of field `key` into `input`; returns the field's bit, or `None` for an
-    /// unknown field (serde refuses those) or a value that does not read.
-    fn field(&mut self, key: &str, input: &mut EventInput) -> Option<u64> {
-        let bit = match key {
-            "event_id" => set(&mut input.event_id, self.text_field()?, 0),
-            "kind" => set(&mut input.kind, self.kind_field()?, 1),
-            "occurred_at_ms" => set(&mut input.occurred_at_ms, self.integer_field()?, 2),
-            "user_id" => set(&mut input.user_id, self.text_field()?, 3),
-            "ip" => set(&mut input.ip, self.text_field()?, 4),
-            "device_id" => set(&mut input.device_id, self.text_field()?, 5),
-            "user_agent" => set(&mut input.user_agent, self.text_field()?, 6),
-            "channel" => set(&mut input.channel, self.channel_field()?, 7),
-            "session_id" => set(&mut input.session_id, self.text_field()?, 8),
-            "email" => set(&mut input.email, self.text_field()?, 9),
-            "phone" => set(&mut input.phone, self.text_field()?, 10),
-            "country" => set(&mut input.country, self.text_field()?, 11),
-            "city" => set(&mut input.city, self.text_field()?, 12),
-            "latitude" => set(&mut input.latitude, self.number_field()?, 13),
-            "longitude" => set(&mut input.longitude, self.number_field()?, 14),
-            "amount" => set(&mut input.amount, self.number_field()?, 15),
-            "currency" => set(&mut input.currency, self.text_field()?, 16),
-            "counterparty_id" => set(&mut input.counterparty_id, self.text_field()?, 17),
-            "order_id" => set(&mut input.order_id, self.text_field()?, 18),
-            "listing_id" => set(&mut input.listing_id, self.text_field()?, 19),
-            "payment_method" => set(&mut input.payment_method, self.text_field()?, 20),
-            "card_bin" => set(&mut input.card_bin, self.text_field()?, 21),
-            "card_fingerprint" => set(&mut input.card_fingerprint, self.text_field()?, 22),
-            "purpose" => set(&mut input.purpose, self.text_field()?, 23),
-            "success" => set(&mut input.success, self.bool_field()?, 24),
-            "failure_reason" => set(&mut input.failure_reason, self.text_field()?, 25),
-            "changed_field" => set(&mut input.changed_field, self.text_field()?, 26),
-            "title" => set(&mut input.title, self.text_field()?, 27),
-            "text" => set(&mut input.text, self.text_field()?, 28),
-            "target_id" => set(&mut input.target_id, self.text_field()?, 29),
-            "attrs" => {
-                self.skip_whitespace();
-                let (attrs, after) = delegate(self.text, self.at)?;
-                self.at = after;
-                set(&mut input.attrs, attrs, 30)
-            }
-            _ => return None,
-        };
-        Some(bit)
-    }
 }
 
-/// Stores a field's value and gives the field's bit in the set of fields seen.
-fn set<T>(slot: &mut Option<T>, value: Option<T>, index: u32) -> u64 {
-    *slot = value;
-    1 << index
+/// The reader's values for the generated field arms (`EventInput::read_json_field`).
+impl InputValues for Reader<'_> {
+    fn text(&mut self) -> Option<Option<String>> {
+        self.optional(|reader| reader.plain_str().map(str::to_owned))
+    }
+
+    fn kind(&mut self) -> Option<Option<EventKind>> {
+        self.optional(|reader| reader.plain_str()?.parse().ok())
+    }
+
+    fn channel(&mut self) -> Option<Option<Channel>> {
+        self.optional(|reader| Channel::from_name(reader.plain_str()?))
+    }
+
+    fn flag(&mut self) -> Option<Option<bool>> {
+        self.optional(|reader| {
+            if reader.word("true") {
+                Some(true)
+            } else if reader.word("false") {
+                Some(false)
+            } else {
+                None
+            }
+        })
+    }
+
+    fn number(&mut self) -> Option<Option<f64>> {
+        self.optional(|reader| {
+            let (negative, digits, fraction) = reader.plain_number()?;
+            let value = digits as f64 / POWERS_OF_TEN[fraction];
+            Some(if negative { -value } else { value })
+        })
+    }
+
+    fn integer(&mut self) -> Option<Option<i64>> {
+        self.optional(|reader| match reader.plain_number()? {
+            // serde reads `-0` as a float, which an integer field refuses.
+            (true, 0, _) | (_, _, 1..) => None,
+            (negative, digits, 0) => {
+                let value = i64::try_from(digits).ok()?;
+                Some(if negative { -value } else { value })
+            }
+        })
+    }
+
+    fn attrs(&mut self) -> Option<Option<BTreeMap<String, serde_json::Value>>> {
+        self.skip_whitespace();
+        let (attrs, after) = delegate(self.text, self.at)?;
+        self.at = after;
+        Some(attrs)
+    }
 }
 
 /// Length of the run of bytes before the first one that ends a plain string: a quote, a
@@ -429,39 +390,17 @@ mod tests {
         ]
     }
 
-    const FIELDS: [&str; 31] = [
-        "event_id",
-        "kind",
-        "occurred_at_ms",
-        "user_id",
-        "ip",
-        "device_id",
-        "user_agent",
-        "channel",
-        "session_id",
-        "email",
-        "phone",
-        "country",
-        "city",
-        "latitude",
-        "longitude",
-        "amount",
-        "currency",
-        "counterparty_id",
-        "order_id",
-        "listing_id",
-        "payment_method",
-        "card_bin",
-        "card_fingerprint",
-        "purpose",
-        "success",
-        "failure_reason",
-        "changed_field",
-        "title",
-        "text",
-        "target_id",
-        "attrs",
-    ];
+    /// Every wire field, from the event field table.
+    const FIELDS: &[&str] = EventInput::FIELD_NAMES;
+
+    /// The wire fields with a scalar value (all but `attrs`).
+    fn scalar_fields() -> Vec<&'static str> {
+        FIELDS
+            .iter()
+            .copied()
+            .filter(|name| *name != "attrs")
+            .collect()
+    }
 
     /// A value of the type field `name` takes, in any of its spellings.
     fn typed_value(name: &'static str) -> BoxedStrategy<String> {
@@ -558,7 +497,7 @@ mod tests {
 
         #[test]
         fn reads_events_serde_wrote(
-            names in prop::collection::vec(prop::sample::select(FIELDS[..30].to_vec()), 0..30),
+            names in prop::collection::vec(prop::sample::select(scalar_fields()), 0..30),
             values in prop::collection::vec(any_value(), 30),
         ) {
             // Whatever serde itself wrote for an event, the reader reads back the same.
@@ -598,10 +537,11 @@ mod tests {
 
     #[test]
     fn a_plain_event_is_read_by_hand_without_serde() {
-        // Every field but `attrs`, each with a plain value of its type.
-        let members: Vec<String> = FIELDS[..30]
-            .iter()
-            .map(|&name| {
+        // Every field of the table but `attrs`, each with a plain value of its type: a field
+        // without an arm would make the reader give up here.
+        let members: Vec<String> = scalar_fields()
+            .into_iter()
+            .map(|name| {
                 let value = match name {
                     "kind" => "\"payment\"",
                     "channel" => "\"mini_program\"",
@@ -623,6 +563,60 @@ mod tests {
             .expect("the reader's own path reads a plain event");
         assert_eq!(reader.at, text.len());
         assert_eq!(Some(input), serde_reads(&text));
+    }
+
+    #[test]
+    fn the_reader_knows_every_field_the_wire_type_accepts() {
+        // The names serde writes for an input with every field set are the names it accepts;
+        // each must have an arm in the hand reader, or its events would all go the slow way.
+        let full = EventInput {
+            event_id: Some("e".into()),
+            kind: Some(EventKind::Payment),
+            occurred_at_ms: Some(1),
+            latitude: Some(1.0),
+            longitude: Some(2.0),
+            amount: Some(3.0),
+            success: Some(true),
+            channel: Some(Channel::Web),
+            attrs: Some(BTreeMap::from([("k".to_owned(), serde_json::json!(1))])),
+            ..text_fields_set()
+        };
+        let mut serde_names: Vec<String> = match serde_json::to_value(&full).unwrap() {
+            serde_json::Value::Object(members) => members.keys().cloned().collect(),
+            other => panic!("an input writes as an object, not {other}"),
+        };
+        serde_names.sort_unstable();
+        let mut table_names: Vec<&str> = FIELDS.to_vec();
+        table_names.sort_unstable();
+        assert_eq!(serde_names, table_names);
+        for name in FIELDS {
+            let mut reader = Reader { text: "{}", at: 0 };
+            let mut input = EventInput::default();
+            // An unknown name gives `None` before any value is read.
+            assert!(
+                EventInput::read_json_field(&mut input, "no_such_field", &mut reader).is_none()
+            );
+            let text = if *name == "attrs" { "{}" } else { "null" };
+            let mut reader = Reader { text, at: 0 };
+            assert!(
+                EventInput::read_json_field(&mut input, name, &mut reader).is_some(),
+                "no reader arm for {name}"
+            );
+        }
+    }
+
+    /// An input with every string field set to its own name (through serde, so that the list
+    /// of fields is not repeated here).
+    fn text_fields_set() -> EventInput {
+        let members: serde_json::Map<String, serde_json::Value> = FIELDS
+            .iter()
+            .filter(|name| {
+                let probe = serde_json::json!({ **name: "x" });
+                serde_json::from_value::<EventInput>(probe).is_ok()
+            })
+            .map(|name| ((*name).to_owned(), serde_json::json!(name)))
+            .collect();
+        serde_json::from_value(serde_json::Value::Object(members)).unwrap()
     }
 
     #[test]
