@@ -106,4 +106,11 @@ impl DecisionStore for EmbeddedStore {
     fn reencrypt_decisions(&self, progress: &mut dyn FnMut(usize, usize)) -> StoreResult<u64> {
         self.decisions()?.reencrypt(progress)
     }
+
+    fn reencrypt_decisions_until(
+        &self,
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> StoreResult<u64> {
+        self.decisions()?.reencrypt_until(progress)
+    }
 }

@@ -27,6 +27,7 @@ mod decisions;
 mod lists;
 mod operators;
 mod policies;
+mod tasks;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_data_keys.sql"),
     include_str!("../../migrations/0005_operators.sql"),
     include_str!("../../migrations/0006_policy_approval.sql"),
+    include_str!("../../migrations/0007_tasks.sql"),
 ];
 const READERS: usize = 4;
 
