@@ -67,13 +67,11 @@ impl DataKeyService {
         progress: &mut dyn FnMut(usize, usize) -> bool,
     ) -> ServiceResult<(u64, bool)> {
         let mut stopped = false;
-        let changed = self
-            .store
-            .reencrypt_decisions_until(&mut |done, total| {
-                let go_on = progress(done, total);
-                stopped |= !go_on && done < total;
-                go_on
-            })?;
+        let changed = self.store.reencrypt_decisions_until(&mut |done, total| {
+            let go_on = progress(done, total);
+            stopped |= !go_on && done < total;
+            go_on
+        })?;
         let mut detail = serde_json::json!({ "records_changed": changed });
         if stopped {
             detail["stopped_early"] = serde_json::Value::Bool(true);

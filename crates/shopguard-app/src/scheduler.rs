@@ -217,7 +217,9 @@ mod tests {
         let scheduler = Scheduler::open(store(folder.path()), &intervals(), back).unwrap();
         let due = scheduler.due(back);
         assert_eq!(
-            due.iter().filter(|job| **job == TimedJob::Retention).count(),
+            due.iter()
+                .filter(|job| **job == TimedJob::Retention)
+                .count(),
             1
         );
         for job in due {

@@ -224,19 +224,14 @@ impl TaskService {
         )?;
         self.audit.settle()?;
         self.wakeup.notify();
-        self.store
-            .task(&id)?
-            .ok_or_else(|| ServiceError::Internal(format!("task {id} vanished after it was recorded")))
+        self.store.task(&id)?.ok_or_else(|| {
+            ServiceError::Internal(format!("task {id} vanished after it was recorded"))
+        })
     }
 
     /// Queues a re-encryption of the logged decisions' personal fields; returns the task.
     pub fn submit_reencrypt(&self, actor: &Actor) -> ServiceResult<TaskRecord> {
-        self.record(
-            new_id(),
-            TaskKind::Reencrypt,
-            serde_json::json!({}),
-            actor,
-        )
+        self.record(new_id(), TaskKind::Reencrypt, serde_json::json!({}), actor)
     }
 
     /// Imports entries into a list: at once when the text has at most
@@ -254,15 +249,29 @@ impl TaskService {
         let lines = text.lines().count();
         if lines <= IMPORT_TASK_THRESHOLD_LINES {
             return lists
-                .import(name, text, ttl_seconds, reason, actor, &mut |done, total| {
-                    tracing::debug!(done, total, "importing list entries");
-                })
+                .import(
+                    name,
+                    text,
+                    ttl_seconds,
+                    reason,
+                    actor,
+                    &mut |done, total| {
+                        tracing::debug!(done, total, "importing list entries");
+                    },
+                )
                 .map(ImportAnswer::Done);
         }
         lists.find(name)?;
         if let Some(ttl) = ttl_seconds {
-            if i64::try_from(ttl).ok().and_then(|ttl| ttl.checked_mul(1_000)).is_none() {
-                return Err(ServiceError::invalid("ttl_seconds", "ttl_seconds: too large"));
+            if i64::try_from(ttl)
+                .ok()
+                .and_then(|ttl| ttl.checked_mul(1_000))
+                .is_none()
+            {
+                return Err(ServiceError::invalid(
+                    "ttl_seconds",
+                    "ttl_seconds: too large",
+                ));
             }
         }
         let id = new_id();
@@ -293,7 +302,9 @@ impl TaskService {
         std::fs::create_dir_all(&self.folder).map_err(io_error(operation))?;
         let partial = self.text_path(&format!("{file}.partial"));
         let mut output = std::fs::File::create(&partial).map_err(io_error(operation))?;
-        output.write_all(text.as_bytes()).map_err(io_error(operation))?;
+        output
+            .write_all(text.as_bytes())
+            .map_err(io_error(operation))?;
         output.sync_all().map_err(io_error(operation))?;
         std::fs::rename(&partial, self.text_path(file)).map_err(io_error(operation))?;
         if let Ok(folder) = std::fs::File::open(&self.folder) {
@@ -472,9 +483,8 @@ impl TaskService {
     fn run_reencrypt(&self, app: &App, task: &TaskRecord) -> ServiceResult<TaskOutcome> {
         let actor = TaskService::requester(task)?;
         let started = Instant::now();
-        let (records_changed, stopped) = app
-            .data_keys
-            .reencrypt_until(&actor, &mut |done, total| {
+        let (records_changed, stopped) =
+            app.data_keys.reencrypt_until(&actor, &mut |done, total| {
                 self.progress(task, done, total, None)
             })?;
         let result = serde_json::json!({
@@ -524,16 +534,17 @@ impl TaskService {
             done.added += outcome.added;
             done.invalid_count += outcome.invalid_count;
             let room = IMPORT_PROBLEMS_SHOWN.saturating_sub(done.invalid.len());
-            done.invalid.extend(
-                outcome
-                    .invalid
-                    .into_iter()
-                    .take(room)
-                    .map(|problem: ImportProblem| ImportLine {
-                        line: problem.line + done.lines,
-                        message: problem.message,
-                    }),
-            );
+            done.invalid
+                .extend(
+                    outcome
+                        .invalid
+                        .into_iter()
+                        .take(room)
+                        .map(|problem: ImportProblem| ImportLine {
+                            line: problem.line + done.lines,
+                            message: problem.message,
+                        }),
+                );
             done.lines = end;
             if !self.progress(task, end, total, Some(&as_json(&done))) && end < total {
                 return Ok(TaskOutcome::Cancelled(as_json(&done)));

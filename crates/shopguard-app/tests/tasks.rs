@@ -66,7 +66,14 @@ fn a_large_import_runs_as_a_task_and_a_small_one_at_once() {
 
     let small = app
         .tasks
-        .import_list(&app.lists, "ip_block", "10.9.9.9\n", None, "feed", &caller.actor)
+        .import_list(
+            &app.lists,
+            "ip_block",
+            "10.9.9.9\n",
+            None,
+            "feed",
+            &caller.actor,
+        )
         .unwrap();
     assert!(matches!(small, ImportAnswer::Done(ref outcome) if outcome.added == 1));
 
@@ -109,7 +116,12 @@ fn a_large_import_runs_as_a_task_and_a_small_one_at_once() {
         })
         .unwrap()
         .into_iter()
-        .map(|entry| entry.content.map(|content| content.action).unwrap_or_default())
+        .map(|entry| {
+            entry
+                .content
+                .map(|content| content.action)
+                .unwrap_or_default()
+        })
         .collect();
     actions.reverse();
     assert_eq!(actions, vec!["task.submit", "task.finish"]);
@@ -152,7 +164,10 @@ fn a_task_is_seen_by_its_submitter_and_admin_only_and_a_queued_one_cancels_at_on
 
     // Once the workers go on, they run the next task, and never the cancelled one.
     let next = app.tasks.submit_reencrypt(&caller.actor).unwrap();
-    assert_eq!(wait_until_ended(&app, &next.id).status, TaskStatus::Succeeded);
+    assert_eq!(
+        wait_until_ended(&app, &next.id).status,
+        TaskStatus::Succeeded
+    );
     assert_eq!(
         app.tasks.get(&task.id, &admin()).unwrap().status,
         TaskStatus::Cancelled

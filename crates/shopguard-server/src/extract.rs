@@ -146,28 +146,28 @@ async fn checked_principal(
     state: &AppState,
     scope: Option<Scope>,
 ) -> Result<Arc<Principal>, AppError> {
-        let invalid = || {
-            AppError::new(
+    let invalid = || {
+        AppError::new(
                 ErrorCode::MissingOrInvalidApiKey,
                 "send a valid API key ('Authorization: Bearer sg_...') or session token ('Bearer sgs_...')",
             )
-        };
-        let token = presented_token(parts).ok_or_else(invalid)?;
-        let principal = authenticate(state, token).await?.ok_or_else(invalid)?;
-        if let Some(scope) = scope.filter(|scope| !principal.grants(*scope)) {
-            return Err(AppError::new(
-                ErrorCode::InsufficientScope,
-                format!("this route needs scope '{scope}'"),
-            ));
-        }
-        if state.rate_limiter.check_key(&principal.id).is_err() {
-            state.metrics.rate_limited.inc();
-            return Err(AppError::new(
-                ErrorCode::RateLimited,
-                "rate limit exceeded for this caller; retry shortly",
-            ));
-        }
-        Ok(principal)
+    };
+    let token = presented_token(parts).ok_or_else(invalid)?;
+    let principal = authenticate(state, token).await?.ok_or_else(invalid)?;
+    if let Some(scope) = scope.filter(|scope| !principal.grants(*scope)) {
+        return Err(AppError::new(
+            ErrorCode::InsufficientScope,
+            format!("this route needs scope '{scope}'"),
+        ));
+    }
+    if state.rate_limiter.check_key(&principal.id).is_err() {
+        state.metrics.rate_limited.inc();
+        return Err(AppError::new(
+            ErrorCode::RateLimited,
+            "rate limit exceeded for this caller; retry shortly",
+        ));
+    }
+    Ok(principal)
 }
 
 /// The body as text when it is UTF-8, else an empty text (which no JSON parser accepts, so

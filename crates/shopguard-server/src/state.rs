@@ -4,7 +4,6 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use shopguard_app::{App, OpenError, ServiceResult, TimedJob};
 use shopguard_core::{Decision, Event};

@@ -210,8 +210,7 @@ pub trait TaskStore: Send + Sync {
     fn task(&self, id: &str) -> StoreResult<Option<TaskRecord>>;
     /// The most recent tasks, newest first; only those requested by `requested_by` when
     /// given.
-    fn recent_tasks(&self, requested_by: Option<&str>, limit: u32)
-        -> StoreResult<Vec<TaskRecord>>;
+    fn recent_tasks(&self, requested_by: Option<&str>, limit: u32) -> StoreResult<Vec<TaskRecord>>;
     /// Takes the oldest queued task and marks it running (started now); `None` when none
     /// waits. Two workers never claim the same task.
     fn claim_next_task(&self, now_ms: i64) -> StoreResult<Option<TaskRecord>>;

@@ -176,8 +176,6 @@ pub async fn import_entries(
         .await?;
     Ok(match answer {
         ImportAnswer::Done(outcome) => Json(import_report(outcome)).into_response(),
-        ImportAnswer::Queued(task) => {
-            (StatusCode::ACCEPTED, Json(task_view(task))).into_response()
-        }
+        ImportAnswer::Queued(task) => (StatusCode::ACCEPTED, Json(task_view(task))).into_response(),
     })
 }

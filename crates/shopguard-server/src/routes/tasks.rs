@@ -57,9 +57,7 @@ pub async fn get_task(
     Path(id): Path<String>,
 ) -> AppResult<Json<Task>> {
     let principal = caller.principal;
-    let task = state
-        .run(move |app| app.tasks.get(&id, &principal))
-        .await?;
+    let task = state.run(move |app| app.tasks.get(&id, &principal)).await?;
     Ok(Json(task_view(task)))
 }
 

@@ -74,12 +74,22 @@ async fn reencryption_answers_202_and_is_polled_to_completion() {
     let (_, theirs) = app.with_key(&other, Method::GET, "/v1/tasks").await;
     assert_eq!(theirs["tasks"], json!([]));
     let (status, _) = app
-        .raw(Method::GET, "/v1/tasks", None, "application/json", Vec::new())
+        .raw(
+            Method::GET,
+            "/v1/tasks",
+            None,
+            "application/json",
+            Vec::new(),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // The records read back under the new key.
     let (_, decisions) = app
-        .admin(Method::GET, "/v1/decisions?user_id=li&unmask=true", Value::Null)
+        .admin(
+            Method::GET,
+            "/v1/decisions?user_id=li&unmask=true",
+            Value::Null,
+        )
         .await;
     assert_eq!(decisions["decisions"][0]["event"]["phone"], "13900001111");
     app.stop().await;
@@ -141,9 +151,7 @@ async fn a_large_import_answers_202_with_a_task_its_submitter_can_poll() {
     assert_eq!(status, StatusCode::ACCEPTED, "{task}");
     assert_eq!(task["kind"], "list_import");
     assert_eq!(task["parameters"]["lines"], 100_001);
-    let ended = app
-        .task_ended(&feed, task["id"].as_str().unwrap())
-        .await;
+    let ended = app.task_ended(&feed, task["id"].as_str().unwrap()).await;
     assert_eq!(ended["status"], "succeeded", "{ended}");
     assert_eq!(ended["result"]["added"], 100_001);
     assert_eq!(ended["result"]["invalid_count"], 0);

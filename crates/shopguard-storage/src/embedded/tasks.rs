@@ -62,9 +62,8 @@ impl RawTask {
     fn decode(self) -> StoreResult<TaskRecord> {
         let kind = TaskKind::from_code(self.kind)
             .ok_or_else(|| corrupt(format!("task {}: unknown kind {}", self.id, self.kind)))?;
-        let status = TaskStatus::from_code(self.status).ok_or_else(|| {
-            corrupt(format!("task {}: unknown status {}", self.id, self.status))
-        })?;
+        let status = TaskStatus::from_code(self.status)
+            .ok_or_else(|| corrupt(format!("task {}: unknown status {}", self.id, self.status)))?;
         let parameters = json(&self.parameters, &self.id)?;
         let result = self
             .result
@@ -169,11 +168,7 @@ impl TaskStore for EmbeddedStore {
         self.read(|connection| select_one(connection, id))
     }
 
-    fn recent_tasks(
-        &self,
-        requested_by: Option<&str>,
-        limit: u32,
-    ) -> StoreResult<Vec<TaskRecord>> {
+    fn recent_tasks(&self, requested_by: Option<&str>, limit: u32) -> StoreResult<Vec<TaskRecord>> {
         self.read(|connection| match requested_by {
             Some(who) => select_many(
                 connection,
@@ -492,8 +487,12 @@ mod tests {
     fn cancelling_a_queued_task_ends_it_and_a_running_one_is_flagged() {
         let folder = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open_for_administration(folder.path()).unwrap();
-        store.create_task(&new_task("a", 1), &entry("submit")).unwrap();
-        store.create_task(&new_task("b", 2), &entry("submit")).unwrap();
+        store
+            .create_task(&new_task("a", 1), &entry("submit"))
+            .unwrap();
+        store
+            .create_task(&new_task("b", 2), &entry("submit"))
+            .unwrap();
         assert_eq!(store.claim_next_task(3).unwrap().unwrap().id, "a");
         assert_eq!(
             store.request_task_cancel("b", 4, &entry("cancel")).unwrap(),
@@ -532,9 +531,15 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         {
             let store = EmbeddedStore::open_for_administration(folder.path()).unwrap();
-            store.create_task(&new_task("a", 1), &entry("submit")).unwrap();
-            store.create_task(&new_task("b", 2), &entry("submit")).unwrap();
-            store.create_task(&new_task("c", 3), &entry("submit")).unwrap();
+            store
+                .create_task(&new_task("a", 1), &entry("submit"))
+                .unwrap();
+            store
+                .create_task(&new_task("b", 2), &entry("submit"))
+                .unwrap();
+            store
+                .create_task(&new_task("c", 3), &entry("submit"))
+                .unwrap();
             store.claim_next_task(4).unwrap();
             store
                 .finish_task(
@@ -549,7 +554,10 @@ mod tests {
         let store = EmbeddedStore::open_for_administration(folder.path()).unwrap();
         let requeued = store.requeue_running_tasks().unwrap();
         assert_eq!(
-            requeued.iter().map(|task| task.id.as_str()).collect::<Vec<_>>(),
+            requeued
+                .iter()
+                .map(|task| task.id.as_str())
+                .collect::<Vec<_>>(),
             vec!["b"]
         );
         assert_eq!(store.task("b").unwrap().unwrap().status, TaskStatus::Queued);
@@ -568,14 +576,19 @@ mod tests {
             .collect();
         assert_eq!(recent, vec!["c", "b"]);
         assert_eq!(store.recent_tasks(Some("someone"), 10).unwrap().len(), 0);
-        assert_eq!(store.recent_tasks(Some("key:k1:feed"), 10).unwrap().len(), 3);
+        assert_eq!(
+            store.recent_tasks(Some("key:k1:feed"), 10).unwrap().len(),
+            3
+        );
     }
 
     #[test]
     fn an_unknown_stored_code_is_corrupt_not_a_panic() {
         let folder = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open_for_administration(folder.path()).unwrap();
-        store.create_task(&new_task("a", 1), &entry("submit")).unwrap();
+        store
+            .create_task(&new_task("a", 1), &entry("submit"))
+            .unwrap();
         store
             .writer
             .lock()
