@@ -421,6 +421,11 @@ impl TaskService {
         let Some(task) = self.store.claim_next_task(now_ms())? else {
             return Ok(None);
         };
+        self.run_claimed(app, task)
+    }
+
+    /// Runs a task this worker has claimed to its end; returns it as it ended.
+    fn run_claimed(&self, app: &App, task: TaskRecord) -> ServiceResult<Option<TaskRecord>> {
         let outcome = if task.cancel_requested {
             // Asked to stop before a crash interrupted it: nothing more is done.
             Ok(TaskOutcome::Cancelled(
@@ -573,5 +578,71 @@ fn worker(app: Weak<App>, wakeup: Arc<Wakeup>) {
                 wakeup.wait(IDLE_WAIT);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shopguard_core::ListKind;
+    use shopguard_storage::tasks::TaskStatus;
+
+    /// A running import whose cancellation is asked for stops at the next chunk boundary,
+    /// keeps what it wrote, and reports it.
+    #[test]
+    fn a_running_import_stops_at_the_next_chunk_once_cancelled() {
+        let folder = tempfile::tempdir().unwrap();
+        let config = crate::Config {
+            data_dir: folder.path().to_owned(),
+            ..crate::Config::default()
+        };
+        let app = App::open(config, "[policy]\nname = \"test\"\n")
+            .unwrap()
+            .app;
+        let _pause = app.tasks.pause();
+        let caller = Principal::new(Actor::System, vec![Scope::Admin]);
+        app.lists
+            .create("ip_block", ListKind::Ip, "", &caller.actor)
+            .unwrap();
+        let lines: Vec<String> = (0..IMPORT_TASK_CHUNK_LINES * 3)
+            .map(|n| format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255))
+            .collect();
+        let ImportAnswer::Queued(task) = app
+            .tasks
+            .import_list(
+                &app.lists,
+                "ip_block",
+                &lines.join("\n"),
+                None,
+                "feed",
+                &caller.actor,
+            )
+            .unwrap()
+        else {
+            panic!("a large import is a task");
+        };
+        // This thread is the worker: it claims the task, then the caller asks it to stop.
+        let claimed = app.tasks.store.claim_next_task(now_ms()).unwrap().unwrap();
+        assert_eq!(claimed.id, task.id);
+        let flagged = app.tasks.cancel(&task.id, &caller).unwrap();
+        assert_eq!(flagged.status, TaskStatus::Running);
+        assert!(flagged.cancel_requested);
+
+        let ended = app.tasks.run_claimed(&app, claimed).unwrap().unwrap();
+        assert_eq!(ended.status, TaskStatus::Cancelled, "{ended:?}");
+        assert_eq!(ended.done, IMPORT_TASK_CHUNK_LINES as u64);
+        assert_eq!(ended.total, lines.len() as u64);
+        let result = ended.result.unwrap();
+        assert_eq!(result["lines"], IMPORT_TASK_CHUNK_LINES);
+        assert_eq!(result["added"], IMPORT_TASK_CHUNK_LINES);
+        assert_eq!(
+            app.lists.find("ip_block").unwrap().len(),
+            IMPORT_TASK_CHUNK_LINES
+        );
+        assert!(!folder
+            .path()
+            .join("tasks")
+            .join(format!("{}.txt", task.id))
+            .exists());
     }
 }
