@@ -23,7 +23,10 @@
 //! - `list_import` is resumable: after each chunk the task stores the number of lines done
 //!   and the running tallies as its checkpoint; a resumed run starts at the first chunk
 //!   not recorded. A chunk written just before a crash but not yet recorded is written
-//!   again, which is harmless (entries are upserted by value).
+//!   again, which is harmless (entries are upserted by value). A TTL counts from the time
+//!   each chunk is written.
+//! - A graceful stop does not wait for a running task: it is left `running`, and resumes at
+//!   the next start like any interrupted task.
 //!
 //! # Where an import's text is kept
 //! In a file beside the database, `<data folder>/tasks/<task id>.txt`, written and synced
