@@ -18,6 +18,7 @@ pub mod lists;
 pub mod operators;
 pub mod ops;
 pub mod policy;
+pub mod tasks;
 
 pub use audit::*;
 pub use data_keys::*;
@@ -28,3 +29,4 @@ pub use lists::*;
 pub use operators::*;
 pub use ops::*;
 pub use policy::*;
+pub use tasks::*;

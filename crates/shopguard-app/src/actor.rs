@@ -58,6 +58,35 @@ impl fmt::Display for Actor {
     }
 }
 
+impl std::str::FromStr for Actor {
+    type Err = String;
+
+    /// Reads an actor as [`fmt::Display`] spells it (a task's stored requester).
+    fn from_str(text: &str) -> Result<Actor, String> {
+        if text == "system" {
+            return Ok(Actor::System);
+        }
+        let unknown = || format!("not an actor: '{text}'");
+        let (kind, rest) = text.split_once(':').ok_or_else(unknown)?;
+        match kind {
+            "key" => {
+                let (id, name) = rest.split_once(':').ok_or_else(unknown)?;
+                Ok(Actor::ApiKey {
+                    id: id.to_owned(),
+                    name: name.to_owned(),
+                })
+            }
+            "operator" => Ok(Actor::Operator {
+                username: rest.to_owned(),
+            }),
+            "cli" => Ok(Actor::Cli {
+                user: rest.to_owned(),
+            }),
+            _ => Err(unknown()),
+        }
+    }
+}
+
 /// An authenticated caller: who, and the scopes they hold now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
@@ -115,5 +144,27 @@ mod tests {
             .to_string(),
             "cli:root"
         );
+    }
+
+    #[test]
+    fn an_actor_reads_back_as_it_is_spelled() {
+        for actor in [
+            Actor::ApiKey {
+                id: "k1".into(),
+                name: "feed:nightly".into(),
+            },
+            Actor::Operator {
+                username: "ana".into(),
+            },
+            Actor::Cli {
+                user: "root".into(),
+            },
+            Actor::System,
+        ] {
+            assert_eq!(actor.to_string().parse::<Actor>(), Ok(actor));
+        }
+        assert!("someone".parse::<Actor>().is_err());
+        assert!("key:only-id".parse::<Actor>().is_err());
+        assert!("robot:x".parse::<Actor>().is_err());
     }
 }

@@ -50,7 +50,32 @@ impl DataKeyService {
         actor: &Actor,
         progress: &mut dyn FnMut(usize, usize),
     ) -> ServiceResult<u64> {
-        let changed = self.store.reencrypt_decisions(progress)?;
+        let (changed, _) = self.reencrypt_until(actor, &mut |done, total| {
+            progress(done, total);
+            true
+        })?;
+        Ok(changed)
+    }
+
+    /// [`DataKeyService::reencrypt`] that stops at the first point where `progress(done,
+    /// total)` answers `false` (between segments for the embedded backend); returns how
+    /// many records changed and whether it stopped early. Running it again changes only
+    /// what is left.
+    pub fn reencrypt_until(
+        &self,
+        actor: &Actor,
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> ServiceResult<(u64, bool)> {
+        let mut stopped = false;
+        let changed = self.store.reencrypt_decisions_until(&mut |done, total| {
+            let go_on = progress(done, total);
+            stopped |= !go_on && done < total;
+            go_on
+        })?;
+        let mut detail = serde_json::json!({ "records_changed": changed });
+        if stopped {
+            detail["stopped_early"] = serde_json::Value::Bool(true);
+        }
         // The records are re-sealed in place, each readable before and after; what is
         // recorded is that it was done, and by whom.
         self.audit.record(self.audit.entry(
@@ -58,8 +83,8 @@ impl DataKeyService {
             actor,
             "data_key.reencrypt",
             "decisions".to_owned(),
-            serde_json::json!({ "records_changed": changed }),
+            detail,
         ))?;
-        Ok(changed)
+        Ok((changed, stopped))
     }
 }

@@ -17,6 +17,9 @@
 //! | [`OperatorService`] | operators, logins and sessions, grants |
 //! | [`DataKeyService`] | data keys, re-encryption |
 //! | [`AuditService`] | the outbox, the audit log, unmasking |
+//! | [`TaskService`] | durable tasks: long work polled, cancelled, resumed |
+//!
+//! Timed work goes through one persistent [`Scheduler`].
 #![warn(missing_docs)]
 
 pub mod actor;
@@ -32,6 +35,8 @@ pub mod lists;
 pub mod node;
 pub mod operators;
 pub mod policies;
+pub mod scheduler;
+pub mod tasks;
 
 pub use actor::{Actor, Principal};
 pub use audit::AuditService;
@@ -44,3 +49,5 @@ pub use lists::ListService;
 pub use node::{App, OpenError, Opened};
 pub use operators::OperatorService;
 pub use policies::PolicyService;
+pub use scheduler::{Scheduler, TimedJob};
+pub use tasks::TaskService;

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use shopguard_core::audit::RecordClass;
 use shopguard_core::lists::ListKey;
@@ -13,7 +14,8 @@ use shopguard_storage::decision_segments::SegmentSettings;
 use shopguard_storage::embedded::EmbeddedStore;
 use shopguard_storage::snapshot::{FileSnapshots, SnapshotStore};
 use shopguard_storage::{
-    AuditLogStore, Backend, ListRecord, NewPolicyVersion, Scope, Store, StoreError,
+    AuditLogStore, Backend, ListRecord, NewPolicyVersion, ScheduleStore, Scope, Store, StoreError,
+    TaskStore,
 };
 
 use crate::actor::Actor;
@@ -26,6 +28,8 @@ use crate::keys::KeyService;
 use crate::lists::ListService;
 use crate::operators::OperatorService;
 use crate::policies::PolicyService;
+use crate::scheduler::{Scheduler, TimedJob};
+use crate::tasks::{TaskService, TASK_WORKERS};
 
 /// Why a node could not open.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +85,9 @@ pub struct App {
     pub data_keys: DataKeyService,
     /// Decisions (absent for administrative tools).
     pub decisions: Option<DecisionService>,
+    /// Durable tasks (run only by a serving node's workers).
+    pub tasks: TaskService,
+    schedule: Arc<dyn ScheduleStore>,
     store: Arc<dyn Store>,
     snapshots: Arc<dyn SnapshotStore>,
 }
@@ -169,7 +176,7 @@ fn load_lists(store: &dyn Store, registry: &ListRegistry, now: i64) -> Result<us
 impl App {
     /// Opens the embedded backend in the configured data folder for serving: decision log,
     /// audit log and snapshots included.
-    fn open_backend(config: &Config) -> Result<Backend, OpenError> {
+    fn open_backend(config: &Config) -> Result<(Backend, Arc<EmbeddedStore>), OpenError> {
         let store = Arc::new(EmbeddedStore::open_with(
             &config.data_dir,
             SegmentSettings {
@@ -178,11 +185,14 @@ impl App {
             },
         )?);
         let audit: Arc<dyn AuditLogStore> = Arc::new(AuditLog::open(&config.data_dir)?);
-        Ok(Backend {
+        Ok((
+            Backend {
+                store: store.clone(),
+                audit,
+                snapshots: Arc::new(FileSnapshots::new(&config.data_dir)),
+            },
             store,
-            audit,
-            snapshots: Arc::new(FileSnapshots::new(&config.data_dir)),
-        })
+        ))
     }
 
     fn assemble(
@@ -193,6 +203,7 @@ impl App {
         audit_log: Option<Arc<dyn AuditLogStore>>,
         engine: Arc<Engine>,
         log: Option<Arc<DecisionLog>>,
+        (task_store, schedule): (Arc<dyn TaskStore>, Arc<dyn ScheduleStore>),
     ) -> App {
         let outbox: Arc<dyn shopguard_storage::AuditOutbox> = store.clone();
         let audit = Arc::new(AuditService::new(audit_log, outbox, retention_of(&config)));
@@ -218,6 +229,8 @@ impl App {
             data_keys: DataKeyService::new(store.clone(), audit.clone()),
             decisions: log
                 .map(|log| DecisionService::new(engine.clone(), store.clone(), log, audit.clone())),
+            tasks: TaskService::new(task_store, audit.clone(), &config.data_dir),
+            schedule,
             audit,
             engine,
             config,
@@ -231,7 +244,7 @@ impl App {
     pub fn open(config: Config, default_policy: &str) -> Result<Opened, OpenError> {
         config.validate().map_err(OpenError::Config)?;
         let now = now_ms();
-        let backend = App::open_backend(&config)?;
+        let (backend, embedded) = App::open_backend(&config)?;
         let store = backend.store.clone();
 
         let registry = Arc::new(ListRegistry::new());
@@ -348,8 +361,10 @@ impl App {
             Some(backend.audit),
             engine,
             Some(log),
+            (embedded.clone(), embedded),
         );
         app.audit.drain()?;
+        app.tasks.resume_interrupted()?;
 
         let bootstrap_key_file = if app.keys.any()? {
             None
@@ -371,8 +386,10 @@ impl App {
             list_entries = entries,
             "engine ready"
         );
+        let app = Arc::new(app);
+        app.tasks.start_workers(Arc::downgrade(&app), TASK_WORKERS);
         Ok(Opened {
-            app: Arc::new(app),
+            app,
             bootstrap_key_file,
         })
     }
@@ -381,8 +398,8 @@ impl App {
     /// beside a serving node: no decision log, and the audit log only when no node holds it
     /// (otherwise the command's audit entries wait in the outbox for the node).
     pub fn open_admin(config: Config) -> Result<App, OpenError> {
-        let store: Arc<dyn Store> =
-            Arc::new(EmbeddedStore::open_for_administration(&config.data_dir)?);
+        let embedded = Arc::new(EmbeddedStore::open_for_administration(&config.data_dir)?);
+        let store: Arc<dyn Store> = embedded.clone();
         let audit_log: Option<Arc<dyn AuditLogStore>> = match AuditLog::open(&config.data_dir) {
             Ok(log) => Some(Arc::new(log)),
             Err(StoreError::Conflict(_)) => None,
@@ -399,6 +416,7 @@ impl App {
             audit_log,
             engine,
             None,
+            (embedded.clone(), embedded),
         );
         app.audit.drain()?;
         Ok(app)
@@ -407,7 +425,7 @@ impl App {
     /// Opens a stopped node's data folder with its decision log, for offline work on the
     /// log (re-encryption) through the services.
     pub fn open_offline(config: Config) -> Result<App, OpenError> {
-        let backend = App::open_backend(&config)?;
+        let (backend, embedded) = App::open_backend(&config)?;
         let engine = offline_engine()?;
         let followed = backend.store.last_list_change()?;
         let app = App::assemble(
@@ -418,6 +436,7 @@ impl App {
             Some(backend.audit),
             engine,
             None,
+            (embedded.clone(), embedded),
         );
         app.audit.drain()?;
         Ok(app)
@@ -433,6 +452,31 @@ impl App {
         self.decisions.as_ref().ok_or_else(|| {
             crate::ServiceError::Internal("this node was opened without its decision log".into())
         })
+    }
+
+    /// The scheduler of this node's timed work, over the stored schedule, with the
+    /// configured intervals, as of `now_ms`.
+    pub fn scheduler(&self, now_ms: i64) -> Result<Scheduler, crate::ServiceError> {
+        let config = &self.config;
+        Scheduler::open(
+            self.schedule.clone(),
+            &[
+                (TimedJob::Retention, Duration::from_secs(3_600)),
+                (
+                    TimedJob::AuditCheckpoint,
+                    Duration::from_secs(config.audit_checkpoint_seconds.max(1)),
+                ),
+                (
+                    TimedJob::Expiry,
+                    Duration::from_secs(config.expiry_interval_seconds.max(1)),
+                ),
+                (
+                    TimedJob::Snapshot,
+                    Duration::from_secs(config.snapshot_interval_seconds.max(1)),
+                ),
+            ],
+            now_ms,
+        )
     }
 
     /// Writes the engine's snapshot.

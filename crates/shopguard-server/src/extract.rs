@@ -112,32 +112,62 @@ impl<S: RequiredScope + Send + Sync> FromRequestParts<AppState> for Caller<S> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let invalid = || {
-            AppError::new(
-                ErrorCode::MissingOrInvalidApiKey,
-                "send a valid API key ('Authorization: Bearer sg_...') or session token ('Bearer sgs_...')",
-            )
-        };
-        let token = presented_token(parts).ok_or_else(invalid)?;
-        let principal = authenticate(state, token).await?.ok_or_else(invalid)?;
-        if !principal.grants(S::SCOPE) {
-            return Err(AppError::new(
-                ErrorCode::InsufficientScope,
-                format!("this route needs scope '{}'", S::SCOPE),
-            ));
-        }
-        if state.rate_limiter.check_key(&principal.id).is_err() {
-            state.metrics.rate_limited.inc();
-            return Err(AppError::new(
-                ErrorCode::RateLimited,
-                "rate limit exceeded for this caller; retry shortly",
-            ));
-        }
         Ok(Caller {
-            principal,
+            principal: checked_principal(parts, state, Some(S::SCOPE)).await?,
             scope: PhantomData,
         })
     }
+}
+
+/// An authenticated caller of a route open to every scope, whose service decides what each
+/// caller may see (tasks: admin, or who submitted them).
+pub struct Authenticated {
+    /// Who is calling.
+    pub principal: Arc<Principal>,
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Authenticated {
+            principal: checked_principal(parts, state, None).await?,
+        })
+    }
+}
+
+/// The caller's principal, once authenticated, holding `scope` when one is required, and
+/// within its rate limit.
+async fn checked_principal(
+    parts: &Parts,
+    state: &AppState,
+    scope: Option<Scope>,
+) -> Result<Arc<Principal>, AppError> {
+    let invalid = || {
+        AppError::new(
+                ErrorCode::MissingOrInvalidApiKey,
+                "send a valid API key ('Authorization: Bearer sg_...') or session token ('Bearer sgs_...')",
+            )
+    };
+    let token = presented_token(parts).ok_or_else(invalid)?;
+    let principal = authenticate(state, token).await?.ok_or_else(invalid)?;
+    if let Some(scope) = scope.filter(|scope| !principal.grants(*scope)) {
+        return Err(AppError::new(
+            ErrorCode::InsufficientScope,
+            format!("this route needs scope '{scope}'"),
+        ));
+    }
+    if state.rate_limiter.check_key(&principal.id).is_err() {
+        state.metrics.rate_limited.inc();
+        return Err(AppError::new(
+            ErrorCode::RateLimited,
+            "rate limit exceeded for this caller; retry shortly",
+        ));
+    }
+    Ok(principal)
 }
 
 /// The body as text when it is UTF-8, else an empty text (which no JSON parser accepts, so

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use shopguard_app::{App, OpenError, ServiceResult};
+use shopguard_app::{App, OpenError, ServiceResult, TimedJob};
 use shopguard_core::{Decision, Event};
 use shopguard_storage::decision_log::TryAppendError;
 use shopguard_storage::{DecisionRecord, LogBatch, RecordRef};
@@ -167,25 +167,24 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Open
     })
 }
 
-/// Periodic work: the audit outbox and checkpoints, policy and list changes made by other nodes,
-/// expiry, snapshots, retention. Runs until the process stops.
+/// Periodic work. Every second: the audit outbox, policy and list changes made by other nodes,
+/// metrics. Timed jobs (retention, audit checkpoints, expiry, snapshots) run when the
+/// node's persistent scheduler says they are due (see `shopguard_app::scheduler`): a job
+/// that fell due while the node was down runs once at start. Runs until the process stops.
 pub async fn maintenance_loop(state: AppState) {
     const TICK: Duration = Duration::from_secs(1);
     let mut tick = tokio::time::interval(TICK);
-    let expiry_every = Duration::from_secs(state.config.expiry_interval_seconds.max(1));
-    let snapshot_every = Duration::from_secs(state.config.snapshot_interval_seconds.max(1));
-    let checkpoint_every = Duration::from_secs(state.config.audit_checkpoint_seconds);
-    let retention_every = Duration::from_secs(3_600);
-    let mut last_expiry = Instant::now();
-    let mut last_snapshot = Instant::now();
-    let mut last_checkpoint = Instant::now();
-    let mut last_retention = Instant::now() - retention_every;
+    let scheduler = match state.run(|app| app.scheduler(now_ms())).await {
+        Ok(scheduler) => Some(Arc::new(scheduler)),
+        Err(error) => {
+            tracing::error!(error = ?error.0, "cannot read the schedule; timed jobs will not run");
+            None
+        }
+    };
     let mut checkpointed_size = state.app.audit.size();
     loop {
         tick.tick().await;
         let now = now_ms();
-        let due_checkpoint = last_checkpoint.elapsed() >= checkpoint_every;
-        let grown_from = checkpointed_size;
         let upkeep = state
             .run(move |app| {
                 app.audit.drain()?;
@@ -193,20 +192,11 @@ pub async fn maintenance_loop(state: AppState) {
                     tracing::info!(version, "caught up with a policy change");
                 }
                 app.lists.sync()?;
-                if due_checkpoint {
-                    return app.audit.checkpoint_if_grown(now, grown_from);
-                }
-                Ok(None)
+                Ok(())
             })
             .await;
-        match upkeep {
-            Ok(Some(size)) => {
-                checkpointed_size = size;
-                last_checkpoint = Instant::now();
-                tracing::debug!(size, "audit checkpoint signed");
-            }
-            Ok(None) => {}
-            Err(error) => tracing::error!(error = ?error.0, "upkeep failed"),
+        if let Err(error) = upkeep {
+            tracing::error!(error = ?error.0, "upkeep failed");
         }
         state
             .metrics
@@ -215,30 +205,59 @@ pub async fn maintenance_loop(state: AppState) {
         if let Ok(decisions) = state.app.decisions() {
             state.metrics.read_log_stats(decisions.log().stats());
         }
-        if last_expiry.elapsed() >= expiry_every {
-            last_expiry = Instant::now();
-            expire_engine_state(&state, now).await;
-        }
-        if last_snapshot.elapsed() >= snapshot_every {
-            last_snapshot = Instant::now();
-            save_snapshot(&state).await;
-        }
-        if last_retention.elapsed() >= retention_every {
-            last_retention = Instant::now();
-            let app = state.app.clone();
-            match tokio::task::spawn_blocking(move || app.purge_retained(now)).await {
-                Ok(Ok((decisions, entries, audit))) => {
-                    tracing::info!(
-                        decisions,
-                        list_entries = entries,
-                        audit_entries = audit,
-                        "retention purge done"
-                    )
+        let Some(scheduler) = &scheduler else {
+            continue;
+        };
+        for job in scheduler.due(now) {
+            match job {
+                TimedJob::Retention => purge_retained(&state, now).await,
+                TimedJob::AuditCheckpoint => {
+                    checkpointed_size = checkpoint(&state, now, checkpointed_size).await;
                 }
-                Ok(Err(error)) => tracing::error!(error = %error, "retention purge failed"),
-                Err(error) => tracing::error!(error = %error, "retention purge task failed"),
+                TimedJob::Expiry => expire_engine_state(&state, now).await,
+                TimedJob::Snapshot => save_snapshot(&state).await,
+            }
+            let scheduler = scheduler.clone();
+            let marked = tokio::task::spawn_blocking(move || scheduler.mark_run(job, now)).await;
+            if !matches!(marked, Ok(Ok(()))) {
+                tracing::error!(job = job.name(), "cannot record a timed job's run");
             }
         }
+    }
+}
+
+/// Signs an audit checkpoint when the log grew since `size`; returns the size covered.
+async fn checkpoint(state: &AppState, now: i64, size: u64) -> u64 {
+    match state
+        .run(move |app| app.audit.checkpoint_if_grown(now, size))
+        .await
+    {
+        Ok(Some(signed)) => {
+            tracing::debug!(size = signed, "audit checkpoint signed");
+            signed
+        }
+        Ok(None) => size,
+        Err(error) => {
+            tracing::error!(error = ?error.0, "audit checkpoint failed");
+            size
+        }
+    }
+}
+
+/// Deletes what is past retention.
+async fn purge_retained(state: &AppState, now: i64) {
+    let app = state.app.clone();
+    match tokio::task::spawn_blocking(move || app.purge_retained(now)).await {
+        Ok(Ok((decisions, entries, audit))) => {
+            tracing::info!(
+                decisions,
+                list_entries = entries,
+                audit_entries = audit,
+                "retention purge done"
+            )
+        }
+        Ok(Err(error)) => tracing::error!(error = %error, "retention purge failed"),
+        Err(error) => tracing::error!(error = %error, "retention purge task failed"),
     }
 }
 

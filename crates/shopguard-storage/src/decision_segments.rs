@@ -1065,6 +1065,20 @@ impl DecisionSegments {
     /// (and encrypts those written in the clear before encryption was on). Returns how many
     /// records changed; `progress(done, total)` is called per segment.
     pub fn reencrypt(&self, progress: &mut dyn FnMut(usize, usize)) -> StoreResult<u64> {
+        self.reencrypt_until(&mut |done, total| {
+            progress(done, total);
+            true
+        })
+    }
+
+    /// [`DecisionSegments::reencrypt`] that stops after the segment at which
+    /// `progress(done, total)` answers `false`. Each segment is rewritten whole (a new file
+    /// renamed over the old), so a stop or a crash between segments leaves every record
+    /// readable, and running it again changes only what is left.
+    pub fn reencrypt_until(
+        &self,
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> StoreResult<u64> {
         let Some(keyring) = self.keyring.clone() else {
             return Err(StoreError::Unavailable("field encryption (no keyring)"));
         };
@@ -1109,7 +1123,9 @@ impl DecisionSegments {
                 self.replace_sealed(segment.id, Some(Arc::new(rewritten)))?;
                 changed += changed_here;
             }
-            progress(done + 1, sealed.len());
+            if !progress(done + 1, sealed.len()) {
+                break;
+            }
         }
         sync_folder(&self.folder, "syncing the decision log folder")?;
         Ok(changed)

@@ -99,4 +99,15 @@ pub trait DecisionStore: Send + Sync {
     /// encrypts any written in the clear); returns how many records changed. `progress`
     /// hears (done, total) in units the backend chooses.
     fn reencrypt_decisions(&self, progress: &mut dyn FnMut(usize, usize)) -> StoreResult<u64>;
+    /// [`DecisionStore::reencrypt_decisions`] that may stop early: `progress(done, total)`
+    /// answers whether to go on. Stopping leaves every record readable, and a later call
+    /// changes only what is left. A backend without stop points runs to the end.
+    fn reencrypt_decisions_until(
+        &self,
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> StoreResult<u64> {
+        self.reencrypt_decisions(&mut |done, total| {
+            let _ = progress(done, total);
+        })
+    }
 }

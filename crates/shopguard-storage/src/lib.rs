@@ -13,6 +13,8 @@
 //! | [`AuditOutbox`] | audit entries written with their change, waiting for the log |
 //! | [`AuditLogStore`] | the tamper-evident audit log |
 //! | [`SnapshotStore`] | the engine's velocity snapshot |
+//! | [`TaskStore`] | durable tasks (long work, polled) |
+//! | [`ScheduleStore`] | the schedule of timed jobs |
 //!
 //! [`Store`] is every relational aggregate together, which a backend implements by
 //! implementing each one; [`Backend`] bundles a store with its audit log and snapshots.
@@ -53,7 +55,9 @@ pub mod operators;
 pub mod policies;
 pub mod postgres_audit;
 pub mod record_format;
+pub mod schedule;
 pub mod snapshot;
+pub mod tasks;
 
 use std::sync::Arc;
 
@@ -68,7 +72,9 @@ pub use lists::{ListChange, ListEntryRecord, ListRecord, ListStore};
 pub use log_batch::LogBatch;
 pub use operators::OperatorStore;
 pub use policies::{NewPolicyVersion, PolicyStore, PolicyVersion};
+pub use schedule::{ScheduleStore, ScheduledJob};
 pub use snapshot::SnapshotStore;
+pub use tasks::{TaskRecord, TaskStore};
 
 /// Every relational aggregate of a node's durable state. A backend implements each
 /// aggregate's trait; this one follows.

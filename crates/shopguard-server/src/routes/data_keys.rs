@@ -1,11 +1,13 @@
 //! `POST /v1/data-keys/rotate`, `POST /v1/data-keys/reencrypt`: field encryption keys.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
-use shopguard_api_types::{DataKeyRotation, ReencryptReport};
+use shopguard_api_types::{DataKeyRotation, Task};
 
 use crate::error::AppResult;
 use crate::extract::{Admin, Caller};
+use crate::routes::tasks::task_view;
 use crate::state::AppState;
 
 /// Makes a new data key the one that encrypts personal fields, without downtime; values
@@ -21,26 +23,19 @@ pub async fn rotate(
     Ok(Json(DataKeyRotation { active_key }))
 }
 
-/// Re-encrypts the personal fields of every logged decision with the active data key (and
-/// encrypts any written in the clear). Runs while the node keeps serving; progress goes to
-/// the log.
+/// Queues the re-encryption of every logged decision's personal fields with the active
+/// data key (and the encryption of any written in the clear), while the node keeps serving:
+/// `202` with the task to poll at `GET /v1/tasks/{id}` (progress in decision segments; the
+/// result holds `records_changed`).
 #[utoipa::path(post, path = "/v1/data-keys/reencrypt", tag = "data protection",
-    responses((status = 200, body = ReencryptReport)), security(("api_key" = ["admin"])))]
+    responses((status = 202, body = Task)), security(("api_key" = ["admin"])))]
 pub async fn reencrypt(
     State(state): State<AppState>,
     caller: Caller<Admin>,
-) -> AppResult<Json<ReencryptReport>> {
+) -> AppResult<(StatusCode, Json<Task>)> {
     let actor = caller.actor().clone();
-    let started = std::time::Instant::now();
-    let records_changed = state
-        .run(move |app| {
-            app.data_keys.reencrypt(&actor, &mut |done, total| {
-                tracing::info!(done, total, "re-encrypting decision segments");
-            })
-        })
+    let task = state
+        .run(move |app| app.tasks.submit_reencrypt(&actor))
         .await?;
-    Ok(Json(ReencryptReport {
-        records_changed,
-        seconds: started.elapsed().as_secs_f64(),
-    }))
+    Ok((StatusCode::ACCEPTED, Json(task_view(task))))
 }

@@ -5,13 +5,17 @@ use axum::http::StatusCode;
 use axum::Json;
 use shopguard_api_types::{
     AddListEntryRequest, ApiError, CreateListRequest, ImportProblem, ImportQuery, ImportReport,
-    ListEntriesQuery, ListEntry, ListEntryPage, ListIndex, ListInfo, RemoveListEntryQuery,
+    ListEntriesQuery, ListEntry, ListEntryPage, ListIndex, ListInfo, RemoveListEntryQuery, Task,
 };
-use shopguard_app::lists::{personal_class, ListSummary};
+use shopguard_app::lists::{personal_class, ImportOutcome, ListSummary};
+use shopguard_app::tasks::ImportAnswer;
 use shopguard_storage::ListEntryRecord;
+
+use axum::response::{IntoResponse, Response};
 
 use crate::error::AppResult;
 use crate::extract::{Caller, JsonBody, ListsWrite, Params, TextBody};
+use crate::routes::tasks::task_view;
 use crate::state::AppState;
 
 fn entry(record: ListEntryRecord) -> ListEntry {
@@ -132,35 +136,9 @@ pub async fn remove_entry(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Imports entries from text: one value per line; blank lines and `#` comments are skipped.
-/// Valid lines are added even when others are refused; the report lists the refused ones.
-#[utoipa::path(post, path = "/v1/lists/{name}/import", tag = "lists", params(("name" = String, Path, description = "list name"), ImportQuery),
-    request_body(content = String, content_type = "text/plain"),
-    responses((status = 200, body = ImportReport), (status = 404, body = ApiError)), security(("api_key" = ["lists:write"])))]
-pub async fn import_entries(
-    State(state): State<AppState>,
-    caller: Caller<ListsWrite>,
-    Path(name): Path<String>,
-    Params(query): Params<ImportQuery>,
-    TextBody(text): TextBody,
-) -> AppResult<Json<ImportReport>> {
-    let actor = caller.actor().clone();
-    let reason = query.reason.unwrap_or_else(|| "bulk import".to_owned());
-    let outcome = state
-        .run(move |app| {
-            app.lists.import(
-                &name,
-                &text,
-                query.ttl_seconds,
-                &reason,
-                &actor,
-                &mut |done, total| {
-                    tracing::debug!(done, total, "importing list entries");
-                },
-            )
-        })
-        .await?;
-    Ok(Json(ImportReport {
+/// What a finished import did, as the API reports it.
+fn import_report(outcome: ImportOutcome) -> ImportReport {
+    ImportReport {
         added: outcome.added,
         invalid_count: outcome.invalid_count,
         invalid: outcome
@@ -171,5 +149,33 @@ pub async fn import_entries(
                 message: problem.message,
             })
             .collect(),
-    }))
+    }
+}
+
+/// Imports entries from text: one value per line; blank lines and `#` comments are skipped.
+/// Valid lines are added even when others are refused; the report lists the refused ones.
+/// Up to 100,000 lines are imported at once (`200`); a larger text is queued as a task
+/// (`202`, poll `GET /v1/tasks/{id}`), whose result has the shape of an import report.
+#[utoipa::path(post, path = "/v1/lists/{name}/import", tag = "lists", params(("name" = String, Path, description = "list name"), ImportQuery),
+    request_body(content = String, content_type = "text/plain"),
+    responses((status = 200, body = ImportReport), (status = 202, body = Task), (status = 404, body = ApiError)), security(("api_key" = ["lists:write"])))]
+pub async fn import_entries(
+    State(state): State<AppState>,
+    caller: Caller<ListsWrite>,
+    Path(name): Path<String>,
+    Params(query): Params<ImportQuery>,
+    TextBody(text): TextBody,
+) -> AppResult<Response> {
+    let actor = caller.actor().clone();
+    let reason = query.reason.unwrap_or_else(|| "bulk import".to_owned());
+    let answer = state
+        .run(move |app| {
+            app.tasks
+                .import_list(&app.lists, &name, &text, query.ttl_seconds, &reason, &actor)
+        })
+        .await?;
+    Ok(match answer {
+        ImportAnswer::Done(outcome) => Json(import_report(outcome)).into_response(),
+        ImportAnswer::Queued(task) => (StatusCode::ACCEPTED, Json(task_view(task))).into_response(),
+    })
 }

@@ -9,6 +9,7 @@ pub mod lists;
 pub mod operators;
 pub mod ops;
 pub mod policy;
+pub mod tasks;
 
 use std::time::Instant;
 
@@ -96,6 +97,9 @@ pub fn router(state: AppState) -> Router {
             post(operators::disable_operator),
         )
         .route("/v1/data-keys/reencrypt", post(data_keys::reencrypt))
+        .route("/v1/tasks", get(tasks::list_tasks))
+        .route("/v1/tasks/{id}", get(tasks::get_task))
+        .route("/v1/tasks/{id}/cancel", post(tasks::cancel_task))
         .layer(DefaultBodyLimit::max(body_limit))
         .route(
             "/v1/lists/{name}/import",

@@ -11,6 +11,7 @@ mod ops;
 mod policy;
 mod privacy;
 mod restart;
+mod tasks;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

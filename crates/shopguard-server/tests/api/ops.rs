@@ -76,7 +76,10 @@ async fn health_metrics_and_openapi_are_served() {
             "/v1/policy/check",
             "/v1/policy/rollback",
             "/v1/policy/versions",
-            "/v1/policy/versions/{version}/approve"
+            "/v1/policy/versions/{version}/approve",
+            "/v1/tasks",
+            "/v1/tasks/{id}",
+            "/v1/tasks/{id}/cancel"
         ]
     );
     assert!(document["components"]["schemas"]["Decision"].is_object());

@@ -99,11 +99,13 @@ async fn data_keys_rotate_and_records_are_reencrypted_while_serving() {
         .await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
     assert_eq!(rotated["active_key"], 2);
-    let (status, report) = app
+    let (status, task) = app
         .admin(Method::POST, "/v1/data-keys/reencrypt", Value::Null)
         .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
-    assert_eq!(report["records_changed"], 1);
+    assert_eq!(status, StatusCode::ACCEPTED, "{task}");
+    let admin = app.admin_key.clone();
+    let ended = app.task_ended(&admin, task["id"].as_str().unwrap()).await;
+    assert_eq!(ended["result"]["records_changed"], 1, "{ended}");
     let (_, listed) = app
         .admin(
             Method::GET,

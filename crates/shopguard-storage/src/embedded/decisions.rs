@@ -106,4 +106,105 @@ impl DecisionStore for EmbeddedStore {
     fn reencrypt_decisions(&self, progress: &mut dyn FnMut(usize, usize)) -> StoreResult<u64> {
         self.decisions()?.reencrypt(progress)
     }
+
+    fn reencrypt_decisions_until(
+        &self,
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> StoreResult<u64> {
+        self.decisions()?.reencrypt_until(progress)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use shopguard_core::audit::{AuditContent, RecordClass};
+    use shopguard_core::{Engine, Event, EventInput, EventKind, ListRegistry};
+
+    use super::*;
+    use crate::data_keys::DataKeyStore;
+    use crate::decision_segments::SegmentSettings;
+    use crate::{LogBatch, NewAuditEntry};
+
+    fn registration(engine: &Engine, n: i64) -> DecisionRecord {
+        let event = Event::try_from_input(
+            EventInput {
+                kind: Some(EventKind::Register),
+                user_id: Some(format!("user{n}")),
+                ip: Some("192.0.2.1".into()),
+                phone: Some("+86 13812341234".into()),
+                email: Some(format!("user{n}@example.com")),
+                occurred_at_ms: Some(1_000 + n),
+                ..EventInput::default()
+            },
+            1_000 + n,
+            || format!("event-{n}"),
+        )
+        .unwrap();
+        let decision = engine.decide(&event, format!("d{n}"));
+        DecisionRecord { decision, event }
+    }
+
+    /// Re-encryption that is asked to stop after the first segment leaves the rest under
+    /// the old key, every record readable, and a second run changes only what is left.
+    #[test]
+    fn reencryption_stops_between_segments_and_a_second_run_finishes_the_rest() {
+        let folder = tempfile::tempdir().unwrap();
+        let engine = Engine::new(
+            "[policy]\nname = \"test\"\n",
+            1,
+            Arc::new(ListRegistry::new()),
+        )
+        .unwrap();
+        let store = EmbeddedStore::open_with(
+            folder.path(),
+            SegmentSettings {
+                segment_bytes: 4_096,
+                sync_each_batch: false,
+            },
+        )
+        .unwrap();
+        for batch in 0..6 {
+            let records: Vec<DecisionRecord> = (0..10)
+                .map(|n| registration(&engine, batch * 10 + n))
+                .collect();
+            store
+                .append_decisions(&[LogBatch::of(store.log_sealer(), &records).unwrap()])
+                .unwrap();
+        }
+        let audit = |_: u32| NewAuditEntry {
+            at_ms: 1,
+            class: RecordClass::AccessControl,
+            content: AuditContent {
+                actor: "test".into(),
+                action: "data_key.rotate".into(),
+                object: "data_key".into(),
+                detail: serde_json::Value::Null,
+            },
+        };
+        assert_eq!(store.rotate_data_key(5, &audit).unwrap(), 2);
+
+        let mut calls = Vec::new();
+        let first = store
+            .reencrypt_decisions_until(&mut |done, total| {
+                calls.push((done, total));
+                false
+            })
+            .unwrap();
+        assert_eq!(calls.len(), 1, "stopped after the first segment");
+        let total_segments = calls[0].1;
+        assert!(total_segments > 1, "the fixture spans several segments");
+        assert!(first > 0 && first < 60, "only part was changed: {first}");
+        let read = store.decision("d59").unwrap().unwrap();
+        assert_eq!(read.event.phone.as_deref(), Some("+86 13812341234"));
+
+        let second = store.reencrypt_decisions_until(&mut |_, _| true).unwrap();
+        assert_eq!(
+            first + second,
+            60,
+            "the second run changed only what was left"
+        );
+        assert_eq!(store.reencrypt_decisions(&mut |_, _| {}).unwrap(), 0);
+    }
 }

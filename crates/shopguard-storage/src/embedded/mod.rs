@@ -27,6 +27,7 @@ mod decisions;
 mod lists;
 mod operators;
 mod policies;
+mod tasks;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
@@ -35,7 +36,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_data_keys.sql"),
     include_str!("../../migrations/0005_operators.sql"),
     include_str!("../../migrations/0006_policy_approval.sql"),
-    include_str!("../../migrations/0007_list_changes.sql"),
+    include_str!("../../migrations/0007_tasks.sql"),
+    include_str!("../../migrations/0008_list_changes.sql"),
 ];
 const READERS: usize = 4;
 

@@ -1,0 +1,268 @@
+//! The scheduler of timed work: one persistent schedule of named jobs, each with its
+//! interval, when it last ran and when it is next due.
+//!
+//! # Rules
+//! - A job is due when its next due time has come ([`Scheduler::due`]); once it has run,
+//!   [`Scheduler::mark_run`] stores the run and makes it due one interval *after that run*.
+//!   A job that fell due while the node was down is therefore due once at start and runs
+//!   once, not once per missed interval (catch-up without a burst).
+//! - The schedule is stored ([`ScheduleStore`]): a restart neither resets the clocks (an
+//!   hourly job does not wait another hour after each restart) nor runs everything anew.
+//! - A job seen for the first time is due one interval from now, except those that run at
+//!   a node's first start ([`TimedJob::runs_at_first_start`]).
+//! - When a job's configured interval changes, its next due time is recomputed from its
+//!   last run.
+//!
+//! The scheduler decides what is due; its caller (the server's maintenance loop) runs the
+//! jobs. Every method takes the time, so tests drive the clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use shopguard_storage::{ScheduleStore, ScheduledJob};
+
+use crate::error::ServiceResult;
+
+/// A timed job. Stored by [`TimedJob::name`], which never changes once released.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimedJob {
+    /// Deletes decisions, expired list entries and audit content past retention (hourly).
+    Retention,
+    /// Signs an audit checkpoint when the log grew.
+    AuditCheckpoint,
+    /// Drops idle feature keys and expired list entries from memory.
+    Expiry,
+    /// Writes the engine's velocity snapshot.
+    Snapshot,
+}
+
+impl TimedJob {
+    /// Every job.
+    pub const ALL: [TimedJob; 4] = [
+        TimedJob::Retention,
+        TimedJob::AuditCheckpoint,
+        TimedJob::Expiry,
+        TimedJob::Snapshot,
+    ];
+
+    /// The stored name (explicit; pinned by a test).
+    pub const fn name(self) -> &'static str {
+        match self {
+            TimedJob::Retention => "retention",
+            TimedJob::AuditCheckpoint => "audit_checkpoint",
+            TimedJob::Expiry => "expiry",
+            TimedJob::Snapshot => "snapshot",
+        }
+    }
+
+    /// Whether the job is due at once the first time a node starts (retention: a node
+    /// started on old data purges it without waiting an hour).
+    pub const fn runs_at_first_start(self) -> bool {
+        matches!(self, TimedJob::Retention)
+    }
+}
+
+fn millis(interval: Duration) -> i64 {
+    i64::try_from(interval.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1)
+}
+
+/// The scheduler.
+pub struct Scheduler {
+    store: Arc<dyn ScheduleStore>,
+    jobs: Mutex<Vec<(TimedJob, ScheduledJob)>>,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("jobs", &*self.jobs.lock())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scheduler {
+    /// Loads the schedule and brings it in line with `intervals` at `now_ms`: new jobs
+    /// are added, changed intervals recomputed, and the result stored. Stored jobs this
+    /// build does not know are left alone.
+    pub fn open(
+        store: Arc<dyn ScheduleStore>,
+        intervals: &[(TimedJob, Duration)],
+        now_ms: i64,
+    ) -> ServiceResult<Scheduler> {
+        let stored = store.scheduled_jobs()?;
+        let mut jobs = Vec::with_capacity(intervals.len());
+        for &(job, interval) in intervals {
+            let interval_ms = millis(interval);
+            let known = stored.iter().find(|entry| entry.name == job.name());
+            let entry = match known {
+                Some(entry) if entry.interval_ms == interval_ms => entry.clone(),
+                Some(entry) => ScheduledJob {
+                    interval_ms,
+                    next_due_at_ms: entry
+                        .last_run_at_ms
+                        .unwrap_or(now_ms)
+                        .saturating_add(interval_ms),
+                    ..entry.clone()
+                },
+                None => ScheduledJob {
+                    name: job.name().to_owned(),
+                    interval_ms,
+                    last_run_at_ms: None,
+                    next_due_at_ms: if job.runs_at_first_start() {
+                        now_ms
+                    } else {
+                        now_ms.saturating_add(interval_ms)
+                    },
+                },
+            };
+            if known != Some(&entry) {
+                store.put_scheduled_job(&entry)?;
+            }
+            jobs.push((job, entry));
+        }
+        Ok(Scheduler {
+            store,
+            jobs: Mutex::new(jobs),
+        })
+    }
+
+    /// The jobs due at `now_ms`, each once however long it has been due.
+    pub fn due(&self, now_ms: i64) -> Vec<TimedJob> {
+        self.jobs
+            .lock()
+            .iter()
+            .filter(|(_, entry)| entry.next_due_at_ms <= now_ms)
+            .map(|(job, _)| *job)
+            .collect()
+    }
+
+    /// Records that `job` ran at `at_ms` (successfully or not: a failing job waits its
+    /// interval rather than running every tick); it is next due one interval later.
+    pub fn mark_run(&self, job: TimedJob, at_ms: i64) -> ServiceResult<()> {
+        let mut jobs = self.jobs.lock();
+        let Some((_, entry)) = jobs.iter_mut().find(|(known, _)| *known == job) else {
+            return Ok(());
+        };
+        let next = ScheduledJob {
+            last_run_at_ms: Some(at_ms),
+            next_due_at_ms: at_ms.saturating_add(entry.interval_ms),
+            ..entry.clone()
+        };
+        self.store.put_scheduled_job(&next)?;
+        *entry = next;
+        Ok(())
+    }
+
+    /// A job's place in the schedule.
+    pub fn job(&self, job: TimedJob) -> Option<ScheduledJob> {
+        self.jobs
+            .lock()
+            .iter()
+            .find(|(known, _)| *known == job)
+            .map(|(_, entry)| entry.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shopguard_storage::embedded::EmbeddedStore;
+
+    const HOUR: i64 = 3_600_000;
+
+    fn intervals() -> Vec<(TimedJob, Duration)> {
+        vec![
+            (TimedJob::Retention, Duration::from_secs(3_600)),
+            (TimedJob::Snapshot, Duration::from_secs(30)),
+        ]
+    }
+
+    fn store(folder: &std::path::Path) -> Arc<dyn ScheduleStore> {
+        Arc::new(EmbeddedStore::open_for_administration(folder).unwrap())
+    }
+
+    #[test]
+    fn job_names_are_pinned() {
+        let names: Vec<&str> = TimedJob::ALL.iter().map(|job| job.name()).collect();
+        assert_eq!(
+            names,
+            vec!["retention", "audit_checkpoint", "expiry", "snapshot"]
+        );
+    }
+
+    #[test]
+    fn a_first_start_runs_retention_at_once_and_the_rest_after_one_interval() {
+        let folder = tempfile::tempdir().unwrap();
+        let scheduler = Scheduler::open(store(folder.path()), &intervals(), 1_000).unwrap();
+        assert_eq!(scheduler.due(1_000), vec![TimedJob::Retention]);
+        scheduler.mark_run(TimedJob::Retention, 1_000).unwrap();
+        assert!(scheduler.due(30_999).is_empty());
+        assert_eq!(scheduler.due(31_000), vec![TimedJob::Snapshot]);
+        assert_eq!(scheduler.due(1_000 + HOUR).len(), 2);
+    }
+
+    #[test]
+    fn a_job_due_during_downtime_runs_once_at_start_not_once_per_missed_interval() {
+        let folder = tempfile::tempdir().unwrap();
+        let start = 10 * HOUR;
+        {
+            let scheduler = Scheduler::open(store(folder.path()), &intervals(), start).unwrap();
+            scheduler.mark_run(TimedJob::Retention, start).unwrap();
+        }
+        // The node was down for ten hours: ten retention runs were missed.
+        let back = start + 10 * HOUR + 5;
+        let scheduler = Scheduler::open(store(folder.path()), &intervals(), back).unwrap();
+        let due = scheduler.due(back);
+        assert_eq!(
+            due.iter()
+                .filter(|job| **job == TimedJob::Retention)
+                .count(),
+            1
+        );
+        for job in due {
+            scheduler.mark_run(job, back).unwrap();
+        }
+        // Run once, it is not due again on the next ticks.
+        assert!(scheduler.due(back + 1).is_empty());
+        assert!(scheduler.due(back + 29_999).is_empty());
+        assert_eq!(
+            scheduler.job(TimedJob::Retention).unwrap().next_due_at_ms,
+            back + HOUR
+        );
+    }
+
+    #[test]
+    fn the_last_run_survives_reopening_and_a_restart_does_not_reset_the_clock() {
+        let folder = tempfile::tempdir().unwrap();
+        {
+            let scheduler = Scheduler::open(store(folder.path()), &intervals(), 0).unwrap();
+            scheduler.mark_run(TimedJob::Retention, 500).unwrap();
+        }
+        // Restarted twenty minutes later: retention is still due at 500 + one hour.
+        let scheduler = Scheduler::open(store(folder.path()), &intervals(), 20 * 60_000).unwrap();
+        let retention = scheduler.job(TimedJob::Retention).unwrap();
+        assert_eq!(retention.last_run_at_ms, Some(500));
+        assert_eq!(retention.next_due_at_ms, 500 + HOUR);
+        assert!(!scheduler.due(HOUR).contains(&TimedJob::Retention));
+        assert!(scheduler.due(500 + HOUR).contains(&TimedJob::Retention));
+    }
+
+    #[test]
+    fn a_changed_interval_counts_from_the_last_run() {
+        let folder = tempfile::tempdir().unwrap();
+        {
+            let scheduler = Scheduler::open(store(folder.path()), &intervals(), 0).unwrap();
+            scheduler.mark_run(TimedJob::Snapshot, 100).unwrap();
+        }
+        let shorter = vec![(TimedJob::Snapshot, Duration::from_secs(10))];
+        let scheduler = Scheduler::open(store(folder.path()), &shorter, 200).unwrap();
+        assert_eq!(
+            scheduler.job(TimedJob::Snapshot).unwrap().next_due_at_ms,
+            10_100
+        );
+        assert!(scheduler.job(TimedJob::Retention).is_none());
+    }
+}
