@@ -29,6 +29,10 @@
 //! run them on a blocking thread (see `docs/decisions/0003-storage.md` and
 //! `docs/decisions/0007-decision-log-segments.md`).
 //!
+//! [`postgres::PostgresStore`] keeps every relational aggregate, the decision log included, in
+//! one schema of a PostgreSQL database that several nodes may share (see
+//! `docs/decisions/0019-postgresql-backend.md`).
+//!
 //! The decision log ([`decision_log::DecisionLog`]) is written off the request path by one
 //! thread that groups records into batches.
 #![warn(missing_docs)]
@@ -48,6 +52,7 @@ mod files;
 pub mod frames;
 pub mod keyring;
 pub mod lists;
+pub mod postgres;
 pub mod log_batch;
 pub mod operators;
 pub mod policies;
