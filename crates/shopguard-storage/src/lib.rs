@@ -52,10 +52,10 @@ mod files;
 pub mod frames;
 pub mod keyring;
 pub mod lists;
-pub mod postgres;
 pub mod log_batch;
 pub mod operators;
 pub mod policies;
+pub mod postgres;
 pub mod record_format;
 pub mod snapshot;
 

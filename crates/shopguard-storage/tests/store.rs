@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 use shopguard_core::{Engine, Event, EventInput, EventKind, ListRegistry};
 use shopguard_storage::{
-    DataKeyStore, DecisionQuery, DecisionRecord, DecisionStore, LogBatch, Store,
-    StoreError,
+    DataKeyStore, DecisionQuery, DecisionRecord, DecisionStore, LogBatch, Store, StoreError,
 };
 
 const POLICY: &str = r#"
@@ -133,14 +132,20 @@ impl suite::FixtureBackend for PostgresFixture {
     }
 
     fn snapshots(&self, node: &str) -> Box<dyn shopguard_storage::SnapshotStore> {
-        Box::new(self.snapshot_store.get_or_init(|| self.open_store()).snapshots(node))
+        Box::new(
+            self.snapshot_store
+                .get_or_init(|| self.open_store())
+                .snapshots(node),
+        )
     }
 }
 
 impl Drop for PostgresFixture {
     fn drop(&mut self) {
         drop(self.snapshot_store.take());
-        if let Err(error) = shopguard_storage::postgres::PostgresStore::drop_schema(&self.url, &self.schema) {
+        if let Err(error) =
+            shopguard_storage::postgres::PostgresStore::drop_schema(&self.url, &self.schema)
+        {
             eprintln!("could not drop test schema {}: {error}", self.schema);
         }
     }
@@ -152,6 +157,173 @@ fn postgres_fixture() -> suite::Fixture {
 
 mod postgres {
     crate::suite::store_test_suite!(super::postgres_fixture);
+}
+
+/// What only the PostgreSQL backend promises.
+mod postgres_only {
+    use super::*;
+    use shopguard_core::ListKind;
+    use shopguard_storage::keyring::LocalMasterKey;
+    use shopguard_storage::postgres::{PostgresSettings, PostgresStore};
+    use shopguard_storage::{ListRecord, ListStore};
+
+    fn master() -> Box<LocalMasterKey> {
+        Box::new(LocalMasterKey::from_bytes(&[7u8; 32]))
+    }
+
+    fn sql(fixture: &PostgresFixture) -> ::postgres::Client {
+        ::postgres::Client::connect(&fixture.url, ::postgres::NoTls).unwrap()
+    }
+
+    #[test]
+    fn nodes_opening_a_new_schema_together_migrate_it_once_and_share_one_data_key() {
+        let fixture = PostgresFixture::new();
+        let stores: Vec<PostgresStore> = std::thread::scope(|scope| {
+            let openers: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| fixture.open_store()))
+                .collect();
+            openers
+                .into_iter()
+                .map(|opener| opener.join().unwrap())
+                .collect()
+        });
+        let mut client = sql(&fixture);
+        let schema = &fixture.schema;
+        let migrations: i64 = client
+            .query_one(
+                &format!("SELECT count(*) FROM {schema}.schema_migrations"),
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        let keys: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {schema}.data_keys"), &[])
+            .unwrap()
+            .get(0);
+        assert_eq!((migrations, keys), (1, 1));
+        let sealed = stores[0].keyring().unwrap().seal("secret").unwrap();
+        assert_eq!(
+            stores[3].keyring().unwrap().open(&sealed).unwrap(),
+            "secret"
+        );
+    }
+
+    #[test]
+    fn a_retried_batch_stores_its_decisions_once() {
+        let fixture = PostgresFixture::new();
+        let store = fixture.open_store();
+        store
+            .ensure_list(
+                &ListRecord {
+                    name: "ip_watch".into(),
+                    kind: ListKind::Ip,
+                    description: String::new(),
+                    created_at_ms: 0,
+                },
+                &suite::audit("list.create", "l"),
+            )
+            .unwrap();
+        let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        let records: Vec<DecisionRecord> = (0..10)
+            .map(|n| {
+                record(
+                    &engine,
+                    "alice",
+                    "192.0.2.1",
+                    500.0,
+                    1_000 + n,
+                    &format!("r{n}"),
+                )
+            })
+            .collect();
+        let batch = LogBatch::of(Some(store.keyring().unwrap()), &records).unwrap();
+        store
+            .append_decisions(std::slice::from_ref(&batch))
+            .unwrap();
+        store
+            .append_decisions(std::slice::from_ref(&batch))
+            .unwrap();
+        assert_eq!(store.decision_count().unwrap(), 10);
+        assert_eq!(store.query_alerts(None, None, 100).unwrap().len(), 10);
+    }
+
+    #[test]
+    fn personal_fields_are_sealed_in_the_table() {
+        let fixture = PostgresFixture::new();
+        let store = fixture.open_store();
+        let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        let mut one = record(&engine, "alice", "192.0.2.1", 5.0, 1_000, "p1");
+        one.event.phone = Some("+86 13812341234".into());
+        store
+            .append_decisions(&[
+                LogBatch::of(Some(store.keyring().unwrap()), &[one.clone()]).unwrap()
+            ])
+            .unwrap();
+        let stored: Vec<u8> = sql(&fixture)
+            .query_one(
+                &format!("SELECT record FROM {}.decisions", fixture.schema),
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        let text = String::from_utf8_lossy(&stored);
+        assert!(
+            !text.contains("13812341234") && text.contains("enc1.1."),
+            "{text}"
+        );
+        assert_eq!(store.decision("p1").unwrap().unwrap(), one);
+    }
+
+    #[test]
+    fn a_schema_newer_than_this_build_is_refused() {
+        let fixture = PostgresFixture::new();
+        drop(fixture.open_store());
+        sql(&fixture)
+            .execute(
+                &format!(
+                    "INSERT INTO {}.schema_migrations (version, name) VALUES (999, 'future')",
+                    fixture.schema
+                ),
+                &[],
+            )
+            .unwrap();
+        let master = LocalMasterKey::from_bytes(&[7u8; 32]);
+        let error =
+            PostgresStore::open(&fixture.url, &fixture.schema, Box::new(master)).unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_wrong_master_key_is_refused_at_open() {
+        let fixture = PostgresFixture::new();
+        drop(fixture.open_store());
+        let wrong = LocalMasterKey::from_bytes(&[8u8; 32]);
+        assert!(PostgresStore::open(&fixture.url, &fixture.schema, Box::new(wrong)).is_err());
+    }
+
+    #[test]
+    fn a_schema_name_that_is_not_a_plain_identifier_is_refused() {
+        let error =
+            PostgresStore::open(&postgres_url(), "x; DROP SCHEMA public", master()).unwrap_err();
+        assert!(matches!(error, StoreError::Conflict(_)), "{error}");
+    }
+
+    #[test]
+    fn an_unreachable_server_is_a_retryable_error_naming_no_driver_type() {
+        let settings = PostgresSettings {
+            connect_timeout: std::time::Duration::from_millis(500),
+            ..PostgresSettings::default()
+        };
+        let error = PostgresStore::open_with(
+            "postgres://postgres@127.0.0.1:1/test",
+            "sg_nowhere",
+            master(),
+            settings,
+        )
+        .unwrap_err();
+        assert!(error.is_retryable(), "{error}");
+        assert!(matches!(error, StoreError::Backend { .. }));
+    }
 }
 
 mod decision_segments {
@@ -507,9 +679,12 @@ mod field_encryption {
         assert_eq!(read.event.email.as_deref(), Some("user3@example.com"));
         assert_eq!(read.event.attrs["id_number"], "110101199003071234");
 
-        assert_eq!(store
-            .rotate_data_key(5, &|id| crate::suite::audit("key.rotate", &id.to_string()))
-            .unwrap(), 2);
+        assert_eq!(
+            store
+                .rotate_data_key(5, &|id| crate::suite::audit("key.rotate", &id.to_string()))
+                .unwrap(),
+            2
+        );
         let second: Vec<DecisionRecord> = (20..30)
             .map(|n| registration(&engine, n, &format!("b{n}")))
             .collect();

@@ -55,7 +55,11 @@ impl DataKeyStore for PostgresStore {
         Ok(self.keyring.clone())
     }
 
-    fn rotate_data_key(&self, now_ms: i64, audit: &dyn Fn(u32) -> NewAuditEntry) -> StoreResult<u32> {
+    fn rotate_data_key(
+        &self,
+        now_ms: i64,
+        audit: &dyn Fn(u32) -> NewAuditEntry,
+    ) -> StoreResult<u32> {
         let operation = "rotating the data key";
         let (id, key) = self.audited(operation, |transaction| {
             // Numbered under a table lock, so that two nodes rotating at once do not collide.

@@ -88,7 +88,10 @@ impl PostgresStore {
             let times: Vec<i64> = chunk.iter().map(|alert| alert.created_at_ms).collect();
             let severities: Vec<&str> = chunk.iter().map(|alert| alert.severity.as_str()).collect();
             let rules: Vec<&str> = chunk.iter().map(|alert| alert.rule_id.as_str()).collect();
-            let decisions: Vec<&str> = chunk.iter().map(|alert| alert.decision_id.as_str()).collect();
+            let decisions: Vec<&str> = chunk
+                .iter()
+                .map(|alert| alert.decision_id.as_str())
+                .collect();
             let users: Vec<&str> = chunk.iter().map(|alert| alert.user_id.as_str()).collect();
             let ips: Vec<Option<&str>> = chunk.iter().map(|alert| alert.ip.as_deref()).collect();
             let messages: Vec<&str> = chunk.iter().map(|alert| alert.message.as_str()).collect();
@@ -305,12 +308,12 @@ impl DecisionStore for PostgresStore {
                 let mut record = decode(row.get(1), operation)?;
                 if reseal(&mut record.event, &self.keyring)? {
                     let mut body = Vec::new();
-                    encode_record(&mut body, &record.decision, &record.event).map_err(
-                        |error| StoreError::Corrupt {
+                    encode_record(&mut body, &record.decision, &record.event).map_err(|error| {
+                        StoreError::Corrupt {
                             operation,
                             detail: error.to_string(),
-                        },
-                    )?;
+                        }
+                    })?;
                     seqs.push(row.get::<_, i64>(0));
                     records.push(body);
                 }

@@ -44,10 +44,20 @@ pub(super) fn upsert_entries<'a>(
         .collect();
     for chunk in unique.chunks(UPSERT_CHUNK) {
         let lists: Vec<&str> = chunk.iter().map(|(list, _)| *list).collect();
-        let values: Vec<&str> = chunk.iter().map(|(_, entry)| entry.value.as_str()).collect();
-        let expiries: Vec<Option<i64>> = chunk.iter().map(|(_, entry)| entry.expires_at_ms).collect();
-        let added_by: Vec<&str> = chunk.iter().map(|(_, entry)| entry.added_by.as_str()).collect();
-        let reasons: Vec<&str> = chunk.iter().map(|(_, entry)| entry.reason.as_str()).collect();
+        let values: Vec<&str> = chunk
+            .iter()
+            .map(|(_, entry)| entry.value.as_str())
+            .collect();
+        let expiries: Vec<Option<i64>> =
+            chunk.iter().map(|(_, entry)| entry.expires_at_ms).collect();
+        let added_by: Vec<&str> = chunk
+            .iter()
+            .map(|(_, entry)| entry.added_by.as_str())
+            .collect();
+        let reasons: Vec<&str> = chunk
+            .iter()
+            .map(|(_, entry)| entry.reason.as_str())
+            .collect();
         let created: Vec<i64> = chunk.iter().map(|(_, entry)| entry.created_at_ms).collect();
         client
             .execute(
@@ -126,12 +136,21 @@ impl ListStore for PostgresStore {
     ) -> StoreResult<()> {
         let operation = "adding list entries";
         self.audited(operation, |transaction| {
-            upsert_entries(transaction, entries.iter().map(|entry| (list, entry)), operation)?;
+            upsert_entries(
+                transaction,
+                entries.iter().map(|entry| (list, entry)),
+                operation,
+            )?;
             Ok(((), Some(audit.clone())))
         })
     }
 
-    fn remove_list_entry(&self, list: &str, value: &str, audit: &NewAuditEntry) -> StoreResult<bool> {
+    fn remove_list_entry(
+        &self,
+        list: &str,
+        value: &str,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool> {
         let operation = "removing a list entry";
         self.audited(operation, |transaction| {
             let changed = transaction

@@ -136,13 +136,13 @@ fn connection_config(
             "schema name '{schema}' is not a lowercase identifier of at most 63 characters"
         )));
     }
-    let mut config: postgres::Config = url.parse().map_err(|error: postgres::Error| {
-        StoreError::Backend {
-            operation: "reading the postgresql url",
-            message: error.to_string(),
-            retryable: false,
-        }
-    })?;
+    let mut config: postgres::Config =
+        url.parse()
+            .map_err(|error: postgres::Error| StoreError::Backend {
+                operation: "reading the postgresql url",
+                message: error.to_string(),
+                retryable: false,
+            })?;
     config
         .options(&format!("-c search_path={schema}"))
         .application_name("shopguard")
@@ -295,7 +295,10 @@ fn migrate(
             detail: format!("schema version {current} is newer than this build knows ({known})"),
         });
     }
-    for (version, name, sql) in MIGRATIONS.iter().filter(|(version, _, _)| *version > current) {
+    for (version, name, sql) in MIGRATIONS
+        .iter()
+        .filter(|(version, _, _)| *version > current)
+    {
         transaction.batch_execute(sql).map_err(db(operation))?;
         transaction
             .execute(
@@ -343,7 +346,15 @@ mod tests {
         for good in ["shopguard", "sg_test_1", "_x"] {
             assert!(valid_schema(good), "{good}");
         }
-        for bad in ["", "Shop", "a-b", "a;drop", "1abc", "pg_catalog", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "Shop",
+            "a-b",
+            "a;drop",
+            "1abc",
+            "pg_catalog",
+            &"a".repeat(64),
+        ] {
             assert!(!valid_schema(bad), "{bad}");
         }
     }

@@ -89,7 +89,10 @@ impl OperatorStore for PostgresStore {
         let operation = "reading an operator";
         let row = self
             .client(operation)?
-            .query_opt(&format!("{OPERATOR_COLUMNS} WHERE username = $1"), &[&username])
+            .query_opt(
+                &format!("{OPERATOR_COLUMNS} WHERE username = $1"),
+                &[&username],
+            )
             .map_err(db(operation))?;
         row.map(|row| self.operator_from_row(&row)).transpose()
     }
@@ -98,12 +101,20 @@ impl OperatorStore for PostgresStore {
         let operation = "listing operators";
         let rows = self
             .client(operation)?
-            .query(&format!("{OPERATOR_COLUMNS} ORDER BY username COLLATE \"C\""), &[])
+            .query(
+                &format!("{OPERATOR_COLUMNS} ORDER BY username COLLATE \"C\""),
+                &[],
+            )
             .map_err(db(operation))?;
         rows.iter().map(|row| self.operator_from_row(row)).collect()
     }
 
-    fn disable_operator(&self, username: &str, at_ms: i64, audit: &NewAuditEntry) -> StoreResult<bool> {
+    fn disable_operator(
+        &self,
+        username: &str,
+        at_ms: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool> {
         let operation = "disabling an operator";
         self.audited(operation, |transaction| {
             let changed = transaction

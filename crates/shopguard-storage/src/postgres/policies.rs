@@ -9,7 +9,8 @@ use super::{db, PostgresStore};
 use crate::policies::{NewPolicyVersion, PolicyStore, PolicyVersion};
 use crate::{NewAuditEntry, StoreError, StoreResult};
 
-const COLUMNS: &str = "version, source, sha256, author, comment, created_at_ms, pending_approval, approved_by";
+const COLUMNS: &str =
+    "version, source, sha256, author, comment, created_at_ms, pending_approval, approved_by";
 
 fn policy_from_row(row: &Row) -> PolicyVersion {
     PolicyVersion {

@@ -149,7 +149,13 @@ fn log_forty(store: &dyn Store) -> Vec<DecisionRecord> {
     let records: Vec<DecisionRecord> = (0..40)
         .map(|n| {
             let user = if n % 2 == 0 { "alice" } else { "bob" };
-            payment(&engine, n, user, &format!("192.0.2.{}", n % 4), (n * 10) as f64)
+            payment(
+                &engine,
+                n,
+                user,
+                &format!("192.0.2.{}", n % 4),
+                (n * 10) as f64,
+            )
         })
         .collect();
     let keyring = store.keyring().unwrap();
@@ -247,31 +253,52 @@ fn request_grant(store: &dyn Store, username: &str) -> i64 {
 
 pub fn insert_api_key(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
-    let key = api_keys::generate("checkout", vec![Scope::EventsWrite, Scope::DecisionsRead], 5);
+    let key = api_keys::generate(
+        "checkout",
+        vec![Scope::EventsWrite, Scope::DecisionsRead],
+        5,
+    );
     store
         .insert_api_key(&key.record, &audit("key.create", "key:checkout"))
         .unwrap();
-    assert_eq!(store.api_key(&key.record.key_id).unwrap().unwrap(), key.record);
+    assert_eq!(
+        store.api_key(&key.record.key_id).unwrap().unwrap(),
+        key.record
+    );
     assert!(
         store
             .insert_api_key(&key.record, &audit("key.create", "key:again"))
             .is_err(),
         "a key id is unique"
     );
-    assert_eq!(recorded(store), [pair("key.create", "key:checkout")], "a failed change records nothing");
+    assert_eq!(
+        recorded(store),
+        [pair("key.create", "key:checkout")],
+        "a failed change records nothing"
+    );
 }
 
 pub fn api_key(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
     assert!(store.api_key("0000000000000000").unwrap().is_none());
     let key = api_keys::generate("console", vec![Scope::Admin], 9);
-    store.insert_api_key(&key.record, &audit("key.create", "k")).unwrap();
+    store
+        .insert_api_key(&key.record, &audit("key.create", "k"))
+        .unwrap();
     let found = store.api_key(&key.record.key_id).unwrap().unwrap();
     let (_, secret) = api_keys::split_token(&key.token).unwrap();
     assert!(found.secret_matches(secret));
     assert!(found.grants(Scope::PolicyWrite), "admin grants every scope");
     fixture.reopen();
-    assert_eq!(fixture.store().api_key(&key.record.key_id).unwrap().unwrap(), key.record, "kept");
+    assert_eq!(
+        fixture
+            .store()
+            .api_key(&key.record.key_id)
+            .unwrap()
+            .unwrap(),
+        key.record,
+        "kept"
+    );
 }
 
 pub fn api_keys(fixture: &mut Fixture) {
@@ -280,25 +307,46 @@ pub fn api_keys(fixture: &mut Fixture) {
     let mut made = Vec::new();
     for (name, at) in [("late", 30), ("early", 10), ("middle", 20)] {
         let key = api_keys::generate(name, vec![Scope::EventsWrite], at);
-        store.insert_api_key(&key.record, &audit("key.create", name)).unwrap();
+        store
+            .insert_api_key(&key.record, &audit("key.create", name))
+            .unwrap();
         made.push(key.record);
     }
-    let names: Vec<String> = store.api_keys().unwrap().into_iter().map(|key| key.name).collect();
+    let names: Vec<String> = store
+        .api_keys()
+        .unwrap()
+        .into_iter()
+        .map(|key| key.name)
+        .collect();
     assert_eq!(names, ["early", "middle", "late"], "oldest first");
 }
 
 pub fn revoke_api_key(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
     let key = api_keys::generate("checkout", vec![Scope::EventsWrite], 5);
-    store.insert_api_key(&key.record, &audit("key.create", "k")).unwrap();
+    store
+        .insert_api_key(&key.record, &audit("key.create", "k"))
+        .unwrap();
     let revoke = audit("key.revoke", "k");
-    assert!(store.revoke_api_key(&key.record.key_id, 9, &revoke).unwrap());
-    assert!(!store.revoke_api_key(&key.record.key_id, 10, &revoke).unwrap(), "once");
-    assert!(!store.revoke_api_key("0000000000000000", 10, &revoke).unwrap());
+    assert!(store
+        .revoke_api_key(&key.record.key_id, 9, &revoke)
+        .unwrap());
+    assert!(
+        !store
+            .revoke_api_key(&key.record.key_id, 10, &revoke)
+            .unwrap(),
+        "once"
+    );
+    assert!(!store
+        .revoke_api_key("0000000000000000", 10, &revoke)
+        .unwrap());
     let found = store.api_key(&key.record.key_id).unwrap().unwrap();
     assert_eq!(found.revoked_at_ms, Some(9));
     assert!(!found.grants(Scope::EventsWrite));
-    assert_eq!(recorded(store), [pair("key.create", "k"), pair("key.revoke", "k")]);
+    assert_eq!(
+        recorded(store),
+        [pair("key.create", "k"), pair("key.revoke", "k")]
+    );
 }
 
 // ---- policies ----
@@ -316,13 +364,23 @@ pub fn insert_policy_version(fixture: &mut Fixture) {
         second.sha256,
         "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d"
     );
-    assert_eq!((second.author.as_str(), second.comment.as_str()), ("alice", "why not"));
+    assert_eq!(
+        (second.author.as_str(), second.comment.as_str()),
+        ("alice", "why not")
+    );
     assert_eq!(second.created_at_ms, 10);
     assert!(second.pending_approval && second.approved_by.is_none());
-    assert!(store.active_policy().unwrap().is_none(), "a new version is not live");
+    assert!(
+        store.active_policy().unwrap().is_none(),
+        "a new version is not live"
+    );
     assert_eq!(
         recorded(store),
-        [pair("policy.create", "policy:1"), pair("policy.create", "policy:2"), pair("policy.create", "policy:3")],
+        [
+            pair("policy.create", "policy:1"),
+            pair("policy.create", "policy:2"),
+            pair("policy.create", "policy:3")
+        ],
         "the entry names the version it made"
     );
 }
@@ -332,14 +390,37 @@ pub fn approve_policy_version(fixture: &mut Fixture) {
     let plain = insert_policy(store, "a", false);
     let pending = insert_policy(store, "b", true);
     let approve = audit("policy.approve", "p");
-    assert!(!store.approve_policy_version(plain, "carol", 20, &approve).unwrap(), "not pending");
-    assert!(!store.approve_policy_version(99, "carol", 20, &approve).unwrap(), "no such version");
-    assert!(store.approve_policy_version(pending, "carol", 20, &approve).unwrap());
-    assert!(!store.approve_policy_version(pending, "dave", 21, &approve).unwrap(), "once");
+    assert!(
+        !store
+            .approve_policy_version(plain, "carol", 20, &approve)
+            .unwrap(),
+        "not pending"
+    );
+    assert!(
+        !store
+            .approve_policy_version(99, "carol", 20, &approve)
+            .unwrap(),
+        "no such version"
+    );
+    assert!(store
+        .approve_policy_version(pending, "carol", 20, &approve)
+        .unwrap());
+    assert!(
+        !store
+            .approve_policy_version(pending, "dave", 21, &approve)
+            .unwrap(),
+        "once"
+    );
     let approved = store.policy_version(pending).unwrap().unwrap();
     assert!(!approved.pending_approval);
     assert_eq!(approved.approved_by.as_deref(), Some("carol"));
-    assert_eq!(recorded(store).iter().filter(|(action, _)| action == "policy.approve").count(), 1);
+    assert_eq!(
+        recorded(store)
+            .iter()
+            .filter(|(action, _)| action == "policy.approve")
+            .count(),
+        1
+    );
 }
 
 pub fn activate_policy_version(fixture: &mut Fixture) {
@@ -347,25 +428,51 @@ pub fn activate_policy_version(fixture: &mut Fixture) {
     let first = insert_policy(store.as_ref(), "a", false);
     let second = insert_policy(store.as_ref(), "b", false);
     let activate = |version: u64, expected: Option<u64>| {
-        store.activate_policy_version(version, expected, "alice", 30, &audit("policy.activate", &format!("policy:{version}")))
+        store.activate_policy_version(
+            version,
+            expected,
+            "alice",
+            30,
+            &audit("policy.activate", &format!("policy:{version}")),
+        )
     };
-    assert!(!activate(first, Some(second)).unwrap(), "nothing is live yet");
+    assert!(
+        !activate(first, Some(second)).unwrap(),
+        "nothing is live yet"
+    );
     assert!(activate(first, None).unwrap());
-    assert!(!activate(second, None).unwrap(), "stale: version 1 is live now");
+    assert!(
+        !activate(second, None).unwrap(),
+        "stale: version 1 is live now"
+    );
     assert_eq!(store.active_policy().unwrap().unwrap().version, first);
     assert!(activate(second, Some(first)).unwrap());
-    assert!(activate(first, Some(second)).unwrap(), "a rollback is an activation");
-    assert!(matches!(activate(99, Some(first)), Err(StoreError::NotFound(_))));
-    let activations: Vec<(String, String)> =
-        recorded(store.as_ref()).into_iter().filter(|(action, _)| action == "policy.activate").collect();
+    assert!(
+        activate(first, Some(second)).unwrap(),
+        "a rollback is an activation"
+    );
+    assert!(matches!(
+        activate(99, Some(first)),
+        Err(StoreError::NotFound(_))
+    ));
+    let activations: Vec<(String, String)> = recorded(store.as_ref())
+        .into_iter()
+        .filter(|(action, _)| action == "policy.activate")
+        .collect();
     assert_eq!(
         activations,
-        [pair("policy.activate", "policy:1"), pair("policy.activate", "policy:2"), pair("policy.activate", "policy:1")],
+        [
+            pair("policy.activate", "policy:1"),
+            pair("policy.activate", "policy:2"),
+            pair("policy.activate", "policy:1")
+        ],
         "only successful activations are recorded"
     );
 
     // Eight changes race from the same live version: exactly one wins.
-    let candidates: Vec<u64> = (0..8).map(|n| insert_policy(store.as_ref(), &format!("r{n}"), false)).collect();
+    let candidates: Vec<u64> = (0..8)
+        .map(|n| insert_policy(store.as_ref(), &format!("r{n}"), false))
+        .collect();
     let winners: Vec<u64> = std::thread::scope(|scope| {
         let racers: Vec<_> = candidates
             .iter()
@@ -373,27 +480,48 @@ pub fn activate_policy_version(fixture: &mut Fixture) {
                 let store = store.clone();
                 scope.spawn(move || {
                     store
-                        .activate_policy_version(version, Some(first), "racer", 40, &audit("policy.activate", "race"))
+                        .activate_policy_version(
+                            version,
+                            Some(first),
+                            "racer",
+                            40,
+                            &audit("policy.activate", "race"),
+                        )
                         .unwrap()
                         .then_some(version)
                 })
             })
             .collect();
-        racers.into_iter().filter_map(|racer| racer.join().unwrap()).collect()
+        racers
+            .into_iter()
+            .filter_map(|racer| racer.join().unwrap())
+            .collect()
     });
     assert_eq!(winners.len(), 1, "compare and set lets one change through");
     assert_eq!(store.active_policy().unwrap().unwrap().version, winners[0]);
-    assert_eq!(recorded(store.as_ref()).iter().filter(|(_, object)| object == "race").count(), 1);
+    assert_eq!(
+        recorded(store.as_ref())
+            .iter()
+            .filter(|(_, object)| object == "race")
+            .count(),
+        1
+    );
 }
 
 pub fn active_policy(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
     assert!(store.active_policy().unwrap().is_none());
     let version = insert_policy(store, "[policy]\nname = \"x\"", false);
-    store.activate_policy_version(version, None, "alice", 30, &audit("policy.activate", "p")).unwrap();
+    store
+        .activate_policy_version(version, None, "alice", 30, &audit("policy.activate", "p"))
+        .unwrap();
     fixture.reopen();
     let live = fixture.store().active_policy().unwrap().unwrap();
-    assert_eq!((live.version, live.source.as_str()), (version, "[policy]\nname = \"x\""), "kept across a restart");
+    assert_eq!(
+        (live.version, live.source.as_str()),
+        (version, "[policy]\nname = \"x\""),
+        "kept across a restart"
+    );
 }
 
 pub fn policy_version(fixture: &mut Fixture) {
@@ -412,8 +540,15 @@ pub fn policy_versions(fixture: &mut Fixture) {
         insert_policy(store, source, false);
     }
     let versions = store.policy_versions().unwrap();
-    assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), [3, 2, 1], "newest first");
-    assert!(versions.iter().all(|v| v.source.is_empty()), "without sources");
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [3, 2, 1],
+        "newest first"
+    );
+    assert!(
+        versions.iter().all(|v| v.source.is_empty()),
+        "without sources"
+    );
     assert!(versions.iter().all(|v| v.sha256.len() == 64));
 }
 
@@ -422,8 +557,15 @@ pub fn policy_versions(fixture: &mut Fixture) {
 pub fn ensure_list(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
     let created = audit("list.create", "list:ip_block");
-    assert!(store.ensure_list(&list("ip_block", ListKind::Ip), &created).unwrap());
-    assert!(!store.ensure_list(&list("ip_block", ListKind::Ip), &created).unwrap(), "exists");
+    assert!(store
+        .ensure_list(&list("ip_block", ListKind::Ip), &created)
+        .unwrap());
+    assert!(
+        !store
+            .ensure_list(&list("ip_block", ListKind::Ip), &created)
+            .unwrap(),
+        "exists"
+    );
     assert!(matches!(
         store.ensure_list(&list("ip_block", ListKind::Email), &created),
         Err(StoreError::Conflict(_))
@@ -434,34 +576,69 @@ pub fn ensure_list(fixture: &mut Fixture) {
 pub fn lists(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
     assert!(store.lists().unwrap().is_empty());
-    let made = [list("user_watch", ListKind::User), list("email_block", ListKind::Email), list("ip_allow", ListKind::Ip)];
+    let made = [
+        list("user_watch", ListKind::User),
+        list("email_block", ListKind::Email),
+        list("ip_allow", ListKind::Ip),
+    ];
     for record in &made {
-        store.ensure_list(record, &audit("list.create", &record.name)).unwrap();
+        store
+            .ensure_list(record, &audit("list.create", &record.name))
+            .unwrap();
     }
     let found = store.lists().unwrap();
-    assert_eq!(found, [made[1].clone(), made[2].clone(), made[0].clone()], "by name");
+    assert_eq!(
+        found,
+        [made[1].clone(), made[2].clone(), made[0].clone()],
+        "by name"
+    );
 }
 
 pub fn upsert_list_entries(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
-    store.ensure_list(&list("ip_block", ListKind::Ip), &audit("list.create", "l")).unwrap();
+    store
+        .ensure_list(&list("ip_block", ListKind::Ip), &audit("list.create", "l"))
+        .unwrap();
     let add = audit("list.entry.add", "list:ip_block");
     store
-        .upsert_list_entries("ip_block", &[entry("10.0.0.1", None, "first"), entry("10.0.0.2", Some(50), "first")], &add)
+        .upsert_list_entries(
+            "ip_block",
+            &[
+                entry("10.0.0.1", None, "first"),
+                entry("10.0.0.2", Some(50), "first"),
+            ],
+            &add,
+        )
         .unwrap();
     // Replacing, and the same value twice in one call: the last one wins.
     store
         .upsert_list_entries(
             "ip_block",
-            &[entry("10.0.0.2", None, "second"), entry("10.0.0.3", None, "x"), entry("10.0.0.3", Some(9), "last")],
+            &[
+                entry("10.0.0.2", None, "second"),
+                entry("10.0.0.3", None, "x"),
+                entry("10.0.0.3", Some(9), "last"),
+            ],
             &add,
         )
         .unwrap();
     let entries = store.list_entries("ip_block", None, 10).unwrap();
-    assert_eq!(entries, [entry("10.0.0.1", None, "first"), entry("10.0.0.2", None, "second"), entry("10.0.0.3", Some(9), "last")]);
-    assert!(store.upsert_list_entries("no_such_list", &[entry("x", None, "y")], &add).is_err());
     assert_eq!(
-        recorded(store).iter().filter(|(action, _)| action == "list.entry.add").count(),
+        entries,
+        [
+            entry("10.0.0.1", None, "first"),
+            entry("10.0.0.2", None, "second"),
+            entry("10.0.0.3", Some(9), "last")
+        ]
+    );
+    assert!(store
+        .upsert_list_entries("no_such_list", &[entry("x", None, "y")], &add)
+        .is_err());
+    assert_eq!(
+        recorded(store)
+            .iter()
+            .filter(|(action, _)| action == "list.entry.add")
+            .count(),
         2,
         "one entry per call, none for the failed call"
     );
@@ -469,26 +646,70 @@ pub fn upsert_list_entries(fixture: &mut Fixture) {
 
 pub fn remove_list_entry(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
-    store.ensure_list(&list("ip_block", ListKind::Ip), &audit("list.create", "l")).unwrap();
-    store.upsert_list_entries("ip_block", &[entry("10.0.0.1", None, "r")], &audit("list.entry.add", "l")).unwrap();
+    store
+        .ensure_list(&list("ip_block", ListKind::Ip), &audit("list.create", "l"))
+        .unwrap();
+    store
+        .upsert_list_entries(
+            "ip_block",
+            &[entry("10.0.0.1", None, "r")],
+            &audit("list.entry.add", "l"),
+        )
+        .unwrap();
     let remove = audit("list.entry.remove", "l");
-    assert!(store.remove_list_entry("ip_block", "10.0.0.1", &remove).unwrap());
-    assert!(!store.remove_list_entry("ip_block", "10.0.0.1", &remove).unwrap(), "gone");
-    assert!(!store.remove_list_entry("nothing", "10.0.0.1", &remove).unwrap());
+    assert!(store
+        .remove_list_entry("ip_block", "10.0.0.1", &remove)
+        .unwrap());
+    assert!(
+        !store
+            .remove_list_entry("ip_block", "10.0.0.1", &remove)
+            .unwrap(),
+        "gone"
+    );
+    assert!(!store
+        .remove_list_entry("nothing", "10.0.0.1", &remove)
+        .unwrap());
     assert!(store.list_entries("ip_block", None, 10).unwrap().is_empty());
-    assert_eq!(recorded(store).iter().filter(|(action, _)| action == "list.entry.remove").count(), 1);
+    assert_eq!(
+        recorded(store)
+            .iter()
+            .filter(|(action, _)| action == "list.entry.remove")
+            .count(),
+        1
+    );
 }
 
 pub fn list_entries(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
-    store.ensure_list(&list("user_block", ListKind::User), &audit("list.create", "l")).unwrap();
-    store.ensure_list(&list("other", ListKind::User), &audit("list.create", "l")).unwrap();
+    store
+        .ensure_list(
+            &list("user_block", ListKind::User),
+            &audit("list.create", "l"),
+        )
+        .unwrap();
+    store
+        .ensure_list(&list("other", ListKind::User), &audit("list.create", "l"))
+        .unwrap();
     let values = ["b", "a", "B", "a2", "z", "_x", "Ä"];
-    let entries: Vec<ListEntryRecord> = values.iter().map(|value| entry(value, None, "r")).collect();
-    store.upsert_list_entries("user_block", &entries, &audit("list.entry.add", "l")).unwrap();
-    store.upsert_list_entries("other", &[entry("a", None, "r")], &audit("list.entry.add", "l")).unwrap();
+    let entries: Vec<ListEntryRecord> =
+        values.iter().map(|value| entry(value, None, "r")).collect();
+    store
+        .upsert_list_entries("user_block", &entries, &audit("list.entry.add", "l"))
+        .unwrap();
+    store
+        .upsert_list_entries(
+            "other",
+            &[entry("a", None, "r")],
+            &audit("list.entry.add", "l"),
+        )
+        .unwrap();
     let page = |after: Option<&str>, limit| -> Vec<String> {
-        store.list_entries("user_block", after, limit).unwrap().into_iter().map(|entry| entry.value).collect()
+        store
+            .list_entries("user_block", after, limit)
+            .unwrap()
+            .into_iter()
+            .map(|entry| entry.value)
+            .collect()
     };
     assert_eq!(page(None, 3), ["B", "_x", "a"], "ordered byte by byte");
     assert_eq!(page(Some("a"), 100), ["a2", "b", "z", "Ä"]);
@@ -498,12 +719,22 @@ pub fn list_entries(fixture: &mut Fixture) {
 
 pub fn for_each_list_entry(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
-    store.ensure_list(&list("ip_block", ListKind::Ip), &audit("list.create", "l")).unwrap();
+    store
+        .ensure_list(&list("ip_block", ListKind::Ip), &audit("list.create", "l"))
+        .unwrap();
     // More than one chunk of a load.
     let entries: Vec<ListEntryRecord> = (0..25_000)
-        .map(|n| entry(&format!("10.{}.{}.{}", n / 65_536, (n / 256) % 256, n % 256), (n % 10 == 0).then_some(500), "r"))
+        .map(|n| {
+            entry(
+                &format!("10.{}.{}.{}", n / 65_536, (n / 256) % 256, n % 256),
+                (n % 10 == 0).then_some(500),
+                "r",
+            )
+        })
         .collect();
-    store.upsert_list_entries("ip_block", &entries, &audit("list.entry.add", "l")).unwrap();
+    store
+        .upsert_list_entries("ip_block", &entries, &audit("list.entry.add", "l"))
+        .unwrap();
     let mut seen = 0;
     let mut calls = 0;
     store
@@ -516,19 +747,38 @@ pub fn for_each_list_entry(fixture: &mut Fixture) {
     assert_eq!(seen, 22_500, "expired entries are not loaded");
     assert!(calls >= 2, "in batches");
     let mut before_expiry = 0;
-    store.for_each_list_entry("ip_block", 499, &mut |batch| before_expiry += batch.len()).unwrap();
+    store
+        .for_each_list_entry("ip_block", 499, &mut |batch| before_expiry += batch.len())
+        .unwrap();
     assert_eq!(before_expiry, 25_000);
 }
 
 pub fn purge_expired_list_entries(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
-    store.ensure_list(&list("ip_block", ListKind::Ip), &audit("list.create", "l")).unwrap();
-    let entries = [entry("a", Some(100), "r"), entry("b", Some(101), "r"), entry("c", None, "r")];
-    store.upsert_list_entries("ip_block", &entries, &audit("list.entry.add", "l")).unwrap();
+    store
+        .ensure_list(&list("ip_block", ListKind::Ip), &audit("list.create", "l"))
+        .unwrap();
+    let entries = [
+        entry("a", Some(100), "r"),
+        entry("b", Some(101), "r"),
+        entry("c", None, "r"),
+    ];
+    store
+        .upsert_list_entries("ip_block", &entries, &audit("list.entry.add", "l"))
+        .unwrap();
     assert_eq!(store.purge_expired_list_entries(99).unwrap(), 0);
-    assert_eq!(store.purge_expired_list_entries(100).unwrap(), 1, "due at its expiry");
+    assert_eq!(
+        store.purge_expired_list_entries(100).unwrap(),
+        1,
+        "due at its expiry"
+    );
     assert_eq!(store.purge_expired_list_entries(1_000).unwrap(), 1);
-    let left: Vec<String> = store.list_entries("ip_block", None, 10).unwrap().into_iter().map(|e| e.value).collect();
+    let left: Vec<String> = store
+        .list_entries("ip_block", None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.value)
+        .collect();
     assert_eq!(left, ["c"]);
 }
 
@@ -538,9 +788,22 @@ pub fn append_decisions(fixture: &mut Fixture) {
     let store = fixture.store().clone();
     watch_list(store.as_ref());
     let engine = engine();
-    let records: Vec<DecisionRecord> = (0..6).map(|n| payment(&engine, n, "alice", &format!("192.0.2.{n}"), 50.0 * n as f64)).collect();
+    let records: Vec<DecisionRecord> = (0..6)
+        .map(|n| {
+            payment(
+                &engine,
+                n,
+                "alice",
+                &format!("192.0.2.{n}"),
+                50.0 * n as f64,
+            )
+        })
+        .collect();
     assert!(
-        matches!(store.append_decisions(&[LogBatch::of(None, &records).unwrap()]), Err(StoreError::Conflict(_))),
+        matches!(
+            store.append_decisions(&[LogBatch::of(None, &records).unwrap()]),
+            Err(StoreError::Conflict(_))
+        ),
         "a batch that did not seal personal fields is refused"
     );
     assert_eq!(store.decision_count().unwrap(), 0);
@@ -549,18 +812,30 @@ pub fn append_decisions(fixture: &mut Fixture) {
     assert_eq!(batch.alerts().len(), 3, "150, 200 and 250 are over 100");
     store.append_decisions(&[batch]).unwrap();
     // A writer retries a batch whose append failed: alerts and list entries are not doubled.
-    store.append_decisions(&[LogBatch::of(Some(keyring.clone()), &records).unwrap()]).unwrap();
+    store
+        .append_decisions(&[LogBatch::of(Some(keyring.clone()), &records).unwrap()])
+        .unwrap();
     assert_eq!(store.query_alerts(None, None, 100).unwrap().len(), 3);
-    let watched: Vec<String> = store.list_entries("ip_watch", None, 100).unwrap().into_iter().map(|e| e.value).collect();
+    let watched: Vec<String> = store
+        .list_entries("ip_watch", None, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.value)
+        .collect();
     assert_eq!(watched, ["192.0.2.3", "192.0.2.4", "192.0.2.5"]);
     let added = &store.list_entries("ip_watch", None, 1).unwrap()[0];
-    assert_eq!((added.added_by.as_str(), added.reason.as_str()), ("rule:big", "large payment"));
+    assert_eq!(
+        (added.added_by.as_str(), added.reason.as_str()),
+        ("rule:big", "large payment")
+    );
     assert_eq!(added.expires_at_ms, Some(1_003 + 3_600_000));
     assert_eq!(store.decision("d0005").unwrap().unwrap(), records[5]);
 
     // Through the writer thread, as a node logs.
     let log = DecisionLog::start(store.clone(), Some(keyring), 4);
-    let more: Vec<DecisionRecord> = (10..40).map(|n| payment(&engine, n, "bob", "198.51.100.1", 1.0)).collect();
+    let more: Vec<DecisionRecord> = (10..40)
+        .map(|n| payment(&engine, n, "bob", "198.51.100.1", 1.0))
+        .collect();
     std::thread::scope(|scope| {
         for part in more.chunks(10) {
             let log = &log;
@@ -577,7 +852,11 @@ pub fn append_decisions(fixture: &mut Fixture) {
     });
     log.flush().unwrap();
     let bob = store
-        .query_decisions(&DecisionQuery { user_id: Some("bob".into()), limit: 100, ..DecisionQuery::default() })
+        .query_decisions(&DecisionQuery {
+            user_id: Some("bob".into()),
+            limit: 100,
+            ..DecisionQuery::default()
+        })
         .unwrap();
     assert_eq!(bob.len(), 30, "nothing lost through a full queue");
     log.close();
@@ -592,7 +871,11 @@ pub fn decision(fixture: &mut Fixture) {
     assert_eq!(found.event.phone.as_deref(), Some("+86 13812341234"));
     assert!(store.decision("d9999").unwrap().is_none());
     fixture.reopen();
-    assert_eq!(fixture.store().decision("d0039").unwrap().unwrap(), records[39], "kept");
+    assert_eq!(
+        fixture.store().decision("d0039").unwrap().unwrap(),
+        records[39],
+        "kept"
+    );
 }
 
 pub fn query_decisions(fixture: &mut Fixture) {
@@ -600,17 +883,63 @@ pub fn query_decisions(fixture: &mut Fixture) {
     let records = log_forty(store);
     let query = |query: DecisionQuery| ids(&store.query_decisions(&query).unwrap());
     let expected = |keep: &dyn Fn(i64) -> bool| -> Vec<String> {
-        (0..40).rev().filter(|n| keep(*n)).map(|n| format!("d{n:04}")).collect()
+        (0..40)
+            .rev()
+            .filter(|n| keep(*n))
+            .map(|n| format!("d{n:04}"))
+            .collect()
     };
-    let everything = DecisionQuery { limit: 1_000, ..DecisionQuery::default() };
-    assert_eq!(query(everything.clone()), expected(&|_| true), "newest first");
-    assert_eq!(query(DecisionQuery { limit: 5, ..everything.clone() }), expected(&|n| n >= 35), "at most the limit");
-    assert_eq!(query(DecisionQuery { user_id: Some("alice".into()), ..everything.clone() }), expected(&|n| n % 2 == 0));
-    assert_eq!(query(DecisionQuery { ip: Some("192.0.2.3".into()), ..everything.clone() }), expected(&|n| n % 4 == 3));
-    assert_eq!(query(DecisionQuery { device_id: Some("device1".into()), ..everything.clone() }), expected(&|n| n % 3 == 1));
-    assert_eq!(query(DecisionQuery { outcome: Some("review".into()), ..everything.clone() }), expected(&|n| n > 10));
+    let everything = DecisionQuery {
+        limit: 1_000,
+        ..DecisionQuery::default()
+    };
     assert_eq!(
-        query(DecisionQuery { from_ms: Some(1_010), to_ms: Some(1_020), ..everything.clone() }),
+        query(everything.clone()),
+        expected(&|_| true),
+        "newest first"
+    );
+    assert_eq!(
+        query(DecisionQuery {
+            limit: 5,
+            ..everything.clone()
+        }),
+        expected(&|n| n >= 35),
+        "at most the limit"
+    );
+    assert_eq!(
+        query(DecisionQuery {
+            user_id: Some("alice".into()),
+            ..everything.clone()
+        }),
+        expected(&|n| n % 2 == 0)
+    );
+    assert_eq!(
+        query(DecisionQuery {
+            ip: Some("192.0.2.3".into()),
+            ..everything.clone()
+        }),
+        expected(&|n| n % 4 == 3)
+    );
+    assert_eq!(
+        query(DecisionQuery {
+            device_id: Some("device1".into()),
+            ..everything.clone()
+        }),
+        expected(&|n| n % 3 == 1)
+    );
+    assert_eq!(
+        query(DecisionQuery {
+            outcome: Some("review".into()),
+            ..everything.clone()
+        }),
+        expected(&|n| n > 10)
+    );
+    assert_eq!(
+        query(DecisionQuery {
+            from_ms: Some(1_010),
+            to_ms: Some(1_020),
+            ..everything.clone()
+        }),
         expected(&|n| (10..20).contains(&n)),
         "from inclusive, to exclusive"
     );
@@ -624,8 +953,17 @@ pub fn query_decisions(fixture: &mut Fixture) {
         expected(&|n| n % 4 == 1 && n <= 10),
         "every given field must match"
     );
-    assert!(query(DecisionQuery { user_id: Some("carol".into()), ..everything.clone() }).is_empty());
-    let opened = store.query_decisions(&DecisionQuery { limit: 1, ..everything }).unwrap();
+    assert!(query(DecisionQuery {
+        user_id: Some("carol".into()),
+        ..everything.clone()
+    })
+    .is_empty());
+    let opened = store
+        .query_decisions(&DecisionQuery {
+            limit: 1,
+            ..everything
+        })
+        .unwrap();
     assert_eq!(opened[0], records[39], "personal fields opened again");
 }
 
@@ -637,10 +975,18 @@ pub fn query_alerts(fixture: &mut Fixture) {
     assert_eq!(alerts.len(), 29, "every payment over 100 (110…390)");
     assert_eq!(alerts[0].decision_id, "d0039", "newest first");
     assert_eq!(
-        (alerts[0].severity.as_str(), alerts[0].rule_id.as_str(), alerts[0].user_id.as_str(), alerts[0].ip.as_deref(), alerts[0].message.as_str()),
+        (
+            alerts[0].severity.as_str(),
+            alerts[0].rule_id.as_str(),
+            alerts[0].user_id.as_str(),
+            alerts[0].ip.as_deref(),
+            alerts[0].message.as_str()
+        ),
         ("high", "big", "bob", Some("192.0.2.3"), "large payment")
     );
-    assert!(alerts.windows(2).all(|pair| pair[0].created_at_ms > pair[1].created_at_ms));
+    assert!(alerts
+        .windows(2)
+        .all(|pair| pair[0].created_at_ms > pair[1].created_at_ms));
     assert!(alerts.windows(2).all(|pair| pair[0].seq != pair[1].seq));
     let window = store.query_alerts(Some(1_020), Some(1_030), 1_000).unwrap();
     assert_eq!(window.len(), 10);
@@ -672,20 +1018,46 @@ pub fn decision_count(fixture: &mut Fixture) {
 pub fn reencrypt_decisions(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
     let records = log_forty(store);
-    assert_eq!(store.rotate_data_key(50, &|id| audit("key.rotate", &id.to_string())).unwrap(), 2);
+    assert_eq!(
+        store
+            .rotate_data_key(50, &|id| audit("key.rotate", &id.to_string()))
+            .unwrap(),
+        2
+    );
     let engine = engine();
-    let later: Vec<DecisionRecord> = (40..45).map(|n| payment(&engine, n, "carol", "192.0.2.9", 1.0)).collect();
-    store.append_decisions(&[LogBatch::of(Some(store.keyring().unwrap()), &later).unwrap()]).unwrap();
+    let later: Vec<DecisionRecord> = (40..45)
+        .map(|n| payment(&engine, n, "carol", "192.0.2.9", 1.0))
+        .collect();
+    store
+        .append_decisions(&[LogBatch::of(Some(store.keyring().unwrap()), &later).unwrap()])
+        .unwrap();
     let mut steps = Vec::new();
-    let changed = store.reencrypt_decisions(&mut |done, total| steps.push((done, total))).unwrap();
+    let changed = store
+        .reencrypt_decisions(&mut |done, total| steps.push((done, total)))
+        .unwrap();
     assert_eq!(changed, 40, "the records sealed under key 1");
-    assert!(steps.last().is_some_and(|(done, total)| done == total), "{steps:?}");
-    assert_eq!(store.reencrypt_decisions(&mut |_, _| {}).unwrap(), 0, "nothing left under the old key");
+    assert!(
+        steps.last().is_some_and(|(done, total)| done == total),
+        "{steps:?}"
+    );
+    assert_eq!(
+        store.reencrypt_decisions(&mut |_, _| {}).unwrap(),
+        0,
+        "nothing left under the old key"
+    );
     assert_eq!(store.decision("d0003").unwrap().unwrap(), records[3]);
     assert_eq!(store.decision_count().unwrap(), 45);
     fixture.reopen();
-    let all = fixture.store().query_decisions(&DecisionQuery { limit: 100, ..DecisionQuery::default() }).unwrap();
-    assert!(all.iter().all(|record| record.event.phone.as_deref() == Some("+86 13812341234")));
+    let all = fixture
+        .store()
+        .query_decisions(&DecisionQuery {
+            limit: 100,
+            ..DecisionQuery::default()
+        })
+        .unwrap();
+    assert!(all
+        .iter()
+        .all(|record| record.event.phone.as_deref() == Some("+86 13812341234")));
 }
 
 // ---- operators ----
@@ -693,7 +1065,11 @@ pub fn reencrypt_decisions(fixture: &mut Fixture) {
 pub fn insert_operator(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
     let ana = operator(store, "ana");
-    assert_eq!(store.operator("ana").unwrap().unwrap(), ana, "the TOTP secret comes back opened");
+    assert_eq!(
+        store.operator("ana").unwrap().unwrap(),
+        ana,
+        "the TOTP secret comes back opened"
+    );
     let again = store.insert_operator(&ana, &audit("operator.create", "ana again"));
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     assert_eq!(recorded(store), [pair("operator.create", "ana")]);
@@ -704,7 +1080,11 @@ pub fn operator_(fixture: &mut Fixture) {
     assert!(store.operator("ana").unwrap().is_none());
     let ana = operator(store, "ana");
     fixture.reopen();
-    assert_eq!(fixture.store().operator("ana").unwrap().unwrap(), ana, "kept, and its secret opens after a restart");
+    assert_eq!(
+        fixture.store().operator("ana").unwrap().unwrap(),
+        ana,
+        "kept, and its secret opens after a restart"
+    );
 }
 
 pub fn operators(fixture: &mut Fixture) {
@@ -713,7 +1093,12 @@ pub fn operators(fixture: &mut Fixture) {
     for name in ["zoe", "Bob", "ana"] {
         operator(store, name);
     }
-    let names: Vec<String> = store.operators().unwrap().into_iter().map(|o| o.username).collect();
+    let names: Vec<String> = store
+        .operators()
+        .unwrap()
+        .into_iter()
+        .map(|o| o.username)
+        .collect();
     assert_eq!(names, ["Bob", "ana", "zoe"]);
 }
 
@@ -722,10 +1107,22 @@ pub fn disable_operator(fixture: &mut Fixture) {
     operator(store, "ana");
     let disable = audit("operator.disable", "ana");
     assert!(store.disable_operator("ana", 60, &disable).unwrap());
-    assert!(!store.disable_operator("ana", 61, &disable).unwrap(), "once");
+    assert!(
+        !store.disable_operator("ana", 61, &disable).unwrap(),
+        "once"
+    );
     assert!(!store.disable_operator("nobody", 61, &disable).unwrap());
-    assert_eq!(store.operator("ana").unwrap().unwrap().disabled_at_ms, Some(60));
-    assert_eq!(recorded(store), [pair("operator.create", "ana"), pair("operator.disable", "ana")]);
+    assert_eq!(
+        store.operator("ana").unwrap().unwrap().disabled_at_ms,
+        Some(60)
+    );
+    assert_eq!(
+        recorded(store),
+        [
+            pair("operator.create", "ana"),
+            pair("operator.disable", "ana")
+        ]
+    );
 }
 
 fn session_of(username: &str, id: &str) -> SessionRecord {
@@ -742,10 +1139,31 @@ pub fn insert_session(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
     operator(store, "ana");
     let session = session_of("ana", "s1");
-    store.insert_session(&session, &audit("operator.login", "ana")).unwrap();
-    assert!(store.insert_session(&session_of("nobody", "s2"), &audit("operator.login", "nobody")).is_err(), "only for an operator");
-    assert!(store.insert_session(&session, &audit("operator.login", "twice")).is_err(), "ids are unique");
-    assert_eq!(recorded(store), [pair("operator.create", "ana"), pair("operator.login", "ana")]);
+    store
+        .insert_session(&session, &audit("operator.login", "ana"))
+        .unwrap();
+    assert!(
+        store
+            .insert_session(
+                &session_of("nobody", "s2"),
+                &audit("operator.login", "nobody")
+            )
+            .is_err(),
+        "only for an operator"
+    );
+    assert!(
+        store
+            .insert_session(&session, &audit("operator.login", "twice"))
+            .is_err(),
+        "ids are unique"
+    );
+    assert_eq!(
+        recorded(store),
+        [
+            pair("operator.create", "ana"),
+            pair("operator.login", "ana")
+        ]
+    );
 }
 
 pub fn session(fixture: &mut Fixture) {
@@ -753,7 +1171,9 @@ pub fn session(fixture: &mut Fixture) {
     assert!(store.session("s1").unwrap().is_none());
     operator(store, "ana");
     let session = session_of("ana", "s1");
-    store.insert_session(&session, &audit("operator.login", "ana")).unwrap();
+    store
+        .insert_session(&session, &audit("operator.login", "ana"))
+        .unwrap();
     assert_eq!(store.session("s1").unwrap().unwrap(), session);
 }
 
@@ -764,16 +1184,33 @@ pub fn insert_grant(fixture: &mut Fixture) {
     let second = request_grant(store, "ana");
     assert!(second > first);
     let stored = store.grant(first).unwrap().unwrap();
-    assert_eq!(stored, GrantRecord { id: first, ..grant_request("ana") });
+    assert_eq!(
+        stored,
+        GrantRecord {
+            id: first,
+            ..grant_request("ana")
+        }
+    );
     assert!(!stored.is_active(200), "not approved yet");
     assert!(
-        store.insert_grant(&grant_request("nobody"), &|id| audit("grant.request", &id.to_string())).is_err(),
+        store
+            .insert_grant(&grant_request("nobody"), &|id| audit(
+                "grant.request",
+                &id.to_string()
+            ))
+            .is_err(),
         "only for an operator"
     );
-    let requests: Vec<(String, String)> = recorded(store).into_iter().filter(|(a, _)| a == "grant.request").collect();
+    let requests: Vec<(String, String)> = recorded(store)
+        .into_iter()
+        .filter(|(a, _)| a == "grant.request")
+        .collect();
     assert_eq!(
         requests,
-        [pair("grant.request", &format!("grant:{first}")), pair("grant.request", &format!("grant:{second}"))],
+        [
+            pair("grant.request", &format!("grant:{first}")),
+            pair("grant.request", &format!("grant:{second}"))
+        ],
         "the entry names the id it got"
     );
 }
@@ -793,13 +1230,27 @@ pub fn approve_grant(fixture: &mut Fixture) {
     let id = request_grant(store, "ana");
     let approve = audit("grant.approve", "g");
     assert!(store.approve_grant(id, "bob", 1_000, &approve).unwrap());
-    assert!(!store.approve_grant(id, "carol", 2_000, &approve).unwrap(), "once");
-    assert!(!store.approve_grant(id + 100, "carol", 2_000, &approve).unwrap());
+    assert!(
+        !store.approve_grant(id, "carol", 2_000, &approve).unwrap(),
+        "once"
+    );
+    assert!(!store
+        .approve_grant(id + 100, "carol", 2_000, &approve)
+        .unwrap());
     let approved = store.grant(id).unwrap().unwrap();
     assert_eq!(approved.approved_by.as_deref(), Some("bob"));
-    assert_eq!((approved.approved_at_ms, approved.expires_at_ms), (Some(1_000), Some(1_000 + 3_600_000)));
+    assert_eq!(
+        (approved.approved_at_ms, approved.expires_at_ms),
+        (Some(1_000), Some(1_000 + 3_600_000))
+    );
     assert!(approved.is_active(2_000) && !approved.is_active(1_000 + 3_600_000));
-    assert_eq!(recorded(store).iter().filter(|(a, _)| a == "grant.approve").count(), 1);
+    assert_eq!(
+        recorded(store)
+            .iter()
+            .filter(|(a, _)| a == "grant.approve")
+            .count(),
+        1
+    );
 }
 
 pub fn grants(fixture: &mut Fixture) {
@@ -810,7 +1261,14 @@ pub fn grants(fixture: &mut Fixture) {
     let first = request_grant(store, "ana");
     let second = request_grant(store, "bob");
     let third = request_grant(store, "ana");
-    let of = |user: Option<&str>| -> Vec<i64> { store.grants(user).unwrap().into_iter().map(|g| g.id).collect() };
+    let of = |user: Option<&str>| -> Vec<i64> {
+        store
+            .grants(user)
+            .unwrap()
+            .into_iter()
+            .map(|g| g.id)
+            .collect()
+    };
     assert_eq!(of(None), [third, second, first], "newest first");
     assert_eq!(of(Some("ana")), [third, first]);
     assert!(of(Some("nobody")).is_empty());
@@ -820,7 +1278,11 @@ pub fn grants(fixture: &mut Fixture) {
 
 pub fn keyring(fixture: &mut Fixture) {
     let keyring = fixture.store().keyring().unwrap();
-    assert_eq!(keyring.active_id(), 1, "the first data key is made at first start");
+    assert_eq!(
+        keyring.active_id(),
+        1,
+        "the first data key is made at first start"
+    );
     let sealed = keyring.seal("13812341234").unwrap();
     assert!(!sealed.contains("1381234"));
     fixture.reopen();
@@ -839,11 +1301,21 @@ pub fn rotate_data_key(fixture: &mut Fixture) {
     assert_eq!(keyring.active_id(), 3);
     let newer = keyring.seal("new").unwrap();
     assert_eq!(shopguard_storage::keyring::Keyring::key_of(&newer), Some(3));
-    assert_eq!(recorded(store), [pair("key.rotate", "data-key:2"), pair("key.rotate", "data-key:3")]);
+    assert_eq!(
+        recorded(store),
+        [
+            pair("key.rotate", "data-key:2"),
+            pair("key.rotate", "data-key:3")
+        ]
+    );
     fixture.reopen();
     let reopened = fixture.store().keyring().unwrap();
     assert_eq!(reopened.active_id(), 3);
-    assert_eq!(reopened.open(&sealed).unwrap(), "old", "older keys still open");
+    assert_eq!(
+        reopened.open(&sealed).unwrap(),
+        "old",
+        "older keys still open"
+    );
     assert_eq!(reopened.open(&newer).unwrap(), "new");
 }
 
@@ -853,7 +1325,8 @@ pub fn queue_audit_entry(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
     let mut entry = audit("decision.unmask", "decision:d1");
     entry.class = RecordClass::DataAccess;
-    entry.content.detail = serde_json::json!({ "fields": ["email", "phone"], "count": 2, "nested": { "ok": true } });
+    entry.content.detail =
+        serde_json::json!({ "fields": ["email", "phone"], "count": 2, "nested": { "ok": true } });
     store.queue_audit_entry(&entry).unwrap();
     let queued = store.queued_audit_entries(10).unwrap();
     assert_eq!(queued.len(), 1);
@@ -864,24 +1337,41 @@ pub fn queued_audit_entries(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
     assert!(store.queued_audit_entries(10).unwrap().is_empty());
     for n in 0..5 {
-        store.queue_audit_entry(&audit("access", &n.to_string())).unwrap();
+        store
+            .queue_audit_entry(&audit("access", &n.to_string()))
+            .unwrap();
     }
     let first = store.queued_audit_entries(3).unwrap();
-    let objects: Vec<&str> = first.iter().map(|(_, entry)| entry.content.object.as_str()).collect();
+    let objects: Vec<&str> = first
+        .iter()
+        .map(|(_, entry)| entry.content.object.as_str())
+        .collect();
     assert_eq!(objects, ["0", "1", "2"], "oldest first, at most the limit");
-    assert!(first.windows(2).all(|pair| pair[0].0 < pair[1].0), "ids grow");
+    assert!(
+        first.windows(2).all(|pair| pair[0].0 < pair[1].0),
+        "ids grow"
+    );
 }
 
 pub fn delete_queued_audit_entries(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
     for n in 0..4 {
-        store.queue_audit_entry(&audit("access", &n.to_string())).unwrap();
+        store
+            .queue_audit_entry(&audit("access", &n.to_string()))
+            .unwrap();
     }
     let queued = store.queued_audit_entries(10).unwrap();
-    store.delete_queued_audit_entries(&[queued[0].0, queued[2].0]).unwrap();
+    store
+        .delete_queued_audit_entries(&[queued[0].0, queued[2].0])
+        .unwrap();
     store.delete_queued_audit_entries(&[]).unwrap();
     store.delete_queued_audit_entries(&[queued[0].0]).unwrap();
-    let left: Vec<String> = store.queued_audit_entries(10).unwrap().into_iter().map(|(_, e)| e.content.object).collect();
+    let left: Vec<String> = store
+        .queued_audit_entries(10)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.content.object)
+        .collect();
     assert_eq!(left, ["1", "3"]);
 }
 
@@ -893,19 +1383,49 @@ pub fn write_snapshot(fixture: &mut Fixture) {
     node_a.write_snapshot(b"state").unwrap();
     node_a.write_snapshot(b"state two").unwrap();
     node_b.write_snapshot(&[0u8, 255, 1]).unwrap();
-    assert_eq!(node_a.read_snapshot().unwrap().unwrap(), b"state two", "replaced");
-    assert_eq!(node_b.read_snapshot().unwrap().unwrap(), [0u8, 255, 1], "per node");
+    assert_eq!(
+        node_a.read_snapshot().unwrap().unwrap(),
+        b"state two",
+        "replaced"
+    );
+    assert_eq!(
+        node_b.read_snapshot().unwrap().unwrap(),
+        [0u8, 255, 1],
+        "per node"
+    );
     let large = vec![0x5a; 4 << 20];
     node_a.write_snapshot(&large).unwrap();
-    assert_eq!(fixture.snapshots("node-a").read_snapshot().unwrap().unwrap(), large);
+    assert_eq!(
+        fixture
+            .snapshots("node-a")
+            .read_snapshot()
+            .unwrap()
+            .unwrap(),
+        large
+    );
 }
 
 pub fn read_snapshot(fixture: &mut Fixture) {
-    assert!(fixture.snapshots("node-a").read_snapshot().unwrap().is_none());
+    assert!(fixture
+        .snapshots("node-a")
+        .read_snapshot()
+        .unwrap()
+        .is_none());
     fixture.snapshots("node-a").write_snapshot(b"x").unwrap();
-    assert!(fixture.snapshots("node-b").read_snapshot().unwrap().is_none());
+    assert!(fixture
+        .snapshots("node-b")
+        .read_snapshot()
+        .unwrap()
+        .is_none());
     fixture.reopen();
-    assert_eq!(fixture.snapshots("node-a").read_snapshot().unwrap().unwrap(), b"x");
+    assert_eq!(
+        fixture
+            .snapshots("node-a")
+            .read_snapshot()
+            .unwrap()
+            .unwrap(),
+        b"x"
+    );
 }
 
 /// Makes one `#[test]` per suite function for the backend whose fixture `$fixture` makes.
