@@ -4,7 +4,7 @@
 //! sealed) as `bytea`, beside the columns its queries use: decision id (unique, which makes a
 //! retried batch add nothing twice), time, user, IP, device and outcome. One call is one
 //! transaction: list additions, alerts, then decisions, each as multi-row statements over
-//! arrays (`unnest`).
+//! arrays (`unnest`). "Newest first" is the order of appending, as in the segment log.
 
 use postgres::types::ToSql;
 use shopguard_core::privacy::for_each_personal_field;
@@ -205,7 +205,7 @@ impl DecisionStore for PostgresStore {
         }
         params.push(&limit);
         sql.push_str(&format!(
-            " ORDER BY occurred_at_ms DESC, seq DESC LIMIT ${}",
+            " ORDER BY seq DESC LIMIT ${}",
             params.len()
         ));
         let rows = self
