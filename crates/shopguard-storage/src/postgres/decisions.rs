@@ -204,10 +204,7 @@ impl DecisionStore for PostgresStore {
             }
         }
         params.push(&limit);
-        sql.push_str(&format!(
-            " ORDER BY seq DESC LIMIT ${}",
-            params.len()
-        ));
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", params.len()));
         let rows = self
             .client(operation)?
             .query(&sql, &params)
