@@ -5,7 +5,6 @@ use std::sync::Arc;
 use shopguard_app::audit::{AuditRetention, AuditService};
 use shopguard_app::{Actor, App, Config, ListService};
 use shopguard_core::{Engine, ListRegistry};
-use shopguard_storage::ListStore;
 
 const POLICY: &str = r#"
 [policy]

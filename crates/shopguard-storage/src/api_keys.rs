@@ -96,6 +96,24 @@ pub fn split_token(token: &str) -> Option<(&str, &str)> {
     well_formed.then_some((key_id, secret))
 }
 
+/// API keys as stored.
+pub trait ApiKeyStore: Send + Sync {
+    /// Stores a new API key, recording `audit` with it.
+    fn insert_api_key(&self, record: &ApiKeyRecord, audit: &crate::NewAuditEntry)
+        -> crate::StoreResult<()>;
+    /// The API key with this id, revoked or not.
+    fn api_key(&self, key_id: &str) -> crate::StoreResult<Option<ApiKeyRecord>>;
+    /// Every API key.
+    fn api_keys(&self) -> crate::StoreResult<Vec<ApiKeyRecord>>;
+    /// Revokes an API key; false (and nothing recorded) when there was no unrevoked one.
+    fn revoke_api_key(
+        &self,
+        key_id: &str,
+        at_ms: i64,
+        audit: &crate::NewAuditEntry,
+    ) -> crate::StoreResult<bool>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,25 +135,4 @@ mod tests {
             "Debug must not print the secret"
         );
     }
-}
-
-/// API keys as stored.
-pub trait ApiKeyStore: Send + Sync {
-    /// Stores a new API key, recording `audit` with it.
-    fn insert_api_key(
-        &self,
-        record: &ApiKeyRecord,
-        audit: &crate::NewAuditEntry,
-    ) -> crate::StoreResult<()>;
-    /// The API key with this id, revoked or not.
-    fn api_key(&self, key_id: &str) -> crate::StoreResult<Option<ApiKeyRecord>>;
-    /// Every API key.
-    fn api_keys(&self) -> crate::StoreResult<Vec<ApiKeyRecord>>;
-    /// Revokes an API key; false (and nothing recorded) when there was no unrevoked one.
-    fn revoke_api_key(
-        &self,
-        key_id: &str,
-        at_ms: i64,
-        audit: &crate::NewAuditEntry,
-    ) -> crate::StoreResult<bool>;
 }

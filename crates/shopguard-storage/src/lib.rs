@@ -31,6 +31,10 @@
 //! run them on a blocking thread (see `docs/decisions/0003-storage.md` and
 //! `docs/decisions/0007-decision-log-segments.md`).
 //!
+//! [`postgres::PostgresStore`] keeps every relational aggregate, the decision log included, in
+//! one schema of a PostgreSQL database that several nodes may share (see
+//! `docs/decisions/0019-postgresql-backend.md`).
+//!
 //! The decision log ([`decision_log::DecisionLog`]) is written off the request path by one
 //! thread that groups records into batches.
 #![warn(missing_docs)]
@@ -53,6 +57,7 @@ pub mod lists;
 pub mod log_batch;
 pub mod operators;
 pub mod policies;
+pub mod postgres;
 pub mod postgres_audit;
 pub mod record_format;
 pub mod schedule;

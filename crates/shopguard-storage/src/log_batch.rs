@@ -140,6 +140,23 @@ impl LogBatch {
         &self.records
     }
 
+    /// Each record as a backend that keeps its own index stores it: the event's time and
+    /// the record in its binary form ([`crate::record_format`], personal fields sealed when
+    /// the batch has a sealer), without the segment log's framing.
+    pub fn records_with_times(&self) -> impl Iterator<Item = (i64, &[u8])> + '_ {
+        let ends = self.records.iter().skip(1).map(|record| record.start);
+        self.records
+            .iter()
+            .zip(ends.chain([self.frames.len()]))
+            .map(|(record, end)| {
+                // A frame's payload is the event's time (8 bytes) and then the record.
+                (
+                    record.at_ms,
+                    &self.frames[record.start + frames::HEADER + 8..end],
+                )
+            })
+    }
+
     /// The records decoded again, personal fields still sealed (for a store that keeps
     /// decisions in another form than the segment log).
     pub fn decode(&self) -> StoreResult<Vec<DecisionRecord>> {

@@ -1,13 +1,17 @@
-//! Conformance tests every `Store` backend must pass. The macro is invoked once per backend;
-//! today the embedded backend. Tests of the embedded backend's decision segments follow.
+//! The conformance suite every backend must pass (modelled on Quickwit's metastore test
+//! suite): one test per trait method, in `suite`, run by `store_test_suite!` once against the
+//! embedded backend (a fresh temporary folder per test) and once against PostgreSQL (a fresh
+//! schema per test, dropped afterwards). Tests of the embedded backend's decision segments
+//! follow.
+//!
+//! PostgreSQL is found at `SHOPGUARD_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); when it cannot be reached, its tests fail.
 
 use std::sync::Arc;
 
-use shopguard_core::{Engine, Event, EventInput, EventKind, ListKind, ListRegistry};
-use shopguard_storage::decision_log::DecisionLog;
+use shopguard_core::{Engine, Event, EventInput, EventKind, ListRegistry};
 use shopguard_storage::{
-    api_keys, DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, LogBatch, Scope, Store,
-    StoreError,
+    DataKeyStore, DecisionQuery, DecisionRecord, DecisionStore, LogBatch, Store, StoreError,
 };
 
 const POLICY: &str = r#"
@@ -47,270 +51,280 @@ fn record(
     DecisionRecord { decision, event }
 }
 
-macro_rules! store_test_suite {
-    ($backend:ident, $open:expr) => {
-        mod $backend {
-            use super::*;
+mod suite;
 
-            fn open() -> (tempfile::TempDir, Arc<dyn Store>) {
-                let folder = tempfile::tempdir().unwrap();
-                let store: Arc<dyn Store> = Arc::new(($open)(folder.path()));
-                (folder, store)
-            }
-
-            #[test]
-            fn api_keys_round_trip_and_revoke() {
-                let (_folder, store) = open();
-                let key = api_keys::generate(
-                    "checkout",
-                    vec![Scope::EventsWrite, Scope::DecisionsRead],
-                    5,
-                );
-                store.insert_api_key(&key.record).unwrap();
-                let found = store.api_key(&key.record.key_id).unwrap().unwrap();
-                assert_eq!(found, key.record);
-                let (_, secret) = api_keys::split_token(&key.token).unwrap();
-                assert!(found.secret_matches(secret));
-                assert!(store.revoke_api_key(&key.record.key_id, 9).unwrap());
-                assert!(!store.revoke_api_key(&key.record.key_id, 9).unwrap());
-                assert!(!store
-                    .api_key(&key.record.key_id)
-                    .unwrap()
-                    .unwrap()
-                    .grants(Scope::EventsWrite));
-                assert!(store.api_key("0000000000000000").unwrap().is_none());
-            }
-
-            #[test]
-            fn policy_versions_are_kept_and_activated() {
-                let (_folder, store) = open();
-                assert!(store.active_policy().unwrap().is_none());
-                let first = store
-                    .insert_policy_version("a", "alice", "first", 1)
-                    .unwrap();
-                let second = store
-                    .insert_policy_version("b", "bob", "second", 2)
-                    .unwrap();
-                assert_eq!((first, second), (1, 2));
-                store.mark_policy_pending(second).unwrap();
-                assert!(
-                    store
-                        .policy_version(second)
-                        .unwrap()
-                        .unwrap()
-                        .pending_approval
-                );
-                assert!(store.approve_policy_version(second, "carol", 3).unwrap());
-                assert!(
-                    !store.approve_policy_version(second, "carol", 3).unwrap(),
-                    "once"
-                );
-                let approved = store.policy_version(second).unwrap().unwrap();
-                assert!(!approved.pending_approval);
-                assert_eq!(approved.approved_by.as_deref(), Some("carol"));
-                store.activate_policy_version(second, "bob", 3).unwrap();
-                assert_eq!(store.active_policy().unwrap().unwrap().source, "b");
-                store.activate_policy_version(first, "alice", 4).unwrap();
-                assert_eq!(store.active_policy().unwrap().unwrap().version, 1);
-                assert!(matches!(
-                    store.activate_policy_version(99, "x", 5),
-                    Err(StoreError::NotFound(_))
-                ));
-                let versions = store.policy_versions().unwrap();
-                assert_eq!(
-                    versions.iter().map(|v| v.version).collect::<Vec<_>>(),
-                    vec![2, 1]
-                );
-            }
-
-            #[test]
-            fn list_entries_upsert_page_expire() {
-                let (_folder, store) = open();
-                let list = ListRecord {
-                    name: "ip_block".into(),
-                    kind: ListKind::Ip,
-                    description: "".into(),
-                    created_at_ms: 0,
-                };
-                store.ensure_list(&list).unwrap();
-                store.ensure_list(&list).unwrap();
-                let conflicting = ListRecord {
-                    kind: ListKind::Email,
-                    ..list.clone()
-                };
-                assert!(matches!(
-                    store.ensure_list(&conflicting),
-                    Err(StoreError::Conflict(_))
-                ));
-                let entries: Vec<ListEntryRecord> = (0..25)
-                    .map(|n| ListEntryRecord {
-                        value: format!("10.0.0.{n:02}"),
-                        expires_at_ms: (n % 5 == 0).then_some(100),
-                        added_by: "test".into(),
-                        reason: "why".into(),
-                        created_at_ms: 1,
-                    })
-                    .collect();
-                store.upsert_list_entries("ip_block", &entries).unwrap();
-                let page = store.list_entries("ip_block", None, 10).unwrap();
-                assert_eq!(page.len(), 10);
-                let next = store
-                    .list_entries("ip_block", Some(&page[9].value), 100)
-                    .unwrap();
-                assert_eq!(next.len(), 15);
-                let mut live = 0;
-                store
-                    .for_each_list_entry("ip_block", 100, &mut |batch| live += batch.len())
-                    .unwrap();
-                assert_eq!(live, 20, "expired entries are not loaded");
-                assert_eq!(store.purge_expired_list_entries(100).unwrap(), 5);
-                assert!(store.remove_list_entry("ip_block", "10.0.0.01").unwrap());
-                assert!(!store.remove_list_entry("ip_block", "10.0.0.01").unwrap());
-            }
-
-            #[test]
-            fn decisions_are_logged_queried_and_purged() {
-                let (_folder, store) = open();
-                let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
-                let log = DecisionLog::start(store.clone(), 1_000);
-                for n in 0..50i64 {
-                    let user = if n % 2 == 0 { "alice" } else { "bob" };
-                    let mut batch = log.batch(1);
-                    batch
-                        .push(&record(
-                            &engine,
-                            user,
-                            "192.0.2.9",
-                            (n * 10) as f64,
-                            1_000 + n,
-                            &format!("d{n:03}"),
-                        ))
-                        .unwrap();
-                    log.append(batch).unwrap();
-                }
-                log.flush().unwrap();
-                assert_eq!(store.decision_count().unwrap(), 50);
-                let alice = store
-                    .query_decisions(&DecisionQuery {
-                        user_id: Some("alice".into()),
-                        limit: 100,
-                        ..DecisionQuery::default()
-                    })
-                    .unwrap();
-                assert_eq!(alice.len(), 25);
-                assert!(
-                    alice
-                        .windows(2)
-                        .all(|pair| pair[0].decision.occurred_at_ms
-                            >= pair[1].decision.occurred_at_ms),
-                    "newest first"
-                );
-                let reviewed = store
-                    .query_decisions(&DecisionQuery {
-                        outcome: Some("review".into()),
-                        from_ms: Some(1_020),
-                        limit: 100,
-                        ..DecisionQuery::default()
-                    })
-                    .unwrap();
-                assert_eq!(reviewed.len(), 30, "amounts 200..490 are over 100");
-                let one = store.decision("d042").unwrap().unwrap();
-                assert_eq!(one.event.amount, Some(420.0));
-                let alerts = store.query_alerts(None, None, 1_000).unwrap();
-                assert_eq!(alerts.len(), 39, "every payment over 100 raised an alert");
-                assert_eq!(store.purge_decisions_before(1_025).unwrap(), 25);
-                assert_eq!(store.decision_count().unwrap(), 25);
-                log.close();
-                let mut late = log.batch(1);
-                late.push(&record(&engine, "x", "192.0.2.1", 1.0, 1, "late"))
-                    .unwrap();
-                assert!(matches!(log.append(late), Err(StoreError::LogClosed)));
-            }
-
-            #[test]
-            fn a_full_queue_makes_writers_wait_and_loses_nothing() {
-                let (_folder, store) = open();
-                let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
-                // Room for four records: most appends of three find the queue full and wait.
-                let log = Arc::new(DecisionLog::start(store.clone(), 4));
-                let writers: Vec<_> = (0..2)
-                    .map(|writer| {
-                        let log = log.clone();
-                        let engine = &engine;
-                        let records: Vec<DecisionRecord> = (0..60)
-                            .map(|n| {
-                                let id = format!("w{writer}-{n:02}");
-                                record(engine, "carol", "192.0.2.7", 5.0, 2_000 + n, &id)
-                            })
-                            .collect();
-                        std::thread::spawn(move || {
-                            for three in records.chunks(3) {
-                                let mut batch = log.batch(three.len());
-                                for record in three {
-                                    batch.push(record).unwrap();
-                                }
-                                log.append(batch).unwrap();
-                            }
-                        })
-                    })
-                    .collect();
-                for writer in writers {
-                    writer.join().unwrap();
-                }
-                log.flush().unwrap();
-                assert_eq!(store.decision_count().unwrap(), 120);
-                assert!(store.decision("w1-59").unwrap().is_some());
-                // One batch larger than the whole queue still goes through.
-                let mut large = log.batch(10);
-                for n in 0..10 {
-                    large
-                        .push(&record(
-                            &engine,
-                            "dan",
-                            "192.0.2.8",
-                            500.0,
-                            3_000 + n,
-                            &format!("l{n}"),
-                        ))
-                        .unwrap();
-                }
-                assert_eq!(
-                    large.alerts().len(),
-                    10,
-                    "every payment over 100 raises an alert"
-                );
-                log.append(large).unwrap();
-                log.flush().unwrap();
-                assert_eq!(store.decision_count().unwrap(), 130);
-                assert_eq!(
-                    log.stats()
-                        .queued
-                        .load(std::sync::atomic::Ordering::Relaxed),
-                    0
-                );
-            }
-        }
-    };
+/// The embedded backend in a fresh temporary folder.
+struct EmbeddedFixture {
+    folder: tempfile::TempDir,
 }
 
-store_test_suite!(embedded, |path: &std::path::Path| {
-    shopguard_storage::embedded::EmbeddedStore::open(path).unwrap()
-});
+impl suite::FixtureBackend for EmbeddedFixture {
+    fn open(&self) -> Arc<dyn Store> {
+        Arc::new(shopguard_storage::embedded::EmbeddedStore::open(self.folder.path()).unwrap())
+    }
 
-#[test]
-fn snapshots_are_written_atomically_and_read_back() {
-    let folder = tempfile::tempdir().unwrap();
-    assert!(shopguard_storage::snapshot::read_snapshot(folder.path())
-        .unwrap()
-        .is_none());
-    shopguard_storage::snapshot::write_snapshot(folder.path(), b"state").unwrap();
-    shopguard_storage::snapshot::write_snapshot(folder.path(), b"state two").unwrap();
-    assert_eq!(
-        shopguard_storage::snapshot::read_snapshot(folder.path())
+    fn snapshots(&self, node: &str) -> Box<dyn shopguard_storage::SnapshotStore> {
+        let folder = self.folder.path().join("nodes").join(node);
+        std::fs::create_dir_all(&folder).unwrap();
+        Box::new(shopguard_storage::snapshot::FileSnapshots::new(&folder))
+    }
+}
+
+fn embedded_fixture() -> suite::Fixture {
+    suite::Fixture::new(Box::new(EmbeddedFixture {
+        folder: tempfile::tempdir().unwrap(),
+    }))
+}
+
+mod embedded {
+    crate::suite::store_test_suite!(super::embedded_fixture);
+}
+
+/// Where the PostgreSQL tests find their server.
+fn postgres_url() -> String {
+    std::env::var("SHOPGUARD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// The PostgreSQL backend in a fresh schema of the test database, dropped afterwards.
+struct PostgresFixture {
+    url: String,
+    schema: String,
+    /// The store the snapshots go through, kept for them.
+    snapshot_store: std::sync::OnceLock<shopguard_storage::postgres::PostgresStore>,
+}
+
+impl PostgresFixture {
+    fn new() -> PostgresFixture {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
-            .unwrap(),
-        b"state two"
-    );
+            .subsec_nanos();
+        let schema = format!(
+            "sg_test_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        PostgresFixture {
+            url: postgres_url(),
+            schema,
+            snapshot_store: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn open_store(&self) -> shopguard_storage::postgres::PostgresStore {
+        let master = shopguard_storage::keyring::LocalMasterKey::from_bytes(&[7u8; 32]);
+        shopguard_storage::postgres::PostgresStore::open(&self.url, &self.schema, Box::new(master))
+            .unwrap_or_else(|error| {
+                panic!(
+                    "the PostgreSQL tests need a server at {} (set SHOPGUARD_TEST_POSTGRES_URL; \
+                     .ci/run starts one): {error}",
+                    self.url
+                )
+            })
+    }
+}
+
+impl suite::FixtureBackend for PostgresFixture {
+    fn open(&self) -> Arc<dyn Store> {
+        Arc::new(self.open_store())
+    }
+
+    fn snapshots(&self, node: &str) -> Box<dyn shopguard_storage::SnapshotStore> {
+        Box::new(
+            self.snapshot_store
+                .get_or_init(|| self.open_store())
+                .snapshots(node),
+        )
+    }
+}
+
+impl Drop for PostgresFixture {
+    fn drop(&mut self) {
+        drop(self.snapshot_store.take());
+        if let Err(error) =
+            shopguard_storage::postgres::PostgresStore::drop_schema(&self.url, &self.schema)
+        {
+            eprintln!("could not drop test schema {}: {error}", self.schema);
+        }
+    }
+}
+
+fn postgres_fixture() -> suite::Fixture {
+    suite::Fixture::new(Box::new(PostgresFixture::new()))
+}
+
+mod postgres {
+    crate::suite::store_test_suite!(super::postgres_fixture);
+}
+
+/// What only the PostgreSQL backend promises.
+mod postgres_only {
+    use super::*;
+    use shopguard_core::ListKind;
+    use shopguard_storage::keyring::LocalMasterKey;
+    use shopguard_storage::postgres::{PostgresSettings, PostgresStore};
+    use shopguard_storage::{ListRecord, ListStore};
+
+    fn master() -> Box<LocalMasterKey> {
+        Box::new(LocalMasterKey::from_bytes(&[7u8; 32]))
+    }
+
+    fn sql(fixture: &PostgresFixture) -> ::postgres::Client {
+        ::postgres::Client::connect(&fixture.url, ::postgres::NoTls).unwrap()
+    }
+
+    #[test]
+    fn nodes_opening_a_new_schema_together_migrate_it_once_and_share_one_data_key() {
+        let fixture = PostgresFixture::new();
+        let stores: Vec<PostgresStore> = std::thread::scope(|scope| {
+            let openers: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| fixture.open_store()))
+                .collect();
+            openers
+                .into_iter()
+                .map(|opener| opener.join().unwrap())
+                .collect()
+        });
+        let mut client = sql(&fixture);
+        let schema = &fixture.schema;
+        let migrations: i64 = client
+            .query_one(
+                &format!("SELECT count(*) FROM {schema}.schema_migrations"),
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        let keys: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {schema}.data_keys"), &[])
+            .unwrap()
+            .get(0);
+        // Each of the two migrations applied once, one data key.
+        assert_eq!((migrations, keys), (2, 1));
+        let sealed = stores[0].keyring().unwrap().seal("secret").unwrap();
+        assert_eq!(
+            stores[3].keyring().unwrap().open(&sealed).unwrap(),
+            "secret"
+        );
+    }
+
+    #[test]
+    fn a_retried_batch_stores_its_decisions_once() {
+        let fixture = PostgresFixture::new();
+        let store = fixture.open_store();
+        store
+            .ensure_list(
+                &ListRecord {
+                    name: "ip_watch".into(),
+                    kind: ListKind::Ip,
+                    description: String::new(),
+                    created_at_ms: 0,
+                },
+                &suite::audit("list.create", "l"),
+            )
+            .unwrap();
+        let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        let records: Vec<DecisionRecord> = (0..10)
+            .map(|n| {
+                record(
+                    &engine,
+                    "alice",
+                    "192.0.2.1",
+                    500.0,
+                    1_000 + n,
+                    &format!("r{n}"),
+                )
+            })
+            .collect();
+        let batch = LogBatch::of(Some(store.keyring().unwrap()), &records).unwrap();
+        store
+            .append_decisions(std::slice::from_ref(&batch))
+            .unwrap();
+        store
+            .append_decisions(std::slice::from_ref(&batch))
+            .unwrap();
+        assert_eq!(store.decision_count().unwrap(), 10);
+        assert_eq!(store.query_alerts(None, None, 100).unwrap().len(), 10);
+    }
+
+    #[test]
+    fn personal_fields_are_sealed_in_the_table() {
+        let fixture = PostgresFixture::new();
+        let store = fixture.open_store();
+        let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        let mut one = record(&engine, "alice", "192.0.2.1", 5.0, 1_000, "p1");
+        one.event.phone = Some("+86 13812341234".into());
+        store
+            .append_decisions(&[
+                LogBatch::of(Some(store.keyring().unwrap()), &[one.clone()]).unwrap()
+            ])
+            .unwrap();
+        let stored: Vec<u8> = sql(&fixture)
+            .query_one(
+                &format!("SELECT record FROM {}.decisions", fixture.schema),
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        let text = String::from_utf8_lossy(&stored);
+        assert!(
+            !text.contains("13812341234") && text.contains("enc1.1."),
+            "{text}"
+        );
+        assert_eq!(store.decision("p1").unwrap().unwrap(), one);
+    }
+
+    #[test]
+    fn a_schema_newer_than_this_build_is_refused() {
+        let fixture = PostgresFixture::new();
+        drop(fixture.open_store());
+        sql(&fixture)
+            .execute(
+                &format!(
+                    "INSERT INTO {}.schema_migrations (version, name) VALUES (999, 'future')",
+                    fixture.schema
+                ),
+                &[],
+            )
+            .unwrap();
+        let master = LocalMasterKey::from_bytes(&[7u8; 32]);
+        let error =
+            PostgresStore::open(&fixture.url, &fixture.schema, Box::new(master)).unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_wrong_master_key_is_refused_at_open() {
+        let fixture = PostgresFixture::new();
+        drop(fixture.open_store());
+        let wrong = LocalMasterKey::from_bytes(&[8u8; 32]);
+        assert!(PostgresStore::open(&fixture.url, &fixture.schema, Box::new(wrong)).is_err());
+    }
+
+    #[test]
+    fn a_schema_name_that_is_not_a_plain_identifier_is_refused() {
+        let error =
+            PostgresStore::open(&postgres_url(), "x; DROP SCHEMA public", master()).unwrap_err();
+        assert!(matches!(error, StoreError::Conflict(_)), "{error}");
+    }
+
+    #[test]
+    fn an_unreachable_server_is_a_retryable_error_naming_no_driver_type() {
+        let settings = PostgresSettings {
+            connect_timeout: std::time::Duration::from_millis(500),
+            ..PostgresSettings::default()
+        };
+        let error = PostgresStore::open_with(
+            "postgres://postgres@127.0.0.1:1/test",
+            "sg_nowhere",
+            master(),
+            settings,
+        )
+        .unwrap_err();
+        assert!(error.is_retryable(), "{error}");
+        assert!(matches!(error, StoreError::Backend { .. }));
+    }
 }
 
 mod decision_segments {
@@ -666,7 +680,12 @@ mod field_encryption {
         assert_eq!(read.event.email.as_deref(), Some("user3@example.com"));
         assert_eq!(read.event.attrs["id_number"], "110101199003071234");
 
-        assert_eq!(store.rotate_data_key(5).unwrap(), 2);
+        assert_eq!(
+            store
+                .rotate_data_key(5, &|id| crate::suite::audit("key.rotate", &id.to_string()))
+                .unwrap(),
+            2
+        );
         let second: Vec<DecisionRecord> = (20..30)
             .map(|n| registration(&engine, n, &format!("b{n}")))
             .collect();

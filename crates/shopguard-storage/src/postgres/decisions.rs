@@ -1,0 +1,333 @@
+//! The decision log and alerts in PostgreSQL.
+//!
+//! Each record is stored in its binary form ([`crate::record_format`], personal fields
+//! sealed) as `bytea`, beside the columns its queries use: decision id (unique, which makes a
+//! retried batch add nothing twice), time, user, IP, device and outcome. One call is one
+//! transaction: list additions, alerts, then decisions, each as multi-row statements over
+//! arrays (`unnest`). "Newest first" is the order of appending, as in the segment log.
+
+use postgres::types::ToSql;
+use shopguard_core::privacy::for_each_personal_field;
+use shopguard_core::Event;
+
+use super::{db, lists, PostgresStore};
+use crate::decisions::{AlertRecord, DecisionQuery, DecisionRecord, DecisionStore};
+use crate::keyring::Keyring;
+use crate::record_format::{decode_record, encode_record};
+use crate::{LogBatch, StoreError, StoreResult};
+
+/// Rows per insert statement.
+const INSERT_CHUNK: usize = 5_000;
+/// Records re-encrypted per transaction.
+const REENCRYPT_CHUNK: i64 = 1_000;
+
+fn decode(body: &[u8], operation: &'static str) -> StoreResult<DecisionRecord> {
+    decode_record(body).map_err(|error| StoreError::Corrupt {
+        operation,
+        detail: error.to_string(),
+    })
+}
+
+/// The columns of one decision row.
+struct DecisionRow<'a> {
+    decision_id: String,
+    at_ms: i64,
+    user_id: String,
+    ip: Option<String>,
+    device_id: Option<String>,
+    outcome: &'static str,
+    record: &'a [u8],
+}
+
+impl PostgresStore {
+    /// Decodes a stored record and opens its personal fields.
+    fn decode_open(&self, body: &[u8], operation: &'static str) -> StoreResult<DecisionRecord> {
+        let mut record = decode(body, operation)?;
+        for_each_personal_field(&mut record.event, &mut |_, text| {
+            if Keyring::key_of(text).is_some() {
+                *text = self.keyring.open(text)?;
+            }
+            Ok::<(), StoreError>(())
+        })?;
+        Ok(record)
+    }
+
+    fn insert_decisions(
+        transaction: &mut postgres::Transaction<'_>,
+        rows: &[DecisionRow<'_>],
+        operation: &'static str,
+    ) -> StoreResult<()> {
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|row| row.decision_id.as_str()).collect();
+            let times: Vec<i64> = chunk.iter().map(|row| row.at_ms).collect();
+            let users: Vec<&str> = chunk.iter().map(|row| row.user_id.as_str()).collect();
+            let ips: Vec<Option<&str>> = chunk.iter().map(|row| row.ip.as_deref()).collect();
+            let devices: Vec<Option<&str>> =
+                chunk.iter().map(|row| row.device_id.as_deref()).collect();
+            let outcomes: Vec<&str> = chunk.iter().map(|row| row.outcome).collect();
+            let records: Vec<&[u8]> = chunk.iter().map(|row| row.record).collect();
+            transaction
+                .execute(
+                    "INSERT INTO decisions (decision_id, occurred_at_ms, user_id, ip, device_id, outcome, record)
+                     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[])
+                     ON CONFLICT (decision_id) DO NOTHING",
+                    &[&ids, &times, &users, &ips, &devices, &outcomes, &records],
+                )
+                .map_err(db(operation))?;
+        }
+        Ok(())
+    }
+
+    fn insert_alerts<'a>(
+        transaction: &mut postgres::Transaction<'_>,
+        alerts: impl Iterator<Item = &'a AlertRecord>,
+        operation: &'static str,
+    ) -> StoreResult<()> {
+        let alerts: Vec<&AlertRecord> = alerts.collect();
+        for chunk in alerts.chunks(INSERT_CHUNK) {
+            let times: Vec<i64> = chunk.iter().map(|alert| alert.created_at_ms).collect();
+            let severities: Vec<&str> = chunk.iter().map(|alert| alert.severity.as_str()).collect();
+            let rules: Vec<&str> = chunk.iter().map(|alert| alert.rule_id.as_str()).collect();
+            let decisions: Vec<&str> = chunk
+                .iter()
+                .map(|alert| alert.decision_id.as_str())
+                .collect();
+            let users: Vec<&str> = chunk.iter().map(|alert| alert.user_id.as_str()).collect();
+            let ips: Vec<Option<&str>> = chunk.iter().map(|alert| alert.ip.as_deref()).collect();
+            let messages: Vec<&str> = chunk.iter().map(|alert| alert.message.as_str()).collect();
+            transaction
+                .execute(
+                    "INSERT INTO alerts (created_at_ms, severity, rule_id, decision_id, user_id, ip, message)
+                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                     ON CONFLICT (decision_id, rule_id) DO NOTHING",
+                    &[&times, &severities, &rules, &decisions, &users, &ips, &messages],
+                )
+                .map_err(db(operation))?;
+        }
+        Ok(())
+    }
+}
+
+/// Seals `event`'s personal fields under the active key; whether anything changed.
+fn reseal(event: &mut Event, keyring: &Keyring) -> StoreResult<bool> {
+    let active = keyring.active_id();
+    let mut changed = false;
+    for_each_personal_field(event, &mut |_, text| {
+        let resealed = match Keyring::key_of(text) {
+            Some(id) if id == active => None,
+            Some(_) => Some(keyring.seal(&keyring.open(text)?)?),
+            None => Some(keyring.seal(text)?),
+        };
+        if let Some(resealed) = resealed {
+            *text = resealed;
+            changed = true;
+        }
+        Ok::<(), StoreError>(())
+    })?;
+    Ok(changed)
+}
+
+impl DecisionStore for PostgresStore {
+    fn append_decisions(&self, batches: &[LogBatch]) -> StoreResult<()> {
+        let operation = "appending to the decision log";
+        if batches.iter().any(|batch| !batch.is_sealed()) {
+            return Err(StoreError::Conflict(
+                "this decision log encrypts personal fields: its batches must come from \
+                 LogBatch::new with the store's keyring"
+                    .into(),
+            ));
+        }
+        let mut rows = Vec::with_capacity(batches.iter().map(LogBatch::len).sum());
+        for (at_ms, record) in batches.iter().flat_map(LogBatch::records_with_times) {
+            let decoded = decode(record, operation)?;
+            rows.push(DecisionRow {
+                at_ms,
+                outcome: decoded.decision.outcome.as_str(),
+                ip: decoded.event.ip.map(|ip| ip.to_string()),
+                device_id: decoded.event.device_id,
+                user_id: decoded.decision.user_id,
+                decision_id: decoded.decision.decision_id,
+                record,
+            });
+        }
+        let mut client = self.client(operation)?;
+        let mut transaction = client.transaction().map_err(db(operation))?;
+        lists::upsert_entries(
+            &mut transaction,
+            batches
+                .iter()
+                .flat_map(LogBatch::list_additions)
+                .map(|(list, entry)| (list.as_str(), entry)),
+            "recording list additions",
+        )?;
+        PostgresStore::insert_alerts(
+            &mut transaction,
+            batches.iter().flat_map(LogBatch::alerts),
+            "appending alerts",
+        )?;
+        PostgresStore::insert_decisions(&mut transaction, &rows, operation)?;
+        transaction.commit().map_err(db(operation))
+    }
+
+    fn decision(&self, decision_id: &str) -> StoreResult<Option<DecisionRecord>> {
+        let operation = "reading a decision";
+        let row = self
+            .client(operation)?
+            .query_opt(
+                "SELECT record FROM decisions WHERE decision_id = $1",
+                &[&decision_id],
+            )
+            .map_err(db(operation))?;
+        row.map(|row| self.decode_open(row.get(0), operation))
+            .transpose()
+    }
+
+    fn query_decisions(&self, query: &DecisionQuery) -> StoreResult<Vec<DecisionRecord>> {
+        let operation = "querying decisions";
+        let limit = i64::from(query.limit.clamp(1, 1_000));
+        let from_ms = query.from_ms.unwrap_or(i64::MIN);
+        let to_ms = query.to_ms.unwrap_or(i64::MAX);
+        let mut sql = String::from(
+            "SELECT record FROM decisions WHERE occurred_at_ms >= $1 AND occurred_at_ms < $2",
+        );
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&from_ms, &to_ms];
+        let filters = [
+            ("user_id", &query.user_id),
+            ("ip", &query.ip),
+            ("device_id", &query.device_id),
+            ("outcome", &query.outcome),
+        ];
+        for (column, value) in &filters {
+            if let Some(value) = value {
+                params.push(value);
+                sql.push_str(&format!(" AND {column} = ${}", params.len()));
+            }
+        }
+        params.push(&limit);
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", params.len()));
+        let rows = self
+            .client(operation)?
+            .query(&sql, &params)
+            .map_err(db(operation))?;
+        rows.iter()
+            .map(|row| self.decode_open(row.get(0), operation))
+            .collect()
+    }
+
+    fn query_alerts(
+        &self,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<AlertRecord>> {
+        let operation = "querying alerts";
+        let rows = self
+            .client(operation)?
+            .query(
+                "SELECT seq, created_at_ms, severity, rule_id, decision_id, user_id, ip, message FROM alerts
+                 WHERE created_at_ms >= $1 AND created_at_ms < $2 ORDER BY created_at_ms DESC, seq DESC LIMIT $3",
+                &[
+                    &from_ms.unwrap_or(i64::MIN),
+                    &to_ms.unwrap_or(i64::MAX),
+                    &i64::from(limit.clamp(1, 1_000)),
+                ],
+            )
+            .map_err(db(operation))?;
+        Ok(rows
+            .iter()
+            .map(|row| AlertRecord {
+                seq: row.get(0),
+                created_at_ms: row.get(1),
+                severity: row.get(2),
+                rule_id: row.get(3),
+                decision_id: row.get(4),
+                user_id: row.get(5),
+                ip: row.get(6),
+                message: row.get(7),
+            })
+            .collect())
+    }
+
+    fn purge_decisions_before(&self, cutoff_ms: i64) -> StoreResult<usize> {
+        let operation = "purging old decisions";
+        let mut client = self.client(operation)?;
+        let mut transaction = client.transaction().map_err(db(operation))?;
+        let removed = transaction
+            .execute(
+                "DELETE FROM decisions WHERE occurred_at_ms < $1",
+                &[&cutoff_ms],
+            )
+            .map_err(db(operation))?;
+        transaction
+            .execute("DELETE FROM alerts WHERE created_at_ms < $1", &[&cutoff_ms])
+            .map_err(db(operation))?;
+        transaction.commit().map_err(db(operation))?;
+        Ok(removed as usize)
+    }
+
+    fn decision_count(&self) -> StoreResult<u64> {
+        let operation = "counting decisions";
+        let count: i64 = self
+            .client(operation)?
+            .query_one("SELECT count(*) FROM decisions", &[])
+            .map_err(db(operation))?
+            .get(0);
+        Ok(count as u64)
+    }
+
+    fn reencrypt_decisions(&self, progress: &mut dyn FnMut(usize, usize)) -> StoreResult<u64> {
+        let operation = "re-encrypting decisions";
+        let mut client = self.client(operation)?;
+        let total: i64 = client
+            .query_one("SELECT count(*) FROM decisions", &[])
+            .map_err(db(operation))?
+            .get(0);
+        let total = total as usize;
+        let mut done = 0usize;
+        let mut changed = 0u64;
+        let mut after = 0i64;
+        progress(0, total);
+        loop {
+            let mut transaction = client.transaction().map_err(db(operation))?;
+            let rows = transaction
+                .query(
+                    "SELECT seq, record FROM decisions WHERE seq > $1 ORDER BY seq LIMIT $2 FOR UPDATE",
+                    &[&after, &REENCRYPT_CHUNK],
+                )
+                .map_err(db(operation))?;
+            let Some(last) = rows.last() else {
+                break;
+            };
+            after = last.get(0);
+            let mut seqs = Vec::new();
+            let mut records = Vec::new();
+            for row in &rows {
+                let mut record = decode(row.get(1), operation)?;
+                if reseal(&mut record.event, &self.keyring)? {
+                    let mut body = Vec::new();
+                    encode_record(&mut body, &record.decision, &record.event).map_err(|error| {
+                        StoreError::Corrupt {
+                            operation,
+                            detail: error.to_string(),
+                        }
+                    })?;
+                    seqs.push(row.get::<_, i64>(0));
+                    records.push(body);
+                }
+            }
+            transaction
+                .execute(
+                    "UPDATE decisions SET record = changed.record
+                     FROM unnest($1::bigint[], $2::bytea[]) AS changed(seq, record)
+                     WHERE decisions.seq = changed.seq",
+                    &[&seqs, &records],
+                )
+                .map_err(db(operation))?;
+            transaction.commit().map_err(db(operation))?;
+            changed += seqs.len() as u64;
+            done += rows.len();
+            progress(done.min(total), total);
+        }
+        Ok(changed)
+    }
+}

@@ -1,0 +1,1527 @@
+//! The conformance suite: one test per method of every storage trait. Each test takes a
+//! fresh [`Fixture`]; `store_test_suite!` makes a `#[test]` of each for one backend.
+//!
+//! Every change method is also checked against the outbox rule: the change stores exactly
+//! its audit entry, and a change that does nothing (or fails) stores none.
+
+use std::sync::Arc;
+
+use shopguard_core::audit::{AuditContent, RecordClass};
+use shopguard_core::rbac::Role;
+use shopguard_core::{Engine, Event, EventInput, EventKind, ListKind, ListRegistry};
+use shopguard_storage::api_keys;
+use shopguard_storage::decision_log::DecisionLog;
+use shopguard_storage::operators::{GrantRecord, OperatorRecord, SessionRecord};
+use shopguard_storage::snapshot::SnapshotStore;
+use shopguard_storage::{
+    DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, LogBatch, NewAuditEntry,
+    NewPolicyVersion, Scope, Store, StoreError,
+};
+
+/// A fresh, empty backend for one test.
+pub struct Fixture {
+    store: Option<Arc<dyn Store>>,
+    backend: Box<dyn FixtureBackend>,
+}
+
+/// What differs between backends: opening (again) and per-node snapshots.
+pub trait FixtureBackend {
+    /// Opens the store (again, on the same data).
+    fn open(&self) -> Arc<dyn Store>;
+    /// The snapshots of node `node`.
+    fn snapshots(&self, node: &str) -> Box<dyn SnapshotStore>;
+}
+
+impl Fixture {
+    /// A fixture over `backend`.
+    pub fn new(backend: Box<dyn FixtureBackend>) -> Fixture {
+        Fixture {
+            store: Some(backend.open()),
+            backend,
+        }
+    }
+
+    /// Closes the store and opens it again on the same data (a restart).
+    pub fn reopen(&mut self) {
+        // Closed first: the embedded backend's decision log admits one opener.
+        self.store = None;
+        self.store = Some(self.backend.open());
+    }
+
+    /// The store under test.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.store.as_ref().expect("the store is open")
+    }
+
+    fn snapshots(&self, node: &str) -> Box<dyn SnapshotStore> {
+        self.backend.snapshots(node)
+    }
+}
+
+/// Actor, action and object of a test's audit entries.
+pub fn audit(action: &str, object: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        at_ms: 7,
+        class: RecordClass::Other,
+        content: AuditContent {
+            actor: "suite".into(),
+            action: action.into(),
+            object: object.into(),
+            detail: serde_json::json!({ "why": "conformance" }),
+        },
+    }
+}
+
+/// The (action, object) of every entry in the outbox, oldest first.
+fn recorded(store: &dyn Store) -> Vec<(String, String)> {
+    store
+        .queued_audit_entries(10_000)
+        .unwrap()
+        .into_iter()
+        .map(|(_, entry)| (entry.content.action, entry.content.object))
+        .collect()
+}
+
+fn pair(action: &str, object: &str) -> (String, String) {
+    (action.to_owned(), object.to_owned())
+}
+
+const POLICY: &str = r#"
+[policy]
+name = "storage-suite"
+[[rules]]
+id = "big"
+when = "event.kind == 'payment' && event.amount > 100.0"
+outcome = "review"
+reason = "large payment"
+actions = [{ alert = "high" }, { add_to_list = "ip_watch", entity = "ip", ttl = "1h" }]
+[[lists]]
+name = "ip_watch"
+kind = "ip"
+"#;
+
+fn engine() -> Engine {
+    Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap()
+}
+
+/// A payment decided by the suite's policy: over 100 it is reviewed, raises an alert and
+/// adds its IP to `ip_watch`.
+fn payment(engine: &Engine, n: i64, user: &str, ip: &str, amount: f64) -> DecisionRecord {
+    let event = Event::try_from_input(
+        EventInput {
+            kind: Some(EventKind::Payment),
+            user_id: Some(user.into()),
+            ip: Some(ip.into()),
+            device_id: Some(format!("device{}", n % 3)),
+            phone: Some("+86 13812341234".into()),
+            amount: Some(amount),
+            currency: Some("CNY".into()),
+            occurred_at_ms: Some(1_000 + n),
+            ..EventInput::default()
+        },
+        1_000 + n,
+        || format!("event{n}"),
+    )
+    .unwrap();
+    let decision = engine.decide(&event, format!("d{n:04}"));
+    DecisionRecord { decision, event }
+}
+
+fn watch_list(store: &dyn Store) {
+    store
+        .ensure_list(
+            &ListRecord {
+                name: "ip_watch".into(),
+                kind: ListKind::Ip,
+                description: "".into(),
+                created_at_ms: 0,
+            },
+            &audit("list.create", "list:ip_watch"),
+        )
+        .unwrap();
+}
+
+/// 40 payments `d0000`…`d0039` at 1,000…1,039 ms: users alice and bob in turn, IPs
+/// 192.0.2.0…3, amounts 0, 10, …, 390 (so 25 over 100), appended as four batches.
+fn log_forty(store: &dyn Store) -> Vec<DecisionRecord> {
+    watch_list(store);
+    let engine = engine();
+    let records: Vec<DecisionRecord> = (0..40)
+        .map(|n| {
+            let user = if n % 2 == 0 { "alice" } else { "bob" };
+            payment(
+                &engine,
+                n,
+                user,
+                &format!("192.0.2.{}", n % 4),
+                (n * 10) as f64,
+            )
+        })
+        .collect();
+    let keyring = store.keyring().unwrap();
+    let batches: Vec<LogBatch> = records
+        .chunks(10)
+        .map(|chunk| LogBatch::of(Some(keyring.clone()), chunk).unwrap())
+        .collect();
+    store.append_decisions(&batches).unwrap();
+    records
+}
+
+fn ids(records: &[DecisionRecord]) -> Vec<String> {
+    records
+        .iter()
+        .map(|record| record.decision.decision_id.clone())
+        .collect()
+}
+
+fn entry(value: &str, expires_at_ms: Option<i64>, reason: &str) -> ListEntryRecord {
+    ListEntryRecord {
+        value: value.into(),
+        expires_at_ms,
+        added_by: "suite".into(),
+        reason: reason.into(),
+        created_at_ms: 1,
+    }
+}
+
+fn list(name: &str, kind: ListKind) -> ListRecord {
+    ListRecord {
+        name: name.into(),
+        kind,
+        description: format!("the {name} list"),
+        created_at_ms: 3,
+    }
+}
+
+fn new_policy<'a>(source: &'a str, pending: bool) -> NewPolicyVersion<'a> {
+    NewPolicyVersion {
+        source,
+        author: "alice",
+        comment: "why not",
+        at_ms: 10,
+        pending_approval: pending,
+    }
+}
+
+fn insert_policy(store: &dyn Store, source: &str, pending: bool) -> u64 {
+    store
+        .insert_policy_version(&new_policy(source, pending), &|version| {
+            audit("policy.create", &format!("policy:{version}"))
+        })
+        .unwrap()
+}
+
+fn operator(store: &dyn Store, username: &str) -> OperatorRecord {
+    let record = OperatorRecord {
+        username: username.into(),
+        password_hash: "$argon2id$v=19$fake".into(),
+        totp_secret: vec![1, 2, 3, 250],
+        roles: vec![Role::Analyst],
+        created_at_ms: 5,
+        disabled_at_ms: None,
+    };
+    store
+        .insert_operator(&record, &audit("operator.create", username))
+        .unwrap();
+    record
+}
+
+fn grant_request(username: &str) -> GrantRecord {
+    GrantRecord {
+        id: 0,
+        username: username.into(),
+        role: Role::Administrator,
+        reason: "incident 7".into(),
+        requested_by: username.into(),
+        requested_at_ms: 100,
+        duration_ms: 3_600_000,
+        approved_by: None,
+        approved_at_ms: None,
+        expires_at_ms: None,
+    }
+}
+
+fn request_grant(store: &dyn Store, username: &str) -> i64 {
+    store
+        .insert_grant(&grant_request(username), &|id| {
+            audit("grant.request", &format!("grant:{id}"))
+        })
+        .unwrap()
+}
+
+// ---- API keys ----
+
+pub fn insert_api_key(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    let key = api_keys::generate(
+        "checkout",
+        vec![Scope::EventsWrite, Scope::DecisionsRead],
+        5,
+    );
+    store
+        .insert_api_key(&key.record, &audit("key.create", "key:checkout"))
+        .unwrap();
+    assert_eq!(
+        store.api_key(&key.record.key_id).unwrap().unwrap(),
+        key.record
+    );
+    assert!(
+        store
+            .insert_api_key(&key.record, &audit("key.create", "key:again"))
+            .is_err(),
+        "a key id is unique"
+    );
+    assert_eq!(
+        recorded(store),
+        [pair("key.create", "key:checkout")],
+        "a failed change records nothing"
+    );
+}
+
+pub fn api_key(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.api_key("0000000000000000").unwrap().is_none());
+    let key = api_keys::generate("console", vec![Scope::Admin], 9);
+    store
+        .insert_api_key(&key.record, &audit("key.create", "k"))
+        .unwrap();
+    let found = store.api_key(&key.record.key_id).unwrap().unwrap();
+    let (_, secret) = api_keys::split_token(&key.token).unwrap();
+    assert!(found.secret_matches(secret));
+    assert!(found.grants(Scope::PolicyWrite), "admin grants every scope");
+    fixture.reopen();
+    assert_eq!(
+        fixture
+            .store()
+            .api_key(&key.record.key_id)
+            .unwrap()
+            .unwrap(),
+        key.record,
+        "kept"
+    );
+}
+
+pub fn api_keys(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.api_keys().unwrap().is_empty());
+    let mut made = Vec::new();
+    for (name, at) in [("late", 30), ("early", 10), ("middle", 20)] {
+        let key = api_keys::generate(name, vec![Scope::EventsWrite], at);
+        store
+            .insert_api_key(&key.record, &audit("key.create", name))
+            .unwrap();
+        made.push(key.record);
+    }
+    let names: Vec<String> = store
+        .api_keys()
+        .unwrap()
+        .into_iter()
+        .map(|key| key.name)
+        .collect();
+    assert_eq!(names, ["early", "middle", "late"], "oldest first");
+}
+
+pub fn revoke_api_key(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    let key = api_keys::generate("checkout", vec![Scope::EventsWrite], 5);
+    store
+        .insert_api_key(&key.record, &audit("key.create", "k"))
+        .unwrap();
+    let revoke = audit("key.revoke", "k");
+    assert!(store
+        .revoke_api_key(&key.record.key_id, 9, &revoke)
+        .unwrap());
+    assert!(
+        !store
+            .revoke_api_key(&key.record.key_id, 10, &revoke)
+            .unwrap(),
+        "once"
+    );
+    assert!(!store
+        .revoke_api_key("0000000000000000", 10, &revoke)
+        .unwrap());
+    let found = store.api_key(&key.record.key_id).unwrap().unwrap();
+    assert_eq!(found.revoked_at_ms, Some(9));
+    assert!(!found.grants(Scope::EventsWrite));
+    assert_eq!(
+        recorded(store),
+        [pair("key.create", "k"), pair("key.revoke", "k")]
+    );
+}
+
+// ---- policies ----
+
+pub fn insert_policy_version(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    let versions: Vec<u64> = ["a", "b", "c"]
+        .iter()
+        .map(|source| insert_policy(store, source, *source == "b"))
+        .collect();
+    assert_eq!(versions, [1, 2, 3], "numbered from 1 without gaps");
+    let second = store.policy_version(2).unwrap().unwrap();
+    assert_eq!(second.source, "b");
+    assert_eq!(
+        second.sha256,
+        "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d"
+    );
+    assert_eq!(
+        (second.author.as_str(), second.comment.as_str()),
+        ("alice", "why not")
+    );
+    assert_eq!(second.created_at_ms, 10);
+    assert!(second.pending_approval && second.approved_by.is_none());
+    assert!(
+        store.active_policy().unwrap().is_none(),
+        "a new version is not live"
+    );
+    assert_eq!(
+        recorded(store),
+        [
+            pair("policy.create", "policy:1"),
+            pair("policy.create", "policy:2"),
+            pair("policy.create", "policy:3")
+        ],
+        "the entry names the version it made"
+    );
+}
+
+pub fn approve_policy_version(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    let plain = insert_policy(store, "a", false);
+    let pending = insert_policy(store, "b", true);
+    let approve = audit("policy.approve", "p");
+    assert!(
+        !store
+            .approve_policy_version(plain, "carol", 20, &approve)
+            .unwrap(),
+        "not pending"
+    );
+    assert!(
+        !store
+            .approve_policy_version(99, "carol", 20, &approve)
+            .unwrap(),
+        "no such version"
+    );
+    assert!(store
+        .approve_policy_version(pending, "carol", 20, &approve)
+        .unwrap());
+    assert!(
+        !store
+            .approve_policy_version(pending, "dave", 21, &approve)
+            .unwrap(),
+        "once"
+    );
+    let approved = store.policy_version(pending).unwrap().unwrap();
+    assert!(!approved.pending_approval);
+    assert_eq!(approved.approved_by.as_deref(), Some("carol"));
+    assert_eq!(
+        recorded(store)
+            .iter()
+            .filter(|(action, _)| action == "policy.approve")
+            .count(),
+        1
+    );
+}
+
+pub fn activate_policy_version(fixture: &mut Fixture) {
+    let store = fixture.store().clone();
+    let first = insert_policy(store.as_ref(), "a", false);
+    let second = insert_policy(store.as_ref(), "b", false);
+    let activate = |version: u64, expected: Option<u64>| {
+        store.activate_policy_version(
+            version,
+            expected,
+            "alice",
+            30,
+            &audit("policy.activate", &format!("policy:{version}")),
+        )
+    };
+    assert!(
+        !activate(first, Some(second)).unwrap(),
+        "nothing is live yet"
+    );
+    assert!(activate(first, None).unwrap());
+    assert!(
+        !activate(second, None).unwrap(),
+        "stale: version 1 is live now"
+    );
+    assert_eq!(store.active_policy().unwrap().unwrap().version, first);
+    assert!(activate(second, Some(first)).unwrap());
+    assert!(
+        activate(first, Some(second)).unwrap(),
+        "a rollback is an activation"
+    );
+    assert!(matches!(
+        activate(99, Some(first)),
+        Err(StoreError::NotFound(_))
+    ));
+    let activations: Vec<(String, String)> = recorded(store.as_ref())
+        .into_iter()
+        .filter(|(action, _)| action == "policy.activate")
+        .collect();
+    assert_eq!(
+        activations,
+        [
+            pair("policy.activate", "policy:1"),
+            pair("policy.activate", "policy:2"),
+            pair("policy.activate", "policy:1")
+        ],
+        "only successful activations are recorded"
+    );
+
+    // Eight changes race from the same live version: exactly one wins.
+    let candidates: Vec<u64> = (0..8)
+        .map(|n| insert_policy(store.as_ref(), &format!("r{n}"), false))
+        .collect();
+    let winners: Vec<u64> = std::thread::scope(|scope| {
+        let racers: Vec<_> = candidates
+            .iter()
+            .map(|&version| {
+                let store = store.clone();
+                scope.spawn(move || {
+                    store
+                        .activate_policy_version(
+                            version,
+                            Some(first),
+                            "racer",
+                            40,
+                            &audit("policy.activate", "race"),
+                        )
+                        .unwrap()
+                        .then_some(version)
+                })
+            })
+            .collect();
+        racers
+            .into_iter()
+            .filter_map(|racer| racer.join().unwrap())
+            .collect()
+    });
+    assert_eq!(winners.len(), 1, "compare and set lets one change through");
+    assert_eq!(store.active_policy().unwrap().unwrap().version, winners[0]);
+    assert_eq!(
+        recorded(store.as_ref())
+            .iter()
+            .filter(|(_, object)| object == "race")
+            .count(),
+        1
+    );
+}
+
+pub fn active_policy(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.active_policy().unwrap().is_none());
+    let version = insert_policy(store, "[policy]\nname = \"x\"", false);
+    store
+        .activate_policy_version(version, None, "alice", 30, &audit("policy.activate", "p"))
+        .unwrap();
+    fixture.reopen();
+    let live = fixture.store().active_policy().unwrap().unwrap();
+    assert_eq!(
+        (live.version, live.source.as_str()),
+        (version, "[policy]\nname = \"x\""),
+        "kept across a restart"
+    );
+}
+
+pub fn policy_version(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.policy_version(1).unwrap().is_none());
+    insert_policy(store, "one", false);
+    assert_eq!(store.policy_version(1).unwrap().unwrap().source, "one");
+    assert!(store.policy_version(2).unwrap().is_none());
+    assert!(store.policy_version(u64::MAX).unwrap().is_none());
+}
+
+pub fn policy_versions(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.policy_versions().unwrap().is_empty());
+    for source in ["a", "b", "c"] {
+        insert_policy(store, source, false);
+    }
+    let versions = store.policy_versions().unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [3, 2, 1],
+        "newest first"
+    );
+    assert!(
+        versions.iter().all(|v| v.source.is_empty()),
+        "without sources"
+    );
+    assert!(versions.iter().all(|v| v.sha256.len() == 64));
+}
+
+// ---- lists ----
+
+pub fn ensure_list(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    let created = audit("list.create", "list:ip_block");
+    assert!(store
+        .ensure_list(&list("ip_block", ListKind::Ip), &created)
+        .unwrap());
+    assert!(
+        !store
+            .ensure_list(&list("ip_block", ListKind::Ip), &created)
+            .unwrap(),
+        "exists"
+    );
+    assert!(matches!(
+        store.ensure_list(&list("ip_block", ListKind::Email), &created),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(recorded(store), [pair("list.create", "list:ip_block")]);
+}
+
+pub fn lists(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.lists().unwrap().is_empty());
+    let made = [
+        list("user_watch", ListKind::User),
+        list("email_block", ListKind::Email),
+        list("ip_allow", ListKind::Ip),
+    ];
+    for record in &made {
+        store
+            .ensure_list(record, &audit("list.create", &record.name))
+            .unwrap();
+    }
+    let found = store.lists().unwrap();
+    assert_eq!(
+        found,
+        [made[1].clone(), made[2].clone(), made[0].clone()],
+        "by name"
+    );
+}
+
+pub fn upsert_list_entries(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    store
+        .ensure_list(&list("ip_block", ListKind::Ip), &audit("list.create", "l"))
+        .unwrap();
+    let add = audit("list.entry.add", "list:ip_block");
+    store
+        .upsert_list_entries(
+            "ip_block",
+            &[
+                entry("10.0.0.1", None, "first"),
+                entry("10.0.0.2", Some(50), "first"),
+            ],
+            &add,
+        )
+        .unwrap();
+    // Replacing, and the same value twice in one call: the last one wins.
+    store
+        .upsert_list_entries(
+            "ip_block",
+            &[
+                entry("10.0.0.2", None, "second"),
+                entry("10.0.0.3", None, "x"),
+                entry("10.0.0.3", Some(9), "last"),
+            ],
+            &add,
+        )
+        .unwrap();
+    let entries = store.list_entries("ip_block", None, 10).unwrap();
+    assert_eq!(
+        entries,
+        [
+            entry("10.0.0.1", None, "first"),
+            entry("10.0.0.2", None, "second"),
+            entry("10.0.0.3", Some(9), "last")
+        ]
+    );
+    assert!(store
+        .upsert_list_entries("no_such_list", &[entry("x", None, "y")], &add)
+        .is_err());
+    assert_eq!(
+        recorded(store)
+            .iter()
+            .filter(|(action, _)| action == "list.entry.add")
+            .count(),
+        2,
+        "one entry per call, none for the failed call"
+    );
+}
+
+pub fn remove_list_entry(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    store
+        .ensure_list(&list("ip_block", ListKind::Ip), &audit("list.create", "l"))
+        .unwrap();
+    store
+        .upsert_list_entries(
+            "ip_block",
+            &[entry("10.0.0.1", None, "r")],
+            &audit("list.entry.add", "l"),
+        )
+        .unwrap();
+    let remove = audit("list.entry.remove", "l");
+    assert!(store
+        .remove_list_entry("ip_block", "10.0.0.1", &remove)
+        .unwrap());
+    assert!(
+        !store
+            .remove_list_entry("ip_block", "10.0.0.1", &remove)
+            .unwrap(),
+        "gone"
+    );
+    assert!(!store
+        .remove_list_entry("nothing", "10.0.0.1", &remove)
+        .unwrap());
+    assert!(store.list_entries("ip_block", None, 10).unwrap().is_empty());
+    assert_eq!(
+        recorded(store)
+            .iter()
+            .filter(|(action, _)| action == "list.entry.remove")
+            .count(),
+        1
+    );
+}
+
+pub fn list_entries(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    store
+        .ensure_list(
+            &list("user_block", ListKind::User),
+            &audit("list.create", "l"),
+        )
+        .unwrap();
+    store
+        .ensure_list(&list("other", ListKind::User), &audit("list.create", "l"))
+        .unwrap();
+    let values = ["b", "a", "B", "a2", "z", "_x", "Ä"];
+    let entries: Vec<ListEntryRecord> =
+        values.iter().map(|value| entry(value, None, "r")).collect();
+    store
+        .upsert_list_entries("user_block", &entries, &audit("list.entry.add", "l"))
+        .unwrap();
+    store
+        .upsert_list_entries(
+            "other",
+            &[entry("a", None, "r")],
+            &audit("list.entry.add", "l"),
+        )
+        .unwrap();
+    let page = |after: Option<&str>, limit| -> Vec<String> {
+        store
+            .list_entries("user_block", after, limit)
+            .unwrap()
+            .into_iter()
+            .map(|entry| entry.value)
+            .collect()
+    };
+    assert_eq!(page(None, 3), ["B", "_x", "a"], "ordered byte by byte");
+    assert_eq!(page(Some("a"), 100), ["a2", "b", "z", "Ä"]);
+    assert!(page(Some("Ä"), 100).is_empty());
+    assert!(store.list_entries("nothing", None, 10).unwrap().is_empty());
+}
+
+pub fn for_each_list_entry(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    store
+        .ensure_list(&list("ip_block", ListKind::Ip), &audit("list.create", "l"))
+        .unwrap();
+    // More than one chunk of a load.
+    let entries: Vec<ListEntryRecord> = (0..25_000)
+        .map(|n| {
+            entry(
+                &format!("10.{}.{}.{}", n / 65_536, (n / 256) % 256, n % 256),
+                (n % 10 == 0).then_some(500),
+                "r",
+            )
+        })
+        .collect();
+    store
+        .upsert_list_entries("ip_block", &entries, &audit("list.entry.add", "l"))
+        .unwrap();
+    let mut seen = 0;
+    let mut calls = 0;
+    store
+        .for_each_list_entry("ip_block", 500, &mut |batch| {
+            seen += batch.len();
+            calls += 1;
+            assert!(batch.iter().all(|entry| entry.expires_at_ms.is_none()));
+        })
+        .unwrap();
+    assert_eq!(seen, 22_500, "expired entries are not loaded");
+    assert!(calls >= 2, "in batches");
+    let mut before_expiry = 0;
+    store
+        .for_each_list_entry("ip_block", 499, &mut |batch| before_expiry += batch.len())
+        .unwrap();
+    assert_eq!(before_expiry, 25_000);
+}
+
+pub fn purge_expired_list_entries(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    store
+        .ensure_list(&list("ip_block", ListKind::Ip), &audit("list.create", "l"))
+        .unwrap();
+    let entries = [
+        entry("a", Some(100), "r"),
+        entry("b", Some(101), "r"),
+        entry("c", None, "r"),
+    ];
+    store
+        .upsert_list_entries("ip_block", &entries, &audit("list.entry.add", "l"))
+        .unwrap();
+    assert_eq!(store.purge_expired_list_entries(99, 0).unwrap(), 0);
+    assert_eq!(
+        store.purge_expired_list_entries(100, 0).unwrap(),
+        1,
+        "due at its expiry"
+    );
+    assert_eq!(store.purge_expired_list_entries(1_000, 0).unwrap(), 1);
+    let left: Vec<String> = store
+        .list_entries("ip_block", None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.value)
+        .collect();
+    assert_eq!(left, ["c"]);
+}
+
+// ---- decisions ----
+
+pub fn list_changes_after(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    store
+        .ensure_list(&list("ip_block", ListKind::Ip), &audit("list.create", "l"))
+        .unwrap();
+    let start = store.last_list_change().unwrap();
+    store
+        .upsert_list_entries(
+            "ip_block",
+            &[entry("10.0.0.1", Some(500), "r"), entry("10.0.0.2", None, "r")],
+            &audit("list.entry.add", "l"),
+        )
+        .unwrap();
+    store
+        .remove_list_entry("ip_block", "10.0.0.1", &audit("list.entry.remove", "l"))
+        .unwrap();
+    // Removing what is not there changes nothing, and records no change.
+    store
+        .remove_list_entry("ip_block", "10.9.9.9", &audit("list.entry.remove", "l"))
+        .unwrap();
+    let changes = store.list_changes_after(start, 10).unwrap();
+    let seen: Vec<(&str, Option<i64>, bool)> = changes
+        .iter()
+        .map(|change| (change.value.as_str(), change.expires_at_ms, change.removed))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("10.0.0.1", Some(500), false),
+            ("10.0.0.2", None, false),
+            ("10.0.0.1", None, true)
+        ]
+    );
+    assert!(changes.iter().all(|change| change.list == "ip_block"));
+    assert!(changes.windows(2).all(|pair| pair[0].seq < pair[1].seq), "in order");
+    let after_first = store.list_changes_after(changes[0].seq, 1).unwrap();
+    assert_eq!(after_first.len(), 1, "at most the limit");
+    assert_eq!(after_first[0].seq, changes[1].seq);
+    assert!(store
+        .list_changes_after(changes[2].seq, 10)
+        .unwrap()
+        .is_empty());
+    // Purged with the entries' upkeep once older than the cutoff.
+    let at = changes[0].seq;
+    store.purge_expired_list_entries(0, i64::MAX).unwrap();
+    assert!(store.list_changes_after(at - 1, 10).unwrap().is_empty());
+}
+
+pub fn last_list_change(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert_eq!(store.last_list_change().unwrap(), 0, "none yet");
+    store
+        .ensure_list(&list("ip_block", ListKind::Ip), &audit("list.create", "l"))
+        .unwrap();
+    store
+        .upsert_list_entries(
+            "ip_block",
+            &[entry("10.0.0.1", None, "r")],
+            &audit("list.entry.add", "l"),
+        )
+        .unwrap();
+    let first = store.last_list_change().unwrap();
+    assert!(first > 0);
+    store
+        .remove_list_entry("ip_block", "10.0.0.1", &audit("list.entry.remove", "l"))
+        .unwrap();
+    assert!(store.last_list_change().unwrap() > first);
+}
+
+pub fn append_decisions(fixture: &mut Fixture) {
+    let store = fixture.store().clone();
+    watch_list(store.as_ref());
+    let engine = engine();
+    let records: Vec<DecisionRecord> = (0..6)
+        .map(|n| {
+            payment(
+                &engine,
+                n,
+                "alice",
+                &format!("192.0.2.{n}"),
+                50.0 * n as f64,
+            )
+        })
+        .collect();
+    assert!(
+        matches!(
+            store.append_decisions(&[LogBatch::of(None, &records).unwrap()]),
+            Err(StoreError::Conflict(_))
+        ),
+        "a batch that did not seal personal fields is refused"
+    );
+    assert_eq!(store.decision_count().unwrap(), 0);
+    let keyring = store.keyring().unwrap();
+    let batch = LogBatch::of(Some(keyring.clone()), &records).unwrap();
+    assert_eq!(batch.alerts().len(), 3, "150, 200 and 250 are over 100");
+    store.append_decisions(&[batch]).unwrap();
+    // A writer retries a batch whose append failed: alerts and list entries are not doubled.
+    store
+        .append_decisions(&[LogBatch::of(Some(keyring.clone()), &records).unwrap()])
+        .unwrap();
+    assert_eq!(store.query_alerts(None, None, 100).unwrap().len(), 3);
+    let watched: Vec<String> = store
+        .list_entries("ip_watch", None, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.value)
+        .collect();
+    assert_eq!(watched, ["192.0.2.3", "192.0.2.4", "192.0.2.5"]);
+    let added = &store.list_entries("ip_watch", None, 1).unwrap()[0];
+    assert_eq!(
+        (added.added_by.as_str(), added.reason.as_str()),
+        ("rule:big", "large payment")
+    );
+    assert_eq!(added.expires_at_ms, Some(1_003 + 3_600_000));
+    assert_eq!(store.decision("d0005").unwrap().unwrap(), records[5]);
+
+    // Through the writer thread, as a node logs.
+    let log = DecisionLog::start(store.clone(), Some(keyring), 4);
+    let more: Vec<DecisionRecord> = (10..40)
+        .map(|n| payment(&engine, n, "bob", "198.51.100.1", 1.0))
+        .collect();
+    std::thread::scope(|scope| {
+        for part in more.chunks(10) {
+            let log = &log;
+            scope.spawn(move || {
+                for three in part.chunks(3) {
+                    let mut batch = log.batch(three.len());
+                    for record in three {
+                        batch.push(record).unwrap();
+                    }
+                    log.append(batch).unwrap();
+                }
+            });
+        }
+    });
+    log.flush().unwrap();
+    let bob = store
+        .query_decisions(&DecisionQuery {
+            user_id: Some("bob".into()),
+            limit: 100,
+            ..DecisionQuery::default()
+        })
+        .unwrap();
+    assert_eq!(bob.len(), 30, "nothing lost through a full queue");
+    log.close();
+}
+
+pub fn decision(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.decision("d0001").unwrap().is_none());
+    let records = log_forty(store);
+    let found = store.decision("d0017").unwrap().unwrap();
+    assert_eq!(found, records[17], "personal fields opened again");
+    assert_eq!(found.event.phone.as_deref(), Some("+86 13812341234"));
+    assert!(store.decision("d9999").unwrap().is_none());
+    fixture.reopen();
+    assert_eq!(
+        fixture.store().decision("d0039").unwrap().unwrap(),
+        records[39],
+        "kept"
+    );
+}
+
+pub fn query_decisions(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    let records = log_forty(store);
+    let query = |query: DecisionQuery| ids(&store.query_decisions(&query).unwrap());
+    let expected = |keep: &dyn Fn(i64) -> bool| -> Vec<String> {
+        (0..40)
+            .rev()
+            .filter(|n| keep(*n))
+            .map(|n| format!("d{n:04}"))
+            .collect()
+    };
+    let everything = DecisionQuery {
+        limit: 1_000,
+        ..DecisionQuery::default()
+    };
+    assert_eq!(
+        query(everything.clone()),
+        expected(&|_| true),
+        "newest first"
+    );
+    assert_eq!(
+        query(DecisionQuery {
+            limit: 5,
+            ..everything.clone()
+        }),
+        expected(&|n| n >= 35),
+        "at most the limit"
+    );
+    assert_eq!(
+        query(DecisionQuery {
+            user_id: Some("alice".into()),
+            ..everything.clone()
+        }),
+        expected(&|n| n % 2 == 0)
+    );
+    assert_eq!(
+        query(DecisionQuery {
+            ip: Some("192.0.2.3".into()),
+            ..everything.clone()
+        }),
+        expected(&|n| n % 4 == 3)
+    );
+    assert_eq!(
+        query(DecisionQuery {
+            device_id: Some("device1".into()),
+            ..everything.clone()
+        }),
+        expected(&|n| n % 3 == 1)
+    );
+    assert_eq!(
+        query(DecisionQuery {
+            outcome: Some("review".into()),
+            ..everything.clone()
+        }),
+        expected(&|n| n > 10)
+    );
+    assert_eq!(
+        query(DecisionQuery {
+            from_ms: Some(1_010),
+            to_ms: Some(1_020),
+            ..everything.clone()
+        }),
+        expected(&|n| (10..20).contains(&n)),
+        "from inclusive, to exclusive"
+    );
+    assert_eq!(
+        query(DecisionQuery {
+            user_id: Some("bob".into()),
+            ip: Some("192.0.2.1".into()),
+            outcome: Some("allow".into()),
+            ..everything.clone()
+        }),
+        expected(&|n| n % 4 == 1 && n <= 10),
+        "every given field must match"
+    );
+    assert!(query(DecisionQuery {
+        user_id: Some("carol".into()),
+        ..everything.clone()
+    })
+    .is_empty());
+    let opened = store
+        .query_decisions(&DecisionQuery {
+            limit: 1,
+            ..everything
+        })
+        .unwrap();
+    assert_eq!(opened[0], records[39], "personal fields opened again");
+}
+
+pub fn query_alerts(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.query_alerts(None, None, 10).unwrap().is_empty());
+    log_forty(store);
+    let alerts = store.query_alerts(None, None, 1_000).unwrap();
+    assert_eq!(alerts.len(), 29, "every payment over 100 (110…390)");
+    assert_eq!(alerts[0].decision_id, "d0039", "newest first");
+    assert_eq!(
+        (
+            alerts[0].severity.as_str(),
+            alerts[0].rule_id.as_str(),
+            alerts[0].user_id.as_str(),
+            alerts[0].ip.as_deref(),
+            alerts[0].message.as_str()
+        ),
+        ("high", "big", "bob", Some("192.0.2.3"), "large payment")
+    );
+    assert!(alerts
+        .windows(2)
+        .all(|pair| pair[0].created_at_ms > pair[1].created_at_ms));
+    assert!(alerts.windows(2).all(|pair| pair[0].seq != pair[1].seq));
+    let window = store.query_alerts(Some(1_020), Some(1_030), 1_000).unwrap();
+    assert_eq!(window.len(), 10);
+    assert_eq!(store.query_alerts(None, None, 3).unwrap().len(), 3);
+}
+
+pub fn purge_decisions_before(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    log_forty(store);
+    assert_eq!(store.purge_decisions_before(1_000).unwrap(), 0);
+    assert_eq!(store.purge_decisions_before(1_025).unwrap(), 25);
+    assert!(store.decision("d0024").unwrap().is_none());
+    assert!(store.decision("d0025").unwrap().is_some());
+    assert_eq!(store.decision_count().unwrap(), 15);
+    let alerts = store.query_alerts(None, None, 1_000).unwrap();
+    assert_eq!(alerts.len(), 15, "alerts older than the cut-off go too");
+    assert!(alerts.iter().all(|alert| alert.created_at_ms >= 1_025));
+}
+
+pub fn decision_count(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert_eq!(store.decision_count().unwrap(), 0);
+    log_forty(store);
+    assert_eq!(store.decision_count().unwrap(), 40);
+    fixture.reopen();
+    assert_eq!(fixture.store().decision_count().unwrap(), 40);
+}
+
+pub fn reencrypt_decisions(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    let records = log_forty(store);
+    assert_eq!(
+        store
+            .rotate_data_key(50, &|id| audit("key.rotate", &id.to_string()))
+            .unwrap(),
+        2
+    );
+    let engine = engine();
+    let later: Vec<DecisionRecord> = (40..45)
+        .map(|n| payment(&engine, n, "carol", "192.0.2.9", 1.0))
+        .collect();
+    store
+        .append_decisions(&[LogBatch::of(Some(store.keyring().unwrap()), &later).unwrap()])
+        .unwrap();
+    let mut steps = Vec::new();
+    let changed = store
+        .reencrypt_decisions(&mut |done, total| steps.push((done, total)))
+        .unwrap();
+    assert_eq!(changed, 40, "the records sealed under key 1");
+    assert!(
+        steps.last().is_some_and(|(done, total)| done == total),
+        "{steps:?}"
+    );
+    assert_eq!(
+        store.reencrypt_decisions(&mut |_, _| {}).unwrap(),
+        0,
+        "nothing left under the old key"
+    );
+    assert_eq!(store.decision("d0003").unwrap().unwrap(), records[3]);
+    assert_eq!(store.decision_count().unwrap(), 45);
+    fixture.reopen();
+    let all = fixture
+        .store()
+        .query_decisions(&DecisionQuery {
+            limit: 100,
+            ..DecisionQuery::default()
+        })
+        .unwrap();
+    assert!(all
+        .iter()
+        .all(|record| record.event.phone.as_deref() == Some("+86 13812341234")));
+}
+
+// ---- operators ----
+
+pub fn insert_operator(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    let ana = operator(store, "ana");
+    assert_eq!(
+        store.operator("ana").unwrap().unwrap(),
+        ana,
+        "the TOTP secret comes back opened"
+    );
+    let again = store.insert_operator(&ana, &audit("operator.create", "ana again"));
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(recorded(store), [pair("operator.create", "ana")]);
+}
+
+pub fn operator_(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.operator("ana").unwrap().is_none());
+    let ana = operator(store, "ana");
+    fixture.reopen();
+    assert_eq!(
+        fixture.store().operator("ana").unwrap().unwrap(),
+        ana,
+        "kept, and its secret opens after a restart"
+    );
+}
+
+pub fn operators(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.operators().unwrap().is_empty());
+    for name in ["zoe", "Bob", "ana"] {
+        operator(store, name);
+    }
+    let names: Vec<String> = store
+        .operators()
+        .unwrap()
+        .into_iter()
+        .map(|o| o.username)
+        .collect();
+    assert_eq!(names, ["Bob", "ana", "zoe"]);
+}
+
+pub fn disable_operator(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    operator(store, "ana");
+    let disable = audit("operator.disable", "ana");
+    assert!(store.disable_operator("ana", 60, &disable).unwrap());
+    assert!(
+        !store.disable_operator("ana", 61, &disable).unwrap(),
+        "once"
+    );
+    assert!(!store.disable_operator("nobody", 61, &disable).unwrap());
+    assert_eq!(
+        store.operator("ana").unwrap().unwrap().disabled_at_ms,
+        Some(60)
+    );
+    assert_eq!(
+        recorded(store),
+        [
+            pair("operator.create", "ana"),
+            pair("operator.disable", "ana")
+        ]
+    );
+}
+
+fn session_of(username: &str, id: &str) -> SessionRecord {
+    SessionRecord {
+        session_id: id.into(),
+        secret_sha256: vec![7; 32],
+        username: username.into(),
+        created_at_ms: 70,
+        expires_at_ms: 70 + 3_600_000,
+    }
+}
+
+pub fn insert_session(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    operator(store, "ana");
+    let session = session_of("ana", "s1");
+    store
+        .insert_session(&session, &audit("operator.login", "ana"))
+        .unwrap();
+    assert!(
+        store
+            .insert_session(
+                &session_of("nobody", "s2"),
+                &audit("operator.login", "nobody")
+            )
+            .is_err(),
+        "only for an operator"
+    );
+    assert!(
+        store
+            .insert_session(&session, &audit("operator.login", "twice"))
+            .is_err(),
+        "ids are unique"
+    );
+    assert_eq!(
+        recorded(store),
+        [
+            pair("operator.create", "ana"),
+            pair("operator.login", "ana")
+        ]
+    );
+}
+
+pub fn session(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.session("s1").unwrap().is_none());
+    operator(store, "ana");
+    let session = session_of("ana", "s1");
+    store
+        .insert_session(&session, &audit("operator.login", "ana"))
+        .unwrap();
+    assert_eq!(store.session("s1").unwrap().unwrap(), session);
+}
+
+pub fn insert_grant(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    operator(store, "ana");
+    let first = request_grant(store, "ana");
+    let second = request_grant(store, "ana");
+    assert!(second > first);
+    let stored = store.grant(first).unwrap().unwrap();
+    assert_eq!(
+        stored,
+        GrantRecord {
+            id: first,
+            ..grant_request("ana")
+        }
+    );
+    assert!(!stored.is_active(200), "not approved yet");
+    assert!(
+        store
+            .insert_grant(&grant_request("nobody"), &|id| audit(
+                "grant.request",
+                &id.to_string()
+            ))
+            .is_err(),
+        "only for an operator"
+    );
+    let requests: Vec<(String, String)> = recorded(store)
+        .into_iter()
+        .filter(|(a, _)| a == "grant.request")
+        .collect();
+    assert_eq!(
+        requests,
+        [
+            pair("grant.request", &format!("grant:{first}")),
+            pair("grant.request", &format!("grant:{second}"))
+        ],
+        "the entry names the id it got"
+    );
+}
+
+pub fn grant(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.grant(1).unwrap().is_none());
+    operator(store, "ana");
+    let id = request_grant(store, "ana");
+    assert_eq!(store.grant(id).unwrap().unwrap().reason, "incident 7");
+    assert!(store.grant(id + 1).unwrap().is_none());
+}
+
+pub fn approve_grant(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    operator(store, "ana");
+    let id = request_grant(store, "ana");
+    let approve = audit("grant.approve", "g");
+    assert!(store.approve_grant(id, "bob", 1_000, &approve).unwrap());
+    assert!(
+        !store.approve_grant(id, "carol", 2_000, &approve).unwrap(),
+        "once"
+    );
+    assert!(!store
+        .approve_grant(id + 100, "carol", 2_000, &approve)
+        .unwrap());
+    let approved = store.grant(id).unwrap().unwrap();
+    assert_eq!(approved.approved_by.as_deref(), Some("bob"));
+    assert_eq!(
+        (approved.approved_at_ms, approved.expires_at_ms),
+        (Some(1_000), Some(1_000 + 3_600_000))
+    );
+    assert!(approved.is_active(2_000) && !approved.is_active(1_000 + 3_600_000));
+    assert_eq!(
+        recorded(store)
+            .iter()
+            .filter(|(a, _)| a == "grant.approve")
+            .count(),
+        1
+    );
+}
+
+pub fn grants(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.grants(None).unwrap().is_empty());
+    operator(store, "ana");
+    operator(store, "bob");
+    let first = request_grant(store, "ana");
+    let second = request_grant(store, "bob");
+    let third = request_grant(store, "ana");
+    let of = |user: Option<&str>| -> Vec<i64> {
+        store
+            .grants(user)
+            .unwrap()
+            .into_iter()
+            .map(|g| g.id)
+            .collect()
+    };
+    assert_eq!(of(None), [third, second, first], "newest first");
+    assert_eq!(of(Some("ana")), [third, first]);
+    assert!(of(Some("nobody")).is_empty());
+}
+
+// ---- data keys ----
+
+pub fn keyring(fixture: &mut Fixture) {
+    let keyring = fixture.store().keyring().unwrap();
+    assert_eq!(
+        keyring.active_id(),
+        1,
+        "the first data key is made at first start"
+    );
+    let sealed = keyring.seal("13812341234").unwrap();
+    assert!(!sealed.contains("1381234"));
+    fixture.reopen();
+    let reopened = fixture.store().keyring().unwrap();
+    assert_eq!(reopened.active_id(), 1, "not made again");
+    assert_eq!(reopened.open(&sealed).unwrap(), "13812341234");
+}
+
+pub fn rotate_data_key(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    let sealed = store.keyring().unwrap().seal("old").unwrap();
+    let rotate = |id: u32| audit("key.rotate", &format!("data-key:{id}"));
+    assert_eq!(store.rotate_data_key(10, &rotate).unwrap(), 2);
+    assert_eq!(store.rotate_data_key(11, &rotate).unwrap(), 3);
+    let keyring = store.keyring().unwrap();
+    assert_eq!(keyring.active_id(), 3);
+    let newer = keyring.seal("new").unwrap();
+    assert_eq!(shopguard_storage::keyring::Keyring::key_of(&newer), Some(3));
+    assert_eq!(
+        recorded(store),
+        [
+            pair("key.rotate", "data-key:2"),
+            pair("key.rotate", "data-key:3")
+        ]
+    );
+    fixture.reopen();
+    let reopened = fixture.store().keyring().unwrap();
+    assert_eq!(reopened.active_id(), 3);
+    assert_eq!(
+        reopened.open(&sealed).unwrap(),
+        "old",
+        "older keys still open"
+    );
+    assert_eq!(reopened.open(&newer).unwrap(), "new");
+}
+
+// ---- audit outbox ----
+
+pub fn queue_audit_entry(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    let mut entry = audit("decision.unmask", "decision:d1");
+    entry.class = RecordClass::DataAccess;
+    entry.content.detail =
+        serde_json::json!({ "fields": ["email", "phone"], "count": 2, "nested": { "ok": true } });
+    store.queue_audit_entry(&entry).unwrap();
+    let queued = store.queued_audit_entries(10).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].1, entry, "stored whole");
+}
+
+pub fn queued_audit_entries(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.queued_audit_entries(10).unwrap().is_empty());
+    for n in 0..5 {
+        store
+            .queue_audit_entry(&audit("access", &n.to_string()))
+            .unwrap();
+    }
+    let first = store.queued_audit_entries(3).unwrap();
+    let objects: Vec<&str> = first
+        .iter()
+        .map(|(_, entry)| entry.content.object.as_str())
+        .collect();
+    assert_eq!(objects, ["0", "1", "2"], "oldest first, at most the limit");
+    assert!(
+        first.windows(2).all(|pair| pair[0].0 < pair[1].0),
+        "ids grow"
+    );
+}
+
+pub fn delete_queued_audit_entries(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    for n in 0..4 {
+        store
+            .queue_audit_entry(&audit("access", &n.to_string()))
+            .unwrap();
+    }
+    let queued = store.queued_audit_entries(10).unwrap();
+    store
+        .delete_queued_audit_entries(&[queued[0].0, queued[2].0])
+        .unwrap();
+    store.delete_queued_audit_entries(&[]).unwrap();
+    store.delete_queued_audit_entries(&[queued[0].0]).unwrap();
+    let left: Vec<String> = store
+        .queued_audit_entries(10)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.content.object)
+        .collect();
+    assert_eq!(left, ["1", "3"]);
+}
+
+// ---- snapshots ----
+
+pub fn write_snapshot(fixture: &mut Fixture) {
+    let node_a = fixture.snapshots("node-a");
+    let node_b = fixture.snapshots("node-b");
+    node_a.write_snapshot(b"state").unwrap();
+    node_a.write_snapshot(b"state two").unwrap();
+    node_b.write_snapshot(&[0u8, 255, 1]).unwrap();
+    assert_eq!(
+        node_a.read_snapshot().unwrap().unwrap(),
+        b"state two",
+        "replaced"
+    );
+    assert_eq!(
+        node_b.read_snapshot().unwrap().unwrap(),
+        [0u8, 255, 1],
+        "per node"
+    );
+    let large = vec![0x5a; 4 << 20];
+    node_a.write_snapshot(&large).unwrap();
+    assert_eq!(
+        fixture
+            .snapshots("node-a")
+            .read_snapshot()
+            .unwrap()
+            .unwrap(),
+        large
+    );
+}
+
+pub fn read_snapshot(fixture: &mut Fixture) {
+    assert!(fixture
+        .snapshots("node-a")
+        .read_snapshot()
+        .unwrap()
+        .is_none());
+    fixture.snapshots("node-a").write_snapshot(b"x").unwrap();
+    assert!(fixture
+        .snapshots("node-b")
+        .read_snapshot()
+        .unwrap()
+        .is_none());
+    fixture.reopen();
+    assert_eq!(
+        fixture
+            .snapshots("node-a")
+            .read_snapshot()
+            .unwrap()
+            .unwrap(),
+        b"x"
+    );
+}
+
+/// Makes one `#[test]` per suite function for the backend whose fixture `$fixture` makes.
+macro_rules! store_test_suite {
+    ($fixture:path) => {
+        $crate::suite::store_test_suite!(@tests $fixture;
+            insert_api_key, api_key, api_keys, revoke_api_key,
+            insert_policy_version, approve_policy_version, activate_policy_version,
+            active_policy, policy_version, policy_versions,
+            ensure_list, lists, upsert_list_entries, remove_list_entry, list_entries,
+            for_each_list_entry, purge_expired_list_entries, list_changes_after, last_list_change,
+            append_decisions, decision, query_decisions, query_alerts,
+            purge_decisions_before, decision_count, reencrypt_decisions,
+            insert_operator, operator_, operators, disable_operator, insert_session, session,
+            insert_grant, grant, approve_grant, grants,
+            keyring, rotate_data_key,
+            queue_audit_entry, queued_audit_entries, delete_queued_audit_entries,
+            write_snapshot, read_snapshot);
+    };
+    (@tests $fixture:path; $($test:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                let mut fixture = $fixture();
+                $crate::suite::$test(&mut fixture);
+            }
+        )*
+    };
+}
+pub(crate) use store_test_suite;
