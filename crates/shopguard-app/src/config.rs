@@ -56,6 +56,15 @@ pub struct Config {
     pub operator_session_hours: u32,
     /// Serve `POST /v1/noop`, which does nothing: the HTTP stack's ceiling for benchmarks.
     pub enable_noop_endpoint: bool,
+    /// PostgreSQL to keep keys, policies, lists, decisions, operators, data keys and the
+    /// audit log in (`postgres://user@host:5432/database`); none for the embedded backend.
+    /// Secrets (master key, audit signing key, bootstrap key) stay in `data_dir`.
+    pub database_url: Option<String>,
+    /// The PostgreSQL schema of this deployment (several may share one database).
+    pub database_schema: String,
+    /// This node's name among several on one database (its velocity snapshot is kept
+    /// under it); by default the host name and the listening port.
+    pub node_id: Option<String>,
 }
 
 impl Default for Config {
@@ -80,6 +89,9 @@ impl Default for Config {
             operator_session_hours: 8,
             require_rule_approval: true,
             enable_noop_endpoint: false,
+            database_url: None,
+            database_schema: "shopguard".to_owned(),
+            node_id: None,
         }
     }
 }
@@ -93,6 +105,18 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// This node's name: `node_id`, or the host name and listening port.
+    pub fn node_name(&self) -> String {
+        self.node_id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/etc/hostname")
+                .map(|name| name.trim().to_owned())
+                .ok()
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| "node".to_owned());
+            format!("{host}-{}", self.listen.port())
+        })
+    }
+
     /// Reads the configuration: `file` (TOML text) first, then every `SHOPGUARD_<SETTING>`
     /// variable that `environment` knows (for example `SHOPGUARD_DECISION_RETENTION_DAYS=400`)
     /// on top; command-line flags are applied by the caller last. Unknown settings in the
@@ -107,8 +131,15 @@ impl Config {
             Some(text) => toml::from_str(text).map_err(|error| invalid(&error))?,
             None => toml::Table::new(),
         };
-        let defaults = toml::Table::try_from(Config::default()).map_err(|error| invalid(&error))?;
-        for setting in defaults.keys() {
+        // Every setting's name, optional ones included (JSON keeps a `null` where TOML
+        // would leave an unset option out).
+        let defaults = serde_json::to_value(Config::default()).map_err(|error| invalid(&error))?;
+        let settings = defaults
+            .as_object()
+            .map(|object| object.keys())
+            .into_iter()
+            .flatten();
+        for setting in settings {
             let variable = format!("SHOPGUARD_{}", setting.to_ascii_uppercase());
             let Some(raw) = environment(&variable) else {
                 continue;
@@ -177,6 +208,7 @@ mod tests {
             "SHOPGUARD_SNAPSHOT_INTERVAL_SECONDS" => Some("20".to_owned()),
             "SHOPGUARD_DATA_DIR" => Some("/var/lib/shopguard".to_owned()),
             "SHOPGUARD_REQUIRE_RULE_APPROVAL" => Some("false".to_owned()),
+            "SHOPGUARD_DATABASE_URL" => Some("postgres://db.example/shopguard".to_owned()),
             _ => None,
         };
         let config = Config::load(Some(file), &environment).unwrap();
@@ -185,6 +217,11 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("/var/lib/shopguard"));
         assert!(!config.require_rule_approval);
         assert_eq!(config.audit_retention_days, 365, "a default");
+        assert_eq!(
+            config.database_url.as_deref(),
+            Some("postgres://db.example/shopguard"),
+            "an optional setting"
+        );
     }
 
     #[test]

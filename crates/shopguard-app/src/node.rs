@@ -8,10 +8,14 @@ use std::time::Duration;
 use shopguard_core::audit::RecordClass;
 use shopguard_core::lists::ListKey;
 use shopguard_core::{Engine, ListRegistry};
+use shopguard_storage::audit_log::load_or_create_signing_key;
 use shopguard_storage::audit_log::AuditLog;
 use shopguard_storage::decision_log::DecisionLog;
 use shopguard_storage::decision_segments::SegmentSettings;
 use shopguard_storage::embedded::EmbeddedStore;
+use shopguard_storage::keyring::LocalMasterKey;
+use shopguard_storage::postgres::PostgresStore;
+use shopguard_storage::postgres_audit::PostgresAuditLog;
 use shopguard_storage::snapshot::{FileSnapshots, SnapshotStore};
 use shopguard_storage::{
     AuditLogStore, Backend, ListRecord, NewPolicyVersion, ScheduleStore, Scope, Store, StoreError,
@@ -177,6 +181,9 @@ impl App {
     /// Opens the embedded backend in the configured data folder for serving: decision log,
     /// audit log and snapshots included.
     fn open_backend(config: &Config) -> Result<(Backend, Arc<EmbeddedStore>), OpenError> {
+        if let Some(url) = &config.database_url {
+            return App::open_postgres(config, url);
+        }
         let store = Arc::new(EmbeddedStore::open_with(
             &config.data_dir,
             SegmentSettings {
@@ -192,6 +199,35 @@ impl App {
                 snapshots: Arc::new(FileSnapshots::new(&config.data_dir)),
             },
             store,
+        ))
+    }
+
+    /// The PostgreSQL backend: every aggregate and the audit log in the database; the
+    /// secrets and this node's task queue (SQLite) in the data folder.
+    fn open_postgres(
+        config: &Config,
+        url: &str,
+    ) -> Result<(Backend, Arc<EmbeddedStore>), OpenError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StoreError::Io {
+            operation: "creating the data folder",
+            source,
+        })?;
+        let master = Box::new(LocalMasterKey::load(&config.data_dir)?);
+        let store = Arc::new(PostgresStore::open(url, &config.database_schema, master)?);
+        let signing_key = load_or_create_signing_key(&config.data_dir)?;
+        let audit: Arc<dyn AuditLogStore> = Arc::new(PostgresAuditLog::open(
+            url,
+            &config.database_schema,
+            signing_key,
+        )?);
+        let local = Arc::new(EmbeddedStore::open_for_administration(&config.data_dir)?);
+        Ok((
+            Backend {
+                snapshots: Arc::new(store.snapshots(&config.node_name())),
+                store,
+                audit,
+            },
+            local,
         ))
     }
 
@@ -398,6 +434,10 @@ impl App {
     /// beside a serving node: no decision log, and the audit log only when no node holds it
     /// (otherwise the command's audit entries wait in the outbox for the node).
     pub fn open_admin(config: Config) -> Result<App, OpenError> {
+        if config.database_url.is_some() {
+            // On PostgreSQL the audit log takes writers from every node, tools included.
+            return App::open_offline(config);
+        }
         let embedded = Arc::new(EmbeddedStore::open_for_administration(&config.data_dir)?);
         let store: Arc<dyn Store> = embedded.clone();
         let audit_log: Option<Arc<dyn AuditLogStore>> = match AuditLog::open(&config.data_dir) {

@@ -91,6 +91,7 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     maintenance.abort();
+    let _ = maintenance.await;
     let app = state.app.clone();
     let _ = tokio::task::spawn_blocking(move || {
         if let Ok(decisions) = app.decisions() {
@@ -102,6 +103,9 @@ pub async fn serve(
     })
     .await;
     state::save_snapshot(&state).await;
+    // The last reference to the services is dropped off the async threads: a storage
+    // driver may block while it closes its connections.
+    let _ = tokio::task::spawn_blocking(move || drop(state)).await;
     tracing::info!("shopguard stopped");
     result
 }

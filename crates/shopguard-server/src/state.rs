@@ -181,7 +181,7 @@ pub async fn maintenance_loop(state: AppState) {
             None
         }
     };
-    let mut checkpointed_size = state.app.audit.size();
+    let mut checkpointed_size = state.run(|app| Ok(app.audit.size())).await.unwrap_or(0);
     loop {
         tick.tick().await;
         let now = now_ms();

@@ -99,8 +99,11 @@ pub fn split_token(token: &str) -> Option<(&str, &str)> {
 /// API keys as stored.
 pub trait ApiKeyStore: Send + Sync {
     /// Stores a new API key, recording `audit` with it.
-    fn insert_api_key(&self, record: &ApiKeyRecord, audit: &crate::NewAuditEntry)
-        -> crate::StoreResult<()>;
+    fn insert_api_key(
+        &self,
+        record: &ApiKeyRecord,
+        audit: &crate::NewAuditEntry,
+    ) -> crate::StoreResult<()>;
     /// The API key with this id, revoked or not.
     fn api_key(&self, key_id: &str) -> crate::StoreResult<Option<ApiKeyRecord>>;
     /// Every API key.

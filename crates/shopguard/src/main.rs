@@ -216,12 +216,13 @@ struct DataDirArgs {
 }
 
 impl DataDirArgs {
-    /// The node's configuration for this data folder (defaults for the rest).
-    fn config(&self) -> shopguard_app::Config {
-        shopguard_app::Config {
-            data_dir: self.data_dir.clone(),
-            ..shopguard_app::Config::default()
-        }
+    /// The node's configuration for this data folder: SHOPGUARD_* variables (the database
+    /// among them), then this flag.
+    fn config(&self) -> Result<shopguard_app::Config> {
+        let mut config = shopguard_app::Config::load(None, &|name| std::env::var(name).ok())
+            .context("reading the configuration (SHOPGUARD_* variables)")?;
+        config.data_dir = self.data_dir.clone();
+        Ok(config)
     }
 }
 
@@ -375,7 +376,9 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Keys(command) => keys(command),
+        // Commands that use storage run off the async threads: the PostgreSQL driver
+        // blocks on a runtime of its own, which must not nest in this one.
+        Command::Keys(command) => tokio::task::spawn_blocking(move || keys(command)).await?,
         Command::Policy(command) => policy(command).await,
         Command::Lists(command) => lists(command).await,
         Command::Simulate(args) => simulate(args).await,
@@ -384,9 +387,15 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
-        Command::Audit(command) => audit_command(command),
-        Command::Operators(command) => operators_command(command),
-        Command::DataKeys(command) => data_keys_command(command),
+        Command::Audit(command) => {
+            tokio::task::spawn_blocking(move || audit_command(command)).await?
+        }
+        Command::Operators(command) => {
+            tokio::task::spawn_blocking(move || operators_command(command)).await?
+        }
+        Command::DataKeys(command) => {
+            tokio::task::spawn_blocking(move || data_keys_command(command)).await?
+        }
         Command::Backup { data, out } => {
             let bar = progress(0, "files");
             let manifest = backup::backup(&data.data_dir, &out, now_ms(), &mut |done, total| {
@@ -441,7 +450,7 @@ async fn main() -> Result<()> {
 
 fn data_keys_command(command: DataKeysCommand) -> Result<()> {
     let (DataKeysCommand::Rotate { data } | DataKeysCommand::Reencrypt { data }) = &command;
-    let app = App::open_offline(data.config()).context(
+    let app = App::open_offline(data.config()?).context(
         "opening the data folder (is a node running on it? then use POST /v1/data-keys/...)",
     )?;
     let actor = Actor::cli();
@@ -487,7 +496,7 @@ fn operators_command(command: OperatorsCommand) -> Result<()> {
                     "give the password with --password-file or SHOPGUARD_OPERATOR_PASSWORD",
                 )?,
             };
-            let app = App::open_admin(data.config())?;
+            let app = App::open_admin(data.config()?)?;
             let role_names: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
             let role_list = role_names.join(", ");
             let enrolment = app
@@ -501,7 +510,7 @@ fn operators_command(command: OperatorsCommand) -> Result<()> {
             Ok(())
         }
         OperatorsCommand::Disable { username, data } => {
-            let app = App::open_admin(data.config())?;
+            let app = App::open_admin(data.config()?)?;
             app.operators
                 .disable(&username, &Actor::cli())
                 .map_err(cli_error)?;
@@ -509,7 +518,7 @@ fn operators_command(command: OperatorsCommand) -> Result<()> {
             Ok(())
         }
         OperatorsCommand::List { data } => {
-            let app = App::open_admin(data.config())?;
+            let app = App::open_admin(data.config()?)?;
             println!("{:<24} {:<40} status", "operator", "roles");
             for operator in app.operators.list()? {
                 let roles: Vec<&str> = operator.roles.iter().map(|role| role.as_str()).collect();
@@ -567,19 +576,37 @@ fn audit_command(command: AuditCommand) -> Result<()> {
             for path in &checkpoints {
                 extra.extend(read_checkpoint_file(path)?);
             }
-            eprintln!("verifying the audit log in {}", data.data_dir.display());
+            let config = data.config()?;
             let started = std::time::Instant::now();
             let spinner = ProgressBar::new_spinner();
             spinner.set_style(
                 ProgressStyle::with_template("{spinner} {pos} entries verified ({per_sec})")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
-            let report = audit_log::verify_data_dir_with_progress(
-                &data.data_dir,
-                &key,
-                &extra,
-                &mut |entries| spinner.set_position(entries),
-            )?;
+            let report = match &config.database_url {
+                Some(url) => {
+                    eprintln!(
+                        "verifying the audit log in PostgreSQL schema {}",
+                        config.database_schema
+                    );
+                    shopguard_storage::postgres_audit::verify_database_with_progress(
+                        url,
+                        &config.database_schema,
+                        &key,
+                        &extra,
+                        &mut |entries| spinner.set_position(entries),
+                    )?
+                }
+                None => {
+                    eprintln!("verifying the audit log in {}", data.data_dir.display());
+                    audit_log::verify_data_dir_with_progress(
+                        &data.data_dir,
+                        &key,
+                        &extra,
+                        &mut |entries| spinner.set_position(entries),
+                    )?
+                }
+            };
             spinner.finish_and_clear();
             println!(
                 "{} entries ({} purged at the end of retention), {} checkpoints checked, in {:.1} s",
@@ -703,7 +730,7 @@ fn keys(command: KeysCommand) -> Result<()> {
                 .iter()
                 .map(|scope| scope.parse::<Scope>().map_err(anyhow::Error::msg))
                 .collect::<Result<Vec<_>>>()?;
-            let app = App::open_admin(data.config())?;
+            let app = App::open_admin(data.config()?)?;
             let key = app
                 .keys
                 .create(&name, scopes, &Actor::cli())
@@ -715,7 +742,7 @@ fn keys(command: KeysCommand) -> Result<()> {
             );
         }
         KeysCommand::List { data } => {
-            let app = App::open_admin(data.config())?;
+            let app = App::open_admin(data.config()?)?;
             println!("{:<18} {:<24} {:<40} status", "key id", "name", "scopes");
             for key in app.keys.list()? {
                 let scopes: Vec<&str> = key.scopes.iter().map(|scope| scope.as_str()).collect();
@@ -733,7 +760,7 @@ fn keys(command: KeysCommand) -> Result<()> {
             }
         }
         KeysCommand::Revoke { key_id, data } => {
-            let app = App::open_admin(data.config())?;
+            let app = App::open_admin(data.config()?)?;
             app.keys.revoke(&key_id, &Actor::cli()).map_err(cli_error)?;
             println!("revoked {key_id}");
         }

@@ -556,9 +556,15 @@ fn http(address: &str, method: &str, path: &str, token: &str, body: &str) -> (u1
 
 /// Starts `shopguard serve` on a free port; returns the child and its address.
 fn serve(data: &str) -> (std::process::Child, String) {
+    serve_with(data, &[])
+}
+
+/// [`serve`] with these environment variables.
+fn serve_with(data: &str, environment: &[(&str, &str)]) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_shopguard"))
         .args(["serve", "--data-dir", data, "--listen", "127.0.0.1:0"])
+        .envs(environment.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -711,4 +717,182 @@ fn the_load_generator_drives_a_real_server_and_counts_refusals() {
     );
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+/// Polls `check` every 100 ms for up to `limit`; returns how long it took to hold.
+fn within(
+    limit: std::time::Duration,
+    mut check: impl FnMut() -> bool,
+) -> Option<std::time::Duration> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if check() {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    None
+}
+
+/// Two nodes on one PostgreSQL schema: the README's first steps work against either, and a
+/// policy, list or key change made through one is live on the other within a second (plus
+/// the polling step of this test).
+#[test]
+fn two_nodes_on_one_postgresql_agree_on_policies_lists_and_keys() {
+    let url = std::env::var("SHOPGUARD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let schema = format!("sg_cli_{}", std::process::id());
+    struct DropSchema(String, String);
+    impl Drop for DropSchema {
+        fn drop(&mut self) {
+            let _ = shopguard_storage::postgres::PostgresStore::drop_schema(&self.0, &self.1);
+        }
+    }
+    let _cleanup = DropSchema(url.clone(), schema.clone());
+    let master = "11".repeat(32);
+    let folder_a = tempfile::tempdir().unwrap();
+    let folder_b = tempfile::tempdir().unwrap();
+    let (data_a, data_b) = (
+        folder_a.path().to_str().unwrap(),
+        folder_b.path().to_str().unwrap(),
+    );
+    let shared = [
+        ("SHOPGUARD_DATABASE_URL", url.as_str()),
+        ("SHOPGUARD_DATABASE_SCHEMA", schema.as_str()),
+        ("SHOPGUARD_MASTER_KEY", master.as_str()),
+    ];
+    let with_node = |node: &'static str| {
+        let mut environment = shared.to_vec();
+        environment.push(("SHOPGUARD_NODE_ID", node));
+        environment
+    };
+    let (mut node_a, address_a) = serve_with(data_a, &with_node("a"));
+    // Nodes of one deployment share the audit signing key.
+    std::fs::copy(
+        folder_a.path().join("audit-signing.key"),
+        folder_b.path().join("audit-signing.key"),
+    )
+    .unwrap();
+    let (mut node_b, address_b) = serve_with(data_b, &with_node("b"));
+    let admin = std::fs::read_to_string(folder_a.path().join("admin-api-key"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(
+        !folder_b.path().join("admin-api-key").exists(),
+        "one bootstrap key"
+    );
+
+    // An event in, a decision out, on either node with the same key.
+    let login = r#"{"kind":"login_failed","user_id":"alice","ip":"203.0.113.7","failure_reason":"bad_password"}"#;
+    for address in [&address_a, &address_b] {
+        let (status, body) = http(address, "POST", "/v1/events", &admin, login);
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // A key made on the command line against the database works on both nodes.
+    let output = Command::new(env!("CARGO_BIN_EXE_shopguard"))
+        .args([
+            "keys",
+            "create",
+            "--name",
+            "checkout",
+            "--scope",
+            "events:write",
+            "--data-dir",
+            data_a,
+        ])
+        .envs(shared.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let checkout = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert!(within(std::time::Duration::from_secs(3), || {
+        http(&address_b, "POST", "/v1/events", &checkout, login).0 == 200
+    })
+    .is_some());
+
+    // A policy pushed through node A is live on node B.
+    let policy = include_str!("../../../examples/marketplace.toml")
+        .replace("name = \"marketplace\"", "name = \"marketplace-2\"");
+    let (status, body) = http(
+        &address_a,
+        "PUT",
+        "/v1/policy?comment=second",
+        &admin,
+        &policy,
+    );
+    assert!(status == 200, "{status} {body}");
+    let took = within(std::time::Duration::from_secs(3), || {
+        let (_, body) = http(&address_b, "GET", "/v1/policy", &admin, "");
+        body.contains("\"version\":2")
+    });
+    assert!(
+        took.is_some_and(|took| took < std::time::Duration::from_millis(1_500)),
+        "{took:?}"
+    );
+
+    // A list entry added through node A blocks on node B.
+    let (status, body) = http(
+        &address_a,
+        "POST",
+        "/v1/lists/ip_block/entries",
+        &admin,
+        r#"{"value":"198.51.100.9","reason":"fraud ring"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let blocked = r#"{"kind":"login_succeeded","user_id":"bob","ip":"198.51.100.9"}"#;
+    let took = within(std::time::Duration::from_secs(3), || {
+        http(&address_b, "POST", "/v1/events", &admin, blocked)
+            .1
+            .contains("\"outcome\":\"deny\"")
+    });
+    assert!(
+        took.is_some_and(|took| took < std::time::Duration::from_millis(1_500)),
+        "{took:?}"
+    );
+
+    // A key revoked through node A is refused by node B.
+    let key_id = &checkout[3..19];
+    let output = Command::new(env!("CARGO_BIN_EXE_shopguard"))
+        .args(["keys", "revoke", key_id, "--data-dir", data_a])
+        .envs(shared.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let took = within(std::time::Duration::from_secs(3), || {
+        http(&address_b, "POST", "/v1/events", &checkout, login).0 == 401
+    });
+    assert!(
+        took.is_some_and(|took| took < std::time::Duration::from_millis(1_500)),
+        "{took:?}"
+    );
+
+    node_a.kill().unwrap();
+    node_b.kill().unwrap();
+    node_a.wait().unwrap();
+    node_b.wait().unwrap();
+
+    // The audit log in the database verifies, with every change of both nodes in it.
+    let output = Command::new(env!("CARGO_BIN_EXE_shopguard"))
+        .args(["audit", "verify", "--data-dir", data_a])
+        .envs(shared.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("intact"), "{text}");
+    assert!(text.contains("PostgreSQL schema"), "{text}");
 }

@@ -49,7 +49,10 @@ pub async fn get_entry(
     Path(seq): Path<u64>,
     Params(query): Params<InclusionQuery>,
 ) -> AppResult<Json<InclusionProof>> {
-    let tree_size = query.tree_size.unwrap_or_else(|| state.app.audit.size());
+    let tree_size = match query.tree_size {
+        Some(size) => size,
+        None => state.run(|app| Ok(app.audit.size())).await?,
+    };
     if seq >= tree_size {
         return Err(AppError::new(
             ErrorCode::NotFound,
@@ -83,7 +86,10 @@ pub async fn consistency(
     _caller: Caller<AuditRead>,
     Params(query): Params<ConsistencyQuery>,
 ) -> AppResult<Json<ConsistencyProof>> {
-    let to = query.to.unwrap_or_else(|| state.app.audit.size());
+    let to = match query.to {
+        Some(to) => to,
+        None => state.run(|app| Ok(app.audit.size())).await?,
+    };
     if query.from > to {
         return Err(AppError::new(
             ErrorCode::InvalidParameter,
@@ -163,6 +169,6 @@ pub async fn retention(
     Ok(Json(RetentionReport {
         audit,
         decision_days: state.config.decision_retention_days,
-        audit_entries: state.app.audit.size(),
+        audit_entries: state.run(|app| Ok(app.audit.size())).await?,
     }))
 }

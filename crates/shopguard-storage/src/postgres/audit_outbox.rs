@@ -22,20 +22,39 @@ pub(super) fn insert(client: &mut impl GenericClient, entry: &NewAuditEntry) -> 
     Ok(())
 }
 
+/// How long a node's claim on outbox rows holds before another node may take them over.
+const CLAIM_EXPIRES_MS: i64 = 60_000;
+
 impl AuditOutbox for PostgresStore {
     fn queue_audit_entry(&self, entry: &NewAuditEntry) -> StoreResult<()> {
         insert(&mut *self.client("queueing an audit entry")?, entry)
     }
 
+    /// Claims the oldest unclaimed entries (or entries whose claim is older than a minute)
+    /// for this store, so that two nodes draining the outbox never move one entry twice.
     fn queued_audit_entries(&self, limit: u32) -> StoreResult<Vec<(i64, NewAuditEntry)>> {
         let operation = "reading queued audit entries";
-        let rows = self
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis() as i64);
+        let mut rows = self
             .client(operation)?
             .query(
-                "SELECT id, at_ms, class, content FROM audit_outbox ORDER BY id LIMIT $1",
-                &[&i64::from(limit)],
+                "UPDATE audit_outbox SET claimed_by = $1, claimed_at_ms = $2
+                 WHERE id IN (
+                     SELECT id FROM audit_outbox
+                     WHERE claimed_by IS NULL OR claimed_by = $1 OR claimed_at_ms < $3
+                     ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)
+                 RETURNING id, at_ms, class, content",
+                &[
+                    &self.instance,
+                    &now,
+                    &(now - CLAIM_EXPIRES_MS),
+                    &i64::from(limit),
+                ],
             )
             .map_err(db(operation))?;
+        rows.sort_by_key(|row| row.get::<_, i64>(0));
         rows.iter()
             .map(|row| {
                 let corrupt = |detail: String| StoreError::Corrupt { operation, detail };

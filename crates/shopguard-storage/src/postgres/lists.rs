@@ -82,7 +82,10 @@ fn record_changes(
     at_ms: i64,
     operation: &'static str,
 ) -> StoreResult<()> {
-    for (values, expiries) in values.chunks(UPSERT_CHUNK).zip(expiries.chunks(UPSERT_CHUNK)) {
+    for (values, expiries) in values
+        .chunks(UPSERT_CHUNK)
+        .zip(expiries.chunks(UPSERT_CHUNK))
+    {
         client
             .execute(
                 "INSERT INTO list_changes (list, value, expires_at_ms, removed, at_ms)
@@ -166,7 +169,15 @@ impl ListStore for PostgresStore {
             let values: Vec<&str> = entries.iter().map(|entry| entry.value.as_str()).collect();
             let expiries: Vec<Option<i64>> =
                 entries.iter().map(|entry| entry.expires_at_ms).collect();
-            record_changes(transaction, list, &values, &expiries, false, audit.at_ms, operation)?;
+            record_changes(
+                transaction,
+                list,
+                &values,
+                &expiries,
+                false,
+                audit.at_ms,
+                operation,
+            )?;
             Ok(((), Some(audit.clone())))
         })
     }
@@ -186,7 +197,15 @@ impl ListStore for PostgresStore {
                 )
                 .map_err(db(operation))?;
             if changed == 1 {
-                record_changes(transaction, list, &[value], &[None], true, audit.at_ms, operation)?;
+                record_changes(
+                    transaction,
+                    list,
+                    &[value],
+                    &[None],
+                    true,
+                    audit.at_ms,
+                    operation,
+                )?;
             }
             Ok((changed == 1, (changed == 1).then(|| audit.clone())))
         })
@@ -244,11 +263,18 @@ impl ListStore for PostgresStore {
         transaction.commit().map_err(db(operation))
     }
 
-    fn purge_expired_list_entries(&self, now_ms: i64, changes_before_ms: i64) -> StoreResult<usize> {
+    fn purge_expired_list_entries(
+        &self,
+        now_ms: i64,
+        changes_before_ms: i64,
+    ) -> StoreResult<usize> {
         let operation = "purging expired list entries";
         let mut client = self.client(operation)?;
         client
-            .execute("DELETE FROM list_changes WHERE at_ms < $1", &[&changes_before_ms])
+            .execute(
+                "DELETE FROM list_changes WHERE at_ms < $1",
+                &[&changes_before_ms],
+            )
             .map_err(db(operation))?;
         let removed = client
             .execute(

@@ -48,6 +48,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "list_changes",
         include_str!("../../migrations/postgres/0002_list_changes.sql"),
     ),
+    (
+        3,
+        "outbox_claims",
+        include_str!("../../migrations/postgres/0003_outbox_claims.sql"),
+    ),
 ];
 
 /// Seed of the advisory-lock key derived from the schema name.
@@ -161,6 +166,8 @@ fn connection_config(
 pub struct PostgresStore {
     pool: Pool,
     schema: String,
+    /// This opening's name, for its claims on audit-outbox rows.
+    instance: String,
     keyring: Arc<Keyring>,
     master: Box<dyn MasterKey>,
 }
@@ -200,9 +207,12 @@ impl PostgresStore {
         let records = migrate(&mut client, schema, master.as_ref())?;
         let keyring = Arc::new(Keyring::from_records(master.as_ref(), &records)?);
         drop(client);
+        let mut instance = [0u8; 12];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut instance);
         Ok(PostgresStore {
             pool,
             schema: schema.to_owned(),
+            instance: hex::encode(instance),
             keyring,
             master,
         })

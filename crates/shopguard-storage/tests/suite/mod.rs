@@ -793,7 +793,10 @@ pub fn list_changes_after(fixture: &mut Fixture) {
     store
         .upsert_list_entries(
             "ip_block",
-            &[entry("10.0.0.1", Some(500), "r"), entry("10.0.0.2", None, "r")],
+            &[
+                entry("10.0.0.1", Some(500), "r"),
+                entry("10.0.0.2", None, "r"),
+            ],
             &audit("list.entry.add", "l"),
         )
         .unwrap();
@@ -818,7 +821,10 @@ pub fn list_changes_after(fixture: &mut Fixture) {
         ]
     );
     assert!(changes.iter().all(|change| change.list == "ip_block"));
-    assert!(changes.windows(2).all(|pair| pair[0].seq < pair[1].seq), "in order");
+    assert!(
+        changes.windows(2).all(|pair| pair[0].seq < pair[1].seq),
+        "in order"
+    );
     let after_first = store.list_changes_after(changes[0].seq, 1).unwrap();
     assert_eq!(after_first.len(), 1, "at most the limit");
     assert_eq!(after_first[0].seq, changes[1].seq);
