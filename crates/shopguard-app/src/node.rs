@@ -104,6 +104,20 @@ impl std::fmt::Debug for App {
     }
 }
 
+/// What a node's services are assembled from.
+struct Parts {
+    config: Arc<Config>,
+    /// The last list change the loaded lists reflect.
+    list_changes_followed: i64,
+    store: Arc<dyn Store>,
+    snapshots: Arc<dyn SnapshotStore>,
+    audit_log: Option<Arc<dyn AuditLogStore>>,
+    engine: Arc<Engine>,
+    log: Option<Arc<DecisionLog>>,
+    task_store: Arc<dyn TaskStore>,
+    schedule: Arc<dyn ScheduleStore>,
+}
+
 /// A node just opened, and where its first admin key was written, on first start.
 #[derive(Debug)]
 pub struct Opened {
@@ -231,16 +245,18 @@ impl App {
         ))
     }
 
-    fn assemble(
-        config: Arc<Config>,
-        list_changes_followed: i64,
-        store: Arc<dyn Store>,
-        snapshots: Arc<dyn SnapshotStore>,
-        audit_log: Option<Arc<dyn AuditLogStore>>,
-        engine: Arc<Engine>,
-        log: Option<Arc<DecisionLog>>,
-        (task_store, schedule): (Arc<dyn TaskStore>, Arc<dyn ScheduleStore>),
-    ) -> App {
+    fn assemble(parts: Parts) -> App {
+        let Parts {
+            config,
+            list_changes_followed,
+            store,
+            snapshots,
+            audit_log,
+            engine,
+            log,
+            task_store,
+            schedule,
+        } = parts;
         let outbox: Arc<dyn shopguard_storage::AuditOutbox> = store.clone();
         let audit = Arc::new(AuditService::new(audit_log, outbox, retention_of(&config)));
         App {
@@ -389,16 +405,17 @@ impl App {
             config.log_queue_capacity,
         ));
         let config = Arc::new(config);
-        let app = App::assemble(
-            config.clone(),
-            followed,
+        let app = App::assemble(Parts {
+            config: config.clone(),
+            list_changes_followed: followed,
             store,
-            backend.snapshots,
-            Some(backend.audit),
+            snapshots: backend.snapshots,
+            audit_log: Some(backend.audit),
             engine,
-            Some(log),
-            (embedded.clone(), embedded),
-        );
+            log: Some(log),
+            task_store: embedded.clone(),
+            schedule: embedded,
+        });
         app.audit.drain()?;
         app.tasks.resume_interrupted()?;
 
@@ -448,16 +465,17 @@ impl App {
         let engine = offline_engine()?;
         let snapshots = Arc::new(FileSnapshots::new(&config.data_dir));
         let followed = store.last_list_change()?;
-        let app = App::assemble(
-            Arc::new(config),
-            followed,
+        let app = App::assemble(Parts {
+            config: Arc::new(config),
+            list_changes_followed: followed,
             store,
             snapshots,
             audit_log,
             engine,
-            None,
-            (embedded.clone(), embedded),
-        );
+            log: None,
+            task_store: embedded.clone(),
+            schedule: embedded,
+        });
         app.audit.drain()?;
         Ok(app)
     }
@@ -468,16 +486,17 @@ impl App {
         let (backend, embedded) = App::open_backend(&config)?;
         let engine = offline_engine()?;
         let followed = backend.store.last_list_change()?;
-        let app = App::assemble(
-            Arc::new(config),
-            followed,
-            backend.store,
-            backend.snapshots,
-            Some(backend.audit),
+        let app = App::assemble(Parts {
+            config: Arc::new(config),
+            list_changes_followed: followed,
+            store: backend.store,
+            snapshots: backend.snapshots,
+            audit_log: Some(backend.audit),
             engine,
-            None,
-            (embedded.clone(), embedded),
-        );
+            log: None,
+            task_store: embedded.clone(),
+            schedule: embedded,
+        });
         app.audit.drain()?;
         Ok(app)
     }

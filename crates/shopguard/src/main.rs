@@ -397,6 +397,13 @@ async fn main() -> Result<()> {
             tokio::task::spawn_blocking(move || data_keys_command(command)).await?
         }
         Command::Backup { data, out } => {
+            if data.config()?.database_url.is_some() {
+                anyhow::bail!(
+                    "this node keeps its data in PostgreSQL (SHOPGUARD_DATABASE_URL): back up the \
+                     database with pg_dump and the data folder's keys with a file copy; \
+                     `shopguard backup` covers the embedded backend only for now"
+                );
+            }
             let bar = progress(0, "files");
             let manifest = backup::backup(&data.data_dir, &out, now_ms(), &mut |done, total| {
                 bar.set_length(total as u64);

@@ -719,6 +719,10 @@ fn the_load_generator_drives_a_real_server_and_counts_refusals() {
     server.wait().unwrap();
 }
 
+/// How soon a change through one node must be live on another: the nodes read the
+/// database's changes every second; the rest is this test's polling and a loaded machine.
+const SYNC_BOUND: std::time::Duration = std::time::Duration::from_millis(2_000);
+
 /// Polls `check` every 100 ms for up to `limit`; returns how long it took to hold.
 fn within(
     limit: std::time::Duration,
