@@ -10,12 +10,3 @@ pub struct DataKeyRotation {
     /// The data key that now encrypts personal fields.
     pub active_key: u32,
 }
-
-/// `POST /v1/data-keys/reencrypt` answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct ReencryptReport {
-    /// Logged decisions whose personal fields were re-encrypted.
-    pub records_changed: u64,
-    /// How long it took.
-    pub seconds: f64,
-}
