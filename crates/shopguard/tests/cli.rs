@@ -770,14 +770,24 @@ fn two_nodes_on_one_postgresql_agree_on_policies_lists_and_keys() {
         environment.push(("SHOPGUARD_NODE_ID", node));
         environment
     };
-    let (mut node_a, address_a) = serve_with(data_a, &with_node("a"));
+    /// Kills the node when the test ends, passed or failed.
+    struct Node(std::process::Child);
+    impl Drop for Node {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let (node_a, address_a) = serve_with(data_a, &with_node("a"));
+    let node_a = Node(node_a);
     // Nodes of one deployment share the audit signing key.
     std::fs::copy(
         folder_a.path().join("audit-signing.key"),
         folder_b.path().join("audit-signing.key"),
     )
     .unwrap();
-    let (mut node_b, address_b) = serve_with(data_b, &with_node("b"));
+    let (node_b, address_b) = serve_with(data_b, &with_node("b"));
+    let node_b = Node(node_b);
     let admin = std::fs::read_to_string(folder_a.path().join("admin-api-key"))
         .unwrap()
         .trim()
@@ -871,10 +881,8 @@ fn two_nodes_on_one_postgresql_agree_on_policies_lists_and_keys() {
     });
     assert!(took.is_some_and(|took| took < SYNC_BOUND), "{took:?}");
 
-    node_a.kill().unwrap();
-    node_b.kill().unwrap();
-    node_a.wait().unwrap();
-    node_b.wait().unwrap();
+    drop(node_a);
+    drop(node_b);
 
     // The audit log in the database verifies, with every change of both nodes in it.
     let output = Command::new(env!("CARGO_BIN_EXE_shopguard"))
