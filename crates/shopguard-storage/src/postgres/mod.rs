@@ -81,7 +81,7 @@ impl Default for PostgresSettings {
 
 /// Turns a driver error into the backend-neutral [`StoreError::Backend`]. Serialisation
 /// failures, deadlocks, a server shutting down and lost connections are worth another try.
-fn db(operation: &'static str) -> impl FnOnce(postgres::Error) -> StoreError {
+pub(crate) fn db(operation: &'static str) -> impl FnOnce(postgres::Error) -> StoreError {
     move |error| StoreError::Backend {
         operation,
         retryable: is_retryable(&error),
@@ -89,7 +89,7 @@ fn db(operation: &'static str) -> impl FnOnce(postgres::Error) -> StoreError {
     }
 }
 
-fn describe(error: &postgres::Error) -> String {
+pub(crate) fn describe(error: &postgres::Error) -> String {
     match error.as_db_error() {
         Some(db_error) => format!("{} ({})", db_error.message(), db_error.code().code()),
         None => {

@@ -35,7 +35,6 @@ use std::time::Duration;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use parking_lot::{Condvar, Mutex};
-use postgres::error::SqlState;
 use postgres::{Client, GenericClient, NoTls};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -66,50 +65,8 @@ const IDLE_READERS: usize = 4;
 /// Entries read per round trip by [`PostgresAuditLog::query`].
 const QUERY_PAGE: i64 = 1_000;
 
-/// Turns a driver error into the backend-neutral [`StoreError::Backend`]. Serialisation
-/// failures, deadlocks, a server shutting down and lost connections are worth another try.
-fn db(operation: &'static str) -> impl FnOnce(postgres::Error) -> StoreError {
-    move |error| StoreError::Backend {
-        operation,
-        retryable: is_retryable(&error),
-        message: describe(&error),
-    }
-}
-
-fn describe(error: &postgres::Error) -> String {
-    match error.as_db_error() {
-        Some(db_error) => format!("{} ({})", db_error.message(), db_error.code().code()),
-        None => {
-            let mut text = error.to_string();
-            let mut source = std::error::Error::source(error);
-            while let Some(cause) = source {
-                text.push_str(": ");
-                text.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            text
-        }
-    }
-}
-
-fn is_retryable(error: &postgres::Error) -> bool {
-    if error.is_closed() {
-        return true;
-    }
-    match error.code() {
-        Some(code) => {
-            *code == SqlState::T_R_SERIALIZATION_FAILURE
-                || *code == SqlState::T_R_DEADLOCK_DETECTED
-                || *code == SqlState::ADMIN_SHUTDOWN
-                || *code == SqlState::CRASH_SHUTDOWN
-                || *code == SqlState::CANNOT_CONNECT_NOW
-                || *code == SqlState::TOO_MANY_CONNECTIONS
-                || code.code().starts_with("08")
-        }
-        // No SQLSTATE: the error came from the connection (I/O), not the server.
-        None => error.as_db_error().is_none(),
-    }
-}
+// Driver errors are mapped as the rest of the PostgreSQL backend maps them.
+use crate::postgres::{db, describe};
 
 fn corrupt(operation: &'static str, detail: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
