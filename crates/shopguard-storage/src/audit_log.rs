@@ -89,13 +89,13 @@ pub struct AuditQuery {
 
 /// An entry in its stored form.
 #[derive(Clone, Debug, PartialEq)]
-struct Stored {
-    seq: u64,
-    at_ms: i64,
-    class: RecordClass,
-    commitment: Hash,
+pub(crate) struct Stored {
+    pub(crate) seq: u64,
+    pub(crate) at_ms: i64,
+    pub(crate) class: RecordClass,
+    pub(crate) commitment: Hash,
     /// `(salt, content JSON)`, until purged.
-    content: Option<([u8; 32], Vec<u8>)>,
+    pub(crate) content: Option<([u8; 32], Vec<u8>)>,
 }
 
 impl Stored {
@@ -145,7 +145,7 @@ impl Stored {
         })
     }
 
-    fn leaf(&self) -> Hash {
+    pub(crate) fn leaf(&self) -> Hash {
         merkle::leaf_hash(&audit::leaf_data(
             self.seq,
             self.at_ms,
@@ -154,7 +154,7 @@ impl Stored {
         ))
     }
 
-    fn to_entry(&self) -> StoreResult<AuditEntry> {
+    pub(crate) fn to_entry(&self) -> StoreResult<AuditEntry> {
         let content = match &self.content {
             Some((_, json)) => Some(serde_json::from_slice(json).map_err(|error| {
                 corrupt(

@@ -41,7 +41,7 @@ use sha2::{Digest, Sha256};
 use shopguard_core::audit::{self, AuditEntry, Checkpoint, RecordClass};
 use shopguard_core::merkle::{self, Frontier, Hash, NodeSource, ProofError};
 
-use crate::audit_log::{AuditQuery, NewAuditEntry, VerifyReport};
+use crate::audit_log::{AuditQuery, NewAuditEntry, Stored, VerifyReport};
 use crate::audit_store::AuditLogStore;
 use crate::{StoreError, StoreResult};
 
@@ -229,85 +229,46 @@ impl<C: GenericClient> NodeSource for DbNodes<'_, C> {
     }
 }
 
-/// An entry as stored in `audit_log_entries`.
-struct StoredRow {
-    seq: u64,
-    at_ms: i64,
-    class: RecordClass,
-    commitment: Hash,
-    /// `(salt, content JSON)`, until purged.
-    content: Option<([u8; 32], Vec<u8>)>,
-}
-
 const ENTRY_COLUMNS: &str = "seq, at_ms, class, commitment, salt, content";
 
-impl StoredRow {
-    /// Decodes the columns [`ENTRY_COLUMNS`] (from index 0); says what is wrong otherwise.
-    fn decode(row: &postgres::Row) -> Result<StoredRow, String> {
-        let seq: i64 = row.try_get(0).map_err(|error| error.to_string())?;
-        let at_ms: i64 = row.try_get(1).map_err(|error| error.to_string())?;
-        let class_code: i16 = row.try_get(2).map_err(|error| error.to_string())?;
-        let commitment: Vec<u8> = row.try_get(3).map_err(|error| error.to_string())?;
-        let salt: Option<Vec<u8>> = row.try_get(4).map_err(|error| error.to_string())?;
-        let content: Option<Vec<u8>> = row.try_get(5).map_err(|error| error.to_string())?;
-        let seq = u64::try_from(seq).map_err(|_| format!("negative sequence number {seq}"))?;
-        let class = u8::try_from(class_code)
-            .ok()
-            .and_then(RecordClass::from_code)
-            .ok_or_else(|| format!("unknown record class {class_code}"))?;
-        let commitment: Hash = commitment
-            .try_into()
-            .map_err(|_| "commitment is not 32 bytes".to_owned())?;
-        let content = match (salt, content) {
-            (Some(salt), Some(json)) => {
-                let salt: [u8; 32] = salt
-                    .try_into()
-                    .map_err(|_| "salt is not 32 bytes".to_owned())?;
-                Some((salt, json))
-            }
-            (None, None) => None,
-            _ => return Err("salt and content must be both present or both purged".into()),
-        };
-        Ok(StoredRow {
-            seq,
-            at_ms,
-            class,
-            commitment,
-            content,
-        })
-    }
-
-    fn leaf(&self) -> Hash {
-        merkle::leaf_hash(&audit::leaf_data(
-            self.seq,
-            self.at_ms,
-            self.class,
-            &self.commitment,
-        ))
-    }
-
-    fn to_entry(&self) -> StoreResult<AuditEntry> {
-        let content = match &self.content {
-            Some((_, json)) => Some(serde_json::from_slice(json).map_err(|error| {
-                corrupt(
-                    "decoding an audit entry",
-                    format!("entry {}: {error}", self.seq),
-                )
-            })?),
-            None => None,
-        };
-        Ok(AuditEntry {
-            seq: self.seq,
-            at_ms: self.at_ms,
-            class: self.class,
-            content,
-            commitment: hex::encode(self.commitment),
-        })
-    }
+/// Decodes the columns [`ENTRY_COLUMNS`] (from index 0) into the entry form the file log
+/// uses too; says what is wrong otherwise.
+fn stored_from_row(row: &postgres::Row) -> Result<Stored, String> {
+    let seq: i64 = row.try_get(0).map_err(|error| error.to_string())?;
+    let at_ms: i64 = row.try_get(1).map_err(|error| error.to_string())?;
+    let class_code: i16 = row.try_get(2).map_err(|error| error.to_string())?;
+    let commitment: Vec<u8> = row.try_get(3).map_err(|error| error.to_string())?;
+    let salt: Option<Vec<u8>> = row.try_get(4).map_err(|error| error.to_string())?;
+    let content: Option<Vec<u8>> = row.try_get(5).map_err(|error| error.to_string())?;
+    let seq = u64::try_from(seq).map_err(|_| format!("negative sequence number {seq}"))?;
+    let class = u8::try_from(class_code)
+        .ok()
+        .and_then(RecordClass::from_code)
+        .ok_or_else(|| format!("unknown record class {class_code}"))?;
+    let commitment: Hash = commitment
+        .try_into()
+        .map_err(|_| "commitment is not 32 bytes".to_owned())?;
+    let content = match (salt, content) {
+        (Some(salt), Some(json)) => {
+            let salt: [u8; 32] = salt
+                .try_into()
+                .map_err(|_| "salt is not 32 bytes".to_owned())?;
+            Some((salt, json))
+        }
+        (None, None) => None,
+        _ => return Err("salt and content must be both present or both purged".into()),
+    };
+    Ok(Stored {
+        seq,
+        at_ms,
+        class,
+        commitment,
+        content,
+    })
 }
 
-fn decode_row(operation: &'static str, row: &postgres::Row) -> StoreResult<StoredRow> {
-    StoredRow::decode(row)
+fn decode_row(operation: &'static str, row: &postgres::Row) -> StoreResult<Stored> {
+    stored_from_row(row)
         .map_err(|detail| corrupt(operation, format!("{detail}; run `shopguard audit verify`")))
 }
 

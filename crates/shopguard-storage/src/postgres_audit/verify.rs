@@ -7,7 +7,7 @@ use postgres::{Client, GenericClient, IsolationLevel};
 use shopguard_core::audit::Checkpoint;
 use shopguard_core::merkle::Frontier;
 
-use super::{corrupt, db, StoredRow, Target};
+use super::{corrupt, db, Target};
 use crate::audit_log::{Problem, VerifyReport};
 use crate::StoreResult;
 
@@ -160,7 +160,7 @@ pub(super) fn verify_client(
         .map_err(db(operation))?;
     while let Some(row) = rows.next().map_err(db(operation))? {
         let expected = frontier.size();
-        let stored = match StoredRow::decode(&row) {
+        let stored = match super::stored_from_row(&row) {
             Ok(stored) => stored,
             Err(reason) => {
                 note(
