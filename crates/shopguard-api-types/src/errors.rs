@@ -127,6 +127,9 @@ error_codes! {
     /// No API key was given, or it is malformed, unknown or revoked.
     MissingOrInvalidApiKey = "missing_or_invalid_api_key", Auth, 401,
         "no valid api key or session token was given";
+    /// An operator login was refused (unknown name, wrong password or code, disabled).
+    LoginFailed = "login_failed", Auth, 401,
+        "unknown operator, wrong password or wrong code";
     /// The API key lacks the scope this route needs.
     InsufficientScope = "insufficient_scope", Auth, 403,
         "the credentials lack the scope this route needs";
@@ -136,6 +139,9 @@ error_codes! {
     /// The thing named does not exist.
     NotFound = "not_found", InvalidRequest, 404,
         "not found";
+    /// The route exists but not with this method.
+    MethodNotAllowed = "method_not_allowed", InvalidRequest, 405,
+        "the route does not take this method";
     /// It conflicts with what exists.
     Conflict = "conflict", InvalidRequest, 409,
         "the request conflicts with what exists";

@@ -82,7 +82,7 @@ impl From<ServiceError> for AppError {
                 AppError::new(ErrorCode::InvalidListValue, message)
             }
             ServiceError::Unauthenticated => AppError::new(
-                ErrorCode::MissingOrInvalidApiKey,
+                ErrorCode::LoginFailed,
                 ServiceError::Unauthenticated.to_string(),
             ),
             ServiceError::Store(error) => AppError::internal(error),

@@ -80,6 +80,20 @@ impl ApiClient {
         body: Vec<u8>,
     ) -> Result<Bytes> {
         let (status, body) = self.send(method, path, content_type, body).await?;
+        if status == StatusCode::UNAUTHORIZED {
+            match &self.api_key {
+                None => bail!(
+                    "{} wants an API key: pass --api-key sg_... or set SHOPGUARD_API_KEY \
+                     (a node's first start writes an admin key to <data folder>/admin-api-key)",
+                    self.base
+                ),
+                Some(_) => bail!(
+                    "{} refused the API key (mistyped, revoked, or made for another node's \
+                     database?): check --api-key or SHOPGUARD_API_KEY",
+                    self.base
+                ),
+            }
+        }
         if !status.is_success() {
             let message = serde_json::from_slice::<shopguard_api_types::ApiError>(&body)
                 .map(|error| error.message)

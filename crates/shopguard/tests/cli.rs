@@ -181,7 +181,10 @@ fn keys_created_on_the_command_line_are_audited_or_queued_for_the_node() {
         data,
     ]);
     assert!(!ok);
-    assert!(text.contains("unknown scope"), "{text}");
+    assert!(
+        text.contains("invalid value 'nope'") && text.contains("policy:approve"),
+        "an unknown scope is refused and every scope named: {text}"
+    );
 }
 
 #[test]

@@ -46,6 +46,13 @@ async fn not_found() -> AppError {
     AppError::new(ErrorCode::NotFound, "no such route; see /openapi.json")
 }
 
+async fn method_not_allowed() -> AppError {
+    AppError::new(
+        ErrorCode::MethodNotAllowed,
+        "this route does not take this method; see /openapi.json for the methods it takes",
+    )
+}
+
 /// The whole HTTP API over `state`.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
@@ -116,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         );
     }
     api.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_latency,

@@ -84,6 +84,10 @@ async fn operators_log_in_with_password_and_code_and_get_their_roles_only() {
     let (status, unknown) = login(&app, "nobody", PASSWORD, &code).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
+        unknown["code"], "login_failed",
+        "a refused login is not a missing API key"
+    );
+    assert_eq!(
         unknown["message"],
         "unknown operator, wrong password or wrong code"
     );

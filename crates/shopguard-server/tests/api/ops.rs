@@ -104,3 +104,35 @@ async fn health_metrics_and_openapi_are_served() {
         "the no-op endpoint is off by default"
     );
 }
+
+#[tokio::test]
+async fn a_route_called_with_a_method_it_does_not_take_answers_405_in_json() {
+    let app = TestApp::spawn().await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let response = client
+        .request(
+            hyper::Request::get(format!("{}/v1/events", app.base))
+                .header("authorization", format!("Bearer {}", app.admin_key))
+                .body(Default::default())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        response
+            .headers()
+            .get("allow")
+            .map(|value| value.as_bytes()),
+        Some(&b"POST"[..]),
+        "the answer names the methods the route takes"
+    );
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let error: Value = serde_json::from_slice(&body).expect("a JSON error body");
+    assert_eq!(error["code"], "method_not_allowed");
+    assert_eq!(error["link"], "/docs/errors#method_not_allowed");
+}

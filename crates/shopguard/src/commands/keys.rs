@@ -14,8 +14,11 @@ pub enum KeysCommand {
         /// Who or what will use it.
         #[arg(long)]
         name: String,
-        /// Scopes: events:write, decisions:read, audit:read, admin (repeat for several).
-        #[arg(long = "scope", required = true)]
+        /// What the key may do (repeat for several): events:write sends events,
+        /// decisions:read reads decisions and alerts, audit:read reads the audit log,
+        /// pii:unmask sees personal data unmasked, lists:write changes lists, policy:write
+        /// changes policies, policy:approve approves punitive policy changes, admin does all.
+        #[arg(long = "scope", required = true, value_parser = scope_names())]
         scopes: Vec<String>,
         #[command(flatten)]
         data: DataDirArgs,
@@ -25,13 +28,18 @@ pub enum KeysCommand {
         #[command(flatten)]
         data: DataDirArgs,
     },
-    /// Revoke a key by id (takes effect within 10 seconds on a running server).
+    /// Revoke a key by id (running nodes refuse it within a second).
     Revoke {
         /// The key id (the part after `sg_`, before the second `_`).
         key_id: String,
         #[command(flatten)]
         data: DataDirArgs,
     },
+}
+
+/// The scope names clap accepts and lists in `--help`: every scope there is.
+fn scope_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(Scope::ALL.map(Scope::as_str))
 }
 
 /// Runs a keys command.

@@ -29,6 +29,11 @@ pub enum ListsCommand {
     },
 }
 
+/// Lines sent in one request.
+const CHUNK_LINES: usize = 50_000;
+/// Refused lines printed with their reason.
+const SHOWN_PROBLEMS: usize = 20;
+
 /// Runs a lists command.
 pub async fn run(command: ListsCommand) -> Result<()> {
     let ListsCommand::Import {
@@ -47,8 +52,9 @@ pub async fn run(command: ListsCommand) -> Result<()> {
     if let Some(ttl) = ttl_seconds {
         query.push_str(&format!("&ttl_seconds={ttl}"));
     }
-    let (mut added, mut invalid) = (0, 0);
-    for chunk in lines.chunks(50_000) {
+    let (mut added, mut invalid, mut shown) = (0, 0, 0);
+    let mut first_line = 1;
+    for chunk in lines.chunks(CHUNK_LINES) {
         let body = chunk.join("\n").into_bytes();
         let response = client
             .call(
@@ -61,12 +67,34 @@ pub async fn run(command: ListsCommand) -> Result<()> {
         let report: shopguard_api_types::ImportReport = serde_json::from_slice(&response)?;
         added += report.added;
         invalid += report.invalid_count;
-        for problem in report.invalid.iter().take(5) {
-            bar.println(format!("refused: {}", problem.message));
+        for problem in &report.invalid {
+            if shown < SHOWN_PROBLEMS {
+                let line = first_line + problem.line.saturating_sub(1);
+                let text = chunk
+                    .get(problem.line.saturating_sub(1))
+                    .copied()
+                    .unwrap_or("");
+                // Printed even when no bar is drawn (output not a terminal).
+                bar.suspend(|| {
+                    eprintln!(
+                        "{}:{line}: refused {text:?}: {}",
+                        file.display(),
+                        problem.message
+                    )
+                });
+                shown += 1;
+            }
         }
+        first_line += chunk.len();
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    println!("{added} entries added to '{list}', {invalid} lines refused");
+    match invalid {
+        0 => println!("{added} entries added to '{list}'"),
+        _ if invalid > shown => println!(
+            "{added} entries added to '{list}'; {invalid} lines refused (the first {shown} above)"
+        ),
+        _ => println!("{added} entries added to '{list}'; {invalid} refused (above)"),
+    }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `shopguard operators`: create, list and disable operators on a node's storage.
 
+use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -29,6 +30,10 @@ pub enum OperatorsCommand {
         #[command(flatten)]
         data: DataDirArgs,
     },
+    /// Print the current TOTP code of a base32 secret read from standard input (for scripts,
+    /// drills and first tests; an operator reads their code from their authenticator app).
+    /// The secret is never taken from the command line, where it would stay in the history.
+    TotpCode,
     /// List operators and their roles.
     List {
         #[command(flatten)]
@@ -88,6 +93,22 @@ pub fn run(command: OperatorsCommand) -> Result<()> {
                 .disable(&username, &Actor::cli())
                 .map_err(cli_error)?;
             println!("operator {username} disabled; their sessions no longer work");
+            Ok(())
+        }
+        OperatorsCommand::TotpCode => {
+            let mut secret = String::new();
+            std::io::stdin()
+                .take(4096)
+                .read_to_string(&mut secret)
+                .context("reading the secret from standard input")?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .context("the system clock is before 1970")?
+                .as_secs();
+            let code = shopguard_core::credentials::totp_code_from_base32(&secret, now).context(
+                "standard input does not hold a base32 TOTP secret (as `operators create` prints it)",
+            )?;
+            println!("{code}");
             Ok(())
         }
         OperatorsCommand::List { data } => {

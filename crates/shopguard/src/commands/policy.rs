@@ -9,7 +9,7 @@ use hyper::Method;
 use shopguard_core::ListRegistry;
 
 use crate::client::{ApiClient, ServerArgs};
-use crate::common::{percent_encode, read_policy};
+use crate::common::{percent_encode, read_policy, utc_time};
 
 #[derive(Subcommand)]
 pub enum PolicyCommand {
@@ -149,7 +149,11 @@ pub async fn run(command: PolicyCommand) -> Result<()> {
                 )
                 .await?;
             let list: shopguard_api_types::PolicyVersionList = serde_json::from_slice(&body)?;
-            for version in list.versions {
+            println!(
+                "  {:>7}  {:<20} {:<12}  {:<24} comment",
+                "version", "stored (UTC)", "sha256", "author"
+            );
+            for version in &list.versions {
                 let marker = if version.active {
                     "*"
                 } else if version.pending_approval {
@@ -158,13 +162,15 @@ pub async fn run(command: PolicyCommand) -> Result<()> {
                     " "
                 };
                 println!(
-                    "{marker} {:>4}  {}  {:<24} {}",
+                    "{marker} {:>7}  {:<20} {:<12}  {:<24} {}",
                     version.version,
-                    &version.sha256[..12],
+                    utc_time(version.created_at_ms),
+                    version.sha256.get(..12).unwrap_or(&version.sha256),
                     version.author,
                     version.comment
                 );
             }
+            println!("* live   ? waits for approval (shopguard policy approve VERSION)");
         }
         PolicyCommand::Rollback { version, server } => {
             let client = ApiClient::new(&server)?;
