@@ -27,9 +27,13 @@
 //!   (`event.occurred_at_ms`, `profile.seconds_since_last_login`).
 
 pub mod compile;
+mod convert;
+mod format;
+mod functions;
 pub mod schema;
+pub mod time;
 pub mod value;
 
-pub use compile::{compile_bool, CompileError, CompiledExpr};
+pub use compile::{compile_bool, compile_value, CompileError, CompiledExpr, CompiledValue};
 pub use schema::{Activation, Environment, FeatureDecl, FeatureReader};
 pub use value::{EvalError, EvalResult, Value};
