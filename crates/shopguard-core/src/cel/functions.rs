@@ -23,7 +23,7 @@ pub(crate) type Function = fn(&[Value]) -> EvalResult<Value>;
 pub(crate) fn resolve(name: &str, receiver: bool) -> Option<Function> {
     if receiver {
         if CalendarField::from_method(name).is_some() {
-            return Some(calendar_accessor(name)?);
+            return calendar_accessor(name);
         }
         return Some(match name {
             "charAt" => char_at,

@@ -78,12 +78,12 @@ impl Timestamp {
     }
 
     /// `self + duration`, failing outside the range.
-    pub fn add(self, duration: Duration) -> EvalResult<Timestamp> {
+    pub fn checked_add(self, duration: Duration) -> EvalResult<Timestamp> {
         Timestamp::from_nanos(self.nanos() + i128::from(duration.0))
     }
 
     /// `self - duration`, failing outside the range.
-    pub fn sub(self, duration: Duration) -> EvalResult<Timestamp> {
+    pub fn checked_sub(self, duration: Duration) -> EvalResult<Timestamp> {
         Timestamp::from_nanos(self.nanos() - i128::from(duration.0))
     }
 
@@ -180,12 +180,12 @@ impl Duration {
     }
 
     /// `self + other`, failing on overflow.
-    pub fn add(self, other: Duration) -> EvalResult<Duration> {
+    pub fn checked_add(self, other: Duration) -> EvalResult<Duration> {
         Duration::from_nanos(i128::from(self.0) + i128::from(other.0))
     }
 
     /// `self - other`, failing on overflow.
-    pub fn sub(self, other: Duration) -> EvalResult<Duration> {
+    pub fn checked_sub(self, other: Duration) -> EvalResult<Duration> {
         Duration::from_nanos(i128::from(self.0) - i128::from(other.0))
     }
 
@@ -255,8 +255,9 @@ fn parse_duration(text: &str) -> Option<EvalResult<Duration>> {
         let whole_value: i128 = if whole.is_empty() {
             0
         } else {
+            // Twenty digits of hours still fit an i128 once scaled to nanoseconds.
             match whole.parse::<i128>() {
-                Ok(value) if whole.len() <= 30 => value,
+                Ok(value) if whole.len() <= 20 => value,
                 _ => return Some(Err(range_error("duration"))),
             }
         };
@@ -498,6 +499,8 @@ mod tests {
         assert!(Duration::parse("-").is_err());
         assert!(Duration::parse("320000000000s").is_err());
         assert!(Duration::parse("99999999999999999999999999999999999h").is_err());
+        assert!(Duration::parse("999999999999999999999999999999h").is_err());
+        assert!(Duration::parse("99999999999999999999h99999999999999999999h").is_err());
     }
 
     #[test]

@@ -269,22 +269,22 @@ impl Value {
                 Ok(Value::Bytes(a.iter().chain(b.iter()).copied().collect()))
             }
             (Value::Timestamp(time), Value::Duration(span)) if operator == ArithOp::Add => {
-                time.add(*span).map(Value::Timestamp)
+                time.checked_add(*span).map(Value::Timestamp)
             }
             (Value::Duration(span), Value::Timestamp(time)) if operator == ArithOp::Add => {
-                time.add(*span).map(Value::Timestamp)
+                time.checked_add(*span).map(Value::Timestamp)
             }
             (Value::Timestamp(time), Value::Duration(span)) if operator == ArithOp::Sub => {
-                time.sub(*span).map(Value::Timestamp)
+                time.checked_sub(*span).map(Value::Timestamp)
             }
             (Value::Timestamp(a), Value::Timestamp(b)) if operator == ArithOp::Sub => {
                 a.since(*b).map(Value::Duration)
             }
             (Value::Duration(a), Value::Duration(b)) if operator == ArithOp::Add => {
-                a.add(*b).map(Value::Duration)
+                a.checked_add(*b).map(Value::Duration)
             }
             (Value::Duration(a), Value::Duration(b)) if operator == ArithOp::Sub => {
-                a.sub(*b).map(Value::Duration)
+                a.checked_sub(*b).map(Value::Duration)
             }
             (a, b) => Err(EvalError::new(format!(
                 "no such overload: {} {} {}",
