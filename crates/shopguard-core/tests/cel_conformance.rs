@@ -88,7 +88,11 @@ fn mentions_message(expr: &str) -> bool {
         let rest = &expr[at + prefix.len()..];
         !(rest.starts_with("Timestamp") || rest.starts_with("Duration"))
     });
-    constructs || names_proto_type || expr.contains("TestAllTypes") || expr.contains(".proto")
+    constructs
+        || names_proto_type
+        || expr.contains("TestAllTypes")
+        || expr.contains(".proto2.")
+        || expr.contains(".proto3.")
 }
 
 fn holds_message(value: &Json) -> bool {
