@@ -53,6 +53,13 @@ pub struct ProfileView {
     pub challenge_failures: i64,
     /// Country of the last successful login, '' if none.
     pub last_login_country: CountryCode,
+    /// When the user was first seen (registration or first event), milliseconds since the
+    /// epoch; `None` for a new user. `profile.first_seen_at` in CEL.
+    pub first_seen_at_ms: Option<i64>,
+    /// When the last successful login happened; `None` when none. `profile.last_login_at`.
+    pub last_login_at_ms: Option<i64>,
+    /// When the password was last reset; `None` when never. `profile.password_reset_at`.
+    pub password_reset_at_ms: Option<i64>,
 }
 
 /// A two-byte country code held inline (a profile is read for every event, and a `String`
@@ -117,6 +124,18 @@ pub const PROFILE_FIELDS: &[(&str, FieldReader<ProfileView>)] = &[
     (
         "last_login_country",
         FieldReader::Str(|p| Some(p.last_login_country.as_str())),
+    ),
+    (
+        "first_seen_at",
+        FieldReader::Timestamp(|p| p.first_seen_at_ms),
+    ),
+    (
+        "last_login_at",
+        FieldReader::Timestamp(|p| p.last_login_at_ms),
+    ),
+    (
+        "password_reset_at",
+        FieldReader::Timestamp(|p| p.password_reset_at_ms),
     ),
 ];
 
@@ -213,6 +232,9 @@ impl UserProfile {
             payment_count: i64::from(self.payments),
             challenge_failures: i64::from(self.challenge_failures),
             last_login_country: CountryCode(self.last_login_country),
+            first_seen_at_ms: Some(self.first_seen_ms),
+            last_login_at_ms: self.last_login_ms,
+            password_reset_at_ms: self.password_reset_ms,
         }
     }
 

@@ -84,6 +84,7 @@ fn eval(source: &str) -> Result<bool, String> {
         account_age_days: 12.5,
         device_known: false,
         login_count: 3,
+        last_login_at_ms: Some(1_700_000_000_000 - 300_000),
         ..ProfileView::default()
     };
     let view = lists.view();
@@ -158,6 +159,37 @@ fn expressions_evaluate_as_cel_specifies() {
     }
 }
 
+/// Issue 17: an error in one element of `all` / `exists` used to abort the macro; CEL's
+/// logical operators are commutative, so another element that decides the result wins.
+#[test]
+fn all_and_exists_absorb_errors_when_another_element_decides() {
+    assert_eq!(eval("[1, 2, 3].all(e, 6 / (2 - e) == 6)"), Ok(false));
+    assert_eq!(eval("[3, 2, 1].all(e, 6 / (2 - e) == 6)"), Ok(false));
+    assert_eq!(eval("[2, 1].exists(e, 6 / (2 - e) == 6)"), Ok(true));
+    assert_eq!(eval("[1, 2, 3].exists(e, 6 / (2 - e) == 6)"), Ok(true));
+    assert!(eval("[2, 0].exists(e, 6 / (2 - e) == 6)").is_err());
+    assert!(eval("[1, 2].exists_one(e, 6 / (2 - e) == 6)").is_err());
+}
+
+#[test]
+fn times_are_timestamps_and_durations() {
+    for source in [
+        "event.time == timestamp('2023-11-14T22:13:20Z')",
+        "event.time == timestamp(event.occurred_at_ms / 1000)",
+        "event.time - profile.last_login_at < duration('10m')",
+        "event.time - profile.last_login_at == duration('5m')",
+        "has(profile.last_login_at) && !has(profile.password_reset_at)",
+        "profile.password_reset_at == timestamp(0)",
+        "event.time.getDayOfWeek() == 2 && event.time.getHours() == 22",
+        "event.time.getHours('Asia/Shanghai') == 6 && event.time.getDate('+08:00') == 15",
+        "string(event.time) == '2023-11-14T22:13:20Z' && int(event.time) == 1700000000",
+        "type(event.time) == google.protobuf.Timestamp && type(duration('1s')) != int",
+        "duration('1h30m').getMinutes() == 90 && duration('90s') > duration('1m')",
+    ] {
+        assert_eq!(eval(source), Ok(true), "{source}");
+    }
+}
+
 #[test]
 fn runtime_errors_are_errors_not_matches() {
     for (source, message) in [
@@ -169,6 +201,16 @@ fn runtime_errors_are_errors_not_matches() {
         ("event.attrs.tier > 3", "no such overload"),
         ("int('x') == 1", "non-integer"),
         ("(1 / 0 == 1) && true", "division by zero"),
+        // Issue 17: the first entry used to win; the specification refuses repeated keys.
+        ("{'a': 1, 'a': 2}.size() == 1", "repeated key"),
+        ("{1: 'x', 1u: 'y'}.size() == 1", "repeated key"),
+        ("{[1]: 1}.size() == 1", "unsupported key type"),
+        ("[2].all(e, 6 / (2 - e) == 6)", "division by zero"),
+        (
+            "event.time + duration('300000000000s') > event.time",
+            "out of range",
+        ),
+        ("event.time.getHours('Mars/Base') == 1", "unknown time zone"),
     ] {
         let error = eval(source).expect_err(source);
         assert!(error.contains(message), "{source}: {error}");
@@ -186,6 +228,8 @@ fn type_errors_and_unknown_names_are_compile_errors_with_positions() {
         ("event.kind in ['payment', 'paymnet']", "not an event kind"),
         ("event.country == 1", "no matching overload"),
         ("frobnicate(event.amount)", "unknown function"),
+        ("timestamp('yesterday') < event.time", "invalid timestamp"),
+        ("event.time > duration('1x')", "invalid duration"),
         ("event.user_id.matches('(')", "invalid regular expression"),
         (
             "event.user_id.matches(event.country)",

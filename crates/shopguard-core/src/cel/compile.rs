@@ -19,8 +19,11 @@ use cel::common::ast::{
 use crate::event::EventKind;
 use crate::profile::PROFILE_FIELDS;
 
+use super::convert::conversion;
+use super::functions;
 use super::schema::{event_field, find_field, Activation, Environment, FieldReader};
-use super::value::{map_get, ArithOp, EvalError, EvalResult, Value};
+use super::time::Timestamp;
+use super::value::{build_map, map_get, ArithOp, EvalError, EvalResult, Value};
 
 /// Longest rule expression accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 8 * 1024;
@@ -133,12 +136,7 @@ impl std::fmt::Debug for CompiledExpr {
 impl CompiledExpr {
     /// Evaluates the expression. An error means "does not match"; callers count it.
     pub fn eval(&self, activation: &Activation<'_>) -> EvalResult<bool> {
-        if self.local_slots > 0 {
-            let mut locals = activation.locals.borrow_mut();
-            if locals.len() < self.local_slots {
-                locals.resize(self.local_slots, Value::Null);
-            }
-        }
+        activation.reserve_locals(self.local_slots);
         (self.root)(activation)
     }
 
@@ -263,8 +261,40 @@ pub struct CompileError {
     pub message: String,
 }
 
-/// Parses, type-checks and compiles `source`, which must evaluate to a `bool`.
-pub fn compile_bool(source: &str, env: Environment<'_>) -> Result<CompiledExpr, CompileError> {
+/// An expression compiled to a value of any type (for tools and the conformance suite;
+/// rules use [`compile_bool`]).
+pub struct CompiledValue {
+    root: Fun<Value>,
+    local_slots: usize,
+}
+
+impl std::fmt::Debug for CompiledValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledValue").finish_non_exhaustive()
+    }
+}
+
+impl CompiledValue {
+    /// Evaluates the expression to a value.
+    pub fn eval(&self, activation: &Activation<'_>) -> EvalResult<Value> {
+        activation.reserve_locals(self.local_slots);
+        (self.root)(activation)
+    }
+}
+
+/// Parses, type-checks and compiles `source` to an expression of any type.
+pub fn compile_value(source: &str, env: Environment<'_>) -> Result<CompiledValue, CompileError> {
+    let (info, ast) = parse(source)?;
+    let mut compiler = Compiler::new(env, source, &info);
+    let node = compiler.compile(&ast)?;
+    Ok(CompiledValue {
+        root: node.into_dyn(),
+        local_slots: compiler.local_slots,
+    })
+}
+
+/// Checks the size and depth limits and parses `source`.
+fn parse(source: &str) -> Result<(SourceInfo, IdedExpr), CompileError> {
     if source.len() > MAX_EXPRESSION_LEN {
         return Err(CompileError {
             line: 1,
@@ -280,6 +310,7 @@ pub fn compile_bool(source: &str, env: Environment<'_>) -> Result<CompiledExpr, 
         });
     }
     let (ast, info) = cel::parser::Parser::new()
+        .enable_ident_escape_syntax(true)
         .parse_with_source_info(source)
         .map_err(|errors| {
             let first = errors.errors.first();
@@ -289,14 +320,6 @@ pub fn compile_bool(source: &str, env: Environment<'_>) -> Result<CompiledExpr, 
                 message: first.map_or_else(|| "syntax error".into(), |e| e.msg.clone()),
             }
         })?;
-    let mut compiler = Compiler {
-        env,
-        source,
-        info: &info,
-        scopes: Vec::new(),
-        local_slots: 0,
-        features_read: Vec::new(),
-    };
     if tree_depth(&ast) > MAX_EXPRESSION_DEPTH {
         return Err(CompileError {
             line: 1,
@@ -304,6 +327,13 @@ pub fn compile_bool(source: &str, env: Environment<'_>) -> Result<CompiledExpr, 
             message: format!("expression nests deeper than {MAX_EXPRESSION_DEPTH} levels; split it into several rules or use `in` with a list"),
         });
     }
+    Ok((info, ast))
+}
+
+/// Parses, type-checks and compiles `source`, which must evaluate to a `bool`.
+pub fn compile_bool(source: &str, env: Environment<'_>) -> Result<CompiledExpr, CompileError> {
+    let (info, ast) = parse(source)?;
+    let mut compiler = Compiler::new(env, source, &info);
     check_kind_literals(&ast, &compiler)?;
     let node = compiler.compile(&ast)?;
     let root = compiler.to_bool(ast.id, node)?;
@@ -323,6 +353,19 @@ struct Compiler<'c> {
     scopes: Vec<String>,
     local_slots: usize,
     features_read: Vec<usize>,
+}
+
+impl<'c> Compiler<'c> {
+    fn new(env: Environment<'c>, source: &'c str, info: &'c SourceInfo) -> Self {
+        Compiler {
+            env,
+            source,
+            info,
+            scopes: Vec::new(),
+            local_slots: 0,
+            features_read: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -457,6 +500,12 @@ fn field_node<S: 'static>(
         FieldReader::Bool(read) if presence_test => {
             Node::Bool(Box::new(move |act| Ok(read(record(act)).is_some())))
         }
+        FieldReader::Timestamp(read) if presence_test => {
+            Node::Bool(Box::new(move |act| Ok(read(record(act)).is_some())))
+        }
+        FieldReader::Timestamp(read) => Node::Dyn(Box::new(move |act| {
+            Timestamp::from_millis(read(record(act)).unwrap_or(0)).map(Value::Timestamp)
+        })),
         FieldReader::Str(read) => Node::Str(Box::new(move |act| {
             Ok(Cow::Borrowed(read(record(act)).unwrap_or("")))
         })),
@@ -535,7 +584,7 @@ impl Compiler<'_> {
                     for (key, value) in &entries {
                         built.push((key(act)?, value(act)?));
                     }
-                    Ok(Value::Map(built.into()))
+                    build_map(built)
                 })))
             }
             Expr::Comprehension(comprehension) => self.comprehension(expr.id, comprehension),
@@ -589,8 +638,15 @@ impl Compiler<'_> {
     fn ident(&self, id: u64, name: &str) -> Result<Node, CompileError> {
         if let Some(slot) = self.local_slot(name) {
             return Ok(Node::Dyn(Box::new(move |act| {
-                Ok(act.locals.borrow()[slot].clone())
+                act.locals
+                    .borrow()
+                    .get(slot)
+                    .cloned()
+                    .unwrap_or_else(|| Err(EvalError::new("unbound comprehension variable")))
             })));
+        }
+        if let Some(type_name) = type_value_name(name) {
+            return Ok(Node::Dyn(Box::new(move |_| Ok(Value::Type(type_name)))));
         }
         match name {
             "event" | "features" | "profile" => Err(self.error(
@@ -605,6 +661,19 @@ impl Compiler<'_> {
         let field = select.field.as_str();
         let test = select.test;
         let operand = &select.operand;
+        if !test {
+            if let Some(type_name) = dotted_name(operand)
+                .filter(|dotted| {
+                    dotted
+                        .split('.')
+                        .next()
+                        .is_some_and(|root| self.local_slot(root).is_none())
+                })
+                .and_then(|dotted| type_value_name(&format!("{dotted}.{field}")))
+            {
+                return Ok(Node::Dyn(Box::new(move |_| Ok(Value::Type(type_name)))));
+            }
+        }
         if let Expr::Ident(root) = &operand.expr {
             if self.local_slot(root).is_none() {
                 match root.as_str() {
@@ -832,7 +901,28 @@ impl Compiler<'_> {
                     Ok(Cow::Owned(transform(&subject(act)?)))
                 })))
             }
-            "int" | "uint" | "double" | "string" => self.conversion(id, name, call),
+            "int" | "uint" | "double" | "string" if call.target.is_none() => {
+                self.conversion(id, name, call)
+            }
+            "dyn" if call.target.is_none() && args.len() == 1 => {
+                Ok(Node::Dyn(self.compile(&args[0])?.into_dyn()))
+            }
+            "type" | "bool" | "bytes" | "timestamp" | "duration" if call.target.is_none() => {
+                let [argument] = args.as_slice() else {
+                    return Err(self.error(id, format!("{name}() takes one argument")));
+                };
+                let Some(convert) = conversion(name) else {
+                    return Err(self.error(id, format!("unknown function '{name}'")));
+                };
+                // A literal argument is converted once, here, and a bad one is a compile error.
+                if let Some(constant) = constant_value(argument) {
+                    let converted = convert(constant)
+                        .map_err(|error| self.error(argument.id, error.to_string()))?;
+                    return Ok(Node::Dyn(Box::new(move |_| Ok(converted.clone()))));
+                }
+                let value = self.compile(argument)?.into_dyn();
+                Ok(Node::Dyn(Box::new(move |act| convert(value(act)?))))
+            }
             "in_list" => self.in_list(id, call),
             "email_domain" => {
                 let [argument] = args.as_slice() else {
@@ -852,8 +942,48 @@ impl Compiler<'_> {
                     })
                 })))
             }
-            other => Err(self.error(id, format!("unknown function '{other}'"))),
+            _ => self.function_call(id, name, call),
         }
+    }
+
+    /// A call to one of the extension functions or accessors of [`functions`], resolved now
+    /// and applied to the evaluated arguments.
+    fn function_call(
+        &mut self,
+        id: u64,
+        name: &str,
+        call: &CallExpr,
+    ) -> Result<Node, CompileError> {
+        let namespace = call
+            .target
+            .as_deref()
+            .and_then(|target| match &target.expr {
+                Expr::Ident(space) if self.local_slot(space).is_none() => Some(space.as_str()),
+                _ => None,
+            });
+        let (function, receiver) = match namespace
+            .and_then(|space| functions::resolve(&format!("{space}.{name}"), false))
+        {
+            Some(function) => (function, None),
+            None => {
+                let receiver = call.target.as_deref();
+                let Some(function) = functions::resolve(name, receiver.is_some()) else {
+                    return Err(self.error(id, format!("unknown function '{name}'")));
+                };
+                (function, receiver)
+            }
+        };
+        let mut operands = Vec::with_capacity(call.args.len() + 1);
+        for operand in receiver.into_iter().chain(call.args.iter()) {
+            operands.push(self.compile(operand)?.into_dyn());
+        }
+        Ok(Node::Dyn(Box::new(move |act| {
+            let values = operands
+                .iter()
+                .map(|operand| operand(act))
+                .collect::<EvalResult<smallvec::SmallVec<[Value; 4]>>>()?;
+            function(&values)
+        })))
     }
 
     fn comparison(
@@ -1117,63 +1247,8 @@ impl Compiler<'_> {
         };
         let node = self.compile(argument)?;
         let as_value = node.into_dyn();
-        let convert: fn(Value) -> EvalResult<Value> = match name {
-            "int" => |value| match value {
-                Value::Int(int) => Ok(Value::Int(int)),
-                Value::UInt(uint) => i64::try_from(uint)
-                    .map(Value::Int)
-                    .map_err(|_| EvalError::new("int() out of range")),
-                Value::Double(double)
-                    if double.is_finite()
-                        && double > -9.223_372_036_854_776e18
-                        && double < 9.223_372_036_854_776e18 =>
-                {
-                    Ok(Value::Int(double.trunc() as i64))
-                }
-                Value::String(text) => text
-                    .parse()
-                    .map(Value::Int)
-                    .map_err(|_| EvalError::new("int() of a non-integer string")),
-                other => Err(EvalError::new(format!("int() of {}", other.type_name()))),
-            },
-            "uint" => |value| match value {
-                Value::UInt(uint) => Ok(Value::UInt(uint)),
-                Value::Int(int) => u64::try_from(int)
-                    .map(Value::UInt)
-                    .map_err(|_| EvalError::new("uint() out of range")),
-                Value::Double(double)
-                    if double.is_finite()
-                        && (0.0..1.844_674_407_370_955_2e19).contains(&double) =>
-                {
-                    Ok(Value::UInt(double.trunc() as u64))
-                }
-                Value::String(text) => text
-                    .parse()
-                    .map(Value::UInt)
-                    .map_err(|_| EvalError::new("uint() of a non-integer string")),
-                other => Err(EvalError::new(format!("uint() of {}", other.type_name()))),
-            },
-            "double" => |value| match value {
-                Value::Double(double) => Ok(Value::Double(double)),
-                Value::Int(int) => Ok(Value::Double(int as f64)),
-                Value::UInt(uint) => Ok(Value::Double(uint as f64)),
-                Value::String(text) => text
-                    .parse()
-                    .map(Value::Double)
-                    .map_err(|_| EvalError::new("double() of a non-numeric string")),
-                other => Err(EvalError::new(format!("double() of {}", other.type_name()))),
-            },
-            _ => |value| match value {
-                Value::String(text) => Ok(Value::String(text)),
-                Value::Bool(flag) => Ok(Value::String(Arc::from(flag.to_string()))),
-                Value::Int(int) => Ok(Value::String(Arc::from(int.to_string()))),
-                Value::UInt(uint) => Ok(Value::String(Arc::from(uint.to_string()))),
-                Value::Double(double) => Ok(Value::String(Arc::from(double.to_string()))),
-                Value::Bytes(bytes) => String::from_utf8(bytes.to_vec())
-                    .map(|text| Value::String(Arc::from(text)))
-                    .map_err(|_| EvalError::new("string() of invalid UTF-8 bytes")),
-                other => Err(EvalError::new(format!("string() of {}", other.type_name()))),
-            },
+        let Some(convert) = conversion(name) else {
+            return Err(self.error(id, format!("unknown function '{name}'")));
         };
         let converted: Fun<Value> = Box::new(move |act| convert(as_value(act)?));
         // Typed results keep the fast path for what follows.
@@ -1254,17 +1329,60 @@ impl Compiler<'_> {
                 }
             };
             let initial = accu_init(act)?;
-            act.locals.borrow_mut()[accu_slot] = initial;
+            set_local(act, accu_slot, Ok(initial))?;
             for item in items {
-                act.locals.borrow_mut()[iter_slot] = item;
+                set_local(act, iter_slot, Ok(item))?;
                 if !condition(act)? {
                     break;
                 }
-                let next = step(act)?;
-                act.locals.borrow_mut()[accu_slot] = next;
+                // An error stays in the accumulator: `&&` and `||` in the next steps may
+                // still absorb it (CEL's commutative logic in `all` and `exists`).
+                let next = step(act);
+                set_local(act, accu_slot, next)?;
             }
             result(act)
         })))
+    }
+}
+
+fn set_local(act: &Activation<'_>, slot: usize, value: EvalResult<Value>) -> EvalResult<()> {
+    let mut locals = act.locals.borrow_mut();
+    let place = locals
+        .get_mut(slot)
+        .ok_or_else(|| EvalError::new("unbound comprehension variable"))?;
+    *place = value;
+    Ok(())
+}
+
+/// The CEL name of a type written as an identifier (`int`, `google.protobuf.Timestamp`).
+fn type_value_name(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "bool" => "bool",
+        "int" => "int",
+        "uint" => "uint",
+        "double" => "double",
+        "string" => "string",
+        "bytes" => "bytes",
+        "list" => "list",
+        "map" => "map",
+        "null_type" => "null_type",
+        "type" => "type",
+        "google.protobuf.Timestamp" => "google.protobuf.Timestamp",
+        "google.protobuf.Duration" => "google.protobuf.Duration",
+        _ => return None,
+    })
+}
+
+/// The dotted name a chain of selections on an identifier spells (`a.b.c`).
+fn dotted_name(expr: &IdedExpr) -> Option<String> {
+    match &expr.expr {
+        Expr::Ident(name) => Some(name.clone()),
+        Expr::Select(select) if !select.test => Some(format!(
+            "{}.{}",
+            dotted_name(&select.operand)?,
+            select.field
+        )),
+        _ => None,
     }
 }
 

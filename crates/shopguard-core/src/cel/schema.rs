@@ -7,7 +7,7 @@ use crate::event::Event;
 use crate::lists::{ListRegistry, ListsView};
 use crate::profile::ProfileView;
 
-use super::value::Value;
+use super::value::{EvalResult, Value};
 
 /// Reads velocity features by their index in the policy, computing each on first use.
 pub trait FeatureReader {
@@ -43,8 +43,9 @@ pub struct Activation<'a> {
     pub profile: &'a ProfileView,
     /// Block, allow and watch lists, loaded once for the decision.
     pub lists: &'a ListsView,
-    /// Comprehension variables, by slot.
-    pub(crate) locals: RefCell<Vec<Value>>,
+    /// Comprehension variables, by slot. An accumulator may hold an error, which a later
+    /// decisive element can still absorb (`[0, 1].exists(x, 1 / x == 1)` is true).
+    pub(crate) locals: RefCell<Vec<EvalResult<Value>>>,
 }
 
 impl<'a> Activation<'a> {
@@ -63,6 +64,16 @@ impl<'a> Activation<'a> {
             locals: RefCell::new(Vec::new()),
         }
     }
+
+    /// Makes room for `slots` comprehension variables.
+    pub(crate) fn reserve_locals(&self, slots: usize) {
+        if slots > 0 {
+            let mut locals = self.locals.borrow_mut();
+            if locals.len() < slots {
+                locals.resize(slots, Ok(Value::Null));
+            }
+        }
+    }
 }
 
 /// How the compiler reads one typed field of a record `S` (an event or a profile view).
@@ -76,14 +87,18 @@ pub enum FieldReader<S: ?Sized> {
     Double(fn(&S) -> Option<f64>),
     /// A `bool` field.
     Bool(fn(&S) -> Option<bool>),
+    /// A `google.protobuf.Timestamp` field, read as milliseconds since the Unix epoch.
+    Timestamp(fn(&S) -> Option<i64>),
 }
 
 /// How a rule reads `event.<name>`, with its CEL type: the fields of the event field table
-/// (`event.rs`), and `email_domain`, derived from `email`. `ip` and `attrs` are handled by the
-/// compiler itself; `None` for any other name.
+/// (`event.rs`), `email_domain`, derived from `email`, and `time`, the timestamp of
+/// `occurred_at_ms`. `ip` and `attrs` are handled by the compiler itself; `None` for any
+/// other name.
 pub fn event_field(name: &str) -> Option<FieldReader<Event>> {
     match name {
         "email_domain" => Some(FieldReader::Str(Event::email_domain)),
+        "time" => Some(FieldReader::Timestamp(|event| Some(event.occurred_at_ms))),
         _ => Event::cel_field(name),
     }
 }

@@ -10,6 +10,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
 
+use super::time::{Duration, Timestamp};
+
 /// A runtime CEL value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -31,6 +33,12 @@ pub enum Value {
     List(Arc<[Value]>),
     /// `map(dyn, dyn)`, as entries in insertion order.
     Map(Arc<[(Value, Value)]>),
+    /// `google.protobuf.Timestamp`.
+    Timestamp(Timestamp),
+    /// `google.protobuf.Duration`.
+    Duration(Duration),
+    /// A type value (`int`, `type(x)`), by its CEL name.
+    Type(&'static str),
 }
 
 /// An evaluation error: the rule that raised it does not match, and the error is counted.
@@ -61,7 +69,15 @@ impl Value {
             Value::Bytes(_) => "bytes",
             Value::List(_) => "list",
             Value::Map(_) => "map",
+            Value::Timestamp(_) => "google.protobuf.Timestamp",
+            Value::Duration(_) => "google.protobuf.Duration",
+            Value::Type(_) => "type",
         }
+    }
+
+    /// The value's type as a CEL type value (`type(x)`).
+    pub fn cel_type(&self) -> Value {
+        Value::Type(self.type_name())
     }
 
     /// Converts a JSON value (event attributes) into a CEL value: integers become `int`
@@ -167,6 +183,8 @@ impl Value {
             (Value::String(a), Value::String(b)) => Ok(a.cmp(b)),
             (Value::Bool(a), Value::Bool(b)) => Ok(a.cmp(b)),
             (Value::Bytes(a), Value::Bytes(b)) => Ok(a.cmp(b)),
+            (Value::Timestamp(a), Value::Timestamp(b)) => Ok(a.cmp(b)),
+            (Value::Duration(a), Value::Duration(b)) => Ok(a.cmp(b)),
             (a, b) => Err(EvalError::new(format!(
                 "no such overload: {} < {}",
                 a.type_name(),
@@ -249,6 +267,24 @@ impl Value {
             }
             (Value::Bytes(a), Value::Bytes(b)) if operator == ArithOp::Add => {
                 Ok(Value::Bytes(a.iter().chain(b.iter()).copied().collect()))
+            }
+            (Value::Timestamp(time), Value::Duration(span)) if operator == ArithOp::Add => {
+                time.checked_add(*span).map(Value::Timestamp)
+            }
+            (Value::Duration(span), Value::Timestamp(time)) if operator == ArithOp::Add => {
+                time.checked_add(*span).map(Value::Timestamp)
+            }
+            (Value::Timestamp(time), Value::Duration(span)) if operator == ArithOp::Sub => {
+                time.checked_sub(*span).map(Value::Timestamp)
+            }
+            (Value::Timestamp(a), Value::Timestamp(b)) if operator == ArithOp::Sub => {
+                a.since(*b).map(Value::Duration)
+            }
+            (Value::Duration(a), Value::Duration(b)) if operator == ArithOp::Add => {
+                a.checked_add(*b).map(Value::Duration)
+            }
+            (Value::Duration(a), Value::Duration(b)) if operator == ArithOp::Sub => {
+                a.checked_sub(*b).map(Value::Duration)
             }
             (a, b) => Err(EvalError::new(format!(
                 "no such overload: {} {} {}",
@@ -367,6 +403,9 @@ impl fmt::Display for Value {
             Value::Double(double) => write!(f, "{double}"),
             Value::String(text) => write!(f, "{text:?}"),
             Value::Bytes(bytes) => write!(f, "b{:?}", String::from_utf8_lossy(bytes)),
+            Value::Timestamp(time) => write!(f, "timestamp('{time}')"),
+            Value::Duration(span) => write!(f, "duration('{span}')"),
+            Value::Type(name) => f.write_str(name),
             Value::List(items) => {
                 f.write_str("[")?;
                 for (position, item) in items.iter().enumerate() {
@@ -389,4 +428,30 @@ impl fmt::Display for Value {
             }
         }
     }
+}
+
+/// Builds a map value, refusing what the specification refuses: a key that is not an `int`,
+/// `uint`, `bool` or `string`, and a key given twice (by CEL equality, so `1` and `1u` are the
+/// same key).
+pub fn build_map(entries: Vec<(Value, Value)>) -> EvalResult<Value> {
+    for (position, (key, _)) in entries.iter().enumerate() {
+        if !matches!(
+            key,
+            Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::String(_)
+        ) {
+            return Err(EvalError::new(format!(
+                "unsupported key type: {}",
+                key.type_name()
+            )));
+        }
+        if entries[..position]
+            .iter()
+            .any(|(earlier, _)| earlier.cel_equals(key))
+        {
+            return Err(EvalError::new(format!(
+                "repeated key in map literal: {key}"
+            )));
+        }
+    }
+    Ok(Value::Map(entries.into()))
 }
