@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README's second command and CI run it: brings up the services
 # the tests need (PostgreSQL, for the storage conformance suite and the two-node test), then
-# runs every test of the workspace.
+# runs every test of the workspace, the schemathesis run against the live binary included.
 # SHOPGUARD_TEST_POSTGRES_URL names another server (default postgres://postgres@127.0.0.1:5432/test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +15,17 @@ if [ -z "${SHOPGUARD_TEST_POSTGRES_URL:-}" ] && ! pg_isready -q -h 127.0.0.1; th
     done
     pg_isready -h 127.0.0.1 || { echo "postgresql did not start within 30 s" >&2; exit 1; }
 fi
+
+# Python helpers of the suite (schemathesis, which crates/shopguard/tests/schemathesis.rs runs
+# against the real binary), in a venv at the repository root, pinned by requirements-test.txt;
+# installed again only when that file changed.
+if ! cmp -s requirements-test.txt .venv/requirements-test.installed 2>/dev/null; then
+    echo "== installing the Python test helpers into .venv"
+    rm -rf .venv
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+    cp requirements-test.txt .venv/requirements-test.installed
+fi
+export SHOPGUARD_REQUIRE_SCHEMATHESIS=1
 
 exec cargo nextest run --workspace --locked "$@"

@@ -8,6 +8,7 @@ pub use shopguard_core::audit::{AuditContent, AuditEntry, Checkpoint, RecordClas
 
 /// Filters of `GET /v1/audit/entries`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditEntriesQuery {
     /// Only this actor (`key:<id>`, an operator, `system`).
@@ -24,7 +25,9 @@ pub struct AuditEntriesQuery {
     pub to_ms: Option<i64>,
     /// Only entries before this sequence number (the next page).
     pub before_seq: Option<u64>,
-    /// At most this many (1 to 1000; 100 by default).
+    /// At most this many: 1 to 1,000, 100 when absent; a larger value is refused (`400`,
+    /// naming the maximum), never clamped.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -39,6 +42,7 @@ pub struct AuditEntryList {
 
 /// Parameters of `GET /v1/audit/entries/{seq}`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionQuery {
     /// The tree the proof is for (a checkpoint's size); the whole log by default.
@@ -62,6 +66,7 @@ pub struct InclusionProof {
 
 /// Parameters of `GET /v1/audit/consistency`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyQuery {
     /// Size of the older tree (the checkpoint the auditor holds).

@@ -8,6 +8,7 @@ use crate::events::{Decision, Outcome};
 
 /// Filters of `GET /v1/decisions`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionsQuery {
     /// Only this user.
@@ -22,7 +23,9 @@ pub struct DecisionsQuery {
     pub from_ms: Option<i64>,
     /// Until this time, exclusive (ms since epoch).
     pub to_ms: Option<i64>,
-    /// At most this many (1 to 1000; 100 by default).
+    /// At most this many: 1 to 1,000, 100 when absent; a larger value is refused (`400`,
+    /// naming the maximum), never clamped.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Show personal data unmasked (needs the `pii:unmask` scope; audited).
     pub unmask: Option<bool>,
@@ -30,6 +33,7 @@ pub struct DecisionsQuery {
 
 /// Whether to show personal data unmasked (needs the `pii:unmask` scope; audited).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UnmaskQuery {
     /// Show personal data unmasked.
@@ -56,13 +60,16 @@ pub struct DecisionList {
 
 /// Time range of `GET /v1/alerts`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertsQuery {
     /// From this time, inclusive (ms since epoch).
     pub from_ms: Option<i64>,
     /// Until this time, exclusive.
     pub to_ms: Option<i64>,
-    /// At most this many (1 to 1000; 100 by default).
+    /// At most this many: 1 to 1,000, 100 when absent; a larger value is refused (`400`,
+    /// naming the maximum), never clamped.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

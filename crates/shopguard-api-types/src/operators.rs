@@ -2,6 +2,7 @@
 //! (`/v1/grants`).
 
 use serde::{Deserialize, Serialize};
+use shopguard_core::whole_number;
 use utoipa::ToSchema;
 
 pub use shopguard_core::rbac::Role;
@@ -55,6 +56,7 @@ pub struct GrantRequest {
     /// Why (an incident number, a ticket).
     pub reason: String,
     /// For how long once approved, in seconds (at most 7 days).
+    #[serde(deserialize_with = "whole_number::deserialize")]
     pub duration_seconds: u64,
 }
 

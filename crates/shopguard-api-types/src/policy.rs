@@ -2,6 +2,7 @@
 //! `/v1/policy/rollback` and approvals.
 
 use serde::{Deserialize, Serialize};
+use shopguard_core::whole_number;
 use utoipa::{IntoParams, ToSchema};
 
 /// A policy version.
@@ -73,6 +74,7 @@ pub struct PolicyCheckResponse {
 
 /// `PUT /v1/policy` and `POST /v1/policy/check` query.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyUpdateQuery {
     /// Why the policy changes (kept with the version).
@@ -84,5 +86,17 @@ pub struct PolicyUpdateQuery {
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
     /// The version to make live again.
+    #[serde(deserialize_with = "whole_number::deserialize")]
     pub version: u64,
 }
+
+/// A policy's TOML source, the body of `POST /v1/policy/check` and `PUT /v1/policy`
+/// (`application/toml`; `text/plain` is read alike): lists, scoring, features, rules and
+/// fixtures, as `docs/policies.md` describes. The body must be UTF-8; a source that does not
+/// compile, or whose fixtures fail, is refused with `422 invalid_policy`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!(POLICY_EXAMPLE))]
+pub struct PolicySource(pub String);
+
+/// A small complete policy, the example of [`PolicySource`].
+pub const POLICY_EXAMPLE: &str = "[policy]\nname = \"example\"\n\n[[rules]]\nid = \"many_failed_logins\"\nwhen = \"event.kind == 'login_failed' && event.user_id == 'mallory'\"\noutcome = \"challenge\"\nreason = \"failed logins by a watched user\"\n";

@@ -72,8 +72,11 @@ pub struct TaskList {
 
 /// `GET /v1/tasks` query.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TaskQuery {
-    /// At most this many (1 to 1,000; 100 when absent).
+    /// At most this many: 1 to 1,000, 100 when absent; a larger value is refused (`400`,
+    /// naming the maximum), never clamped.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }

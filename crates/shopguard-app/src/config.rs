@@ -62,6 +62,11 @@ pub struct Config {
     pub database_url: Option<String>,
     /// The PostgreSQL schema of this deployment (several may share one database).
     pub database_schema: String,
+    /// Shortest IPv4 prefix a list entry may have without `force` (`/8`: a wider range,
+    /// `0.0.0.0/0` above all, would match a large part of the Internet).
+    pub list_min_ipv4_prefix: u8,
+    /// Shortest IPv6 prefix a list entry may have without `force`.
+    pub list_min_ipv6_prefix: u8,
     /// This node's name among several on one database (its velocity snapshot is kept
     /// under it); by default the host name and the listening port.
     pub node_id: Option<String>,
@@ -92,6 +97,8 @@ impl Default for Config {
             database_url: None,
             database_schema: "shopguard".to_owned(),
             node_id: None,
+            list_min_ipv4_prefix: 8,
+            list_min_ipv6_prefix: 32,
         }
     }
 }
@@ -186,6 +193,12 @@ impl Config {
                     class.as_str()
                 ));
             }
+        }
+        if self.list_min_ipv4_prefix > 32 || self.list_min_ipv6_prefix > 128 {
+            return Err(
+                "list_min_ipv4_prefix must be at most 32 and list_min_ipv6_prefix at most 128"
+                    .into(),
+            );
         }
         if self.audit_checkpoint_seconds == 0 {
             return Err("audit_checkpoint_seconds must be positive".into());

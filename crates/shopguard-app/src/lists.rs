@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use shopguard_core::audit::RecordClass;
-use shopguard_core::lists::{List, ListError, ListKey, NEVER};
+use shopguard_core::lists::{EntryBounds, List, ListError, ListKey, NEVER};
 use shopguard_core::privacy::DataClass;
 use shopguard_core::{Engine, ListKind};
 use shopguard_storage::{ListEntryRecord, ListRecord, Store};
@@ -74,6 +74,30 @@ pub struct ListService {
     audit: Arc<AuditService>,
     /// The last change of the feed this node's memory reflects.
     followed: AtomicI64,
+    /// What people may add.
+    bounds: EntryBounds,
+}
+
+/// How entries are added: for how long, why, and whether a range wider than the node's
+/// bounds (`list_min_ipv4_prefix`, `list_min_ipv6_prefix`) is meant.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EntryTerms {
+    /// Lifetime in seconds; forever when absent.
+    pub ttl_seconds: Option<u64>,
+    /// Why they are listed.
+    pub reason: String,
+    /// Add ranges wider than the bounds all the same.
+    pub force: bool,
+}
+
+impl EntryTerms {
+    /// Terms with a reason, no lifetime and no forcing.
+    pub fn because(reason: impl Into<String>) -> Self {
+        EntryTerms {
+            reason: reason.into(),
+            ..EntryTerms::default()
+        }
+    }
 }
 
 impl std::fmt::Debug for ListService {
@@ -140,7 +164,14 @@ impl ListService {
             store,
             audit,
             followed: AtomicI64::new(followed),
+            bounds: EntryBounds::default(),
         }
+    }
+
+    /// The same service, holding new entries to `bounds`.
+    pub fn with_entry_bounds(mut self, bounds: EntryBounds) -> Self {
+        self.bounds = bounds;
+        self
     }
 
     /// Applies to memory the changes made through other nodes (and this one's own again,
@@ -249,14 +280,17 @@ impl ListService {
         &self,
         name: &str,
         value: &str,
-        ttl_seconds: Option<u64>,
-        reason: &str,
+        terms: &EntryTerms,
         actor: &Actor,
     ) -> ServiceResult<ListEntryRecord> {
         let list = self.find(name)?;
         let now = now_ms();
-        let expires_at_ms = expiry(now, ttl_seconds)?;
-        let key = list.kind().normalize(value).map_err(list_error)?;
+        let expires_at_ms = expiry(now, terms.ttl_seconds)?;
+        let reason = terms.reason.as_str();
+        let key = list
+            .kind()
+            .normalize_new_entry(value, self.bounds, terms.force)
+            .map_err(list_error)?;
         let record = ListEntryRecord {
             value: key.to_string(),
             expires_at_ms,
@@ -281,7 +315,10 @@ impl ListService {
     /// Removes one entry; `NotFound` when it was in neither storage nor memory.
     pub fn remove_entry(&self, name: &str, value: &str, actor: &Actor) -> ServiceResult<()> {
         let list = self.find(name)?;
-        let key = list.kind().normalize(value).map_err(list_error)?;
+        // A value that does not fit the list's kind cannot be in it.
+        let key = list.kind().normalize(value).map_err(|error| {
+            ServiceError::NotFound(format!("'{value}' is not in the list: {error}"))
+        })?;
         let normalised = key.to_string();
         let entry = self.audit.entry(
             RecordClass::ListChange,
@@ -340,14 +377,14 @@ impl ListService {
         &self,
         name: &str,
         text: &str,
-        ttl_seconds: Option<u64>,
-        reason: &str,
+        terms: &EntryTerms,
         actor: &Actor,
         progress: &mut dyn FnMut(usize, usize),
     ) -> ServiceResult<ImportOutcome> {
         let list = self.find(name)?;
         let now = now_ms();
-        let expires_at_ms = expiry(now, ttl_seconds)?;
+        let expires_at_ms = expiry(now, terms.ttl_seconds)?;
+        let reason = terms.reason.as_str();
         let mut keys: Vec<ListKey> = Vec::new();
         let mut invalid = Vec::new();
         let mut invalid_count = 0;
@@ -356,7 +393,10 @@ impl ListService {
             if value.is_empty() {
                 continue;
             }
-            match list.kind().normalize(value) {
+            match list
+                .kind()
+                .normalize_new_entry(value, self.bounds, terms.force)
+            {
                 Ok(key) => keys.push(key),
                 Err(error) => {
                     invalid_count += 1;

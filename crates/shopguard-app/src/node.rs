@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shopguard_core::audit::RecordClass;
-use shopguard_core::lists::ListKey;
+use shopguard_core::lists::{EntryBounds, ListKey};
 use shopguard_core::{Engine, ListRegistry};
 use shopguard_storage::audit_log::load_or_create_signing_key;
 use shopguard_storage::audit_log::AuditLog;
@@ -271,7 +271,11 @@ impl App {
                 store.clone(),
                 audit.clone(),
                 list_changes_followed,
-            ),
+            )
+            .with_entry_bounds(EntryBounds {
+                min_ipv4_prefix: config.list_min_ipv4_prefix,
+                min_ipv6_prefix: config.list_min_ipv6_prefix,
+            }),
             keys: KeyService::new(store.clone(), audit.clone()),
             operators: OperatorService::new(
                 store.clone(),

@@ -54,7 +54,7 @@ use crate::audit::AuditService;
 use crate::clock::now_ms;
 use crate::error::{ServiceError, ServiceResult};
 use crate::ids::new_id;
-use crate::lists::{ImportOutcome, ImportProblem, ListService};
+use crate::lists::{EntryTerms, ImportOutcome, ImportProblem, ListService};
 use crate::node::App;
 
 /// Imports of more lines than this run as a task; smaller ones are answered at once.
@@ -84,6 +84,9 @@ struct ImportParameters {
     list: String,
     ttl_seconds: Option<u64>,
     reason: String,
+    /// Ranges wider than the node's bounds are meant (absent in tasks queued before it).
+    #[serde(default)]
+    force: bool,
     /// The text's file name under `<data folder>/tasks/`.
     file: String,
     lines: usize,
@@ -245,27 +248,19 @@ impl TaskService {
         lists: &ListService,
         name: &str,
         text: &str,
-        ttl_seconds: Option<u64>,
-        reason: &str,
+        terms: &EntryTerms,
         actor: &Actor,
     ) -> ServiceResult<ImportAnswer> {
         let lines = text.lines().count();
         if lines <= IMPORT_TASK_THRESHOLD_LINES {
             return lists
-                .import(
-                    name,
-                    text,
-                    ttl_seconds,
-                    reason,
-                    actor,
-                    &mut |done, total| {
-                        tracing::debug!(done, total, "importing list entries");
-                    },
-                )
+                .import(name, text, terms, actor, &mut |done, total| {
+                    tracing::debug!(done, total, "importing list entries");
+                })
                 .map(ImportAnswer::Done);
         }
         lists.find(name)?;
-        if let Some(ttl) = ttl_seconds {
+        if let Some(ttl) = terms.ttl_seconds {
             if i64::try_from(ttl)
                 .ok()
                 .and_then(|ttl| ttl.checked_mul(1_000))
@@ -282,8 +277,9 @@ impl TaskService {
         self.write_text(&file, text)?;
         let parameters = ImportParameters {
             list: name.to_owned(),
-            ttl_seconds,
-            reason: reason.to_owned(),
+            ttl_seconds: terms.ttl_seconds,
+            reason: terms.reason.clone(),
+            force: terms.force,
             file: file.clone(),
             lines,
         };
@@ -531,14 +527,12 @@ impl TaskService {
         while done.lines < total {
             let end = (done.lines + IMPORT_TASK_CHUNK_LINES).min(total);
             let chunk = lines[done.lines..end].join("\n");
-            let outcome = lists.import(
-                &parameters.list,
-                &chunk,
-                parameters.ttl_seconds,
-                &parameters.reason,
-                &actor,
-                &mut |_, _| {},
-            )?;
+            let terms = EntryTerms {
+                ttl_seconds: parameters.ttl_seconds,
+                reason: parameters.reason.clone(),
+                force: parameters.force,
+            };
+            let outcome = lists.import(&parameters.list, &chunk, &terms, &actor, &mut |_, _| {})?;
             done.added += outcome.added;
             done.invalid_count += outcome.invalid_count;
             let room = IMPORT_PROBLEMS_SHOWN.saturating_sub(done.invalid.len());
@@ -616,8 +610,7 @@ mod tests {
                 &app.lists,
                 "ip_block",
                 &lines.join("\n"),
-                None,
-                "feed",
+                &EntryTerms::because("feed"),
                 &caller.actor,
             )
             .unwrap()

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use shopguard_app::audit::{AuditRetention, AuditService};
+use shopguard_app::lists::EntryTerms;
 use shopguard_app::{Actor, App, Config, ListService};
 use shopguard_core::{Engine, ListRegistry};
 
@@ -50,14 +51,21 @@ fn entries_changed_through_one_node_reach_another_on_its_next_sync() {
         |engine: &Engine, ip: &str| engine.lists().get("ip_block").unwrap().contains(ip, now);
 
     app.lists
-        .add_entry("ip_block", "198.51.100.7", Some(600), "fraud ring", &actor)
+        .add_entry(
+            "ip_block",
+            "198.51.100.7",
+            &EntryTerms {
+                ttl_seconds: Some(600),
+                ..EntryTerms::because("fraud ring")
+            },
+            &actor,
+        )
         .unwrap();
     app.lists
         .import(
             "ip_block",
             "203.0.113.0/24\n192.0.2.1\n",
-            None,
-            "feed",
+            &EntryTerms::because("feed"),
             &actor,
             &mut |_, _| {},
         )

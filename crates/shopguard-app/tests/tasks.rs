@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use shopguard_app::lists::EntryTerms;
 use shopguard_app::tasks::{ImportAnswer, IMPORT_TASK_CHUNK_LINES, IMPORT_TASK_THRESHOLD_LINES};
 use shopguard_app::{Actor, App, Config, Principal, ServiceError};
 use shopguard_core::audit::{AuditContent, RecordClass};
@@ -70,8 +71,7 @@ fn a_large_import_runs_as_a_task_and_a_small_one_at_once() {
             &app.lists,
             "ip_block",
             "10.9.9.9\n",
-            None,
-            "feed",
+            &EntryTerms::because("feed"),
             &caller.actor,
         )
         .unwrap();
@@ -83,7 +83,13 @@ fn a_large_import_runs_as_a_task_and_a_small_one_at_once() {
     let text = lines.join("\n");
     let ImportAnswer::Queued(task) = app
         .tasks
-        .import_list(&app.lists, "ip_block", &text, None, "feed", &caller.actor)
+        .import_list(
+            &app.lists,
+            "ip_block",
+            &text,
+            &EntryTerms::because("feed"),
+            &caller.actor,
+        )
         .unwrap()
     else {
         panic!("a large import is a task");

@@ -118,9 +118,9 @@ pub struct AuditContent {
     pub action: String,
     /// What it was done to (`policy:12`, `list:ip_block`, `user:alice`).
     pub object: String,
-    /// Anything else worth keeping (never secrets).
+    /// Anything else worth keeping (never secrets): an object, or `null` when there is nothing.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub detail: serde_json::Value,
 }
 

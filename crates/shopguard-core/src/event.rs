@@ -19,6 +19,36 @@ pub const MAX_TEXT_LEN: usize = 16 * 1024;
 pub const MAX_ATTRS: usize = 64;
 /// How far in the future an event's timestamp may lie before it is refused, in milliseconds.
 pub const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+/// Earliest timestamp a client may send (2000-01-01T00:00:00Z, in milliseconds since the
+/// epoch; see [`check_received_time`]). Fixtures and simulations keep their own epochs.
+pub const MIN_OCCURRED_AT_MS: i64 = 946_684_800_000;
+/// Refuses a timestamp a client sent that lies before [`MIN_OCCURRED_AT_MS`]: a unit slip
+/// (seconds for milliseconds) or a default value (`0`), never a real action, and one that
+/// would put the event outside every velocity window. (Times in the future are bounded by
+/// [`Event::try_from_input`], [`MAX_CLOCK_SKEW_MS`] ahead of the receive time.)
+pub fn check_received_time(input: &EventInput) -> Result<(), EventError> {
+    match input.occurred_at_ms {
+        Some(at) if at < MIN_OCCURRED_AT_MS => Err(EventError::new(
+            "occurred_at_ms",
+            format!(
+                "{at} lies before 2000-01-01 ({MIN_OCCURRED_AT_MS}): milliseconds since the Unix epoch are expected"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The event fields that hold identifiers, checked by [`crate::identifier::check`].
+pub const IDENTIFIER_FIELDS: [&str; 8] = [
+    "event_id",
+    "user_id",
+    "device_id",
+    "session_id",
+    "counterparty_id",
+    "order_id",
+    "listing_id",
+    "target_id",
+];
 
 /// The kind of sensitive action an event reports.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -231,7 +261,9 @@ event_fields! {
     /// either form reads.
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-    #[serde(deny_unknown_fields)]
+    // `remote = "Self"`: the derives become inherent functions, called by the trait impls
+    // below, which read an event from a JSON object only (never from an array).
+    #[serde(deny_unknown_fields, remote = "Self")]
     pub struct EventInput;
 
     /// A validated event, ready for the engine.
@@ -301,6 +333,36 @@ event_fields! {
         target_id: Text(MAX_ID_LEN) @ 19,
         /// Free attributes for rules (`event.attrs.name`); strings, numbers, booleans, lists, maps.
         attrs: Attrs,
+    }
+}
+
+impl Serialize for EventInput {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        EventInput::serialize(self, serializer)
+    }
+}
+
+/// An event is read from a JSON object only: serde's derived reader would also take an array
+/// of the fields in table order (`["payment", 1, "u1"]`), a form nobody means to send and a
+/// misplaced value in which goes unnoticed.
+impl<'de> Deserialize<'de> for EventInput {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EventObject)
+    }
+}
+
+/// Reads an [`EventInput`] from a map, through the derived reader.
+struct EventObject;
+
+impl<'de> serde::de::Visitor<'de> for EventObject {
+    type Value = EventInput;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("an event object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<EventInput, A::Error> {
+        EventInput::deserialize(serde::de::value::MapAccessDeserializer::new(map))
     }
 }
 
@@ -482,8 +544,30 @@ impl Event {
     ) -> Result<Event, EventError> {
         let checked = CheckedInput::take_from(&mut input, now_ms)?;
         let event = Event::from_checked_input(input, checked, generated_id)?;
+        event.check_identifiers()?;
         event.check_required_fields()?;
         Ok(event)
+    }
+
+    /// Checks every identifier field against the one identifier rule.
+    fn check_identifiers(&self) -> Result<(), EventError> {
+        let values = [
+            Some(self.event_id.as_str()),
+            Some(self.user_id.as_str()),
+            self.device_id.as_deref(),
+            self.session_id.as_deref(),
+            self.counterparty_id.as_deref(),
+            self.order_id.as_deref(),
+            self.listing_id.as_deref(),
+            self.target_id.as_deref(),
+        ];
+        for (field, value) in IDENTIFIER_FIELDS.into_iter().zip(values) {
+            if let Some(value) = value {
+                crate::identifier::check(value)
+                    .map_err(|problem| EventError::new(field, problem.to_string()))?;
+            }
+        }
+        Ok(())
     }
 
     /// Checks the fields that this event's kind requires.
@@ -825,5 +909,49 @@ mod tests {
             assert_eq!(kind.as_str().parse::<EventKind>(), Ok(kind));
             assert_eq!(EventKind::ALL[kind.index()], kind);
         }
+    }
+
+    #[test]
+    fn identifiers_follow_the_identifier_rule() {
+        let refused = |raw: EventInput| {
+            Event::try_from_input(raw, 1_000, || "x".into())
+                .unwrap_err()
+                .field
+        };
+        let with_user = |user_id: &str| EventInput {
+            user_id: Some(user_id.into()),
+            ..input(EventKind::Logout)
+        };
+        assert_eq!(refused(with_user("  ")), "user_id");
+        assert_eq!(refused(with_user("u\u{0}")), "user_id");
+        assert_eq!(refused(with_user("u\r\n")), "user_id");
+        assert_eq!(refused(with_user("u\u{202E}")), "user_id");
+        assert_eq!(refused(with_user("\u{FEFF}u")), "user_id");
+        let with_session = EventInput {
+            session_id: Some("s\u{2069}".into()),
+            ..input(EventKind::Logout)
+        };
+        assert_eq!(refused(with_session), "session_id");
+        let with_event_id = EventInput {
+            event_id: Some("\t".into()),
+            ..input(EventKind::Logout)
+        };
+        assert_eq!(refused(with_event_id), "event_id");
+        assert!(Event::try_from_input(with_user("用户 7"), 1_000, || "x".into()).is_ok());
+    }
+
+    #[test]
+    fn client_times_before_2000_are_refused() {
+        let at = |occurred_at_ms| EventInput {
+            occurred_at_ms: Some(occurred_at_ms),
+            ..input(EventKind::Logout)
+        };
+        assert_eq!(
+            check_received_time(&at(0)).unwrap_err().field,
+            "occurred_at_ms"
+        );
+        assert!(check_received_time(&at(MIN_OCCURRED_AT_MS - 1)).is_err());
+        assert!(check_received_time(&at(MIN_OCCURRED_AT_MS)).is_ok());
+        assert!(check_received_time(&input(EventKind::Logout)).is_ok());
     }
 }

@@ -16,6 +16,7 @@ pub mod decision;
 pub mod engine;
 pub mod event;
 pub mod features;
+pub mod identifier;
 pub mod json;
 pub mod lists;
 pub mod merkle;
@@ -26,6 +27,7 @@ pub mod profile;
 pub mod rbac;
 pub mod sharded;
 pub mod snapshot;
+pub mod whole_number;
 
 pub use decision::{ActionTaken, ChallengeKind, Decision, MatchedRule, Outcome};
 pub use engine::{check_policy, CheckedPolicy, Engine, FixtureReport};

@@ -125,6 +125,25 @@ pub enum ListError {
         /// Why.
         reason: &'static str,
     },
+    /// A range wider than people may add without forcing it.
+    #[error("'{range}' covers too many addresses: /{prefix} is wider than the narrowest prefix allowed, /{min} (list_min_ipv4_prefix, list_min_ipv6_prefix); add it with force=true if you mean it")]
+    RangeTooWide {
+        /// The range, canonical.
+        range: String,
+        /// Its prefix length.
+        prefix: u8,
+        /// The shortest prefix allowed.
+        min: u8,
+    },
+    /// A range written with host bits set (`10.1.2.3/8`), which would silently mean another
+    /// range.
+    #[error("'{value}' has host bits set: the range it names is {canonical}; send that")]
+    NonCanonicalRange {
+        /// The value as given.
+        value: String,
+        /// The range it names.
+        canonical: String,
+    },
     /// A list name that is empty, too long or has odd characters.
     #[error("list names are 1 to 64 characters of a-z, 0-9, '_' and '-'")]
     InvalidName,
@@ -271,6 +290,107 @@ impl ListKind {
             }
             ListKind::Device | ListKind::User | ListKind::Text => ListKey::Text(trimmed.to_owned()),
         })
+    }
+}
+
+/// Bounds on the entries people add (through the API, the command line or an import); rule
+/// actions and entries read back from storage are not held to them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryBounds {
+    /// Shortest IPv4 prefix accepted without forcing (`/8` by default).
+    pub min_ipv4_prefix: u8,
+    /// Shortest IPv6 prefix accepted without forcing (`/32` by default).
+    pub min_ipv6_prefix: u8,
+}
+
+impl Default for EntryBounds {
+    fn default() -> Self {
+        EntryBounds {
+            min_ipv4_prefix: 8,
+            min_ipv6_prefix: 32,
+        }
+    }
+}
+
+/// Whether `domain` is a host name: dot-separated labels of letters, digits and `-`, at
+/// least two of them, none empty or starting or ending with `-`.
+fn is_host_name(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+}
+
+impl ListKind {
+    /// Normalises a value that a person adds to a list of this kind: [`normalize`] and
+    /// then the rules for new entries. Every value must pass the identifier rule
+    /// ([`crate::identifier`]); an email must be `local@domain` with a host name for its
+    /// domain; an IP range must be written canonically (no host bits set) and, unless
+    /// `force`, be no wider than `bounds` allow, so that one line of a feed (`0.0.0.0/0`)
+    /// cannot match every address.
+    ///
+    /// [`normalize`]: ListKind::normalize
+    pub fn normalize_new_entry(
+        self,
+        value: &str,
+        bounds: EntryBounds,
+        force: bool,
+    ) -> Result<ListKey, ListError> {
+        let invalid = |reason| ListError::InvalidValue {
+            value: value.chars().take(80).collect(),
+            kind: self,
+            reason,
+        };
+        let trimmed = value.trim();
+        crate::identifier::check(trimmed).map_err(|problem| invalid(problem.reason()))?;
+        let key = self.normalize(trimmed)?;
+        match (self, &key) {
+            (ListKind::Ip, ListKey::Network(network, prefix)) => {
+                let address = trimmed
+                    .split_once('/')
+                    .map_or(trimmed, |(address, _)| address);
+                if address.parse::<IpAddr>().ok() != Some(*network) {
+                    return Err(ListError::NonCanonicalRange {
+                        value: trimmed.chars().take(80).collect(),
+                        canonical: key.to_string(),
+                    });
+                }
+                let min = if network.is_ipv4() {
+                    bounds.min_ipv4_prefix
+                } else {
+                    bounds.min_ipv6_prefix
+                };
+                if *prefix < min && !force {
+                    return Err(ListError::RangeTooWide {
+                        range: key.to_string(),
+                        prefix: *prefix,
+                        min,
+                    });
+                }
+            }
+            (ListKind::Email, ListKey::Text(email)) => {
+                let well_formed = email.split_once('@').is_some_and(|(local, domain)| {
+                    !local.is_empty()
+                        && !local.contains(char::is_whitespace)
+                        && is_host_name(domain)
+                });
+                if !well_formed {
+                    return Err(invalid("an email address is local@domain.tld"));
+                }
+            }
+            (ListKind::EmailDomain | ListKind::Domain, ListKey::Text(host)) => {
+                if !is_host_name(host) {
+                    return Err(invalid("not a domain name"));
+                }
+            }
+            _ => {}
+        }
+        Ok(key)
     }
 }
 
@@ -801,6 +921,94 @@ impl ListsView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn new_entry(kind: ListKind, value: &str) -> Result<String, ListError> {
+        kind.normalize_new_entry(value, EntryBounds::default(), false)
+            .map(|key| key.to_string())
+    }
+
+    #[test]
+    fn ranges_wider_than_the_bounds_are_refused_unless_forced() {
+        // Regression: `0.0.0.0/0` (and `1.2.3.4/0`, which became it) denied every IPv4 event.
+        assert!(matches!(
+            new_entry(ListKind::Ip, "0.0.0.0/0"),
+            Err(ListError::RangeTooWide {
+                prefix: 0,
+                min: 8,
+                ..
+            })
+        ));
+        assert!(matches!(
+            new_entry(ListKind::Ip, "::/0"),
+            Err(ListError::RangeTooWide {
+                prefix: 0,
+                min: 32,
+                ..
+            })
+        ));
+        assert!(new_entry(ListKind::Ip, "2001:db8::/31").is_err());
+        assert_eq!(new_entry(ListKind::Ip, "10.0.0.0/8").unwrap(), "10.0.0.0/8");
+        assert_eq!(
+            new_entry(ListKind::Ip, "2001:db8::/32").unwrap(),
+            "2001:db8::/32"
+        );
+        assert_eq!(
+            new_entry(ListKind::Ip, " 198.51.100.7 ").unwrap(),
+            "198.51.100.7"
+        );
+        let forced = ListKind::Ip
+            .normalize_new_entry("0.0.0.0/0", EntryBounds::default(), true)
+            .unwrap();
+        assert_eq!(forced.to_string(), "0.0.0.0/0");
+    }
+
+    #[test]
+    fn ranges_with_host_bits_are_refused_naming_the_range() {
+        let error = new_entry(ListKind::Ip, "1.2.3.4/0").unwrap_err();
+        assert!(
+            matches!(error, ListError::NonCanonicalRange { .. }),
+            "{error}"
+        );
+        let error = new_entry(ListKind::Ip, "10.1.2.3/16").unwrap_err();
+        assert!(error.to_string().contains("10.1.0.0/16"), "{error}");
+        assert!(new_entry(ListKind::Ip, "2001:db8::1/64").is_err());
+        // Stored entries and lookups still normalise as before.
+        assert!(ListKind::Ip.normalize("1.2.3.4/0").is_ok());
+    }
+
+    #[test]
+    fn emails_and_domains_must_be_well_formed() {
+        for bad in [
+            "@",
+            "a@",
+            "@example.com",
+            "a b@example.com",
+            "a@localhost",
+            "a@-x.com",
+            "a@x..com",
+        ] {
+            assert!(new_entry(ListKind::Email, bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            new_entry(ListKind::Email, " Alice@Example.COM ").unwrap(),
+            "alice@example.com"
+        );
+        assert!(new_entry(ListKind::Domain, "localhost").is_err());
+        assert_eq!(
+            new_entry(ListKind::Domain, "https://Shop.Example.com/x").unwrap(),
+            "shop.example.com"
+        );
+    }
+
+    #[test]
+    fn new_entries_follow_the_identifier_rule() {
+        for bad in ["u1\0", "a\r\nb", "alice\u{202E}cipa", "\u{FEFF}u1"] {
+            let value = bad.to_owned();
+            assert!(new_entry(ListKind::User, &value).is_err(), "{value:?}");
+            assert!(new_entry(ListKind::Device, &value).is_err(), "{value:?}");
+        }
+        assert_eq!(new_entry(ListKind::User, "alice").unwrap(), "alice");
+    }
 
     #[test]
     fn cidr_ranges_match_contained_addresses_until_expiry() {

@@ -4,8 +4,8 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use bytes::Bytes;
@@ -81,9 +81,14 @@ impl<S> Caller<S> {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case, RFC 7235
+/// §2.1), or of an `X-API-Key` header.
 fn presented_token(parts: &Parts) -> Option<&str> {
     if let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-        return value.to_str().ok()?.strip_prefix("Bearer ").map(str::trim);
+        let (scheme, token) = value.to_str().ok()?.trim_start().split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then_some(token.trim());
     }
     parts.headers.get("x-api-key")?.to_str().ok().map(str::trim)
 }
@@ -194,6 +199,15 @@ pub fn parse_json_naming_the_fault<T: DeserializeOwned>(body: &[u8]) -> Result<T
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
+        if inner.is_eof() {
+            // The path of a body cut short ends in a segment nobody can name (`?`).
+            let message = if body.iter().all(u8::is_ascii_whitespace) {
+                "body: the body is empty; a JSON value was expected".to_owned()
+            } else {
+                format!("body: the body is truncated: it ends inside a value ({inner})")
+            };
+            return AppError::new(ErrorCode::MalformedBody, message).with_field("body");
+        }
         let message = if path == "." {
             format!("body: {inner}")
         } else {
@@ -281,5 +295,43 @@ impl<T: DeserializeOwned + Send, St: Send + Sync> FromRequestParts<St> for Param
             .map_err(|rejection: QueryRejection| {
                 AppError::new(ErrorCode::InvalidParameter, rejection.body_text())
             })
+    }
+}
+
+/// Path segments parsed into `T` (`/v1/audit/entries/{seq}`), with errors in the API's
+/// shape (axum's own answer is plain text).
+pub struct PathParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send, St: Send + Sync> FromRequestParts<St> for PathParams<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| PathParams(value))
+            .map_err(|rejection: PathRejection| {
+                AppError::new(ErrorCode::InvalidParameter, rejection.body_text())
+            })
+    }
+}
+
+/// Results a page holds when the caller does not say.
+pub const PAGE_LIMIT_DEFAULT: u32 = 100;
+/// Most results one page may hold.
+pub const PAGE_LIMIT_MAX: u32 = 1_000;
+
+/// The one rule for `limit` on every paged route: 100 when absent, 1 to 1,000 when given;
+/// anything else is refused (never clamped), naming the range, so that a client asking for
+/// more than a page holds learns it rather than silently getting less.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, AppError> {
+    match limit.unwrap_or(PAGE_LIMIT_DEFAULT) {
+        limit @ 1..=PAGE_LIMIT_MAX => Ok(limit),
+        other => Err(AppError::new(
+            ErrorCode::InvalidParameter,
+            format!(
+                "limit: {other} is out of range; the maximum is {PAGE_LIMIT_MAX} and the minimum 1"
+            ),
+        )
+        .with_field("limit")),
     }
 }

@@ -8,76 +8,13 @@
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-use utoipa::{Modify, OpenApi};
-
+pub use openapi::ApiDoc;
 pub use routes::router;
 pub use state::{start, AppState, ServerConfig, StartError, Started};
-
-struct BearerKey;
-
-impl Modify for BearerKey {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "api_key",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                "Authorization",
-                "'Bearer sg_<key id>_<secret>'; scopes: events:write, decisions:read, audit:read, pii:unmask, admin",
-            ))),
-        );
-    }
-}
-
-/// The OpenAPI description, generated from the handlers' annotations.
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "shopguard", description = "Security operations and transaction risk control for e-commerce platforms"),
-    paths(
-        routes::events::post_event,
-        routes::events::post_batch,
-        routes::events::post_challenge_result,
-        routes::decisions::list_decisions,
-        routes::decisions::get_decision,
-        routes::decisions::list_alerts,
-        routes::policy::get_policy,
-        routes::policy::list_versions,
-        routes::policy::check_policy,
-        routes::policy::put_policy,
-        routes::policy::rollback,
-        routes::policy::approve,
-        routes::lists::list_lists,
-        routes::lists::create_list,
-        routes::lists::list_entries,
-        routes::lists::add_entry,
-        routes::lists::remove_entry,
-        routes::lists::import_entries,
-        routes::audit::list_entries,
-        routes::audit::get_entry,
-        routes::audit::consistency,
-        routes::audit::list_checkpoints,
-        routes::audit::create_checkpoint,
-        routes::audit::retention,
-        routes::data_keys::rotate,
-        routes::data_keys::reencrypt,
-        routes::tasks::list_tasks,
-        routes::tasks::get_task,
-        routes::tasks::cancel_task,
-        routes::operators::login,
-        routes::operators::request_grant,
-        routes::operators::approve_grant,
-        routes::operators::list_grants,
-        routes::operators::disable_operator,
-        routes::ops::healthz,
-        routes::ops::metrics,
-        routes::docs::errors,
-    ),
-    modifiers(&BearerKey)
-)]
-pub struct ApiDoc;
 
 /// Serves `state` on its configured address until `shutdown` completes; then drains the
 /// decision log and writes the engine snapshot.

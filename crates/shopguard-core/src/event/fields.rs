@@ -167,47 +167,70 @@ macro_rules! event_fields {
             $($fields)*
         }
     };
+    // The fields every event needs are required and never `null` in the OpenAPI schema
+    // (serde still reads them as options, so that validation names the missing one). Ids
+    // carry the identifier rule as a pattern: the literal is `identifier::PATTERN` (utoipa
+    // takes only a literal; a test compares the two).
+    (@input $head:tt $fields:tt $docs:tt $name:ident Id [required] $bit:tt $($rest:tt)*) => {
+        event_fields!(@input_push [::std::string::String]
+            [#[cfg_attr(feature = "openapi", schema(value_type = String, required = true,
+                min_length = 1, max_length = 256, pattern =
+                r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\uFEFF]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\uFEFF][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\uFEFF]*$"))]]
+            $head $fields $docs $name $($rest)*);
+    };
     (@input $head:tt $fields:tt $docs:tt $name:ident Id $args:tt $bit:tt $($rest:tt)*) => {
-        event_fields!(@input_push [::std::string::String] $head $fields $docs $name $($rest)*);
+        event_fields!(@input_push [::std::string::String]
+            [#[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256,
+                pattern =
+                r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\uFEFF]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\uFEFF][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\uFEFF]*$"))]]
+            $head $fields $docs $name $($rest)*);
     };
     (@input $head:tt $fields:tt $docs:tt $name:ident Kind $args:tt $bit:tt $($rest:tt)*) => {
-        event_fields!(@input_push [$crate::event::EventKind] $head $fields $docs $name $($rest)*);
+        event_fields!(@input_push [$crate::event::EventKind]
+            [#[cfg_attr(feature = "openapi", schema(value_type = EventKind,
+                required = true))]]
+            $head $fields $docs $name $($rest)*);
     };
+    // A time is a whole number, which JSON may also spell `15.0`.
     (@input $head:tt $fields:tt $docs:tt $name:ident Time $args:tt $bit:tt $($rest:tt)*) => {
-        event_fields!(@input_push [i64] $head $fields $docs $name $($rest)*);
+        event_fields!(@input_push [i64]
+            [#[serde(deserialize_with = "crate::whole_number::deserialize_option")]
+             #[cfg_attr(feature = "openapi", schema(minimum = 946684800000_i64))]]
+            $head $fields $docs $name $($rest)*);
     };
     (@input $head:tt $fields:tt $docs:tt $name:ident Channel $args:tt $bit:tt $($rest:tt)*) => {
-        event_fields!(@input_push [$crate::event::Channel] $head $fields $docs $name $($rest)*);
+        event_fields!(@input_push [$crate::event::Channel] [] $head $fields $docs $name $($rest)*);
     };
     (@input $head:tt $fields:tt $docs:tt $name:ident Ip $args:tt $bit:tt $($rest:tt)*) => {
-        event_fields!(@input_push [::std::string::String] $head $fields $docs $name $($rest)*);
+        event_fields!(@input_push [::std::string::String] [] $head $fields $docs $name $($rest)*);
     };
     (@input $head:tt $fields:tt $docs:tt $name:ident Text $args:tt $bit:tt $($rest:tt)*) => {
-        event_fields!(@input_push [::std::string::String] $head $fields $docs $name $($rest)*);
+        event_fields!(@input_push [::std::string::String] [] $head $fields $docs $name $($rest)*);
     };
     (@input $head:tt $fields:tt $docs:tt $name:ident LocationLatitude $args:tt $bit:tt
         $($rest:tt)*) => {
-        event_fields!(@input_push [f64] $head $fields $docs $name $($rest)*);
+        event_fields!(@input_push [f64] [] $head $fields $docs $name $($rest)*);
     };
     (@input $head:tt $fields:tt $docs:tt $name:ident LocationLongitude $args:tt $bit:tt
         $($rest:tt)*) => {
-        event_fields!(@input_push [f64] $head $fields $docs $name $($rest)*);
+        event_fields!(@input_push [f64] [] $head $fields $docs $name $($rest)*);
     };
     (@input $head:tt $fields:tt $docs:tt $name:ident Number $args:tt $bit:tt $($rest:tt)*) => {
-        event_fields!(@input_push [f64] $head $fields $docs $name $($rest)*);
+        event_fields!(@input_push [f64] [] $head $fields $docs $name $($rest)*);
     };
     (@input $head:tt $fields:tt $docs:tt $name:ident Flag $args:tt $bit:tt $($rest:tt)*) => {
-        event_fields!(@input_push [bool] $head $fields $docs $name $($rest)*);
+        event_fields!(@input_push [bool] [] $head $fields $docs $name $($rest)*);
     };
     (@input $head:tt $fields:tt $docs:tt $name:ident Attrs $args:tt $bit:tt $($rest:tt)*) => {
         event_fields!(@input_push
-            [::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>]
+            [::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>] []
             $head $fields $docs $name $($rest)*);
     };
-    (@input_push [$($type:tt)*] $head:tt [$($fields:tt)*] [$(#[$doc:meta])*] $name:ident
-        $($rest:tt)*) => {
+    (@input_push [$($type:tt)*] [$($extra:tt)*] $head:tt [$($fields:tt)*]
+        [$(#[$doc:meta])*] $name:ident $($rest:tt)*) => {
         event_fields!(@input $head [$($fields)*
             $(#[$doc])*
+            $($extra)*
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub $name: Option<$($type)*>,
         ] $($rest)*);

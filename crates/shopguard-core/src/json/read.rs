@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 
 use crate::event::{Channel, EventInput, EventKind, InputValues};
+use crate::whole_number::Whole;
 
 /// Reads one event object at byte `at` of `text` (leading whitespace allowed); returns it and
 /// the offset just past it, or `None` when serde would refuse it.
@@ -271,15 +272,20 @@ impl InputValues for Reader<'_> {
         })
     }
 
+    /// A whole number, which may be spelt with a zero fraction (`15.0`), as
+    /// [`Whole`](crate::whole_number::Whole) reads it; any other fraction goes to serde, which
+    /// refuses it.
     fn integer(&mut self) -> Option<Option<i64>> {
-        self.optional(|reader| match reader.plain_number()? {
-            // serde reads `-0` as a float, which an integer field refuses.
-            (true, 0, _) | (_, _, 1..) => None,
-            (negative, digits, 0) => {
-                let value = i64::try_from(digits).ok()?;
-                Some(if negative { -value } else { value })
+        let whole = self.optional(|reader| {
+            let (negative, digits, fraction) = reader.plain_number()?;
+            let scale = 10u64.pow(u32::try_from(fraction).ok()?);
+            if digits % scale != 0 {
+                return None;
             }
-        })
+            let value = i64::try_from(digits / scale).ok()?;
+            Some(Whole(if negative { -value } else { value }))
+        })?;
+        Some(whole.map(|Whole(value)| value))
     }
 
     fn attrs(&mut self) -> Option<Option<BTreeMap<String, serde_json::Value>>> {
@@ -633,9 +639,9 @@ mod tests {
             r#"{"kind":"logout","usr":"a"}"#,
             r#"{"kind":"logout","kind":"logout"}"#,
             r#"{"kind":"nap"}"#,
-            r#"{"occurred_at_ms":-0}"#,
-            r#"{"occurred_at_ms":1.0}"#,
+            r#"{"occurred_at_ms":1.5}"#,
             r#"{"amount":01}"#,
+            r#"["logout"]"#,
             r#"{"kind":"logout",}"#,
         ] {
             assert_eq!(read_event_input(refused, 0), None, "{refused}");
@@ -653,5 +659,40 @@ mod tests {
         assert_eq!(taken, 2);
         assert!(read_event_batch(r#" {"events":[]} "#, |_| true));
         assert!(!read_event_batch(r#"{"events":[],"events":[]}"#, |_| true));
+    }
+
+    #[test]
+    fn times_with_a_zero_fraction_read_as_whole_numbers_by_hand_and_by_serde() {
+        for (text, at) in [
+            (r#"{"occurred_at_ms":1700000000000.0}"#, 1_700_000_000_000),
+            (r#"{"occurred_at_ms":1700000000000.000}"#, 1_700_000_000_000),
+            (r#"{"occurred_at_ms":-0}"#, 0),
+            (r#"{"occurred_at_ms":1.7e12}"#, 1_700_000_000_000),
+        ] {
+            assert_eq!(hand_reads(text).unwrap().occurred_at_ms, Some(at), "{text}");
+            assert_eq!(
+                serde_reads(text).unwrap().occurred_at_ms,
+                Some(at),
+                "{text}"
+            );
+        }
+        let error = serde_json::from_str::<EventInput>(r#"{"occurred_at_ms":15.5}"#).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("floating point `15.5`, expected an integer"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_event_is_an_object_never_an_array() {
+        // serde's derived reader took the fields by position: `["payment", ...]`.
+        for text in [r#"[null,"logout",null,"u1"]"#, "[]"] {
+            assert_eq!(hand_reads(text), None, "{text}");
+            assert_eq!(serde_reads(text), None, "{text}");
+        }
+        let batch = r#"{"events":[{"kind":"logout"},[null,"logout",null,"u1"]]}"#;
+        assert!(!read_event_batch(batch, |_| true));
     }
 }

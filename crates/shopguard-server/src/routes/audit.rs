@@ -1,7 +1,7 @@
 //! `GET /v1/audit/entries`, `GET /v1/audit/entries/{seq}`, `GET /v1/audit/consistency`,
 //! `GET|POST /v1/audit/checkpoints`, `GET /v1/audit/retention`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use shopguard_api_types::{
     ApiError, AuditEntriesQuery, AuditEntryList, Checkpoint, CheckpointList, ConsistencyProof,
@@ -12,7 +12,7 @@ use shopguard_core::audit::{hex_encode, key_id};
 use shopguard_storage::audit_log::AuditQuery;
 
 use crate::error::{AppError, AppResult};
-use crate::extract::{Admin, AuditRead, Caller, Params};
+use crate::extract::{page_limit, Admin, AuditRead, Caller, Params, PathParams};
 use crate::state::AppState;
 
 /// Audit entries, newest first, filtered.
@@ -31,7 +31,7 @@ pub async fn list_entries(
         from_ms: query.from_ms,
         to_ms: query.to_ms,
         before_seq: query.before_seq,
-        limit: query.limit.unwrap_or(100),
+        limit: page_limit(query.limit)?,
     };
     let (entries, tree_size) = state
         .run(move |app| Ok((app.audit.query(&query)?, app.audit.size())))
@@ -46,7 +46,7 @@ pub async fn list_entries(
 pub async fn get_entry(
     State(state): State<AppState>,
     _caller: Caller<AuditRead>,
-    Path(seq): Path<u64>,
+    PathParams(seq): PathParams<u64>,
     Params(query): Params<InclusionQuery>,
 ) -> AppResult<Json<InclusionProof>> {
     let tree_size = match query.tree_size {
@@ -91,9 +91,13 @@ pub async fn consistency(
         None => state.run(|app| Ok(app.audit.size())).await?,
     };
     if query.from > to {
+        // A larger tree is never a prefix of a smaller one: there is no such proof.
         return Err(AppError::new(
-            ErrorCode::InvalidParameter,
-            format!("from ({}) must not exceed to ({to})", query.from),
+            ErrorCode::NotFound,
+            format!(
+                "there is no consistency proof from a tree of {} entries to a smaller one of {to}",
+                query.from
+            ),
         )
         .with_field("from"));
     }

@@ -1,16 +1,16 @@
 //! `GET /v1/decisions`, `GET /v1/decisions/{id}`, `GET /v1/alerts`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use shopguard_api_types::{
-    Alert, AlertList, AlertsQuery, ApiError, DecisionList, DecisionsQuery, ErrorCode,
-    LoggedDecision, UnmaskQuery,
+    Alert, AlertList, AlertsQuery, ApiError, DecisionList, DecisionsQuery, LoggedDecision,
+    UnmaskQuery,
 };
 use shopguard_core::privacy::mask_event_json;
 use shopguard_storage::{DecisionQuery, DecisionRecord};
 
 use crate::error::{AppError, AppResult};
-use crate::extract::{Caller, DecisionsRead, Params};
+use crate::extract::{page_limit, Caller, DecisionsRead, Params, PathParams};
 use crate::state::AppState;
 
 fn logged(record: DecisionRecord, unmasked: bool) -> AppResult<LoggedDecision> {
@@ -24,16 +24,6 @@ fn logged(record: DecisionRecord, unmasked: bool) -> AppResult<LoggedDecision> {
     })
 }
 
-fn limit_of(limit: Option<u32>) -> AppResult<u32> {
-    match limit.unwrap_or(100) {
-        limit @ 1..=1_000 => Ok(limit),
-        _ => Err(
-            AppError::new(ErrorCode::InvalidParameter, "limit: must lie in 1..=1000")
-                .with_field("limit"),
-        ),
-    }
-}
-
 /// Decisions by entity and time range, newest first.
 #[utoipa::path(get, path = "/v1/decisions", tag = "decisions", params(DecisionsQuery),
     responses((status = 200, body = DecisionList), (status = 400, body = ApiError)),
@@ -43,7 +33,7 @@ pub async fn list_decisions(
     caller: Caller<DecisionsRead>,
     Params(query): Params<DecisionsQuery>,
 ) -> AppResult<Json<DecisionList>> {
-    let limit = limit_of(query.limit)?;
+    let limit = page_limit(query.limit)?;
     let principal = caller.principal.clone();
     let (records, unmasked) = state
         .run(move |app| {
@@ -81,7 +71,7 @@ pub async fn list_decisions(
 pub async fn get_decision(
     State(state): State<AppState>,
     caller: Caller<DecisionsRead>,
-    Path(decision_id): Path<String>,
+    PathParams(decision_id): PathParams<String>,
     Params(unmask): Params<UnmaskQuery>,
 ) -> AppResult<Json<LoggedDecision>> {
     let principal = caller.principal.clone();
@@ -106,7 +96,7 @@ pub async fn list_alerts(
     _caller: Caller<DecisionsRead>,
     Params(query): Params<AlertsQuery>,
 ) -> AppResult<Json<AlertList>> {
-    let limit = limit_of(query.limit)?;
+    let limit = page_limit(query.limit)?;
     let records = state
         .run(move |app| app.decisions()?.alerts(query.from_ms, query.to_ms, limit))
         .await?;

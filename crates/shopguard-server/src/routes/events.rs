@@ -1,6 +1,6 @@
 //! `POST /v1/events`, `POST /v1/events/batch`, `POST /v1/decisions/{id}/challenge`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use shopguard_api_types::{
@@ -12,7 +12,8 @@ use shopguard_storage::{DecisionRecord, RecordRef};
 
 use crate::error::{AppError, AppResult};
 use crate::extract::{
-    parse_json, parse_json_naming_the_fault, utf8_or_empty, Caller, EventsWrite, JsonBody, RawBody,
+    parse_json, parse_json_naming_the_fault, utf8_or_empty, Caller, EventsWrite, JsonBody,
+    PathParams, RawBody,
 };
 use crate::metrics::DecisionTally;
 use crate::state::{new_id_at, now_ms, AppState};
@@ -24,6 +25,7 @@ fn validate(input: EventInput, now: i64) -> Result<Event, EventError> {
             "challenge results are reported at POST /v1/decisions/{id}/challenge",
         ));
     }
+    shopguard_core::event::check_received_time(&input)?;
     Event::try_from_input(input, now, || new_id_at(now))
 }
 
@@ -267,7 +269,7 @@ pub async fn post_batch(
 pub async fn post_challenge_result(
     State(state): State<AppState>,
     _caller: Caller<EventsWrite>,
-    Path(decision_id): Path<String>,
+    PathParams(decision_id): PathParams<String>,
     JsonBody(result): JsonBody<ChallengeResultRequest>,
 ) -> AppResult<impl IntoResponse> {
     let started = std::time::Instant::now();

@@ -1,20 +1,20 @@
 //! `/v1/lists`: block, allow and watch lists; thin callers of the list service.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use shopguard_api_types::{
     AddListEntryRequest, ApiError, CreateListRequest, ImportProblem, ImportQuery, ImportReport,
     ListEntriesQuery, ListEntry, ListEntryPage, ListIndex, ListInfo, RemoveListEntryQuery, Task,
 };
-use shopguard_app::lists::{personal_class, ImportOutcome, ListSummary};
+use shopguard_app::lists::{personal_class, EntryTerms, ImportOutcome, ListSummary};
 use shopguard_app::tasks::ImportAnswer;
 use shopguard_storage::ListEntryRecord;
 
 use axum::response::{IntoResponse, Response};
 
 use crate::error::AppResult;
-use crate::extract::{Caller, JsonBody, ListsWrite, Params, TextBody};
+use crate::extract::{page_limit, Caller, JsonBody, ListsWrite, Params, PathParams, TextBody};
 use crate::routes::tasks::task_view;
 use crate::state::AppState;
 
@@ -73,10 +73,11 @@ pub async fn create_list(
 pub async fn list_entries(
     State(state): State<AppState>,
     caller: Caller<ListsWrite>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     Params(query): Params<ListEntriesQuery>,
 ) -> AppResult<Json<ListEntryPage>> {
     let principal = caller.principal.clone();
+    let limit = page_limit(query.limit)?;
     let page = state
         .run(move |app| {
             // Email and phone lists hold personal data: masked unless unmasking is allowed.
@@ -85,7 +86,7 @@ pub async fn list_entries(
                 || app
                     .audit
                     .unmask_allowed(query.unmask, &principal, format!("list:{name}"))?;
-            let limit = query.limit.unwrap_or(100);
+
             app.lists
                 .entries(&name, query.after.as_deref(), limit, unmasked)
         })
@@ -102,19 +103,18 @@ pub async fn list_entries(
 pub async fn add_entry(
     State(state): State<AppState>,
     caller: Caller<ListsWrite>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<AddListEntryRequest>,
 ) -> AppResult<(StatusCode, Json<ListEntry>)> {
     let actor = caller.actor().clone();
     let added = state
         .run(move |app| {
-            app.lists.add_entry(
-                &name,
-                &request.value,
-                request.ttl_seconds,
-                &request.reason,
-                &actor,
-            )
+            let terms = EntryTerms {
+                ttl_seconds: request.ttl_seconds,
+                reason: request.reason,
+                force: request.force,
+            };
+            app.lists.add_entry(&name, &request.value, &terms, &actor)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(entry(added))))
@@ -126,7 +126,7 @@ pub async fn add_entry(
 pub async fn remove_entry(
     State(state): State<AppState>,
     caller: Caller<ListsWrite>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     Params(query): Params<RemoveListEntryQuery>,
 ) -> AppResult<StatusCode> {
     let actor = caller.actor().clone();
@@ -162,16 +162,20 @@ fn import_report(outcome: ImportOutcome) -> ImportReport {
 pub async fn import_entries(
     State(state): State<AppState>,
     caller: Caller<ListsWrite>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     Params(query): Params<ImportQuery>,
     TextBody(text): TextBody,
 ) -> AppResult<Response> {
     let actor = caller.actor().clone();
-    let reason = query.reason.unwrap_or_else(|| "bulk import".to_owned());
+    let terms = EntryTerms {
+        ttl_seconds: query.ttl_seconds,
+        reason: query.reason.unwrap_or_else(|| "bulk import".to_owned()),
+        force: query.force.unwrap_or(false),
+    };
     let answer = state
         .run(move |app| {
             app.tasks
-                .import_list(&app.lists, &name, &text, query.ttl_seconds, &reason, &actor)
+                .import_list(&app.lists, &name, &text, &terms, &actor)
         })
         .await?;
     Ok(match answer {

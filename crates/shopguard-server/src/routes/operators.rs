@@ -1,7 +1,7 @@
 //! `POST /v1/auth/login`; `POST /v1/grants`, `POST /v1/grants/{id}/approve`, `GET /v1/grants`;
 //! `POST /v1/operators/{username}/disable`: thin callers of the operator service.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use shopguard_api_types::{
@@ -10,7 +10,7 @@ use shopguard_api_types::{
 use shopguard_storage::operators::GrantRecord;
 
 use crate::error::{AppError, AppResult};
-use crate::extract::{Admin, Caller, DecisionsRead, JsonBody};
+use crate::extract::{Admin, Caller, DecisionsRead, JsonBody, PathParams};
 use crate::state::{now_ms, AppState};
 
 fn view(grant: GrantRecord, now: i64) -> Grant {
@@ -85,7 +85,7 @@ pub async fn request_grant(
 pub async fn approve_grant(
     State(state): State<AppState>,
     caller: Caller<Admin>,
-    Path(id): Path<i64>,
+    PathParams(id): PathParams<i64>,
 ) -> AppResult<Json<Grant>> {
     let actor = caller.actor().clone();
     let grant = state
@@ -116,7 +116,7 @@ pub async fn list_grants(
 pub async fn disable_operator(
     State(state): State<AppState>,
     caller: Caller<Admin>,
-    Path(username): Path<String>,
+    PathParams(username): PathParams<String>,
 ) -> AppResult<StatusCode> {
     let actor = caller.actor().clone();
     state

@@ -2,18 +2,18 @@
 //! `POST /v1/policy/rollback`, `POST /v1/policy/versions/{v}/approve`: thin callers of the
 //! policy service.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use shopguard_api_types::{
-    ApiError, FixtureResult, PolicyCheckResponse, PolicyInfo, PolicyUpdateQuery, PolicyVersionList,
-    RollbackRequest,
+    ApiError, FixtureResult, PolicyCheckResponse, PolicyInfo, PolicySource, PolicyUpdateQuery,
+    PolicyVersionList, RollbackRequest,
 };
 use shopguard_app::policies::PolicyCheck;
 use shopguard_storage::PolicyVersion;
 
 use crate::error::AppResult;
-use crate::extract::{Caller, JsonBody, Params, PolicyApprove, PolicyWrite, TextBody};
+use crate::extract::{Caller, JsonBody, Params, PathParams, PolicyApprove, PolicyWrite, TextBody};
 use crate::state::AppState;
 
 fn info(version: PolicyVersion, active: u64, with_source: bool) -> PolicyInfo {
@@ -83,7 +83,7 @@ pub async fn list_versions(
 }
 
 /// Compiles a policy (TOML body) and runs its fixtures, without making it live.
-#[utoipa::path(post, path = "/v1/policy/check", tag = "policy", request_body(content = String, content_type = "application/toml"),
+#[utoipa::path(post, path = "/v1/policy/check", tag = "policy", request_body(content((PolicySource = "application/toml"), (PolicySource = "text/plain"))),
     responses((status = 200, body = PolicyCheckResponse), (status = 422, body = ApiError)), security(("api_key" = ["policy:write"])))]
 pub async fn check_policy(
     State(state): State<AppState>,
@@ -97,7 +97,7 @@ pub async fn check_policy(
 /// Stores a new policy version and makes it live, atomically, if it compiles and its
 /// fixtures pass; otherwise nothing changes. A version that adds or changes punitive rules
 /// is stored but waits (202) for someone other than its author to approve it.
-#[utoipa::path(put, path = "/v1/policy", tag = "policy", params(PolicyUpdateQuery), request_body(content = String, content_type = "application/toml"),
+#[utoipa::path(put, path = "/v1/policy", tag = "policy", params(PolicyUpdateQuery), request_body(content((PolicySource = "application/toml"), (PolicySource = "text/plain"))),
     responses((status = 200, body = PolicyCheckResponse), (status = 202, body = PolicyCheckResponse), (status = 422, body = ApiError)), security(("api_key" = ["policy:write"])))]
 pub async fn put_policy(
     State(state): State<AppState>,
@@ -131,7 +131,7 @@ pub async fn put_policy(
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller<PolicyApprove>,
-    Path(version): Path<u64>,
+    PathParams(version): PathParams<u64>,
 ) -> AppResult<Json<PolicyInfo>> {
     let actor = caller.actor().clone();
     let approved = state

@@ -2,14 +2,14 @@
 //! with `202` and a task to poll. A task is visible to admin and to the caller that
 //! submitted it; to anyone else it does not exist (`404`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use shopguard_api_types::{ApiError, Task, TaskKind, TaskList, TaskQuery, TaskStatus};
 use shopguard_storage::tasks as stored;
 use shopguard_storage::TaskRecord;
 
 use crate::error::AppResult;
-use crate::extract::{Authenticated, Params};
+use crate::extract::{page_limit, Authenticated, Params, PathParams};
 use crate::state::AppState;
 
 fn kind(kind: stored::TaskKind) -> TaskKind {
@@ -54,7 +54,7 @@ pub fn task_view(task: TaskRecord) -> Task {
 pub async fn get_task(
     State(state): State<AppState>,
     caller: Authenticated,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> AppResult<Json<Task>> {
     let principal = caller.principal;
     let task = state.run(move |app| app.tasks.get(&id, &principal)).await?;
@@ -70,8 +70,9 @@ pub async fn list_tasks(
     Params(query): Params<TaskQuery>,
 ) -> AppResult<Json<TaskList>> {
     let principal = caller.principal;
+    let limit = page_limit(query.limit)?;
     let tasks = state
-        .run(move |app| app.tasks.recent(&principal, query.limit.unwrap_or(100)))
+        .run(move |app| app.tasks.recent(&principal, limit))
         .await?;
     Ok(Json(TaskList {
         tasks: tasks.into_iter().map(task_view).collect(),
@@ -86,7 +87,7 @@ pub async fn list_tasks(
 pub async fn cancel_task(
     State(state): State<AppState>,
     caller: Authenticated,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> AppResult<Json<Task>> {
     let principal = caller.principal;
     let task = state

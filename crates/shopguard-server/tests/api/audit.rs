@@ -176,8 +176,10 @@ async fn proofs_check_out_against_signed_checkpoints() {
 
     let (status, _) = get(&app, &auditor, "/v1/audit/entries/99999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // A larger tree is never a prefix of a smaller one: there is no such proof (schemathesis
+    // found the 400 this used to answer to a request its schema allows).
     let (status, _) = get(&app, &auditor, "/v1/audit/consistency?from=9&to=3").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     let (_, retention) = get(&app, &auditor, "/v1/audit/retention").await;
     let rules = retention["audit"].as_array().unwrap();

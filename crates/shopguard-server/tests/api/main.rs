@@ -5,7 +5,9 @@ mod audit;
 mod auth;
 mod contract;
 mod events;
+mod hygiene;
 mod lists;
+mod openapi;
 mod operators;
 mod ops;
 mod policy;
@@ -138,6 +140,27 @@ impl TestApp {
             .request(request.body(Full::new(Bytes::from(body))).unwrap())
             .await
             .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+
+    /// Sends a request without a body and with this `Authorization` header.
+    pub async fn with_authorization(
+        &self,
+        method: Method,
+        path: &str,
+        authorization: &str,
+    ) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("authorization", authorization)
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = self.client.request(request).await.unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let value = serde_json::from_slice(&bytes)

@@ -24,6 +24,10 @@ pub enum ListsCommand {
         /// Why they are listed.
         #[arg(long, default_value = "bulk import")]
         reason: String,
+        /// Add IP ranges wider than the server allows (`list_min_ipv4_prefix`,
+        /// `list_min_ipv6_prefix`) all the same.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -41,6 +45,7 @@ pub async fn run(command: ListsCommand) -> Result<()> {
         list,
         ttl_seconds,
         reason,
+        force,
         server,
     } = command;
     let text =
@@ -51,6 +56,9 @@ pub async fn run(command: ListsCommand) -> Result<()> {
     let mut query = format!("reason={}", percent_encode(&reason));
     if let Some(ttl) = ttl_seconds {
         query.push_str(&format!("&ttl_seconds={ttl}"));
+    }
+    if force {
+        query.push_str("&force=true");
     }
     let (mut added, mut invalid, mut shown) = (0, 0, 0);
     let mut first_line = 1;

@@ -118,6 +118,7 @@ async fn drive_server(server: &ServerArgs, events: Vec<LabelledEvent>) -> Result
             value,
             ttl_seconds: None,
             reason: "simulation seed".into(),
+            force: false,
         })?;
         client
             .call(

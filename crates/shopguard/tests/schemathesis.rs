@@ -1,0 +1,142 @@
+//! The API fuzzed against its own OpenAPI document: the real binary is started on a fresh
+//! data folder and schemathesis (`st`, from the repository's `.venv`, which `scripts/test.sh`
+//! creates from `requirements-test.txt`) runs every check over every operation, bounded by
+//! `schemathesis.toml` at the repository root, authenticated with the bootstrap admin key.
+//! Any failure it reports fails this test, with schemathesis's report.
+//!
+//! Outside `scripts/test.sh` the venv may be missing: the test then says so loudly and
+//! passes, unless `SHOPGUARD_REQUIRE_SCHEMATHESIS=1` (which `scripts/test.sh` sets), when a
+//! missing venv is a failure.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest the whole schemathesis run may take before it is stopped and the test fails.
+const RUN_LIMIT: Duration = Duration::from_secs(300);
+
+fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The node under test, stopped when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether `GET /healthz` answers 200.
+fn healthy(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.1 200")
+}
+
+#[test]
+fn schemathesis_finds_no_failure() {
+    let root = repository_root();
+    let st = root.join(".venv/bin/st");
+    if !st.exists() {
+        let required = std::env::var("SHOPGUARD_REQUIRE_SCHEMATHESIS").is_ok_and(|v| v == "1");
+        let message = format!(
+            "schemathesis is not installed at {}: run scripts/test.sh (it creates the venv from \
+             requirements-test.txt), or `python3 -m venv .venv && .venv/bin/pip install -r \
+             requirements-test.txt`",
+            st.display()
+        );
+        assert!(!required, "{message}");
+        eprintln!("\n!!!!!!!! SKIPPED: {message} !!!!!!!!\n");
+        return;
+    }
+
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_shopguard"))
+            .args(["serve", "--listen", &listen, "--data-dir"])
+            .arg(data.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while !healthy(port) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the server did not answer /healthz within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let key = std::fs::read_to_string(data.path().join("admin-api-key")).unwrap();
+
+    let report = data.path().join("schemathesis.txt");
+    let mut run = Command::new(&st)
+        .current_dir(&root)
+        .args([
+            "--config-file",
+            "schemathesis.toml",
+            "run",
+            &format!("http://{listen}/openapi.json"),
+            "--url",
+            &format!("http://{listen}"),
+            "--header",
+            &format!("Authorization: Bearer {}", key.trim()),
+        ])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&report).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > RUN_LIMIT {
+            let _ = run.kill();
+            let _ = run.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    drop(server);
+    let output = std::fs::read_to_string(&report).unwrap_or_default();
+    println!("{output}");
+    eprintln!(
+        "schemathesis ran for {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    match status {
+        Some(status) => assert!(status.success(), "schemathesis found failures:\n{output}"),
+        None => panic!(
+            "schemathesis did not finish within {} s:\n{output}",
+            RUN_LIMIT.as_secs()
+        ),
+    }
+}
