@@ -136,6 +136,10 @@ error_codes! {
     /// Rate limit exceeded for this API key.
     RateLimited = "rate_limited", RateLimited, 429,
         "too many requests; retry later";
+    /// Too many failed logins from this client address, or across the node; see
+    /// `Retry-After`.
+    LoginThrottled = "login_throttled", RateLimited, 429,
+        "too many failed logins; retry after the time in retry-after";
     /// The thing named does not exist.
     NotFound = "not_found", InvalidRequest, 404,
         "not found";

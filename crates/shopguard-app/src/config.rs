@@ -33,6 +33,11 @@ pub struct Config {
     /// challenges), in whole ticks of the maintenance loop: 5 s at least, rounded down to a
     /// multiple of 5.
     pub expiry_interval_seconds: u64,
+    /// Seconds an event may arrive behind the latest event time seen and still find every
+    /// velocity count and list entry it would have found on time: expiry passes drop only
+    /// what is idle or expired that long before the earlier of that time and the wall clock
+    /// (decision 0035).
+    pub allowed_lateness_seconds: u64,
     /// Decisions that may wait for the log writer before requests slow down.
     pub log_queue_capacity: usize,
     /// A decision-log segment is sealed (indexed) once it holds this many MiB.
@@ -54,6 +59,19 @@ pub struct Config {
     pub require_rule_approval: bool,
     /// Hours an operator's login session lasts.
     pub operator_session_hours: u32,
+    /// Login attempts allowed per operator name per minute.
+    pub login_attempts_per_username_per_minute: u32,
+    /// Failed logins allowed per client address per minute, whatever names they try
+    /// (password spraying); further attempts from that address wait (decision 0035).
+    pub login_failures_per_address_per_minute: u32,
+    /// Failed logins allowed per minute across the node, from every address together; beyond
+    /// it every login waits until the rate falls (a spray from many addresses).
+    pub login_failures_per_minute: u32,
+    /// Header that holds the client's address when the node sits behind a proxy you
+    /// trust (`x-forwarded-for`: its last address, the one the proxy added; `x-real-ip`); none to use the
+    /// connection's peer address. Never set it when clients reach the node directly: they
+    /// could then choose their own address.
+    pub client_address_header: Option<String>,
     /// Serve `POST /v1/noop`, which does nothing: the HTTP stack's ceiling for benchmarks.
     pub enable_noop_endpoint: bool,
     /// PostgreSQL to keep keys, policies, lists, decisions, operators, data keys and the
@@ -85,6 +103,7 @@ impl Default for Config {
             profile_retention_days: 400,
             snapshot_interval_seconds: 30,
             expiry_interval_seconds: 5,
+            allowed_lateness_seconds: 300,
             log_queue_capacity: 200_000,
             decision_segment_mib: 128,
             decision_log_fsync: true,
@@ -92,6 +111,10 @@ impl Default for Config {
             audit_retention_days_by_class: std::collections::BTreeMap::new(),
             audit_checkpoint_seconds: 60,
             operator_session_hours: 8,
+            login_attempts_per_username_per_minute: 10,
+            login_failures_per_address_per_minute: 20,
+            login_failures_per_minute: 600,
+            client_address_header: None,
             require_rule_approval: true,
             enable_noop_endpoint: false,
             database_url: None,
@@ -199,6 +222,15 @@ impl Config {
                 "list_min_ipv4_prefix must be at most 32 and list_min_ipv6_prefix at most 128"
                     .into(),
             );
+        }
+        if self.login_attempts_per_username_per_minute == 0
+            || self.login_failures_per_address_per_minute == 0
+            || self.login_failures_per_minute == 0
+        {
+            return Err("login_attempts_per_username_per_minute, login_failures_per_address_per_minute and login_failures_per_minute must be positive".into());
+        }
+        if self.allowed_lateness_seconds > 86_400 {
+            return Err("allowed_lateness_seconds must be at most 86400 (a day)".into());
         }
         if self.audit_checkpoint_seconds == 0 {
             return Err("audit_checkpoint_seconds must be positive".into());

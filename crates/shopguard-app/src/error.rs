@@ -44,6 +44,9 @@ pub enum ServiceError {
     /// Refused credentials (login): always the same text, whatever was wrong.
     #[error("unknown operator, wrong password or wrong code")]
     Unauthenticated,
+    /// A login limit refused the attempt before the credentials were checked.
+    #[error("too many login attempts; retry in {} s", .0.retry_after_seconds)]
+    LoginThrottled(crate::login_limits::Throttled),
     /// Storage failed.
     #[error(transparent)]
     Store(StoreError),

@@ -32,6 +32,7 @@ pub mod error;
 pub mod ids;
 pub mod keys;
 pub mod lists;
+pub mod login_limits;
 pub mod node;
 pub mod operators;
 pub mod policies;

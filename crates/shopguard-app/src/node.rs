@@ -30,6 +30,7 @@ use crate::data_keys::DataKeyService;
 use crate::decisions::DecisionService;
 use crate::keys::KeyService;
 use crate::lists::ListService;
+use crate::login_limits::LoginLimits;
 use crate::operators::OperatorService;
 use crate::policies::PolicyService;
 use crate::scheduler::{Scheduler, TimedJob};
@@ -281,6 +282,11 @@ impl App {
                 store.clone(),
                 audit.clone(),
                 config.operator_session_hours,
+                LoginLimits {
+                    attempts_per_username: config.login_attempts_per_username_per_minute,
+                    failures_per_address: config.login_failures_per_address_per_minute,
+                    failures_per_node: config.login_failures_per_minute,
+                },
             ),
             data_keys: DataKeyService::new(store.clone(), audit.clone()),
             decisions: log
@@ -379,6 +385,10 @@ impl App {
             (None, None) => store_new(default_policy.to_owned(), "shipped default policy")?,
         };
         let engine = Arc::new(Engine::new(&source, version, registry.clone())?);
+        engine.set_allowed_lateness_ms(
+            i64::try_from(config.allowed_lateness_seconds.saturating_mul(1_000))
+                .unwrap_or(i64::MAX),
+        );
         for list in registry.all() {
             store.ensure_list(
                 &ListRecord {

@@ -1,7 +1,22 @@
 //! Operators (people): creation under the password and separation-of-duty rules, login with
 //! password and TOTP, sessions, temporary grants approved by another person, offboarding.
+//!
+//! A TOTP code is accepted once: the login stores the code's time step with the session, and
+//! a later login must bring a later step (a code seen over a shoulder or replayed from a
+//! proxy log within its window is refused). Logins are limited per name, per client address
+//! and across the node ([`crate::login_limits`], decision 0035).
+//!
+//! Sessions are cached for [`SESSION_CACHE_TTL`] after they were read, with the operator's
+//! scopes: a request then costs no store read. Disabling an operator (or approving a grant
+//! to them) on this node drops their cached sessions at once; another node sees it within
+//! the TTL, as with API keys (decision 0035).
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::sync::ShardedLock;
 
 use shopguard_core::audit::RecordClass;
 use shopguard_core::credentials;
@@ -13,9 +28,26 @@ use crate::actor::{Actor, Principal};
 use crate::audit::AuditService;
 use crate::clock::now_ms;
 use crate::error::{ServiceError, ServiceResult};
+use crate::login_limits::{LoginLimits, LoginThrottle};
 
 /// Longest temporary grant: seven days.
 pub const MAX_GRANT_SECONDS: u64 = 7 * 86_400;
+
+/// How long a session read from storage answers requests without another read: a disable
+/// made on another node takes effect here within it.
+pub const SESSION_CACHE_TTL: Duration = Duration::from_secs(1);
+/// Sessions held in the cache before it is cleared.
+const SESSION_CACHE_LIMIT: usize = 10_000;
+
+/// A session as the cache holds it: what its token must hash to, and whom it stands for.
+struct CachedSession {
+    secret_sha256: Vec<u8>,
+    username: String,
+    /// When the answer stops being valid: the TTL, the session's end, or the first grant's end.
+    valid_until_ms: i64,
+    fetched: Instant,
+    principal: Arc<Principal>,
+}
 
 /// A new operator's enrolment: the TOTP secret, shown once.
 #[derive(Debug)]
@@ -42,6 +74,8 @@ pub struct OperatorService {
     store: Arc<dyn Store>,
     audit: Arc<AuditService>,
     session_ms: i64,
+    throttle: LoginThrottle,
+    sessions: ShardedLock<HashMap<String, CachedSession>>,
 }
 
 impl std::fmt::Debug for OperatorService {
@@ -60,12 +94,19 @@ pub fn username_is_valid(username: &str) -> bool {
 }
 
 impl OperatorService {
-    /// A service whose sessions last `session_hours`.
-    pub fn new(store: Arc<dyn Store>, audit: Arc<AuditService>, session_hours: u32) -> Self {
+    /// A service whose sessions last `session_hours`, with these login limits.
+    pub fn new(
+        store: Arc<dyn Store>,
+        audit: Arc<AuditService>,
+        session_hours: u32,
+        limits: LoginLimits,
+    ) -> Self {
         OperatorService {
             store,
             audit,
             session_ms: i64::from(session_hours) * 3_600_000,
+            throttle: LoginThrottle::new(limits),
+            sessions: ShardedLock::new(HashMap::new()),
         }
     }
 
@@ -122,13 +163,39 @@ impl OperatorService {
         Ok(self.store.operators()?)
     }
 
-    /// Logs an operator in with password and TOTP code. Every attempt is audited; failures
-    /// all look alike and cost the same whether the name exists or not.
-    pub fn login(&self, username: &str, password: &str, totp_code: &str) -> ServiceResult<Login> {
+    /// Logs an operator in with password and TOTP code, from `client` (the caller's address,
+    /// when known). Refused without a look at the credentials when a login limit is reached
+    /// ([`ServiceError::LoginThrottled`]). Every attempt past the limits is audited; failures
+    /// all look alike and cost the same whether the name exists or not. A code whose time
+    /// step is not later than that of the operator's last login is refused (a replay).
+    pub fn login(
+        &self,
+        username: &str,
+        password: &str,
+        totp_code: &str,
+        client: Option<IpAddr>,
+    ) -> ServiceResult<Login> {
+        let now = now_ms();
+        self.throttle
+            .admit(username, client, now)
+            .map_err(ServiceError::LoginThrottled)?;
+        let result = self.check_login(username, password, totp_code, now);
+        if matches!(result, Err(ServiceError::Unauthenticated)) {
+            self.throttle.failed(client, now);
+        }
+        result
+    }
+
+    fn check_login(
+        &self,
+        username: &str,
+        password: &str,
+        totp_code: &str,
+        now: i64,
+    ) -> ServiceResult<Login> {
         if username.len() > 128 || password.len() > 1_024 || totp_code.len() > 16 {
             return Err(ServiceError::Unauthenticated);
         }
-        let now = now_ms();
         let operator = self.store.operator(username)?;
         let hash = operator
             .as_ref()
@@ -139,25 +206,32 @@ impl OperatorService {
         let actor = Actor::Operator {
             username: username.to_owned(),
         };
-        let accepted = operator
-            .filter(|operator| operator.disabled_at_ms.is_none())
-            .filter(|operator| {
-                let code_ok = credentials::totp_matches(
-                    &operator.totp_secret,
-                    totp_code,
-                    (now / 1_000) as u64,
-                );
-                password_ok && code_ok
-            });
-        let Some(operator) = accepted else {
+        let failed = |why: &str| -> ServiceResult<Login> {
             self.audit.record(self.audit.entry(
                 RecordClass::Login,
                 &actor,
                 "operator.login_failed",
                 format!("operator:{username}"),
-                serde_json::Value::Null,
+                if why.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::json!({ "reason": why })
+                },
             ))?;
-            return Err(ServiceError::Unauthenticated);
+            Err(ServiceError::Unauthenticated)
+        };
+        let accepted = operator
+            .filter(|operator| operator.disabled_at_ms.is_none())
+            .and_then(|operator| {
+                let step = credentials::totp_step_of(
+                    &operator.totp_secret,
+                    totp_code,
+                    (now / 1_000) as u64,
+                );
+                step.filter(|_| password_ok).map(|step| (operator, step))
+            });
+        let Some((operator, totp_step)) = accepted else {
+            return failed("");
         };
         let (token, session_id, secret_sha256) = credentials::new_session_token();
         let entry = self.audit.entry(
@@ -168,7 +242,7 @@ impl OperatorService {
             serde_json::json!({ "session": session_id }),
         );
         let expires_at_ms = now + self.session_ms;
-        self.store.insert_session(
+        let stored = self.store.insert_session(
             &SessionRecord {
                 session_id,
                 secret_sha256,
@@ -176,8 +250,12 @@ impl OperatorService {
                 created_at_ms: now,
                 expires_at_ms,
             },
+            i64::try_from(totp_step).unwrap_or(i64::MAX),
             &entry,
         )?;
+        if !stored {
+            return failed("code already used");
+        }
         self.audit.settle()?;
         Ok(Login {
             token,
@@ -186,13 +264,34 @@ impl OperatorService {
         })
     }
 
+    /// The principal of a session token's parts from the cache, when a fresh entry answers;
+    /// `None` when storage must be asked ([`Self::session_principal`]). Cheap enough for an
+    /// async thread: a hash of the secret and a map lookup.
+    pub fn cached_principal(&self, session_id: &str, secret: &str) -> Option<Arc<Principal>> {
+        let now = now_ms();
+        let sessions = self
+            .sessions
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cached = sessions.get(session_id)?;
+        (cached.fetched.elapsed() < SESSION_CACHE_TTL
+            && cached.valid_until_ms > now
+            && credentials::session_secret_matches(&cached.secret_sha256, secret))
+        .then(|| cached.principal.clone())
+    }
+
     /// The operator behind a session token's parts, with their scopes now; `None` when the
-    /// session is unknown, expired, or its operator disabled.
+    /// session is unknown, expired, or its operator disabled. Answered from the cache while
+    /// fresh ([`SESSION_CACHE_TTL`]); otherwise read from storage (session, operator,
+    /// grants) and cached.
     pub fn session_principal(
         &self,
         session_id: &str,
         secret: &str,
-    ) -> ServiceResult<Option<Principal>> {
+    ) -> ServiceResult<Option<Arc<Principal>>> {
+        if let Some(principal) = self.cached_principal(session_id, secret) {
+            return Ok(Some(principal));
+        }
         let now = now_ms();
         let Some(session) = self.store.session(session_id)? else {
             return Ok(None);
@@ -207,19 +306,45 @@ impl OperatorService {
             return Ok(None);
         }
         let mut roles = operator.roles.clone();
-        roles.extend(
-            self.store
-                .grants(Some(&session.username))?
-                .iter()
-                .filter(|grant| grant.is_active(now))
-                .map(|grant| grant.role),
-        );
-        Ok(Some(Principal::new(
+        let mut valid_until_ms = session.expires_at_ms;
+        for grant in self.store.grants(Some(&session.username))? {
+            if grant.is_active(now) {
+                roles.push(grant.role);
+                valid_until_ms = valid_until_ms.min(grant.expires_at_ms.unwrap_or(i64::MAX));
+            }
+        }
+        let principal = Arc::new(Principal::new(
             Actor::Operator {
-                username: operator.username,
+                username: operator.username.clone(),
             },
             rbac::scopes_of(&roles),
-        )))
+        ));
+        let mut sessions = self
+            .sessions
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if sessions.len() >= SESSION_CACHE_LIMIT {
+            sessions.clear();
+        }
+        sessions.insert(
+            session.session_id,
+            CachedSession {
+                secret_sha256: session.secret_sha256,
+                username: operator.username,
+                valid_until_ms,
+                fetched: Instant::now(),
+                principal: principal.clone(),
+            },
+        );
+        Ok(Some(principal))
+    }
+
+    /// Drops the cached sessions of `username`: their next request reads storage again.
+    fn forget_sessions_of(&self, username: &str) {
+        self.sessions
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|_, cached| cached.username != username);
     }
 
     /// Disables an operator: their sessions stop at once. Nobody disables themselves.
@@ -241,6 +366,9 @@ impl OperatorService {
                 "no active operator '{username}'"
             )));
         }
+        // Before the answer: once the caller hears "disabled", no request on this node is
+        // served from a session read before.
+        self.forget_sessions_of(username);
         self.audit.settle()
     }
 
@@ -341,6 +469,7 @@ impl OperatorService {
         if !self.store.approve_grant(id, approver, now, &entry)? {
             return Err(ServiceError::Conflict(format!("grant {id} is not pending")));
         }
+        self.forget_sessions_of(&grant.username);
         self.audit.settle()?;
         self.store
             .grant(id)?

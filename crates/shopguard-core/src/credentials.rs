@@ -87,6 +87,27 @@ pub fn totp_matches(secret: &[u8], code: &str, unix_seconds: u64) -> bool {
     totp(secret).is_some_and(|totp| totp.check(code.trim(), unix_seconds))
 }
 
+/// Seconds per TOTP time step.
+pub const TOTP_STEP_SECONDS: u64 = 30;
+
+/// The time step (`unix_seconds / 30`) whose TOTP code of `secret` is `code`, looking at the
+/// step of `unix_seconds` and one either side (the latest when several match); `None` when
+/// none does. Each candidate is compared in constant time. A login accepts a step only once
+/// and only after the last it accepted, so a code cannot be replayed within its window.
+pub fn totp_step_of(secret: &[u8], code: &str, unix_seconds: u64) -> Option<u64> {
+    let totp = totp(secret)?;
+    let code = code.trim();
+    let now = unix_seconds / TOTP_STEP_SECONDS;
+    let mut matched = None;
+    for step in now.saturating_sub(1)..=now.saturating_add(1) {
+        let expected = totp.generate(step.saturating_mul(TOTP_STEP_SECONDS));
+        if equal(expected.as_bytes(), code.as_bytes()) {
+            matched = Some(step);
+        }
+    }
+    matched
+}
+
 /// The TOTP code of `secret` at `unix_seconds` (for tests and enrolment checks).
 pub fn totp_code(secret: &[u8], unix_seconds: u64) -> Option<String> {
     totp(secret).map(|totp| totp.generate(unix_seconds))
@@ -218,6 +239,14 @@ mod tests {
         assert!(totp_matches(secret, "287082", 59 + 30), "one step of skew");
         assert!(!totp_matches(secret, "287082", 59 + 90));
         assert!(!totp_matches(secret, "000000", 59));
+        assert_eq!(totp_step_of(secret, "287082", 59), Some(1));
+        assert_eq!(
+            totp_step_of(secret, " 287082 ", 59 + 30),
+            Some(1),
+            "one step of skew"
+        );
+        assert_eq!(totp_step_of(secret, "287082", 59 + 90), None);
+        assert_eq!(totp_step_of(secret, "000000", 59), None);
         let (base32, uri) = totp_enrolment(secret, "alice").unwrap();
         assert_eq!(base32, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
         assert!(uri.starts_with("otpauth://totp/shopguard:alice?secret=GEZDG"));

@@ -12,9 +12,16 @@
 //!
 //! The policy is swapped atomically ([`Engine::install_policy`]): a decision in flight finishes
 //! on the version it started with; feature counts carry over between versions.
+//!
+//! Time is event time throughout, and so is expiry: the engine keeps a **watermark**, the
+//! latest event time it has decided, and [`Engine::maintain`] drops idle velocity keys and
+//! expired list entries relative to the watermark (less the allowed lateness), never
+//! relative to the wall clock alone. A replay of history, or events arriving late, keep
+//! their counts however long a pass runs after them (decision 0035).
 
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -126,6 +133,36 @@ impl FeatureReader for NoFeatures {
 /// processor's last-level cache holds.
 pub const PREFETCH_MIN_PROFILES: usize = 50_000;
 
+/// Lateness allowed by default: five minutes, as far as events may lie in the future.
+pub const DEFAULT_ALLOWED_LATENESS_MS: i64 = 5 * 60 * 1000;
+
+/// The latest event time decided so far: what expiry is measured against.
+#[derive(Debug)]
+struct Watermark(AtomicI64);
+
+impl Default for Watermark {
+    fn default() -> Self {
+        Watermark(AtomicI64::new(i64::MIN))
+    }
+}
+
+impl Watermark {
+    /// Raises the watermark to `at_ms` if it is later. A plain load first: the shared cache
+    /// line is written only when time moves forward, not on every event.
+    #[inline]
+    fn advance(&self, at_ms: i64) {
+        if at_ms > self.0.load(Ordering::Relaxed) {
+            self.0.fetch_max(at_ms, Ordering::Relaxed);
+        }
+    }
+
+    /// The watermark, `None` before any event.
+    fn get(&self) -> Option<i64> {
+        let at_ms = self.0.load(Ordering::Relaxed);
+        (at_ms != i64::MIN).then_some(at_ms)
+    }
+}
+
 /// Counts of what maintenance dropped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MaintenanceReport {
@@ -135,6 +172,9 @@ pub struct MaintenanceReport {
     pub list_entries_expired: usize,
     /// Challenges never answered.
     pub challenges_expired: usize,
+    /// The time the pass expired against: the earlier of the watermark and the wall clock,
+    /// less the allowed lateness; `None` (nothing but challenges dropped) before any event.
+    pub horizon_ms: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -152,6 +192,8 @@ pub struct Engine {
     states: FeatureStates,
     profiles: ProfileStore,
     challenges: ChallengeBook,
+    watermark: Watermark,
+    allowed_lateness_ms: AtomicI64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -177,7 +219,21 @@ impl Engine {
             states,
             profiles: ProfileStore::default(),
             challenges: ChallengeBook::default(),
+            watermark: Watermark::default(),
+            allowed_lateness_ms: AtomicI64::new(DEFAULT_ALLOWED_LATENESS_MS),
         })
+    }
+
+    /// How late an event may arrive (behind the watermark) and still find every count and
+    /// list entry it would have found on time; negative values count as zero.
+    pub fn set_allowed_lateness_ms(&self, lateness_ms: i64) {
+        self.allowed_lateness_ms
+            .store(lateness_ms.max(0), Ordering::Relaxed);
+    }
+
+    /// The latest event time decided (or restored from a snapshot); `None` before any.
+    pub fn watermark_ms(&self) -> Option<i64> {
+        self.watermark.get()
     }
 
     /// The live policy.
@@ -302,6 +358,7 @@ impl Engine {
         event: &Event,
         decision_id: String,
     ) -> Decision {
+        self.watermark.advance(event.occurred_at_ms);
         let profile = self.profiles.view_and_record(event);
         // Feature values of this event, NaN until computed; on the stack for up to 32 features.
         let values: smallvec::SmallVec<[Cell<f64>; 32]> =
@@ -529,12 +586,33 @@ impl Engine {
         Ok((event, decision))
     }
 
-    /// Drops what has expired: idle feature keys, expired list entries, unanswered challenges.
-    pub fn maintain(&self, now_ms: i64) -> MaintenanceReport {
+    /// Drops what has expired, given the wall clock `wall_now_ms`:
+    /// - feature keys idle for a whole window and list entries past their expiry, both
+    ///   measured at the **horizon**: the earlier of the watermark and the wall clock, less the
+    ///   allowed lateness. A replay (watermark behind the wall clock) expires by its own
+    ///   time; events stamped in the future cannot push expiry past the wall clock; before any
+    ///   event nothing of these is dropped. A list entry is thus removed only when both the
+    ///   watermark and the wall clock are past its expiry (and the lateness after it);
+    /// - challenges unanswered for [`CHALLENGE_TTL_MS`] by the wall clock: their results
+    ///   are reported, and checked, in wall time.
+    pub fn maintain(&self, wall_now_ms: i64) -> MaintenanceReport {
+        let lateness = self.allowed_lateness_ms.load(Ordering::Relaxed);
+        let horizon_ms = self
+            .watermark
+            .get()
+            .map(|watermark| watermark.min(wall_now_ms).saturating_sub(lateness));
+        let (feature_keys_expired, list_entries_expired) = match horizon_ms {
+            Some(horizon) => (
+                self.states.expire_idle(horizon),
+                self.lists.purge_expired(horizon),
+            ),
+            None => (0, 0),
+        };
         MaintenanceReport {
-            feature_keys_expired: self.states.expire_idle(now_ms),
-            list_entries_expired: self.lists.purge_expired(now_ms),
-            challenges_expired: self.challenges.expire(now_ms),
+            feature_keys_expired,
+            list_entries_expired,
+            challenges_expired: self.challenges.expire(wall_now_ms),
+            horizon_ms,
         }
     }
 
@@ -567,6 +645,15 @@ impl Engine {
     /// nothing is loaded, and the error names the file's version and what is wrong.
     pub fn restore(&self, bytes: &[u8]) -> Result<(), SnapshotError> {
         let (_, snapshot) = decode_snapshot(bytes)?;
+        // The snapshot holds no watermark; its profiles' last events give it back.
+        if let Some(latest) = snapshot
+            .profiles
+            .iter()
+            .map(|(_, profile)| profile.last_seen_ms())
+            .max()
+        {
+            self.watermark.advance(latest);
+        }
         self.states.restore(snapshot.features);
         self.states.retain_shapes(&self.policy.load().shapes());
         self.profiles.import(snapshot.profiles);
@@ -907,14 +994,134 @@ reason = "a paying user fails"
             "d".into(),
         );
         assert_eq!(matched(&third), ["counts_agree"]);
-        // After ten minutes the counts are idle; the distinct-count lasts the hour.
+        // After ten minutes of event time the counts are idle; the distinct-count lasts the
+        // hour.
+        restored.set_allowed_lateness_ms(0);
+        restored.decide(
+            &event("login_succeeded", "192.0.2.1", at + 11 * 60_000, None),
+            "d".into(),
+        );
         let report = restored.maintain(at + 11 * 60_000);
         assert_eq!(report.feature_keys_expired, 2);
         assert_eq!(restored.feature_key_count(), 1);
+        restored.decide(
+            &event("login_succeeded", "192.0.2.1", at + 2 * 3_600_000, None),
+            "d".into(),
+        );
         assert_eq!(
             restored.maintain(at + 2 * 3_600_000).feature_keys_expired,
             1
         );
         assert_eq!(restored.feature_key_count(), 0);
+    }
+
+    #[test]
+    fn a_restored_engine_takes_its_watermark_from_the_snapshot() {
+        let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        let at = 1_700_000_000_000;
+        engine.decide(&event("login_failed", "192.0.2.1", at, None), "d".into());
+        let restored = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        assert_eq!(restored.watermark_ms(), None);
+        restored.restore(&engine.snapshot().unwrap()).unwrap();
+        assert_eq!(restored.watermark_ms(), Some(at));
+    }
+
+    /// Issue 17: the maintenance pass expired by the wall clock, so a replay of history lost
+    /// its counts whenever a pass ran in it.
+    #[test]
+    fn a_pass_with_the_wall_clock_far_ahead_keeps_counts_a_replay_still_needs() {
+        let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        engine.set_allowed_lateness_ms(0);
+        let history = 1_600_000_000_000;
+        let wall_clock = history + 400 * 86_400_000;
+        assert_eq!(engine.maintain(wall_clock), MaintenanceReport::default());
+        for step in 0..2 {
+            engine.decide(
+                &event("login_failed", "192.0.2.1", history + step * 1_000, None),
+                format!("d{step}"),
+            );
+        }
+        let report = engine.maintain(wall_clock);
+        assert_eq!(report.feature_keys_expired, 0);
+        assert_eq!(report.horizon_ms, Some(history + 1_000));
+        let third = engine.decide(
+            &event("login_failed", "192.0.2.1", history + 2_000, None),
+            "d2".into(),
+        );
+        assert_eq!(matched(&third), ["counts_agree"]);
+    }
+
+    #[test]
+    fn late_events_within_the_allowed_lateness_find_their_counts() {
+        let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        engine.set_allowed_lateness_ms(5 * 60_000);
+        let at = 1_700_000_000_000;
+        for step in 0..2 {
+            engine.decide(
+                &event("login_failed", "192.0.2.1", at + step * 1_000, None),
+                format!("d{step}"),
+            );
+        }
+        // Another user's event fourteen minutes later moves the watermark on; a pass then
+        // keeps the first user's failures, idle only nine minutes before the lateness.
+        let mut other = event("login_succeeded", "198.51.100.9", at + 14 * 60_000, None);
+        other.user_id = "v".into();
+        engine.decide(&other, "o".into());
+        assert_eq!(engine.maintain(at + 14 * 60_000).feature_keys_expired, 0);
+        // The third failure, arriving late (stamped before the other user's event), still
+        // finds the first two.
+        let late = engine.decide(
+            &event("login_failed", "192.0.2.1", at + 2_000, None),
+            "late".into(),
+        );
+        assert_eq!(matched(&late), ["counts_agree"]);
+    }
+
+    #[test]
+    fn events_stamped_in_the_future_do_not_push_expiry_past_the_wall_clock() {
+        let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        engine.set_allowed_lateness_ms(0);
+        let now = 1_700_000_000_000;
+        engine.decide(&event("login_failed", "192.0.2.1", now, None), "d".into());
+        let mut skewed = event("login_succeeded", "198.51.100.9", now + 20 * 60_000, None);
+        skewed.user_id = "v".into();
+        engine.decide(&skewed, "s".into());
+        let report = engine.maintain(now + 1_000);
+        assert_eq!(report.horizon_ms, Some(now + 1_000));
+        assert_eq!(report.feature_keys_expired, 0);
+    }
+
+    #[test]
+    fn a_list_entry_is_dropped_only_when_the_watermark_and_the_wall_clock_are_past_it() {
+        let lists = Arc::new(ListRegistry::new());
+        let engine = Engine::new(POLICY, 1, lists.clone()).unwrap();
+        engine.set_allowed_lateness_ms(0);
+        let list = lists.ensure("blocked", crate::ListKind::Ip).unwrap();
+        let history = 1_600_000_000_000;
+        let wall_clock = history + 10 * 86_400_000;
+        // An operator's entry with a wall-clock expiry an hour ahead of the wall clock, and a
+        // rule's entry expiring an hour into the replayed history.
+        list.insert("192.0.2.1", Some(wall_clock + 3_600_000))
+            .unwrap();
+        list.insert("192.0.2.2", Some(history + 3_600_000)).unwrap();
+        engine.decide(
+            &event("login_succeeded", "192.0.2.9", history, None),
+            "d".into(),
+        );
+        assert_eq!(engine.maintain(wall_clock).list_entries_expired, 0);
+        assert!(list.contains("192.0.2.2", history + 1));
+        // The replay passes the rule's entry: it goes; the operator's stays, the wall clock
+        // not being past it.
+        engine.decide(
+            &event("login_succeeded", "192.0.2.9", wall_clock + 7_200_000, None),
+            "d".into(),
+        );
+        assert_eq!(engine.maintain(wall_clock).list_entries_expired, 1);
+        assert_eq!(list.len(), 1);
+        assert_eq!(
+            engine.maintain(wall_clock + 3_600_000).list_entries_expired,
+            1
+        );
+        assert!(list.is_empty());
     }
 }

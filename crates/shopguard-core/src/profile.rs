@@ -177,6 +177,11 @@ fn seconds_between(earlier_ms: i64, later_ms: i64) -> i64 {
 }
 
 impl UserProfile {
+    /// The time of the user's latest event.
+    pub fn last_seen_ms(&self) -> i64 {
+        self.last_seen_ms
+    }
+
     /// Asks for each field's cache line (the struct spans three or four; a repeated line
     /// costs next to nothing).
     fn prefetch_lines(&self) {

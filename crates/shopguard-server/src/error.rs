@@ -10,29 +10,36 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use shopguard_api_types::{ApiError, ErrorCode};
+use shopguard_app::login_limits::LoginLimit;
 use shopguard_app::ServiceError;
 use shopguard_core::PolicyError;
 use shopguard_storage::StoreError;
 
-/// An error a handler returns.
+/// An error a handler returns, with the seconds to wait before retrying when it has them
+/// (answered as `Retry-After`).
 #[derive(Debug)]
-pub struct AppError(pub ApiError);
+pub struct AppError(pub ApiError, Option<u64>);
 
 impl AppError {
     /// An error with a code and a client-facing message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        AppError(ApiError::new(code, message))
+        AppError(ApiError::new(code, message), None)
     }
 
     /// An internal error: logged in full, shown to the client as `internal`.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        AppError(ApiError::from_code(ErrorCode::Internal))
+        AppError(ApiError::from_code(ErrorCode::Internal), None)
     }
 
     /// Names the field at fault.
     pub fn with_field(self, field: impl Into<String>) -> Self {
-        AppError(self.0.with_field(field))
+        AppError(self.0.with_field(field), self.1)
+    }
+
+    /// Tells the client to wait `seconds` before retrying (`Retry-After`).
+    pub fn with_retry_after(self, seconds: u64) -> Self {
+        AppError(self.0, Some(seconds))
     }
 }
 
@@ -40,7 +47,14 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.0)).into_response()
+        let mut response = (status, Json(self.0)).into_response();
+        if let Some(seconds) = self.1 {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }
 
@@ -85,6 +99,22 @@ impl From<ServiceError> for AppError {
                 ErrorCode::LoginFailed,
                 ServiceError::Unauthenticated.to_string(),
             ),
+            ServiceError::LoginThrottled(throttled) => {
+                let code = match throttled.limit {
+                    LoginLimit::Username => ErrorCode::RateLimited,
+                    LoginLimit::Address | LoginLimit::Node => ErrorCode::LoginThrottled,
+                };
+                let message = match throttled.limit {
+                    LoginLimit::Username => "too many login attempts for this operator",
+                    LoginLimit::Address => "too many failed logins from this address",
+                    LoginLimit::Node => "too many failed logins on this node",
+                };
+                AppError::new(
+                    code,
+                    format!("{message}; retry in {} s", throttled.retry_after_seconds),
+                )
+                .with_retry_after(throttled.retry_after_seconds)
+            }
             ServiceError::Store(error) => AppError::internal(error),
             ServiceError::Internal(detail) => AppError::internal(detail),
         }

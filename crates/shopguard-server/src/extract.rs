@@ -2,10 +2,11 @@
 //! errors come back in the API's error shape, naming the field at fault.
 
 use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use bytes::Bytes;
@@ -97,17 +98,51 @@ fn presented_token(parts: &Parts) -> Option<&str> {
 /// blocking thread only when the key cache cannot answer.
 async fn authenticate(state: &AppState, token: &str) -> Result<Option<Arc<Principal>>, AppError> {
     if let Some((session_id, secret)) = credentials::split_session_token(token) {
+        if let Some(principal) = state.app.operators.cached_principal(session_id, secret) {
+            return Ok(Some(principal));
+        }
         let (session_id, secret) = (session_id.to_owned(), secret.to_owned());
-        return Ok(state
+        return state
             .run(move |app| app.operators.session_principal(&session_id, &secret))
-            .await?
-            .map(Arc::new));
+            .await;
     }
     if state.app.keys.is_cached(token) {
         return Ok(state.app.keys.authenticate(token)?);
     }
     let token = token.to_owned();
     state.run(move |app| app.keys.authenticate(&token)).await
+}
+
+/// The client's address: from `client_address_header` when the node sits behind a proxy
+/// that sets it (`x-forwarded-for`: its last address, the one your proxy added), else the connection's peer; `None`
+/// when neither is known (a router called without a listener, as in some tests).
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(header) = &state.app.config.client_address_header {
+            let from_header = parts
+                .headers
+                .get(header.as_str())
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.rsplit(',').next())
+                .and_then(|first| first.trim().parse().ok());
+            if from_header.is_some() {
+                return Ok(ClientAddress(from_header));
+            }
+        }
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip()),
+        ))
+    }
 }
 
 impl<S: RequiredScope + Send + Sync> FromRequestParts<AppState> for Caller<S> {

@@ -24,7 +24,10 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let maintenance = tokio::spawn(state::maintenance_loop(state.clone()));
-    let result = axum::serve(listener, router(state.clone()))
+    // The peer's address reaches handlers that need it (login limits per client address).
+    let service =
+        router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
     maintenance.abort();

@@ -51,8 +51,6 @@ pub struct Shared {
     pub config: Arc<ServerConfig>,
     /// Per-caller rate limiter.
     pub rate_limiter: Arc<DefaultKeyedRateLimiter<String>>,
-    /// Login attempts per operator name: ten a minute.
-    pub login_limiter: Arc<DefaultKeyedRateLimiter<String>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -159,9 +157,6 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Open
             app: opened.app,
             metrics,
             rate_limiter: Arc::new(RateLimiter::keyed(Quota::per_second(rate))),
-            login_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(
-                NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
-            ))),
         }),
         bootstrap_key_file: opened.bootstrap_key_file,
     })
@@ -261,7 +256,9 @@ async fn purge_retained(state: &AppState, now: i64) {
     }
 }
 
-/// Drops idle feature keys, expired list entries and unanswered challenges. The pass walks
+/// Drops idle feature keys and expired list entries relative to the engine's watermark (event
+/// time, never past the wall clock `now`, less the allowed lateness), and challenges
+/// unanswered by the wall clock (decision 0035). The pass walks
 /// every feature and list table (a million keys take tens of milliseconds), so it runs off
 /// the async threads, and requests queued behind it do not wait.
 async fn expire_engine_state(state: &AppState, now: i64) {
@@ -278,6 +275,7 @@ async fn expire_engine_state(state: &AppState, now: i64) {
         tracing::debug!(
             feature_keys = report.feature_keys_expired,
             list_entries = report.list_entries_expired,
+            horizon_ms = report.horizon_ms,
             "expired state"
         );
     }

@@ -89,8 +89,20 @@ pub trait OperatorStore: Send + Sync {
         at_ms: i64,
         audit: &NewAuditEntry,
     ) -> StoreResult<bool>;
-    /// Stores a session (a login), recording `audit` with it.
-    fn insert_session(&self, session: &SessionRecord, audit: &NewAuditEntry) -> StoreResult<()>;
+    /// Stores a session (a login whose TOTP code was of time step `totp_step`), recording
+    /// `audit` with it, if `totp_step` is later than the last step the operator logged in
+    /// with; that step becomes the last. False, and nothing stored or recorded, when it is
+    /// not: the code was used already (a replay within its window). The check and the
+    /// update are one atomic step, so two nodes cannot both accept one code.
+    fn insert_session(
+        &self,
+        session: &SessionRecord,
+        totp_step: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
+    /// The last TOTP time step the operator logged in with; `None` before their first login
+    /// (or when there is no such operator).
+    fn last_totp_step(&self, username: &str) -> StoreResult<Option<i64>>;
     /// One session.
     fn session(&self, session_id: &str) -> StoreResult<Option<SessionRecord>>;
     /// Stores a grant request; returns its id. `audit` makes the entry for that id.

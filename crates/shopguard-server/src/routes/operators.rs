@@ -4,13 +4,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use shopguard_api_types::{
-    ApiError, ErrorCode, Grant, GrantList, GrantRequest, LoginRequest, LoginResponse,
-};
+use shopguard_api_types::{ApiError, Grant, GrantList, GrantRequest, LoginRequest, LoginResponse};
 use shopguard_storage::operators::GrantRecord;
 
 use crate::error::{AppError, AppResult};
-use crate::extract::{Admin, Caller, DecisionsRead, JsonBody, PathParams};
+use crate::extract::{Admin, Caller, ClientAddress, DecisionsRead, JsonBody, PathParams};
 use crate::state::{now_ms, AppState};
 
 fn view(grant: GrantRecord, now: i64) -> Grant {
@@ -31,20 +29,21 @@ fn view(grant: GrantRecord, now: i64) -> Grant {
 /// is audited; failures all look alike, and cost the same whether the name exists or not.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "operators", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = ApiError), (status = 429, body = ApiError)))]
+// Limited per operator name (`rate_limited`), and in failures per client address and across
+// the node (`login_throttled`); both answer `Retry-After` (decision 0035).
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     JsonBody(request): JsonBody<LoginRequest>,
 ) -> AppResult<Json<LoginResponse>> {
-    if state.login_limiter.check_key(&request.username).is_err() {
-        return Err(AppError::new(
-            ErrorCode::RateLimited,
-            "too many login attempts for this operator; wait a minute",
-        ));
-    }
     let login = state
         .run(move |app| {
-            app.operators
-                .login(&request.username, &request.password, &request.totp_code)
+            app.operators.login(
+                &request.username,
+                &request.password,
+                &request.totp_code,
+                client,
+            )
         })
         .await?;
     Ok(Json(LoginResponse {

@@ -128,10 +128,27 @@ impl TestApp {
         content_type: &str,
         body: Vec<u8>,
     ) -> (StatusCode, Value) {
+        let (status, _, value) = self
+            .raw_with_headers(method, path, key, &[("content-type", content_type)], body)
+            .await;
+        (status, value)
+    }
+
+    /// Sends a request with these headers and a raw body; answers the headers too.
+    pub async fn raw_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (StatusCode, hyper::HeaderMap, Value) {
         let mut request = Request::builder()
             .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("content-type", content_type);
+            .uri(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(key) = key {
             request = request.header("authorization", format!("Bearer {key}"));
         }
@@ -141,10 +158,11 @@ impl TestApp {
             .await
             .unwrap();
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let value = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        (status, value)
+        (status, headers, value)
     }
 
     /// Sends a request without a body and with this `Authorization` header.

@@ -337,3 +337,162 @@ async fn temporary_grants_need_another_approver_and_expire_on_their_own() {
     assert_eq!(status, StatusCode::NOT_FOUND, "already disabled");
     app.stop().await;
 }
+
+/// Issue 17: a TOTP code could be replayed within its window (no last-used step was kept).
+#[tokio::test]
+async fn a_totp_code_logs_in_once() {
+    let app = TestApp::spawn().await;
+    let secret = create(&app, "ana", &[Role::Analyst]);
+    let code = credentials::totp_code(&secret, now_seconds()).unwrap();
+    let (status, body) = login(&app, "ana", PASSWORD, &code).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = login(&app, "ana", PASSWORD, &code).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "replayed: {body}");
+    assert_eq!(
+        body["message"],
+        "unknown operator, wrong password or wrong code"
+    );
+    // The next step's code (accepted a step early, for clock skew) is later: it logs in, and
+    // then the current step's code, now earlier than the last, does not.
+    let next = credentials::totp_code(&secret, now_seconds() + 30).unwrap();
+    let (status, body) = login(&app, "ana", PASSWORD, &next).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let current = credentials::totp_code(&secret, now_seconds()).unwrap();
+    if current != next {
+        let (status, _) = login(&app, "ana", PASSWORD, &current).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let auditor = app.key(&[Scope::AuditRead]);
+    let (_, entries) = app
+        .raw(
+            Method::GET,
+            "/v1/audit/entries?class=login",
+            Some(&auditor),
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    let replays = entries["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["content"]["detail"]["reason"] == "code already used")
+        .count();
+    assert!(replays >= 1, "{entries}");
+    app.stop().await;
+}
+
+async fn login_from(
+    app: &TestApp,
+    address: &str,
+    username: &str,
+    password: &str,
+    code: &str,
+) -> (StatusCode, hyper::HeaderMap, Value) {
+    app.raw_with_headers(
+        Method::POST,
+        "/v1/auth/login",
+        None,
+        &[
+            ("content-type", "application/json"),
+            ("x-forwarded-for", address),
+        ],
+        json!({ "username": username, "password": password, "totp_code": code })
+            .to_string()
+            .into_bytes(),
+    )
+    .await
+}
+
+/// Issue 17: the login limit was per username only, so spraying one guess over many names
+/// was never refused.
+#[tokio::test]
+async fn spraying_names_from_one_address_is_refused_with_retry_after() {
+    let app = TestApp::spawn_with(|config| {
+        config.login_failures_per_address_per_minute = 3;
+        config.client_address_header = Some("x-forwarded-for".into());
+    })
+    .await;
+    let secret = create(&app, "ana", &[Role::Analyst]);
+    for name in ["bob", "carol", "dave"] {
+        let (status, _, _) =
+            login_from(&app, "203.0.113.7", name, "Summer2026!Summer", "123456").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+    }
+    let code = credentials::totp_code(&secret, now_seconds()).unwrap();
+    let (status, headers, body) = login_from(&app, "203.0.113.7", "ana", PASSWORD, &code).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["code"], "login_throttled");
+    let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&wait), "{wait}");
+    // Another address is not held back (and the refused attempt did not use the code).
+    let (status, _, body) = login_from(&app, "198.51.100.20", "ana", PASSWORD, &code).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn failed_logins_across_the_node_are_limited_too() {
+    let app = TestApp::spawn_with(|config| {
+        config.login_failures_per_minute = 4;
+        config.client_address_header = Some("x-forwarded-for".into());
+    })
+    .await;
+    for last in 1..=4 {
+        let (status, _, _) = login_from(
+            &app,
+            &format!("203.0.113.{last}"),
+            &format!("user{last}"),
+            "Summer2026!Summer",
+            "123456",
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, headers, body) =
+        login_from(&app, "198.51.100.9", "user9", "Summer2026!Summer", "123456").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["code"], "login_throttled");
+    assert!(headers.contains_key("retry-after"));
+    app.stop().await;
+}
+
+/// Sessions are cached for a second; a disable made through the store directly (as another
+/// node would) holds within that second, and one made through this node at once.
+#[tokio::test]
+async fn cached_sessions_end_at_once_on_this_node_and_within_the_ttl_elsewhere() {
+    let app = TestApp::spawn().await;
+    let ana_secret = create(&app, "ana", &[Role::Analyst]);
+    let bob_secret = create(&app, "bob", &[Role::Analyst]);
+    let ana = session(&app, "ana", &ana_secret).await;
+    let bob = session(&app, "bob", &bob_secret).await;
+    for token in [&ana, &bob] {
+        let (status, _) = call(&app, token, Method::GET, "/v1/decisions", Value::Null).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    // Another node disables bob: this node's cache may serve him for at most the TTL (and
+    // does: his session was read a moment ago, so no store read is made for it now).
+    app.state
+        .app
+        .store()
+        .disable_operator("bob", 1, &crate::fixture_audit("operator.disable"))
+        .unwrap();
+    let (status, _) = call(&app, &bob, Method::GET, "/v1/decisions", Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "served from the cache");
+    tokio::time::sleep(
+        shopguard_app::operators::SESSION_CACHE_TTL + std::time::Duration::from_millis(100),
+    )
+    .await;
+    let (status, _) = call(&app, &bob, Method::GET, "/v1/decisions", Value::Null).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "within the TTL");
+    // Disabled through this node: at once, though the session was just cached.
+    let (status, _) = call(&app, &ana, Method::GET, "/v1/decisions", Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .admin(Method::POST, "/v1/operators/ana/disable", Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(&app, &ana, Method::GET, "/v1/decisions", Value::Null).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "at once");
+    app.stop().await;
+}

@@ -143,16 +143,56 @@ impl OperatorStore for EmbeddedStore {
         })
     }
 
-    fn insert_session(&self, session: &SessionRecord, audit: &NewAuditEntry) -> StoreResult<()> {
+    fn insert_session(
+        &self,
+        session: &SessionRecord,
+        totp_step: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool> {
         let operation = "storing a session";
         self.audited(operation, |transaction| {
+            let claimed = transaction
+                .execute(
+                    "UPDATE operators SET last_totp_step = ?2
+                     WHERE username = ?1 AND (last_totp_step IS NULL OR last_totp_step < ?2)",
+                    params![session.username, totp_step],
+                )
+                .map_err(db(operation))?;
+            if claimed == 0 {
+                // A replayed step, or no such operator: the insert below tells them apart.
+                let known: Option<i64> = transaction
+                    .query_row(
+                        "SELECT 1 FROM operators WHERE username = ?1",
+                        [&session.username],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(db(operation))?;
+                if known.is_some() {
+                    return Ok((false, None));
+                }
+            }
             transaction
                 .execute(
                     "INSERT INTO sessions (session_id, secret_sha256, username, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![session.session_id, session.secret_sha256, session.username, session.created_at_ms, session.expires_at_ms],
                 )
                 .map_err(db(operation))?;
-            Ok(((), Some(audit.clone())))
+            Ok((true, Some(audit.clone())))
+        })
+    }
+
+    fn last_totp_step(&self, username: &str) -> StoreResult<Option<i64>> {
+        self.read(|connection| {
+            connection
+                .query_row(
+                    "SELECT last_totp_step FROM operators WHERE username = ?1",
+                    [username],
+                    |row| row.get::<_, Option<i64>>(0),
+                )
+                .optional()
+                .map(Option::flatten)
+                .map_err(db("reading the last TOTP step"))
         })
     }
 

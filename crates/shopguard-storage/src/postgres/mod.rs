@@ -53,6 +53,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "outbox_claims",
         include_str!("../../migrations/postgres/0003_outbox_claims.sql"),
     ),
+    (
+        6,
+        "totp_steps",
+        include_str!("../../migrations/postgres/0006_totp_steps.sql"),
+    ),
 ];
 
 /// Seed of the advisory-lock key derived from the schema name.

@@ -127,9 +127,35 @@ impl OperatorStore for PostgresStore {
         })
     }
 
-    fn insert_session(&self, session: &SessionRecord, audit: &NewAuditEntry) -> StoreResult<()> {
+    fn insert_session(
+        &self,
+        session: &SessionRecord,
+        totp_step: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool> {
         let operation = "storing a session";
         self.audited(operation, |transaction| {
+            // The row lock the update takes orders two nodes logging in with one code: the
+            // second sees the first's step and claims nothing.
+            let claimed = transaction
+                .execute(
+                    "UPDATE operators SET last_totp_step = $2
+                     WHERE username = $1 AND (last_totp_step IS NULL OR last_totp_step < $2)",
+                    &[&session.username, &totp_step],
+                )
+                .map_err(db(operation))?;
+            if claimed == 0 {
+                // A replayed step, or no such operator: the insert below tells them apart.
+                let known = transaction
+                    .query_opt(
+                        "SELECT 1 FROM operators WHERE username = $1",
+                        &[&session.username],
+                    )
+                    .map_err(db(operation))?;
+                if known.is_some() {
+                    return Ok((false, None));
+                }
+            }
             transaction
                 .execute(
                     "INSERT INTO sessions (session_id, secret_sha256, username, created_at_ms, expires_at_ms)
@@ -143,8 +169,20 @@ impl OperatorStore for PostgresStore {
                     ],
                 )
                 .map_err(db(operation))?;
-            Ok(((), Some(audit.clone())))
+            Ok((true, Some(audit.clone())))
         })
+    }
+
+    fn last_totp_step(&self, username: &str) -> StoreResult<Option<i64>> {
+        let operation = "reading the last TOTP step";
+        let row = self
+            .client(operation)?
+            .query_opt(
+                "SELECT last_totp_step FROM operators WHERE username = $1",
+                &[&username],
+            )
+            .map_err(db(operation))?;
+        Ok(row.and_then(|row| row.get::<_, Option<i64>>(0)))
     }
 
     fn session(&self, session_id: &str) -> StoreResult<Option<SessionRecord>> {

@@ -1214,13 +1214,14 @@ pub fn insert_session(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
     operator(store, "ana");
     let session = session_of("ana", "s1");
-    store
-        .insert_session(&session, &audit("operator.login", "ana"))
-        .unwrap();
+    assert!(store
+        .insert_session(&session, 100, &audit("operator.login", "ana"))
+        .unwrap());
     assert!(
         store
             .insert_session(
                 &session_of("nobody", "s2"),
+                101,
                 &audit("operator.login", "nobody")
             )
             .is_err(),
@@ -1228,16 +1229,67 @@ pub fn insert_session(fixture: &mut Fixture) {
     );
     assert!(
         store
-            .insert_session(&session, &audit("operator.login", "twice"))
+            .insert_session(&session, 102, &audit("operator.login", "twice"))
             .is_err(),
         "ids are unique"
     );
     assert_eq!(
+        store.last_totp_step("ana").unwrap(),
+        Some(100),
+        "a failed insert claims no step"
+    );
+    // A code of the same step, or an earlier one, is a replay: nothing stored or recorded.
+    for replayed in [100, 99] {
+        assert!(!store
+            .insert_session(
+                &session_of("ana", "s3"),
+                replayed,
+                &audit("operator.login", "replay")
+            )
+            .unwrap());
+    }
+    assert!(store.session("s3").unwrap().is_none());
+    assert!(store
+        .insert_session(
+            &session_of("ana", "s3"),
+            101,
+            &audit("operator.login", "ana")
+        )
+        .unwrap());
+    assert_eq!(
         recorded(store),
         [
             pair("operator.create", "ana"),
+            pair("operator.login", "ana"),
             pair("operator.login", "ana")
         ]
+    );
+}
+
+pub fn last_totp_step(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert_eq!(store.last_totp_step("ana").unwrap(), None, "no operator");
+    operator(store, "ana");
+    operator(store, "bob");
+    assert_eq!(
+        store.last_totp_step("ana").unwrap(),
+        None,
+        "never logged in"
+    );
+    store
+        .insert_session(
+            &session_of("ana", "s1"),
+            57_000_000,
+            &audit("operator.login", "ana"),
+        )
+        .unwrap();
+    assert_eq!(store.last_totp_step("ana").unwrap(), Some(57_000_000));
+    assert_eq!(store.last_totp_step("bob").unwrap(), None, "per operator");
+    fixture.reopen();
+    assert_eq!(
+        fixture.store().last_totp_step("ana").unwrap(),
+        Some(57_000_000),
+        "kept"
     );
 }
 
@@ -1247,7 +1299,7 @@ pub fn session(fixture: &mut Fixture) {
     operator(store, "ana");
     let session = session_of("ana", "s1");
     store
-        .insert_session(&session, &audit("operator.login", "ana"))
+        .insert_session(&session, 1, &audit("operator.login", "ana"))
         .unwrap();
     assert_eq!(store.session("s1").unwrap().unwrap(), session);
 }
@@ -1514,7 +1566,7 @@ macro_rules! store_test_suite {
             for_each_list_entry, purge_expired_list_entries, list_changes_after, last_list_change,
             append_decisions, decision, query_decisions, query_alerts,
             purge_decisions_before, decision_count, reencrypt_decisions,
-            insert_operator, operator_, operators, disable_operator, insert_session, session,
+            insert_operator, operator_, operators, disable_operator, insert_session, last_totp_step, session,
             insert_grant, grant, approve_grant, grants,
             keyring, rotate_data_key,
             queue_audit_entry, queued_audit_entries, delete_queued_audit_entries,
