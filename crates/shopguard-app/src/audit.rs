@@ -14,10 +14,12 @@
 //! maintenance tick) moves it in. A failure in 3 fails the call, though the change is
 //! stored: its entry is safe in the outbox and reaches the log with the next drain.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use shopguard_core::audit::{AuditContent, AuditEntry, Checkpoint, RecordClass};
+use shopguard_core::audit_purge::PurgeRequest;
 use shopguard_storage::audit_log::{AuditQuery, VerifyReport};
 use shopguard_storage::{AuditLogStore, AuditOutbox, NewAuditEntry, StoreResult};
 
@@ -58,6 +60,10 @@ pub struct AuditService {
     retention: AuditRetention,
     /// One drain at a time, so entries enter the log in the order they were queued.
     drain_lock: Mutex<()>,
+    /// A checkpoint is signed once this many entries follow the last one.
+    checkpoint_every_entries: u64,
+    /// The size of the last checkpoint this node signed or found.
+    signed_size: AtomicU64,
 }
 
 impl std::fmt::Debug for AuditService {
@@ -75,12 +81,26 @@ impl AuditService {
         outbox: Arc<dyn AuditOutbox>,
         retention: AuditRetention,
     ) -> AuditService {
+        let signed = log
+            .as_ref()
+            .and_then(|log| log.checkpoints().ok())
+            .and_then(|checkpoints| checkpoints.iter().map(|checkpoint| checkpoint.size).max())
+            .unwrap_or(0);
         AuditService {
             log,
             outbox,
             retention,
             drain_lock: Mutex::new(()),
+            checkpoint_every_entries: u64::MAX,
+            signed_size: AtomicU64::new(signed),
         }
+    }
+
+    /// Signs a checkpoint as soon as `entries` entries follow the last one (by default only
+    /// on the timer and at the stop).
+    pub fn with_checkpoint_every(mut self, entries: u64) -> AuditService {
+        self.checkpoint_every_entries = entries.max(1);
+        self
     }
 
     /// An entry for a change made now.
@@ -139,7 +159,20 @@ impl AuditService {
             log.append(&entries)?;
             self.outbox.delete_queued_audit_entries(&ids)?;
             moved += ids.len();
+            let unsigned = log
+                .size()
+                .saturating_sub(self.signed_size.load(Ordering::Acquire));
+            if unsigned >= self.checkpoint_every_entries {
+                self.sign(log.as_ref(), now_ms())?;
+            }
         }
+    }
+
+    fn sign(&self, log: &dyn AuditLogStore, now_ms: i64) -> StoreResult<Checkpoint> {
+        let checkpoint = log.checkpoint(now_ms)?;
+        self.signed_size
+            .fetch_max(checkpoint.size, Ordering::AcqRel);
+        Ok(checkpoint)
     }
 
     /// Step 3 of the ordering rule: the entries of changes just stored are in the audit
@@ -197,7 +230,7 @@ impl AuditService {
     /// by whom, is recorded after it.
     pub fn checkpoint(&self, actor: &Actor) -> ServiceResult<Checkpoint> {
         self.settle()?;
-        let checkpoint = self.log()?.checkpoint(now_ms())?;
+        let checkpoint = self.sign(self.log()?.as_ref(), now_ms())?;
         self.record(self.entry(
             RecordClass::Configuration,
             actor,
@@ -229,21 +262,42 @@ impl AuditService {
         Ok(log.verify(&log.public_key(), extra)?)
     }
 
-    /// Removes content past retention; returns how many entries.
-    pub fn purge_expired(&self, now_ms: i64) -> ServiceResult<u64> {
-        let retention = &self.retention;
-        Ok(self
-            .log()?
-            .purge_expired(now_ms, &|class| retention.days(class))?)
+    /// Removes content past retention, after the log has recorded the purge (by `actor`,
+    /// with each class's retention); returns how many entries.
+    pub fn purge_expired(&self, now_ms: i64, actor: &Actor) -> ServiceResult<u64> {
+        self.settle()?;
+        let request = PurgeRequest {
+            at_ms: now_ms,
+            actor: actor.to_string(),
+            retention: RecordClass::ALL
+                .into_iter()
+                .filter_map(|class| Some((class, self.retention.days(class)?)))
+                .collect(),
+        };
+        Ok(self.log()?.purge_expired(&request)?)
     }
 
-    /// Signs a checkpoint when the log grew past `last_size`; returns the new size then.
-    pub fn checkpoint_if_grown(&self, now_ms: i64, last_size: u64) -> ServiceResult<Option<u64>> {
+    /// Signs a checkpoint when the log grew past the last one signed or found; returns its
+    /// size then. The node calls it on its timer and when it stops.
+    pub fn sign_tail(&self, now_ms: i64) -> ServiceResult<Option<u64>> {
         let log = self.log()?;
-        if log.size() == last_size {
+        if log.size() <= self.signed_size.load(Ordering::Acquire) {
             return Ok(None);
         }
-        Ok(Some(log.checkpoint(now_ms)?.size))
+        Ok(Some(self.sign(log.as_ref(), now_ms)?.size))
+    }
+}
+
+impl Drop for AuditService {
+    /// The last holder of the service (a stopping node, a finished command) signs the entries
+    /// after the last checkpoint, so that none is left covered only by the tree files.
+    fn drop(&mut self) {
+        if self.log.is_none() {
+            return;
+        }
+        if let Err(error) = self.sign_tail(now_ms()) {
+            tracing::error!(error = %error, "cannot sign the audit log's last entries at the stop");
+        }
     }
 }
 

@@ -51,8 +51,13 @@ pub struct Config {
     /// Days kept for particular record classes, overriding `audit_retention_days` (each at
     /// least 365; registrations and logins are kept long-term and cannot be shortened).
     pub audit_retention_days_by_class: std::collections::BTreeMap<RecordClass, u32>,
-    /// Seconds between signed checkpoints of the audit log (taken only when it grew).
+    /// Seconds between signed checkpoints of the audit log (taken only when it grew). Entries
+    /// after the last checkpoint are protected only by the tree files, which someone who
+    /// can write them can rewrite: keep this short.
     pub audit_checkpoint_seconds: u64,
+    /// A checkpoint is also signed as soon as this many entries were added since the last
+    /// one (and at a graceful stop, whatever the count).
+    pub audit_checkpoint_every_entries: u64,
     /// Whether a policy version that adds or changes punitive rules (enforced rules that
     /// deny or add to a list) must be approved by someone other than its author before it
     /// goes live.
@@ -109,7 +114,8 @@ impl Default for Config {
             decision_log_fsync: true,
             audit_retention_days: 365,
             audit_retention_days_by_class: std::collections::BTreeMap::new(),
-            audit_checkpoint_seconds: 60,
+            audit_checkpoint_seconds: 10,
+            audit_checkpoint_every_entries: 256,
             operator_session_hours: 8,
             login_attempts_per_username_per_minute: 10,
             login_failures_per_address_per_minute: 20,
@@ -234,6 +240,9 @@ impl Config {
         }
         if self.audit_checkpoint_seconds == 0 {
             return Err("audit_checkpoint_seconds must be positive".into());
+        }
+        if self.audit_checkpoint_every_entries == 0 {
+            return Err("audit_checkpoint_every_entries must be positive".into());
         }
         if !(1..=4_096).contains(&self.decision_segment_mib) {
             return Err("decision_segment_mib must be between 1 and 4096".into());

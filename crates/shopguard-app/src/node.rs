@@ -259,7 +259,10 @@ impl App {
             schedule,
         } = parts;
         let outbox: Arc<dyn shopguard_storage::AuditOutbox> = store.clone();
-        let audit = Arc::new(AuditService::new(audit_log, outbox, retention_of(&config)));
+        let audit = Arc::new(
+            AuditService::new(audit_log, outbox, retention_of(&config))
+                .with_checkpoint_every(config.audit_checkpoint_every_entries),
+        );
         App {
             policies: PolicyService::new(
                 engine.clone(),
@@ -568,7 +571,7 @@ impl App {
         let cutoff = now - i64::from(self.config.decision_retention_days) * 86_400_000;
         let profile_cutoff = now - i64::from(self.config.profile_retention_days) * 86_400_000;
         self.engine.expire_profiles(profile_cutoff);
-        let audit = self.audit.purge_expired(now)?;
+        let audit = self.audit.purge_expired(now, &Actor::System)?;
         let store = &self.store;
         Ok((
             store.purge_decisions_before(cutoff)?,

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod audit_purge;
 pub mod cel;
 pub mod codes;
 pub mod credentials;

@@ -17,7 +17,8 @@ pub use routes::router;
 pub use state::{start, AppState, ServerConfig, StartError, Started};
 
 /// Serves `state` on its configured address until `shutdown` completes; then drains the
-/// decision log and writes the engine snapshot.
+/// decision log, signs a checkpoint of the audit log when it grew since the last one, and
+/// writes the engine snapshot.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
@@ -39,6 +40,12 @@ pub async fn serve(
         }
         if let Err(error) = app.audit.drain() {
             tracing::error!(error = %error, "moving the last audit entries in failed");
+        }
+        // Nothing after the last checkpoint is left covered by the tree files alone.
+        match app.audit.sign_tail(state::now_ms()) {
+            Ok(Some(size)) => tracing::info!(size, "audit checkpoint signed at the stop"),
+            Ok(None) => {}
+            Err(error) => tracing::error!(error = ?error, "cannot sign the audit log at the stop"),
         }
     })
     .await;

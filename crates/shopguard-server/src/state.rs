@@ -176,7 +176,6 @@ pub async fn maintenance_loop(state: AppState) {
             None
         }
     };
-    let mut checkpointed_size = state.run(|app| Ok(app.audit.size())).await.unwrap_or(0);
     loop {
         tick.tick().await;
         let now = now_ms();
@@ -206,9 +205,7 @@ pub async fn maintenance_loop(state: AppState) {
         for job in scheduler.due(now) {
             match job {
                 TimedJob::Retention => purge_retained(&state, now).await,
-                TimedJob::AuditCheckpoint => {
-                    checkpointed_size = checkpoint(&state, now, checkpointed_size).await;
-                }
+                TimedJob::AuditCheckpoint => checkpoint(&state, now).await,
                 TimedJob::Expiry => expire_engine_state(&state, now).await,
                 TimedJob::Snapshot => save_snapshot(&state).await,
             }
@@ -221,21 +218,12 @@ pub async fn maintenance_loop(state: AppState) {
     }
 }
 
-/// Signs an audit checkpoint when the log grew since `size`; returns the size covered.
-async fn checkpoint(state: &AppState, now: i64, size: u64) -> u64 {
-    match state
-        .run(move |app| app.audit.checkpoint_if_grown(now, size))
-        .await
-    {
-        Ok(Some(signed)) => {
-            tracing::debug!(size = signed, "audit checkpoint signed");
-            signed
-        }
-        Ok(None) => size,
-        Err(error) => {
-            tracing::error!(error = ?error.0, "audit checkpoint failed");
-            size
-        }
+/// Signs an audit checkpoint when the log grew since the last one.
+async fn checkpoint(state: &AppState, now: i64) {
+    match state.run(move |app| app.audit.sign_tail(now)).await {
+        Ok(Some(signed)) => tracing::debug!(size = signed, "audit checkpoint signed"),
+        Ok(None) => {}
+        Err(error) => tracing::error!(error = ?error.0, "audit checkpoint failed"),
     }
 }
 

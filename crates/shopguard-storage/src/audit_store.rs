@@ -3,7 +3,8 @@
 //! signed checkpoints.
 
 use ed25519_dalek::VerifyingKey;
-use shopguard_core::audit::{AuditEntry, Checkpoint, RecordClass};
+use shopguard_core::audit::{AuditEntry, Checkpoint};
+use shopguard_core::audit_purge::PurgeRequest;
 use shopguard_core::merkle::Hash;
 
 use crate::audit_log::{AuditLog, AuditQuery, NewAuditEntry, VerifyReport};
@@ -31,13 +32,10 @@ pub trait AuditLogStore: Send + Sync {
     fn consistency_proof(&self, old_size: u64, new_size: u64) -> StoreResult<Vec<Hash>>;
     /// The root of the tree of the first `size` entries.
     fn root(&self, size: u64) -> StoreResult<Hash>;
-    /// Removes the content (keeping the leaf) of entries past their class's retention;
-    /// returns how many.
-    fn purge_expired(
-        &self,
-        now_ms: i64,
-        retention: &dyn Fn(RecordClass) -> Option<u32>,
-    ) -> StoreResult<u64>;
+    /// Removes the content (keeping the leaf) of entries past their class's retention, after
+    /// appending the purge record that names the rules, who purged and when; returns how
+    /// many.
+    fn purge_expired(&self, request: &PurgeRequest) -> StoreResult<u64>;
     /// Checks every entry against the tree and every checkpoint (and `extra` ones an
     /// auditor kept) against `key`.
     fn verify(&self, key: &VerifyingKey, extra: &[Checkpoint]) -> StoreResult<VerifyReport>;
@@ -74,12 +72,8 @@ impl AuditLogStore for AuditLog {
     fn root(&self, size: u64) -> StoreResult<Hash> {
         AuditLog::root(self, size)
     }
-    fn purge_expired(
-        &self,
-        now_ms: i64,
-        retention: &dyn Fn(RecordClass) -> Option<u32>,
-    ) -> StoreResult<u64> {
-        AuditLog::purge_expired(self, now_ms, retention)
+    fn purge_expired(&self, request: &PurgeRequest) -> StoreResult<u64> {
+        AuditLog::purge_expired(self, request)
     }
     fn verify(&self, key: &VerifyingKey, extra: &[Checkpoint]) -> StoreResult<VerifyReport> {
         AuditLog::verify(self, key, extra)

@@ -51,6 +51,19 @@ pub enum StoreError {
     /// The decision log's writer has stopped.
     #[error("the decision log writer has stopped")]
     LogClosed,
+    /// The audit log holds fewer entries than its own head or signed checkpoint covers:
+    /// entries were removed, and appending would reuse their numbers.
+    #[error("the audit log {log} holds {entries} entries, but its own signed checkpoint or head covers {covered}: entries {entries}..{covered} were removed, and a node started on it would reuse their numbers; {recovery}")]
+    Truncated {
+        /// Where the log is.
+        log: String,
+        /// Entries it holds.
+        entries: u64,
+        /// Entries its checkpoint (or head) covers.
+        covered: u64,
+        /// What the operator can do.
+        recovery: String,
+    },
 }
 
 impl StoreError {
@@ -66,7 +79,8 @@ impl StoreError {
             | StoreError::NotFound(_)
             | StoreError::Conflict(_)
             | StoreError::Unavailable(_)
-            | StoreError::LogClosed => false,
+            | StoreError::LogClosed
+            | StoreError::Truncated { .. } => false,
         }
     }
 }

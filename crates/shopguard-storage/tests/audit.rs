@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use shopguard_core::audit::{self, AuditContent, Checkpoint, RecordClass};
+use shopguard_core::audit_purge::{decode_purge, PurgeRequest, DAY_MS};
 use shopguard_core::merkle;
 use shopguard_storage::audit_log::{AuditLog, AuditQuery, NewAuditEntry, SEGMENT_ENTRIES};
 use shopguard_storage::frames;
@@ -365,12 +366,30 @@ fn purging_keeps_the_tree_verifiable_and_long_term_classes_whole() {
         .collect();
     log.append(&entries).unwrap();
     log.checkpoint(1).unwrap();
-    // One day of retention for everything but logins, at a time when the first 20 are older.
-    let now = 1_000_000 + 20 * 1_000 + 86_400_000;
-    let retention = |class: RecordClass| (!class.kept_long_term()).then_some(1);
-    let purged = log.purge_expired(now, &retention).unwrap();
+    // A year of retention for configuration, at a time when the first 20 are older.
+    let now = 1_000_000 + 20 * 1_000 + 365 * DAY_MS;
+    let request = PurgeRequest {
+        at_ms: now,
+        actor: "operator:ana".into(),
+        retention: vec![(RecordClass::Configuration, 365)],
+    };
+    let purged = log.purge_expired(&request).unwrap();
     assert_eq!(purged, 15, "entries 0..20 that are not logins");
-    assert_eq!(log.purge_expired(now, &retention).unwrap(), 0);
+    assert_eq!(
+        log.purge_expired(&request).unwrap(),
+        0,
+        "nothing more, nothing recorded"
+    );
+    assert_eq!(log.size(), 41, "the purge record");
+    let record = log.entry(40).unwrap().unwrap().content.unwrap();
+    assert_eq!(record.actor, "operator:ana");
+    let detail = decode_purge(&serde_json::to_vec(&record).unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (detail.below_seq, detail.previous, detail.purged),
+        (40, None, 15)
+    );
     assert!(log.entry(1).unwrap().unwrap().content.is_none());
     assert!(
         log.entry(4).unwrap().unwrap().content.is_some(),
@@ -380,8 +399,79 @@ fn purging_keeps_the_tree_verifiable_and_long_term_classes_whole() {
     let report = log.verify(&log.public_key(), &[]).unwrap();
     assert!(report.is_intact(), "{report:?}");
     assert_eq!(report.purged, 15);
-    log.append(&[entry(40, RecordClass::Other)]).unwrap();
+    log.append(&[entry(41, RecordClass::Other)]).unwrap();
     assert!(log.verify(&log.public_key(), &[]).unwrap().is_intact());
+
+    // A second purge names the first; classes kept for good and short periods are refused.
+    let later = PurgeRequest {
+        at_ms: now + 10 * 1_000,
+        ..request.clone()
+    };
+    assert_eq!(
+        log.purge_expired(&later).unwrap(),
+        7,
+        "entries 20..30 that are not logins"
+    );
+    let second = log.entry(42).unwrap().unwrap().content.unwrap();
+    let second = decode_purge(&serde_json::to_vec(&second).unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.previous, Some(40));
+    for retention in [(RecordClass::Login, 400), (RecordClass::Other, 30)] {
+        let refused = PurgeRequest {
+            retention: vec![retention],
+            ..request.clone()
+        };
+        assert!(log.purge_expired(&refused).is_err(), "{retention:?}");
+    }
+    assert!(log.entry(4).unwrap().unwrap().content.is_some());
+    assert!(log.verify(&log.public_key(), &[]).unwrap().is_intact());
+
+    // Removing the first purge record's content breaks the chain.
+    drop(log);
+    let path = segment_file(folder.path());
+    let mut stored = payloads(&path);
+    forge_purge(&mut stored[40]);
+    write_payloads(&path, &stored);
+    let log = AuditLog::open(folder.path()).unwrap();
+    let (seq, what) = verify(folder.path(), &log, &[]);
+    assert_eq!(seq, 42, "{what}");
+    assert!(what.contains("a purge record was removed"), "{what}");
+}
+
+// Issue 17: a folder written before purges were recorded (no FORMAT file) is upgraded at
+// open: one legacy purge record lists the entries found purged, and it then verifies.
+#[test]
+fn a_format_one_folder_is_upgraded_with_a_record_of_its_earlier_purges() {
+    let (folder, log) = filled(30, 10);
+    drop(log);
+    std::fs::remove_file(folder.path().join("audit").join("FORMAT")).unwrap();
+    let path = segment_file(folder.path());
+    let mut stored = payloads(&path);
+    for seq in [3, 4, 20] {
+        forge_purge(&mut stored[seq]);
+    }
+    write_payloads(&path, &stored);
+    let log = AuditLog::open(folder.path()).unwrap();
+    assert_eq!(log.size(), 31);
+    let record = log.entry(30).unwrap().unwrap().content.unwrap();
+    let detail = decode_purge(&serde_json::to_vec(&record).unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(detail.legacy);
+    assert_eq!(detail.adopted, vec![[3, 5], [20, 21]]);
+    let report = log.verify(&log.public_key(), &[]).unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!((report.purged, report.purged_before_records), (3, 3));
+    // The marker is written: a later open records nothing, and a later forgery is caught.
+    drop(log);
+    let mut stored = payloads(&path);
+    forge_purge(&mut stored[25]);
+    write_payloads(&path, &stored);
+    let log = AuditLog::open(folder.path()).unwrap();
+    assert_eq!(log.size(), 31);
+    let (seq, _) = verify(folder.path(), &log, &[]);
+    assert_eq!(seq, 25);
 }
 
 #[test]
@@ -417,4 +507,106 @@ fn one_process_at_a_time() {
     let folder = tempfile::tempdir().unwrap();
     let _log = AuditLog::open(folder.path()).unwrap();
     assert!(AuditLog::open(folder.path()).is_err());
+}
+
+/// Removes an entry's salt and content from its payload, as a purge does, keeping the
+/// commitment (the frame's checksum is recomputed by `write_payloads`).
+fn forge_purge(payload: &mut Vec<u8>) {
+    payload.truncate(50);
+    payload[49] = 0;
+}
+
+// Issue 17: a purge forged by editing the files (salt and content removed, checksum fixed)
+// passed verification and was counted "purged at the end of retention".
+#[test]
+fn a_forged_purge_of_a_recent_entry_is_named() {
+    let (folder, log) = filled(100, 37);
+    let path = segment_file(folder.path());
+    let mut stored = payloads(&path);
+    forge_purge(&mut stored[10]);
+    write_payloads(&path, &stored);
+    let (seq, what) = verify(folder.path(), &log, &[]);
+    assert_eq!(seq, 10, "{what}");
+    assert!(what.contains("no purge record"), "{what}");
+}
+
+// Issue 17: the same for an entry of a class kept for good (logins are never purged).
+#[test]
+fn a_forged_purge_of_a_login_entry_is_named() {
+    let folder = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(folder.path()).unwrap();
+    let entries: Vec<NewAuditEntry> = (0..20).map(|n| entry(n, RecordClass::Login)).collect();
+    log.append(&entries).unwrap();
+    log.checkpoint(3).unwrap();
+    let path = segment_file(folder.path());
+    let mut stored = payloads(&path);
+    forge_purge(&mut stored[4]);
+    write_payloads(&path, &stored);
+    let (seq, what) = verify(folder.path(), &log, &[]);
+    assert_eq!(seq, 4, "{what}");
+    assert!(what.contains("kept for good"), "{what}");
+}
+
+// Issue 17: removing the last entries after the last checkpoint passed verification,
+// though the tree file still held their leaves.
+#[test]
+fn a_removed_tail_after_the_last_checkpoint_is_caught_by_the_recorded_leaves() {
+    for removed in [1usize, 2] {
+        let (folder, log) = filled(100, 37);
+        log.append(&[
+            entry(100, RecordClass::Other),
+            entry(101, RecordClass::Other),
+        ])
+        .unwrap();
+        let path = segment_file(folder.path());
+        let mut stored = payloads(&path);
+        stored.truncate(102 - removed);
+        write_payloads(&path, &stored);
+        let (seq, what) = verify(folder.path(), &log, &[]);
+        assert_eq!(seq, 102 - removed as u64, "{what}");
+        assert!(what.contains("the tree recorded 102 leaves"), "{what}");
+    }
+}
+
+// Issue 17: a node restarted on a log shorter than its own last checkpoint reused the
+// removed sequence numbers without a warning.
+#[test]
+fn a_log_shorter_than_its_last_checkpoint_is_refused_at_open() {
+    let (folder, log) = filled(100, 37);
+    drop(log);
+    let path = segment_file(folder.path());
+    let mut stored = payloads(&path);
+    stored.truncate(98);
+    write_payloads(&path, &stored);
+    let error = AuditLog::open(folder.path()).unwrap_err().to_string();
+    assert!(error.contains("holds 98 entries"), "{error}");
+    assert!(error.contains("covers 100"), "{error}");
+    assert!(error.contains("shopguard restore"), "{error}");
+    assert!(error.contains("mv "), "{error}");
+}
+
+// Issue 17: an auditor who keeps checkpoints catches a tail cut below them, even when the
+// tree was rebuilt and every stored checkpoint deleted.
+#[test]
+fn a_tail_cut_below_a_kept_checkpoint_is_always_caught() {
+    let (folder, log) = filled(60, 20);
+    let kept = log.checkpoints().unwrap();
+    drop(log);
+    let path = segment_file(folder.path());
+    let mut stored = payloads(&path);
+    stored.truncate(55);
+    write_payloads(&path, &stored);
+    let audit_folder = folder.path().join("audit");
+    std::fs::remove_file(audit_folder.join("checkpoints.log")).unwrap();
+    for level in 0..8 {
+        let _ = std::fs::remove_file(audit_folder.join(format!("tree-{level:02}.bin")));
+    }
+    let log = AuditLog::open(folder.path()).unwrap();
+    assert_eq!(log.size(), 55);
+    let report = log.verify(&log.public_key(), &kept).unwrap();
+    let problem = report
+        .first_problem
+        .expect("the kept checkpoint of 60 catches it");
+    assert_eq!(problem.seq, 55);
+    assert!(problem.what.contains("covers 60"), "{}", problem.what);
 }

@@ -10,7 +10,8 @@
 //! | `engine-snapshot-v2.snap` | the same state, version 2 (`SGSNAP02`) |
 //! | `decision-segments-v1/` | a sealed decision segment (`.log`) and its entity index (`.idx`, `SGDIDX01`) |
 //! | `data-key-v1.bin` | a data key wrapped by a local master key (`nonce ‖ ciphertext ‖ tag`) |
-//! | `audit-v1/` | an audit folder (entries, tree levels, signed checkpoints, one purged entry) and `public.key` |
+//! | `audit-v1/` | an audit folder of format 1 (entries, tree levels, signed checkpoints, one entry purged without a purge record) and `public.key` |
+//! | `audit-v2/` | an audit folder of format 2 (`FORMAT`): the same entries, one purged after a purge record naming its rule |
 //!
 //! Each test decodes its file and checks what it holds value by value, and re-encodes it and
 //! compares bytes where the format is deterministic.
@@ -30,6 +31,7 @@ use std::sync::Arc;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use shopguard_core::audit::{self, AuditContent, RecordClass};
+use shopguard_core::audit_purge::{decode_purge, PurgeRequest};
 use shopguard_core::decision::{ActionTaken, AlertSeverity, ChallengeKind, MatchedRule, RuleError};
 use shopguard_core::engine::{dump_snapshot, Engine, SnapshotError};
 use shopguard_core::{Decision, Event, EventInput, EventKind, ListRegistry, Outcome};
@@ -608,38 +610,44 @@ fn audit_folder_v1_verifies_and_reads_entry_by_entry() {
     let copy = tempfile::tempdir().unwrap();
     copy_folder(&golden("audit-v1/audit"), &copy.path().join("audit"));
 
+    // Format 1 recorded no purges: as found, its purged entry is not covered by a record.
     let report = audit_log::verify_data_dir(copy.path(), &key, &[]).unwrap();
-    assert!(report.is_intact(), "{report:?}");
     assert_eq!(report.entries, 9);
     assert_eq!(report.purged, 1);
     assert_eq!(report.checkpoints_checked, 2);
     assert_eq!(report.root, AUDIT_ROOT);
+    let problem = report.first_problem.unwrap();
+    assert_eq!(problem.seq, 8);
+    assert!(problem.what.contains("no purge record"), "{}", problem.what);
 
+    // Opened by this build, it is upgraded: one legacy purge record lists the entry found
+    // purged, and the folder then verifies.
     fs::write(
         copy.path().join(audit_log::SIGNING_KEY_FILE),
         hex::encode(AUDIT_SEED),
     )
     .unwrap();
     let log = AuditLog::open(copy.path()).unwrap();
-    assert_eq!(log.size(), 9);
+    assert_eq!(log.size(), 10);
+    let legacy = log.entry(9).unwrap().unwrap().content.unwrap();
+    let legacy = decode_purge(&serde_json::to_vec(&legacy).unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(legacy.legacy);
+    assert_eq!(legacy.adopted, vec![[8, 9]]);
+    assert_eq!(
+        log.root(9).unwrap(),
+        audit::hex_decode::<32>(AUDIT_ROOT).unwrap()
+    );
+    let report = log.verify(&key, &[]).unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!((report.purged, report.purged_before_records), (1, 1));
+    assert_eq!(
+        fs::read_to_string(copy.path().join("audit/FORMAT")).unwrap(),
+        "2\n"
+    );
     let expected = audit_entries();
-    for (seq, new) in expected.iter().enumerate() {
-        let stored = log.entry(seq as u64).unwrap().unwrap();
-        assert_eq!(stored.seq, seq as u64);
-        assert_eq!(stored.at_ms, new.at_ms);
-        assert_eq!(stored.class, new.class);
-        assert_eq!(
-            stored.class.code(),
-            seq as u8,
-            "one class per code, in code order"
-        );
-        if new.class == RecordClass::Other {
-            assert_eq!(stored.content, None, "purged");
-        } else {
-            assert_eq!(stored.content.as_ref(), Some(&new.content));
-        }
-        assert!(stored.leaf_hash().is_some());
-    }
+    check_audit_entries(&log, &expected);
     let checkpoints = log.checkpoints().unwrap();
     let summary: Vec<_> = checkpoints
         .iter()
@@ -658,8 +666,71 @@ fn audit_folder_v1_verifies_and_reads_entry_by_entry() {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The writer of missing golden files.
+/// Checks the golden entries of every class, the `other` one purged.
+fn check_audit_entries(log: &AuditLog, expected: &[NewAuditEntry]) {
+    for (seq, new) in expected.iter().enumerate() {
+        let stored = log.entry(seq as u64).unwrap().unwrap();
+        assert_eq!(stored.seq, seq as u64);
+        assert_eq!(stored.at_ms, new.at_ms);
+        assert_eq!(stored.class, new.class);
+        assert_eq!(
+            stored.class.code(),
+            seq as u8,
+            "one class per code, in code order"
+        );
+        if new.class == RecordClass::Other {
+            assert_eq!(stored.content, None, "purged");
+        } else {
+            assert_eq!(stored.content.as_ref(), Some(&new.content));
+        }
+        assert!(stored.leaf_hash().is_some());
+    }
+}
+
+/// When the golden format-2 folder was purged: the `other` entry (day 8) is past a year.
+const AUDIT_V2_PURGE_AT: i64 = T0 + 400 * 86_400_000;
+/// The root of the golden format-2 folder (nine entries and its purge record).
+const AUDIT_V2_ROOT: &str = "f4bd8a142668f5faad8e7c1d008fa0771e143badc3cc50618a5b4ec6364bc14a";
+
+#[test]
+fn audit_folder_v2_verifies_with_its_purge_record() {
+    let key = SigningKey::from_bytes(&AUDIT_SEED).verifying_key();
+    let copy = tempfile::tempdir().unwrap();
+    copy_folder(&golden("audit-v2/audit"), &copy.path().join("audit"));
+    let report = audit_log::verify_data_dir(copy.path(), &key, &[]).unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!((report.entries, report.purged), (10, 1));
+    assert_eq!(report.purged_before_records, 0);
+    assert_eq!(report.checkpoints_checked, 2);
+    assert_eq!(report.root, AUDIT_V2_ROOT);
+    fs::write(
+        copy.path().join(audit_log::SIGNING_KEY_FILE),
+        hex::encode(AUDIT_SEED),
+    )
+    .unwrap();
+    let log = AuditLog::open(copy.path()).unwrap();
+    assert_eq!(log.size(), 10, "nothing to upgrade");
+    check_audit_entries(&log, &audit_entries());
+    let content = log.entry(9).unwrap().unwrap().content.unwrap();
+    assert_eq!(content.actor, "operator:golden");
+    let record = decode_purge(&serde_json::to_vec(&content).unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&record).unwrap(),
+        serde_json::json!({
+            "format": 1,
+            "below_seq": 9,
+            "previous": null,
+            "rules": [{
+                "class": "other",
+                "days": 365,
+                "cutoff_ms": AUDIT_V2_PURGE_AT - 365 * 86_400_000
+            }],
+            "purged": 1
+        })
+    );
+}
 
 /// Writes `bytes` to a golden file that does not exist yet; never replaces one.
 fn write_new(path: &Path, bytes: &[u8]) {
@@ -741,7 +812,9 @@ fn write_golden_files() {
         name == SEGMENT_LOG || name == SEGMENT_INDEX || name == OPEN_SEGMENT_LOG
     });
 
-    // An audit folder: every class, a checkpoint, the `other` entry purged, a checkpoint.
+    // `audit-v1/` was written by a build of format 1 (no purge records); this one writes
+    // format 2: every class, a checkpoint, the `other` entry purged by a recorded purge, a
+    // checkpoint.
     let data = tempfile::tempdir().unwrap();
     fs::write(
         data.path().join(audit_log::SIGNING_KEY_FILE),
@@ -751,11 +824,15 @@ fn write_golden_files() {
     let log = AuditLog::open(data.path()).unwrap();
     log.append(&audit_entries()).unwrap();
     log.checkpoint(T0 + 10 * 86_400_000).unwrap();
-    let retention = |class: RecordClass| (class == RecordClass::Other).then_some(1);
-    assert_eq!(log.purge_expired(AUDIT_PURGE_AT, &retention).unwrap(), 1);
-    log.checkpoint(AUDIT_PURGE_AT).unwrap();
+    let request = PurgeRequest {
+        at_ms: AUDIT_V2_PURGE_AT,
+        actor: "operator:golden".into(),
+        retention: vec![(RecordClass::Other, 365)],
+    };
+    assert_eq!(log.purge_expired(&request).unwrap(), 1);
+    log.checkpoint(AUDIT_V2_PURGE_AT).unwrap();
     drop(log);
-    let audit_golden = golden("audit-v1");
+    let audit_golden = golden("audit-v2");
     write_new_folder(
         &data.path().join("audit"),
         &audit_golden.join("audit"),

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
 use shopguard_core::audit::{self, AuditContent, Checkpoint, RecordClass};
+use shopguard_core::audit_purge::{decode_purge, PurgeRequest, DAY_MS};
 use shopguard_core::merkle::{self, Frontier};
 use shopguard_storage::audit_log::{AuditQuery, NewAuditEntry};
 use shopguard_storage::postgres_audit::{verify_database, PostgresAuditLog};
@@ -392,13 +393,20 @@ fn a_deleted_entry_is_named_in_the_middle_and_at_the_tail() {
     let (seq, what) = first_problem(&schema, &log, &[]);
     assert_eq!(seq, 95);
     assert!(what.contains("were removed"), "{what}");
-    assert!(
-        matches!(
-            PostgresAuditLog::open(&url(), &schema.name, key()),
-            Err(StoreError::Corrupt { .. })
-        ),
-        "a node refuses a log shorter than its last checkpoint"
-    );
+    match PostgresAuditLog::open(&url(), &schema.name, key()) {
+        Err(
+            error @ StoreError::Truncated {
+                entries: 95,
+                covered: 100,
+                ..
+            },
+        ) => {
+            let message = error.to_string();
+            assert!(message.contains("would reuse their numbers"), "{message}");
+            assert!(message.contains("SET SCHEMA"), "{message}");
+        }
+        other => panic!("a node refuses a log shorter than its last checkpoint: {other:?}"),
+    }
 
     // The tail after the last checkpoint: the head and the recorded leaves still count it.
     let (schema, log) = filled(100, 37);
@@ -542,12 +550,26 @@ fn purging_keeps_the_tree_verifiable_and_long_term_classes_whole() {
         .collect();
     log.append(&entries).unwrap();
     log.checkpoint(1).unwrap();
-    // One day of retention for everything but logins, at a time when the first 20 are older.
-    let now = 1_000_000 + 20 * 1_000 + 86_400_000;
-    let retention = |class: RecordClass| (!class.kept_long_term()).then_some(1);
-    let purged = log.purge_expired(now, &retention).unwrap();
+    // A year of retention for configuration, at a time when the first 20 are older.
+    let now = 1_000_000 + 20 * 1_000 + 365 * DAY_MS;
+    let request = purge_request(now, 365);
+    let purged = log.purge_expired(&request).unwrap();
     assert_eq!(purged, 15, "entries 0..20 that are not logins");
-    assert_eq!(log.purge_expired(now, &retention).unwrap(), 0);
+    assert_eq!(log.purge_expired(&request).unwrap(), 0);
+    // The purge is recorded first, as entry 40, with its rule.
+    let record = log.entry(40).unwrap().unwrap().content.unwrap();
+    assert_eq!(
+        (record.actor.as_str(), record.action.as_str()),
+        ("system", "audit.purge")
+    );
+    let detail = decode_purge(&serde_json::to_vec(&record).unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (detail.below_seq, detail.previous, detail.purged),
+        (40, None, 15)
+    );
+    assert_eq!(detail.rules[0].cutoff_ms, now - 365 * DAY_MS);
     let first = log.entry(1).unwrap().unwrap();
     assert!(first.content.is_none());
     assert!(!first.commitment.is_empty());
@@ -571,9 +593,70 @@ fn purging_keeps_the_tree_verifiable_and_long_term_classes_whole() {
     ));
     log.append(&[entry(40, RecordClass::Other)]).unwrap();
     assert_intact(&log);
-    // Even a retention that names them never purges the classes kept for good.
-    assert_eq!(log.purge_expired(now, &|_| Some(1)).unwrap(), 0);
+    // A retention that names a class kept for good, or is below a year, is refused.
+    let login = PurgeRequest {
+        retention: vec![(RecordClass::Login, 400)],
+        ..request.clone()
+    };
+    assert!(matches!(
+        log.purge_expired(&login),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(log.purge_expired(&purge_request(now, 30)).is_err());
     assert!(log.entry(4).unwrap().unwrap().content.is_some());
+
+    // Removing the purge record's content leaves the entries it purged uncovered.
+    schema
+        .sql()
+        .batch_execute("UPDATE audit_log_entries SET salt = NULL, content = NULL WHERE seq = 40")
+        .unwrap();
+    let (seq, what) = first_problem(&schema, &log, &[]);
+    assert_eq!(seq, 1, "{what}");
+    assert!(what.contains("no purge record"), "{what}");
+}
+
+fn purge_request(at_ms: i64, days: u32) -> PurgeRequest {
+    PurgeRequest {
+        at_ms,
+        actor: "system".into(),
+        retention: vec![(RecordClass::Configuration, days)],
+    }
+}
+
+// Issue 17: a log purged before purges were recorded (format 1) is upgraded at open: the
+// entries found purged are listed in one legacy purge record, and verification accepts them.
+#[test]
+fn a_format_one_log_is_upgraded_with_a_record_of_its_earlier_purges() {
+    let (schema, log) = filled(12, 5);
+    drop(log);
+    schema
+        .sql()
+        .batch_execute(
+            "UPDATE audit_log_head SET format = 1;
+             UPDATE audit_log_entries SET salt = NULL, content = NULL WHERE seq IN (2, 3, 7)",
+        )
+        .unwrap();
+    let log = schema.open();
+    assert_eq!(log.size(), 13, "the legacy record was appended");
+    let record = log.entry(12).unwrap().unwrap().content.unwrap();
+    let detail = decode_purge(&serde_json::to_vec(&record).unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(detail.legacy);
+    assert_eq!(detail.adopted, vec![[2, 4], [7, 8]]);
+    let report = log.verify(&log.public_key(), &[]).unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!((report.purged, report.purged_before_records), (3, 3));
+    // Opened again, nothing more is recorded; a purge forged afterwards is caught.
+    drop(log);
+    let log = schema.open();
+    assert_eq!(log.size(), 13);
+    schema
+        .sql()
+        .batch_execute("UPDATE audit_log_entries SET salt = NULL, content = NULL WHERE seq = 9")
+        .unwrap();
+    let (seq, what) = first_problem(&schema, &log, &[]);
+    assert_eq!(seq, 9, "{what}");
 }
 
 #[test]
@@ -667,7 +750,7 @@ fn migrations_apply_once_and_bad_input_is_an_error() {
         .query_one("SELECT count(*) FROM audit_log_migrations", &[])
         .unwrap()
         .get(0);
-    assert_eq!(versions, 1);
+    assert_eq!(versions, 2);
 
     assert!(matches!(
         PostgresAuditLog::open(&url(), "Robert'); DROP TABLE x; --", key()),
@@ -753,4 +836,37 @@ fn append_throughput() {
     );
     assert_eq!(report.entries, singles + batches * 100 + 8 * per_thread);
     assert!(single_rate > 20.0 && batch_rate > 200.0 && concurrent_rate > 20.0);
+}
+
+// Issue 17: setting a recent entry's salt and content to NULL through SQL passed
+// verification and was counted "purged at the end of retention".
+#[test]
+fn a_forged_purge_of_a_recent_entry_is_named() {
+    let (schema, log) = filled(30, 10);
+    schema
+        .sql()
+        .batch_execute("UPDATE audit_log_entries SET salt = NULL, content = NULL WHERE seq = 12")
+        .unwrap();
+    let (seq, what) = first_problem(&schema, &log, &[]);
+    assert_eq!(seq, 12, "{what}");
+    assert!(what.contains("no purge record"), "{what}");
+}
+
+// Issue 17: an auditor who keeps checkpoints catches a tail cut below them, even when the
+// tree and the head were rebuilt and every stored checkpoint deleted.
+#[test]
+fn a_tail_cut_below_a_kept_checkpoint_is_always_caught() {
+    let (schema, log) = filled(60, 20);
+    let kept = log.checkpoints().unwrap();
+    schema
+        .sql()
+        .batch_execute(
+            "DELETE FROM audit_log_entries WHERE seq >= 55; DELETE FROM audit_log_checkpoints",
+        )
+        .unwrap();
+    rebuild_tree(&schema, &log);
+    assert_intact(&log);
+    let (seq, what) = first_problem(&schema, &log, &kept);
+    assert_eq!(seq, 55, "{what}");
+    assert!(what.contains("covers 60"), "{what}");
 }

@@ -902,3 +902,88 @@ fn two_nodes_on_one_postgresql_agree_on_policies_lists_and_keys() {
     assert!(text.contains("intact"), "{text}");
     assert!(text.contains("PostgreSQL schema"), "{text}");
 }
+
+// Issue 17: an auditor pulls the checkpoints out of a data folder into a file of their own,
+// and a tail cut below them (tree rebuilt, stored checkpoints deleted) is caught with it.
+#[test]
+fn audit_checkpoints_export_keeps_checkpoints_that_catch_a_cut_tail() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().to_str().unwrap();
+    let entries: Vec<NewAuditEntry> = (0..30)
+        .map(|n| NewAuditEntry {
+            at_ms: n,
+            class: RecordClass::Configuration,
+            content: AuditContent {
+                actor: "alice".into(),
+                action: "policy.replace".into(),
+                object: format!("policy:{n}"),
+                detail: serde_json::Value::Null,
+            },
+        })
+        .collect();
+    {
+        let log = AuditLog::open(folder.path()).unwrap();
+        log.append(&entries[..20]).unwrap();
+        log.checkpoint(1).unwrap();
+    }
+    let kept = folder.path().join("kept.json");
+    let kept_path = kept.to_str().unwrap();
+    let export = [
+        "audit",
+        "checkpoints",
+        "export",
+        "--data-dir",
+        data,
+        "--out",
+        kept_path,
+    ];
+    let (ok, text) = shopguard(&export);
+    assert!(ok, "{text}");
+    assert!(text.contains("1 checkpoints (1 new)"), "{text}");
+    {
+        let log = AuditLog::open(folder.path()).unwrap();
+        log.append(&entries[20..]).unwrap();
+        log.checkpoint(2).unwrap();
+    }
+    // A second export adds the new checkpoint to those kept.
+    let (ok, text) = shopguard(&export);
+    assert!(ok, "{text}");
+    assert!(text.contains("2 checkpoints (1 new)"), "{text}");
+
+    // The tail is cut below both, the tree rebuilt and the stored checkpoints deleted.
+    let audit = folder.path().join("audit");
+    let segment = audit.join("entries-00000000.log");
+    let file = std::fs::File::open(&segment).unwrap();
+    let mut payloads = Vec::new();
+    shopguard_storage::frames::scan_frames(&file, |_, payload| {
+        payloads.push(payload.to_vec());
+        Ok(())
+    })
+    .unwrap();
+    let mut bytes = Vec::new();
+    for payload in &payloads[..15] {
+        shopguard_storage::frames::push_frame(&mut bytes, payload);
+    }
+    std::fs::write(&segment, bytes).unwrap();
+    std::fs::remove_file(audit.join("checkpoints.log")).unwrap();
+    for level in 0..6 {
+        let _ = std::fs::remove_file(audit.join(format!("tree-{level:02}.bin")));
+    }
+    drop(AuditLog::open(folder.path()).unwrap());
+    let (ok, text) = shopguard(&["audit", "verify", "--data-dir", data]);
+    assert!(
+        ok,
+        "without the kept checkpoints the cut is invisible: {text}"
+    );
+    let (ok, text) = shopguard(&[
+        "audit",
+        "verify",
+        "--data-dir",
+        data,
+        "--checkpoint",
+        kept_path,
+    ]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("TAMPERED: first bad entry 15"), "{text}");
+    assert!(text.contains("covers 30"), "{text}");
+}

@@ -8,7 +8,7 @@
 //!   `salt` and `content` (the content JSON, as bytes) are `NULL` once purged.
 //! - `audit_log_tree (level, idx, hash)`: the hashes of the perfect subtrees, written in the
 //!   same transaction as the entries that complete them; level 0 holds the leaf hashes.
-//! - `audit_log_head (size, public_key)`: one row; every append moves it (`UPDATE … WHERE
+//! - `audit_log_head (size, public_key, format)`: one row; every append moves it (`UPDATE … WHERE
 //!   size = <where this node's tree ends>`), which locks it until the commit, so appends from
 //!   every node are serialised; it also records the key that signs checkpoints.
 //! - `audit_log_checkpoints`: the signed checkpoints.
@@ -27,8 +27,8 @@
 //! leaf must equal the one recorded at append time, every inner tree node must be the hash
 //! of the two below it, the tree is rebuilt and its root compared with every signed
 //! checkpoint (and those the auditor brings), the head and the recorded leaves must not
-//! count more entries than the log holds, and no entry of a class kept for good may have
-//! lost its content.
+//! count more entries than the log holds, and every entry without content must be covered
+//! by a purge record in the log ([`shopguard_core::audit_purge`]).
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -39,22 +39,32 @@ use postgres::{Client, GenericClient, NoTls};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use shopguard_core::audit::{self, AuditEntry, Checkpoint, RecordClass};
+use shopguard_core::audit_purge::{
+    decode_purge, PurgeRecord, PurgeRequest, PURGE_CONTENT_MARKER, PURGE_RECORD_FORMAT,
+};
 use shopguard_core::merkle::{self, Frontier, Hash, NodeSource, ProofError};
 
-use crate::audit_log::{AuditQuery, NewAuditEntry, Stored, VerifyReport};
+use crate::audit_log::{AuditQuery, NewAuditEntry, Stored, VerifyReport, FOLDER_FORMAT};
 use crate::audit_store::AuditLogStore;
 use crate::{StoreError, StoreResult};
 
 mod verify;
 
-pub use verify::{verify_database, verify_database_with_progress};
+pub use verify::{read_database_checkpoints, verify_database, verify_database_with_progress};
 
 /// The migrations, in order: (version, name, SQL). Versions start at 1 with no gaps.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "audit_log",
-    include_str!("../../migrations/postgres_audit/0001_audit_log.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "audit_log",
+        include_str!("../../migrations/postgres_audit/0001_audit_log.sql"),
+    ),
+    (
+        2,
+        "audit_log_format",
+        include_str!("../../migrations/postgres_audit/0002_audit_log_format.sql"),
+    ),
+];
 
 /// Seed of the advisory-lock key that serialises migrations, derived with the schema name.
 const MIGRATION_LOCK_SEED: &[u8] = b"shopguard audit log migrations";
@@ -405,11 +415,10 @@ impl PostgresAuditLog {
             let checkpointed: i64 = ends.try_get(1).map_err(db(operation))?;
             let expected = checkpointed.max(size as i64);
             if entries_end < expected {
-                return Err(corrupt(
-                    operation,
-                    format!(
-                        "the log's entries end at {entries_end} but it holds {expected} (head or signed checkpoint): entries were removed; run `shopguard audit verify` to name the first one"
-                    ),
+                return Err(truncated(
+                    schema,
+                    u64::try_from(entries_end).unwrap_or(0),
+                    u64::try_from(expected).unwrap_or(0),
                 ));
             }
             let frontier = Frontier::from_source(&DbNodes::new(&mut transaction), size)?;
@@ -417,7 +426,7 @@ impl PostgresAuditLog {
             frontier
         };
         let size = frontier.size();
-        Ok(PostgresAuditLog {
+        let log = PostgresAuditLog {
             target,
             key: signing_key,
             writer: Mutex::new(Writer {
@@ -429,7 +438,9 @@ impl PostgresAuditLog {
             written: Condvar::new(),
             readers: Mutex::new(Vec::new()),
             last_size: std::sync::atomic::AtomicU64::new(size),
-        })
+        };
+        log.upgrade_format()?;
+        Ok(log)
     }
 
     /// The schema the log lives in.
@@ -585,21 +596,10 @@ impl PostgresAuditLog {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let mut prepared = Vec::with_capacity(entries.len());
-        let mut rng = rand::thread_rng();
-        for entry in entries {
-            let json = serde_json::to_vec(&entry.content)
-                .map_err(|error| corrupt("encoding an audit entry", error.to_string()))?;
-            let mut salt = [0u8; 32];
-            rng.fill_bytes(&mut salt);
-            prepared.push(Prepared {
-                at_ms: entry.at_ms,
-                class: entry.class,
-                commitment: audit::commitment(&salt, &json),
-                salt,
-                json,
-            });
-        }
+        let prepared = entries
+            .iter()
+            .map(Prepared::new)
+            .collect::<StoreResult<Vec<_>>>()?;
         let mut queue = self.queue.lock();
         queue.next_ticket += 1;
         let ticket = queue.next_ticket;
@@ -784,40 +784,150 @@ impl PostgresAuditLog {
         merkle::root(&DbNodes::new(&mut *self.reader()?), size)
     }
 
-    /// Removes the salt and content of entries whose retention ended (`retention(class)`
-    /// gives the days a class is kept, `None` for long-term), keeping their commitments so
-    /// that the tree still verifies. Classes kept long-term
-    /// ([`RecordClass::kept_long_term`]) are never purged. Returns how many entries were
+    /// Removes the salt and content of the entries `request` reaches (classes past their
+    /// retention), keeping their commitments so that the tree still verifies. In the same
+    /// transaction, holding the head's lock, first appends the purge record that names the
+    /// rules, who purges and when ([`shopguard_core::audit_purge`]); nothing is recorded when
+    /// nothing is to be purged. Refuses classes kept for good and retention below the legal
+    /// minimum. Purge records themselves are never purged. Returns how many entries were
     /// purged now.
-    pub fn purge_expired(
-        &self,
-        now_ms: i64,
-        retention: &dyn Fn(RecordClass) -> Option<u32>,
-    ) -> StoreResult<u64> {
+    pub fn purge_expired(&self, request: &PurgeRequest) -> StoreResult<u64> {
         let operation = "purging the audit log";
-        let mut reader = self.reader()?;
-        let mut transaction = reader.transaction().map_err(db(operation))?;
-        let mut purged = 0;
-        // Classes kept for good are never purged, whatever `retention` says: verification
-        // reports a purged entry of theirs as forged.
-        for class in RecordClass::ALL
-            .into_iter()
-            .filter(|class| !class.kept_long_term())
-        {
-            let Some(days) = retention(class) else {
-                continue;
+        let rules = request
+            .rules()
+            .map_err(|error| StoreError::Conflict(error.to_string()))?;
+        let marker = PURGE_CONTENT_MARKER.as_bytes();
+        const REACHED: &str = "class = $1 AND at_ms < $2 AND seq < $3 AND content IS NOT NULL
+             AND position($4::bytea in content) = 0";
+        self.with_head(operation, |transaction, frontier| {
+            let below = to_i64(operation, frontier.size())?;
+            let mut count = 0u64;
+            for rule in &rules {
+                let reached: i64 = transaction
+                    .query_one(
+                        &format!("SELECT count(*) FROM audit_log_entries WHERE {REACHED}"),
+                        &[&i16::from(rule.class.code()), &rule.cutoff_ms, &below, &marker],
+                    )
+                    .map_err(db(operation))?
+                    .try_get(0)
+                    .map_err(db(operation))?;
+                count += u64::try_from(reached).unwrap_or(0);
+            }
+            if count == 0 {
+                return Ok(0);
+            }
+            let record = PurgeRecord {
+                format: PURGE_RECORD_FORMAT,
+                below_seq: frontier.size(),
+                previous: last_purge_record(transaction)?,
+                rules: rules.clone(),
+                purged: count,
+                legacy: false,
+                adopted: Vec::new(),
             };
-            let cutoff = now_ms.saturating_sub(i64::from(days) * 86_400_000);
-            purged += transaction
+            append_in(
+                transaction,
+                frontier,
+                &[NewAuditEntry {
+                    at_ms: request.at_ms,
+                    class: PurgeRecord::CLASS,
+                    content: record.content(&request.actor),
+                }],
+            )?;
+            let mut purged = 0;
+            for rule in &rules {
+                purged += transaction
+                    .execute(
+                        &format!(
+                            "UPDATE audit_log_entries SET salt = NULL, content = NULL WHERE {REACHED}"
+                        ),
+                        &[&i16::from(rule.class.code()), &rule.cutoff_ms, &below, &marker],
+                    )
+                    .map_err(db(operation))?;
+            }
+            Ok(purged)
+        })
+    }
+
+    /// Brings a log written before purges were recorded (head `format` 1) to the current
+    /// format: the entries found purged, except those of classes kept for good, are listed in
+    /// one legacy purge record, which verification accepts as the log's first purge record.
+    fn upgrade_format(&self) -> StoreResult<()> {
+        let operation = "upgrading the audit log";
+        self.with_head(operation, |transaction, frontier| {
+            let format: i16 = transaction
+                .query_one("SELECT format FROM audit_log_head", &[])
+                .map_err(db(operation))?
+                .try_get(0)
+                .map_err(db(operation))?;
+            if i64::from(format) > i64::from(FOLDER_FORMAT) {
+                return Err(StoreError::Conflict(format!(
+                    "the audit log is of format {format}, newer than this build writes ({FOLDER_FORMAT}): upgrade shopguard"
+                )));
+            }
+            if i64::from(format) == i64::from(FOLDER_FORMAT) {
+                return Ok(());
+            }
+            if frontier.size() > 0 {
+                if last_purge_record(transaction)?.is_some() {
+                    tracing::warn!("the audit log's head says format 1 but it holds purge records; not accepting earlier purges");
+                } else {
+                    let kept: Vec<i16> = RecordClass::ALL
+                        .into_iter()
+                        .filter(|class| class.kept_long_term())
+                        .map(|class| i16::from(class.code()))
+                        .collect();
+                    let rows = transaction
+                        .query(
+                            "SELECT seq FROM audit_log_entries
+                             WHERE content IS NULL AND NOT (class = ANY($1)) ORDER BY seq",
+                            &[&kept],
+                        )
+                        .map_err(db(operation))?;
+                    let mut adopted: Vec<[u64; 2]> = Vec::new();
+                    for row in &rows {
+                        let seq: i64 = row.try_get(0).map_err(db(operation))?;
+                        let seq = u64::try_from(seq).unwrap_or(0);
+                        match adopted.last_mut() {
+                            Some(range) if range[1] == seq => range[1] += 1,
+                            _ => adopted.push([seq, seq + 1]),
+                        }
+                    }
+                    let record = PurgeRecord {
+                        format: PURGE_RECORD_FORMAT,
+                        below_seq: frontier.size(),
+                        previous: None,
+                        rules: Vec::new(),
+                        purged: rows.len() as u64,
+                        legacy: true,
+                        adopted,
+                    };
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX));
+                    append_in(
+                        transaction,
+                        frontier,
+                        &[NewAuditEntry {
+                            at_ms: now,
+                            class: PurgeRecord::CLASS,
+                            content: record.content("system"),
+                        }],
+                    )?;
+                    tracing::warn!(
+                        entries = rows.len(),
+                        "audit log upgraded to format 2: entries purged before purges were recorded are accepted as found"
+                    );
+                }
+            }
+            transaction
                 .execute(
-                    "UPDATE audit_log_entries SET salt = NULL, content = NULL
-                     WHERE class = $1 AND at_ms < $2 AND content IS NOT NULL",
-                    &[&i16::from(class.code()), &cutoff],
+                    "UPDATE audit_log_head SET format = $1",
+                    &[&(FOLDER_FORMAT as i16)],
                 )
                 .map_err(db(operation))?;
-        }
-        transaction.commit().map_err(db(operation))?;
-        Ok(purged)
+            Ok(())
+        })
     }
 
     /// Recomputes everything and compares it with the signed checkpoints (those stored, and
@@ -861,6 +971,90 @@ struct Prepared {
     commitment: Hash,
     salt: [u8; 32],
     json: Vec<u8>,
+}
+
+impl Prepared {
+    /// Encodes `entry`'s content under a fresh random salt.
+    fn new(entry: &NewAuditEntry) -> StoreResult<Prepared> {
+        let json = serde_json::to_vec(&entry.content)
+            .map_err(|error| corrupt("encoding an audit entry", error.to_string()))?;
+        let mut salt = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut salt);
+        Ok(Prepared {
+            at_ms: entry.at_ms,
+            class: entry.class,
+            commitment: audit::commitment(&salt, &json),
+            salt,
+            json,
+        })
+    }
+}
+
+/// Appends `entries` in a transaction that holds the head's lock, `frontier` being where the
+/// tree ends.
+fn append_in<C: GenericClient>(
+    client: &mut C,
+    frontier: &mut Frontier,
+    entries: &[NewAuditEntry],
+) -> StoreResult<()> {
+    let operation = "appending to the audit log";
+    let prepared = entries
+        .iter()
+        .map(Prepared::new)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let statement = client.prepare(APPEND_SQL).map_err(db(operation))?;
+    write_entries(client, &statement, frontier, &[(0, prepared)])?.ok_or_else(|| {
+        corrupt(
+            operation,
+            "the log's head moved while this node held its lock",
+        )
+    })?;
+    Ok(())
+}
+
+/// The sequence number of the log's last purge record.
+fn last_purge_record<C: GenericClient>(client: &mut C) -> StoreResult<Option<u64>> {
+    let operation = "finding the last audit purge record";
+    let rows = client
+        .query(
+            "SELECT seq, content FROM audit_log_entries
+             WHERE content IS NOT NULL AND position($1::bytea in content) > 0
+             ORDER BY seq DESC",
+            &[&PURGE_CONTENT_MARKER.as_bytes()],
+        )
+        .map_err(db(operation))?;
+    for row in rows {
+        let seq: i64 = row.try_get(0).map_err(db(operation))?;
+        let content: Vec<u8> = row.try_get(1).map_err(db(operation))?;
+        if matches!(decode_purge(&content), Some(Ok(_))) {
+            return Ok(u64::try_from(seq).ok());
+        }
+    }
+    Ok(None)
+}
+
+/// The refusal to open a log that ends before its head or its own newest checkpoint, with
+/// the ways out.
+fn truncated(schema: &str, entries: u64, covered: u64) -> StoreError {
+    let aside = format!("{schema}_truncated");
+    let moves: String = [
+        "audit_log_entries",
+        "audit_log_tree",
+        "audit_log_head",
+        "audit_log_checkpoints",
+        "audit_log_migrations",
+    ]
+    .iter()
+    .map(|table| format!(" ALTER TABLE {schema}.{table} SET SCHEMA {aside};"))
+    .collect();
+    StoreError::Truncated {
+        log: format!("in PostgreSQL schema {schema}"),
+        entries,
+        covered,
+        recovery: format!(
+            "`shopguard audit verify` names what is missing; restore the schema from a backup, or keep these rows for investigation and start a new log: psql -c 'CREATE SCHEMA {aside};{moves}'"
+        ),
+    }
 }
 
 /// Appends calls waiting for the writer connection, and the results of those written by
@@ -1030,12 +1224,8 @@ impl AuditLogStore for PostgresAuditLog {
     fn root(&self, size: u64) -> StoreResult<Hash> {
         PostgresAuditLog::root(self, size)
     }
-    fn purge_expired(
-        &self,
-        now_ms: i64,
-        retention: &dyn Fn(RecordClass) -> Option<u32>,
-    ) -> StoreResult<u64> {
-        PostgresAuditLog::purge_expired(self, now_ms, retention)
+    fn purge_expired(&self, request: &PurgeRequest) -> StoreResult<u64> {
+        PostgresAuditLog::purge_expired(self, request)
     }
     fn verify(&self, key: &VerifyingKey, extra: &[Checkpoint]) -> StoreResult<VerifyReport> {
         PostgresAuditLog::verify(self, key, extra)

@@ -5,6 +5,7 @@ use ed25519_dalek::VerifyingKey;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, GenericClient, IsolationLevel};
 use shopguard_core::audit::Checkpoint;
+use shopguard_core::audit_purge::PurgeCheck;
 use shopguard_core::merkle::Frontier;
 
 use super::{corrupt, db, Target};
@@ -33,6 +34,14 @@ pub(super) fn read_checkpoints<C: GenericClient>(client: &mut C) -> StoreResult<
         });
     }
     Ok(checkpoints)
+}
+
+/// The checkpoints stored in `schema` of the database at `url`, oldest first, read without
+/// opening the log: what an auditor exports to keep.
+pub fn read_database_checkpoints(url: &str, schema: &str) -> StoreResult<Vec<Checkpoint>> {
+    let target = Target::new(url, schema)?;
+    let mut client = target.connect()?;
+    read_checkpoints(&mut client)
 }
 
 /// Verifies the audit log in `schema` of the database at `url` without opening it for
@@ -146,6 +155,7 @@ pub(super) fn verify_client(
 
     let mut frontier = Frontier::new();
     let mut purged = 0u64;
+    let mut purges = PurgeCheck::new();
     cursor.check(&frontier, &mut note);
     let no_parameters: [&(dyn postgres::types::ToSql + Sync); 0] = [];
     let mut rows = transaction
@@ -189,19 +199,13 @@ pub(super) fn verify_client(
                             "entry {expected}: its content does not match its commitment (edited)"
                         ),
                     );
+                } else {
+                    purges.content(expected, stored.at_ms, json, &mut note);
                 }
             }
             None => {
                 purged += 1;
-                if stored.class.kept_long_term() {
-                    note(
-                        expected,
-                        format!(
-                            "entry {expected} of class {} has no content, but that class is kept for good: a forged purge",
-                            stored.class.as_str()
-                        ),
-                    );
-                }
+                purges.purged(expected, stored.at_ms, stored.class, &mut note);
             }
         }
         let leaf = stored.leaf();
@@ -228,6 +232,7 @@ pub(super) fn verify_client(
         cursor.check(&frontier, &mut note);
     }
     drop(rows);
+    let purged_before_records = purges.finish(&mut note);
     let entries = frontier.size();
     if let Some(checkpoint) = cursor.sorted.get(cursor.next) {
         note(
@@ -269,6 +274,7 @@ pub(super) fn verify_client(
     Ok(VerifyReport {
         entries,
         purged,
+        purged_before_records,
         checkpoints_checked: cursor.checked,
         root: hex::encode(frontier.root()),
         first_problem: problem,

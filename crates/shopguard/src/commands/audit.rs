@@ -1,4 +1,5 @@
-//! `shopguard audit`: verify the audit log (files or PostgreSQL) and print its public key.
+//! `shopguard audit`: verify the audit log (files or PostgreSQL), export its checkpoints for an
+//! auditor to keep, and print its public key.
 
 use std::path::PathBuf;
 
@@ -36,6 +37,28 @@ pub enum AuditCommand {
         #[command(flatten)]
         data: DataDirArgs,
     },
+    /// The signed checkpoints, for an auditor to keep.
+    Checkpoints {
+        #[command(subcommand)]
+        command: CheckpointsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CheckpointsCommand {
+    /// Copy the signed checkpoints of a data folder, or of the PostgreSQL schema its
+    /// configuration names (SHOPGUARD_DATABASE_URL), into a file the auditor keeps. A file
+    /// that exists already keeps every checkpoint it holds and gains the new ones, so
+    /// checkpoints later deleted from the node stay in it. Give the file to
+    /// `audit verify --checkpoint`: a log cut below any of them is then always caught.
+    /// Reads only; the node may be running.
+    Export {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// The file to write (or add to).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Reads checkpoints from a file: one, an array, or a `GET /v1/audit/checkpoints` answer.
@@ -53,6 +76,46 @@ fn read_checkpoint_file(path: &PathBuf) -> Result<Vec<Checkpoint>> {
     };
     serde_json::from_value(list)
         .with_context(|| format!("{} does not hold checkpoints", path.display()))
+}
+
+/// Adds the checkpoints of the data folder (or its PostgreSQL schema) to the file `out`.
+fn export_checkpoints(data: &DataDirArgs, out: &PathBuf) -> Result<()> {
+    let config = data.config()?;
+    let found = match &config.database_url {
+        Some(url) => shopguard_storage::postgres_audit::read_database_checkpoints(
+            url,
+            &config.database_schema,
+        )?,
+        None => audit_log::read_checkpoints_of(&data.data_dir)?,
+    };
+    let mut kept = if out.exists() {
+        read_checkpoint_file(out)?
+    } else {
+        Vec::new()
+    };
+    let before = kept.len();
+    for checkpoint in found {
+        if !kept.contains(&checkpoint) {
+            kept.push(checkpoint);
+        }
+    }
+    kept.sort_by_key(|checkpoint| (checkpoint.size, checkpoint.at_ms));
+    let added = kept.len() - before;
+    let public_key = audit_log::public_key_of(&data.data_dir)
+        .ok()
+        .map(|key| shopguard_core::audit::hex_encode(key.as_bytes()));
+    let document = serde_json::json!({ "public_key": public_key, "checkpoints": kept });
+    let text = serde_json::to_string_pretty(&document)?;
+    let temporary = out.with_extension("tmp");
+    std::fs::write(&temporary, format!("{text}\n"))
+        .and_then(|()| std::fs::rename(&temporary, out))
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "{} holds {} checkpoints ({added} new)",
+        out.display(),
+        kept.len()
+    );
+    Ok(())
 }
 
 /// Runs an audit command.
@@ -109,12 +172,18 @@ pub fn run(command: AuditCommand) -> Result<()> {
             };
             spinner.finish_and_clear();
             println!(
-                "{} entries ({} purged at the end of retention), {} checkpoints checked, in {:.1} s",
+                "{} entries ({} purged at the end of retention, each covered by a purge record), {} checkpoints checked, in {:.1} s",
                 report.entries,
                 report.purged,
                 report.checkpoints_checked,
                 started.elapsed().as_secs_f64()
             );
+            if report.purged_before_records > 0 {
+                println!(
+                    "{} of the purged entries were purged before purges were recorded, and accepted as found when the log was upgraded",
+                    report.purged_before_records
+                );
+            }
             println!("root {}", report.root);
             match report.first_problem {
                 None => {
@@ -130,6 +199,9 @@ pub fn run(command: AuditCommand) -> Result<()> {
                 }
             }
         }
+        AuditCommand::Checkpoints {
+            command: CheckpointsCommand::Export { data, out },
+        } => export_checkpoints(&data, &out),
         AuditCommand::PublicKey { data } => {
             let key = audit_log::public_key_of(&data.data_dir)?;
             println!(
