@@ -7,7 +7,7 @@ use axum::Json;
 use shopguard_api_types::{ApiError, Grant, GrantList, GrantRequest, LoginRequest, LoginResponse};
 use shopguard_storage::operators::GrantRecord;
 
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::extract::{Admin, Caller, ClientAddress, DecisionsRead, JsonBody, PathParams};
 use crate::state::{now_ms, AppState};
 
