@@ -230,11 +230,10 @@ impl App {
         let master = Box::new(LocalMasterKey::load(&config.data_dir)?);
         let store = Arc::new(PostgresStore::open(url, &config.database_schema, master)?);
         let signing_key = load_or_create_signing_key(&config.data_dir)?;
-        let audit: Arc<dyn AuditLogStore> = Arc::new(PostgresAuditLog::open(
-            url,
-            &config.database_schema,
-            signing_key,
-        )?);
+        // The log and the store share the schema: the log moves the outbox itself.
+        let audit: Arc<dyn AuditLogStore> = Arc::new(
+            PostgresAuditLog::open(url, &config.database_schema, signing_key)?.with_outbox(),
+        );
         let local = Arc::new(EmbeddedStore::open_for_administration(&config.data_dir)?);
         Ok((
             Backend {

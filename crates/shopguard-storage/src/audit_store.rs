@@ -18,6 +18,14 @@ pub trait AuditLogStore: Send + Sync {
     fn size(&self) -> u64;
     /// Appends entries; returns their sequence numbers once they are durable.
     fn append(&self, entries: &[NewAuditEntry]) -> StoreResult<Vec<u64>>;
+    /// Moves up to `limit` entries of the store's audit outbox into the log in one
+    /// transaction of the log's own, when the outbox lives beside the log (PostgreSQL, one
+    /// schema); returns how many, once durable. `None` when it does not: the caller then
+    /// reads the outbox, appends and deletes ([`AuditOutbox`](crate::AuditOutbox)).
+    fn drain_outbox(&self, limit: u32) -> StoreResult<Option<usize>> {
+        let _ = limit;
+        Ok(None)
+    }
     /// Signs a checkpoint of the log as it is now.
     fn checkpoint(&self, now_ms: i64) -> StoreResult<Checkpoint>;
     /// Every signed checkpoint, oldest first.

@@ -870,3 +870,102 @@ fn a_tail_cut_below_a_kept_checkpoint_is_always_caught() {
     assert_eq!(seq, 55, "{what}");
     assert!(what.contains("covers 60"), "{what}");
 }
+
+/// The relational store in the log's schema, whose audit outbox the log drains.
+fn store_beside(schema: &Schema) -> shopguard_storage::postgres::PostgresStore {
+    let master = shopguard_storage::keyring::LocalMasterKey::from_bytes(&[7u8; 32]);
+    shopguard_storage::postgres::PostgresStore::open(&url(), &schema.name, Box::new(master))
+        .unwrap()
+}
+
+#[test]
+fn draining_the_outbox_moves_each_entry_once_in_order() {
+    use shopguard_storage::AuditOutbox;
+    let schema = Schema::new();
+    let store = store_beside(&schema);
+    let log = schema.open().with_outbox();
+    assert_eq!(log.drain_outbox(10).unwrap(), 0, "nothing queued");
+    for n in 0..5 {
+        store
+            .queue_audit_entry(&entry(n, RecordClass::ListChange))
+            .unwrap();
+    }
+    assert_eq!(log.drain_outbox(3).unwrap(), 3, "at most the limit");
+    assert_eq!(log.drain_outbox(10).unwrap(), 2);
+    assert_eq!(log.drain_outbox(10).unwrap(), 0);
+    assert!(store.queued_audit_entries(10).unwrap().is_empty());
+    let objects: Vec<String> = (0..5)
+        .map(|seq| log.entry(seq).unwrap().unwrap().content.unwrap().object)
+        .collect();
+    assert_eq!(
+        objects,
+        (0..5).map(|n| format!("object:{n}")).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        log.entry(0).unwrap().unwrap().content.unwrap(),
+        entry(0, RecordClass::ListChange).content
+    );
+    assert_intact(&log);
+    // A log that was not told about the outbox does not touch it.
+    assert!(AuditLogStore::drain_outbox(&schema.open(), 10)
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn two_nodes_draining_one_outbox_move_each_entry_exactly_once() {
+    use shopguard_storage::AuditOutbox;
+    let schema = Schema::new();
+    let stores = [
+        Arc::new(store_beside(&schema)),
+        Arc::new(store_beside(&schema)),
+    ];
+    let logs = [
+        Arc::new(schema.open().with_outbox()),
+        Arc::new(schema.open().with_outbox()),
+    ];
+    // A row claimed a moment ago by a node of the earlier version is left to it.
+    stores[0]
+        .queue_audit_entry(&entry(9_999, RecordClass::Other))
+        .unwrap();
+    assert_eq!(stores[1].queued_audit_entries(10).unwrap().len(), 1);
+    let threads: Vec<_> = (0..6u64)
+        .map(|thread| {
+            let store = stores[(thread % 2) as usize].clone();
+            let log = logs[(thread % 2) as usize].clone();
+            std::thread::spawn(move || {
+                for n in 0..25u64 {
+                    let mine = entry(thread * 1_000 + n, RecordClass::Other);
+                    store.queue_audit_entry(&mine).unwrap();
+                    log.drain_outbox(1_000).unwrap();
+                    // Once a drain returns, the caller's own entry is in the log, whichever
+                    // node moved it.
+                    let found = log
+                        .query(&AuditQuery {
+                            object: Some(mine.content.object.clone()),
+                            limit: 10,
+                            ..AuditQuery::default()
+                        })
+                        .unwrap();
+                    assert_eq!(found.len(), 1, "{}", mine.content.object);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(AuditLogStore::size(&*logs[0]), 150);
+    let remaining: Vec<String> = schema
+        .sql()
+        .query("SELECT content FROM audit_outbox", &[])
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(remaining.len(), 1, "the claimed row stays");
+    assert!(remaining[0].contains("object:9999"), "{remaining:?}");
+    let report = logs[1].verify(&logs[1].public_key(), &[]).unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.entries, 150);
+}

@@ -3,10 +3,18 @@
 //! Each record is stored in its binary form ([`crate::record_format`], personal fields
 //! sealed) as `bytea`, beside the columns its queries use: decision id (unique, which makes a
 //! retried batch add nothing twice), time, user, IP, device and outcome. One call is one
-//! transaction: list additions, alerts, then decisions, each as multi-row statements over
-//! arrays (`unnest`). "Newest first" is the order of appending, as in the segment log.
+//! transaction: list additions and alerts as multi-row statements over arrays (`unnest`),
+//! then the decisions through `COPY … FROM STDIN (FORMAT binary)`. `COPY` cannot skip rows
+//! already stored, so a batch that meets one (a retry) is written again in a new
+//! transaction with `INSERT … ON CONFLICT DO NOTHING`. "Newest first" is the order of
+//! appending, as in the segment log.
+//!
+//! Lookups by user, IP and device use one GIN index over 64-bit hashes of the three values
+//! ([`ENTITY_KEYS`], migration 0005); a query matches the hash through the index and the
+//! value itself on the row (`docs/decisions/0025-postgresql-write-path.md`).
 
-use postgres::types::ToSql;
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::{ToSql, Type};
 use shopguard_core::privacy::for_each_personal_field;
 use shopguard_core::Event;
 
@@ -18,6 +26,43 @@ use crate::{LogBatch, StoreError, StoreResult};
 
 /// Rows per insert statement.
 const INSERT_CHUNK: usize = 5_000;
+/// The expression of the `decisions_by_entity` GIN index (migration 0005): a hash of each
+/// entity value, seeded by its kind. Queries must write it exactly so for the planner to
+/// use the index, with the same seed for the value they look for ([`entity_seed`]).
+const ENTITY_KEYS: &str =
+    "ARRAY[hashtextextended(user_id, 1), hashtextextended(ip, 2), hashtextextended(device_id, 3)]";
+
+/// The hash seed of an entity column in [`ENTITY_KEYS`].
+fn entity_seed(column: &str) -> Option<i64> {
+    match column {
+        "user_id" => Some(1),
+        "ip" => Some(2),
+        "device_id" => Some(3),
+        _ => None,
+    }
+}
+
+/// The columns `COPY` fills, and their types in that order.
+const COPY_SQL: &str = "COPY decisions (decision_id, occurred_at_ms, user_id, ip, device_id, outcome, record) FROM STDIN (FORMAT binary)";
+const COPY_TYPES: [Type; 7] = [
+    Type::TEXT,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::BYTEA,
+];
+
+/// How decisions go into the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Insert {
+    /// `COPY`: fastest; fails on a decision already stored.
+    Copy,
+    /// `INSERT … ON CONFLICT DO NOTHING`: skips decisions already stored.
+    SkipExisting,
+}
+
 /// Records re-encrypted per transaction.
 const REENCRYPT_CHUNK: i64 = 1_000;
 
@@ -52,7 +97,38 @@ impl PostgresStore {
         Ok(record)
     }
 
-    fn insert_decisions(
+    /// Writes the rows with `COPY`; `Ok(false)` when one of them is already stored (the
+    /// transaction is then aborted and must be dropped).
+    fn copy_decisions(
+        transaction: &mut postgres::Transaction<'_>,
+        rows: &[DecisionRow<'_>],
+        operation: &'static str,
+    ) -> StoreResult<bool> {
+        let written = (|| {
+            let sink = transaction.copy_in(COPY_SQL)?;
+            let mut writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+            for row in rows {
+                writer.write(&[
+                    &row.decision_id,
+                    &row.at_ms,
+                    &row.user_id,
+                    &row.ip,
+                    &row.device_id,
+                    &row.outcome,
+                    &row.record,
+                ])?;
+            }
+            writer.finish()
+        })();
+        match written {
+            Ok(_) => Ok(true),
+            Err(error) if super::is_unique_violation(&error) => Ok(false),
+            Err(error) => Err(db(operation)(error)),
+        }
+    }
+
+    /// Writes the rows with multi-row inserts that skip decisions already stored.
+    fn insert_decisions_skipping_existing(
         transaction: &mut postgres::Transaction<'_>,
         rows: &[DecisionRow<'_>],
         operation: &'static str,
@@ -76,6 +152,48 @@ impl PostgresStore {
                 .map_err(db(operation))?;
         }
         Ok(())
+    }
+
+    /// One transaction: list additions, alerts, decisions. `Ok(false)` when `COPY` met a
+    /// decision already stored (nothing was written).
+    fn append_rows(
+        &self,
+        client: &mut postgres::Client,
+        batches: &[LogBatch],
+        rows: &[DecisionRow<'_>],
+        insert: Insert,
+        operation: &'static str,
+    ) -> StoreResult<bool> {
+        let mut transaction = client.transaction().map_err(db(operation))?;
+        lists::upsert_entries(
+            &mut transaction,
+            batches
+                .iter()
+                .flat_map(LogBatch::list_additions)
+                .map(|(list, entry)| (list.as_str(), entry)),
+            "recording list additions",
+        )?;
+        PostgresStore::insert_alerts(
+            &mut transaction,
+            batches.iter().flat_map(LogBatch::alerts),
+            "appending alerts",
+        )?;
+        match insert {
+            Insert::Copy => {
+                if !PostgresStore::copy_decisions(&mut transaction, rows, operation)? {
+                    return Ok(false);
+                }
+            }
+            Insert::SkipExisting => {
+                PostgresStore::insert_decisions_skipping_existing(
+                    &mut transaction,
+                    rows,
+                    operation,
+                )?;
+            }
+        }
+        transaction.commit().map_err(db(operation))?;
+        Ok(true)
     }
 
     fn insert_alerts<'a>(
@@ -127,6 +245,77 @@ fn reseal(event: &mut Event, keyring: &Keyring) -> StoreResult<bool> {
     Ok(changed)
 }
 
+/// The statement answering `query` and its parameters (the time bounds and the limit are
+/// the caller's, so that they live as long as the parameters).
+fn query_sql<'a>(
+    query: &'a DecisionQuery,
+    from_ms: &'a i64,
+    to_ms: &'a i64,
+    limit: &'a i64,
+) -> (String, Vec<&'a (dyn ToSql + Sync)>) {
+    let mut sql = String::from(
+        "SELECT record FROM decisions WHERE occurred_at_ms >= $1 AND occurred_at_ms < $2",
+    );
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![from_ms, to_ms];
+    let filters = [
+        ("user_id", &query.user_id),
+        ("ip", &query.ip),
+        ("device_id", &query.device_id),
+        ("outcome", &query.outcome),
+    ];
+    let mut entity_keys = Vec::new();
+    for (column, value) in filters {
+        if let Some(value) = value {
+            params.push(value);
+            let position = params.len();
+            sql.push_str(&format!(" AND {column} = ${position}"));
+            if let Some(seed) = entity_seed(column) {
+                entity_keys.push(format!("hashtextextended(${position}, {seed})"));
+            }
+        }
+    }
+    if !entity_keys.is_empty() {
+        // Through the GIN index; the equalities above drop any hash collision.
+        sql.push_str(&format!(
+            " AND {ENTITY_KEYS} @> ARRAY[{}]",
+            entity_keys.join(", ")
+        ));
+    }
+    params.push(limit);
+    sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", params.len()));
+    (sql, params)
+}
+
+impl PostgresStore {
+    /// The plan PostgreSQL makes for `query` (`EXPLAIN`), with sequential scans ruled out
+    /// when `no_seq_scan`, as on a table too large to read whole: shows which index a
+    /// lookup uses.
+    pub fn explain_decision_query(
+        &self,
+        query: &DecisionQuery,
+        no_seq_scan: bool,
+    ) -> StoreResult<String> {
+        let operation = "explaining a decision query";
+        let limit = i64::from(query.limit.clamp(1, 1_000));
+        let from_ms = query.from_ms.unwrap_or(i64::MIN);
+        let to_ms = query.to_ms.unwrap_or(i64::MAX);
+        let (sql, params) = query_sql(query, &from_ms, &to_ms, &limit);
+        let mut client = self.client(operation)?;
+        let mut transaction = client.transaction().map_err(db(operation))?;
+        if no_seq_scan {
+            transaction
+                .batch_execute("SET LOCAL enable_seqscan = off")
+                .map_err(db(operation))?;
+        }
+        let rows = transaction
+            .query(&format!("EXPLAIN {sql}"), &params)
+            .map_err(db(operation))?;
+        let plan: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+        transaction.rollback().map_err(db(operation))?;
+        Ok(plan.join("\n"))
+    }
+}
+
 impl DecisionStore for PostgresStore {
     fn append_decisions(&self, batches: &[LogBatch]) -> StoreResult<()> {
         let operation = "appending to the decision log";
@@ -151,22 +340,11 @@ impl DecisionStore for PostgresStore {
             });
         }
         let mut client = self.client(operation)?;
-        let mut transaction = client.transaction().map_err(db(operation))?;
-        lists::upsert_entries(
-            &mut transaction,
-            batches
-                .iter()
-                .flat_map(LogBatch::list_additions)
-                .map(|(list, entry)| (list.as_str(), entry)),
-            "recording list additions",
-        )?;
-        PostgresStore::insert_alerts(
-            &mut transaction,
-            batches.iter().flat_map(LogBatch::alerts),
-            "appending alerts",
-        )?;
-        PostgresStore::insert_decisions(&mut transaction, &rows, operation)?;
-        transaction.commit().map_err(db(operation))
+        if !self.append_rows(&mut client, batches, &rows, Insert::Copy, operation)? {
+            // A retried batch: some of it is stored already.
+            self.append_rows(&mut client, batches, &rows, Insert::SkipExisting, operation)?;
+        }
+        Ok(())
     }
 
     fn decision(&self, decision_id: &str) -> StoreResult<Option<DecisionRecord>> {
@@ -187,24 +365,7 @@ impl DecisionStore for PostgresStore {
         let limit = i64::from(query.limit.clamp(1, 1_000));
         let from_ms = query.from_ms.unwrap_or(i64::MIN);
         let to_ms = query.to_ms.unwrap_or(i64::MAX);
-        let mut sql = String::from(
-            "SELECT record FROM decisions WHERE occurred_at_ms >= $1 AND occurred_at_ms < $2",
-        );
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&from_ms, &to_ms];
-        let filters = [
-            ("user_id", &query.user_id),
-            ("ip", &query.ip),
-            ("device_id", &query.device_id),
-            ("outcome", &query.outcome),
-        ];
-        for (column, value) in &filters {
-            if let Some(value) = value {
-                params.push(value);
-                sql.push_str(&format!(" AND {column} = ${}", params.len()));
-            }
-        }
-        params.push(&limit);
-        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", params.len()));
+        let (sql, params) = query_sql(query, &from_ms, &to_ms, &limit);
         let rows = self
             .client(operation)?
             .query(&sql, &params)

@@ -36,7 +36,10 @@ mod snapshots;
 
 pub use snapshots::PostgresSnapshots;
 
-/// The migrations, in order: (version, name, SQL). Versions start at 1 with no gaps.
+/// The migrations, in order: (version, name, SQL). Versions start at 1 and increase; a gap
+/// is a version reserved by a change made beside this one (4, for tasks), and each missing
+/// version is applied whenever it appears, so a database migrated before it arrives still
+/// receives it.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (
         1,
@@ -52,6 +55,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         3,
         "outbox_claims",
         include_str!("../../migrations/postgres/0003_outbox_claims.sql"),
+    ),
+    (
+        5,
+        "decision_entity_keys",
+        include_str!("../../migrations/postgres/0005_decision_entity_keys.sql"),
     ),
     (
         6,
@@ -303,23 +311,27 @@ fn migrate(
              );"
         ))
         .map_err(db(operation))?;
-    let current: i32 = transaction
-        .query_one(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-            &[],
-        )
+    let applied: Vec<i32> = transaction
+        .query("SELECT version FROM schema_migrations", &[])
         .map_err(db(operation))?
-        .get(0);
-    let known = MIGRATIONS.last().map_or(0, |(version, _, _)| *version);
-    if current > known {
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if let Some(unknown) = applied
+        .iter()
+        .find(|version| !MIGRATIONS.iter().any(|(known, _, _)| known == *version))
+    {
+        let known = MIGRATIONS.last().map_or(0, |(version, _, _)| *version);
         return Err(StoreError::Corrupt {
             operation,
-            detail: format!("schema version {current} is newer than this build knows ({known})"),
+            detail: format!(
+                "schema migration {unknown} is not one this build knows (up to {known}): a newer build migrated it"
+            ),
         });
     }
     for (version, name, sql) in MIGRATIONS
         .iter()
-        .filter(|(version, _, _)| *version > current)
+        .filter(|(version, _, _)| !applied.contains(version))
     {
         transaction.batch_execute(sql).map_err(db(operation))?;
         transaction
@@ -345,20 +357,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn migrations_are_numbered_from_one_without_gaps_and_match_their_files() {
+    fn migrations_are_numbered_upwards_from_one_and_match_their_files() {
         let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
         let mut files: Vec<String> = std::fs::read_dir(folder)
             .unwrap()
             .map(|entry| entry.unwrap().file_name().into_string().unwrap())
             .collect();
         files.sort();
+        assert_eq!(MIGRATIONS.first().map(|(version, _, _)| *version), Some(1));
+        assert!(MIGRATIONS.windows(2).all(|pair| pair[0].0 < pair[1].0));
         let expected: Vec<String> = MIGRATIONS
             .iter()
-            .enumerate()
-            .map(|(index, (version, name, _))| {
-                assert_eq!(*version as usize, index + 1);
-                format!("{version:04}_{name}.sql")
-            })
+            .map(|(version, name, _)| format!("{version:04}_{name}.sql"))
             .collect();
         assert_eq!(files, expected);
     }

@@ -313,6 +313,9 @@ pub struct PostgresAuditLog {
     /// The size this node last saw, for [`AuditLogStore::size`] when the database cannot
     /// be asked.
     last_size: std::sync::atomic::AtomicU64,
+    /// Whether the relational store's audit outbox is in this schema
+    /// ([`PostgresAuditLog::with_outbox`]).
+    outbox_beside: bool,
 }
 
 impl std::fmt::Debug for PostgresAuditLog {
@@ -438,9 +441,18 @@ impl PostgresAuditLog {
             written: Condvar::new(),
             readers: Mutex::new(Vec::new()),
             last_size: std::sync::atomic::AtomicU64::new(size),
+            outbox_beside: false,
         };
         log.upgrade_format()?;
         Ok(log)
+    }
+
+    /// Declares that the relational store's audit outbox (`audit_outbox`,
+    /// [`PostgresStore`](crate::postgres::PostgresStore)) lives in this log's schema, so that
+    /// [`PostgresAuditLog::drain_outbox`] moves it into the log in the log's own transaction.
+    pub fn with_outbox(mut self) -> PostgresAuditLog {
+        self.outbox_beside = true;
+        self
     }
 
     /// The schema the log lives in.
@@ -656,6 +668,100 @@ impl PostgresAuditLog {
         drop(queue);
         self.written.notify_all();
         own
+    }
+
+    /// Moves up to `limit` of the oldest entries of the audit outbox into the log, in one
+    /// transaction that takes the head row's lock, deletes the outbox rows (`RETURNING`
+    /// them) and appends them with their tree nodes and the new head: one commit, where
+    /// the outbox path through [`AuditOutbox`](crate::AuditOutbox) takes three (claim,
+    /// append, delete). Returns how many entries moved.
+    ///
+    /// Every node drains under the head row's lock, so an outbox row is moved exactly once
+    /// (its deletion and its entry commit together), and a drain that finds the outbox
+    /// empty returns only after any drain that had taken its rows has committed: a change
+    /// whose outbox row is gone is in the log. Rows another node claimed less than a minute
+    /// ago through the outbox path (a node of an earlier version) are left to it. An empty
+    /// outbox costs one read and no transaction.
+    ///
+    /// Needs [`PostgresAuditLog::with_outbox`].
+    pub fn drain_outbox(&self, limit: u32) -> StoreResult<usize> {
+        let operation = "moving the audit outbox into the log";
+        if !self.outbox_beside {
+            return Err(StoreError::Conflict(
+                "this audit log was not opened beside the store's audit outbox".into(),
+            ));
+        }
+        let mut guard = self.writer.lock();
+        let writer = &mut *guard;
+        self.ensure_connected(writer)?;
+        let Writer {
+            client,
+            frontier,
+            append_statement,
+        } = writer;
+        let Some(connection) = client.as_mut() else {
+            return Err(StoreError::Unavailable("the audit log's connection"));
+        };
+        let result = (|| {
+            let queued: bool = connection
+                .query_one("SELECT EXISTS (SELECT 1 FROM audit_outbox)", &[])
+                .map_err(db(operation))?
+                .try_get(0)
+                .map_err(db(operation))?;
+            if !queued {
+                return Ok((0, frontier.clone()));
+            }
+            let statement = match append_statement {
+                Some(statement) => statement.clone(),
+                None => {
+                    let statement = connection.prepare(APPEND_SQL).map_err(db(operation))?;
+                    *append_statement = Some(statement.clone());
+                    statement
+                }
+            };
+            let mut transaction = connection.transaction().map_err(db(operation))?;
+            let size: i64 = transaction
+                .query_one("SELECT size FROM audit_log_head FOR UPDATE", &[])
+                .map_err(db(operation))?
+                .try_get(0)
+                .map_err(db(operation))?;
+            let size = u64::try_from(size)
+                .map_err(|_| corrupt(operation, format!("the head counts {size} entries")))?;
+            if size != frontier.size() {
+                // Another node appended since this one last did.
+                *frontier = Frontier::from_source(&DbNodes::new(&mut transaction), size)?;
+            }
+            let claim_expired = now_ms() - OUTBOX_CLAIM_EXPIRES_MS;
+            let mut rows = transaction
+                .query(DRAIN_SQL, &[&i64::from(limit.max(1)), &claim_expired])
+                .map_err(db(operation))?;
+            if rows.is_empty() {
+                // Nothing written: ending without a commit waits for no flush.
+                transaction.rollback().map_err(db(operation))?;
+                return Ok((0, frontier.clone()));
+            }
+            rows.sort_by_key(|row| row.get::<_, i64>(0));
+            let entries = rows
+                .iter()
+                .map(|row| outbox_entry(row, operation))
+                .collect::<StoreResult<Vec<NewAuditEntry>>>()?;
+            let mut grown = frontier.clone();
+            write_entries(
+                &mut transaction,
+                &statement,
+                &mut grown,
+                &[(0, prepare(&entries)?)],
+            )?
+            .ok_or_else(|| {
+                corrupt(
+                    operation,
+                    "the log's head moved while this node held its lock",
+                )
+            })?;
+            transaction.commit().map_err(db(operation))?;
+            Ok((entries.len(), grown))
+        })();
+        self.settle(writer, result)
     }
 
     /// Signs the current size and root, stores the checkpoint and returns it. Holds the head
@@ -964,6 +1070,39 @@ fn head_transaction<T>(
     Ok((value, grown))
 }
 
+/// How long a claim on outbox rows by a node of an earlier version (which claimed, appended
+/// and deleted in three steps) holds; the relational store's outbox path uses the same.
+const OUTBOX_CLAIM_EXPIRES_MS: i64 = 60_000;
+
+/// Takes the oldest outbox rows (`$1` of them) not claimed by a node still moving them the
+/// old way (a claim at or after `$2`), deleting them in the drain's transaction.
+const DRAIN_SQL: &str = "
+    DELETE FROM audit_outbox WHERE id IN (
+        SELECT id FROM audit_outbox
+        WHERE claimed_by IS NULL OR claimed_at_ms < $2
+        ORDER BY id LIMIT $1 FOR UPDATE)
+    RETURNING id, at_ms, class, content";
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+/// The entry an outbox row (`id, at_ms, class, content` of [`DRAIN_SQL`]) holds.
+fn outbox_entry(row: &postgres::Row, operation: &'static str) -> StoreResult<NewAuditEntry> {
+    let class: &str = row.try_get(2).map_err(db(operation))?;
+    let content: &str = row.try_get(3).map_err(db(operation))?;
+    Ok(NewAuditEntry {
+        at_ms: row.try_get(1).map_err(db(operation))?,
+        class: class
+            .parse()
+            .map_err(|detail: String| corrupt(operation, detail))?,
+        content: serde_json::from_str(content)
+            .map_err(|error| corrupt(operation, error.to_string()))?,
+    })
+}
+
 /// An entry ready to be written: its content encoded, salted and committed to.
 struct Prepared {
     at_ms: i64,
@@ -1202,6 +1341,12 @@ impl AuditLogStore for PostgresAuditLog {
     }
     fn append(&self, entries: &[NewAuditEntry]) -> StoreResult<Vec<u64>> {
         PostgresAuditLog::append(self, entries)
+    }
+    fn drain_outbox(&self, limit: u32) -> StoreResult<Option<usize>> {
+        if !self.outbox_beside {
+            return Ok(None);
+        }
+        PostgresAuditLog::drain_outbox(self, limit).map(Some)
     }
     fn checkpoint(&self, now_ms: i64) -> StoreResult<Checkpoint> {
         PostgresAuditLog::checkpoint(self, now_ms)
