@@ -51,6 +51,10 @@ pub enum StoreError {
     /// The decision log's writer has stopped.
     #[error("the decision log writer has stopped")]
     LogClosed,
+    /// The decision log's writer gave up on a batch after repeated write failures: its
+    /// decisions were made but are not in the log.
+    #[error("the decision log could not write the batch")]
+    NotLogged,
 }
 
 impl StoreError {
@@ -66,7 +70,8 @@ impl StoreError {
             | StoreError::NotFound(_)
             | StoreError::Conflict(_)
             | StoreError::Unavailable(_)
-            | StoreError::LogClosed => false,
+            | StoreError::LogClosed
+            | StoreError::NotLogged => false,
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+mod acknowledgements;
+
 use shopguard_core::audit::{AuditContent, RecordClass};
 use shopguard_storage::audit_log::{AuditLog, NewAuditEntry};
 use shopguard_storage::embedded::EmbeddedStore;
