@@ -3,6 +3,7 @@
 
 use std::process::Command;
 
+#[path = "cli/acknowledgements.rs"]
 mod acknowledgements;
 
 use shopguard_core::audit::{AuditContent, RecordClass};
