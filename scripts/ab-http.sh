@@ -4,7 +4,8 @@
 # Alternating cancels most of a noisy machine's drift; compare the means.
 # Usage: scripts/ab-http.sh OLD_BINARY NEW_BINARY [batch|events] [rounds]
 # (USERS=200000 for a larger population than the default 100,000; OWN_GENERATOR=1 to load
-# each server with its own binary's generator, when the change is in the traffic)
+# each server with its own binary's generator, when the change is in the traffic;
+# CONNECTIONS=256 for more requests in flight than the default 32)
 set -euo pipefail
 old=$1 new=$2 mode=${3:-batch} rounds=${4:-3}
 addr=127.0.0.1:18790
@@ -20,7 +21,7 @@ for round in $(seq "$rounds"); do
     generator=$old
     [ "${OWN_GENERATOR:-0}" = 1 ] && generator=$bin
     "$generator" load --mode "$mode" --users "${USERS:-100000}" --seed 5 --address "$addr" \
-      --api-key "$(cat "$data/admin-api-key")" --seconds 8 --connections 32 \
+      --api-key "$(cat "$data/admin-api-key")" --seconds 8 --connections "${CONNECTIONS:-32}" \
       --batch-size "$per_request" >"$data/report.json"
     after=$(cpu_ticks $server)
     python3 - "$data/report.json" "$before" "$after" "$per_request" "$bin" "$round" <<'PY'
@@ -28,7 +29,8 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 events = r["requests"] * int(sys.argv[4])
 cpu_us = (int(sys.argv[3]) - int(sys.argv[2])) * 10_000 / max(events, 1)
-print(f"round {sys.argv[6]} {sys.argv[5]:<40} {r['events_per_second']:>10,.0f} events/s {cpu_us:6.2f} us server CPU/event")
+print(f"round {sys.argv[6]} {sys.argv[5]:<40} {r['events_per_second']:>10,.0f} events/s {cpu_us:6.2f} us server CPU/event"
+      f"  p50 {r['p50_ms']:.2f} p99 {r['p99_ms']:.2f} ms  errors {r['errors']}")
 PY
     kill $server; wait $server 2>/dev/null || true; rm -rf "$data"
   done

@@ -155,6 +155,9 @@ error_codes! {
     /// Something failed inside shopguard.
     Internal = "internal", Internal, 500,
         "internal error; the detail is in shopguard's log";
+    /// The decision was made, but the decision log could not write it: it is not recorded.
+    DecisionNotLogged = "decision_not_logged", Internal, 503,
+        "the decision could not be written to the decision log";
 }
 
 impl ErrorCode {

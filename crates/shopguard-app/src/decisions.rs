@@ -1,17 +1,22 @@
 //! Decisions: decide an event, encode the answer and the log record once, queue it for the
 //! log; read the log back. Shared by the HTTP API now and a stream consumer later.
+//!
+//! How a submission is acknowledged follows `decision_ack`: in durable mode (the default)
+//! submitting hands out a [`Receipt`] the caller awaits before it answers; in queued mode it
+//! hands out none, and the answer may go before the decision is on disk.
 
 use std::sync::Arc;
 
 use shopguard_core::audit::RecordClass;
 use shopguard_core::{Decision, Engine, Event};
-use shopguard_storage::decision_log::{DecisionLog, TryAppendError};
+use shopguard_storage::decision_log::{DecisionLog, Receipt, TryAppendError};
 use shopguard_storage::{
     AlertRecord, DecisionQuery, DecisionRecord, LogBatch, RecordRef, Store, StoreResult,
 };
 
 use crate::actor::Principal;
 use crate::audit::AuditService;
+use crate::config::DecisionAck;
 use crate::error::{ServiceError, ServiceResult};
 use crate::ids::new_id_at;
 
@@ -21,6 +26,7 @@ pub struct DecisionService {
     store: Arc<dyn Store>,
     log: Arc<DecisionLog>,
     audit: Arc<AuditService>,
+    ack: DecisionAck,
 }
 
 impl std::fmt::Debug for DecisionService {
@@ -30,19 +36,27 @@ impl std::fmt::Debug for DecisionService {
 }
 
 impl DecisionService {
-    /// A service over the engine, the store, the log writer and the audit service.
+    /// A service over the engine, the store, the log writer and the audit service, that
+    /// acknowledges submissions as `ack` says.
     pub fn new(
         engine: Arc<Engine>,
         store: Arc<dyn Store>,
         log: Arc<DecisionLog>,
         audit: Arc<AuditService>,
+        ack: DecisionAck,
     ) -> DecisionService {
         DecisionService {
             engine,
             store,
             log,
             audit,
+            ack,
         }
+    }
+
+    /// When submissions are acknowledged.
+    pub fn ack(&self) -> DecisionAck {
+        self.ack
     }
 
     /// The log writer (for its statistics and shutdown).
@@ -88,14 +102,22 @@ impl DecisionService {
         Ok(())
     }
 
-    /// Queues a batch without waiting; gives it back when the queue is full.
-    pub fn try_submit(&self, batch: LogBatch) -> Result<(), TryAppendError> {
-        self.log.try_append(batch)
+    /// Queues a batch without waiting; gives it back when the queue is full. In durable mode
+    /// the answer must wait for the [`Receipt`] handed out.
+    pub fn try_submit(&self, batch: LogBatch) -> Result<Option<Receipt>, TryAppendError> {
+        match self.ack {
+            DecisionAck::Durable => self.log.try_append_durable(batch).map(Some),
+            DecisionAck::Queued => self.log.try_append(batch).map(|()| None),
+        }
     }
 
-    /// Queues a batch, waiting while the queue is full (call off the async threads).
-    pub fn submit_waiting(&self, batch: LogBatch) -> StoreResult<()> {
-        self.log.append(batch)
+    /// Queues a batch, waiting while the queue is full (call off the async threads). In
+    /// durable mode the answer must wait for the [`Receipt`] handed out.
+    pub fn submit_waiting(&self, batch: LogBatch) -> StoreResult<Option<Receipt>> {
+        match self.ack {
+            DecisionAck::Durable => self.log.append_durable(batch).map(Some),
+            DecisionAck::Queued => self.log.append(batch).map(|()| None),
+        }
     }
 
     /// One logged decision. Reading decisions is recorded (they carry personal data).

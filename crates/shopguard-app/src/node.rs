@@ -291,8 +291,15 @@ impl App {
                 },
             ),
             data_keys: DataKeyService::new(store.clone(), audit.clone()),
-            decisions: log
-                .map(|log| DecisionService::new(engine.clone(), store.clone(), log, audit.clone())),
+            decisions: log.map(|log| {
+                DecisionService::new(
+                    engine.clone(),
+                    store.clone(),
+                    log,
+                    audit.clone(),
+                    config.decision_ack,
+                )
+            }),
             tasks: TaskService::new(task_store, audit.clone(), &config.data_dir),
             schedule,
             audit,

@@ -65,6 +65,13 @@ impl From<StoreError> for AppError {
                 AppError::new(ErrorCode::NotFound, format!("{what} not found"))
             }
             StoreError::Conflict(what) => AppError::new(ErrorCode::Conflict, what),
+            error @ (StoreError::NotLogged | StoreError::LogClosed) => {
+                tracing::error!(error = %error, "a decision was answered without its log record");
+                AppError::new(
+                    ErrorCode::DecisionNotLogged,
+                    "the decision was made but could not be written to the decision log; it is not recorded, and sending the event again decides it anew",
+                )
+            }
             other => AppError::internal(other),
         }
     }
@@ -115,7 +122,8 @@ impl From<ServiceError> for AppError {
                 )
                 .with_retry_after(throttled.retry_after_seconds)
             }
-            ServiceError::Store(error) => AppError::internal(error),
+            // Storage failures are internal, except a decision the log could not take.
+            ServiceError::Store(error) => AppError::from(error),
             ServiceError::Internal(detail) => AppError::internal(detail),
         }
     }

@@ -120,15 +120,23 @@ impl AppState {
     }
 
     /// Queues a batch of decisions for the log, waiting off the async threads when the queue
-    /// is full.
+    /// is full. In durable mode (`decision_ack`), it then awaits the batch's receipt, which
+    /// parks this task, not the thread, until the log writer's shared `fdatasync` (or
+    /// PostgreSQL commit) has returned; a batch the writer gave up on is `decision_not_logged`.
     pub async fn submit_log_batch(&self, batch: LogBatch) -> Result<(), AppError> {
-        match self.app.decisions()?.try_submit(batch) {
-            Ok(()) => Ok(()),
+        let receipt = match self.app.decisions()?.try_submit(batch) {
+            Ok(receipt) => receipt,
             Err(TryAppendError::Full(batch)) => {
                 self.run(move |app| Ok(app.decisions()?.submit_waiting(batch)?))
-                    .await
+                    .await?
             }
-            Err(TryAppendError::Closed) => Err(AppError::internal("the decision log is closed")),
+            Err(TryAppendError::Closed) => {
+                return Err(AppError::internal("the decision log is closed"))
+            }
+        };
+        match receipt {
+            Some(receipt) => Ok(receipt.written().await?),
+            None => Ok(()),
         }
     }
 }

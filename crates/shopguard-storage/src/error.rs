@@ -64,6 +64,10 @@ pub enum StoreError {
         /// What the operator can do.
         recovery: String,
     },
+    /// The decision log's writer gave up on a batch after repeated write failures: its
+    /// decisions were made but are not in the log.
+    #[error("the decision log could not write the batch")]
+    NotLogged,
 }
 
 impl StoreError {
@@ -80,7 +84,8 @@ impl StoreError {
             | StoreError::Conflict(_)
             | StoreError::Unavailable(_)
             | StoreError::LogClosed
-            | StoreError::Truncated { .. } => false,
+            | StoreError::Truncated { .. }
+            | StoreError::NotLogged => false,
         }
     }
 }

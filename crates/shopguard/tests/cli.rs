@@ -3,6 +3,9 @@
 
 use std::process::Command;
 
+#[path = "cli/acknowledgements.rs"]
+mod acknowledgements;
+
 use shopguard_core::audit::{AuditContent, RecordClass};
 use shopguard_storage::audit_log::{AuditLog, NewAuditEntry};
 use shopguard_storage::embedded::EmbeddedStore;

@@ -750,7 +750,13 @@ impl PostgresAuditLog {
                 &mut transaction,
                 &statement,
                 &mut grown,
-                &[(0, prepare(&entries)?)],
+                &[(
+                    0,
+                    entries
+                        .iter()
+                        .map(Prepared::new)
+                        .collect::<StoreResult<Vec<_>>>()?,
+                )],
             )?
             .ok_or_else(|| {
                 corrupt(

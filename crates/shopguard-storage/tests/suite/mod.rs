@@ -934,6 +934,18 @@ pub fn append_decisions(fixture: &mut Fixture) {
         })
         .unwrap();
     assert_eq!(bob.len(), 30, "nothing lost through a full queue");
+    // With a receipt: readable as soon as it completes, without a flush (decision 0029).
+    let last = payment(&engine, 40, "carol", "198.51.100.2", 1.0);
+    let mut batch = log.batch(1);
+    batch.push(&last).unwrap();
+    log.append_durable(batch)
+        .unwrap()
+        .written_blocking()
+        .unwrap();
+    assert_eq!(
+        store.decision(&last.decision.decision_id).unwrap().as_ref(),
+        Some(&last)
+    );
     log.close();
 }
 
