@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_policy_approval.sql"),
     include_str!("../../migrations/0007_tasks.sql"),
     include_str!("../../migrations/0008_list_changes.sql"),
+    include_str!("../../migrations/0009_task_leases.sql"),
 ];
 const READERS: usize = 4;
 

@@ -33,6 +33,7 @@ mod lists;
 mod operators;
 mod policies;
 mod snapshots;
+mod tasks;
 
 pub use snapshots::PostgresSnapshots;
 
@@ -52,6 +53,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         3,
         "outbox_claims",
         include_str!("../../migrations/postgres/0003_outbox_claims.sql"),
+    ),
+    (
+        4,
+        "tasks",
+        include_str!("../../migrations/postgres/0004_tasks.sql"),
     ),
 ];
 
@@ -138,7 +144,7 @@ fn valid_schema(schema: &str) -> bool {
         && !schema.starts_with("pg_")
 }
 
-fn connection_config(
+pub(crate) fn connection_config(
     url: &str,
     schema: &str,
     settings: &PostgresSettings,
