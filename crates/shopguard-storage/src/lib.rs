@@ -59,6 +59,7 @@ pub mod operators;
 pub mod policies;
 pub mod postgres;
 pub mod postgres_audit;
+pub mod postgres_backup;
 pub mod record_format;
 pub mod schedule;
 pub mod snapshot;
