@@ -43,6 +43,17 @@ impl DataKeyService {
         Ok(active)
     }
 
+    /// Picks up data keys that other nodes on the same database rotated in; returns the
+    /// active key's id when it changed. Called every second by the maintenance tick, so a
+    /// rotation anywhere seals new values everywhere within about a second.
+    pub fn sync(&self) -> ServiceResult<Option<u32>> {
+        let changed = self.store.sync_data_keys()?;
+        if let Some(active) = changed {
+            tracing::info!(active, "data key rotated by another node is active here");
+        }
+        Ok(changed)
+    }
+
     /// Re-encrypts the personal fields of every logged decision with the active data key;
     /// returns how many records changed. `progress` hears (done, total).
     pub fn reencrypt(

@@ -18,8 +18,7 @@ use shopguard_storage::postgres::PostgresStore;
 use shopguard_storage::postgres_audit::PostgresAuditLog;
 use shopguard_storage::snapshot::{FileSnapshots, SnapshotStore};
 use shopguard_storage::{
-    AuditLogStore, Backend, ListRecord, NewPolicyVersion, ScheduleStore, Scope, Store, StoreError,
-    TaskStore,
+    AuditLogStore, Backend, ListRecord, NewPolicyVersion, Scope, Store, StoreError,
 };
 
 use crate::actor::Actor;
@@ -92,7 +91,6 @@ pub struct App {
     pub decisions: Option<DecisionService>,
     /// Durable tasks (run only by a serving node's workers).
     pub tasks: TaskService,
-    schedule: Arc<dyn ScheduleStore>,
     store: Arc<dyn Store>,
     snapshots: Arc<dyn SnapshotStore>,
 }
@@ -115,8 +113,6 @@ struct Parts {
     audit_log: Option<Arc<dyn AuditLogStore>>,
     engine: Arc<Engine>,
     log: Option<Arc<DecisionLog>>,
-    task_store: Arc<dyn TaskStore>,
-    schedule: Arc<dyn ScheduleStore>,
 }
 
 /// A node just opened, and where its first admin key was written, on first start.
@@ -193,9 +189,9 @@ fn load_lists(store: &dyn Store, registry: &ListRegistry, now: i64) -> Result<us
 }
 
 impl App {
-    /// Opens the embedded backend in the configured data folder for serving: decision log,
-    /// audit log and snapshots included.
-    fn open_backend(config: &Config) -> Result<(Backend, Arc<EmbeddedStore>), OpenError> {
+    /// Opens the configured backend for serving: the embedded one in the data folder, or
+    /// PostgreSQL; decision log, audit log and snapshots included.
+    fn open_backend(config: &Config) -> Result<Backend, OpenError> {
         if let Some(url) = &config.database_url {
             return App::open_postgres(config, url);
         }
@@ -207,22 +203,16 @@ impl App {
             },
         )?);
         let audit: Arc<dyn AuditLogStore> = Arc::new(AuditLog::open(&config.data_dir)?);
-        Ok((
-            Backend {
-                store: store.clone(),
-                audit,
-                snapshots: Arc::new(FileSnapshots::new(&config.data_dir)),
-            },
+        Ok(Backend {
             store,
-        ))
+            audit,
+            snapshots: Arc::new(FileSnapshots::new(&config.data_dir)),
+        })
     }
 
-    /// The PostgreSQL backend: every aggregate and the audit log in the database; the
-    /// secrets and this node's task queue (SQLite) in the data folder.
-    fn open_postgres(
-        config: &Config,
-        url: &str,
-    ) -> Result<(Backend, Arc<EmbeddedStore>), OpenError> {
+    /// The PostgreSQL backend: every aggregate, the tasks, the schedule and the audit log in
+    /// the database; only the secrets in the data folder.
+    fn open_postgres(config: &Config, url: &str) -> Result<Backend, OpenError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StoreError::Io {
             operation: "creating the data folder",
             source,
@@ -234,15 +224,11 @@ impl App {
         let audit: Arc<dyn AuditLogStore> = Arc::new(
             PostgresAuditLog::open(url, &config.database_schema, signing_key)?.with_outbox(),
         );
-        let local = Arc::new(EmbeddedStore::open_for_administration(&config.data_dir)?);
-        Ok((
-            Backend {
-                snapshots: Arc::new(store.snapshots(&config.node_name())),
-                store,
-                audit,
-            },
-            local,
-        ))
+        Ok(Backend {
+            snapshots: Arc::new(store.snapshots(&config.node_name())),
+            store,
+            audit,
+        })
     }
 
     fn assemble(parts: Parts) -> App {
@@ -254,8 +240,6 @@ impl App {
             audit_log,
             engine,
             log,
-            task_store,
-            schedule,
         } = parts;
         let outbox: Arc<dyn shopguard_storage::AuditOutbox> = store.clone();
         let audit = Arc::new(
@@ -300,8 +284,7 @@ impl App {
                     config.decision_ack,
                 )
             }),
-            tasks: TaskService::new(task_store, audit.clone(), &config.data_dir),
-            schedule,
+            tasks: TaskService::new(store.clone(), audit.clone(), &config.node_name()),
             audit,
             engine,
             config,
@@ -315,7 +298,7 @@ impl App {
     pub fn open(config: Config, default_policy: &str) -> Result<Opened, OpenError> {
         config.validate().map_err(OpenError::Config)?;
         let now = now_ms();
-        let (backend, embedded) = App::open_backend(&config)?;
+        let backend = App::open_backend(&config)?;
         let store = backend.store.clone();
 
         let registry = Arc::new(ListRegistry::new());
@@ -436,8 +419,6 @@ impl App {
             audit_log: Some(backend.audit),
             engine,
             log: Some(log),
-            task_store: embedded.clone(),
-            schedule: embedded,
         });
         app.audit.drain()?;
         app.tasks.resume_interrupted()?;
@@ -478,8 +459,8 @@ impl App {
             // On PostgreSQL the audit log takes writers from every node, tools included.
             return App::open_offline(config);
         }
-        let embedded = Arc::new(EmbeddedStore::open_for_administration(&config.data_dir)?);
-        let store: Arc<dyn Store> = embedded.clone();
+        let store: Arc<dyn Store> =
+            Arc::new(EmbeddedStore::open_for_administration(&config.data_dir)?);
         let audit_log: Option<Arc<dyn AuditLogStore>> = match AuditLog::open(&config.data_dir) {
             Ok(log) => Some(Arc::new(log)),
             Err(StoreError::Conflict(_)) => None,
@@ -496,8 +477,6 @@ impl App {
             audit_log,
             engine,
             log: None,
-            task_store: embedded.clone(),
-            schedule: embedded,
         });
         app.audit.drain()?;
         Ok(app)
@@ -506,7 +485,7 @@ impl App {
     /// Opens a stopped node's data folder with its decision log, for offline work on the
     /// log (re-encryption) through the services.
     pub fn open_offline(config: Config) -> Result<App, OpenError> {
-        let (backend, embedded) = App::open_backend(&config)?;
+        let backend = App::open_backend(&config)?;
         let engine = offline_engine()?;
         let followed = backend.store.last_list_change()?;
         let app = App::assemble(Parts {
@@ -517,8 +496,6 @@ impl App {
             audit_log: Some(backend.audit),
             engine,
             log: None,
-            task_store: embedded.clone(),
-            schedule: embedded,
         });
         app.audit.drain()?;
         Ok(app)
@@ -537,11 +514,14 @@ impl App {
     }
 
     /// The scheduler of this node's timed work, over the stored schedule, with the
-    /// configured intervals, as of `now_ms`.
+    /// configured intervals, as of `now_ms`. On PostgreSQL the schedule is the
+    /// deployment's, shared with the other nodes.
     pub fn scheduler(&self, now_ms: i64) -> Result<Scheduler, crate::ServiceError> {
         let config = &self.config;
+        let node = config.node_name();
+        let shared_by = config.database_url.is_some().then_some(node.as_str());
         Scheduler::open(
-            self.schedule.clone(),
+            self.store.clone(),
             &[
                 (TimedJob::Retention, Duration::from_secs(3_600)),
                 (
@@ -556,8 +536,10 @@ impl App {
                     TimedJob::Snapshot,
                     Duration::from_secs(config.snapshot_interval_seconds.max(1)),
                 ),
+                (TimedJob::ProfileRetention, Duration::from_secs(3_600)),
             ],
             now_ms,
+            shared_by,
         )
     }
 
@@ -571,12 +553,17 @@ impl App {
         Ok(())
     }
 
-    /// Deletes decisions, alerts and expired list entries past retention, and idle
-    /// profiles; removes audit content past its class's retention.
+    /// Drops this node's profiles idle past the profile retention; returns how many.
+    pub fn expire_profiles(&self, now: i64) -> usize {
+        let cutoff = now - i64::from(self.config.profile_retention_days) * 86_400_000;
+        self.engine.expire_profiles(cutoff)
+    }
+
+    /// Deletes decisions, alerts and expired list entries past retention; removes audit
+    /// content past its class's retention. Stored data only: on PostgreSQL one node does
+    /// it for the deployment ([`App::expire_profiles`] is each node's own).
     pub fn purge_retained(&self, now: i64) -> Result<(usize, usize, u64), OpenError> {
         let cutoff = now - i64::from(self.config.decision_retention_days) * 86_400_000;
-        let profile_cutoff = now - i64::from(self.config.profile_retention_days) * 86_400_000;
-        self.engine.expire_profiles(profile_cutoff);
         let audit = self.audit.purge_expired(now, &Actor::System)?;
         let store = &self.store;
         Ok((

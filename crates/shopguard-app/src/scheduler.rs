@@ -2,10 +2,17 @@
 //! interval, when it last ran and when it is next due.
 //!
 //! # Rules
-//! - A job is due when its next due time has come ([`Scheduler::due`]); once it has run,
-//!   [`Scheduler::mark_run`] stores the run and makes it due one interval *after that run*.
-//!   A job that fell due while the node was down is therefore due once at start and runs
-//!   once, not once per missed interval (catch-up without a burst).
+//! - A job is due when its next due time has come ([`Scheduler::due`]). A run is claimed
+//!   before it starts ([`Scheduler::claim_due`]): the claim stores the run and makes the job
+//!   due one interval *after that run*. A job that fell due while the node was down is
+//!   therefore due once at start and runs once, not once per missed interval (catch-up
+//!   without a burst); a failing job waits its interval rather than running every tick.
+//! - Several nodes may share one schedule (PostgreSQL). A claim is a compare and set on the
+//!   job's stored next due time, so each due time fires on one node only; a node that loses
+//!   re-reads the job. Jobs on a node's own memory ([`TimedJob::per_node`]: expiry,
+//!   snapshots, profile retention) are kept per node in a shared schedule, stored as
+//!   `<name>@<node>`; the rest (retention of stored data, audit checkpoints) are the
+//!   deployment's.
 //! - The schedule is stored ([`ScheduleStore`]): a restart neither resets the clocks (an
 //!   hourly job does not wait another hour after each restart) nor runs everything anew.
 //! - A job seen for the first time is due one interval from now, except those that run at
@@ -35,15 +42,18 @@ pub enum TimedJob {
     Expiry,
     /// Writes the engine's velocity snapshot.
     Snapshot,
+    /// Drops this node's profiles idle past the profile retention (hourly).
+    ProfileRetention,
 }
 
 impl TimedJob {
     /// Every job.
-    pub const ALL: [TimedJob; 4] = [
+    pub const ALL: [TimedJob; 5] = [
         TimedJob::Retention,
         TimedJob::AuditCheckpoint,
         TimedJob::Expiry,
         TimedJob::Snapshot,
+        TimedJob::ProfileRetention,
     ];
 
     /// The stored name (explicit; pinned by a test).
@@ -53,7 +63,17 @@ impl TimedJob {
             TimedJob::AuditCheckpoint => "audit_checkpoint",
             TimedJob::Expiry => "expiry",
             TimedJob::Snapshot => "snapshot",
+            TimedJob::ProfileRetention => "profile_retention",
         }
+    }
+
+    /// Whether the job works on the node's own memory, so that every node runs it; the
+    /// others work on shared data and run on one node per due time.
+    pub const fn per_node(self) -> bool {
+        matches!(
+            self,
+            TimedJob::Expiry | TimedJob::Snapshot | TimedJob::ProfileRetention
+        )
     }
 
     /// Whether the job is due at once the first time a node starts (retention: a node
@@ -75,6 +95,15 @@ pub struct Scheduler {
     jobs: Mutex<Vec<(TimedJob, ScheduledJob)>>,
 }
 
+/// The name `job` is stored under: its own in a node's own schedule; suffixed with the node
+/// for a per-node job in a schedule shared by several nodes.
+fn stored_name(job: TimedJob, shared_by: Option<&str>) -> String {
+    match shared_by {
+        Some(node) if job.per_node() => format!("{}@{node}", job.name()),
+        _ => job.name().to_owned(),
+    }
+}
+
 impl std::fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Scheduler")
@@ -86,17 +115,20 @@ impl std::fmt::Debug for Scheduler {
 impl Scheduler {
     /// Loads the schedule and brings it in line with `intervals` at `now_ms`: new jobs
     /// are added, changed intervals recomputed, and the result stored. Stored jobs this
-    /// build does not know are left alone.
+    /// build does not know are left alone. `shared_by` names this node when the schedule
+    /// is shared by several nodes (its per-node jobs are then kept under its name).
     pub fn open(
         store: Arc<dyn ScheduleStore>,
         intervals: &[(TimedJob, Duration)],
         now_ms: i64,
+        shared_by: Option<&str>,
     ) -> ServiceResult<Scheduler> {
         let stored = store.scheduled_jobs()?;
         let mut jobs = Vec::with_capacity(intervals.len());
         for &(job, interval) in intervals {
             let interval_ms = millis(interval);
-            let known = stored.iter().find(|entry| entry.name == job.name());
+            let name = stored_name(job, shared_by);
+            let known = stored.iter().find(|entry| entry.name == name);
             let entry = match known {
                 Some(entry) if entry.interval_ms == interval_ms => entry.clone(),
                 Some(entry) => ScheduledJob {
@@ -108,7 +140,7 @@ impl Scheduler {
                     ..entry.clone()
                 },
                 None => ScheduledJob {
-                    name: job.name().to_owned(),
+                    name,
                     interval_ms,
                     last_run_at_ms: None,
                     next_due_at_ms: if job.runs_at_first_start() {
@@ -139,21 +171,38 @@ impl Scheduler {
             .collect()
     }
 
-    /// Records that `job` ran at `at_ms` (successfully or not: a failing job waits its
-    /// interval rather than running every tick); it is next due one interval later.
-    pub fn mark_run(&self, job: TimedJob, at_ms: i64) -> ServiceResult<()> {
+    /// Claims every job due at `now_ms` for this node and returns those it won, to run
+    /// now. Each claim stores the run at `now_ms` and makes the job due one interval later
+    /// (whether the run then succeeds or not: a failing job waits its interval). A job
+    /// another node ran meanwhile is re-read and not returned.
+    pub fn claim_due(&self, now_ms: i64) -> ServiceResult<Vec<TimedJob>> {
         let mut jobs = self.jobs.lock();
-        let Some((_, entry)) = jobs.iter_mut().find(|(known, _)| *known == job) else {
-            return Ok(());
-        };
-        let next = ScheduledJob {
-            last_run_at_ms: Some(at_ms),
-            next_due_at_ms: at_ms.saturating_add(entry.interval_ms),
-            ..entry.clone()
-        };
-        self.store.put_scheduled_job(&next)?;
-        *entry = next;
-        Ok(())
+        let mut won = Vec::new();
+        let mut lost = false;
+        for (job, entry) in jobs.iter_mut() {
+            if entry.next_due_at_ms > now_ms {
+                continue;
+            }
+            match self
+                .store
+                .claim_scheduled_job(&entry.name, entry.next_due_at_ms, now_ms)?
+            {
+                Some(claimed) => {
+                    *entry = claimed;
+                    won.push(*job);
+                }
+                None => lost = true,
+            }
+        }
+        if lost {
+            let stored = self.store.scheduled_jobs()?;
+            for (_, entry) in jobs.iter_mut() {
+                if let Some(fresh) = stored.iter().find(|fresh| fresh.name == entry.name) {
+                    *entry = fresh.clone();
+                }
+            }
+        }
+        Ok(won)
     }
 
     /// A job's place in the schedule.
@@ -173,6 +222,14 @@ mod tests {
 
     const HOUR: i64 = 3_600_000;
 
+    fn open(
+        store: Arc<dyn ScheduleStore>,
+        intervals: &[(TimedJob, Duration)],
+        now: i64,
+    ) -> Scheduler {
+        Scheduler::open(store, intervals, now, None).unwrap()
+    }
+
     fn intervals() -> Vec<(TimedJob, Duration)> {
         vec![
             (TimedJob::Retention, Duration::from_secs(3_600)),
@@ -189,16 +246,54 @@ mod tests {
         let names: Vec<&str> = TimedJob::ALL.iter().map(|job| job.name()).collect();
         assert_eq!(
             names,
-            vec!["retention", "audit_checkpoint", "expiry", "snapshot"]
+            vec![
+                "retention",
+                "audit_checkpoint",
+                "expiry",
+                "snapshot",
+                "profile_retention"
+            ]
         );
+        let scopes: Vec<bool> = TimedJob::ALL.iter().map(|job| job.per_node()).collect();
+        assert_eq!(scopes, vec![false, false, true, true, true]);
+        assert_eq!(stored_name(TimedJob::Snapshot, None), "snapshot");
+        assert_eq!(stored_name(TimedJob::Snapshot, Some("n1")), "snapshot@n1");
+        assert_eq!(stored_name(TimedJob::Retention, Some("n1")), "retention");
+    }
+
+    /// Two nodes on one schedule: a shared job fires on one of them per due time; per-node
+    /// jobs fire on each.
+    #[test]
+    fn on_a_shared_schedule_a_shared_job_fires_once_and_a_per_node_job_on_every_node() {
+        let folder = tempfile::tempdir().unwrap();
+        let shared = store(folder.path());
+        let a = Scheduler::open(shared.clone(), &intervals(), 0, Some("a")).unwrap();
+        let b = Scheduler::open(shared.clone(), &intervals(), 0, Some("b")).unwrap();
+        assert_eq!(a.claim_due(0).unwrap(), vec![TimedJob::Retention]);
+        assert!(b.claim_due(0).unwrap().is_empty(), "a ran it");
+        assert_eq!(
+            b.job(TimedJob::Retention).unwrap().next_due_at_ms,
+            HOUR,
+            "re-read"
+        );
+        assert_eq!(a.claim_due(30_000).unwrap(), vec![TimedJob::Snapshot]);
+        assert_eq!(b.claim_due(30_000).unwrap(), vec![TimedJob::Snapshot]);
+        assert_eq!(
+            b.claim_due(HOUR).unwrap(),
+            vec![TimedJob::Retention, TimedJob::Snapshot]
+        );
+        assert_eq!(a.claim_due(HOUR).unwrap(), vec![TimedJob::Snapshot]);
     }
 
     #[test]
     fn a_first_start_runs_retention_at_once_and_the_rest_after_one_interval() {
         let folder = tempfile::tempdir().unwrap();
-        let scheduler = Scheduler::open(store(folder.path()), &intervals(), 1_000).unwrap();
+        let scheduler = open(store(folder.path()), &intervals(), 1_000);
         assert_eq!(scheduler.due(1_000), vec![TimedJob::Retention]);
-        scheduler.mark_run(TimedJob::Retention, 1_000).unwrap();
+        assert_eq!(
+            scheduler.claim_due(1_000).unwrap(),
+            vec![TimedJob::Retention]
+        );
         assert!(scheduler.due(30_999).is_empty());
         assert_eq!(scheduler.due(31_000), vec![TimedJob::Snapshot]);
         assert_eq!(scheduler.due(1_000 + HOUR).len(), 2);
@@ -209,22 +304,22 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let start = 10 * HOUR;
         {
-            let scheduler = Scheduler::open(store(folder.path()), &intervals(), start).unwrap();
-            scheduler.mark_run(TimedJob::Retention, start).unwrap();
+            let scheduler = open(store(folder.path()), &intervals(), start);
+            assert_eq!(
+                scheduler.claim_due(start).unwrap(),
+                vec![TimedJob::Retention]
+            );
         }
         // The node was down for ten hours: ten retention runs were missed.
         let back = start + 10 * HOUR + 5;
-        let scheduler = Scheduler::open(store(folder.path()), &intervals(), back).unwrap();
-        let due = scheduler.due(back);
+        let scheduler = open(store(folder.path()), &intervals(), back);
+        let due = scheduler.claim_due(back).unwrap();
         assert_eq!(
             due.iter()
                 .filter(|job| **job == TimedJob::Retention)
                 .count(),
             1
         );
-        for job in due {
-            scheduler.mark_run(job, back).unwrap();
-        }
         // Run once, it is not due again on the next ticks.
         assert!(scheduler.due(back + 1).is_empty());
         assert!(scheduler.due(back + 29_999).is_empty());
@@ -238,11 +333,11 @@ mod tests {
     fn the_last_run_survives_reopening_and_a_restart_does_not_reset_the_clock() {
         let folder = tempfile::tempdir().unwrap();
         {
-            let scheduler = Scheduler::open(store(folder.path()), &intervals(), 0).unwrap();
-            scheduler.mark_run(TimedJob::Retention, 500).unwrap();
+            let scheduler = open(store(folder.path()), &intervals(), 0);
+            assert_eq!(scheduler.claim_due(500).unwrap(), vec![TimedJob::Retention]);
         }
         // Restarted twenty minutes later: retention is still due at 500 + one hour.
-        let scheduler = Scheduler::open(store(folder.path()), &intervals(), 20 * 60_000).unwrap();
+        let scheduler = open(store(folder.path()), &intervals(), 20 * 60_000);
         let retention = scheduler.job(TimedJob::Retention).unwrap();
         assert_eq!(retention.last_run_at_ms, Some(500));
         assert_eq!(retention.next_due_at_ms, 500 + HOUR);
@@ -254,14 +349,17 @@ mod tests {
     fn a_changed_interval_counts_from_the_last_run() {
         let folder = tempfile::tempdir().unwrap();
         {
-            let scheduler = Scheduler::open(store(folder.path()), &intervals(), 0).unwrap();
-            scheduler.mark_run(TimedJob::Snapshot, 100).unwrap();
+            let scheduler = open(store(folder.path()), &intervals(), 0);
+            assert!(scheduler
+                .claim_due(30_100)
+                .unwrap()
+                .contains(&TimedJob::Snapshot));
         }
         let shorter = vec![(TimedJob::Snapshot, Duration::from_secs(10))];
-        let scheduler = Scheduler::open(store(folder.path()), &shorter, 200).unwrap();
+        let scheduler = open(store(folder.path()), &shorter, 30_200);
         assert_eq!(
             scheduler.job(TimedJob::Snapshot).unwrap().next_due_at_ms,
-            10_100
+            40_100
         );
         assert!(scheduler.job(TimedJob::Retention).is_none());
     }

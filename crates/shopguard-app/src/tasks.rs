@@ -28,17 +28,25 @@
 //! - A graceful stop does not wait for a running task: it is left `running`, and resumes at
 //!   the next start like any interrupted task.
 //!
+//! # Several nodes
+//! On a shared database every node's workers take tasks from one table. A worker claims a
+//! task under its node's name with a lease of [`TASK_LEASE`], renewed by each progress
+//! record; a task whose node died is taken over by another node once its lease has run out,
+//! and resumes from its checkpoint. A worker that finds its task taken over (its progress
+//! record or its end is refused with a conflict) stops and leaves the task to the new
+//! holder.
+//!
 //! # Where an import's text is kept
-//! In a file beside the database, `<data folder>/tasks/<task id>.txt`, written and synced
-//! before the task is recorded and removed when the task ends. The text can be tens of
-//! megabytes: kept out of the database, it neither bloats every read of the task nor the
-//! WAL. The task's parameters hold the list, TTL, reason and the file's name.
+//! By the task store, beside the task ([`TaskStore::put_task_input`]), written before the
+//! task is recorded and removed when the task ends: in `<data folder>/tasks/<task id>.txt`
+//! on the embedded backend (tens of megabytes kept out of SQLite and its WAL), in a row on
+//! PostgreSQL, where any node may run the task. The task's parameters hold the list, TTL,
+//! reason and the text's file name.
 //!
 //! # Who sees a task
 //! A task is visible to a caller holding `admin` and to the actor that submitted it; to
 //! anyone else it does not exist (`NotFound`, so ids reveal nothing).
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -47,7 +55,7 @@ use parking_lot::{Condvar, Mutex};
 use serde::{Deserialize, Serialize};
 use shopguard_core::audit::RecordClass;
 use shopguard_storage::tasks::{CancelOutcome, NewTask, TaskKind, TaskOutcome};
-use shopguard_storage::{Scope, TaskRecord, TaskStore};
+use shopguard_storage::{Lease, Scope, StoreError, TaskRecord, TaskStore};
 
 use crate::actor::{Actor, Principal};
 use crate::audit::AuditService;
@@ -66,6 +74,10 @@ pub const IMPORT_TASK_CHUNK_LINES: usize = 50_000;
 pub const TASK_WORKERS: usize = 1;
 /// Refused lines an import task reports in detail.
 const IMPORT_PROBLEMS_SHOWN: usize = 100;
+/// How long a worker's claim on a task holds without a progress record; after that another
+/// node may take the task over. Every kind records progress far more often (each decision
+/// segment or 1,000 rows; each 50,000 import lines).
+pub const TASK_LEASE: Duration = Duration::from_secs(60);
 /// How long an idle worker sleeps when nobody wakes it.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 
@@ -147,15 +159,15 @@ impl Drop for TaskPause {
 pub struct TaskService {
     store: Arc<dyn TaskStore>,
     audit: Arc<AuditService>,
-    /// `<data folder>/tasks`: the texts of import tasks.
-    folder: PathBuf,
+    /// This node's name, under which its workers claim tasks.
+    worker: String,
     wakeup: Arc<Wakeup>,
 }
 
 impl std::fmt::Debug for TaskService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TaskService")
-            .field("folder", &self.folder)
+            .field("worker", &self.worker)
             .finish_non_exhaustive()
     }
 }
@@ -166,10 +178,6 @@ fn class_of(kind: TaskKind) -> RecordClass {
         TaskKind::Reencrypt => RecordClass::AccessControl,
         TaskKind::ListImport => RecordClass::ListChange,
     }
-}
-
-fn io_error(operation: &'static str) -> impl FnOnce(std::io::Error) -> ServiceError {
-    move |source| ServiceError::Store(shopguard_storage::StoreError::Io { operation, source })
 }
 
 /// What a failed task shows its caller: the use case's message, but never a storage or
@@ -185,22 +193,24 @@ fn shown_error(task: &TaskRecord, error: &ServiceError) -> String {
 }
 
 impl TaskService {
-    /// A service over the task store; import texts go under `<data_dir>/tasks`.
-    pub fn new(
-        store: Arc<dyn TaskStore>,
-        audit: Arc<AuditService>,
-        data_dir: &std::path::Path,
-    ) -> TaskService {
+    /// A service over the task store, whose workers claim tasks as `worker` (the node's
+    /// name, the same across its restarts).
+    pub fn new(store: Arc<dyn TaskStore>, audit: Arc<AuditService>, worker: &str) -> TaskService {
         TaskService {
             store,
             audit,
-            folder: data_dir.join("tasks"),
+            worker: worker.to_owned(),
             wakeup: Arc::new(Wakeup::default()),
         }
     }
 
-    fn text_path(&self, file: &str) -> PathBuf {
-        self.folder.join(file)
+    /// This worker's lease, from now.
+    fn lease(&self) -> Lease<'_> {
+        Lease {
+            worker: &self.worker,
+            now_ms: now_ms(),
+            duration_ms: i64::try_from(TASK_LEASE.as_millis()).unwrap_or(i64::MAX),
+        }
     }
 
     fn record(
@@ -274,58 +284,36 @@ impl TaskService {
         }
         let id = new_id();
         let file = format!("{id}.txt");
-        self.write_text(&file, text)?;
+        self.store.put_task_input(&id, text)?;
         let parameters = ImportParameters {
             list: name.to_owned(),
             ttl_seconds: terms.ttl_seconds,
             reason: terms.reason.clone(),
             force: terms.force,
-            file: file.clone(),
+            file,
             lines,
         };
         let parameters = serde_json::to_value(&parameters)
             .map_err(|error| ServiceError::Internal(format!("import parameters: {error}")))?;
-        match self.record(id, TaskKind::ListImport, parameters, actor) {
+        match self.record(id.clone(), TaskKind::ListImport, parameters, actor) {
             Ok(task) => Ok(ImportAnswer::Queued(task)),
             Err(error) => {
-                self.remove_text(&file);
+                self.remove_input(&id);
                 Err(error)
             }
         }
     }
 
-    /// Writes an import's text durably (synced, then renamed into place).
-    fn write_text(&self, file: &str, text: &str) -> ServiceResult<()> {
-        use std::io::Write;
-        let operation = "writing an import task's text";
-        std::fs::create_dir_all(&self.folder).map_err(io_error(operation))?;
-        let partial = self.text_path(&format!("{file}.partial"));
-        let mut output = std::fs::File::create(&partial).map_err(io_error(operation))?;
-        output
-            .write_all(text.as_bytes())
-            .map_err(io_error(operation))?;
-        output.sync_all().map_err(io_error(operation))?;
-        std::fs::rename(&partial, self.text_path(file)).map_err(io_error(operation))?;
-        if let Ok(folder) = std::fs::File::open(&self.folder) {
-            let _ = folder.sync_all();
-        }
-        Ok(())
-    }
-
-    fn remove_text(&self, file: &str) {
-        if let Err(error) = std::fs::remove_file(self.text_path(file)) {
-            if error.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(file, error = %error, "cannot remove an import task's text");
-            }
+    fn remove_input(&self, id: &str) {
+        if let Err(error) = self.store.remove_task_input(id) {
+            tracing::warn!(task = id, error = %error, "cannot remove a task's input");
         }
     }
 
-    /// Removes what a task kept beside the database, once it has ended.
+    /// Removes what a task kept beside it, once it has ended.
     fn clean_up(&self, task: &TaskRecord) {
         if task.kind == TaskKind::ListImport {
-            if let Some(file) = task.parameters.get("file").and_then(|file| file.as_str()) {
-                self.remove_text(file);
-            }
+            self.remove_input(&task.id);
         }
     }
 
@@ -379,7 +367,7 @@ impl TaskService {
     /// Puts the tasks a crash left running back in the queue; returns how many. Called
     /// when a serving node opens, before its workers start.
     pub fn resume_interrupted(&self) -> ServiceResult<usize> {
-        let requeued = self.store.requeue_running_tasks()?;
+        let requeued = self.store.requeue_running_tasks(&self.worker)?;
         for task in &requeued {
             tracing::info!(task = %task.id, kind = task.kind.as_str(), done = task.done, total = task.total, "resuming an interrupted task");
         }
@@ -417,7 +405,7 @@ impl TaskService {
         if self.wakeup.pauses.load(Ordering::SeqCst) > 0 {
             return Ok(None);
         }
-        let Some(task) = self.store.claim_next_task(now_ms())? else {
+        let Some(task) = self.store.claim_next_task(&self.lease())? else {
             return Ok(None);
         };
         self.run_claimed(app, task)
@@ -450,15 +438,27 @@ impl TaskService {
                 "requested_by": task.requested_by,
             }),
         );
-        self.store
-            .finish_task(&task.id, &outcome, now_ms(), &entry)?;
+        match self
+            .store
+            .finish_task(&task.id, &self.worker, &outcome, now_ms(), &entry)
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(reason)) => {
+                // Taken over by another node (this one stalled past its lease), or ended
+                // meanwhile: the task is no longer this worker's to end.
+                tracing::warn!(task = %task.id, reason, "task no longer held by this node");
+                return Ok(self.store.task(&task.id)?);
+            }
+            Err(error) => return Err(error.into()),
+        }
         self.audit.settle()?;
         self.clean_up(&task);
         Ok(self.store.task(&task.id)?)
     }
 
-    /// Records progress; answers whether to go on (no cancellation asked for). A failure
-    /// to record progress does not stop the work.
+    /// Records progress and renews this worker's lease; answers whether to go on (no
+    /// cancellation asked for, and the task still this worker's). Any other failure to
+    /// record progress does not stop the work.
     fn progress(
         &self,
         task: &TaskRecord,
@@ -466,11 +466,18 @@ impl TaskService {
         total: usize,
         checkpoint: Option<&serde_json::Value>,
     ) -> bool {
-        match self
-            .store
-            .update_task_progress(&task.id, done as u64, total as u64, checkpoint)
-        {
+        match self.store.update_task_progress(
+            &task.id,
+            &self.lease(),
+            done as u64,
+            total as u64,
+            checkpoint,
+        ) {
             Ok(cancel_requested) => !cancel_requested,
+            Err(StoreError::Conflict(reason)) => {
+                tracing::warn!(task = %task.id, reason, "task taken over by another node; stopping");
+                false
+            }
             Err(error) => {
                 tracing::warn!(task = %task.id, error = %error, "cannot record a task's progress");
                 true
@@ -512,8 +519,12 @@ impl TaskService {
             .map_err(|error| {
                 ServiceError::Internal(format!("task {}: parameters: {error}", task.id))
             })?;
-        let text = std::fs::read_to_string(self.text_path(&parameters.file))
-            .map_err(io_error("reading an import task's text"))?;
+        let text = self.store.task_input(&task.id)?.ok_or_else(|| {
+            ServiceError::Internal(format!(
+                "task {}: its text ({}) is missing",
+                task.id, parameters.file
+            ))
+        })?;
         let lines: Vec<&str> = text.lines().collect();
         let total = lines.len();
         let mut done: ImportProgress = task
@@ -618,7 +629,12 @@ mod tests {
             panic!("a large import is a task");
         };
         // This thread is the worker: it claims the task, then the caller asks it to stop.
-        let claimed = app.tasks.store.claim_next_task(now_ms()).unwrap().unwrap();
+        let claimed = app
+            .tasks
+            .store
+            .claim_next_task(&app.tasks.lease())
+            .unwrap()
+            .unwrap();
         assert_eq!(claimed.id, task.id);
         let flagged = app.tasks.cancel(&task.id, &caller).unwrap();
         assert_eq!(flagged.status, TaskStatus::Running);

@@ -11,7 +11,7 @@ use shopguard_core::audit::{AuditContent, RecordClass};
 use shopguard_core::ListKind;
 use shopguard_storage::embedded::EmbeddedStore;
 use shopguard_storage::tasks::{NewTask, TaskKind, TaskStatus};
-use shopguard_storage::{NewAuditEntry, Scope, TaskRecord, TaskStore};
+use shopguard_storage::{Lease, NewAuditEntry, Scope, TaskRecord, TaskStore};
 
 const POLICY: &str = "[policy]\nname = \"test\"\n";
 
@@ -224,7 +224,17 @@ fn an_import_left_running_by_a_crash_resumes_from_its_checkpoint_at_the_next_ope
                 &audit("task.submit"),
             )
             .unwrap();
-        assert_eq!(store.claim_next_task(2).unwrap().unwrap().id, "crashed");
+        // Claimed under this node's name, as its worker did before the crash.
+        let node = Config::default().node_name();
+        let lease = Lease {
+            worker: &node,
+            now_ms: 2,
+            duration_ms: 60_000,
+        };
+        assert_eq!(
+            store.claim_next_task(&lease).unwrap().unwrap().id,
+            "crashed"
+        );
         let checkpoint = serde_json::json!({
             "lines": IMPORT_TASK_CHUNK_LINES, "added": IMPORT_TASK_CHUNK_LINES,
             "invalid_count": 0, "invalid": [],
@@ -232,6 +242,7 @@ fn an_import_left_running_by_a_crash_resumes_from_its_checkpoint_at_the_next_ope
         store
             .update_task_progress(
                 "crashed",
+                &lease,
                 IMPORT_TASK_CHUNK_LINES as u64,
                 lines.len() as u64,
                 Some(&checkpoint),

@@ -170,8 +170,8 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Open
     })
 }
 
-/// Periodic work. Every second: the audit outbox, policy and list changes made by other nodes,
-/// metrics. Timed jobs (retention, audit checkpoints, expiry, snapshots) run when the
+/// Periodic work. Every second: the audit outbox, policy, list and data-key changes made by
+/// other nodes, metrics. Timed jobs (retention, audit checkpoints, expiry, snapshots) run when the
 /// node's persistent scheduler says they are due (see `shopguard_app::scheduler`): a job
 /// that fell due while the node was down runs once at start. Runs until the process stops.
 pub async fn maintenance_loop(state: AppState) {
@@ -194,6 +194,7 @@ pub async fn maintenance_loop(state: AppState) {
                     tracing::info!(version, "caught up with a policy change");
                 }
                 app.lists.sync()?;
+                app.data_keys.sync()?;
                 Ok(())
             })
             .await;
@@ -210,17 +211,22 @@ pub async fn maintenance_loop(state: AppState) {
         let Some(scheduler) = &scheduler else {
             continue;
         };
-        for job in scheduler.due(now) {
+        // Claimed before they run: on a shared schedule, each due time runs on one node.
+        let claimer = scheduler.clone();
+        let claimed = match tokio::task::spawn_blocking(move || claimer.claim_due(now)).await {
+            Ok(Ok(jobs)) => jobs,
+            _ => {
+                tracing::error!("cannot claim the due timed jobs");
+                continue;
+            }
+        };
+        for job in claimed {
             match job {
                 TimedJob::Retention => purge_retained(&state, now).await,
                 TimedJob::AuditCheckpoint => checkpoint(&state, now).await,
                 TimedJob::Expiry => expire_engine_state(&state, now).await,
                 TimedJob::Snapshot => save_snapshot(&state).await,
-            }
-            let scheduler = scheduler.clone();
-            let marked = tokio::task::spawn_blocking(move || scheduler.mark_run(job, now)).await;
-            if !matches!(marked, Ok(Ok(()))) {
-                tracing::error!(job = job.name(), "cannot record a timed job's run");
+                TimedJob::ProfileRetention => expire_profiles(&state, now).await,
             }
         }
     }
@@ -249,6 +255,15 @@ async fn purge_retained(state: &AppState, now: i64) {
         }
         Ok(Err(error)) => tracing::error!(error = %error, "retention purge failed"),
         Err(error) => tracing::error!(error = %error, "retention purge task failed"),
+    }
+}
+
+/// Drops this node's profiles idle past their retention.
+async fn expire_profiles(state: &AppState, now: i64) {
+    let app = state.app.clone();
+    match tokio::task::spawn_blocking(move || app.expire_profiles(now)).await {
+        Ok(profiles) => tracing::debug!(profiles, "idle profiles dropped"),
+        Err(error) => tracing::error!(error = %error, "profile retention task failed"),
     }
 }
 

@@ -83,7 +83,7 @@ pub struct RestoreReport {
     pub audit_checkpoints_checked: usize,
 }
 
-fn corrupt(operation: &'static str, detail: impl Into<String>) -> StoreError {
+pub(crate) fn corrupt(operation: &'static str, detail: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
         operation,
         detail: detail.into(),
@@ -91,7 +91,7 @@ fn corrupt(operation: &'static str, detail: impl Into<String>) -> StoreError {
 }
 
 /// Copies `from` to `to`; for frame files, cuts the copy after its last whole frame.
-fn copy_file(from: &Path, to: &Path, framed: bool) -> StoreResult<()> {
+pub(crate) fn copy_file(from: &Path, to: &Path, framed: bool) -> StoreResult<()> {
     let operation = "copying a file into the backup";
     if let Some(parent) = to.parent() {
         fs::create_dir_all(parent).map_err(io(operation))?;
@@ -118,7 +118,7 @@ fn copy_file(from: &Path, to: &Path, framed: bool) -> StoreResult<()> {
         .map_err(io(operation))
 }
 
-fn sha256_of(path: &Path) -> StoreResult<(u64, String)> {
+pub(crate) fn sha256_of(path: &Path) -> StoreResult<(u64, String)> {
     let mut file = File::open(path).map_err(io("hashing a backup file"))?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];

@@ -19,4 +19,10 @@ pub trait DataKeyStore: Send + Sync {
         now_ms: i64,
         audit: &dyn Fn(u32) -> NewAuditEntry,
     ) -> StoreResult<u32>;
+    /// Adds to the keyring the data keys another node stored since it was loaded (the
+    /// newest becomes active); returns the active key's id when it changed. A backend
+    /// that only one node opens has none to add.
+    fn sync_data_keys(&self) -> StoreResult<Option<u32>> {
+        Ok(None)
+    }
 }

@@ -59,6 +59,7 @@ pub mod operators;
 pub mod policies;
 pub mod postgres;
 pub mod postgres_audit;
+pub mod postgres_backup;
 pub mod record_format;
 pub mod schedule;
 pub mod snapshot;
@@ -79,12 +80,20 @@ pub use operators::OperatorStore;
 pub use policies::{NewPolicyVersion, PolicyStore, PolicyVersion};
 pub use schedule::{ScheduleStore, ScheduledJob};
 pub use snapshot::SnapshotStore;
-pub use tasks::{TaskRecord, TaskStore};
+pub use tasks::{Lease, TaskRecord, TaskStore};
 
 /// Every relational aggregate of a node's durable state. A backend implements each
 /// aggregate's trait; this one follows.
 pub trait Store:
-    ApiKeyStore + PolicyStore + ListStore + DecisionStore + OperatorStore + DataKeyStore + AuditOutbox
+    ApiKeyStore
+    + PolicyStore
+    + ListStore
+    + DecisionStore
+    + OperatorStore
+    + DataKeyStore
+    + AuditOutbox
+    + TaskStore
+    + ScheduleStore
 {
 }
 
@@ -96,13 +105,16 @@ impl<T> Store for T where
         + OperatorStore
         + DataKeyStore
         + AuditOutbox
+        + TaskStore
+        + ScheduleStore
 {
 }
 
 /// A backend opened for a node: its store, its audit log and where its snapshots go.
 #[derive(Clone)]
 pub struct Backend {
-    /// Keys, policies, lists, decisions, operators, data keys, the audit outbox.
+    /// Keys, policies, lists, decisions, operators, data keys, the audit outbox, tasks,
+    /// the schedule.
     pub store: Arc<dyn Store>,
     /// The tamper-evident audit log.
     pub audit: Arc<dyn AuditLogStore>,

@@ -4,16 +4,29 @@
 //! # Life of a task
 //! `queued` → (claimed by a worker) `running` → `succeeded` | `failed` | `cancelled`.
 //! A queued task whose cancellation is asked for is `cancelled` at once; a running one is
-//! flagged (`cancel_requested`) and its worker stops at its next check. A task left
-//! `running` by a crash goes back to `queued` when the node opens
-//! ([`TaskStore::requeue_running_tasks`]).
+//! flagged (`cancel_requested`) and its worker stops at its next check.
+//!
+//! # Claims and leases
+//! Several nodes may share one task table (PostgreSQL). A worker claims a task under its
+//! name with a [`Lease`]: the task is its own until the lease runs out, and every progress
+//! record renews it. A running task whose lease has run out (its node died or hung) is
+//! claimable again by any worker, which resumes it from its checkpoint. Progress and the
+//! end of a task are fenced by the claim: a worker that lost its task to another gets
+//! `Conflict` and stops. A task left `running` by a node that restarts goes back to
+//! `queued` at once when that node opens ([`TaskStore::requeue_running_tasks`] with the
+//! node's worker name), without waiting for its lease.
+//!
+//! # Inputs
+//! A task's large input (an import's text) is kept by the store beside the task
+//! ([`TaskStore::put_task_input`]): in a file of the data folder on the embedded backend,
+//! in a row on PostgreSQL, so that whichever node claims the task can read it.
 //!
 //! # Stored codes
 //! [`TaskKind`] and [`TaskStatus`] are stored as the explicit codes of their `code`
 //! tables, pinned by tests: a new variant takes a new code, old codes never move.
 
 use crate::audit_log::NewAuditEntry;
-use crate::StoreResult;
+use crate::{StoreError, StoreResult};
 
 /// What a task does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -152,6 +165,10 @@ pub struct TaskRecord {
     pub error: Option<String>,
     /// Whether a caller asked it to stop.
     pub cancel_requested: bool,
+    /// The worker that holds (or last held) it.
+    pub claimed_by: Option<String>,
+    /// When that worker's hold runs out, while it runs.
+    pub lease_until_ms: Option<i64>,
 }
 
 /// A task to record.
@@ -202,6 +219,24 @@ pub enum CancelOutcome {
     AlreadyFinished(TaskStatus),
 }
 
+/// A worker's hold on the task it claims or works on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lease<'a> {
+    /// The worker's name (a node's name: the same across its restarts).
+    pub worker: &'a str,
+    /// Now.
+    pub now_ms: i64,
+    /// How long the hold lasts from now unless renewed.
+    pub duration_ms: i64,
+}
+
+impl Lease<'_> {
+    /// When the hold runs out.
+    pub fn until_ms(&self) -> i64 {
+        self.now_ms.saturating_add(self.duration_ms)
+    }
+}
+
 /// Durable tasks.
 pub trait TaskStore: Send + Sync {
     /// Records a queued task, with its audit entry in the same transaction.
@@ -211,23 +246,29 @@ pub trait TaskStore: Send + Sync {
     /// The most recent tasks, newest first; only those requested by `requested_by` when
     /// given.
     fn recent_tasks(&self, requested_by: Option<&str>, limit: u32) -> StoreResult<Vec<TaskRecord>>;
-    /// Takes the oldest queued task and marks it running (started now); `None` when none
-    /// waits. Two workers never claim the same task.
-    fn claim_next_task(&self, now_ms: i64) -> StoreResult<Option<TaskRecord>>;
-    /// Records a running task's progress and checkpoint (kept in `result` until it ends);
-    /// returns whether its cancellation was asked for. `NotFound` for an unknown task.
+    /// Takes the oldest queued task, or else the oldest running task whose lease has run
+    /// out, and marks it running under `lease` (started now); `None` when none waits. Two
+    /// workers never hold the same task at once.
+    fn claim_next_task(&self, lease: &Lease<'_>) -> StoreResult<Option<TaskRecord>>;
+    /// Records a running task's progress and checkpoint (kept in `result` until it ends)
+    /// and renews the worker's lease; returns whether its cancellation was asked for.
+    /// `NotFound` for an unknown task; `Conflict` when the task is no longer running under
+    /// this worker's claim (another worker took it over, or it ended).
     fn update_task_progress(
         &self,
         id: &str,
+        lease: &Lease<'_>,
         done: u64,
         total: u64,
         checkpoint: Option<&serde_json::Value>,
     ) -> StoreResult<bool>;
     /// Ends a task with its outcome, with its audit entry in the same transaction.
-    /// `Conflict` when the task has already ended.
+    /// `Conflict` when the task has already ended or is running under another worker's
+    /// claim.
     fn finish_task(
         &self,
         id: &str,
+        worker: &str,
         outcome: &TaskOutcome,
         now_ms: i64,
         audit: &NewAuditEntry,
@@ -241,11 +282,107 @@ pub trait TaskStore: Send + Sync {
         now_ms: i64,
         audit: &NewAuditEntry,
     ) -> StoreResult<CancelOutcome>;
-    /// Puts every task left `running` (by a node that stopped without finishing it) back
-    /// to `queued`; returns them. Called when a node opens, before its workers start.
-    fn requeue_running_tasks(&self) -> StoreResult<Vec<TaskRecord>>;
+    /// Puts every task left `running` under `worker`'s claim (by this node before it
+    /// restarted), or under no claim, back to `queued`; returns them. Called when a node
+    /// opens, before its workers start. Tasks other workers hold are left alone.
+    fn requeue_running_tasks(&self, worker: &str) -> StoreResult<Vec<TaskRecord>>;
     /// Every task not yet ended (queued or running), oldest first.
     fn unfinished_tasks(&self) -> StoreResult<Vec<TaskRecord>>;
+    /// Keeps a task's input (an import's text) durably, before the task is recorded.
+    fn put_task_input(&self, id: &str, input: &str) -> StoreResult<()>;
+    /// A task's input, if one is kept.
+    fn task_input(&self, id: &str) -> StoreResult<Option<String>>;
+    /// Removes a task's input (once the task has ended, or was never recorded); nothing
+    /// happens when none is kept.
+    fn remove_task_input(&self, id: &str) -> StoreResult<()>;
+}
+
+/// A row as read, before its codes and JSON are checked.
+pub(crate) struct RawTask {
+    pub(crate) id: String,
+    pub(crate) kind: u8,
+    pub(crate) status: u8,
+    pub(crate) done: i64,
+    pub(crate) total: i64,
+    pub(crate) created_at_ms: i64,
+    pub(crate) started_at_ms: Option<i64>,
+    pub(crate) finished_at_ms: Option<i64>,
+    pub(crate) requested_by: String,
+    pub(crate) parameters: String,
+    pub(crate) result: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) cancel_requested: bool,
+    pub(crate) claimed_by: Option<String>,
+    pub(crate) lease_until_ms: Option<i64>,
+}
+
+pub(crate) fn corrupt(detail: String) -> StoreError {
+    StoreError::Corrupt {
+        operation: "reading a task",
+        detail,
+    }
+}
+
+fn json(text: &str, id: &str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str(text).map_err(|error| corrupt(format!("task {id}: {error}")))
+}
+
+impl RawTask {
+    pub(crate) fn decode(self) -> StoreResult<TaskRecord> {
+        let kind = TaskKind::from_code(self.kind)
+            .ok_or_else(|| corrupt(format!("task {}: unknown kind {}", self.id, self.kind)))?;
+        let status = TaskStatus::from_code(self.status)
+            .ok_or_else(|| corrupt(format!("task {}: unknown status {}", self.id, self.status)))?;
+        let parameters = json(&self.parameters, &self.id)?;
+        let result = self
+            .result
+            .as_deref()
+            .map(|text| json(text, &self.id))
+            .transpose()?;
+        Ok(TaskRecord {
+            kind,
+            status,
+            done: self.done.max(0) as u64,
+            total: self.total.max(0) as u64,
+            created_at_ms: self.created_at_ms,
+            started_at_ms: self.started_at_ms,
+            finished_at_ms: self.finished_at_ms,
+            requested_by: self.requested_by,
+            parameters,
+            result,
+            error: self.error,
+            cancel_requested: self.cancel_requested,
+            claimed_by: self.claimed_by,
+            lease_until_ms: self.lease_until_ms,
+            id: self.id,
+        })
+    }
+}
+
+/// `Conflict` unless the task is running under `worker`'s claim.
+pub(crate) fn check_claim(
+    id: &str,
+    state: Option<(TaskStatus, Option<String>)>,
+    worker: &str,
+) -> StoreResult<()> {
+    match state {
+        None => Err(StoreError::NotFound(format!("task {id}"))),
+        Some((status, _)) if status.is_finished() => Err(StoreError::Conflict(format!(
+            "task {id} has already ended ({})",
+            status.as_str()
+        ))),
+        Some((TaskStatus::Running, Some(holder))) if holder == worker => Ok(()),
+        Some((status, holder)) => Err(StoreError::Conflict(format!(
+            "task {id} is {} under {}, not under {worker}",
+            status.as_str(),
+            holder.as_deref().unwrap_or("no worker")
+        ))),
+    }
+}
+
+/// A count as stored (counts beyond `i64::MAX` are held there).
+pub(crate) fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

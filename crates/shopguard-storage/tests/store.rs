@@ -403,6 +403,182 @@ mod postgres_only {
     }
 }
 
+/// Several nodes on one schema: two store instances, as two nodes would open them.
+mod postgres_nodes {
+    use super::*;
+    use shopguard_storage::tasks::{NewTask, TaskKind, TaskOutcome, TaskStatus};
+    use shopguard_storage::{Lease, ScheduleStore, ScheduledJob, TaskStore};
+    use std::collections::HashSet;
+
+    fn submit(store: &dyn TaskStore, id: &str, at: i64) {
+        store
+            .create_task(
+                &NewTask {
+                    id: id.into(),
+                    kind: TaskKind::ListImport,
+                    requested_by: "system".into(),
+                    parameters: serde_json::json!({}),
+                    created_at_ms: at,
+                },
+                &suite::audit("task.submit", id),
+            )
+            .unwrap();
+    }
+
+    fn lease(worker: &str, now_ms: i64) -> Lease<'_> {
+        Lease {
+            worker,
+            now_ms,
+            duration_ms: 60_000,
+        }
+    }
+
+    /// Eight workers on two nodes claim forty tasks at once: every task is claimed
+    /// exactly once.
+    #[test]
+    fn workers_on_two_nodes_never_claim_one_task_twice() {
+        let fixture = PostgresFixture::new();
+        let nodes = [fixture.open_store(), fixture.open_store()];
+        for n in 0..40 {
+            submit(&nodes[n % 2], &format!("t{n:02}"), n as i64);
+        }
+        let claims: Vec<(String, String)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|w| {
+                    let node = &nodes[w % 2];
+                    scope.spawn(move || {
+                        let worker = format!("node{}-{w}", w % 2);
+                        let mut mine = Vec::new();
+                        while let Some(task) = node.claim_next_task(&lease(&worker, 1_000)).unwrap()
+                        {
+                            assert_eq!(task.claimed_by.as_deref(), Some(worker.as_str()));
+                            mine.push((task.id, worker.clone()));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| worker.join().unwrap())
+                .collect()
+        });
+        assert_eq!(claims.len(), 40, "{claims:?}");
+        let distinct: HashSet<&str> = claims.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(distinct.len(), 40);
+        let workers: HashSet<&str> = claims.iter().map(|(_, w)| w.as_str()).collect();
+        assert!(workers.len() > 1, "the work was shared: {workers:?}");
+    }
+
+    /// Node A claims a task and dies; node B cannot take it while A's lease holds, takes it
+    /// over once the lease has run out, reads its input and checkpoint, and ends it. A, back
+    /// from a stall, can no longer record progress or end it.
+    #[test]
+    fn a_task_whose_node_died_is_taken_over_once_its_lease_runs_out() {
+        let fixture = PostgresFixture::new();
+        let a = fixture.open_store();
+        let b = fixture.open_store();
+        a.put_task_input("t1", "192.0.2.1\n192.0.2.2").unwrap();
+        submit(&a, "t1", 1);
+        let claimed = a.claim_next_task(&lease("node-a", 1_000)).unwrap().unwrap();
+        assert_eq!(claimed.lease_until_ms, Some(61_000));
+        let checkpoint = serde_json::json!({ "lines": 1 });
+        a.update_task_progress("t1", &lease("node-a", 2_000), 1, 2, Some(&checkpoint))
+            .unwrap();
+        drop(a);
+        assert!(b
+            .claim_next_task(&lease("node-b", 61_999))
+            .unwrap()
+            .is_none());
+        let taken = b
+            .claim_next_task(&lease("node-b", 62_000))
+            .unwrap()
+            .unwrap();
+        assert_eq!(taken.id, "t1");
+        assert_eq!(
+            taken.result,
+            Some(checkpoint),
+            "resumes from the checkpoint"
+        );
+        assert_eq!(taken.done, 1);
+        assert_eq!(
+            b.task_input("t1").unwrap().as_deref(),
+            Some("192.0.2.1\n192.0.2.2")
+        );
+
+        let a = fixture.open_store();
+        assert!(
+            a.requeue_running_tasks("node-a").unwrap().is_empty(),
+            "a restarted node-a does not take back what node-b holds"
+        );
+        assert!(matches!(
+            a.update_task_progress("t1", &lease("node-a", 62_001), 2, 2, None),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            a.finish_task(
+                "t1",
+                "node-a",
+                &TaskOutcome::Succeeded(serde_json::Value::Null),
+                62_002,
+                &suite::audit("task.finish", "t1")
+            ),
+            Err(StoreError::Conflict(_))
+        ));
+        b.finish_task(
+            "t1",
+            "node-b",
+            &TaskOutcome::Succeeded(serde_json::json!({ "added": 2 })),
+            62_003,
+            &suite::audit("task.finish", "t1"),
+        )
+        .unwrap();
+        let ended = a.task("t1").unwrap().unwrap();
+        assert_eq!(ended.status, TaskStatus::Succeeded);
+        assert_eq!(ended.claimed_by.as_deref(), Some("node-b"));
+    }
+
+    /// Sixteen claimers on two nodes race for each of five due times of one job: each due
+    /// time is won once.
+    #[test]
+    fn a_scheduled_job_fires_once_per_due_time_across_nodes() {
+        let fixture = PostgresFixture::new();
+        let nodes = [fixture.open_store(), fixture.open_store()];
+        nodes[0]
+            .put_scheduled_job(&ScheduledJob {
+                name: "retention".into(),
+                interval_ms: 1_000,
+                last_run_at_ms: None,
+                next_due_at_ms: 1_000,
+            })
+            .unwrap();
+        for round in 1..=5i64 {
+            let now = round * 1_000;
+            let wins: usize = std::thread::scope(|scope| {
+                let claimers: Vec<_> = (0..16)
+                    .map(|c| {
+                        let node = &nodes[c % 2];
+                        scope.spawn(move || {
+                            // Each claimer read the job before the race, as a node's
+                            // scheduler holds it in memory.
+                            node.claim_scheduled_job("retention", now, now)
+                                .unwrap()
+                                .is_some() as usize
+                        })
+                    })
+                    .collect();
+                claimers.into_iter().map(|c| c.join().unwrap()).sum()
+            });
+            assert_eq!(wins, 1, "round {round}");
+        }
+        let job = nodes[1].scheduled_jobs().unwrap().remove(0);
+        assert_eq!(
+            (job.last_run_at_ms, job.next_due_at_ms),
+            (Some(5_000), 6_000)
+        );
+    }
+}
+
 mod decision_segments {
     use super::*;
     use shopguard_storage::decision_segments::{DecisionSegments, SegmentSettings};

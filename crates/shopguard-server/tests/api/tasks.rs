@@ -6,7 +6,7 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 use shopguard_storage::embedded::EmbeddedStore;
 use shopguard_storage::tasks::{NewTask, TaskKind};
-use shopguard_storage::{Scope, TaskStore};
+use shopguard_storage::{Lease, Scope, TaskStore};
 
 use crate::{fixture_audit, TestApp};
 
@@ -189,7 +189,14 @@ async fn a_task_left_running_at_a_crash_resumes_on_the_next_open() {
                 &fixture_audit("task.submit"),
             )
             .unwrap();
-        let claimed = store.claim_next_task(2).unwrap().unwrap();
+        let claimed = store
+            .claim_next_task(&Lease {
+                worker: "crashed-node",
+                now_ms: 2,
+                duration_ms: 60_000,
+            })
+            .unwrap()
+            .unwrap();
         assert_eq!(claimed.id, "interrupted");
     }
 

@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_tasks.sql"),
     include_str!("../../migrations/0008_list_changes.sql"),
     include_str!("../../migrations/0009_totp_steps.sql"),
+    include_str!("../../migrations/0010_task_leases.sql"),
 ];
 const READERS: usize = 4;
 

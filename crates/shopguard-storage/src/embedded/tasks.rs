@@ -1,33 +1,22 @@
-//! Tasks and the schedule in SQLite (tables `tasks` and `schedule`, migration 7).
+//! Tasks and the schedule in SQLite (tables `tasks` and `schedule`, migrations 7 and 9);
+//! task inputs in `<data folder>/tasks/<id>.txt`.
+
+use std::path::PathBuf;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{db, EmbeddedStore};
+use crate::files::{io, sync_folder};
 use crate::schedule::{ScheduleStore, ScheduledJob};
 use crate::tasks::{
-    CancelOutcome, NewTask, TaskKind, TaskOutcome, TaskRecord, TaskStatus, TaskStore,
+    check_claim, corrupt, to_i64, CancelOutcome, Lease, NewTask, RawTask, TaskOutcome, TaskRecord,
+    TaskStatus, TaskStore,
 };
 use crate::{NewAuditEntry, StoreError, StoreResult};
 
 const COLUMNS: &str = "id, kind, status, done, total, created_at_ms, started_at_ms, \
-     finished_at_ms, requested_by, parameters, result, error, cancel_requested";
-
-/// A row as read, before its codes and JSON are checked.
-struct RawTask {
-    id: String,
-    kind: u8,
-    status: u8,
-    done: i64,
-    total: i64,
-    created_at_ms: i64,
-    started_at_ms: Option<i64>,
-    finished_at_ms: Option<i64>,
-    requested_by: String,
-    parameters: String,
-    result: Option<String>,
-    error: Option<String>,
-    cancel_requested: bool,
-}
+     finished_at_ms, requested_by, parameters, result, error, cancel_requested, claimed_by, \
+     lease_until_ms";
 
 fn raw(row: &Row<'_>) -> rusqlite::Result<RawTask> {
     Ok(RawTask {
@@ -44,52 +33,9 @@ fn raw(row: &Row<'_>) -> rusqlite::Result<RawTask> {
         result: row.get(10)?,
         error: row.get(11)?,
         cancel_requested: row.get(12)?,
+        claimed_by: row.get(13)?,
+        lease_until_ms: row.get(14)?,
     })
-}
-
-fn corrupt(detail: String) -> StoreError {
-    StoreError::Corrupt {
-        operation: "reading a task",
-        detail,
-    }
-}
-
-fn json(text: &str, id: &str) -> StoreResult<serde_json::Value> {
-    serde_json::from_str(text).map_err(|error| corrupt(format!("task {id}: {error}")))
-}
-
-impl RawTask {
-    fn decode(self) -> StoreResult<TaskRecord> {
-        let kind = TaskKind::from_code(self.kind)
-            .ok_or_else(|| corrupt(format!("task {}: unknown kind {}", self.id, self.kind)))?;
-        let status = TaskStatus::from_code(self.status)
-            .ok_or_else(|| corrupt(format!("task {}: unknown status {}", self.id, self.status)))?;
-        let parameters = json(&self.parameters, &self.id)?;
-        let result = self
-            .result
-            .as_deref()
-            .map(|text| json(text, &self.id))
-            .transpose()?;
-        Ok(TaskRecord {
-            kind,
-            status,
-            done: self.done.max(0) as u64,
-            total: self.total.max(0) as u64,
-            created_at_ms: self.created_at_ms,
-            started_at_ms: self.started_at_ms,
-            finished_at_ms: self.finished_at_ms,
-            requested_by: self.requested_by,
-            parameters,
-            result,
-            error: self.error,
-            cancel_requested: self.cancel_requested,
-            id: self.id,
-        })
-    }
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 fn select_one(connection: &Connection, id: &str) -> StoreResult<Option<TaskRecord>> {
@@ -121,19 +67,45 @@ fn select_many(
     rows.into_iter().map(RawTask::decode).collect()
 }
 
-fn status_of(connection: &Connection, id: &str) -> StoreResult<Option<TaskStatus>> {
-    let code: Option<u8> = connection
+/// A task's status and the worker holding it.
+fn status_of(
+    connection: &Connection,
+    id: &str,
+) -> StoreResult<Option<(TaskStatus, Option<String>)>> {
+    let row: Option<(u8, Option<String>)> = connection
         .query_row(
-            "SELECT status FROM tasks WHERE id = ?1",
+            "SELECT status, claimed_by FROM tasks WHERE id = ?1",
             params![id],
-            |row| row.get(0),
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .optional()
         .map_err(db("reading a task's status"))?;
-    code.map(|code| {
-        TaskStatus::from_code(code).ok_or_else(|| corrupt(format!("task {id}: status {code}")))
+    row.map(|(code, holder)| {
+        TaskStatus::from_code(code)
+            .map(|status| (status, holder))
+            .ok_or_else(|| corrupt(format!("task {id}: status {code}")))
     })
     .transpose()
+}
+
+impl EmbeddedStore {
+    fn input_path(&self, id: &str) -> StoreResult<PathBuf> {
+        // Ids are UUIDs; anything that could leave the folder is refused.
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(StoreError::NotFound(format!("task input {id}")));
+        }
+        Ok(self.inputs_folder().join(format!("{id}.txt")))
+    }
+
+    fn inputs_folder(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map_or_else(|| PathBuf::from("tasks"), |folder| folder.join("tasks"))
+    }
 }
 
 impl TaskStore for EmbeddedStore {
@@ -188,14 +160,22 @@ impl TaskStore for EmbeddedStore {
         })
     }
 
-    fn claim_next_task(&self, now_ms: i64) -> StoreResult<Option<TaskRecord>> {
+    fn claim_next_task(&self, lease: &Lease<'_>) -> StoreResult<Option<TaskRecord>> {
         let operation = "claiming a task";
         let mut writer = self.writer.lock();
         let transaction = writer.transaction().map_err(db(operation))?;
+        // Queued tasks first, oldest first; then running ones whose lease has run out.
         let next: Option<String> = transaction
             .query_row(
-                "SELECT id FROM tasks WHERE status = ?1 ORDER BY created_at_ms, id LIMIT 1",
-                params![TaskStatus::Queued.code()],
+                "SELECT id FROM tasks
+                 WHERE status = ?1
+                    OR (status = ?2 AND (lease_until_ms IS NULL OR lease_until_ms <= ?3))
+                 ORDER BY status = ?2, created_at_ms, id LIMIT 1",
+                params![
+                    TaskStatus::Queued.code(),
+                    TaskStatus::Running.code(),
+                    lease.now_ms
+                ],
                 |row| row.get(0),
             )
             .optional()
@@ -205,12 +185,15 @@ impl TaskStore for EmbeddedStore {
         };
         transaction
             .execute(
-                "UPDATE tasks SET status = ?1, started_at_ms = ?2 WHERE id = ?3 AND status = ?4",
+                "UPDATE tasks SET status = ?1, started_at_ms = ?2, claimed_by = ?3,
+                     lease_until_ms = ?4
+                 WHERE id = ?5",
                 params![
                     TaskStatus::Running.code(),
-                    now_ms,
-                    id,
-                    TaskStatus::Queued.code()
+                    lease.now_ms,
+                    lease.worker,
+                    lease.until_ms(),
+                    id
                 ],
             )
             .map_err(db(operation))?;
@@ -222,28 +205,39 @@ impl TaskStore for EmbeddedStore {
     fn update_task_progress(
         &self,
         id: &str,
+        lease: &Lease<'_>,
         done: u64,
         total: u64,
         checkpoint: Option<&serde_json::Value>,
     ) -> StoreResult<bool> {
         let operation = "recording a task's progress";
-        let writer = self.writer.lock();
+        let mut writer = self.writer.lock();
+        let transaction = writer.transaction().map_err(db(operation))?;
+        check_claim(id, status_of(&transaction, id)?, lease.worker)?;
         let checkpoint = checkpoint.map(serde_json::Value::to_string);
-        let cancel: Option<bool> = writer
+        let cancel: bool = transaction
             .query_row(
-                "UPDATE tasks SET done = ?1, total = ?2, result = COALESCE(?3, result)
-                 WHERE id = ?4 RETURNING cancel_requested",
-                params![to_i64(done), to_i64(total), checkpoint, id],
+                "UPDATE tasks SET done = ?1, total = ?2, result = COALESCE(?3, result),
+                     lease_until_ms = ?4
+                 WHERE id = ?5 RETURNING cancel_requested",
+                params![
+                    to_i64(done),
+                    to_i64(total),
+                    checkpoint,
+                    lease.until_ms(),
+                    id
+                ],
                 |row| row.get(0),
             )
-            .optional()
             .map_err(db(operation))?;
-        cancel.ok_or_else(|| StoreError::NotFound(format!("task {id}")))
+        transaction.commit().map_err(db(operation))?;
+        Ok(cancel)
     }
 
     fn finish_task(
         &self,
         id: &str,
+        worker: &str,
         outcome: &TaskOutcome,
         now_ms: i64,
         audit: &NewAuditEntry,
@@ -255,20 +249,11 @@ impl TaskStore for EmbeddedStore {
             TaskOutcome::Failed(error) => (None, Some(error.as_str())),
         };
         self.audited("ending a task", |transaction| {
-            match status_of(transaction, id)? {
-                None => return Err(StoreError::NotFound(format!("task {id}"))),
-                Some(status) if status.is_finished() => {
-                    return Err(StoreError::Conflict(format!(
-                        "task {id} has already ended ({})",
-                        status.as_str()
-                    )))
-                }
-                Some(_) => {}
-            }
+            check_claim(id, status_of(transaction, id)?, worker)?;
             transaction
                 .execute(
                     "UPDATE tasks SET status = ?1, finished_at_ms = ?2,
-                         result = COALESCE(?3, result), error = ?4
+                         result = COALESCE(?3, result), error = ?4, lease_until_ms = NULL
                      WHERE id = ?5",
                     params![outcome.status().code(), now_ms, result, error, id],
                 )
@@ -285,7 +270,7 @@ impl TaskStore for EmbeddedStore {
     ) -> StoreResult<CancelOutcome> {
         let operation = "cancelling a task";
         self.audited(operation, |transaction| {
-            let outcome = match status_of(transaction, id)? {
+            let outcome = match status_of(transaction, id)?.map(|(status, _)| status) {
                 None => return Err(StoreError::NotFound(format!("task {id}"))),
                 Some(status) if status.is_finished() => {
                     return Ok((CancelOutcome::AlreadyFinished(status), None))
@@ -315,19 +300,28 @@ impl TaskStore for EmbeddedStore {
         })
     }
 
-    fn requeue_running_tasks(&self) -> StoreResult<Vec<TaskRecord>> {
+    fn requeue_running_tasks(&self, worker: &str) -> StoreResult<Vec<TaskRecord>> {
         let operation = "requeueing interrupted tasks";
         let mut writer = self.writer.lock();
         let transaction = writer.transaction().map_err(db(operation))?;
         let interrupted = select_many(
             &transaction,
-            &format!("SELECT {COLUMNS} FROM tasks WHERE status = ?1 ORDER BY created_at_ms, id"),
-            params![TaskStatus::Running.code()],
+            &format!(
+                "SELECT {COLUMNS} FROM tasks
+                 WHERE status = ?1 AND (claimed_by IS NULL OR claimed_by = ?2)
+                 ORDER BY created_at_ms, id"
+            ),
+            params![TaskStatus::Running.code(), worker],
         )?;
         transaction
             .execute(
-                "UPDATE tasks SET status = ?1 WHERE status = ?2",
-                params![TaskStatus::Queued.code(), TaskStatus::Running.code()],
+                "UPDATE tasks SET status = ?1, claimed_by = NULL, lease_until_ms = NULL
+                 WHERE status = ?2 AND (claimed_by IS NULL OR claimed_by = ?3)",
+                params![
+                    TaskStatus::Queued.code(),
+                    TaskStatus::Running.code(),
+                    worker
+                ],
             )
             .map_err(db(operation))?;
         transaction.commit().map_err(db(operation))?;
@@ -335,6 +329,8 @@ impl TaskStore for EmbeddedStore {
             .into_iter()
             .map(|task| TaskRecord {
                 status: TaskStatus::Queued,
+                claimed_by: None,
+                lease_until_ms: None,
                 ..task
             })
             .collect())
@@ -351,6 +347,37 @@ impl TaskStore for EmbeddedStore {
                 params![TaskStatus::Queued.code(), TaskStatus::Running.code()],
             )
         })
+    }
+
+    fn put_task_input(&self, id: &str, input: &str) -> StoreResult<()> {
+        use std::io::Write;
+        let operation = "writing a task's input";
+        let path = self.input_path(id)?;
+        let folder = self.inputs_folder();
+        std::fs::create_dir_all(&folder).map_err(io(operation))?;
+        let partial = path.with_extension("txt.partial");
+        let mut output = std::fs::File::create(&partial).map_err(io(operation))?;
+        output.write_all(input.as_bytes()).map_err(io(operation))?;
+        output.sync_all().map_err(io(operation))?;
+        std::fs::rename(&partial, &path).map_err(io(operation))?;
+        sync_folder(&folder, operation)
+    }
+
+    fn task_input(&self, id: &str) -> StoreResult<Option<String>> {
+        match std::fs::read_to_string(self.input_path(id)?) {
+            Ok(text) => Ok(Some(text)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(io("reading a task's input")(error)),
+        }
+    }
+
+    fn remove_task_input(&self, id: &str) -> StoreResult<()> {
+        match std::fs::remove_file(self.input_path(id)?) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                Err(io("removing a task's input")(error))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -397,238 +424,31 @@ impl ScheduleStore for EmbeddedStore {
             .map_err(db("storing a scheduled job"))?;
         Ok(())
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use shopguard_core::audit::{AuditContent, RecordClass};
-
-    fn entry(action: &str) -> NewAuditEntry {
-        NewAuditEntry {
-            at_ms: 1,
-            class: RecordClass::Configuration,
-            content: AuditContent {
-                actor: "test".into(),
-                action: action.into(),
-                object: "task".into(),
-                detail: serde_json::Value::Null,
-            },
-        }
-    }
-
-    fn new_task(id: &str, at: i64) -> NewTask {
-        NewTask {
-            id: id.into(),
-            kind: TaskKind::ListImport,
-            requested_by: "key:k1:feed".into(),
-            parameters: serde_json::json!({ "list": "ip_block" }),
-            created_at_ms: at,
-        }
-    }
-
-    fn queued_actions(store: &EmbeddedStore) -> Vec<String> {
-        use crate::AuditOutbox;
-        store
-            .queued_audit_entries(100)
-            .unwrap()
-            .into_iter()
-            .map(|(_, entry)| entry.content.action)
-            .collect()
-    }
-
-    #[test]
-    fn a_task_goes_from_queued_to_running_to_succeeded_with_its_audit_entries() {
-        let folder = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open_for_administration(folder.path()).unwrap();
-        store
-            .create_task(&new_task("t1", 10), &entry("task.submit"))
-            .unwrap();
-        let stored = store.task("t1").unwrap().unwrap();
-        assert_eq!(stored.status, TaskStatus::Queued);
-        assert_eq!(stored.kind, TaskKind::ListImport);
-        assert_eq!(stored.parameters["list"], "ip_block");
-        assert!(store.task("nope").unwrap().is_none());
-
-        let claimed = store.claim_next_task(20).unwrap().unwrap();
-        assert_eq!(claimed.id, "t1");
-        assert_eq!(claimed.status, TaskStatus::Running);
-        assert_eq!(claimed.started_at_ms, Some(20));
-        assert!(store.claim_next_task(21).unwrap().is_none());
-
-        let checkpoint = serde_json::json!({ "lines": 5 });
-        assert!(!store
-            .update_task_progress("t1", 5, 10, Some(&checkpoint))
-            .unwrap());
-        let running = store.task("t1").unwrap().unwrap();
-        assert_eq!((running.done, running.total), (5, 10));
-        assert_eq!(running.result, Some(checkpoint));
-
-        store
-            .finish_task(
-                "t1",
-                &TaskOutcome::Succeeded(serde_json::json!({ "added": 10 })),
-                30,
-                &entry("task.finish"),
-            )
-            .unwrap();
-        let finished = store.task("t1").unwrap().unwrap();
-        assert_eq!(finished.status, TaskStatus::Succeeded);
-        assert_eq!(finished.finished_at_ms, Some(30));
-        assert_eq!(finished.result.unwrap()["added"], 10);
-        assert!(matches!(
-            store.finish_task("t1", &TaskOutcome::Failed("x".into()), 31, &entry("again")),
-            Err(StoreError::Conflict(_))
-        ));
-        assert_eq!(queued_actions(&store), vec!["task.submit", "task.finish"]);
-    }
-
-    #[test]
-    fn cancelling_a_queued_task_ends_it_and_a_running_one_is_flagged() {
-        let folder = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open_for_administration(folder.path()).unwrap();
-        store
-            .create_task(&new_task("a", 1), &entry("submit"))
-            .unwrap();
-        store
-            .create_task(&new_task("b", 2), &entry("submit"))
-            .unwrap();
-        assert_eq!(store.claim_next_task(3).unwrap().unwrap().id, "a");
-        assert_eq!(
-            store.request_task_cancel("b", 4, &entry("cancel")).unwrap(),
-            CancelOutcome::Cancelled
-        );
-        assert_eq!(
-            store.task("b").unwrap().unwrap().status,
-            TaskStatus::Cancelled
-        );
-        assert_eq!(
-            store.request_task_cancel("a", 5, &entry("cancel")).unwrap(),
-            CancelOutcome::Requested
-        );
-        assert!(store.update_task_progress("a", 1, 2, None).unwrap());
-        assert_eq!(
-            store.request_task_cancel("b", 6, &entry("cancel")).unwrap(),
-            CancelOutcome::AlreadyFinished(TaskStatus::Cancelled)
-        );
-        assert!(matches!(
-            store.request_task_cancel("zz", 6, &entry("cancel")),
-            Err(StoreError::NotFound(_))
-        ));
-        assert!(matches!(
-            store.update_task_progress("zz", 1, 1, None),
-            Err(StoreError::NotFound(_))
-        ));
-        // The second cancel of an ended task stored no entry.
-        assert_eq!(
-            queued_actions(&store),
-            vec!["submit", "submit", "cancel", "cancel"]
-        );
-    }
-
-    #[test]
-    fn running_tasks_are_requeued_at_reopen_and_listed_as_unfinished() {
-        let folder = tempfile::tempdir().unwrap();
-        {
-            let store = EmbeddedStore::open_for_administration(folder.path()).unwrap();
-            store
-                .create_task(&new_task("a", 1), &entry("submit"))
-                .unwrap();
-            store
-                .create_task(&new_task("b", 2), &entry("submit"))
-                .unwrap();
-            store
-                .create_task(&new_task("c", 3), &entry("submit"))
-                .unwrap();
-            store.claim_next_task(4).unwrap();
-            store
-                .finish_task(
-                    "a",
-                    &TaskOutcome::Succeeded(serde_json::Value::Null),
-                    5,
-                    &entry("finish"),
-                )
-                .unwrap();
-            store.claim_next_task(6).unwrap();
-        }
-        let store = EmbeddedStore::open_for_administration(folder.path()).unwrap();
-        let requeued = store.requeue_running_tasks().unwrap();
-        assert_eq!(
-            requeued
-                .iter()
-                .map(|task| task.id.as_str())
-                .collect::<Vec<_>>(),
-            vec!["b"]
-        );
-        assert_eq!(store.task("b").unwrap().unwrap().status, TaskStatus::Queued);
-        let unfinished: Vec<String> = store
-            .unfinished_tasks()
-            .unwrap()
-            .into_iter()
-            .map(|task| task.id)
-            .collect();
-        assert_eq!(unfinished, vec!["b", "c"]);
-        let recent: Vec<String> = store
-            .recent_tasks(None, 2)
-            .unwrap()
-            .into_iter()
-            .map(|task| task.id)
-            .collect();
-        assert_eq!(recent, vec!["c", "b"]);
-        assert_eq!(store.recent_tasks(Some("someone"), 10).unwrap().len(), 0);
-        assert_eq!(
-            store.recent_tasks(Some("key:k1:feed"), 10).unwrap().len(),
-            3
-        );
-    }
-
-    #[test]
-    fn an_unknown_stored_code_is_corrupt_not_a_panic() {
-        let folder = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open_for_administration(folder.path()).unwrap();
-        store
-            .create_task(&new_task("a", 1), &entry("submit"))
-            .unwrap();
-        store
-            .writer
+    fn claim_scheduled_job(
+        &self,
+        name: &str,
+        expected_next_due_ms: i64,
+        now_ms: i64,
+    ) -> StoreResult<Option<ScheduledJob>> {
+        self.writer
             .lock()
-            .execute("UPDATE tasks SET kind = 99 WHERE id = 'a'", [])
-            .unwrap();
-        assert!(matches!(store.task("a"), Err(StoreError::Corrupt { .. })));
-    }
-
-    #[test]
-    fn the_schedule_survives_reopening() {
-        let folder = tempfile::tempdir().unwrap();
-        let job = ScheduledJob {
-            name: "retention".into(),
-            interval_ms: 3_600_000,
-            last_run_at_ms: Some(100),
-            next_due_at_ms: 3_600_100,
-        };
-        {
-            let store = EmbeddedStore::open_for_administration(folder.path()).unwrap();
-            assert!(store.scheduled_jobs().unwrap().is_empty());
-            store.put_scheduled_job(&job).unwrap();
-            store
-                .put_scheduled_job(&ScheduledJob {
-                    name: "expiry".into(),
-                    interval_ms: 5_000,
-                    last_run_at_ms: None,
-                    next_due_at_ms: 5_000,
-                })
-                .unwrap();
-        }
-        let store = EmbeddedStore::open_for_administration(folder.path()).unwrap();
-        let jobs = store.scheduled_jobs().unwrap();
-        assert_eq!(jobs.len(), 2);
-        assert_eq!(jobs[1], job);
-        let moved = ScheduledJob {
-            last_run_at_ms: Some(3_600_200),
-            next_due_at_ms: 7_200_200,
-            ..job
-        };
-        store.put_scheduled_job(&moved).unwrap();
-        assert_eq!(store.scheduled_jobs().unwrap()[1], moved);
+            .query_row(
+                "UPDATE schedule SET last_run_at_ms = ?3,
+                     next_due_at_ms = ?3 + interval_ms
+                 WHERE name = ?1 AND next_due_at_ms = ?2 AND next_due_at_ms <= ?3
+                 RETURNING name, interval_ms, last_run_at_ms, next_due_at_ms",
+                params![name, expected_next_due_ms, now_ms],
+                |row| {
+                    Ok(ScheduledJob {
+                        name: row.get(0)?,
+                        interval_ms: row.get(1)?,
+                        last_run_at_ms: row.get(2)?,
+                        next_due_at_ms: row.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db("claiming a scheduled job"))
     }
 }

@@ -82,4 +82,32 @@ impl DataKeyStore for PostgresStore {
         self.keyring.add(id, &key);
         Ok(id)
     }
+
+    /// Polls the newest stored id (one index lookup) and loads only keys newer than the
+    /// active one, so a rotation on any node seals here from the next poll on.
+    fn sync_data_keys(&self) -> StoreResult<Option<u32>> {
+        let operation = "reading new data keys";
+        let active = self.keyring.active_id();
+        let rows = self
+            .client(operation)?
+            .query(
+                "SELECT id, wrapped FROM data_keys WHERE id > $1 ORDER BY id",
+                &[&i64::from(active)],
+            )
+            .map_err(db(operation))?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        for row in &rows {
+            let id: i64 = row.get(0);
+            let id = u32::try_from(id).map_err(|_| StoreError::Corrupt {
+                operation,
+                detail: format!("data key id {id} is out of range"),
+            })?;
+            let wrapped: Vec<u8> = row.get(1);
+            let key = self.master.unwrap(&wrapped)?;
+            self.keyring.add(id, &key);
+        }
+        Ok(Some(self.keyring.active_id()))
+    }
 }

@@ -33,13 +33,14 @@ mod lists;
 mod operators;
 mod policies;
 mod snapshots;
+mod tasks;
 
 pub use snapshots::PostgresSnapshots;
 
-/// The migrations, in order: (version, name, SQL). Versions start at 1 and increase; a gap
-/// is a version reserved by a change made beside this one (4, for tasks), and each missing
-/// version is applied whenever it appears, so a database migrated before it arrives still
-/// receives it.
+/// The migrations, in order: (version, name, SQL). Versions start at 1 and increase. Each
+/// version missing from a database is applied whenever it appears, even below one already
+/// applied (changes developed side by side may land in either order), so a database migrated
+/// before it arrived still receives it.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (
         1,
@@ -55,6 +56,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         3,
         "outbox_claims",
         include_str!("../../migrations/postgres/0003_outbox_claims.sql"),
+    ),
+    (
+        4,
+        "tasks",
+        include_str!("../../migrations/postgres/0004_tasks.sql"),
     ),
     (
         5,
@@ -151,7 +157,7 @@ fn valid_schema(schema: &str) -> bool {
         && !schema.starts_with("pg_")
 }
 
-fn connection_config(
+pub(crate) fn connection_config(
     url: &str,
     schema: &str,
     settings: &PostgresSettings,

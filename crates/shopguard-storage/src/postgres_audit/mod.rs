@@ -49,6 +49,7 @@ use crate::audit_store::AuditLogStore;
 use crate::{StoreError, StoreResult};
 
 mod verify;
+pub(crate) use verify::verify_in;
 
 pub use verify::{read_database_checkpoints, verify_database, verify_database_with_progress};
 

@@ -117,13 +117,27 @@ pub(super) fn verify_client(
         .read_only(true)
         .start()
         .map_err(db(operation))?;
+    let report = verify_in(&mut transaction, key, extra, progress)?;
+    transaction.commit().map_err(db(operation))?;
+    Ok(report)
+}
+
+/// Verifies within `transaction` (whose snapshot it reads), whose search path is the
+/// schema of the audit log: for a backup, inside the snapshot it dumps.
+pub(crate) fn verify_in(
+    transaction: &mut postgres::Transaction<'_>,
+    key: &VerifyingKey,
+    extra: &[Checkpoint],
+    progress: &mut dyn FnMut(u64),
+) -> StoreResult<VerifyReport> {
+    let operation = "verifying the audit log";
     let mut problem: Option<Problem> = None;
     let mut note = |seq: u64, what: String| {
         if problem.is_none() {
             problem = Some(Problem { seq, what });
         }
     };
-    let mut checkpoints = read_checkpoints(&mut transaction)?;
+    let mut checkpoints = read_checkpoints(transaction)?;
     checkpoints.extend(extra.iter().cloned());
     for checkpoint in &checkpoints {
         if !checkpoint.verify(key) {
@@ -269,8 +283,7 @@ pub(super) fn verify_client(
         None => note(entries, "the log's head row is missing".to_owned()),
     }
     // After the entries' own checks: a removed tail also leaves inner nodes without children.
-    check_inner_nodes(&mut transaction, entries, &mut note)?;
-    transaction.commit().map_err(db(operation))?;
+    check_inner_nodes(transaction, entries, &mut note)?;
     Ok(VerifyReport {
         entries,
         purged,

@@ -13,9 +13,10 @@ use shopguard_storage::api_keys;
 use shopguard_storage::decision_log::DecisionLog;
 use shopguard_storage::operators::{GrantRecord, OperatorRecord, SessionRecord};
 use shopguard_storage::snapshot::SnapshotStore;
+use shopguard_storage::tasks::{CancelOutcome, NewTask, TaskKind, TaskOutcome, TaskStatus};
 use shopguard_storage::{
-    DecisionQuery, DecisionRecord, ListEntryRecord, ListRecord, LogBatch, NewAuditEntry,
-    NewPolicyVersion, Scope, Store, StoreError,
+    DecisionQuery, DecisionRecord, Lease, ListEntryRecord, ListRecord, LogBatch, NewAuditEntry,
+    NewPolicyVersion, ScheduledJob, Scope, Store, StoreError, TaskRecord,
 };
 
 /// A fresh, empty backend for one test.
@@ -1567,6 +1568,483 @@ pub fn read_snapshot(fixture: &mut Fixture) {
     );
 }
 
+// ---- tasks ----
+
+fn new_task(id: &str, at: i64) -> NewTask {
+    NewTask {
+        id: id.into(),
+        kind: TaskKind::ListImport,
+        requested_by: "key:k1:feed".into(),
+        parameters: serde_json::json!({ "list": "ip_block", "lines": 3 }),
+        created_at_ms: at,
+    }
+}
+
+fn lease(worker: &str, now_ms: i64) -> Lease<'_> {
+    Lease {
+        worker,
+        now_ms,
+        duration_ms: 1_000,
+    }
+}
+
+fn create(store: &dyn Store, id: &str, at: i64) {
+    store
+        .create_task(
+            &new_task(id, at),
+            &audit("task.submit", &format!("task:{id}")),
+        )
+        .unwrap();
+}
+
+fn task_ids(tasks: Vec<TaskRecord>) -> Vec<String> {
+    tasks.into_iter().map(|task| task.id).collect()
+}
+
+pub fn create_task(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    create(store, "t1", 10);
+    let stored = store.task("t1").unwrap().unwrap();
+    assert_eq!(stored.status, TaskStatus::Queued);
+    assert_eq!(stored.kind, TaskKind::ListImport);
+    assert_eq!((stored.done, stored.total), (0, 0));
+    assert_eq!(stored.created_at_ms, 10);
+    assert_eq!(stored.requested_by, "key:k1:feed");
+    assert_eq!(stored.parameters["lines"], 3);
+    assert_eq!(
+        (stored.claimed_by, stored.lease_until_ms, stored.result),
+        (None, None, None)
+    );
+    assert!(matches!(
+        store.create_task(&new_task("t1", 11), &audit("task.submit", "again")),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        recorded(store),
+        [pair("task.submit", "task:t1")],
+        "none for the refused one"
+    );
+}
+
+pub fn task(fixture: &mut Fixture) {
+    assert!(fixture.store().task("nope").unwrap().is_none());
+    create(fixture.store().as_ref(), "t1", 10);
+    fixture.reopen();
+    let stored = fixture.store().task("t1").unwrap().unwrap();
+    assert_eq!(stored.id, "t1");
+    assert_eq!(stored.parameters["list"], "ip_block");
+}
+
+pub fn recent_tasks(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    for (id, at) in [("a", 1), ("b", 2), ("c", 3)] {
+        create(store, id, at);
+    }
+    store
+        .create_task(
+            &NewTask {
+                requested_by: "operator:ana".into(),
+                ..new_task("d", 4)
+            },
+            &audit("task.submit", "task:d"),
+        )
+        .unwrap();
+    assert_eq!(
+        task_ids(store.recent_tasks(None, 2).unwrap()),
+        ["d", "c"],
+        "newest first"
+    );
+    assert_eq!(
+        task_ids(store.recent_tasks(Some("key:k1:feed"), 10).unwrap()),
+        ["c", "b", "a"]
+    );
+    assert!(store.recent_tasks(Some("nobody"), 10).unwrap().is_empty());
+}
+
+pub fn claim_next_task(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.claim_next_task(&lease("a", 5)).unwrap().is_none());
+    create(store, "t1", 1);
+    create(store, "t2", 2);
+    let first = store.claim_next_task(&lease("a", 10)).unwrap().unwrap();
+    assert_eq!(first.id, "t1", "oldest first");
+    assert_eq!(first.status, TaskStatus::Running);
+    assert_eq!(first.started_at_ms, Some(10));
+    assert_eq!(first.claimed_by.as_deref(), Some("a"));
+    assert_eq!(first.lease_until_ms, Some(1_010));
+    assert_eq!(
+        store.claim_next_task(&lease("b", 11)).unwrap().unwrap().id,
+        "t2"
+    );
+    assert!(
+        store.claim_next_task(&lease("b", 1_009)).unwrap().is_none(),
+        "t1 is held until its lease runs out"
+    );
+    // t1's worker went silent: once its lease has run out, another worker takes it over.
+    let taken = store.claim_next_task(&lease("b", 1_010)).unwrap().unwrap();
+    assert_eq!(taken.id, "t1");
+    assert_eq!(taken.claimed_by.as_deref(), Some("b"));
+    assert_eq!(taken.started_at_ms, Some(1_010));
+    assert!(matches!(
+        store.update_task_progress("t1", &lease("a", 1_011), 1, 3, None),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        recorded(store)
+            .iter()
+            .all(|(action, _)| action == "task.submit"),
+        "not audited"
+    );
+}
+
+pub fn update_task_progress(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    create(store, "t1", 1);
+    assert!(
+        matches!(
+            store.update_task_progress("t1", &lease("a", 2), 1, 3, None),
+            Err(StoreError::Conflict(_))
+        ),
+        "a queued task is nobody's"
+    );
+    store.claim_next_task(&lease("a", 2)).unwrap().unwrap();
+    let checkpoint = serde_json::json!({ "lines": 1 });
+    assert!(!store
+        .update_task_progress("t1", &lease("a", 900), 1, 3, Some(&checkpoint))
+        .unwrap());
+    let running = store.task("t1").unwrap().unwrap();
+    assert_eq!((running.done, running.total), (1, 3));
+    assert_eq!(running.result, Some(checkpoint.clone()));
+    assert_eq!(running.lease_until_ms, Some(1_900), "renewed");
+    assert!(
+        store.claim_next_task(&lease("b", 1_500)).unwrap().is_none(),
+        "the renewed lease holds"
+    );
+    assert!(!store
+        .update_task_progress("t1", &lease("a", 901), 2, 3, None)
+        .unwrap());
+    assert_eq!(
+        store.task("t1").unwrap().unwrap().result,
+        Some(checkpoint),
+        "kept"
+    );
+    assert!(matches!(
+        store.update_task_progress("zz", &lease("a", 902), 1, 1, None),
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .request_task_cancel("t1", 903, &audit("task.cancel", "task:t1"))
+        .unwrap();
+    assert!(store
+        .update_task_progress("t1", &lease("a", 904), 3, 3, None)
+        .unwrap());
+}
+
+pub fn finish_task(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    create(store, "t1", 1);
+    store.claim_next_task(&lease("a", 2)).unwrap().unwrap();
+    assert!(matches!(
+        store.finish_task(
+            "t1",
+            "b",
+            &TaskOutcome::Failed("x".into()),
+            3,
+            &audit("task.finish", "by b")
+        ),
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .finish_task(
+            "t1",
+            "a",
+            &TaskOutcome::Succeeded(serde_json::json!({ "added": 3 })),
+            4,
+            &audit("task.finish", "task:t1"),
+        )
+        .unwrap();
+    let finished = store.task("t1").unwrap().unwrap();
+    assert_eq!(finished.status, TaskStatus::Succeeded);
+    assert_eq!(finished.finished_at_ms, Some(4));
+    assert_eq!(finished.result.unwrap()["added"], 3);
+    assert!(matches!(
+        store.finish_task(
+            "t1",
+            "a",
+            &TaskOutcome::Failed("x".into()),
+            5,
+            &audit("again", "")
+        ),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.finish_task(
+            "zz",
+            "a",
+            &TaskOutcome::Failed("x".into()),
+            5,
+            &audit("zz", "")
+        ),
+        Err(StoreError::NotFound(_))
+    ));
+    create(store, "t2", 6);
+    store.claim_next_task(&lease("a", 7)).unwrap().unwrap();
+    store
+        .finish_task(
+            "t2",
+            "a",
+            &TaskOutcome::Failed("broke".into()),
+            8,
+            &audit("task.finish", "task:t2"),
+        )
+        .unwrap();
+    let failed = store.task("t2").unwrap().unwrap();
+    assert_eq!(
+        (failed.status, failed.error.as_deref()),
+        (TaskStatus::Failed, Some("broke"))
+    );
+    assert!(
+        store
+            .claim_next_task(&lease("b", 10_000))
+            .unwrap()
+            .is_none(),
+        "ended tasks stay ended"
+    );
+    assert_eq!(
+        recorded(store),
+        [
+            pair("task.submit", "task:t1"),
+            pair("task.finish", "task:t1"),
+            pair("task.submit", "task:t2"),
+            pair("task.finish", "task:t2"),
+        ]
+    );
+}
+
+pub fn request_task_cancel(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    create(store, "a", 1);
+    create(store, "b", 2);
+    assert_eq!(
+        store.claim_next_task(&lease("w", 3)).unwrap().unwrap().id,
+        "a"
+    );
+    assert_eq!(
+        store
+            .request_task_cancel("b", 4, &audit("task.cancel", "task:b"))
+            .unwrap(),
+        CancelOutcome::Cancelled
+    );
+    let cancelled = store.task("b").unwrap().unwrap();
+    assert_eq!(
+        (
+            cancelled.status,
+            cancelled.finished_at_ms,
+            cancelled.cancel_requested
+        ),
+        (TaskStatus::Cancelled, Some(4), true)
+    );
+    assert_eq!(
+        store
+            .request_task_cancel("a", 5, &audit("task.cancel", "task:a"))
+            .unwrap(),
+        CancelOutcome::Requested
+    );
+    let flagged = store.task("a").unwrap().unwrap();
+    assert_eq!(
+        (flagged.status, flagged.cancel_requested),
+        (TaskStatus::Running, true)
+    );
+    assert_eq!(
+        store
+            .request_task_cancel("b", 6, &audit("task.cancel", "again"))
+            .unwrap(),
+        CancelOutcome::AlreadyFinished(TaskStatus::Cancelled)
+    );
+    assert!(matches!(
+        store.request_task_cancel("zz", 6, &audit("task.cancel", "zz")),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        recorded(store),
+        [
+            pair("task.submit", "task:a"),
+            pair("task.submit", "task:b"),
+            pair("task.cancel", "task:b"),
+            pair("task.cancel", "task:a"),
+        ],
+        "nothing for an ended task"
+    );
+}
+
+pub fn requeue_running_tasks(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    for (id, at) in [("a", 1), ("b", 2), ("c", 3), ("d", 4)] {
+        create(store, id, at);
+    }
+    store.claim_next_task(&lease("node-1", 5)).unwrap();
+    store
+        .finish_task(
+            "a",
+            "node-1",
+            &TaskOutcome::Succeeded(serde_json::Value::Null),
+            6,
+            &audit("task.finish", "a"),
+        )
+        .unwrap();
+    store.claim_next_task(&lease("node-1", 7)).unwrap();
+    store.claim_next_task(&lease("node-2", 8)).unwrap();
+    fixture.reopen();
+    let store = fixture.store().as_ref();
+    // node-1 restarted: what it held goes back to the queue; node-2's task stays its own.
+    let requeued = store.requeue_running_tasks("node-1").unwrap();
+    assert_eq!(task_ids(requeued.clone()), ["b"]);
+    assert_eq!(requeued[0].status, TaskStatus::Queued);
+    let b = store.task("b").unwrap().unwrap();
+    assert_eq!((b.status, b.claimed_by), (TaskStatus::Queued, None));
+    assert_eq!(
+        store.task("c").unwrap().unwrap().claimed_by.as_deref(),
+        Some("node-2")
+    );
+    assert!(store.requeue_running_tasks("node-1").unwrap().is_empty());
+}
+
+pub fn unfinished_tasks(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    for (id, at) in [("a", 1), ("b", 2), ("c", 3)] {
+        create(store, id, at);
+    }
+    store.claim_next_task(&lease("w", 4)).unwrap();
+    store
+        .finish_task(
+            "a",
+            "w",
+            &TaskOutcome::Succeeded(serde_json::Value::Null),
+            5,
+            &audit("task.finish", "a"),
+        )
+        .unwrap();
+    store.claim_next_task(&lease("w", 6)).unwrap();
+    let unfinished = store.unfinished_tasks().unwrap();
+    assert_eq!(task_ids(unfinished.clone()), ["b", "c"], "oldest first");
+    assert_eq!(unfinished[0].status, TaskStatus::Running);
+    assert_eq!(unfinished[1].status, TaskStatus::Queued);
+}
+
+pub fn put_task_input(fixture: &mut Fixture) {
+    let text = "192.0.2.1\n192.0.2.2\n\u{00e9}t\u{00e9}\n".repeat(1_000);
+    fixture.store().put_task_input("t1", &text).unwrap();
+    fixture.store().put_task_input("t2", "other").unwrap();
+    fixture.reopen();
+    assert_eq!(
+        fixture.store().task_input("t1").unwrap().as_deref(),
+        Some(text.as_str())
+    );
+    fixture.store().put_task_input("t2", "replaced").unwrap();
+    assert_eq!(
+        fixture.store().task_input("t2").unwrap().as_deref(),
+        Some("replaced")
+    );
+}
+
+pub fn task_input(fixture: &mut Fixture) {
+    assert_eq!(fixture.store().task_input("none").unwrap(), None);
+    fixture.store().put_task_input("t1", "").unwrap();
+    assert_eq!(
+        fixture.store().task_input("t1").unwrap().as_deref(),
+        Some("")
+    );
+}
+
+pub fn remove_task_input(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    store.put_task_input("t1", "x").unwrap();
+    store.put_task_input("t2", "y").unwrap();
+    store.remove_task_input("t1").unwrap();
+    store.remove_task_input("t1").unwrap();
+    store.remove_task_input("never").unwrap();
+    assert_eq!(store.task_input("t1").unwrap(), None);
+    assert_eq!(store.task_input("t2").unwrap().as_deref(), Some("y"));
+}
+
+// ---- schedule ----
+
+fn job(name: &str, interval_ms: i64, last: Option<i64>, next: i64) -> ScheduledJob {
+    ScheduledJob {
+        name: name.into(),
+        interval_ms,
+        last_run_at_ms: last,
+        next_due_at_ms: next,
+    }
+}
+
+pub fn scheduled_jobs(fixture: &mut Fixture) {
+    assert!(fixture.store().scheduled_jobs().unwrap().is_empty());
+    let retention = job("retention", 3_600_000, Some(100), 3_600_100);
+    let expiry = job("expiry@node-a", 5_000, None, 5_000);
+    fixture.store().put_scheduled_job(&retention).unwrap();
+    fixture.store().put_scheduled_job(&expiry).unwrap();
+    fixture.reopen();
+    assert_eq!(
+        fixture.store().scheduled_jobs().unwrap(),
+        [expiry, retention],
+        "by name"
+    );
+}
+
+pub fn put_scheduled_job(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    store
+        .put_scheduled_job(&job("snapshot", 30_000, None, 30_000))
+        .unwrap();
+    let moved = job("snapshot", 10_000, Some(40_000), 50_000);
+    store.put_scheduled_job(&moved).unwrap();
+    assert_eq!(store.scheduled_jobs().unwrap(), [moved], "replaced");
+    assert!(recorded(store).is_empty(), "bookkeeping is not audited");
+}
+
+pub fn claim_scheduled_job(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    store
+        .put_scheduled_job(&job("retention", 1_000, None, 5_000))
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_scheduled_job("retention", 5_000, 4_999)
+            .unwrap(),
+        None,
+        "not due yet"
+    );
+    assert_eq!(
+        store
+            .claim_scheduled_job("retention", 5_000, 7_000)
+            .unwrap(),
+        Some(job("retention", 1_000, Some(7_000), 8_000)),
+        "overdue: runs once, next due one interval after the run"
+    );
+    assert_eq!(
+        store
+            .claim_scheduled_job("retention", 5_000, 7_000)
+            .unwrap(),
+        None,
+        "that due time was claimed"
+    );
+    assert_eq!(
+        store.claim_scheduled_job("unknown", 0, 7_000).unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .claim_scheduled_job("retention", 8_000, 8_000)
+            .unwrap(),
+        Some(job("retention", 1_000, Some(8_000), 9_000))
+    );
+    assert_eq!(
+        store.scheduled_jobs().unwrap(),
+        [job("retention", 1_000, Some(8_000), 9_000)]
+    );
+}
+
 /// Makes one `#[test]` per suite function for the backend whose fixture `$fixture` makes.
 macro_rules! store_test_suite {
     ($fixture:path) => {
@@ -1582,7 +2060,11 @@ macro_rules! store_test_suite {
             insert_grant, grant, approve_grant, grants,
             keyring, rotate_data_key,
             queue_audit_entry, queued_audit_entries, delete_queued_audit_entries,
-            write_snapshot, read_snapshot);
+            write_snapshot, read_snapshot,
+            create_task, task, recent_tasks, claim_next_task, update_task_progress, finish_task,
+            request_task_cancel, requeue_running_tasks, unfinished_tasks,
+            put_task_input, task_input, remove_task_input,
+            scheduled_jobs, put_scheduled_job, claim_scheduled_job);
     };
     (@tests $fixture:path; $($test:ident),* $(,)?) => {
         $(

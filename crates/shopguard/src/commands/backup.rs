@@ -1,10 +1,12 @@
-//! `shopguard backup` and `shopguard restore`: copy a data folder with a manifest of hashes,
-//! check a copy, and restore it into a new folder.
+//! `shopguard backup` and `shopguard restore`: copy a data folder (or, on PostgreSQL, dump
+//! the node's schema and copy its key files) with a manifest of hashes, check a copy, and
+//! restore it into a new folder (and new schema).
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use shopguard_storage::backup as folder_backup;
+use shopguard_storage::postgres_backup;
 
 use crate::common::{now_ms, progress, DataDirArgs};
 
@@ -34,17 +36,32 @@ pub struct RestoreArgs {
     /// it is placed in the new data folder. Without it, SHOPGUARD_MASTER_KEY is used.
     #[arg(long)]
     master_key_file: Option<PathBuf>,
+    /// For a PostgreSQL backup: the database to restore into.
+    #[arg(long, env = "SHOPGUARD_DATABASE_URL")]
+    database_url: Option<String>,
+    /// For a PostgreSQL backup: the schema to restore into (new, or without tables).
+    #[arg(long, env = "SHOPGUARD_DATABASE_SCHEMA")]
+    database_schema: Option<String>,
 }
 
 /// Copies the data folder into a new backup folder.
 pub fn backup(args: BackupArgs) -> Result<()> {
     let BackupArgs { data, out } = args;
-    if data.config()?.database_url.is_some() {
-        anyhow::bail!(
-            "this node keeps its data in PostgreSQL (SHOPGUARD_DATABASE_URL): back up the \
-             database with pg_dump and the data folder's keys with a file copy; \
-             `shopguard backup` covers the embedded backend only for now"
+    let config = data.config()?;
+    if let Some(url) = &config.database_url {
+        let schema = &config.database_schema;
+        let manifest = postgres_backup::backup(url, schema, &data.data_dir, &out, now_ms())
+            .with_context(|| format!("backing up PostgreSQL schema {schema}"))?;
+        println!(
+            "backed up PostgreSQL schema {schema} into {} (pg_dump, verified snapshot): {} decisions, {} audit entries (root {}), {} API keys, {} policy versions",
+            out.display(),
+            manifest.decisions,
+            manifest.audit_entries,
+            manifest.audit_root,
+            manifest.api_keys,
+            manifest.policy_versions
         );
+        return Ok(());
     }
     let bar = progress(0, "files");
     let manifest = folder_backup::backup(&data.data_dir, &out, now_ms(), &mut |done, total| {
@@ -74,7 +91,41 @@ pub fn restore(args: RestoreArgs) -> Result<()> {
         data_dir,
         check_only,
         master_key_file,
+        database_url,
+        database_schema,
     } = args;
+    if postgres_backup::is_postgres_backup(&from) {
+        let manifest = postgres_backup::check_backup(&from)?;
+        if check_only {
+            println!(
+                "backup intact: {} files match the manifest (PostgreSQL schema {}: {} decisions, {} audit entries)",
+                manifest.files.len(),
+                manifest.schema,
+                manifest.decisions,
+                manifest.audit_entries
+            );
+            return Ok(());
+        }
+        let (Some(url), Some(schema)) = (database_url, database_schema) else {
+            anyhow::bail!(
+                "this is a PostgreSQL backup: name the database and the new schema to restore \
+                 into (--database-url and --database-schema, or SHOPGUARD_DATABASE_URL and \
+                 SHOPGUARD_DATABASE_SCHEMA)"
+            );
+        };
+        let report =
+            postgres_backup::restore(&from, &url, &schema, &data_dir, master_key_file.as_deref())?;
+        println!(
+            "restored {} into PostgreSQL schema {schema} and {}: {} files checked, audit log verified ({} entries, {} checkpoints), {} decisions",
+            from.display(),
+            data_dir.display(),
+            report.files_checked,
+            report.manifest.audit_entries,
+            report.audit_checkpoints_checked,
+            report.manifest.decisions
+        );
+        return Ok(());
+    }
     if check_only {
         let manifest = folder_backup::check_backup(&from)?;
         println!(
