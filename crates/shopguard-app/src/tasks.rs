@@ -261,6 +261,12 @@ impl TaskService {
         terms: &EntryTerms,
         actor: &Actor,
     ) -> ServiceResult<ImportAnswer> {
+        if text.trim().is_empty() {
+            return Err(ServiceError::Invalid {
+                field: Some("body"),
+                message: "body: the body is empty; send one value per line".to_owned(),
+            });
+        }
         let lines = text.lines().count();
         if lines <= IMPORT_TASK_THRESHOLD_LINES {
             return lists

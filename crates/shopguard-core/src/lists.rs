@@ -383,10 +383,10 @@ impl ListKind {
                     return Err(invalid("an email address is local@domain.tld"));
                 }
             }
-            (ListKind::EmailDomain | ListKind::Domain, ListKey::Text(host)) => {
-                if !is_host_name(host) {
-                    return Err(invalid("not a domain name"));
-                }
+            (ListKind::EmailDomain | ListKind::Domain, ListKey::Text(host))
+                if !is_host_name(host) =>
+            {
+                return Err(invalid("not a domain name"));
             }
             _ => {}
         }

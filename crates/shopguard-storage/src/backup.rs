@@ -189,6 +189,10 @@ pub fn backup(
         }
     }
     let audit = Path::new("audit");
+    // The folder's format marker: without it a copy of a format 2 log would open as format 1.
+    if data_dir.join("audit/FORMAT").exists() {
+        plan.push((audit.join("FORMAT"), false));
+    }
     if data_dir.join("audit/checkpoints.log").exists() {
         plan.push((audit.join("checkpoints.log"), true));
     }

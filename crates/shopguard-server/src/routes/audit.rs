@@ -23,6 +23,13 @@ pub async fn list_entries(
     _caller: Caller<AuditRead>,
     Params(query): Params<AuditEntriesQuery>,
 ) -> AppResult<Json<AuditEntryList>> {
+    if query.before_seq.is_some_and(|seq| seq > i64::MAX as u64) {
+        return Err(AppError::new(
+            ErrorCode::InvalidParameter,
+            "before_seq: larger than any sequence number (the maximum is 2^63 - 1)",
+        )
+        .with_field("before_seq"));
+    }
     let query = AuditQuery {
         actor: query.actor,
         action: query.action,

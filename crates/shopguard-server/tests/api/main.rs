@@ -247,10 +247,11 @@ impl TestApp {
     }
 }
 
-/// An audit entry for fixtures a test writes straight into storage.
+/// An audit entry for fixtures a test writes straight into storage, dated now (an entry
+/// dated in 1970 is past every retention, and the node's first retention run purges it).
 pub fn fixture_audit(action: &str) -> shopguard_storage::NewAuditEntry {
     shopguard_storage::NewAuditEntry {
-        at_ms: 1,
+        at_ms: shopguard_server::state::now_ms(),
         class: shopguard_core::audit::RecordClass::Configuration,
         content: shopguard_core::audit::AuditContent {
             actor: "test".into(),

@@ -304,7 +304,10 @@ impl PostgresStore {
         let mut transaction = client.transaction().map_err(db(operation))?;
         if no_seq_scan {
             transaction
-                .batch_execute("SET LOCAL enable_seqscan = off")
+                // Plain index scans off too: on a small table the planner walks the primary
+                // key backwards under the LIMIT; the question here is whether the query's
+                // expression can use the entity index at all (a bitmap scan).
+                .batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off")
                 .map_err(db(operation))?;
         }
         let rows = transaction
