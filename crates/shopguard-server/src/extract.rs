@@ -311,9 +311,18 @@ impl<St: Send + Sync> FromRequest<St> for TextBody {
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(body_rejection)?;
-        String::from_utf8(bytes.to_vec())
-            .map(TextBody)
-            .map_err(|_| AppError::new(ErrorCode::MalformedBody, "body is not UTF-8 text"))
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| AppError::new(ErrorCode::MalformedBody, "body is not UTF-8 text"))?;
+        // Every text body (a policy, an import) holds something: an empty one is a request
+        // that lost its body, not a policy that fails to compile or an import of nothing.
+        if text.trim().is_empty() {
+            return Err(AppError::new(
+                ErrorCode::MalformedBody,
+                "body: the body is empty; text was expected",
+            )
+            .with_field("body"));
+        }
+        Ok(TextBody(text))
     }
 }
 
