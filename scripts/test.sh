@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README's second command and CI run it: brings up the services
 # the tests need (PostgreSQL, for the storage conformance suite and the two-node test), then
-# runs every test of the workspace, the schemathesis run against the live binary included.
+# runs every test of the workspace, the schemathesis run against the live binary and the
+# console's browser tests (Chromium, installed here when missing) included.
 # SHOPGUARD_TEST_POSTGRES_URL names another server (default postgres://postgres@127.0.0.1:5432/test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,5 +28,19 @@ if ! cmp -s requirements-test.txt .venv/requirements-test.installed 2>/dev/null;
     cp requirements-test.txt .venv/requirements-test.installed
 fi
 export SHOPGUARD_REQUIRE_SCHEMATHESIS=1
+
+# The console's browser tests (crates/shopguard/tests/console.rs): Debian's Chromium and
+# npm's playwright-core, pinned by crates/shopguard/tests/browser/package-lock.json.
+if [ ! -x /usr/bin/chromium ]; then
+    echo "== installing chromium (the console's browser tests)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+fi
+browser=crates/shopguard/tests/browser
+if ! cmp -s "$browser/package-lock.json" "$browser/node_modules/.package-lock.json.installed" 2>/dev/null; then
+    echo "== installing playwright-core (npm ci)"
+    (cd "$browser" && npm ci --no-audit --no-fund --silent)
+    cp "$browser/package-lock.json" "$browser/node_modules/.package-lock.json.installed"
+fi
+export SHOPGUARD_REQUIRE_BROWSER=1
 
 exec cargo nextest run --workspace --locked "$@"

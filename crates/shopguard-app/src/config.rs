@@ -82,6 +82,9 @@ pub struct Config {
     pub client_address_header: Option<String>,
     /// Serve `POST /v1/noop`, which does nothing: the HTTP stack's ceiling for benchmarks.
     pub enable_noop_endpoint: bool,
+    /// Serve the analysts' web console at `/console` (operators sign in with password and
+    /// TOTP; `docs/console.md`).
+    pub console: bool,
     /// PostgreSQL to keep keys, policies, lists, decisions, operators, data keys and the
     /// audit log in (`postgres://user@host:5432/database`); none for the embedded backend.
     /// Secrets (master key, audit signing key, bootstrap key) stay in `data_dir`.
@@ -127,6 +130,7 @@ impl Default for Config {
             client_address_header: None,
             require_rule_approval: true,
             enable_noop_endpoint: false,
+            console: true,
             database_url: None,
             database_schema: "shopguard".to_owned(),
             node_id: None,

@@ -7,6 +7,11 @@ use argon2::Argon2;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle_free_compare::equal;
+
+/// Whether two secrets are equal, in time that depends only on their lengths.
+pub fn constant_time_equal(left: &[u8], right: &[u8]) -> bool {
+    equal(left, right)
+}
 use totp_rs::{Algorithm, TOTP};
 
 /// Why a password is refused.

@@ -5,6 +5,7 @@
 //! then drains the decision log and writes a final engine snapshot.
 #![warn(missing_docs)]
 
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod metrics;

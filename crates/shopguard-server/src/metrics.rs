@@ -176,6 +176,21 @@ fn nonzero(counts: &[u32]) -> impl Iterator<Item = (usize, u64)> + '_ {
         .map(|(index, count)| (index, u64::from(*count)))
 }
 
+/// Running totals since the node started (see [`Metrics::totals`]).
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    /// Events decided.
+    pub events: u64,
+    /// Decisions by outcome: allow, challenge, review, deny.
+    pub by_outcome: [u64; 4],
+    /// Challenges reported passed.
+    pub challenges_passed: u64,
+    /// Challenges reported failed.
+    pub challenges_failed: u64,
+    /// Matches per (rule id, shadow).
+    pub rules: Vec<((String, bool), u64)>,
+}
+
 /// Every metric shopguard exports.
 pub struct Metrics {
     registry: Registry,
@@ -207,6 +222,9 @@ pub struct Metrics {
     events_by_kind: Vec<Counter>,
     /// `decisions` per outcome, resolved once (allow, challenge, review, deny).
     decisions_by_outcome: Vec<Counter>,
+    /// Rule matches by (rule, shadow), readable by the console's situation recorder (the
+    /// family above only encodes).
+    rule_totals: parking_lot::Mutex<std::collections::HashMap<(String, bool), u64>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -234,6 +252,7 @@ impl Default for Metrics {
             registry: Registry::default(),
             events_by_kind: Vec::new(),
             decisions_by_outcome: Vec::new(),
+            rule_totals: parking_lot::Mutex::default(),
         };
         registry.register("events", "Events decided, by kind", metrics.events.clone());
         registry.register(
@@ -352,8 +371,33 @@ impl Metrics {
         for hit in &tally.hits {
             self.rule_hits.get_or_create(hit).inc();
         }
+        if !tally.hits.is_empty() {
+            let mut totals = self.rule_totals.lock();
+            for hit in &tally.hits {
+                let key = (hit.rule.clone(), hit.mode == RuleMode::Shadow);
+                *totals.entry(key).or_default() += 1;
+            }
+        }
         if tally.rule_errors > 0 {
             self.rule_errors.inc_by(tally.rule_errors);
+        }
+    }
+
+    /// The running totals the console's situation view samples every second: events, by
+    /// outcome, challenge results, and matches per (rule, shadow).
+    pub fn totals(&self) -> Totals {
+        let kind = |kind: EventKind| self.events_by_kind[kind.index()].get();
+        Totals {
+            events: self.events_by_kind.iter().map(Counter::get).sum(),
+            by_outcome: [0, 1, 2, 3].map(|index| self.decisions_by_outcome[index].get()),
+            challenges_passed: kind(EventKind::ChallengePassed),
+            challenges_failed: kind(EventKind::ChallengeFailed),
+            rules: self
+                .rule_totals
+                .lock()
+                .iter()
+                .map(|(key, count)| (key.clone(), *count))
+                .collect(),
         }
     }
 

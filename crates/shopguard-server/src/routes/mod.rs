@@ -122,6 +122,9 @@ pub fn router(state: AppState) -> Router {
             post(ops::noop).layer(DefaultBodyLimit::max(body_limit)),
         );
     }
+    if state.config.console {
+        api = api.merge(crate::console::router(&state));
+    }
     api.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

@@ -1,0 +1,9 @@
+//! One module per console page, each a thin caller of the application services.
+
+pub(crate) mod audit;
+pub(crate) mod decisions;
+pub(crate) mod entity;
+pub(crate) mod lists;
+pub(crate) mod policy;
+pub(crate) mod situation;
+pub(crate) mod tasks;

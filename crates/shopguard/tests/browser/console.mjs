@@ -1,0 +1,287 @@
+// Browser tests of the shopguard console, in Debian's Chromium through playwright-core.
+// Run by crates/shopguard/tests/console.rs, which starts the real binary, creates the
+// operators and passes everything in the environment:
+//   SG_URL          the server's base URL
+//   SG_API_KEY      an administrator API key (to send events)
+//   SG_OPERATORS    JSON: { name: { password, secret } } (secret in base32)
+//   SG_SCREENSHOTS  a folder for screenshots (optional)
+//   SG_CHROMIUM     the browser (default /usr/bin/chromium)
+// Each check prints "ok - name" or throws; the process exits non-zero on the first failure.
+import { chromium } from "playwright-core";
+import { createHmac } from "node:crypto";
+import { mkdirSync } from "node:fs";
+
+const base = process.env.SG_URL;
+const apiKey = process.env.SG_API_KEY;
+const operators = JSON.parse(process.env.SG_OPERATORS);
+const shots = process.env.SG_SCREENSHOTS || "";
+if (shots) mkdirSync(shots, { recursive: true });
+
+function fail(message) {
+  throw new Error(message);
+}
+
+function expect(condition, message) {
+  if (!condition) fail(message);
+}
+
+// RFC 6238 TOTP (SHA-1, 6 digits, 30 s) from a base32 secret; written here so the test does
+// not trust the server's own implementation.
+function totp(secret, unixSeconds) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const char of secret.replace(/=+$/, "").toUpperCase()) {
+    const value = alphabet.indexOf(char);
+    if (value < 0) fail(`bad base32 in secret: ${char}`);
+    bits += value.toString(2).padStart(5, "0");
+  }
+  const key = Buffer.alloc(Math.floor(bits.length / 8));
+  for (let i = 0; i < key.length; i++) key[i] = parseInt(bits.slice(i * 8, i * 8 + 8), 2);
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const number = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(number).padStart(6, "0");
+}
+
+async function sendEvent(event) {
+  const response = await fetch(`${base}/v1/events`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+    body: JSON.stringify(event),
+  });
+  const body = await response.json();
+  expect(response.status === 200, `event refused: ${response.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+async function shot(page, name) {
+  if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.SG_CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu"],
+});
+
+// Each operator gets their own browser context (cookies), in the language asked for.
+async function signIn(name, locale = "en-GB") {
+  const context = await browser.newContext({
+    locale,
+    viewport: { width: 1280, height: 900 },
+    extraHTTPHeaders: { "accept-language": locale },
+  });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(message.text());
+  });
+  page.on("pageerror", (error) => problems.push(String(error)));
+  await page.goto(`${base}/console/situation`);
+  expect(page.url().includes("/console/login"), `not sent to the login page: ${page.url()}`);
+  const operator = operators[name];
+  await page.fill('input[name="username"]', name);
+  await page.fill('input[name="password"]', operator.password);
+  await page.fill('input[name="code"]', totp(operator.secret, Date.now() / 1000));
+  await Promise.all([page.waitForNavigation(), page.click("form button")]);
+  expect(page.url().endsWith("/console/situation"), `${name} not signed in: ${page.url()}`);
+  return { context, page, problems };
+}
+
+const results = [];
+async function check(name, body) {
+  await body();
+  results.push(name);
+  console.log(`ok - ${name}`);
+}
+
+try {
+  let analyst;
+  await check("a wrong code is refused and the form says why", async () => {
+    const context = await browser.newContext({ locale: "en-GB" });
+    const page = await context.newPage();
+    await page.goto(`${base}/console/login`);
+    await page.fill('input[name="username"]', "ana");
+    await page.fill('input[name="password"]', operators.ana.password);
+    await page.fill('input[name="code"]', "000000");
+    await page.click("form button");
+    await page.waitForSelector(".error");
+    expect((await page.textContent(".error")).includes("wrong code"), "no refusal shown");
+    await shot(page, "login");
+    await context.close();
+  });
+
+  await check("an analyst signs in with password and TOTP; the session cookie is HttpOnly and SameSite=Strict", async () => {
+    analyst = await signIn("ana");
+    const cookies = await analyst.context.cookies();
+    const session = cookies.find((cookie) => cookie.name === "sg_session");
+    expect(session, "no session cookie");
+    expect(session.httpOnly, "session cookie readable by scripts");
+    expect(session.sameSite === "Strict", `SameSite=${session.sameSite}`);
+    const response = await analyst.page.goto(`${base}/console/situation`);
+    const policy = response.headers()["content-security-policy"] || "";
+    expect(policy.includes("script-src 'self'") && !policy.includes("unsafe-inline"), `CSP: ${policy}`);
+  });
+
+  await check("the situation view updates while events are sent", async () => {
+    const page = analyst.page;
+    const before = Number((await page.textContent('[data-field="totals.events"]')).replace(/[^0-9]/g, ""));
+    for (let i = 0; i < 30; i++) {
+      await sendEvent({ kind: "login_succeeded", user_id: `shopper${i % 5}`, ip: `203.0.113.${i % 7 + 1}`, device_id: `dev-${i % 3}` });
+    }
+    await page.waitForFunction(
+      (seen) => Number(document.querySelector('[data-field="totals.events"]').textContent.replace(/[^0-9]/g, "")) >= seen + 30,
+      before,
+      { timeout: 8000 },
+    );
+    await shot(page, "situation");
+  });
+
+  let decisionId;
+  await check("a decision is found by user and opened", async () => {
+    const page = analyst.page;
+    await page.goto(`${base}/console/decisions`);
+    await page.fill('input[name="user_id"]', "shopper1");
+    await Promise.all([page.waitForNavigation(), page.click(".filters button")]);
+    const rows = await page.$$("#decisions tbody tr");
+    expect(rows.length >= 1, "no decision listed for shopper1");
+    await shot(page, "decisions");
+    await Promise.all([page.waitForNavigation(), page.click("#decisions tbody tr td a")]);
+    expect(page.url().includes("/console/decisions/"), `not on a decision: ${page.url()}`);
+    decisionId = page.url().split("/").pop();
+    expect((await page.textContent("h1")).includes(decisionId), "decision id not shown");
+    await page.waitForSelector("#matched");
+    await shot(page, "decision");
+  });
+
+  await check("an unmask is an explicit click, and it is recorded in the audit log", async () => {
+    const sent = await sendEvent({ kind: "register", user_id: "newcomer", ip: "198.51.100.23", email: "newcomer@example.com", phone: "+8613812345678" });
+    const page = analyst.page;
+    await page.goto(`${base}/console/decisions/${sent.decision_id}`);
+    const masked = await page.textContent("pre.json");
+    expect(!masked.includes("newcomer@example.com"), "email shown before unmasking");
+    await Promise.all([page.waitForNavigation(), page.click("#unmask")]);
+    expect((await page.textContent("pre.json")).includes("newcomer@example.com"), "email not shown after unmasking");
+    expect(await page.$("#unmasked"), "no notice that the view was recorded");
+    const auditor = await signIn("aud");
+    await auditor.page.goto(`${base}/console/audit?action=pii.unmask`);
+    const entries = await auditor.page.textContent("#audit-entries");
+    expect(entries.includes(`decision:${sent.decision_id}`) && entries.includes("operator:ana"), "unmask not in the audit log");
+    await Promise.all([
+      auditor.page.waitForSelector("[data-verify]"),
+      auditor.page.click("#verify-button"),
+    ]);
+    expect(await auditor.page.$('[data-verify="intact"]'), "audit log does not verify");
+    await shot(auditor.page, "audit");
+    await auditor.context.close();
+  });
+
+  await check("a list entry added from an entity page is then seen in a decision", async () => {
+    const page = analyst.page;
+    await page.goto(`${base}/console/entity/ip/192.0.2.77`);
+    await page.selectOption('#add-to-list select[name="list"]', "ip_block");
+    await page.fill('#add-to-list input[name="reason"]', "seen in a card-testing run");
+    await page.fill('#add-to-list input[name="hours"]', "24");
+    await Promise.all([page.waitForNavigation(), page.click("#add-to-list button")]);
+    expect((await page.textContent("#memberships")).includes("ip_block"), "ip_block not listed on the entity page");
+    await shot(page, "entity");
+    const decided = await sendEvent({ kind: "login_succeeded", user_id: "shopper9", ip: "192.0.2.77" });
+    expect(decided.outcome === "deny", `outcome ${decided.outcome} for a blocked IP`);
+    await page.goto(`${base}/console/decisions/${decided.decision_id}`);
+    expect((await page.textContent("#matched")).includes("blocked_ip"), "blocked_ip not among the matched rules");
+    await page.goto(`${base}/console/lists/ip_block?q=192.0.2.77`);
+    const entries = await page.textContent("#entries");
+    expect(entries.includes("operator:ana") && entries.includes("card-testing"), "who added it and why not shown");
+  });
+
+  await check("a forged request without the CSRF token is refused", async () => {
+    const response = await analyst.page.request.post(`${base}/console/lists/ip_block/add`, {
+      form: { csrf: "0".repeat(64), value: "192.0.2.200", reason: "forged" },
+      maxRedirects: 0,
+    });
+    expect(response.status() === 403, `forged form answered ${response.status()}`);
+  });
+
+  await check("a viewer sees no edit control and is refused a forged edit", async () => {
+    const viewer = await signIn("vic");
+    await viewer.page.goto(`${base}/console/lists/ip_block`);
+    expect(!(await viewer.page.$("form.add-entry")), "viewer sees the add form");
+    await viewer.page.goto(`${base}/console/policy`);
+    expect(!(await viewer.page.$('a[href="/console/policy/edit"]')), "viewer sees the edit link");
+    const csrf = await viewer.page.getAttribute('meta[name="csrf-token"]', "content");
+    const response = await viewer.page.request.post(`${base}/console/lists/ip_block/add`, {
+      form: { csrf, value: "192.0.2.201", reason: "forged by a viewer" },
+      maxRedirects: 0,
+    });
+    expect(response.status() === 403, `viewer's forged edit answered ${response.status()}`);
+    const editor = await viewer.page.goto(`${base}/console/policy/edit`);
+    expect(editor.status() === 403, `viewer opened the editor: ${editor.status()}`);
+    await viewer.context.close();
+  });
+
+  await check("a rule edited with a syntax error shows it at its position; fixed, submitted, approved by a second operator, live", async () => {
+    const author = await signIn("rita");
+    const page = author.page;
+    await page.goto(`${base}/console/policy/edit`);
+    await page.waitForSelector('#check [data-check="ok"]');
+    const live = await page.inputValue("#source");
+    const broken = `${live}\n[[rules]]\nid = "browser_test_rule"\nwhen = "event.user_id == > 'mallory'"\noutcome = "deny"\nscore = 90\nreason = "the browser test's rule"\n`;
+    await page.fill("#source", broken);
+    await page.click('button[type="button"]');
+    await page.waitForSelector('#check [data-check="error"]');
+    const error = await page.$('#check [data-line]');
+    const line = Number(await error.getAttribute("data-line"));
+    const expected = broken.split("\n").findIndex((text) => text.startsWith('when = "event.user_id == >')) + 1;
+    expect(line === expected, `error placed at line ${line}, expected ${expected}`);
+    const caret = await page.evaluate(() => document.getElementById("source").selectionStart);
+    const lineStart = broken.split("\n").slice(0, expected - 1).join("\n").length + 1;
+    expect(caret >= lineStart && caret < lineStart + 40, `caret at ${caret}, line starts at ${lineStart}`);
+    await shot(page, "policy-error");
+    await page.fill("#source", broken.replace("== > 'mallory'", "== 'mallory'"));
+    await page.click('button[type="button"]');
+    await page.waitForSelector('#check [data-check="ok"]');
+    await page.fill('input[name="comment"]', "deny mallory (browser test)");
+    await Promise.all([page.waitForNavigation(), page.click("#submit")]);
+    expect((await page.textContent("h1")).includes("awaits approval"), "a punitive change went live without approval");
+    expect(!(await page.$("#approve")), "the author could approve their own change");
+    const version = page.url().split("/").pop();
+    await author.context.close();
+
+    const approver = await signIn("abe");
+    await approver.page.goto(`${base}/console/policy/versions/${version}`);
+    expect((await approver.page.textContent("#diff")).includes("browser_test_rule"), "the diff does not show the new rule");
+    await shot(approver.page, "policy-approve");
+    await Promise.all([approver.page.waitForNavigation(), approver.page.click("#approve")]);
+    expect((await approver.page.textContent("h1")).includes("live"), "the approved version is not live");
+    await approver.context.close();
+    const decided = await sendEvent({ kind: "login_succeeded", user_id: "mallory", ip: "203.0.113.50" });
+    expect(decided.outcome === "deny" && decided.matched.some((rule) => rule.rule_id === "browser_test_rule"),
+      `the new rule did not decide: ${JSON.stringify(decided)}`);
+  });
+
+  await check("both languages render, chosen by Accept-Language and by the switch", async () => {
+    const zh = await signIn("zoe", "zh-CN");
+    expect((await zh.page.textContent("nav")).includes("态势"), "Chinese navigation missing");
+    expect((await zh.page.getAttribute("html", "lang")) === "zh-CN", "lang attribute not zh-CN");
+    await shot(zh.page, "situation-zh");
+    await Promise.all([zh.page.waitForNavigation(), zh.page.click('button[name="lang"]')]);
+    expect((await zh.page.textContent("nav")).includes("Situation"), "switch to English failed");
+    expect(zh.problems.length === 0, `script errors: ${zh.problems.join("; ")}`);
+    await zh.context.close();
+  });
+
+  await check("signing out ends the session: the old cookie no longer opens a page", async () => {
+    const cookies = await analyst.context.cookies();
+    const session = cookies.find((cookie) => cookie.name === "sg_session").value;
+    await analyst.page.goto(`${base}/console/situation`);
+    await Promise.all([analyst.page.waitForNavigation(), analyst.page.click('form[action="/console/logout"] button')]);
+    expect(analyst.page.url().includes("/console/login"), "not back at the login page");
+    const replay = await fetch(`${base}/console/situation`, { headers: { cookie: `sg_session=${session}` }, redirect: "manual" });
+    expect(replay.status === 303 || replay.status === 302, `old session still opens pages: ${replay.status}`);
+    expect(analyst.problems.length === 0, `script errors: ${analyst.problems.join("; ")}`);
+  });
+} finally {
+  await browser.close();
+}
+console.log(`${results.length} checks passed`);

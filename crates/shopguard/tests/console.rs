@@ -1,0 +1,195 @@
+//! The console in a real browser: the real binary is started on a fresh data folder, six
+//! operators are created with the CLI (one per role the checks need), and
+//! `tests/browser/console.mjs` drives Debian's Chromium through it with playwright-core (npm).
+//! Any check that fails fails this test, with the script's output.
+//!
+//! `scripts/test.sh` installs Chromium and the npm package when they are missing and sets
+//! `SHOPGUARD_REQUIRE_BROWSER=1`; outside it, a missing browser or package makes this test
+//! say so loudly and pass. `SHOPGUARD_SCREENSHOTS=DIR` keeps the screenshots the script takes
+//! (`docs/console/` holds the ones the documentation shows).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest the browser run may take.
+const RUN_LIMIT: Duration = Duration::from_secs(240);
+
+/// The operators the checks sign in as: name and roles.
+const OPERATORS: [(&str, &str); 6] = [
+    ("ana", "responder"),
+    ("rita", "rule_author"),
+    ("abe", "approver"),
+    ("vic", "viewer"),
+    ("zoe", "viewer"),
+    ("aud", "auditor"),
+];
+
+/// A password good enough for the CLI's strength check.
+const PASSWORD: &str = "correct-Horse-battery-st4ple";
+
+fn browser_folder() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn healthy(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.1 200")
+}
+
+/// Skips (or, under `SHOPGUARD_REQUIRE_BROWSER=1`, fails) with `message`.
+fn unavailable(message: &str) {
+    let required = std::env::var("SHOPGUARD_REQUIRE_BROWSER").is_ok_and(|value| value == "1");
+    assert!(!required, "{message}");
+    eprintln!("\n!!!!!!!! SKIPPED: {message} !!!!!!!!\n");
+}
+
+/// Creates an operator with the CLI; returns their TOTP secret (base32).
+fn create_operator(data: &Path, name: &str, role: &str) -> String {
+    let password_file = data.join(format!("{name}.password"));
+    std::fs::write(&password_file, PASSWORD).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_shopguard"))
+        .args(["operators", "create", "--username", name, "--role", role])
+        .arg("--password-file")
+        .arg(&password_file)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "operators create {name}: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let start = text.find("secret=").expect("the enrolment names the secret") + "secret=".len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_uppercase() || ('2'..='7').contains(c))
+        .collect()
+}
+
+#[test]
+fn the_console_works_in_a_real_browser() {
+    let chromium = std::env::var("SG_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let folder = browser_folder();
+    if !Path::new(&chromium).exists() {
+        return unavailable(&format!(
+            "no browser at {chromium}: `apt-get install chromium` (scripts/test.sh does)"
+        ));
+    }
+    if !folder.join("node_modules/playwright-core").exists() {
+        return unavailable(&format!(
+            "playwright-core is not installed: `npm ci` in {} (scripts/test.sh does)",
+            folder.display()
+        ));
+    }
+
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let log = std::fs::File::create(data.path().join("server.log")).unwrap();
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_shopguard"))
+            .args(["serve", "--listen", &listen, "--data-dir"])
+            .arg(data.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while !healthy(port) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the server did not answer /healthz within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let key = std::fs::read_to_string(data.path().join("admin-api-key")).unwrap();
+    let operators: serde_json::Map<String, serde_json::Value> = OPERATORS
+        .iter()
+        .map(|(name, role)| {
+            let secret = create_operator(data.path(), name, role);
+            (
+                (*name).to_owned(),
+                serde_json::json!({ "password": PASSWORD, "secret": secret }),
+            )
+        })
+        .collect();
+
+    let output_path = data.path().join("browser.txt");
+    let mut run = Command::new("node")
+        .arg("console.mjs")
+        .current_dir(&folder)
+        .env("SG_URL", format!("http://{listen}"))
+        .env("SG_API_KEY", key.trim())
+        .env("SG_OPERATORS", serde_json::Value::Object(operators).to_string())
+        .env("SG_CHROMIUM", &chromium)
+        .env(
+            "SG_SCREENSHOTS",
+            std::env::var("SHOPGUARD_SCREENSHOTS").unwrap_or_default(),
+        )
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&output_path).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = run.stderr.take().unwrap();
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > RUN_LIMIT {
+            let _ = run.kill();
+            let _ = run.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut errors = String::new();
+    let _ = stderr.read_to_string(&mut errors);
+    drop(server);
+    let output = std::fs::read_to_string(&output_path).unwrap_or_default();
+    let server_log = std::fs::read_to_string(data.path().join("server.log")).unwrap_or_default();
+    println!("{output}");
+    match status {
+        Some(status) => assert!(
+            status.success(),
+            "a browser check failed:\n{output}\n{errors}\nserver log:\n{server_log}"
+        ),
+        None => panic!(
+            "the browser checks did not finish within {} s:\n{output}\n{errors}",
+            RUN_LIMIT.as_secs()
+        ),
+    }
+}
