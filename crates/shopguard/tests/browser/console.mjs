@@ -84,7 +84,7 @@ async function signIn(name, locale = "en-GB") {
   await page.fill('input[name="username"]', name);
   await page.fill('input[name="password"]', operator.password);
   await page.fill('input[name="code"]', totp(operator.secret, Date.now() / 1000));
-  await Promise.all([page.waitForNavigation(), page.click("form button")]);
+  await Promise.all([page.waitForNavigation(), page.click(".login button")]);
   expect(page.url().endsWith("/console/situation"), `${name} not signed in: ${page.url()}`);
   return { context, page, problems };
 }
@@ -105,7 +105,7 @@ try {
     await page.fill('input[name="username"]', "ana");
     await page.fill('input[name="password"]', operators.ana.password);
     await page.fill('input[name="code"]', "000000");
-    await page.click("form button");
+    await page.click(".login button");
     await page.waitForSelector(".error");
     expect((await page.textContent(".error")).includes("wrong code"), "no refusal shown");
     await shot(page, "login");
