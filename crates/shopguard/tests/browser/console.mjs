@@ -265,6 +265,13 @@ try {
     expect((await zh.page.textContent("nav")).includes("态势"), "Chinese navigation missing");
     expect((await zh.page.getAttribute("html", "lang")) === "zh-CN", "lang attribute not zh-CN");
     await shot(zh.page, "situation-zh");
+    // Every page of the frame renders in Chinese, with its empty states.
+    for (const path of ["/console/decisions", "/console/policy", "/console/lists", "/console/lists/ip_block", "/console/tasks", "/console/situation?range=1440", "/console/entity/user/nobody"]) {
+      const response = await zh.page.goto(`${base}${path}`);
+      expect(response.status() === 200, `${path} answered ${response.status()}`);
+      expect(!(await zh.page.textContent("main")).includes("Something went wrong"), `${path} shows an error`);
+    }
+    await zh.page.goto(`${base}/console/situation`);
     await Promise.all([zh.page.waitForNavigation(), zh.page.click('button[name="lang"]')]);
     expect((await zh.page.textContent("nav")).includes("Situation"), "switch to English failed");
     expect(zh.problems.length === 0, `script errors: ${zh.problems.join("; ")}`);
