@@ -1,9 +1,9 @@
-//! Operators (people): login sessions (`POST /v1/auth/login`) and temporary role grants
-//! (`/v1/grants`).
+//! Operators (people): login sessions (`POST /v1/auth/login`, `POST /v1/auth/logout`,
+//! `/v1/auth/sessions`) and temporary role grants (`/v1/grants`).
 
 use serde::{Deserialize, Serialize};
 use shopguard_core::whole_number;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 pub use shopguard_core::rbac::Role;
 
@@ -27,11 +27,14 @@ impl std::fmt::Debug for LoginRequest {
     }
 }
 
-/// A session: use `token` as `Authorization: Bearer <token>` until `expires_at_ms`.
+/// A session: use `token` as `Authorization: Bearer <token>` until `expires_at_ms`, or
+/// until it is idle for the node's `session_idle_minutes`, or ended (`POST /v1/auth/logout`).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LoginResponse {
     /// The session token (shown once).
     pub token: String,
+    /// The session's public id (as `GET /v1/auth/sessions` lists it).
+    pub session_id: String,
     /// When it stops working.
     pub expires_at_ms: i64,
     /// The operator's standing roles.
@@ -41,10 +44,52 @@ pub struct LoginResponse {
 impl std::fmt::Debug for LoginResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoginResponse")
+            .field("session_id", &self.session_id)
             .field("expires_at_ms", &self.expires_at_ms)
             .field("roles", &self.roles)
             .finish_non_exhaustive()
     }
+}
+
+/// `POST /v1/auth/logout` query.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutQuery {
+    /// `true`: end every session of the caller, not only the calling one (answers `200`
+    /// with how many ended).
+    pub everywhere: Option<bool>,
+}
+
+/// `POST /v1/auth/logout?everywhere=true` answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LogoutEverywhere {
+    /// How many sessions were ended, the calling one included.
+    pub ended: u64,
+}
+
+/// One of the caller's sessions that may still be used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    /// Its public id (`DELETE /v1/auth/sessions/{session_id}` ends it).
+    pub session_id: String,
+    /// When it began (the login).
+    pub created_at_ms: i64,
+    /// When it ends at the latest.
+    pub expires_at_ms: i64,
+    /// When activity on it was last recorded (recorded at most once a minute).
+    pub last_seen_at_ms: i64,
+    /// The caller's address at login, when known.
+    pub client: Option<String>,
+    /// Whether this is the session the request came with.
+    pub current: bool,
+}
+
+/// `GET /v1/auth/sessions` answer: the caller's sessions still in use, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SessionList {
+    /// The sessions.
+    pub sessions: Vec<Session>,
 }
 
 /// `POST /v1/grants`: ask for a role for a while, with a reason.

@@ -96,6 +96,9 @@ pub struct Principal {
     pub id: String,
     /// Scopes held now (for an operator: standing roles plus approved, unexpired grants).
     pub scopes: Vec<Scope>,
+    /// The operator session the request came with; `None` for API keys, the command line
+    /// and shopguard itself.
+    pub session_id: Option<String>,
 }
 
 impl Principal {
@@ -105,7 +108,14 @@ impl Principal {
             id: actor.to_string(),
             actor,
             scopes,
+            session_id: None,
         }
+    }
+
+    /// The principal of a request that came with operator session `session_id`.
+    pub fn with_session(mut self, session_id: impl Into<String>) -> Principal {
+        self.session_id = Some(session_id.into());
+        self
     }
 
     /// Whether the principal holds `scope` (admin holds every scope).

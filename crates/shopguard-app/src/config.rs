@@ -67,6 +67,10 @@ pub struct Config {
     pub require_rule_approval: bool,
     /// Hours an operator's login session lasts.
     pub operator_session_hours: u32,
+    /// Minutes an operator's session may go without a request before it is refused (it
+    /// then needs a new login); 0 for no idle limit. Activity is recorded once a minute,
+    /// so a session may be refused up to a minute early.
+    pub session_idle_minutes: u32,
     /// Login attempts allowed per operator name per minute.
     pub login_attempts_per_username_per_minute: u32,
     /// Failed logins allowed per client address per minute, whatever names they try
@@ -124,6 +128,7 @@ impl Default for Config {
             audit_checkpoint_seconds: 10,
             audit_checkpoint_every_entries: 256,
             operator_session_hours: 8,
+            session_idle_minutes: 30,
             login_attempts_per_username_per_minute: 10,
             login_failures_per_address_per_minute: 20,
             login_failures_per_minute: 600,
@@ -232,6 +237,11 @@ impl Config {
         }
         if !(1..=24 * 30).contains(&self.operator_session_hours) {
             return Err("operator_session_hours must be between 1 and 720".into());
+        }
+        if self.session_idle_minutes > 24 * 60 {
+            return Err(
+                "session_idle_minutes must be at most 1440 (a day); 0 sets no idle limit".into(),
+            );
         }
         for (class, days) in &self.audit_retention_days_by_class {
             if class.kept_long_term() {
@@ -352,5 +362,22 @@ mod tests {
             error.to_string().contains("snapshot_interval_seconds"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_session_idle_limit_defaults_to_30_minutes_and_is_bounded() {
+        assert_eq!(Config::default().session_idle_minutes, 30);
+        let from_environment = Config::load(None, &|name| {
+            (name == "SHOPGUARD_SESSION_IDLE_MINUTES").then(|| "0".to_owned())
+        })
+        .unwrap();
+        assert_eq!(from_environment.session_idle_minutes, 0, "no idle limit");
+        assert!(from_environment.validate().is_ok());
+        let too_long = Config {
+            session_idle_minutes: 24 * 60 + 1,
+            ..Config::default()
+        };
+        let refused = too_long.validate().unwrap_err();
+        assert!(refused.contains("session_idle_minutes"), "{refused}");
     }
 }

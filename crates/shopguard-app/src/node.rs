@@ -273,7 +273,8 @@ impl App {
                     failures_per_address: config.login_failures_per_address_per_minute,
                     failures_per_node: config.login_failures_per_minute,
                 },
-            ),
+            )
+            .with_idle_minutes(config.session_idle_minutes),
             data_keys: DataKeyService::new(store.clone(), audit.clone()),
             decisions: log.map(|log| {
                 DecisionService::new(

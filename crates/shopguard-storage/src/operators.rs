@@ -36,9 +36,20 @@ pub struct SessionRecord {
     pub username: String,
     /// When it began.
     pub created_at_ms: i64,
-    /// When it ends.
+    /// When it ends at the latest.
     pub expires_at_ms: i64,
+    /// When activity on it was last recorded (at most about a minute behind the last
+    /// request: activity is recorded once a minute); `created_at_ms` at first.
+    pub last_seen_at_ms: i64,
+    /// When it was ended (logout, logout everywhere, ended by its operator or an
+    /// administrator); `None` while it may still be used.
+    pub ended_at_ms: Option<i64>,
+    /// The caller's address at login, when known.
+    pub client: Option<String>,
 }
+
+/// Most sessions [`OperatorStore::sessions_of`] returns.
+pub const SESSIONS_LISTED: usize = 100;
 
 /// A temporary grant of a role: requested with a reason, approved by someone else, expiring
 /// on its own (DB33/T 978-2015 §8.3.4).
@@ -105,6 +116,28 @@ pub trait OperatorStore: Send + Sync {
     fn last_totp_step(&self, username: &str) -> StoreResult<Option<i64>>;
     /// One session.
     fn session(&self, session_id: &str) -> StoreResult<Option<SessionRecord>>;
+    /// Records activity on a session: its `last_seen_at_ms` becomes `now_ms` (never earlier
+    /// than it was). Activity is not a change anyone audits: nothing is recorded.
+    fn touch_session(&self, session_id: &str, now_ms: i64) -> StoreResult<()>;
+    /// Ends a session at `now_ms`, recording `audit` with it; false (and nothing recorded)
+    /// when there is no such session or it had ended already.
+    fn end_session(
+        &self,
+        session_id: &str,
+        now_ms: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
+    /// Ends every session of `username` not ended yet, recording `audit` with them; returns
+    /// how many it ended (none: nothing recorded).
+    fn end_sessions_of(
+        &self,
+        username: &str,
+        now_ms: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<u64>;
+    /// The sessions of `username`, ended and expired ones included, newest first, at most
+    /// [`SESSIONS_LISTED`].
+    fn sessions_of(&self, username: &str) -> StoreResult<Vec<SessionRecord>>;
     /// Stores a grant request; returns its id. `audit` makes the entry for that id.
     fn insert_grant(
         &self,

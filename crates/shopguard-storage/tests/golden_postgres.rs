@@ -120,6 +120,11 @@ fn session() -> SessionRecord {
         username: "ana".into(),
         created_at_ms: T0,
         expires_at_ms: T0 + 3_600_000,
+        // Written before sessions recorded activity, ends and addresses (postgres migration
+        // 7): a restored session was last seen when it began, and has not ended.
+        last_seen_at_ms: T0,
+        ended_at_ms: None,
+        client: None,
     }
 }
 

@@ -16,7 +16,7 @@ use std::time::Instant;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use shopguard_api_types::{ErrorCode, ERRORS_DOC_PATH};
 
@@ -94,6 +94,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit/retention", get(audit::retention))
         .route("/v1/data-keys/rotate", post(data_keys::rotate))
         .route("/v1/auth/login", post(operators::login))
+        .route("/v1/auth/logout", post(operators::logout))
+        .route("/v1/auth/sessions", get(operators::list_sessions))
+        .route(
+            "/v1/auth/sessions/{session_id}",
+            delete(operators::end_session),
+        )
         .route(
             "/v1/grants",
             get(operators::list_grants).post(operators::request_grant),

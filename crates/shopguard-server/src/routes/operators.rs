@@ -1,14 +1,22 @@
-//! `POST /v1/auth/login`; `POST /v1/grants`, `POST /v1/grants/{id}/approve`, `GET /v1/grants`;
-//! `POST /v1/operators/{username}/disable`: thin callers of the operator service.
+//! `POST /v1/auth/login`, `POST /v1/auth/logout`, `GET /v1/auth/sessions`,
+//! `DELETE /v1/auth/sessions/{session_id}`; `POST /v1/grants`, `POST /v1/grants/{id}/approve`,
+//! `GET /v1/grants`; `POST /v1/operators/{username}/disable`: thin callers of the operator
+//! service.
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use shopguard_api_types::{ApiError, Grant, GrantList, GrantRequest, LoginRequest, LoginResponse};
-use shopguard_storage::operators::GrantRecord;
+use shopguard_api_types::{
+    ApiError, Grant, GrantList, GrantRequest, LoginRequest, LoginResponse, LogoutEverywhere,
+    LogoutQuery, Session, SessionList,
+};
+use shopguard_storage::operators::{GrantRecord, SessionRecord};
 
 use crate::error::AppResult;
-use crate::extract::{Admin, Caller, ClientAddress, DecisionsRead, JsonBody, PathParams};
+use crate::extract::{
+    Admin, Authenticated, Caller, ClientAddress, DecisionsRead, JsonBody, Params, PathParams,
+};
 use crate::state::{now_ms, AppState};
 
 fn view(grant: GrantRecord, now: i64) -> Grant {
@@ -48,9 +56,90 @@ pub async fn login(
         .await?;
     Ok(Json(LoginResponse {
         token: login.token,
+        session_id: login.session_id,
         expires_at_ms: login.expires_at_ms,
         roles: login.roles,
     }))
+}
+
+fn session_view(session: SessionRecord, current: Option<&str>) -> Session {
+    Session {
+        current: current == Some(session.session_id.as_str()),
+        session_id: session.session_id,
+        created_at_ms: session.created_at_ms,
+        expires_at_ms: session.expires_at_ms,
+        last_seen_at_ms: session.last_seen_at_ms,
+        client: session.client,
+    }
+}
+
+/// Ends the calling session: its token is refused from now on. With `everywhere=true`,
+/// ends every session of the caller and answers how many. For operator sessions only: an
+/// API key is refused with `403`.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "operators", params(LogoutQuery),
+    responses((status = 200, body = LogoutEverywhere, description = "everywhere=true: every session of the caller ended"),
+        (status = 204, description = "the calling session ended"),
+        (status = 403, body = ApiError, description = "called with an API key, which has no session")),
+    security(("api_key" = [])))]
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Params(query): Params<LogoutQuery>,
+) -> AppResult<Response> {
+    let principal = caller.principal;
+    if query.everywhere == Some(true) {
+        let ended = state
+            .run(move |app| app.operators.logout_everywhere(&principal))
+            .await?;
+        return Ok(Json(LogoutEverywhere { ended }).into_response());
+    }
+    state
+        .run(move |app| app.operators.logout(&principal))
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The caller's sessions still in use (not ended, expired or idle past the limit), newest
+/// first, the calling one marked `current`. For operator sessions only.
+#[utoipa::path(get, path = "/v1/auth/sessions", tag = "operators",
+    responses((status = 200, body = SessionList),
+        (status = 403, body = ApiError, description = "called with an API key, which has no session")),
+    security(("api_key" = [])))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    caller: Authenticated,
+) -> AppResult<Json<SessionList>> {
+    let principal = caller.principal;
+    let current = principal.session_id.clone();
+    let sessions = state
+        .run(move |app| app.operators.sessions(&principal))
+        .await?;
+    Ok(Json(SessionList {
+        sessions: sessions
+            .into_iter()
+            .map(|session| session_view(session, current.as_deref()))
+            .collect(),
+    }))
+}
+
+/// Ends one session: one of the caller's own, or anyone's for an administrator. For
+/// operator sessions only.
+#[utoipa::path(delete, path = "/v1/auth/sessions/{session_id}", tag = "operators",
+    params(("session_id" = String, Path, description = "the session")),
+    responses((status = 204, description = "the session ended"),
+        (status = 403, body = ApiError, description = "another operator's session and the caller is no administrator, or called with an API key"),
+        (status = 404, body = ApiError, description = "no such session in use")),
+    security(("api_key" = [])))]
+pub async fn end_session(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    PathParams(session_id): PathParams<String>,
+) -> AppResult<StatusCode> {
+    let principal = caller.principal;
+    state
+        .run(move |app| app.operators.end_session(&session_id, &principal))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Asks for a role for a while, with a reason; another operator with `admin` approves it.

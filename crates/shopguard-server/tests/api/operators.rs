@@ -496,3 +496,187 @@ async fn cached_sessions_end_at_once_on_this_node_and_within_the_ttl_elsewhere()
     assert_eq!(status, StatusCode::UNAUTHORIZED, "at once");
     app.stop().await;
 }
+
+/// A second session of an operator who logged in a moment ago: the next step's code (a code
+/// logs in once, and the next one is accepted a step early).
+async fn second_session(app: &TestApp, username: &str, secret: &[u8]) -> String {
+    let code = credentials::totp_code(secret, now_seconds() + 30).unwrap();
+    let (status, body) = login(app, username, PASSWORD, &code).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn logout_ends_the_calling_session_and_its_token_is_refused() {
+    let app = TestApp::spawn().await;
+    let secret = create(&app, "ana", &[Role::Analyst]);
+    let code = credentials::totp_code(&secret, now_seconds()).unwrap();
+    let (status, login_body) = login(&app, "ana", PASSWORD, &code).await;
+    assert_eq!(status, StatusCode::OK, "{login_body}");
+    let token = login_body["token"].as_str().unwrap().to_owned();
+    assert!(token.contains(login_body["session_id"].as_str().unwrap()));
+    let other = second_session(&app, "ana", &secret).await;
+    let (status, _) = call(&app, &token, Method::GET, "/v1/decisions", Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = call(&app, &token, Method::POST, "/v1/auth/logout", Value::Null).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body) = call(&app, &token, Method::GET, "/v1/decisions", Value::Null).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "at once: {body}");
+    let (status, _) = call(&app, &token, Method::POST, "/v1/auth/logout", Value::Null).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the token is gone");
+    let (status, _) = call(&app, &other, Method::GET, "/v1/decisions", Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "the other session stays");
+
+    let auditor = app.key(&[Scope::AuditRead]);
+    let (_, entries) = app
+        .raw(
+            Method::GET,
+            "/v1/audit/entries?action=operator.logout",
+            Some(&auditor),
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    let entry = &entries["entries"][0]["content"];
+    assert_eq!(entry["actor"], "operator:ana");
+    assert_eq!(entry["detail"]["session"], login_body["session_id"]);
+    assert!(
+        !entries.to_string().contains(&token[token.len() - 64..]),
+        "no secret in the audit log"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn logout_everywhere_ends_every_session_of_the_caller() {
+    let app = TestApp::spawn().await;
+    let secret = create(&app, "ana", &[Role::Analyst]);
+    let bob_secret = create(&app, "bob", &[Role::Analyst]);
+    let first = session(&app, "ana", &secret).await;
+    let second = second_session(&app, "ana", &secret).await;
+    let bob = session(&app, "bob", &bob_secret).await;
+    let (status, body) = call(
+        &app,
+        &second,
+        Method::POST,
+        "/v1/auth/logout?everywhere=true",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({ "ended": 2 }));
+    for token in [&first, &second] {
+        let (status, _) = call(&app, token, Method::GET, "/v1/decisions", Value::Null).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = call(&app, &bob, Method::GET, "/v1/decisions", Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "only the caller's");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn operators_list_their_sessions_and_end_their_own_only() {
+    let app = TestApp::spawn().await;
+    let secret = create(&app, "ana", &[Role::Analyst]);
+    let bob_secret = create(&app, "bob", &[Role::Analyst]);
+    let boss_secret = create(&app, "boss", &[Role::Administrator]);
+    let first = session(&app, "ana", &secret).await;
+    let second = second_session(&app, "ana", &secret).await;
+    let bob = session(&app, "bob", &bob_secret).await;
+    let boss = session(&app, "boss", &boss_secret).await;
+    let id_of = |token: &str| {
+        credentials::split_session_token(token)
+            .unwrap()
+            .0
+            .to_owned()
+    };
+
+    let (status, listed) = call(&app, &first, Method::GET, "/v1/auth/sessions", Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let sessions = listed["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{listed}");
+    assert_eq!(sessions[0]["session_id"], id_of(&second), "newest first");
+    assert_eq!(sessions[0]["current"], false);
+    assert_eq!(sessions[1]["session_id"], id_of(&first));
+    assert_eq!(sessions[1]["current"], true);
+    assert_eq!(sessions[1]["client"], "127.0.0.1");
+    assert!(!listed.to_string().contains("secret"), "{listed}");
+
+    let (status, body) = call(
+        &app,
+        &first,
+        Method::DELETE,
+        &format!("/v1/auth/sessions/{}", id_of(&bob)),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another's session: {body}");
+    let (status, _) = call(
+        &app,
+        &first,
+        Method::DELETE,
+        "/v1/auth/sessions/0123456789abcdef",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(
+        &app,
+        &first,
+        Method::DELETE,
+        &format!("/v1/auth/sessions/{}", id_of(&second)),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "her own");
+    let (status, _) = call(&app, &second, Method::GET, "/v1/decisions", Value::Null).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, listed) = call(&app, &first, Method::GET, "/v1/auth/sessions", Value::Null).await;
+    assert_eq!(listed["sessions"].as_array().unwrap().len(), 1);
+
+    let (status, _) = call(
+        &app,
+        &boss,
+        Method::DELETE,
+        &format!("/v1/auth/sessions/{}", id_of(&bob)),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NO_CONTENT,
+        "an administrator ends anyone's"
+    );
+    let (status, _) = call(&app, &bob, Method::GET, "/v1/decisions", Value::Null).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn api_keys_are_refused_on_the_session_routes() {
+    let app = TestApp::spawn().await;
+    for (method, path) in [
+        (Method::POST, "/v1/auth/logout"),
+        (Method::POST, "/v1/auth/logout?everywhere=true"),
+        (Method::GET, "/v1/auth/sessions"),
+        (Method::DELETE, "/v1/auth/sessions/0123456789abcdef"),
+    ] {
+        let (status, body) = app.admin(method.clone(), path, Value::Null).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("session token"),
+            "{body}"
+        );
+    }
+    let (status, _) = app
+        .raw(
+            Method::POST,
+            "/v1/auth/logout",
+            None,
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "no credentials");
+    app.stop().await;
+}

@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0008_list_changes.sql"),
     include_str!("../../migrations/0009_totp_steps.sql"),
     include_str!("../../migrations/0010_task_leases.sql"),
+    include_str!("../../migrations/0011_session_ends.sql"),
 ];
 const READERS: usize = 4;
 

@@ -4,11 +4,27 @@ use rusqlite::{params, OptionalExtension};
 use shopguard_core::rbac::Role;
 
 use super::{db, is_constraint, EmbeddedStore};
-use crate::operators::{GrantRecord, OperatorRecord, OperatorStore, SessionRecord};
+use crate::operators::{
+    GrantRecord, OperatorRecord, OperatorStore, SessionRecord, SESSIONS_LISTED,
+};
 use crate::{NewAuditEntry, StoreError, StoreResult};
 
 const OPERATOR_COLUMNS: &str = "SELECT username, password_hash, totp_secret, roles, created_at_ms, disabled_at_ms FROM operators";
+const SESSION_COLUMNS: &str = "SELECT session_id, secret_sha256, username, created_at_ms, expires_at_ms, last_seen_at_ms, ended_at_ms, client FROM sessions";
 const GRANT_COLUMNS: &str = "SELECT id, username, role, reason, requested_by, requested_at_ms, duration_ms, approved_by, approved_at_ms, expires_at_ms FROM grants";
+
+fn session_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
+    Ok(SessionRecord {
+        session_id: row.get(0)?,
+        secret_sha256: row.get(1)?,
+        username: row.get(2)?,
+        created_at_ms: row.get(3)?,
+        expires_at_ms: row.get(4)?,
+        last_seen_at_ms: row.get(5)?,
+        ended_at_ms: row.get(6)?,
+        client: row.get(7)?,
+    })
+}
 
 fn grant_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<GrantRecord> {
     let role: String = row.get(2)?;
@@ -174,8 +190,18 @@ impl OperatorStore for EmbeddedStore {
             }
             transaction
                 .execute(
-                    "INSERT INTO sessions (session_id, secret_sha256, username, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![session.session_id, session.secret_sha256, session.username, session.created_at_ms, session.expires_at_ms],
+                    "INSERT INTO sessions (session_id, secret_sha256, username, created_at_ms, expires_at_ms, last_seen_at_ms, ended_at_ms, client)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        session.session_id,
+                        session.secret_sha256,
+                        session.username,
+                        session.created_at_ms,
+                        session.expires_at_ms,
+                        session.last_seen_at_ms,
+                        session.ended_at_ms,
+                        session.client
+                    ],
                 )
                 .map_err(db(operation))?;
             Ok((true, Some(audit.clone())))
@@ -200,20 +226,76 @@ impl OperatorStore for EmbeddedStore {
         self.read(|connection| {
             connection
                 .query_row(
-                    "SELECT session_id, secret_sha256, username, created_at_ms, expires_at_ms FROM sessions WHERE session_id = ?1",
+                    &format!("{SESSION_COLUMNS} WHERE session_id = ?1"),
                     [session_id],
-                    |row| {
-                        Ok(SessionRecord {
-                            session_id: row.get(0)?,
-                            secret_sha256: row.get(1)?,
-                            username: row.get(2)?,
-                            created_at_ms: row.get(3)?,
-                            expires_at_ms: row.get(4)?,
-                        })
-                    },
+                    session_row,
                 )
                 .optional()
                 .map_err(db("reading a session"))
+        })
+    }
+
+    fn touch_session(&self, session_id: &str, now_ms: i64) -> StoreResult<()> {
+        let operation = "recording activity on a session";
+        self.audited(operation, |transaction| {
+            transaction
+                .execute(
+                    "UPDATE sessions SET last_seen_at_ms = ?2 WHERE session_id = ?1 AND last_seen_at_ms < ?2",
+                    params![session_id, now_ms],
+                )
+                .map_err(db(operation))?;
+            Ok(((), None))
+        })
+    }
+
+    fn end_session(
+        &self,
+        session_id: &str,
+        now_ms: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool> {
+        let operation = "ending a session";
+        self.audited(operation, |transaction| {
+            let changed = transaction
+                .execute(
+                    "UPDATE sessions SET ended_at_ms = ?2 WHERE session_id = ?1 AND ended_at_ms IS NULL",
+                    params![session_id, now_ms],
+                )
+                .map_err(db(operation))?;
+            Ok((changed == 1, (changed == 1).then(|| audit.clone())))
+        })
+    }
+
+    fn end_sessions_of(
+        &self,
+        username: &str,
+        now_ms: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<u64> {
+        let operation = "ending the sessions of an operator";
+        self.audited(operation, |transaction| {
+            let changed = transaction
+                .execute(
+                    "UPDATE sessions SET ended_at_ms = ?2 WHERE username = ?1 AND ended_at_ms IS NULL",
+                    params![username, now_ms],
+                )
+                .map_err(db(operation))?;
+            Ok((changed as u64, (changed > 0).then(|| audit.clone())))
+        })
+    }
+
+    fn sessions_of(&self, username: &str) -> StoreResult<Vec<SessionRecord>> {
+        let operation = "listing the sessions of an operator";
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare_cached(&format!(
+                    "{SESSION_COLUMNS} WHERE username = ?1 ORDER BY created_at_ms DESC, session_id DESC LIMIT ?2"
+                ))
+                .map_err(db(operation))?;
+            let rows = statement
+                .query_map(params![username, SESSIONS_LISTED as i64], session_row)
+                .map_err(db(operation))?;
+            rows.collect::<Result<_, _>>().map_err(db(operation))
         })
     }
 

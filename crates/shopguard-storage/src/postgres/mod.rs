@@ -72,6 +72,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "totp_steps",
         include_str!("../../migrations/postgres/0006_totp_steps.sql"),
     ),
+    (
+        7,
+        "session_ends",
+        include_str!("../../migrations/postgres/0007_session_ends.sql"),
+    ),
 ];
 
 /// Seed of the advisory-lock key derived from the schema name.

@@ -4,14 +4,30 @@ use postgres::Row;
 use shopguard_core::rbac::Role;
 
 use super::{db, is_unique_violation, PostgresStore};
-use crate::operators::{GrantRecord, OperatorRecord, OperatorStore, SessionRecord};
+use crate::operators::{
+    GrantRecord, OperatorRecord, OperatorStore, SessionRecord, SESSIONS_LISTED,
+};
 use crate::{NewAuditEntry, StoreError, StoreResult};
 
 const OPERATOR_COLUMNS: &str = "SELECT username, password_hash, totp_secret, roles, created_at_ms, disabled_at_ms FROM operators";
+const SESSION_COLUMNS: &str = "SELECT session_id, secret_sha256, username, created_at_ms, expires_at_ms, last_seen_at_ms, ended_at_ms, client FROM sessions";
 const GRANT_COLUMNS: &str = "SELECT id, username, role, reason, requested_by, requested_at_ms, duration_ms, approved_by, approved_at_ms, expires_at_ms FROM grants";
 
 fn corrupt(operation: &'static str) -> impl Fn(String) -> StoreError {
     move |detail| StoreError::Corrupt { operation, detail }
+}
+
+fn session_from_row(row: &Row) -> SessionRecord {
+    SessionRecord {
+        session_id: row.get(0),
+        secret_sha256: row.get(1),
+        username: row.get(2),
+        created_at_ms: row.get(3),
+        expires_at_ms: row.get(4),
+        last_seen_at_ms: row.get(5),
+        ended_at_ms: row.get(6),
+        client: row.get(7),
+    }
 }
 
 fn grant_from_row(row: &Row) -> StoreResult<GrantRecord> {
@@ -158,14 +174,17 @@ impl OperatorStore for PostgresStore {
             }
             transaction
                 .execute(
-                    "INSERT INTO sessions (session_id, secret_sha256, username, created_at_ms, expires_at_ms)
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO sessions (session_id, secret_sha256, username, created_at_ms, expires_at_ms, last_seen_at_ms, ended_at_ms, client)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     &[
                         &session.session_id,
                         &session.secret_sha256,
                         &session.username,
                         &session.created_at_ms,
                         &session.expires_at_ms,
+                        &session.last_seen_at_ms,
+                        &session.ended_at_ms,
+                        &session.client,
                     ],
                 )
                 .map_err(db(operation))?;
@@ -190,17 +209,72 @@ impl OperatorStore for PostgresStore {
         let row = self
             .client(operation)?
             .query_opt(
-                "SELECT session_id, secret_sha256, username, created_at_ms, expires_at_ms FROM sessions WHERE session_id = $1",
+                &format!("{SESSION_COLUMNS} WHERE session_id = $1"),
                 &[&session_id],
             )
             .map_err(db(operation))?;
-        Ok(row.map(|row| SessionRecord {
-            session_id: row.get(0),
-            secret_sha256: row.get(1),
-            username: row.get(2),
-            created_at_ms: row.get(3),
-            expires_at_ms: row.get(4),
-        }))
+        Ok(row.as_ref().map(session_from_row))
+    }
+
+    fn touch_session(&self, session_id: &str, now_ms: i64) -> StoreResult<()> {
+        let operation = "recording activity on a session";
+        self.client(operation)?
+            .execute(
+                "UPDATE sessions SET last_seen_at_ms = $2 WHERE session_id = $1 AND last_seen_at_ms < $2",
+                &[&session_id, &now_ms],
+            )
+            .map_err(db(operation))?;
+        Ok(())
+    }
+
+    fn end_session(
+        &self,
+        session_id: &str,
+        now_ms: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool> {
+        let operation = "ending a session";
+        self.audited(operation, |transaction| {
+            let changed = transaction
+                .execute(
+                    "UPDATE sessions SET ended_at_ms = $2 WHERE session_id = $1 AND ended_at_ms IS NULL",
+                    &[&session_id, &now_ms],
+                )
+                .map_err(db(operation))?;
+            Ok((changed == 1, (changed == 1).then(|| audit.clone())))
+        })
+    }
+
+    fn end_sessions_of(
+        &self,
+        username: &str,
+        now_ms: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<u64> {
+        let operation = "ending the sessions of an operator";
+        self.audited(operation, |transaction| {
+            let changed = transaction
+                .execute(
+                    "UPDATE sessions SET ended_at_ms = $2 WHERE username = $1 AND ended_at_ms IS NULL",
+                    &[&username, &now_ms],
+                )
+                .map_err(db(operation))?;
+            Ok((changed, (changed > 0).then(|| audit.clone())))
+        })
+    }
+
+    fn sessions_of(&self, username: &str) -> StoreResult<Vec<SessionRecord>> {
+        let operation = "listing the sessions of an operator";
+        let rows = self
+            .client(operation)?
+            .query(
+                &format!(
+                    "{SESSION_COLUMNS} WHERE username = $1 ORDER BY created_at_ms DESC, session_id COLLATE \"C\" DESC LIMIT $2"
+                ),
+                &[&username, &(SESSIONS_LISTED as i64)],
+            )
+            .map_err(db(operation))?;
+        Ok(rows.iter().map(session_from_row).collect())
     }
 
     fn insert_grant(

@@ -1220,6 +1220,19 @@ fn session_of(username: &str, id: &str) -> SessionRecord {
         username: username.into(),
         created_at_ms: 70,
         expires_at_ms: 70 + 3_600_000,
+        last_seen_at_ms: 70,
+        ended_at_ms: None,
+        client: Some("192.0.2.7".into()),
+    }
+}
+
+/// Session `id` of `username`, begun at `created_at_ms`.
+fn session_at(username: &str, id: &str, created_at_ms: i64) -> SessionRecord {
+    SessionRecord {
+        created_at_ms,
+        last_seen_at_ms: created_at_ms,
+        client: None,
+        ..session_of(username, id)
     }
 }
 
@@ -1314,7 +1327,172 @@ pub fn session(fixture: &mut Fixture) {
     store
         .insert_session(&session, 1, &audit("operator.login", "ana"))
         .unwrap();
-    assert_eq!(store.session("s1").unwrap().unwrap(), session);
+    assert_eq!(
+        store.session("s1").unwrap().unwrap(),
+        session,
+        "with its client address"
+    );
+    fixture.reopen();
+    assert_eq!(fixture.store().session("s1").unwrap().unwrap(), session);
+}
+
+pub fn touch_session(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    operator(store, "ana");
+    store
+        .insert_session(&session_of("ana", "s1"), 1, &audit("operator.login", "ana"))
+        .unwrap();
+    store.touch_session("s1", 60_070).unwrap();
+    assert_eq!(
+        store.session("s1").unwrap().unwrap().last_seen_at_ms,
+        60_070
+    );
+    store.touch_session("s1", 50_000).unwrap();
+    assert_eq!(
+        store.session("s1").unwrap().unwrap().last_seen_at_ms,
+        60_070,
+        "never moves back (two nodes touching out of order)"
+    );
+    store.touch_session("unknown", 70_000).unwrap();
+    assert!(store.session("unknown").unwrap().is_none(), "nothing made");
+    assert_eq!(
+        recorded(store),
+        [
+            pair("operator.create", "ana"),
+            pair("operator.login", "ana")
+        ],
+        "activity is not audited"
+    );
+}
+
+pub fn end_session(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    operator(store, "ana");
+    for (id, step) in [("s1", 1), ("s2", 2)] {
+        store
+            .insert_session(
+                &session_of("ana", id),
+                step,
+                &audit("operator.login", "ana"),
+            )
+            .unwrap();
+    }
+    let logout = audit("operator.logout", "session:s1");
+    assert!(store.end_session("s1", 900, &logout).unwrap());
+    assert!(!store.end_session("s1", 901, &logout).unwrap(), "once");
+    assert!(!store
+        .end_session("unknown", 901, &audit("operator.logout", "unknown"))
+        .unwrap());
+    assert_eq!(store.session("s1").unwrap().unwrap().ended_at_ms, Some(900));
+    assert_eq!(
+        store.session("s2").unwrap().unwrap().ended_at_ms,
+        None,
+        "only that one"
+    );
+    assert_eq!(
+        recorded(store),
+        [
+            pair("operator.create", "ana"),
+            pair("operator.login", "ana"),
+            pair("operator.login", "ana"),
+            pair("operator.logout", "session:s1")
+        ]
+    );
+}
+
+pub fn end_sessions_of(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    operator(store, "ana");
+    operator(store, "bob");
+    for (username, id, step) in [
+        ("ana", "a1", 1),
+        ("ana", "a2", 2),
+        ("ana", "a3", 3),
+        ("bob", "b1", 1),
+    ] {
+        store
+            .insert_session(
+                &session_of(username, id),
+                step,
+                &audit("operator.login", id),
+            )
+            .unwrap();
+    }
+    store
+        .end_session("a1", 500, &audit("operator.logout", "a1"))
+        .unwrap();
+    let everywhere = audit("operator.logout_everywhere", "operator:ana");
+    assert_eq!(
+        store.end_sessions_of("ana", 600, &everywhere).unwrap(),
+        2,
+        "the two not ended yet"
+    );
+    assert_eq!(store.end_sessions_of("ana", 700, &everywhere).unwrap(), 0);
+    assert_eq!(
+        store.end_sessions_of("nobody", 700, &everywhere).unwrap(),
+        0
+    );
+    let ended: Vec<Option<i64>> = ["a1", "a2", "a3", "b1"]
+        .iter()
+        .map(|id| store.session(id).unwrap().unwrap().ended_at_ms)
+        .collect();
+    assert_eq!(
+        ended,
+        [Some(500), Some(600), Some(600), None],
+        "an earlier end is kept; other operators' sessions are untouched"
+    );
+    assert_eq!(
+        recorded(store),
+        [
+            pair("operator.create", "ana"),
+            pair("operator.create", "bob"),
+            pair("operator.login", "a1"),
+            pair("operator.login", "a2"),
+            pair("operator.login", "a3"),
+            pair("operator.login", "b1"),
+            pair("operator.logout", "a1"),
+            pair("operator.logout_everywhere", "operator:ana")
+        ],
+        "one entry for the change, none when nothing was ended"
+    );
+}
+
+pub fn sessions_of(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.sessions_of("ana").unwrap().is_empty());
+    operator(store, "ana");
+    operator(store, "bob");
+    let count = shopguard_storage::operators::SESSIONS_LISTED as i64 + 5;
+    for n in 0..count {
+        store
+            .insert_session(
+                &session_at("ana", &format!("a{n:03}"), 1_000 + n),
+                n + 1,
+                &audit("operator.login", "ana"),
+            )
+            .unwrap();
+    }
+    store
+        .insert_session(
+            &session_at("bob", "b1", 5_000),
+            1,
+            &audit("operator.login", "bob"),
+        )
+        .unwrap();
+    store
+        .end_session("a104", 9_000, &audit("operator.logout", "a104"))
+        .unwrap();
+    let listed = store.sessions_of("ana").unwrap();
+    assert_eq!(listed.len(), shopguard_storage::operators::SESSIONS_LISTED);
+    assert_eq!(listed[0].session_id, "a104", "newest first");
+    assert_eq!(listed[0].ended_at_ms, Some(9_000), "ended ones included");
+    assert_eq!(listed[1], session_at("ana", "a103", 1_103));
+    assert_eq!(listed.last().unwrap().session_id, "a005");
+    assert!(listed.iter().all(|session| session.username == "ana"));
+    assert_eq!(
+        store.sessions_of("bob").unwrap(),
+        [session_at("bob", "b1", 5_000)]
+    );
 }
 
 pub fn insert_grant(fixture: &mut Fixture) {
@@ -2057,6 +2235,7 @@ macro_rules! store_test_suite {
             append_decisions, decision, query_decisions, query_alerts,
             purge_decisions_before, decision_count, reencrypt_decisions,
             insert_operator, operator_, operators, disable_operator, insert_session, last_totp_step, session,
+            touch_session, end_session, end_sessions_of, sessions_of,
             insert_grant, grant, approve_grant, grants,
             keyring, rotate_data_key,
             queue_audit_entry, queued_audit_entries, delete_queued_audit_entries,

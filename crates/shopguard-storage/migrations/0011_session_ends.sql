@@ -1,0 +1,9 @@
+-- shopguard embedded schema, version 11: sessions that end before they expire (logout,
+-- logout everywhere, ended by an administrator), the last activity seen on each (for the
+-- idle limit) and the caller's address at login. Existing sessions were last seen when
+-- they began.
+ALTER TABLE sessions ADD COLUMN last_seen_at_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE sessions SET last_seen_at_ms = created_at_ms;
+ALTER TABLE sessions ADD COLUMN ended_at_ms INTEGER;
+ALTER TABLE sessions ADD COLUMN client TEXT;
+CREATE INDEX sessions_by_username ON sessions (username, created_at_ms);
