@@ -278,7 +278,10 @@ pub(crate) async fn logout(ui: Ui, headers: HeaderMap, Form(form): Form<CsrfForm
     if let Err(refused) = ui.verify_csrf(&form.csrf) {
         return refused;
     }
-    // MERGE(sessions): end the session in storage through the operator service.
+    let principal = ui.principal.clone();
+    if let Err(failed) = ui.run(move |app| app.operators.logout(&principal)).await {
+        return failed;
+    }
     let mut response = Redirect::to("/console/login").into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
