@@ -91,6 +91,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/audit", get(pages::audit::index))
         .route("/console/audit/verify", post(pages::audit::verify))
         .route("/console/tasks", get(pages::tasks::index))
+        .route("/console/operators", get(pages::operators::index))
+        .route("/console/operators/sessions/end-all", post(pages::operators::end_all))
+        .route("/console/operators/sessions/{id}/end", post(pages::operators::end_session))
+        .route("/console/operators/grants", post(pages::operators::request_grant))
+        .route("/console/operators/grants/{id}/approve", post(pages::operators::approve_grant))
+        .route("/console/operators/{username}/disable", post(pages::operators::disable))
         .layer(middleware::from_fn(security_headers))
         .layer(Extension(console))
 }

@@ -59,6 +59,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("audit.html", include_str!("templates/audit.html")),
     ("audit_verify.html", include_str!("templates/audit_verify.html")),
     ("tasks.html", include_str!("templates/tasks.html")),
+    ("operators.html", include_str!("templates/operators.html")),
 ];
 
 fn locale_of(state: &State) -> Locale {

@@ -266,7 +266,7 @@ try {
     expect((await zh.page.getAttribute("html", "lang")) === "zh-CN", "lang attribute not zh-CN");
     await shot(zh.page, "situation-zh");
     // Every page of the frame renders in Chinese, with its empty states.
-    for (const path of ["/console/decisions", "/console/policy", "/console/lists", "/console/lists/ip_block", "/console/tasks", "/console/situation?range=1440", "/console/entity/user/nobody"]) {
+    for (const path of ["/console/decisions", "/console/policy", "/console/lists", "/console/lists/ip_block", "/console/tasks", "/console/situation?range=1440", "/console/entity/user/nobody", "/console/operators"]) {
       const response = await zh.page.goto(`${base}${path}`);
       expect(response.status() === 200, `${path} answered ${response.status()}`);
       expect(!(await zh.page.textContent("main")).includes("Something went wrong"), `${path} shows an error`);
