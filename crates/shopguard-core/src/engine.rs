@@ -35,7 +35,7 @@ use crate::decision::{
 use crate::event::{Event, EventKind};
 use crate::features::{Aggregation, FeatureSnapshot, FeatureStates};
 use crate::lists::{ListRegistry, ListsView};
-use crate::policy::{ActionEntity, CompiledPolicy, PolicyDocument, PolicyError, RuleAction};
+use crate::policy::{ActionEntity, CompiledPolicy, ParsedPolicy, PolicyError, RuleAction};
 use crate::profile::{ProfileStore, ProfileView, UserProfile};
 
 /// How long a challenge waits for its result.
@@ -211,8 +211,18 @@ impl Engine {
         version: u64,
         lists: Arc<ListRegistry>,
     ) -> Result<Engine, PolicyError> {
+        Engine::with_parsed(&ParsedPolicy::parse(source)?, version, lists)
+    }
+
+    /// An engine running a parsed policy as `version`, over `lists`: [`new`](Self::new)
+    /// without parsing the policy again.
+    pub fn with_parsed(
+        parsed: &ParsedPolicy,
+        version: u64,
+        lists: Arc<ListRegistry>,
+    ) -> Result<Engine, PolicyError> {
         let states = FeatureStates::default();
-        let policy = CompiledPolicy::compile(source, version, &lists, &states)?;
+        let policy = CompiledPolicy::bind(parsed, version, &lists, &states)?;
         Ok(Engine {
             policy: ArcSwap::from_pointee(policy),
             lists,
@@ -261,14 +271,15 @@ impl Engine {
 
     /// Compiles a checked policy against this engine's lists and feature state, without
     /// making it live: the step that can fail, taken before the version is recorded live
-    /// anywhere. Lists the policy names are created (empty) if missing.
+    /// anywhere. Lists the policy names are created (empty) if missing. The policy is not
+    /// parsed again: the check's parse is bound to this engine's lists and state.
     pub fn prepare_policy(
         &self,
         checked: &CheckedPolicy,
         version: u64,
     ) -> Result<Arc<CompiledPolicy>, PolicyError> {
-        Ok(Arc::new(CompiledPolicy::compile(
-            &checked.source,
+        Ok(Arc::new(CompiledPolicy::bind(
+            &checked.parsed,
             version,
             &self.lists,
             &self.states,
@@ -692,10 +703,11 @@ pub fn dump_snapshot(bytes: &[u8]) -> Result<String, SnapshotError> {
 }
 
 /// A policy that compiled and passed every fixture: the only thing [`Engine::install_policy`]
-/// accepts, so a policy cannot go live unchecked.
+/// accepts, so a policy cannot go live unchecked. It carries the policy as parsed by the
+/// check, so installing it parses nothing again.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckedPolicy {
-    source: String,
+    parsed: Arc<ParsedPolicy>,
     /// Rules compiled.
     pub rules: usize,
     /// Features compiled.
@@ -707,15 +719,22 @@ pub struct CheckedPolicy {
 impl CheckedPolicy {
     /// The TOML source.
     pub fn source(&self) -> &str {
-        &self.source
+        self.parsed.source()
+    }
+
+    /// The policy as parsed by the check.
+    pub fn parsed(&self) -> &ParsedPolicy {
+        &self.parsed
     }
 }
 
-/// Compiles `source` and runs its fixtures, without touching any engine.
+/// Compiles `source` and runs its fixtures, without touching any engine. The source is
+/// parsed once; the compilation and each fixture's engine bind that parse.
 pub fn check_policy(source: &str) -> Result<CheckedPolicy, PolicyError> {
+    let parsed = ParsedPolicy::parse(source)?;
     let compiled =
-        CompiledPolicy::compile(source, 0, &ListRegistry::new(), &FeatureStates::default())?;
-    let fixtures = run_fixtures(source)?;
+        CompiledPolicy::bind(&parsed, 0, &ListRegistry::new(), &FeatureStates::default())?;
+    let fixtures = run_parsed_fixtures(&parsed)?;
     let failures: Vec<String> = fixtures
         .iter()
         .filter(|report| !report.passed())
@@ -725,7 +744,7 @@ pub fn check_policy(source: &str) -> Result<CheckedPolicy, PolicyError> {
         return Err(PolicyError::FixturesFailed(failures));
     }
     Ok(CheckedPolicy {
-        source: source.to_owned(),
+        parsed: Arc::new(parsed),
         rules: compiled.rules.len(),
         features: compiled.features.len(),
         fixtures,
@@ -756,10 +775,15 @@ const FIXTURE_EPOCH_MS: i64 = 1_704_067_200_000;
 /// Runs every fixture of a policy, each on a fresh engine (no counts, no profiles, empty lists
 /// but the fixture's own entries).
 pub fn run_fixtures(source: &str) -> Result<Vec<FixtureReport>, PolicyError> {
-    let document = PolicyDocument::parse(source)?;
+    run_parsed_fixtures(&ParsedPolicy::parse(source)?)
+}
+
+/// [`run_fixtures`] of a parsed policy, without parsing it again.
+pub fn run_parsed_fixtures(parsed: &ParsedPolicy) -> Result<Vec<FixtureReport>, PolicyError> {
+    let document = parsed.document();
     let mut reports = Vec::with_capacity(document.tests.len());
     for fixture in &document.tests {
-        let engine = Engine::new(source, 0, Arc::new(ListRegistry::new()))?;
+        let engine = Engine::with_parsed(parsed, 0, Arc::new(ListRegistry::new()))?;
         let mut failures = Vec::new();
         for entry in &fixture.lists {
             match engine.lists.get(&entry.list) {

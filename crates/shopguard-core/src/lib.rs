@@ -34,4 +34,4 @@ pub use decision::{ActionTaken, ChallengeKind, Decision, MatchedRule, Outcome};
 pub use engine::{check_policy, CheckedPolicy, Engine, FixtureReport};
 pub use event::{Channel, Event, EventError, EventInput, EventKind};
 pub use lists::{ListKind, ListRegistry};
-pub use policy::{CompiledPolicy, PolicyError};
+pub use policy::{CompiledPolicy, ParsedPolicy, PolicyError};

@@ -45,7 +45,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cel::{compile_bool, CompileError, CompiledExpr, Environment, FeatureDecl};
+use crate::cel::{
+    compile_parsed_bool, parse_expr, CompileError, CompiledExpr, Environment, FeatureDecl,
+    ParsedExpr,
+};
 use crate::decision::{AlertSeverity, ChallengeKind, Outcome, RuleMode};
 use crate::event::{EventInput, EventKind};
 use crate::features::{Aggregation, EntityKey, FeatureState, FeatureStates, WindowShape};
@@ -429,6 +432,7 @@ impl std::fmt::Debug for CompiledPolicy {
 
 fn compile_feature(
     doc: &FeatureDoc,
+    parsed_filter: Option<&Result<ParsedExpr, CompileError>>,
     lists: &ListRegistry,
     states: &FeatureStates,
 ) -> Result<(CompiledFeature, Vec<EventKind>), PolicyError> {
@@ -467,19 +471,24 @@ fn compile_feature(
             )))
         }
     };
-    let filter = match &doc.filter {
-        Some(source) => Some(
-            compile_bool(
-                source,
-                Environment {
-                    features: &[],
-                    lists,
-                },
-            )
-            .map_err(|error| PolicyError::FeatureFilter {
-                feature: doc.name.clone(),
-                error,
-            })?,
+    let filter = match parsed_filter {
+        Some(parsed) => Some(
+            parsed
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|parsed| {
+                    compile_parsed_bool(
+                        parsed,
+                        Environment {
+                            features: &[],
+                            lists,
+                        },
+                    )
+                })
+                .map_err(|error| PolicyError::FeatureFilter {
+                    feature: doc.name.clone(),
+                    error,
+                })?,
         ),
         None => None,
     };
@@ -559,15 +568,46 @@ fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
 }
 
-impl CompiledPolicy {
-    /// Compiles a policy document. Declared lists are created in `lists` when missing, and
-    /// features take their state from `states` (kept across versions by window shape).
-    pub fn compile(
-        source: &str,
-        version: u64,
-        lists: &ListRegistry,
-        states: &FeatureStates,
-    ) -> Result<CompiledPolicy, PolicyError> {
+/// A policy parsed once: its TOML document, and the syntax tree of every rule condition and
+/// feature filter (or the error parsing it gave). Parsing is what costs in compiling a policy;
+/// [`CompiledPolicy::bind`] turns a parsed policy into a compiled one for a given list
+/// registry and feature state without parsing anything again, so checking a policy (one
+/// compilation, one per fixture) and making it live parse it once (decision 0038).
+///
+/// Binding reports every error compiling the source would, at the same point and with the
+/// same position: an expression that does not parse is kept as its error and reported when
+/// binding reaches it, after the errors of the items before it.
+pub struct ParsedPolicy {
+    source: String,
+    document: PolicyDocument,
+    /// Per feature, in declaration order: its parsed filter, if it has one.
+    filters: Vec<Option<Result<ParsedExpr, CompileError>>>,
+    /// Per rule, in declaration order: its parsed condition.
+    conditions: Vec<Result<ParsedExpr, CompileError>>,
+}
+
+impl std::fmt::Debug for ParsedPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParsedPolicy")
+            .field("name", &self.document.policy.name)
+            .field("rules", &self.conditions.len())
+            .field("features", &self.filters.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Two parsed policies are equal when their sources are: the rest follows from the source.
+impl PartialEq for ParsedPolicy {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl ParsedPolicy {
+    /// Parses a TOML policy and every expression in it. Fails on what compiling would refuse
+    /// before looking at any item: a document that does not parse or fit the schema, or more
+    /// rules or features than the limits.
+    pub fn parse(source: &str) -> Result<ParsedPolicy, PolicyError> {
         let document = PolicyDocument::parse(source)?;
         if document.rules.len() > MAX_RULES {
             return Err(PolicyError::Invalid(format!(
@@ -581,6 +621,58 @@ impl CompiledPolicy {
                 document.features.len()
             )));
         }
+        let filters = document
+            .features
+            .iter()
+            .map(|feature| feature.filter.as_deref().map(parse_expr))
+            .collect();
+        let conditions = document
+            .rules
+            .iter()
+            .map(|rule| parse_expr(&rule.when))
+            .collect();
+        Ok(ParsedPolicy {
+            source: source.to_owned(),
+            document,
+            filters,
+            conditions,
+        })
+    }
+
+    /// The TOML source.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The parsed document.
+    pub fn document(&self) -> &PolicyDocument {
+        &self.document
+    }
+}
+
+impl CompiledPolicy {
+    /// Compiles a policy document. Declared lists are created in `lists` when missing, and
+    /// features take their state from `states` (kept across versions by window shape).
+    pub fn compile(
+        source: &str,
+        version: u64,
+        lists: &ListRegistry,
+        states: &FeatureStates,
+    ) -> Result<CompiledPolicy, PolicyError> {
+        CompiledPolicy::bind(&ParsedPolicy::parse(source)?, version, lists, states)
+    }
+
+    /// Compiles a parsed policy, as [`compile`](Self::compile) does its source (the same
+    /// result, the same errors), without parsing it again: the expressions are type-checked
+    /// against the policy's features and `lists` and turned into closures, the lists created,
+    /// the feature states taken from `states`.
+    pub fn bind(
+        parsed: &ParsedPolicy,
+        version: u64,
+        lists: &ListRegistry,
+        states: &FeatureStates,
+    ) -> Result<CompiledPolicy, PolicyError> {
+        let document = &parsed.document;
         for list in &document.lists {
             lists.ensure(&list.name, list.kind)?;
         }
@@ -588,14 +680,14 @@ impl CompiledPolicy {
         let mut names = BTreeSet::new();
         let mut features = Vec::with_capacity(document.features.len());
         let mut features_by_kind = vec![Vec::new(); EventKind::COUNT];
-        for doc in &document.features {
+        for (doc, parsed_filter) in document.features.iter().zip(&parsed.filters) {
             if !valid_id(&doc.name) || !names.insert(doc.name.clone()) {
                 return Err(PolicyError::Invalid(format!(
                     "feature name '{}' is invalid or repeated",
                     doc.name
                 )));
             }
-            let (mut feature, kinds) = compile_feature(doc, lists, states)?;
+            let (mut feature, kinds) = compile_feature(doc, parsed_filter.as_ref(), lists, states)?;
             feature.shares_state_with = features
                 .iter()
                 .position(|earlier: &CompiledFeature| Arc::ptr_eq(&earlier.state, &feature.state));
@@ -619,7 +711,7 @@ impl CompiledPolicy {
         let mut rule_ids = BTreeSet::new();
         let mut rules = Vec::with_capacity(document.rules.len());
         let mut rules_by_kind = vec![Vec::new(); EventKind::COUNT];
-        for doc in &document.rules {
+        for (doc, parsed_condition) in document.rules.iter().zip(&parsed.conditions) {
             if !valid_id(&doc.id) || !rule_ids.insert(doc.id.clone()) {
                 return Err(PolicyError::Invalid(format!(
                     "rule id '{}' is invalid or repeated",
@@ -638,10 +730,14 @@ impl CompiledPolicy {
                     doc.id
                 )));
             }
-            let condition = compile_bool(&doc.when, env).map_err(|error| PolicyError::Rule {
-                rule_id: doc.id.clone(),
-                error,
-            })?;
+            let condition = parsed_condition
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|parsed| compile_parsed_bool(parsed, env))
+                .map_err(|error| PolicyError::Rule {
+                    rule_id: doc.id.clone(),
+                    error,
+                })?;
             let kinds: Vec<EventKind> = match (&doc.on, condition.kinds()) {
                 (Some(on), _) => on.clone(),
                 (None, Some(inferred)) => inferred.to_vec(),
@@ -685,8 +781,8 @@ impl CompiledPolicy {
             .collect();
         Ok(CompiledPolicy {
             version,
-            source: source.to_owned(),
-            document,
+            source: parsed.source.clone(),
+            document: document.clone(),
             features,
             features_by_kind,
             features_read_by_kind,
@@ -742,6 +838,135 @@ reason = "r"
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    /// Decision 0038: binding a parse reports what compiling the source does, in the same
+    /// order (an earlier item's error before a later expression's syntax error) and with the
+    /// same positions.
+    #[test]
+    fn a_parsed_policy_binds_to_the_errors_compiling_gives() {
+        let bind = |source: &str| {
+            ParsedPolicy::parse(source).and_then(|parsed| {
+                CompiledPolicy::bind(&parsed, 1, &ListRegistry::new(), &FeatureStates::default())
+            })
+        };
+        let syntax_error_after_a_missing_reason = r#"
+[policy]
+name = "t"
+[[rules]]
+id = "r1"
+when = "event.amount > 1.0"
+outcome = "deny"
+reason = " "
+[[rules]]
+id = "r2"
+when = "event.amount >\n  && true"
+outcome = "deny"
+reason = "r"
+"#;
+        let filter_then_rule = r#"
+[policy]
+name = "t"
+[[features]]
+name = "f"
+aggregate = "count"
+by = "user"
+window = "10m"
+where = "event.kind ==\n 'nope'"
+[[rules]]
+id = "r1"
+when = "event.amount > (("
+outcome = "deny"
+reason = "r"
+"#;
+        let rule_syntax_error = r#"
+[policy]
+name = "t"
+[[rules]]
+id = "r1"
+when = "event.amount > 1.0 &&\n   event.channel == 'web' ) "
+outcome = "deny"
+reason = "r"
+"#;
+        for source in [
+            syntax_error_after_a_missing_reason,
+            filter_then_rule,
+            rule_syntax_error,
+        ] {
+            let compiled = compile(source).unwrap_err();
+            assert_eq!(bind(source).unwrap_err(), compiled);
+        }
+        assert_eq!(
+            bind(syntax_error_after_a_missing_reason).unwrap_err(),
+            PolicyError::Invalid("rule 'r1' needs a reason".into())
+        );
+        match bind(filter_then_rule).unwrap_err() {
+            PolicyError::FeatureFilter { feature, error } => {
+                assert_eq!(feature, "f");
+                assert_eq!((error.line, error.column), (2, 2), "{error}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match bind(rule_syntax_error).unwrap_err() {
+            PolicyError::Rule { rule_id, error } => {
+                assert_eq!(rule_id, "r1");
+                let direct = crate::cel::compile_bool(
+                    "event.amount > 1.0 &&\n   event.channel == 'web' ) ",
+                    Environment {
+                        features: &[],
+                        lists: &ListRegistry::new(),
+                    },
+                )
+                .unwrap_err();
+                assert_eq!(error, direct);
+                assert_eq!(error.line, 2, "{error}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// One parse bound twice, to two registries and feature states, gives two policies that
+    /// each own their state and create their lists, as two compilations would.
+    #[test]
+    fn one_parse_binds_to_several_registries() {
+        let source = r#"
+[policy]
+name = "t"
+[[lists]]
+name = "blocked"
+kind = "ip"
+[[features]]
+name = "fails"
+aggregate = "count"
+of = ["login_failed"]
+by = "user"
+window = "10m"
+where = "event.failure_reason == 'bad_password'"
+[[rules]]
+id = "a"
+when = "event.kind == 'login_failed' && features.fails >= 3 && !in_list('blocked', event.ip)"
+outcome = "review"
+reason = "r"
+"#;
+        let parsed = ParsedPolicy::parse(source).unwrap();
+        let (first_lists, second_lists) = (ListRegistry::new(), ListRegistry::new());
+        let (first_states, second_states) = (FeatureStates::default(), FeatureStates::default());
+        let first = CompiledPolicy::bind(&parsed, 1, &first_lists, &first_states).unwrap();
+        let second = CompiledPolicy::bind(&parsed, 2, &second_lists, &second_states).unwrap();
+        let compiled = compile(source).unwrap();
+        for policy in [&first, &second] {
+            assert_eq!(policy.source, compiled.source);
+            assert_eq!(policy.document, compiled.document);
+            assert_eq!(policy.rules_by_kind, compiled.rules_by_kind);
+            assert_eq!(policy.features_by_kind, compiled.features_by_kind);
+            assert_eq!(policy.shapes(), compiled.shapes());
+        }
+        assert!(first_lists.get("blocked").is_some() && second_lists.get("blocked").is_some());
+        assert!(!Arc::ptr_eq(
+            &first.features[0].state,
+            &second.features[0].state
+        ));
+        assert_eq!((first.version, second.version), (1, 2));
     }
 
     #[test]

@@ -284,12 +284,49 @@ impl CompiledValue {
 
 /// Parses, type-checks and compiles `source` to an expression of any type.
 pub fn compile_value(source: &str, env: Environment<'_>) -> Result<CompiledValue, CompileError> {
-    let (info, ast) = parse(source)?;
-    let mut compiler = Compiler::new(env, source, &info);
-    let node = compiler.compile(&ast)?;
+    let parsed = parse_expr(source)?;
+    let mut compiler = Compiler::new(env, &parsed.source, &parsed.info);
+    let node = compiler.compile(&parsed.ast)?;
     Ok(CompiledValue {
         root: node.into_dyn(),
         local_slots: compiler.local_slots,
+    })
+}
+
+/// An expression parsed and within the size and depth limits, not yet checked against an
+/// environment: what [`compile_parsed_bool`] binds to a policy's features and lists. Parsing
+/// (the `cel` crate's ANTLR parser) is most of the cost of compiling an expression; the
+/// binding that follows is cheap, so a parsed expression is kept and bound again rather than
+/// parsed again (decision 0038).
+pub struct ParsedExpr {
+    source: String,
+    info: SourceInfo,
+    ast: IdedExpr,
+}
+
+impl std::fmt::Debug for ParsedExpr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParsedExpr")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ParsedExpr {
+    /// The source text it was parsed from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+/// Checks the size and depth limits and parses `source`; the errors are those
+/// [`compile_bool`] reports for a malformed expression, positions included.
+pub fn parse_expr(source: &str) -> Result<ParsedExpr, CompileError> {
+    let (info, ast) = parse(source)?;
+    Ok(ParsedExpr {
+        source: source.to_owned(),
+        info,
+        ast,
     })
 }
 
@@ -332,16 +369,25 @@ fn parse(source: &str) -> Result<(SourceInfo, IdedExpr), CompileError> {
 
 /// Parses, type-checks and compiles `source`, which must evaluate to a `bool`.
 pub fn compile_bool(source: &str, env: Environment<'_>) -> Result<CompiledExpr, CompileError> {
-    let (info, ast) = parse(source)?;
-    let mut compiler = Compiler::new(env, source, &info);
-    check_kind_literals(&ast, &compiler)?;
-    let node = compiler.compile(&ast)?;
+    compile_parsed_bool(&parse_expr(source)?, env)
+}
+
+/// Type-checks and compiles a parsed expression, which must evaluate to a `bool`: the same
+/// result as [`compile_bool`] on its source, without parsing it again.
+pub fn compile_parsed_bool(
+    parsed: &ParsedExpr,
+    env: Environment<'_>,
+) -> Result<CompiledExpr, CompileError> {
+    let ParsedExpr { source, info, ast } = parsed;
+    let mut compiler = Compiler::new(env, source, info);
+    check_kind_literals(ast, &compiler)?;
+    let node = compiler.compile(ast)?;
     let root = compiler.to_bool(ast.id, node)?;
     Ok(CompiledExpr {
         root,
         local_slots: compiler.local_slots,
-        source: source.to_owned(),
-        kinds: kind_constraint(&ast),
+        source: source.clone(),
+        kinds: kind_constraint(ast),
         features_read: compiler.features_read,
     })
 }

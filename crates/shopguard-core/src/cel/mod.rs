@@ -51,6 +51,9 @@ pub mod schema;
 pub mod time;
 pub mod value;
 
-pub use compile::{compile_bool, compile_value, CompileError, CompiledExpr, CompiledValue};
+pub use compile::{
+    compile_bool, compile_parsed_bool, compile_value, parse_expr, CompileError, CompiledExpr,
+    CompiledValue, ParsedExpr,
+};
 pub use schema::{Activation, Environment, FeatureDecl, FeatureReader};
 pub use value::{EvalError, EvalResult, Value};
