@@ -56,6 +56,61 @@
     source.setSelectionRange(offset, offset + 1);
   });
 
+  // The policy editor: TOML and the CEL inside its strings, highlighted in a layer under
+  // the (transparent) text area, kept in step as one types and scrolls.
+  var editor = document.getElementById("source");
+  var layer = document.getElementById("source-highlight");
+  if (editor && layer) {
+    var escapeHtml = function (text) {
+      return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+    };
+    var cel = function (text) {
+      return escapeHtml(text).replace(
+        /(\b(?:event|features|profile|lists)\b)|(\b(?:true|false|null|in|has|size|matches|in_list|timestamp|duration)\b)|(&amp;&amp;|\|\||==|!=|&gt;=|&lt;=|&gt;|&lt;|!)|(\b\d+(?:\.\d+)?\b)/g,
+        function (all, root, word, operator, number) {
+          var kind = root ? "h-root" : word ? "h-word" : operator ? "h-op" : "h-num";
+          return '<span class="' + kind + '">' + all + "</span>";
+        });
+    };
+    var line = function (text) {
+      var header = /^\s*\[\[?[^\]]*\]\]?\s*$/.exec(text);
+      if (header) {
+        return '<span class="h-section">' + escapeHtml(text) + "</span>";
+      }
+      var out = "";
+      var rest = text;
+      var key = /^(\s*)([A-Za-z0-9_.-]+)(\s*=)/.exec(rest);
+      if (key) {
+        out += key[1] + '<span class="h-key">' + escapeHtml(key[2]) + "</span>" + key[3];
+        rest = rest.slice(key[0].length);
+      }
+      var pattern = /("(?:[^"\\]|\\.)*"?|'[^']*'?)|(#.*$)/g;
+      var last = 0;
+      var match;
+      while ((match = pattern.exec(rest)) !== null) {
+        out += escapeHtml(rest.slice(last, match.index));
+        if (match[1]) {
+          out += '<span class="h-string">' + cel(match[1]) + "</span>";
+        } else {
+          out += '<span class="h-comment">' + escapeHtml(match[2]) + "</span>";
+        }
+        last = pattern.lastIndex;
+      }
+      return out + escapeHtml(rest.slice(last));
+    };
+    var paint = function () {
+      layer.innerHTML = editor.value.split("\n").map(line).join("\n") + "\n";
+      layer.parentNode.scrollTop = editor.scrollTop;
+      layer.parentNode.scrollLeft = editor.scrollLeft;
+    };
+    editor.addEventListener("input", paint);
+    editor.addEventListener("scroll", function () {
+      layer.parentNode.scrollTop = editor.scrollTop;
+      layer.parentNode.scrollLeft = editor.scrollLeft;
+    });
+    paint();
+  }
+
   // The situation page: figures, charts and top rules follow the server's stream.
   var situation = document.getElementById("situation");
   if (situation && window.EventSource) {
