@@ -25,6 +25,7 @@ use crate::audit_log::NewAuditEntry;
 use crate::keyring::{DataKeyRecord, Keyring, MasterKey};
 use crate::{StoreError, StoreResult};
 
+mod alerts;
 mod api_keys;
 mod audit_outbox;
 mod data_keys;
@@ -71,6 +72,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         6,
         "totp_steps",
         include_str!("../../migrations/postgres/0006_totp_steps.sql"),
+    ),
+    (
+        8,
+        "alert_triage",
+        include_str!("../../migrations/postgres/0008_alert_triage.sql"),
     ),
 ];
 
