@@ -1857,7 +1857,7 @@ pub fn change_alert(fixture: &mut Fixture) {
     );
     assert_eq!(
         store.alert(seq).unwrap().unwrap().notes,
-        [reason.clone()],
+        std::slice::from_ref(&reason),
         "the reason is stored with the change that won, and only with it"
     );
     let missing = store.change_alert(
