@@ -1,5 +1,5 @@
-//! The decision log and alerts: `GET /v1/decisions`, `GET /v1/decisions/{id}` and
-//! `GET /v1/alerts`.
+//! The decision log: `GET /v1/decisions` and `GET /v1/decisions/{id}` (alerts are in
+//! [`crate::alerts`]).
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -56,47 +56,4 @@ pub struct LoggedDecision {
 pub struct DecisionList {
     /// The decisions.
     pub decisions: Vec<LoggedDecision>,
-}
-
-/// Time range of `GET /v1/alerts`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct AlertsQuery {
-    /// From this time, inclusive (ms since epoch).
-    pub from_ms: Option<i64>,
-    /// Until this time, exclusive.
-    pub to_ms: Option<i64>,
-    /// At most this many: 1 to 1,000, 100 when absent; a larger value is refused (`400`,
-    /// naming the maximum), never clamped.
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u32>,
-}
-
-/// An alert raised by a rule.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Alert {
-    /// Sequence number.
-    pub seq: i64,
-    /// When (ms since epoch).
-    pub created_at_ms: i64,
-    /// Severity.
-    pub severity: String,
-    /// Rule that raised it.
-    pub rule_id: String,
-    /// Decision it came with.
-    pub decision_id: String,
-    /// The user.
-    pub user_id: String,
-    /// The IP.
-    pub ip: Option<String>,
-    /// The rule's reason.
-    pub message: String,
-}
-
-/// `GET /v1/alerts` answer, newest first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct AlertList {
-    /// The alerts.
-    pub alerts: Vec<Alert>,
 }

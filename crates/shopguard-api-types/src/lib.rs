@@ -9,6 +9,7 @@
 //! The table of codes is [`ErrorCode`]; each maps to one HTTP status ([`errors`]).
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod audit;
 pub mod data_keys;
 pub mod decisions;
@@ -20,6 +21,7 @@ pub mod ops;
 pub mod policy;
 pub mod tasks;
 
+pub use alerts::*;
 pub use audit::*;
 pub use data_keys::*;
 pub use decisions::*;

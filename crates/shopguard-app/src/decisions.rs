@@ -10,9 +10,7 @@ use std::sync::Arc;
 use shopguard_core::audit::RecordClass;
 use shopguard_core::{Decision, Engine, Event};
 use shopguard_storage::decision_log::{DecisionLog, Receipt, TryAppendError};
-use shopguard_storage::{
-    AlertRecord, DecisionQuery, DecisionRecord, LogBatch, RecordRef, Store, StoreResult,
-};
+use shopguard_storage::{DecisionQuery, DecisionRecord, LogBatch, RecordRef, Store, StoreResult};
 
 use crate::actor::Principal;
 use crate::audit::AuditService;
@@ -154,15 +152,5 @@ impl DecisionService {
             serde_json::to_value(query).unwrap_or_default(),
         ))?;
         Ok(self.store.query_decisions(query)?)
-    }
-
-    /// Alerts in a time range, newest first.
-    pub fn alerts(
-        &self,
-        from_ms: Option<i64>,
-        to_ms: Option<i64>,
-        limit: u32,
-    ) -> ServiceResult<Vec<AlertRecord>> {
-        Ok(self.store.query_alerts(from_ms, to_ms, limit)?)
     }
 }

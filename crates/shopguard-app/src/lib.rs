@@ -11,6 +11,7 @@
 //! | service | aggregate |
 //! |---|---|
 //! | [`DecisionService`] | decide, encode, log; read the log |
+//! | [`AlertService`] | the alert queue: acknowledge, assign, note, resolve, dismiss, reopen |
 //! | [`PolicyService`] | check, propose, approve, roll back (one serialiser, compare and set) |
 //! | [`ListService`] | lists and entries, imports |
 //! | [`KeyService`] | API keys, authentication |
@@ -23,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod actor;
+pub mod alerts;
 pub mod audit;
 pub mod clock;
 pub mod config;
@@ -40,6 +42,7 @@ pub mod scheduler;
 pub mod tasks;
 
 pub use actor::{Actor, Principal};
+pub use alerts::{AlertPage, AlertService};
 pub use audit::AuditService;
 pub use config::Config;
 pub use data_keys::DataKeyService;

@@ -22,6 +22,7 @@ use shopguard_storage::{
 };
 
 use crate::actor::Actor;
+use crate::alerts::AlertService;
 use crate::audit::{AuditRetention, AuditService};
 use crate::clock::now_ms;
 use crate::config::Config;
@@ -89,6 +90,8 @@ pub struct App {
     pub data_keys: DataKeyService,
     /// Decisions (absent for administrative tools).
     pub decisions: Option<DecisionService>,
+    /// The alert queue: triage of the alerts rules raise.
+    pub alerts: AlertService,
     /// Durable tasks (run only by a serving node's workers).
     pub tasks: TaskService,
     store: Arc<dyn Store>,
@@ -286,6 +289,7 @@ impl App {
                 )
             }),
             tasks: TaskService::new(store.clone(), audit.clone(), &config.node_name()),
+            alerts: AlertService::new(store.clone(), audit.clone()),
             audit,
             engine,
             config,

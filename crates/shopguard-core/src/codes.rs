@@ -189,6 +189,23 @@ mod tests {
     }
 
     #[test]
+    fn alert_status_codes_are_pinned() {
+        use crate::alerts::AlertStatus;
+        assert_eq!(
+            AlertStatus::CODES,
+            [
+                (AlertStatus::Open, 1),
+                (AlertStatus::Acknowledged, 2),
+                (AlertStatus::Resolved, 3),
+                (AlertStatus::Dismissed, 4),
+            ]
+        );
+        check_table(&AlertStatus::ALL).unwrap();
+        assert_eq!(AlertStatus::from_code(0), None);
+        assert_eq!(AlertStatus::from_code(5), None);
+    }
+
+    #[test]
     fn event_kind_codes_are_pinned() {
         assert_eq!(
             EventKind::CODES,
@@ -325,6 +342,7 @@ mod tests {
                 (Scope::ListsWrite, "lists:write"),
                 (Scope::PolicyWrite, "policy:write"),
                 (Scope::PolicyApprove, "policy:approve"),
+                (Scope::AlertsWrite, "alerts:write"),
                 (Scope::Admin, "admin"),
             ],
             Scope::as_str,

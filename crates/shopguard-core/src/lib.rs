@@ -8,6 +8,7 @@
 //! Start at [`engine::Engine`].
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod audit;
 pub mod audit_purge;
 pub mod cel;

@@ -6,8 +6,8 @@
 //! | role | scopes | for |
 //! |---|---|---|
 //! | viewer | decisions:read | looking at decisions (personal data masked) |
-//! | analyst | decisions:read, lists:write | investigating, listing bad actors |
-//! | responder | decisions:read, lists:write, pii:unmask | acting on incidents, contacting users |
+//! | analyst | decisions:read, lists:write, alerts:write | investigating, working the alert queue, listing bad actors |
+//! | responder | decisions:read, lists:write, alerts:write, pii:unmask | acting on incidents, contacting users |
 //! | rule_author | decisions:read, policy:write | writing rules |
 //! | approver | decisions:read, policy:approve | approving punitive rules written by others |
 //! | administrator | admin | operators, keys, data keys, everything |
@@ -47,6 +47,9 @@ pub enum Scope {
     /// Approve a policy version that adds or changes punitive rules (never one's own).
     #[serde(rename = "policy:approve")]
     PolicyApprove,
+    /// Work the alert queue: acknowledge, assign, note, resolve, dismiss, reopen.
+    #[serde(rename = "alerts:write")]
+    AlertsWrite,
     /// Everything, including policies, lists, keys and operators.
     #[serde(rename = "admin")]
     Admin,
@@ -54,7 +57,7 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 9] = [
         Scope::EventsWrite,
         Scope::DecisionsRead,
         Scope::AuditRead,
@@ -62,6 +65,7 @@ impl Scope {
         Scope::ListsWrite,
         Scope::PolicyWrite,
         Scope::PolicyApprove,
+        Scope::AlertsWrite,
         Scope::Admin,
     ];
 
@@ -75,6 +79,7 @@ impl Scope {
             Scope::ListsWrite => "lists:write",
             Scope::PolicyWrite => "policy:write",
             Scope::PolicyApprove => "policy:approve",
+            Scope::AlertsWrite => "alerts:write",
             Scope::Admin => "admin",
         }
     }
@@ -94,7 +99,7 @@ impl FromStr for Scope {
             .into_iter()
             .find(|scope| scope.as_str() == text)
             .ok_or_else(|| {
-                format!("unknown scope '{text}': use events:write, decisions:read, audit:read, pii:unmask, lists:write, policy:write, policy:approve or admin")
+                format!("unknown scope '{text}': use events:write, decisions:read, audit:read, pii:unmask, lists:write, policy:write, policy:approve, alerts:write or admin")
             })
     }
 }
@@ -155,8 +160,13 @@ impl Role {
         match self {
             Role::Viewer => &[Scope::DecisionsRead],
             Role::Approver => &[Scope::DecisionsRead, Scope::PolicyApprove],
-            Role::Analyst => &[Scope::DecisionsRead, Scope::ListsWrite],
-            Role::Responder => &[Scope::DecisionsRead, Scope::ListsWrite, Scope::PiiUnmask],
+            Role::Analyst => &[Scope::DecisionsRead, Scope::ListsWrite, Scope::AlertsWrite],
+            Role::Responder => &[
+                Scope::DecisionsRead,
+                Scope::ListsWrite,
+                Scope::AlertsWrite,
+                Scope::PiiUnmask,
+            ],
             Role::RuleAuthor => &[Scope::DecisionsRead, Scope::PolicyWrite],
             Role::Administrator => &[Scope::Admin],
             Role::Auditor => &[Scope::AuditRead],
@@ -204,6 +214,21 @@ mod tests {
     fn roles_grant_least_privilege_and_auditors_stand_alone() {
         assert_eq!(scopes_of(&[Role::Viewer]), vec![Scope::DecisionsRead]);
         assert!(!grants(&scopes_of(&[Role::Viewer]), Scope::PiiUnmask));
+        // Working the alert queue: analysts, responders and admins; not viewers or auditors.
+        assert!(!grants(&scopes_of(&[Role::Viewer]), Scope::AlertsWrite));
+        assert!(grants(&scopes_of(&[Role::Analyst]), Scope::AlertsWrite));
+        assert!(grants(&scopes_of(&[Role::Responder]), Scope::AlertsWrite));
+        assert!(grants(
+            &scopes_of(&[Role::Administrator]),
+            Scope::AlertsWrite
+        ));
+        assert!(!grants(&scopes_of(&[Role::Auditor]), Scope::AlertsWrite));
+        assert!(!grants(&scopes_of(&[Role::RuleAuthor]), Scope::AlertsWrite));
+        assert_eq!("alerts:write".parse::<Scope>(), Ok(Scope::AlertsWrite));
+        assert!("alerts:read"
+            .parse::<Scope>()
+            .unwrap_err()
+            .contains("alerts:write"));
         assert!(grants(&scopes_of(&[Role::Responder]), Scope::PiiUnmask));
         assert!(grants(&scopes_of(&[Role::Administrator]), Scope::AuditRead));
         assert!(!grants(&scopes_of(&[Role::Auditor]), Scope::DecisionsRead));

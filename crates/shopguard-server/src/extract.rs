@@ -60,6 +60,12 @@ impl RequiredScope for PolicyApprove {
     const SCOPE: Scope = Scope::PolicyApprove;
 }
 
+/// Working the alert queue: acknowledge, assign, note, resolve, dismiss, reopen.
+pub struct AlertsWrite;
+impl RequiredScope for AlertsWrite {
+    const SCOPE: Scope = Scope::AlertsWrite;
+}
+
 /// Administrative routes: keys, data keys, checkpoints.
 pub struct Admin;
 impl RequiredScope for Admin {

@@ -23,7 +23,7 @@ impl Modify for BearerKey {
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authorization",
-                "'Bearer sg_<key id>_<secret>'; scopes: events:write, decisions:read, audit:read, pii:unmask, admin",
+                "'Bearer sg_<key id>_<secret>'; scopes: events:write, decisions:read, audit:read, pii:unmask, lists:write, policy:write, policy:approve, alerts:write, admin",
             ))),
         );
     }
@@ -39,7 +39,14 @@ impl Modify for BearerKey {
         routes::events::post_challenge_result,
         routes::decisions::list_decisions,
         routes::decisions::get_decision,
-        routes::decisions::list_alerts,
+        routes::alerts::list_alerts,
+        routes::alerts::get_alert,
+        routes::alerts::acknowledge,
+        routes::alerts::resolve,
+        routes::alerts::dismiss,
+        routes::alerts::reopen,
+        routes::alerts::assign,
+        routes::alerts::add_note,
         routes::policy::get_policy,
         routes::policy::list_versions,
         routes::policy::check_policy,

@@ -8,6 +8,7 @@
 //! | [`PolicyStore`] | policy versions, approvals, the live version (compare and set) |
 //! | [`ListStore`] | lists and their entries |
 //! | [`DecisionStore`] | the decision log and alerts |
+//! | [`AlertStore`] | alert triage: status, assignee, notes (the alert queue) |
 //! | [`OperatorStore`] | operators, sessions, grants |
 //! | [`DataKeyStore`] | data keys for field encryption |
 //! | [`AuditOutbox`] | audit entries written with their change, waiting for the log |
@@ -39,6 +40,7 @@
 //! thread that groups records into batches.
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod api_keys;
 pub mod audit_log;
 pub mod audit_outbox;
@@ -67,6 +69,10 @@ pub mod tasks;
 
 use std::sync::Arc;
 
+pub use alerts::{
+    AlertChange, AlertCount, AlertDetail, AlertFilter, AlertNote, AlertStore, AlertTriage,
+    AssigneeFilter, TriagedAlert,
+};
 pub use api_keys::{ApiKeyRecord, ApiKeyStore, GeneratedKey, Scope};
 pub use audit_log::NewAuditEntry;
 pub use audit_outbox::AuditOutbox;
@@ -89,6 +95,7 @@ pub trait Store:
     + PolicyStore
     + ListStore
     + DecisionStore
+    + AlertStore
     + OperatorStore
     + DataKeyStore
     + AuditOutbox
@@ -102,6 +109,7 @@ impl<T> Store for T where
         + PolicyStore
         + ListStore
         + DecisionStore
+        + AlertStore
         + OperatorStore
         + DataKeyStore
         + AuditOutbox

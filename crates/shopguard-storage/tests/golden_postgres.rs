@@ -21,6 +21,7 @@ use std::sync::Arc;
 use shopguard_core::audit::{AuditContent, RecordClass};
 use shopguard_core::rbac::Role;
 use shopguard_core::{Engine, Event, EventInput, EventKind, ListKind, ListRegistry};
+use shopguard_storage::alerts::AlertStatus;
 use shopguard_storage::api_keys;
 use shopguard_storage::audit_log::{NewAuditEntry, SIGNING_KEY_FILE};
 use shopguard_storage::keyring::LocalMasterKey;
@@ -31,9 +32,10 @@ use shopguard_storage::postgres_backup;
 use shopguard_storage::snapshot::SnapshotStore;
 use shopguard_storage::tasks::{NewTask, TaskKind, TaskOutcome, TaskStatus};
 use shopguard_storage::{
-    ApiKeyStore, AuditOutbox, DataKeyStore, DecisionQuery, DecisionRecord, DecisionStore, Lease,
-    ListEntryRecord, ListRecord, ListStore, LogBatch, NewPolicyVersion, OperatorStore, PolicyStore,
-    ScheduleStore, ScheduledJob, TaskStore,
+    AlertChange, AlertFilter, AlertNote, AlertStore, AlertTriage, ApiKeyStore, AuditOutbox,
+    DataKeyStore, DecisionQuery, DecisionRecord, DecisionStore, Lease, ListEntryRecord, ListRecord,
+    ListStore, LogBatch, NewPolicyVersion, OperatorStore, PolicyStore, ScheduleStore, ScheduledJob,
+    TaskStore,
 };
 
 /// The fixed start of the golden timeline: 2026-11-29T22:13:20Z.
@@ -411,6 +413,70 @@ fn postgres_dump_v1_restores_into_a_fresh_schema_and_every_aggregate_reads() {
     assert_eq!(
         hex::encode(log.root(report.manifest.audit_entries).unwrap()),
         report.manifest.audit_root
+    );
+    // Alerts dumped before triage existed are in the queue as open, untouched (0037), and
+    // the migrated schema takes triage changes.
+    let queue = store.alert_queue(&AlertFilter::default()).unwrap();
+    assert_eq!(queue.len(), 2);
+    assert!(queue
+        .iter()
+        .all(|row| row.triage == AlertTriage::untouched()));
+    let change = AlertChange {
+        status: AlertStatus::Acknowledged,
+        assignee: Some("ana"),
+        by: "operator:ana",
+        at_ms: T0 + 30,
+        note: None,
+    };
+    let audit = NewAuditEntry {
+        at_ms: T0 + 30,
+        class: RecordClass::Incident,
+        content: AuditContent {
+            actor: "operator:ana".into(),
+            action: "alert.acknowledge".into(),
+            object: format!("alert:{}", queue[0].alert.seq),
+            detail: serde_json::Value::Null,
+        },
+    };
+    assert_eq!(
+        store
+            .change_alert(queue[0].alert.seq, 0, &change, &audit)
+            .unwrap(),
+        Some(1)
+    );
+    let note = AlertNote {
+        author: "operator:ana".into(),
+        at_ms: T0 + 31,
+        text: "seen before".into(),
+        status: None,
+    };
+    store
+        .add_alert_note(queue[0].alert.seq, &note, &audit)
+        .unwrap();
+    // A backup of the restored schema carries the triage tables into the next restore.
+    let again = format!("sg_golden_again_{}", std::process::id());
+    let _drop_again = Schema(url.clone(), again.clone());
+    let out = folder.path().join("backup-again");
+    postgres_backup::backup(&url, &target, &data, &out, T0 + 40).unwrap();
+    postgres_backup::restore(
+        &out,
+        &url,
+        &again,
+        &folder.path().join("data-again"),
+        Some(&master_file),
+    )
+    .unwrap();
+    let restored_again = PostgresStore::open(
+        &url,
+        &again,
+        Box::new(LocalMasterKey::from_bytes(&MASTER_KEY)),
+    )
+    .unwrap();
+    let worked = store.alert(queue[0].alert.seq).unwrap().unwrap();
+    assert_eq!(worked.notes, [note]);
+    assert_eq!(
+        restored_again.alert(queue[0].alert.seq).unwrap().unwrap(),
+        worked
     );
 }
 

@@ -1,11 +1,8 @@
-//! `GET /v1/decisions`, `GET /v1/decisions/{id}`, `GET /v1/alerts`.
+//! `GET /v1/decisions`, `GET /v1/decisions/{id}` (alerts are in [`super::alerts`]).
 
 use axum::extract::State;
 use axum::Json;
-use shopguard_api_types::{
-    Alert, AlertList, AlertsQuery, ApiError, DecisionList, DecisionsQuery, LoggedDecision,
-    UnmaskQuery,
-};
+use shopguard_api_types::{ApiError, DecisionList, DecisionsQuery, LoggedDecision, UnmaskQuery};
 use shopguard_core::privacy::mask_event_json;
 use shopguard_storage::{DecisionQuery, DecisionRecord};
 
@@ -85,33 +82,4 @@ pub async fn get_decision(
         })
         .await?;
     Ok(Json(logged(record, unmasked)?))
-}
-
-/// Alerts raised by rules, newest first.
-#[utoipa::path(get, path = "/v1/alerts", tag = "decisions", params(AlertsQuery),
-    responses((status = 200, body = AlertList)),
-    security(("api_key" = ["decisions:read"])))]
-pub async fn list_alerts(
-    State(state): State<AppState>,
-    _caller: Caller<DecisionsRead>,
-    Params(query): Params<AlertsQuery>,
-) -> AppResult<Json<AlertList>> {
-    let limit = page_limit(query.limit)?;
-    let records = state
-        .run(move |app| app.decisions()?.alerts(query.from_ms, query.to_ms, limit))
-        .await?;
-    let alerts = records
-        .into_iter()
-        .map(|record| Alert {
-            seq: record.seq,
-            created_at_ms: record.created_at_ms,
-            severity: record.severity,
-            rule_id: record.rule_id,
-            decision_id: record.decision_id,
-            user_id: record.user_id,
-            ip: record.ip,
-            message: record.message,
-        })
-        .collect();
-    Ok(Json(AlertList { alerts }))
 }

@@ -1,5 +1,6 @@
 //! The router: one module of thin handlers per resource.
 
+pub mod alerts;
 pub mod audit;
 pub mod data_keys;
 pub mod decisions;
@@ -65,7 +66,14 @@ pub fn router(state: AppState) -> Router {
             "/v1/decisions/{decision_id}/challenge",
             post(events::post_challenge_result),
         )
-        .route("/v1/alerts", get(decisions::list_alerts))
+        .route("/v1/alerts", get(alerts::list_alerts))
+        .route("/v1/alerts/{seq}", get(alerts::get_alert))
+        .route("/v1/alerts/{seq}/acknowledge", post(alerts::acknowledge))
+        .route("/v1/alerts/{seq}/resolve", post(alerts::resolve))
+        .route("/v1/alerts/{seq}/dismiss", post(alerts::dismiss))
+        .route("/v1/alerts/{seq}/reopen", post(alerts::reopen))
+        .route("/v1/alerts/{seq}/assign", post(alerts::assign))
+        .route("/v1/alerts/{seq}/notes", post(alerts::add_note))
         .route(
             "/v1/policy",
             get(policy::get_policy).put(policy::put_policy),

@@ -1,6 +1,7 @@
 //! HTTP API tests: one binary, one module per resource. Each test runs a real server on a
 //! loopback port with its own data folder and talks to it over HTTP.
 
+mod alerts;
 mod audit;
 mod auth;
 mod contract;

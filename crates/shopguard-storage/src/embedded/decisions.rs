@@ -2,7 +2,7 @@
 
 use rusqlite::params;
 
-use super::{db, lists, EmbeddedStore};
+use super::{alerts, db, lists, EmbeddedStore};
 use crate::decisions::{AlertRecord, DecisionQuery, DecisionRecord, DecisionStore};
 use crate::{LogBatch, StoreResult};
 
@@ -92,10 +92,15 @@ impl DecisionStore for EmbeddedStore {
 
     fn purge_decisions_before(&self, cutoff_ms: i64) -> StoreResult<usize> {
         let removed = self.decisions()?.purge_before(cutoff_ms)?;
-        self.writer
-            .lock()
+        let operation = "purging old alerts";
+        let mut writer = self.writer.lock();
+        let transaction = writer.transaction().map_err(db(operation))?;
+        // Their triage state and notes first: they refer to the alerts.
+        alerts::purge_before(&transaction, cutoff_ms, operation)?;
+        transaction
             .execute("DELETE FROM alerts WHERE created_at_ms < ?1", [cutoff_ms])
-            .map_err(db("purging old alerts"))?;
+            .map_err(db(operation))?;
+        transaction.commit().map_err(db(operation))?;
         Ok(removed)
     }
 

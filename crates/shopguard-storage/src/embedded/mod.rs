@@ -20,6 +20,7 @@ use crate::keyring::{DataKeyRecord, Keyring, LocalMasterKey, MasterKey};
 use crate::{StoreError, StoreResult};
 use std::sync::Arc;
 
+mod alerts;
 mod api_keys;
 mod audit_outbox;
 mod data_keys;
@@ -29,18 +30,26 @@ mod operators;
 mod policies;
 mod tasks;
 
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/0001_init.sql"),
-    include_str!("../../migrations/0002_decision_segments.sql"),
-    include_str!("../../migrations/0003_audit_queue.sql"),
-    include_str!("../../migrations/0004_data_keys.sql"),
-    include_str!("../../migrations/0005_operators.sql"),
-    include_str!("../../migrations/0006_policy_approval.sql"),
-    include_str!("../../migrations/0007_tasks.sql"),
-    include_str!("../../migrations/0008_list_changes.sql"),
-    include_str!("../../migrations/0009_totp_steps.sql"),
-    include_str!("../../migrations/0010_task_leases.sql"),
-    include_str!("../../migrations/0011_session_ends.sql"),
+/// The migrations, in order: (version, SQL). Versions increase but may skip a number that
+/// a change developed side by side takes (it is inserted in its place when it lands); the
+/// database's `user_version` is the last version applied, and every later one is applied at
+/// open.
+const MIGRATIONS: &[(usize, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/0002_decision_segments.sql"),
+    ),
+    (3, include_str!("../../migrations/0003_audit_queue.sql")),
+    (4, include_str!("../../migrations/0004_data_keys.sql")),
+    (5, include_str!("../../migrations/0005_operators.sql")),
+    (6, include_str!("../../migrations/0006_policy_approval.sql")),
+    (7, include_str!("../../migrations/0007_tasks.sql")),
+    (8, include_str!("../../migrations/0008_list_changes.sql")),
+    (9, include_str!("../../migrations/0009_totp_steps.sql")),
+    (10, include_str!("../../migrations/0010_task_leases.sql")),
+    (11, include_str!("../../migrations/0011_session_ends.sql")),
+    (12, include_str!("../../migrations/0012_alert_triage.sql")),
 ];
 const READERS: usize = 4;
 
@@ -226,17 +235,14 @@ fn migrate(connection: &Connection) -> StoreResult<()> {
     let current: usize = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(db("reading the schema version"))?;
-    if current > MIGRATIONS.len() {
+    let newest = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+    if current > newest {
         return Err(StoreError::Corrupt {
             operation: "opening the database",
-            detail: format!(
-                "schema version {current} is newer than this build knows ({})",
-                MIGRATIONS.len()
-            ),
+            detail: format!("schema version {current} is newer than this build knows ({newest})"),
         });
     }
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(current) {
-        let version = index + 1;
+    for (version, migration) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
         connection
             .execute_batch(&format!(
                 "BEGIN; {migration}; PRAGMA user_version = {version}; COMMIT;"
@@ -299,4 +305,29 @@ fn add_data_key(
         .map_err(db("storing a data key"))?;
     keyring.add(id, &key);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_upwards_and_match_their_files() {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|entry| entry.unwrap())
+            .filter(|entry| entry.file_type().unwrap().is_file())
+            .map(|entry| entry.file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        assert_eq!(MIGRATIONS.first().map(|(version, _)| *version), Some(1));
+        assert!(MIGRATIONS.windows(2).all(|pair| pair[0].0 < pair[1].0));
+        assert_eq!(files.len(), MIGRATIONS.len());
+        for ((version, sql), file) in MIGRATIONS.iter().zip(&files) {
+            assert!(file.starts_with(&format!("{version:04}_")), "{file}");
+            let on_disk = std::fs::read_to_string(format!("{folder}/{file}")).unwrap();
+            assert_eq!(&on_disk, sql, "{file}");
+        }
+    }
 }

@@ -18,7 +18,7 @@ use postgres::types::{ToSql, Type};
 use shopguard_core::privacy::for_each_personal_field;
 use shopguard_core::Event;
 
-use super::{db, lists, PostgresStore};
+use super::{alerts, db, lists, PostgresStore};
 use crate::decisions::{AlertRecord, DecisionQuery, DecisionRecord, DecisionStore};
 use crate::keyring::Keyring;
 use crate::record_format::{decode_record, encode_record};
@@ -422,6 +422,8 @@ impl DecisionStore for PostgresStore {
                 &[&cutoff_ms],
             )
             .map_err(db(operation))?;
+        // Their triage state and notes first: they refer to the alerts.
+        alerts::purge_before(&mut transaction, cutoff_ms, operation)?;
         transaction
             .execute("DELETE FROM alerts WHERE created_at_ms < $1", &[&cutoff_ms])
             .map_err(db(operation))?;

@@ -25,6 +25,7 @@ use crate::audit_log::NewAuditEntry;
 use crate::keyring::{DataKeyRecord, Keyring, MasterKey};
 use crate::{StoreError, StoreResult};
 
+mod alerts;
 mod api_keys;
 mod audit_outbox;
 mod data_keys;
@@ -76,6 +77,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         7,
         "session_ends",
         include_str!("../../migrations/postgres/0007_session_ends.sql"),
+    ),
+    (
+        8,
+        "alert_triage",
+        include_str!("../../migrations/postgres/0008_alert_triage.sql"),
     ),
 ];
 

@@ -9,14 +9,16 @@ use std::sync::Arc;
 use shopguard_core::audit::{AuditContent, RecordClass};
 use shopguard_core::rbac::Role;
 use shopguard_core::{Engine, Event, EventInput, EventKind, ListKind, ListRegistry};
+use shopguard_storage::alerts::AlertStatus;
 use shopguard_storage::api_keys;
 use shopguard_storage::decision_log::DecisionLog;
 use shopguard_storage::operators::{GrantRecord, OperatorRecord, SessionRecord};
 use shopguard_storage::snapshot::SnapshotStore;
 use shopguard_storage::tasks::{CancelOutcome, NewTask, TaskKind, TaskOutcome, TaskStatus};
 use shopguard_storage::{
+    AlertChange, AlertCount, AlertFilter, AlertNote, AlertRecord, AlertTriage, AssigneeFilter,
     DecisionQuery, DecisionRecord, Lease, ListEntryRecord, ListRecord, LogBatch, NewAuditEntry,
-    NewPolicyVersion, ScheduledJob, Scope, Store, StoreError, TaskRecord,
+    NewPolicyVersion, ScheduledJob, Scope, Store, StoreError, TaskRecord, TriagedAlert,
 };
 
 /// A fresh, empty backend for one test.
@@ -1094,6 +1096,47 @@ pub fn purge_decisions_before(fixture: &mut Fixture) {
     assert!(alerts.iter().all(|alert| alert.created_at_ms >= 1_025));
 }
 
+/// Purging decisions drops the triage state and notes of the alerts it removes, and keeps
+/// those of newer alerts.
+pub fn purge_decisions_before_drops_alert_triage(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    log_forty(store);
+    let alerts = store.query_alerts(None, None, 1_000).unwrap();
+    let old = alerts.last().unwrap().seq;
+    let new = alerts[0].seq;
+    for seq in [old, new] {
+        store
+            .change_alert(
+                seq,
+                0,
+                &acknowledge_by("ana"),
+                &audit("alert.acknowledge", "a"),
+            )
+            .unwrap()
+            .unwrap();
+        store
+            .add_alert_note(seq, &note("ana", "looking"), &audit("alert.note", "a"))
+            .unwrap();
+    }
+    assert_eq!(store.purge_decisions_before(1_025).unwrap(), 25);
+    assert!(store.alert(old).unwrap().is_none());
+    let kept = store.alert(new).unwrap().unwrap();
+    assert_eq!(kept.triage.status, AlertStatus::Acknowledged);
+    assert_eq!(kept.notes, [note("ana", "looking")]);
+    let all = store.alert_queue(&AlertFilter::default()).unwrap();
+    assert_eq!(all.len(), 15);
+    assert_eq!(
+        store
+            .count_alerts(&AlertFilter {
+                status: Some(AlertStatus::Acknowledged),
+                ..AlertFilter::default()
+            })
+            .unwrap()
+            .total,
+        1
+    );
+}
+
 pub fn decision_count(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
     assert_eq!(store.decision_count().unwrap(), 0);
@@ -1635,6 +1678,483 @@ pub fn rotate_data_key(fixture: &mut Fixture) {
         "older keys still open"
     );
     assert_eq!(reopened.open(&newer).unwrap(), "new");
+}
+
+// ---- alert triage ----
+
+fn acknowledge_by(by: &str) -> AlertChange<'_> {
+    AlertChange {
+        status: AlertStatus::Acknowledged,
+        assignee: None,
+        by,
+        at_ms: 5_000,
+        note: None,
+    }
+}
+
+fn note(author: &str, text: &str) -> AlertNote {
+    AlertNote {
+        author: author.into(),
+        at_ms: 6_000,
+        text: text.into(),
+        status: None,
+    }
+}
+
+/// The alerts of [`log_forty`], newest first.
+fn forty_alerts(store: &dyn Store) -> Vec<AlertRecord> {
+    log_forty(store);
+    store.query_alerts(None, None, 1_000).unwrap()
+}
+
+pub fn alert(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store.alert(1).unwrap().is_none());
+    let alerts = forty_alerts(store);
+    let newest = &alerts[0];
+    let untouched = store.alert(newest.seq).unwrap().unwrap();
+    assert_eq!(&untouched.alert, newest);
+    assert_eq!(untouched.triage, AlertTriage::untouched());
+    assert!(untouched.notes.is_empty());
+    store
+        .change_alert(
+            newest.seq,
+            0,
+            &AlertChange {
+                status: AlertStatus::Acknowledged,
+                assignee: Some("ana"),
+                by: "operator:bo",
+                at_ms: 5_000,
+                note: None,
+            },
+            &audit("alert.assign", "alert"),
+        )
+        .unwrap();
+    store
+        .add_alert_note(
+            newest.seq,
+            &note("operator:ana", "first"),
+            &audit("alert.note", "a"),
+        )
+        .unwrap();
+    store
+        .add_alert_note(
+            newest.seq,
+            &note("operator:bo", "second"),
+            &audit("alert.note", "a"),
+        )
+        .unwrap();
+    let worked = store.alert(newest.seq).unwrap().unwrap();
+    assert_eq!(
+        worked.triage,
+        AlertTriage {
+            status: AlertStatus::Acknowledged,
+            assignee: Some("ana".into()),
+            version: 1,
+            updated_at_ms: Some(5_000),
+            updated_by: Some("operator:bo".into()),
+        }
+    );
+    assert_eq!(
+        worked.notes,
+        [note("operator:ana", "first"), note("operator:bo", "second")],
+        "oldest first"
+    );
+    // Other alerts are untouched, and everything survives a restart.
+    assert_eq!(
+        store.alert(alerts[1].seq).unwrap().unwrap().triage,
+        AlertTriage::untouched()
+    );
+    fixture.reopen();
+    assert_eq!(fixture.store().alert(newest.seq).unwrap().unwrap(), worked);
+}
+
+pub fn alert_queue(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    assert!(store
+        .alert_queue(&AlertFilter::default())
+        .unwrap()
+        .is_empty());
+    let alerts = forty_alerts(store);
+    let queue = store.alert_queue(&AlertFilter::default()).unwrap();
+    assert_eq!(queue.len(), 29);
+    assert!(
+        queue
+            .windows(2)
+            .all(|pair| pair[0].alert.seq > pair[1].alert.seq),
+        "newest first"
+    );
+    assert!(queue
+        .iter()
+        .all(|row| row.triage == AlertTriage::untouched()));
+    // Paging by cursor.
+    let first = store
+        .alert_queue(&AlertFilter {
+            limit: 5,
+            ..AlertFilter::default()
+        })
+        .unwrap();
+    let second = store
+        .alert_queue(&AlertFilter {
+            limit: 5,
+            before_seq: Some(first[4].alert.seq),
+            ..AlertFilter::default()
+        })
+        .unwrap();
+    let seqs = |rows: &[TriagedAlert]| rows.iter().map(|row| row.alert.seq).collect::<Vec<_>>();
+    let expected: Vec<i64> = queue[..10].iter().map(|row| row.alert.seq).collect();
+    assert_eq!([seqs(&first), seqs(&second)].concat(), expected);
+    // Triage filters.
+    store
+        .change_alert(
+            alerts[0].seq,
+            0,
+            &AlertChange {
+                status: AlertStatus::Acknowledged,
+                assignee: Some("ana"),
+                by: "operator:ana",
+                at_ms: 5_000,
+                note: None,
+            },
+            &audit("alert.acknowledge", "a"),
+        )
+        .unwrap()
+        .unwrap();
+    store
+        .change_alert(
+            alerts[1].seq,
+            0,
+            &AlertChange {
+                status: AlertStatus::Dismissed,
+                assignee: None,
+                by: "operator:ana",
+                at_ms: 5_000,
+                note: None,
+            },
+            &audit("alert.dismiss", "a"),
+        )
+        .unwrap()
+        .unwrap();
+    let count = |filter: AlertFilter| store.alert_queue(&filter).unwrap().len();
+    let open = count(AlertFilter {
+        status: Some(AlertStatus::Open),
+        ..AlertFilter::default()
+    });
+    assert_eq!(open, 27, "untouched alerts are open");
+    let acknowledged = store
+        .alert_queue(&AlertFilter {
+            status: Some(AlertStatus::Acknowledged),
+            ..AlertFilter::default()
+        })
+        .unwrap();
+    assert_eq!(seqs(&acknowledged), [alerts[0].seq]);
+    assert_eq!(acknowledged[0].triage.assignee.as_deref(), Some("ana"));
+    assert_eq!(acknowledged[0].triage.version, 1);
+    assert_eq!(
+        count(AlertFilter {
+            status: Some(AlertStatus::Resolved),
+            ..AlertFilter::default()
+        }),
+        0
+    );
+    assert_eq!(
+        count(AlertFilter {
+            assignee: Some(AssigneeFilter::Is("ana".into())),
+            ..AlertFilter::default()
+        }),
+        1
+    );
+    assert_eq!(
+        count(AlertFilter {
+            assignee: Some(AssigneeFilter::Unassigned),
+            ..AlertFilter::default()
+        }),
+        28
+    );
+    assert_eq!(
+        count(AlertFilter {
+            assignee: Some(AssigneeFilter::Is("bo".into())),
+            ..AlertFilter::default()
+        }),
+        0
+    );
+    // Alert filters.
+    assert_eq!(
+        count(AlertFilter {
+            severity: Some("high".into()),
+            rule_id: Some("big".into()),
+            ..AlertFilter::default()
+        }),
+        29
+    );
+    assert_eq!(
+        count(AlertFilter {
+            severity: Some("low".into()),
+            ..AlertFilter::default()
+        }),
+        0
+    );
+    assert_eq!(
+        count(AlertFilter {
+            rule_id: Some("other".into()),
+            ..AlertFilter::default()
+        }),
+        0
+    );
+    assert_eq!(
+        count(AlertFilter {
+            from_ms: Some(1_020),
+            to_ms: Some(1_030),
+            ..AlertFilter::default()
+        }),
+        10
+    );
+    assert_eq!(
+        count(AlertFilter {
+            limit: 0,
+            ..AlertFilter::default()
+        }),
+        1,
+        "a limit is at least 1"
+    );
+}
+
+pub fn count_alerts(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    let none = store.count_alerts(&AlertFilter::default()).unwrap();
+    assert_eq!(
+        none,
+        AlertCount {
+            total: 0,
+            capped: false
+        }
+    );
+    let alerts = forty_alerts(store);
+    let all = store
+        .count_alerts(&AlertFilter {
+            limit: 3,
+            before_seq: Some(alerts[10].seq),
+            ..AlertFilter::default()
+        })
+        .unwrap();
+    assert_eq!(
+        all,
+        AlertCount {
+            total: 29,
+            capped: false
+        },
+        "the cursor and the limit do not change the total"
+    );
+    store
+        .change_alert(
+            alerts[3].seq,
+            0,
+            &acknowledge_by("operator:ana"),
+            &audit("alert.acknowledge", "a"),
+        )
+        .unwrap()
+        .unwrap();
+    let filtered = |status| {
+        store
+            .count_alerts(&AlertFilter {
+                status: Some(status),
+                ..AlertFilter::default()
+            })
+            .unwrap()
+            .total
+    };
+    assert_eq!(filtered(AlertStatus::Open), 28);
+    assert_eq!(filtered(AlertStatus::Acknowledged), 1);
+    let windowed = store
+        .count_alerts(&AlertFilter {
+            from_ms: Some(1_030),
+            ..AlertFilter::default()
+        })
+        .unwrap();
+    assert_eq!(windowed.total, 10);
+}
+
+pub fn change_alert(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    let alerts = forty_alerts(store);
+    let seq = alerts[0].seq;
+    let before = recorded(store).len();
+    let acknowledge = audit("alert.acknowledge", "alert:1");
+    assert_eq!(
+        store
+            .change_alert(seq, 0, &acknowledge_by("operator:ana"), &acknowledge)
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        store
+            .change_alert(seq, 0, &acknowledge_by("operator:bo"), &acknowledge)
+            .unwrap(),
+        None,
+        "changed meanwhile: version 0 is gone"
+    );
+    let reason = AlertNote {
+        status: Some(AlertStatus::Resolved),
+        ..note("operator:ana", "refunded and blocked")
+    };
+    let resolve = AlertChange {
+        status: AlertStatus::Resolved,
+        assignee: Some("ana"),
+        by: "operator:ana",
+        at_ms: 9_000,
+        note: Some(&reason),
+    };
+    assert_eq!(
+        store
+            .change_alert(seq, 1, &resolve, &audit("alert.resolve", "alert:1"))
+            .unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        store
+            .change_alert(seq, 1, &resolve, &audit("alert.resolve", "alert:1"))
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .change_alert(seq, -3, &resolve, &audit("alert.resolve", "alert:1"))
+            .unwrap(),
+        None
+    );
+    let triage = store.alert(seq).unwrap().unwrap().triage;
+    assert_eq!(
+        triage,
+        AlertTriage {
+            status: AlertStatus::Resolved,
+            assignee: Some("ana".into()),
+            version: 2,
+            updated_at_ms: Some(9_000),
+            updated_by: Some("operator:ana".into()),
+        }
+    );
+    assert_eq!(
+        store.alert(seq).unwrap().unwrap().notes,
+        std::slice::from_ref(&reason),
+        "the reason is stored with the change that won, and only with it"
+    );
+    let missing = store.change_alert(
+        i64::MAX,
+        0,
+        &acknowledge_by("operator:ana"),
+        &audit("alert.acknowledge", "alert:x"),
+    );
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+    assert_eq!(
+        recorded(store)[before..],
+        [
+            pair("alert.acknowledge", "alert:1"),
+            pair("alert.resolve", "alert:1")
+        ],
+        "one entry per change, none for a conflict or a missing alert"
+    );
+}
+
+/// Two changes based on the same version, made at once: exactly one wins, and exactly one
+/// audit entry is stored.
+pub fn change_alert_concurrently(fixture: &mut Fixture) {
+    let store = fixture.store().clone();
+    let alerts = forty_alerts(store.as_ref());
+    let seq = alerts[0].seq;
+    let before = recorded(store.as_ref()).len();
+    for expected in 0..4_i64 {
+        let barrier = std::sync::Barrier::new(4);
+        let outcomes: Vec<Option<i64>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|worker| {
+                    let store = store.clone();
+                    let barrier = &barrier;
+                    scope.spawn(move || {
+                        let by = format!("operator:w{worker}");
+                        let status = if expected % 2 == 0 {
+                            AlertStatus::Dismissed
+                        } else {
+                            AlertStatus::Open
+                        };
+                        barrier.wait();
+                        store
+                            .change_alert(
+                                seq,
+                                expected,
+                                &AlertChange {
+                                    status,
+                                    assignee: None,
+                                    by: &by,
+                                    at_ms: 1,
+                                    note: None,
+                                },
+                                &audit("alert.change", &by),
+                            )
+                            .unwrap()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().unwrap())
+                .collect()
+        });
+        let winners: Vec<i64> = outcomes.into_iter().flatten().collect();
+        assert_eq!(winners, [expected + 1], "exactly one change wins");
+    }
+    assert_eq!(store.alert(seq).unwrap().unwrap().triage.version, 4);
+    assert_eq!(
+        recorded(store.as_ref()).len() - before,
+        4,
+        "one entry per winner"
+    );
+}
+
+pub fn add_alert_note(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    let alerts = forty_alerts(store);
+    let seq = alerts[2].seq;
+    let before = recorded(store).len();
+    store
+        .add_alert_note(
+            seq,
+            &note("operator:ana", "called the user"),
+            &audit("alert.note", "alert:n"),
+        )
+        .unwrap();
+    let unicode = "复核：".repeat(600);
+    store
+        .add_alert_note(
+            seq,
+            &note("operator:bo", &unicode),
+            &audit("alert.note", "alert:n"),
+        )
+        .unwrap();
+    let missing = store.add_alert_note(i64::MAX, &note("x", "y"), &audit("alert.note", "alert:x"));
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+    let detail = store.alert(seq).unwrap().unwrap();
+    assert_eq!(
+        detail.notes,
+        [
+            note("operator:ana", "called the user"),
+            note("operator:bo", &unicode)
+        ]
+    );
+    assert_eq!(
+        detail.triage,
+        AlertTriage::untouched(),
+        "a note changes no state"
+    );
+    assert_eq!(
+        recorded(store)[before..],
+        [pair("alert.note", "alert:n"), pair("alert.note", "alert:n")]
+    );
 }
 
 // ---- audit outbox ----
@@ -2234,6 +2754,8 @@ macro_rules! store_test_suite {
             for_each_list_entry, purge_expired_list_entries, list_changes_after, last_list_change,
             append_decisions, decision, query_decisions, query_alerts,
             purge_decisions_before, decision_count, reencrypt_decisions,
+            alert, alert_queue, count_alerts, change_alert, change_alert_concurrently,
+            add_alert_note, purge_decisions_before_drops_alert_triage,
             insert_operator, operator_, operators, disable_operator, insert_session, last_totp_step, session,
             touch_session, end_session, end_sessions_of, sessions_of,
             insert_grant, grant, approve_grant, grants,

@@ -17,7 +17,8 @@ pub enum KeysCommand {
         /// What the key may do (repeat for several): events:write sends events,
         /// decisions:read reads decisions and alerts, audit:read reads the audit log,
         /// pii:unmask sees personal data unmasked, lists:write changes lists, policy:write
-        /// changes policies, policy:approve approves punitive policy changes, admin does all.
+        /// changes policies, policy:approve approves punitive policy changes, alerts:write
+        /// works the alert queue (acknowledge, assign, note, resolve), admin does all.
         #[arg(long = "scope", required = true, value_parser = scope_names())]
         scopes: Vec<String>,
         #[command(flatten)]
