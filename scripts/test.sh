@@ -31,9 +31,10 @@ export SHOPGUARD_REQUIRE_SCHEMATHESIS=1
 
 # The console's browser tests (crates/shopguard/tests/console.rs): Debian's Chromium and
 # npm's playwright-core, pinned by crates/shopguard/tests/browser/package-lock.json.
-if [ ! -x /usr/bin/chromium ]; then
-    echo "== installing chromium (the console's browser tests)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+# A Chinese font, so that the pages (and their screenshots) render in both languages.
+if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; then
+    echo "== installing chromium and a Chinese font (the console's browser tests)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-zenhei >/dev/null
 fi
 browser=crates/shopguard/tests/browser
 if ! cmp -s "$browser/package-lock.json" "$browser/node_modules/.package-lock.json.installed" 2>/dev/null; then

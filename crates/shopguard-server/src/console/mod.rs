@@ -72,6 +72,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/preferences", post(auth::preferences))
         .route("/console/situation", get(pages::situation::page))
         .route("/console/situation/stream", get(pages::situation::stream))
+        .route("/console/alerts", get(pages::alerts::queue))
+        .route("/console/alerts/{seq}", get(pages::alerts::show).post(pages::alerts::change))
         .route("/console/decisions", get(pages::decisions::search))
         .route("/console/decisions/{id}", get(pages::decisions::show))
         .route("/console/decisions/{id}/unmask", post(pages::decisions::unmask))

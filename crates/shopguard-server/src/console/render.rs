@@ -59,6 +59,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("audit.html", include_str!("templates/audit.html")),
     ("audit_verify.html", include_str!("templates/audit_verify.html")),
     ("tasks.html", include_str!("templates/tasks.html")),
+    ("alerts.html", include_str!("templates/alerts.html")),
+    ("alert.html", include_str!("templates/alert.html")),
     ("operators.html", include_str!("templates/operators.html")),
 ];
 

@@ -195,6 +195,31 @@ try {
     expect(entries.includes("operator:ana") && entries.includes("card-testing"), "who added it and why not shown");
   });
 
+  await check("an alert raised by a rule is acknowledged, taken and noted in the queue", async () => {
+    // A password spray from one address: the 30th failure denies, blocks the IP and alerts.
+    for (let i = 0; i < 31; i++) {
+      await sendEvent({ kind: "login_failed", user_id: `victim${i}`, ip: "198.51.100.99" });
+    }
+    const page = analyst.page;
+    let found = false;
+    for (let attempt = 0; attempt < 20 && !found; attempt++) {
+      await page.goto(`${base}/console/alerts`);
+      found = (await page.textContent("main")).includes("password_spray_from_ip");
+      if (!found) await page.waitForTimeout(250);
+    }
+    expect(found, "the spray's alert is not in the queue");
+    await shot(page, "alerts");
+    await Promise.all([page.waitForNavigation(), page.click("#alerts tbody tr td a")]);
+    await Promise.all([page.waitForNavigation(), page.click("#alert-acknowledge")]);
+    expect((await page.textContent("#alert-status")).includes("acknowledged"), "not acknowledged");
+    await Promise.all([page.waitForNavigation(), page.click("#alert-take")]);
+    expect((await page.textContent("#alert-assignee")).includes("ana"), "not assigned to ana");
+    await page.fill('textarea[name="reason"]', "spray from a hosting range; IP blocked for an hour by the rule");
+    await Promise.all([page.waitForNavigation(), page.click("#alert-note")]);
+    expect((await page.textContent("#alert-notes")).includes("hosting range"), "note not shown");
+    await shot(page, "alert");
+  });
+
   await check("a forged request without the CSRF token is refused", async () => {
     const response = await analyst.page.request.post(`${base}/console/lists/ip_block/add`, {
       form: { csrf: "0".repeat(64), value: "192.0.2.200", reason: "forged" },
@@ -266,7 +291,7 @@ try {
     expect((await zh.page.getAttribute("html", "lang")) === "zh-CN", "lang attribute not zh-CN");
     await shot(zh.page, "situation-zh");
     // Every page of the frame renders in Chinese, with its empty states.
-    for (const path of ["/console/decisions", "/console/policy", "/console/lists", "/console/lists/ip_block", "/console/tasks", "/console/situation?range=1440", "/console/entity/user/nobody", "/console/operators"]) {
+    for (const path of ["/console/decisions", "/console/policy", "/console/lists", "/console/lists/ip_block", "/console/tasks", "/console/situation?range=1440", "/console/entity/user/nobody", "/console/operators", "/console/alerts", "/console/alerts?status=any&assignee=me"]) {
       const response = await zh.page.goto(`${base}${path}`);
       expect(response.status() === 200, `${path} answered ${response.status()}`);
       expect(!(await zh.page.textContent("main")).includes("Something went wrong"), `${path} shows an error`);

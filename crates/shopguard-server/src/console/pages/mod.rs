@@ -1,5 +1,6 @@
 //! One module per console page, each a thin caller of the application services.
 
+pub(crate) mod alerts;
 pub(crate) mod audit;
 pub(crate) mod decisions;
 pub(crate) mod entity;

@@ -103,7 +103,17 @@
       layer.parentNode.scrollTop = editor.scrollTop;
       layer.parentNode.scrollLeft = editor.scrollLeft;
     };
-    editor.addEventListener("input", paint);
+    // One repaint per frame however many input events arrive (a paste, a test's typing).
+    var pending = false;
+    editor.addEventListener("input", function () {
+      if (!pending) {
+        pending = true;
+        window.requestAnimationFrame(function () {
+          pending = false;
+          paint();
+        });
+      }
+    });
     editor.addEventListener("scroll", function () {
       layer.parentNode.scrollTop = editor.scrollTop;
       layer.parentNode.scrollLeft = editor.scrollLeft;
