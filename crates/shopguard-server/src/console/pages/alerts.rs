@@ -70,7 +70,9 @@ pub(crate) async fn queue(ui: Ui, Query(mut form): Query<QueueForm>) -> Reply {
         ..AlertFilter::default()
     };
     let principal = ui.principal.clone();
-    let page = ui.run(move |app| app.alerts.queue(&filter, &principal)).await?;
+    let page = ui
+        .run(move |app| app.alerts.queue(&filter, &principal))
+        .await?;
     let alerts: Vec<_> = page
         .alerts
         .iter()

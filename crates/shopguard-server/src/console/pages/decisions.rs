@@ -90,14 +90,29 @@ fn row(record: &DecisionRecord) -> Row {
 /// when anything is asked, the newest matching decisions (50 a page, older pages by time).
 pub(crate) async fn search(ui: Ui, Query(form): Query<SearchForm>) -> Reply {
     ui.require(Scope::DecisionsRead)?;
-    let asked = [&form.user_id, &form.ip, &form.device_id, &form.outcome, &form.from, &form.to]
-        .iter()
-        .any(|field| !field.trim().is_empty())
+    let asked = [
+        &form.user_id,
+        &form.ip,
+        &form.device_id,
+        &form.outcome,
+        &form.from,
+        &form.to,
+    ]
+    .iter()
+    .any(|field| !field.trim().is_empty())
         || form.before_ms.is_some();
-    let from_ms = local_time(&form.from, &ui.prefs.tz)
-        .map_err(|message| ui.fail(AppError::new(shopguard_api_types::ErrorCode::InvalidParameter, message).with_field("from")))?;
-    let to_ms = local_time(&form.to, &ui.prefs.tz)
-        .map_err(|message| ui.fail(AppError::new(shopguard_api_types::ErrorCode::InvalidParameter, message).with_field("to")))?;
+    let from_ms = local_time(&form.from, &ui.prefs.tz).map_err(|message| {
+        ui.fail(
+            AppError::new(shopguard_api_types::ErrorCode::InvalidParameter, message)
+                .with_field("from"),
+        )
+    })?;
+    let to_ms = local_time(&form.to, &ui.prefs.tz).map_err(|message| {
+        ui.fail(
+            AppError::new(shopguard_api_types::ErrorCode::InvalidParameter, message)
+                .with_field("to"),
+        )
+    })?;
     let outcome = text(&form.outcome);
     if let Some(outcome) = &outcome {
         if !["allow", "challenge", "review", "deny"].contains(&outcome.as_str()) {
@@ -138,9 +153,13 @@ pub(crate) async fn search(ui: Ui, Query(form): Query<SearchForm>) -> Reply {
 
 /// A decision with its event for the page.
 fn decision_page(ui: &Ui, record: DecisionRecord, unmasked: bool) -> Reply {
-    let mut event = serde_json::to_value(&record.event)
-        .map_err(|error| ui.fail(AppError::internal(error)))?;
-    let masked = if unmasked { 0 } else { mask_event_json(&mut event) };
+    let mut event =
+        serde_json::to_value(&record.event).map_err(|error| ui.fail(AppError::internal(error)))?;
+    let masked = if unmasked {
+        0
+    } else {
+        mask_event_json(&mut event)
+    };
     let event_json = serde_json::to_string_pretty(&event).unwrap_or_default();
     let summary = row(&record);
     ui.page(

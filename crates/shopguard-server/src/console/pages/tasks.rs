@@ -20,7 +20,7 @@ pub(crate) async fn index(ui: Ui) -> Reply {
                 status => task.status.as_str(),
                 done => task.done,
                 total => task.total,
-                percent => if task.total > 0 { task.done * 100 / task.total } else { 0 },
+                percent => (task.done * 100).checked_div(task.total).unwrap_or(0),
                 created_at_ms => task.created_at_ms,
                 finished_at_ms => task.finished_at_ms,
                 requested_by => task.requested_by,
@@ -28,5 +28,8 @@ pub(crate) async fn index(ui: Ui) -> Reply {
             }
         })
         .collect();
-    ui.page("tasks.html", context! { tasks => tasks, running => running })
+    ui.page(
+        "tasks.html",
+        context! { tasks => tasks, running => running },
+    )
 }
