@@ -77,6 +77,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "session_ends",
         include_str!("../../migrations/postgres/0007_session_ends.sql"),
     ),
+    (
+        9,
+        "decision_rules",
+        include_str!("../../migrations/postgres/0009_decision_rules.sql"),
+    ),
 ];
 
 /// Seed of the advisory-lock key derived from the schema name.
