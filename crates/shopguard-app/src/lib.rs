@@ -43,7 +43,7 @@ pub use actor::{Actor, Principal};
 pub use audit::AuditService;
 pub use config::Config;
 pub use data_keys::DataKeyService;
-pub use decisions::DecisionService;
+pub use decisions::{DecisionService, COUNT_CAP};
 pub use error::{ServiceError, ServiceResult};
 pub use keys::KeyService;
 pub use lists::ListService;

@@ -90,7 +90,10 @@ fn create_operator(data: &Path, name: &str, role: &str) -> String {
         "operators create {name}: {text}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let start = text.find("secret=").expect("the enrolment names the secret") + "secret=".len();
+    let start = text
+        .find("secret=")
+        .expect("the enrolment names the secret")
+        + "secret=".len();
     text[start..]
         .chars()
         .take_while(|c| c.is_ascii_uppercase() || ('2'..='7').contains(c))
@@ -153,7 +156,10 @@ fn the_console_works_in_a_real_browser() {
         .current_dir(&folder)
         .env("SG_URL", format!("http://{listen}"))
         .env("SG_API_KEY", key.trim())
-        .env("SG_OPERATORS", serde_json::Value::Object(operators).to_string())
+        .env(
+            "SG_OPERATORS",
+            serde_json::Value::Object(operators).to_string(),
+        )
         .env("SG_CHROMIUM", &chromium)
         .env(
             "SG_SCREENSHOTS",

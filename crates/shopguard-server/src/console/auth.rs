@@ -121,7 +121,13 @@ fn over_tls(headers: &HeaderMap) -> bool {
 }
 
 /// A `Set-Cookie` value with the console's attributes.
-fn cookie(name: &str, value: &str, max_age: Option<u64>, http_only: bool, tls: bool) -> HeaderValue {
+fn cookie(
+    name: &str,
+    value: &str,
+    max_age: Option<u64>,
+    http_only: bool,
+    tls: bool,
+) -> HeaderValue {
     let mut text = format!("{name}={value}; Path=/console; SameSite=Strict");
     if http_only {
         text.push_str("; HttpOnly");
@@ -230,8 +236,16 @@ pub(crate) async fn login(
     if expected.is_empty()
         || !credentials::constant_time_equal(expected.as_bytes(), form.csrf.as_bytes())
     {
-        let message = guest.console.catalogs.text(guest.prefs.locale, "login.expired");
-        return login_form(&guest, StatusCode::FORBIDDEN, &next, Some(message.to_owned()));
+        let message = guest
+            .console
+            .catalogs
+            .text(guest.prefs.locale, "login.expired");
+        return login_form(
+            &guest,
+            StatusCode::FORBIDDEN,
+            &next,
+            Some(message.to_owned()),
+        );
     }
     let attempt = state
         .run(move |app| {
@@ -247,7 +261,10 @@ pub(crate) async fn login(
                 header::SET_COOKIE,
                 cookie(SESSION_COOKIE, &login.token, None, true, guest.tls),
             );
-            headers.append(header::SET_COOKIE, cookie(LOGIN_COOKIE, "", Some(0), true, guest.tls));
+            headers.append(
+                header::SET_COOKIE,
+                cookie(LOGIN_COOKIE, "", Some(0), true, guest.tls),
+            );
             response
         }
         Err(error) => {
@@ -258,8 +275,8 @@ pub(crate) async fn login(
                 | shopguard_api_types::ErrorCode::MissingOrInvalidApiKey => "login.failed",
                 _ => "error.internal",
             };
-            let status = StatusCode::from_u16(error.0.code.status())
-                .unwrap_or(StatusCode::UNAUTHORIZED);
+            let status =
+                StatusCode::from_u16(error.0.code.status()).unwrap_or(StatusCode::UNAUTHORIZED);
             let message = guest.console.catalogs.text(guest.prefs.locale, key);
             login_form(&guest, status, &next, Some(message.to_owned()))
         }

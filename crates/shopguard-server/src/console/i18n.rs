@@ -110,10 +110,12 @@ impl Catalogs {
 
 /// A catalogue's tables flattened to dotted keys (`[nav] situation = "…"` → `nav.situation`).
 fn flatten(file: &'static str, text: &str) -> Result<HashMap<String, String>, CatalogError> {
-    let table: toml::Table = text.parse().map_err(|error: toml::de::Error| CatalogError {
-        file,
-        message: error.to_string(),
-    })?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|error: toml::de::Error| CatalogError {
+            file,
+            message: error.to_string(),
+        })?;
     let mut flat = HashMap::new();
     let mut stack: Vec<(String, &toml::Table)> = vec![(String::new(), &table)];
     while let Some((prefix, table)) = stack.pop() {
@@ -216,8 +218,14 @@ mod tests {
         assert_eq!(format_percent(1, 0), "–");
         let shanghai = time_zone("Asia/Shanghai");
         let ms = 1_764_775_103_000; // 2025-12-03T15:18:23Z
-        assert_eq!(format_time(Locale::En, ms, &TimeZone::UTC), "2025-12-03 15:18:23");
-        assert_eq!(format_time(Locale::ZhCn, ms, &shanghai), "2025年12月3日 23:18:23");
+        assert_eq!(
+            format_time(Locale::En, ms, &TimeZone::UTC),
+            "2025-12-03 15:18:23"
+        );
+        assert_eq!(
+            format_time(Locale::ZhCn, ms, &shanghai),
+            "2025年12月3日 23:18:23"
+        );
         assert_eq!(time_zone("Nowhere/Else"), TimeZone::UTC);
     }
 }

@@ -47,7 +47,10 @@ async fn security_headers(request: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers
         .entry(header::CACHE_CONTROL)
@@ -74,7 +77,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/situation/stream", get(pages::situation::stream))
         .route("/console/decisions", get(pages::decisions::search))
         .route("/console/decisions/{id}", get(pages::decisions::show))
-        .route("/console/decisions/{id}/unmask", post(pages::decisions::unmask))
+        .route(
+            "/console/decisions/{id}/unmask",
+            post(pages::decisions::unmask),
+        )
         .route("/console/entity/{kind}/{value}", get(pages::entity::show))
         .route("/console/lists", get(pages::lists::index))
         .route("/console/lists/{name}", get(pages::lists::show))
@@ -82,21 +88,45 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/list-entries", post(pages::lists::add_named))
         .route("/console/lists/{name}/remove", post(pages::lists::remove))
         .route("/console/policy", get(pages::policy::index))
-        .route("/console/policy/versions/{version}", get(pages::policy::version))
+        .route(
+            "/console/policy/versions/{version}",
+            get(pages::policy::version),
+        )
         .route("/console/policy/edit", get(pages::policy::editor))
         .route("/console/policy/check", post(pages::policy::check))
         .route("/console/policy/submit", post(pages::policy::submit))
-        .route("/console/policy/versions/{version}/approve", post(pages::policy::approve))
-        .route("/console/policy/versions/{version}/rollback", post(pages::policy::rollback))
+        .route(
+            "/console/policy/versions/{version}/approve",
+            post(pages::policy::approve),
+        )
+        .route(
+            "/console/policy/versions/{version}/rollback",
+            post(pages::policy::rollback),
+        )
         .route("/console/audit", get(pages::audit::index))
         .route("/console/audit/verify", post(pages::audit::verify))
         .route("/console/tasks", get(pages::tasks::index))
         .route("/console/operators", get(pages::operators::index))
-        .route("/console/operators/sessions/end-all", post(pages::operators::end_all))
-        .route("/console/operators/sessions/{id}/end", post(pages::operators::end_session))
-        .route("/console/operators/grants", post(pages::operators::request_grant))
-        .route("/console/operators/grants/{id}/approve", post(pages::operators::approve_grant))
-        .route("/console/operators/{username}/disable", post(pages::operators::disable))
+        .route(
+            "/console/operators/sessions/end-all",
+            post(pages::operators::end_all),
+        )
+        .route(
+            "/console/operators/sessions/{id}/end",
+            post(pages::operators::end_session),
+        )
+        .route(
+            "/console/operators/grants",
+            post(pages::operators::request_grant),
+        )
+        .route(
+            "/console/operators/grants/{id}/approve",
+            post(pages::operators::approve_grant),
+        )
+        .route(
+            "/console/operators/{username}/disable",
+            post(pages::operators::disable),
+        )
         .layer(middleware::from_fn(security_headers))
         .layer(Extension(console))
 }
@@ -104,7 +134,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
 /// A console answer for a request that is not signed in: the login page (with where to go
 /// back to), or for an htmx request an `HX-Redirect` to it.
 pub(crate) fn to_login(path_and_query: &str, htmx: bool) -> Response {
-    let target = format!("/console/login?next={}", auth::encode_component(path_and_query));
+    let target = format!(
+        "/console/login?next={}",
+        auth::encode_component(path_and_query)
+    );
     if htmx {
         let mut response = axum::http::StatusCode::UNAUTHORIZED.into_response();
         if let Ok(value) = HeaderValue::from_str(&target) {

@@ -45,7 +45,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("macros.html", include_str!("templates/macros.html")),
     ("login.html", include_str!("templates/login.html")),
     ("error.html", include_str!("templates/error.html")),
-    ("error_fragment.html", include_str!("templates/error_fragment.html")),
+    (
+        "error_fragment.html",
+        include_str!("templates/error_fragment.html"),
+    ),
     ("situation.html", include_str!("templates/situation.html")),
     ("decisions.html", include_str!("templates/decisions.html")),
     ("decision.html", include_str!("templates/decision.html")),
@@ -53,11 +56,23 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("lists.html", include_str!("templates/lists.html")),
     ("list.html", include_str!("templates/list.html")),
     ("policy.html", include_str!("templates/policy.html")),
-    ("policy_version.html", include_str!("templates/policy_version.html")),
-    ("policy_edit.html", include_str!("templates/policy_edit.html")),
-    ("policy_check.html", include_str!("templates/policy_check.html")),
+    (
+        "policy_version.html",
+        include_str!("templates/policy_version.html"),
+    ),
+    (
+        "policy_edit.html",
+        include_str!("templates/policy_edit.html"),
+    ),
+    (
+        "policy_check.html",
+        include_str!("templates/policy_check.html"),
+    ),
     ("audit.html", include_str!("templates/audit.html")),
-    ("audit_verify.html", include_str!("templates/audit_verify.html")),
+    (
+        "audit_verify.html",
+        include_str!("templates/audit_verify.html"),
+    ),
     ("tasks.html", include_str!("templates/tasks.html")),
     ("operators.html", include_str!("templates/operators.html")),
 ];
@@ -113,7 +128,12 @@ impl Console {
     }
 
     /// Renders `template` with the page's values and the frame's.
-    pub(crate) fn render(&self, template: &str, base: &Base, page: Value) -> Result<String, String> {
+    pub(crate) fn render(
+        &self,
+        template: &str,
+        base: &Base,
+        page: Value,
+    ) -> Result<String, String> {
         self.env
             .get_template(template)
             .and_then(|template| template.render(context! { base => base, page => page }))
@@ -296,7 +316,10 @@ impl Ui {
 
     /// The text of `key` in the request's language.
     pub fn text(&self, key: &str) -> String {
-        self.console.catalogs.text(self.prefs.locale, key).to_owned()
+        self.console
+            .catalogs
+            .text(self.prefs.locale, key)
+            .to_owned()
     }
 
     /// Runs a use case on a blocking thread; its error becomes an error page.
@@ -309,15 +332,24 @@ impl Ui {
 }
 
 /// An error as a page (or, for htmx, as a fragment), with the error's HTTP status.
-pub(crate) fn render_error(console: &Console, base: &Base, htmx: bool, error: AppError) -> Response {
-    let status = StatusCode::from_u16(error.0.code.status())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+pub(crate) fn render_error(
+    console: &Console,
+    base: &Base,
+    htmx: bool,
+    error: AppError,
+) -> Response {
+    let status =
+        StatusCode::from_u16(error.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let page = context! {
         status => status.as_u16(),
         code => error.0.code.as_str(),
         message => error.0.message.clone(),
     };
-    let template = if htmx { "error_fragment.html" } else { "error.html" };
+    let template = if htmx {
+        "error_fragment.html"
+    } else {
+        "error.html"
+    };
     match console.render(template, base, page) {
         // htmx swaps error answers too: the console's script lets it (status 400-599).
         Ok(html) => (status, Html(html)).into_response(),

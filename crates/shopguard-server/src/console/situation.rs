@@ -53,15 +53,20 @@ impl Counts {
     }
 
     fn between(earlier: &Totals, later: &Totals) -> Counts {
-        let outcome = |index: usize| later.by_outcome[index].saturating_sub(earlier.by_outcome[index]);
+        let outcome =
+            |index: usize| later.by_outcome[index].saturating_sub(earlier.by_outcome[index]);
         Counts {
             events: later.events.saturating_sub(earlier.events),
             allow: outcome(0),
             challenge: outcome(1),
             review: outcome(2),
             deny: outcome(3),
-            passed: later.challenges_passed.saturating_sub(earlier.challenges_passed),
-            failed: later.challenges_failed.saturating_sub(earlier.challenges_failed),
+            passed: later
+                .challenges_passed
+                .saturating_sub(earlier.challenges_passed),
+            failed: later
+                .challenges_failed
+                .saturating_sub(earlier.challenges_failed),
         }
     }
 }
@@ -131,8 +136,11 @@ impl Situation {
         let current = series.last.as_ref().map(|now| Counts::between(&last, now));
         let current = current.unwrap_or_default();
         let rules: Vec<((String, bool), u64)> = {
-            let before: HashMap<&(String, bool), u64> =
-                last.rules.iter().map(|(key, count)| (key, *count)).collect();
+            let before: HashMap<&(String, bool), u64> = last
+                .rules
+                .iter()
+                .map(|(key, count)| (key, *count))
+                .collect();
             series
                 .last
                 .as_ref()
@@ -151,7 +159,11 @@ impl Situation {
         while series.seconds.len() > SECONDS_KEPT {
             series.seconds.pop_front();
         }
-        if series.minutes.back().is_none_or(|held| held.minute != minute) {
+        if series
+            .minutes
+            .back()
+            .is_none_or(|held| held.minute != minute)
+        {
             series.minutes.push_back(Minute {
                 minute,
                 ..Minute::default()
@@ -176,7 +188,10 @@ impl Situation {
         let from_minute = now_ms.div_euclid(60_000) - i64::from(range_minutes) + 1;
         let mut totals = Counts::default();
         let mut rules: HashMap<&(String, bool), u64> = HashMap::new();
-        let minutes = series.minutes.iter().filter(|held| held.minute >= from_minute);
+        let minutes = series
+            .minutes
+            .iter()
+            .filter(|held| held.minute >= from_minute);
         for held in minutes.clone() {
             totals.add(&held.counts);
             for (key, count) in &held.rules {
@@ -184,7 +199,10 @@ impl Situation {
             }
         }
         let (series_values, deny_series) = if range_minutes <= 15 {
-            let seconds = series.seconds.iter().filter(|(second, _)| *second > from_second);
+            let seconds = series
+                .seconds
+                .iter()
+                .filter(|(second, _)| *second > from_second);
             (
                 seconds.clone().map(|(_, counts)| counts.events).collect(),
                 seconds.map(|(_, counts)| counts.deny).collect(),
@@ -270,6 +288,9 @@ mod tests {
         );
         // An hour later, the 15-minute range holds nothing; the day still holds it all.
         assert_eq!(situation.summary(15, start + 3_600_000).totals.events, 0);
-        assert_eq!(situation.summary(1_440, start + 3_600_000).totals.events, 80);
+        assert_eq!(
+            situation.summary(1_440, start + 3_600_000).totals.events,
+            80
+        );
     }
 }

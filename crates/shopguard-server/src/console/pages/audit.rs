@@ -97,5 +97,8 @@ pub(crate) async fn verify(ui: Ui, Form(form): Form<CsrfForm>) -> Reply {
     ui.require(Scope::AuditRead)?;
     let report = ui.run(|app| app.audit.verify(&[])).await?;
     let intact = report.is_intact();
-    ui.page("audit_verify.html", context! { report => report, intact => intact })
+    ui.page(
+        "audit_verify.html",
+        context! { report => report, intact => intact },
+    )
 }

@@ -64,7 +64,10 @@ pub(crate) async fn show(ui: Ui, Path((kind, value)): Path<(String, String)>) ->
     for record in &records {
         outcomes[record.decision.outcome as usize] += 1;
     }
-    let first_seen = records.iter().map(|record| record.decision.occurred_at_ms).min();
+    let first_seen = records
+        .iter()
+        .map(|record| record.decision.occurred_at_ms)
+        .min();
     let rows: Vec<_> = records
         .iter()
         .map(|record| {

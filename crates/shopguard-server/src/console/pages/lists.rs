@@ -41,7 +41,11 @@ pub(crate) struct EntriesQuery {
 }
 
 /// `GET /console/lists/{name}`.
-pub(crate) async fn show(ui: Ui, Path(name): Path<String>, Query(query): Query<EntriesQuery>) -> Reply {
+pub(crate) async fn show(
+    ui: Ui,
+    Path(name): Path<String>,
+    Query(query): Query<EntriesQuery>,
+) -> Reply {
     ui.require(Scope::DecisionsRead)?;
     let prefix = query.q.trim().to_owned();
     // Entries come in value order: a search starts after the prefix less its last character.
@@ -61,7 +65,9 @@ pub(crate) async fn show(ui: Ui, Path(name): Path<String>, Query(query): Query<E
                 .find(|summary| summary.name == list_name);
             // Personal values (emails, phones) stay masked here; the API unmasks on request.
             let _ = list;
-            let page = app.lists.entries(&list_name, after.as_deref(), PAGE, false)?;
+            let page = app
+                .lists
+                .entries(&list_name, after.as_deref(), PAGE, false)?;
             Ok((summary, page))
         })
         .await?;
@@ -112,7 +118,10 @@ pub(crate) struct AddForm {
 fn back_to(back: Option<&str>, list: &str) -> String {
     match back {
         Some(path) if path.starts_with("/console/") && !path.contains("//") => path.to_owned(),
-        _ => format!("/console/lists/{}", crate::console::auth::encode_component(list)),
+        _ => format!(
+            "/console/lists/{}",
+            crate::console::auth::encode_component(list)
+        ),
     }
 }
 
@@ -134,10 +143,13 @@ pub(crate) async fn add(ui: Ui, Path(name): Path<String>, Form(form): Form<AddFo
                 .ok()
                 .filter(|hours| (1..=24 * 3_650).contains(hours))
                 .ok_or_else(|| {
-                    ui.fail(crate::error::AppError::new(
-                        shopguard_api_types::ErrorCode::InvalidParameter,
-                        ui.text("lists.bad_hours"),
-                    ).with_field("hours"))
+                    ui.fail(
+                        crate::error::AppError::new(
+                            shopguard_api_types::ErrorCode::InvalidParameter,
+                            ui.text("lists.bad_hours"),
+                        )
+                        .with_field("hours"),
+                    )
                 })?
                 * 3_600,
         ),
@@ -150,7 +162,8 @@ pub(crate) async fn add(ui: Ui, Path(name): Path<String>, Form(form): Form<AddFo
             reason: form.reason.trim().to_owned(),
             force: false,
         };
-        app.lists.add_entry(&name, form.value.trim(), &terms, &actor)
+        app.lists
+            .add_entry(&name, form.value.trim(), &terms, &actor)
     })
     .await?;
     Ok(Redirect::to(&back).into_response())
@@ -165,7 +178,11 @@ pub(crate) struct RemoveForm {
 }
 
 /// `POST /console/lists/{name}/remove`.
-pub(crate) async fn remove(ui: Ui, Path(name): Path<String>, Form(form): Form<RemoveForm>) -> Reply {
+pub(crate) async fn remove(
+    ui: Ui,
+    Path(name): Path<String>,
+    Form(form): Form<RemoveForm>,
+) -> Reply {
     ui.verify_csrf(&form.csrf)?;
     ui.require(Scope::ListsWrite)?;
     let back = back_to(form.back.as_deref(), &name);

@@ -29,7 +29,11 @@ pub(crate) async fn index(ui: Ui) -> Reply {
                 .into_iter()
                 .filter(|grant| admin || grant.username == me)
                 .collect::<Vec<_>>();
-            let operators = if admin { app.operators.list()? } else { Vec::new() };
+            let operators = if admin {
+                app.operators.list()?
+            } else {
+                Vec::new()
+            };
             Ok((sessions, grants, operators))
         })
         .await?;
@@ -87,10 +91,15 @@ fn back() -> Reply {
 }
 
 /// `POST /console/operators/sessions/{id}/end`: ends one of one's own sessions.
-pub(crate) async fn end_session(ui: Ui, Path(id): Path<String>, Form(form): Form<CsrfForm>) -> Reply {
+pub(crate) async fn end_session(
+    ui: Ui,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Reply {
     ui.verify_csrf(&form.csrf)?;
     let principal = ui.principal.clone();
-    ui.run(move |app| app.operators.end_session(&id, &principal)).await?;
+    ui.run(move |app| app.operators.end_session(&id, &principal))
+        .await?;
     back()
 }
 
@@ -99,7 +108,8 @@ pub(crate) async fn end_session(ui: Ui, Path(id): Path<String>, Form(form): Form
 pub(crate) async fn end_all(ui: Ui, Form(form): Form<CsrfForm>) -> Reply {
     ui.verify_csrf(&form.csrf)?;
     let principal = ui.principal.clone();
-    ui.run(move |app| app.operators.logout_everywhere(&principal)).await?;
+    ui.run(move |app| app.operators.logout_everywhere(&principal))
+        .await?;
     Ok(Redirect::to("/console/login").into_response())
 }
 
@@ -117,30 +127,46 @@ pub(crate) struct GrantForm {
 pub(crate) async fn request_grant(ui: Ui, Form(form): Form<GrantForm>) -> Reply {
     ui.verify_csrf(&form.csrf)?;
     let role: Role = form.role.parse().map_err(|message: String| {
-        ui.fail(AppError::new(shopguard_api_types::ErrorCode::InvalidParameter, message).with_field("role"))
+        ui.fail(
+            AppError::new(shopguard_api_types::ErrorCode::InvalidParameter, message)
+                .with_field("role"),
+        )
     })?;
     let actor = ui.principal.actor.clone();
     let seconds = form.hours.saturating_mul(3_600);
-    ui.run(move |app| app.operators.request_grant(&actor, role, &form.reason, seconds))
-        .await?;
+    ui.run(move |app| {
+        app.operators
+            .request_grant(&actor, role, &form.reason, seconds)
+    })
+    .await?;
     back()
 }
 
 /// `POST /console/operators/grants/{id}/approve` (administrators; never one's own).
-pub(crate) async fn approve_grant(ui: Ui, Path(id): Path<i64>, Form(form): Form<CsrfForm>) -> Reply {
+pub(crate) async fn approve_grant(
+    ui: Ui,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Reply {
     ui.verify_csrf(&form.csrf)?;
     ui.require(Scope::Admin)?;
     let actor = ui.principal.actor.clone();
-    ui.run(move |app| app.operators.approve_grant(id, &actor)).await?;
+    ui.run(move |app| app.operators.approve_grant(id, &actor))
+        .await?;
     back()
 }
 
 /// `POST /console/operators/{username}/disable`: offboards an operator (administrators);
 /// their sessions stop at once.
-pub(crate) async fn disable(ui: Ui, Path(username): Path<String>, Form(form): Form<CsrfForm>) -> Reply {
+pub(crate) async fn disable(
+    ui: Ui,
+    Path(username): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Reply {
     ui.verify_csrf(&form.csrf)?;
     ui.require(Scope::Admin)?;
     let actor = ui.principal.actor.clone();
-    ui.run(move |app| app.operators.disable(&username, &actor)).await?;
+    ui.run(move |app| app.operators.disable(&username, &actor))
+        .await?;
     back()
 }

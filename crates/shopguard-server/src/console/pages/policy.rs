@@ -35,7 +35,10 @@ pub(crate) async fn index(ui: Ui) -> Reply {
             }
         })
         .collect();
-    ui.page("policy.html", context! { versions => versions, live => live })
+    ui.page(
+        "policy.html",
+        context! { versions => versions, live => live },
+    )
 }
 
 /// One line of a difference between two sources.
@@ -122,7 +125,10 @@ pub(crate) struct EditForm {
 /// The number after `label` in `text` (`line 12` → 12).
 fn number_after(text: &str, label: &str) -> Option<u32> {
     let start = text.find(label)? + label.len();
-    let digits: String = text[start..].chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = text[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     digits.parse().ok()
 }
 
@@ -180,10 +186,7 @@ pub(crate) async fn check(ui: Ui, Form(form): Form<EditForm>) -> Reply {
     ui.require(Scope::PolicyWrite)?;
     let source = form.source;
     let checked = source.clone();
-    let result = ui
-        .state
-        .run(move |app| app.policies.check(&checked))
-        .await;
+    let result = ui.state.run(move |app| app.policies.check(&checked)).await;
     match result {
         Ok(check) => {
             let fixtures: Vec<_> = check
@@ -237,7 +240,10 @@ pub(crate) async fn submit(ui: Ui, Form(form): Form<EditForm>) -> Reply {
     ui.require(Scope::PolicyWrite)?;
     let actor = ui.principal.actor.clone();
     let proposal = ui
-        .run(move |app| app.policies.propose(&form.source, &actor, form.comment.trim()))
+        .run(move |app| {
+            app.policies
+                .propose(&form.source, &actor, form.comment.trim())
+        })
         .await?;
     Ok(Redirect::to(&format!("/console/policy/versions/{}", proposal.version)).into_response())
 }
@@ -247,16 +253,22 @@ pub(crate) async fn approve(ui: Ui, Path(version): Path<u64>, Form(form): Form<C
     ui.verify_csrf(&form.csrf)?;
     ui.require(Scope::PolicyApprove)?;
     let actor = ui.principal.actor.clone();
-    ui.run(move |app| app.policies.approve(version, &actor)).await?;
+    ui.run(move |app| app.policies.approve(version, &actor))
+        .await?;
     Ok(Redirect::to(&format!("/console/policy/versions/{version}")).into_response())
 }
 
 /// `POST /console/policy/versions/{version}/rollback`: makes an earlier version live again.
-pub(crate) async fn rollback(ui: Ui, Path(version): Path<u64>, Form(form): Form<CsrfForm>) -> Reply {
+pub(crate) async fn rollback(
+    ui: Ui,
+    Path(version): Path<u64>,
+    Form(form): Form<CsrfForm>,
+) -> Reply {
     ui.verify_csrf(&form.csrf)?;
     ui.require(Scope::PolicyWrite)?;
     let actor = ui.principal.actor.clone();
-    ui.run(move |app| app.policies.rollback(version, &actor)).await?;
+    ui.run(move |app| app.policies.rollback(version, &actor))
+        .await?;
     Ok(Redirect::to("/console/policy").into_response())
 }
 
@@ -266,9 +278,13 @@ mod tests {
 
     #[test]
     fn an_error_is_placed_in_the_file() {
-        let source = "[[rules]]\nid = \"a\"\nwhen = \"true\"\n\n[[rules]]\nid = \"b\"\nwhen = \"x > > 1\"\n";
+        let source =
+            "[[rules]]\nid = \"a\"\nwhen = \"true\"\n\n[[rules]]\nid = \"b\"\nwhen = \"x > > 1\"\n";
         assert_eq!(
-            position(source, "policy document: TOML parse error at line 3, column 8\n |"),
+            position(
+                source,
+                "policy document: TOML parse error at line 3, column 8\n |"
+            ),
             Some((3, 8))
         );
         // Column 5 of the expression is the second '>': line 7, after `when = "`.
@@ -278,7 +294,10 @@ mod tests {
         );
         assert_eq!(source.lines().nth(6).unwrap().chars().nth(12), Some('>'));
         let multi = "[[rules]]\nid = \"c\"\nwhen = \"\"\"\n  a &&\n  b > > 1\"\"\"\n";
-        assert_eq!(position(multi, "rule 'c': line 2, column 7: x"), Some((5, 7)));
+        assert_eq!(
+            position(multi, "rule 'c': line 2, column 7: x"),
+            Some((5, 7))
+        );
         assert_eq!(position(source, "2 fixture test(s) failed"), None);
     }
 

@@ -37,7 +37,12 @@ pub(crate) async fn page(ui: Ui, Query(query): Query<RangeQuery>) -> Reply {
     let range = range_of(&query);
     let summary = ui.console.situation.summary(range, now_ms());
     let chart = sparkline(&summary.series, 640, 80, &ui.text("situation.events_chart"));
-    let deny_chart = sparkline(&summary.deny_series, 640, 80, &ui.text("situation.deny_chart"));
+    let deny_chart = sparkline(
+        &summary.deny_series,
+        640,
+        80,
+        &ui.text("situation.deny_chart"),
+    );
     let from_ms = now_ms() - i64::from(range) * 60_000;
     ui.page(
         "situation.html",

@@ -28,5 +28,8 @@ pub(crate) async fn index(ui: Ui) -> Reply {
             }
         })
         .collect();
-    ui.page("tasks.html", context! { tasks => tasks, running => running })
+    ui.page(
+        "tasks.html",
+        context! { tasks => tasks, running => running },
+    )
 }
