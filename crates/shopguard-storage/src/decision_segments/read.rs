@@ -25,6 +25,9 @@ pub(super) enum Source {
 /// records as they were appended, which is the order queries answer in (newest first).
 type Position = (u64, u64);
 
+/// What a scan hands each record to: its position, time and body; answers whether to go on.
+type Visit<'a> = dyn FnMut(Position, i64, &[u8]) -> StoreResult<bool> + 'a;
+
 /// At most this many records are read for a count of a query without a user, IP or device
 /// (which no index narrows): past it, the count stops and says it was capped.
 pub(crate) const COUNT_SCAN_BOUND: u64 = 100_000;
@@ -93,7 +96,7 @@ impl DecisionSegments {
         before: Option<Position>,
         read_segment: &dyn Fn(u64) -> bool,
         operation: &'static str,
-        visit: &mut dyn FnMut(Position, i64, &[u8]) -> StoreResult<bool>,
+        visit: &mut Visit<'_>,
     ) -> StoreResult<()> {
         for source in self.sources(hash, from_ms, to_ms) {
             let (segment_id, log, offsets) = match &source {
