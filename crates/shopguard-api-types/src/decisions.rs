@@ -23,6 +23,11 @@ pub struct DecisionsQuery {
     pub from_ms: Option<i64>,
     /// Until this time, exclusive (ms since epoch).
     pub to_ms: Option<i64>,
+    /// Only decisions where this rule matched, enforced or shadow.
+    pub rule_id: Option<String>,
+    /// The next page: only decisions logged before the one with this id (the last
+    /// decision of the previous page). An id not in the log gives an empty page.
+    pub before_id: Option<String>,
     /// At most this many: 1 to 1,000, 100 when absent; a larger value is refused (`400`,
     /// naming the maximum), never clamped.
     #[param(minimum = 1, maximum = 1000)]
@@ -56,4 +61,8 @@ pub struct LoggedDecision {
 pub struct DecisionList {
     /// The decisions.
     pub decisions: Vec<LoggedDecision>,
+    /// How many decisions match the filters (all pages), counted up to 10,000.
+    pub total: u64,
+    /// Whether counting stopped before the end: at least `total` match.
+    pub total_capped: bool,
 }

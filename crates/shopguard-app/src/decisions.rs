@@ -18,6 +18,9 @@ use crate::config::DecisionAck;
 use crate::error::{ServiceError, ServiceResult};
 use crate::ids::new_id_at;
 
+/// Counts of matching decisions stop here ([`DecisionService::count`]).
+pub const COUNT_CAP: u64 = 10_000;
+
 /// The decision service.
 pub struct DecisionService {
     engine: Arc<Engine>,
@@ -152,5 +155,14 @@ impl DecisionService {
             serde_json::to_value(query).unwrap_or_default(),
         ))?;
         Ok(self.store.query_decisions(query)?)
+    }
+
+    /// How many logged decisions match a query (its limit and cursor ignored), counted up to
+    /// [`COUNT_CAP`]: `(count, true)` says at least `count` match. Not recorded in the audit
+    /// log: a count reveals no decision, and the page it goes with is recorded by
+    /// [`DecisionService::query`].
+    pub fn count(&self, query: &DecisionQuery, caller: &Principal) -> ServiceResult<(u64, bool)> {
+        tracing::debug!(caller = %caller.id, "counting decisions");
+        Ok(self.store.count_decisions(query, COUNT_CAP)?)
     }
 }

@@ -46,7 +46,7 @@ pub use alerts::{AlertPage, AlertService};
 pub use audit::AuditService;
 pub use config::Config;
 pub use data_keys::DataKeyService;
-pub use decisions::DecisionService;
+pub use decisions::{DecisionService, COUNT_CAP};
 pub use error::{ServiceError, ServiceResult};
 pub use keys::KeyService;
 pub use lists::ListService;

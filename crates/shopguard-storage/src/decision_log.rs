@@ -442,6 +442,9 @@ mod tests {
         fn query_decisions(&self, _query: &DecisionQuery) -> StoreResult<Vec<DecisionRecord>> {
             Ok(Vec::new())
         }
+        fn count_decisions(&self, _query: &DecisionQuery, _cap: u64) -> StoreResult<(u64, bool)> {
+            Ok((0, false))
+        }
         fn query_alerts(
             &self,
             _from_ms: Option<i64>,

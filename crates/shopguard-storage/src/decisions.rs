@@ -56,7 +56,11 @@ pub struct AlertRecord {
 }
 
 /// Filter for decision-log queries; every given field must match.
+///
+/// Recorded in audit entries as JSON: a field added later must default when absent (the
+/// struct is `#[serde(default)]`), so that entries written before it still read.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DecisionQuery {
     /// The user.
     pub user_id: Option<String>,
@@ -70,6 +74,14 @@ pub struct DecisionQuery {
     pub from_ms: Option<i64>,
     /// Until this time (exclusive).
     pub to_ms: Option<i64>,
+    /// Only decisions where this rule matched, enforced or shadow.
+    pub rule_id: Option<String>,
+    /// A cursor: only decisions that come strictly after the decision with this id in the
+    /// order results come in (newest logged first), i.e. the next page after a page that
+    /// ended with it. Both backends order by position in the log (the order of appending),
+    /// so decisions with equal times are neither repeated nor skipped. A cursor naming a
+    /// decision not in the log (never logged, or purged) gives an empty page.
+    pub before_id: Option<String>,
     /// At most this many, newest first.
     pub limit: u32,
 }
@@ -84,6 +96,11 @@ pub trait DecisionStore: Send + Sync {
     fn decision(&self, decision_id: &str) -> StoreResult<Option<DecisionRecord>>;
     /// Decisions matching a query, newest first.
     fn query_decisions(&self, query: &DecisionQuery) -> StoreResult<Vec<DecisionRecord>>;
+    /// How many decisions match `query`, ignoring its limit and cursor, counting no further
+    /// than `cap`: `(count, false)` is exact; `(count, true)` means at least `count` match
+    /// (more than `cap` do and `count` is `cap`, or, for a query without a user, IP or device,
+    /// the backend stopped at its scan bound; see each backend).
+    fn count_decisions(&self, query: &DecisionQuery, cap: u64) -> StoreResult<(u64, bool)>;
     /// Alerts in a time range, newest first.
     fn query_alerts(
         &self,

@@ -21,7 +21,8 @@ fn logged(record: DecisionRecord, unmasked: bool) -> AppResult<LoggedDecision> {
     })
 }
 
-/// Decisions by entity and time range, newest first.
+/// Decisions by entity, outcome, rule and time range, newest first, a page at a time
+/// (`before_id`), with the number of all that match.
 #[utoipa::path(get, path = "/v1/decisions", tag = "decisions", params(DecisionsQuery),
     responses((status = 200, body = DecisionList), (status = 400, body = ApiError)),
     security(("api_key" = ["decisions:read"])))]
@@ -32,7 +33,7 @@ pub async fn list_decisions(
 ) -> AppResult<Json<DecisionList>> {
     let limit = page_limit(query.limit)?;
     let principal = caller.principal.clone();
-    let (records, unmasked) = state
+    let (records, (total, total_capped), unmasked) = state
         .run(move |app| {
             let object = query
                 .user_id
@@ -45,19 +46,27 @@ pub async fn list_decisions(
                 outcome: query.outcome.map(|outcome| outcome.as_str().to_owned()),
                 from_ms: query.from_ms,
                 to_ms: query.to_ms,
+                rule_id: query.rule_id,
+                before_id: query.before_id,
                 limit,
             };
             // Decisions carry personal data (IPs, devices, contacts): every read is audited.
-            let records = app.decisions()?.query(&store_query, &principal)?;
+            let decisions = app.decisions()?;
+            let records = decisions.query(&store_query, &principal)?;
+            let total = decisions.count(&store_query, &principal)?;
             let unmasked = app.audit.unmask_allowed(query.unmask, &principal, object)?;
-            Ok((records, unmasked))
+            Ok((records, total, unmasked))
         })
         .await?;
     let decisions = records
         .into_iter()
         .map(|record| logged(record, unmasked))
         .collect::<AppResult<_>>()?;
-    Ok(Json(DecisionList { decisions }))
+    Ok(Json(DecisionList {
+        decisions,
+        total,
+        total_capped,
+    }))
 }
 
 /// One decision with its event.

@@ -287,6 +287,78 @@ async fn challenge_results_feed_back_into_rules() {
     assert_eq!(blocked["outcome"], "deny");
 }
 
+/// Issue 18: a search by rule, paged with `before_id`, answers the total of all pages.
+#[tokio::test]
+async fn decisions_are_searchable_by_rule_and_paged_with_a_total() {
+    let app = TestApp::spawn().await;
+    for amount in [49_000.0, 48_000.0, 47_500.0] {
+        app.event(json!({"kind": "withdrawal", "user_id": "erin", "ip": "192.0.2.55", "amount": amount, "currency": "CNY"})).await;
+    }
+    app.event(failed_login("dave", "192.0.2.44")).await;
+    app.flush().await;
+    let get = |path: String| {
+        let app = &app;
+        async move {
+            let (status, body) = app.admin(Method::GET, &path, serde_json::Value::Null).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body
+        }
+    };
+    let erin = get("/v1/decisions?user_id=erin".into()).await;
+    assert_eq!(erin["total"], 3);
+    assert_eq!(erin["total_capped"], false);
+    let rule = erin["decisions"][0]["decision"]["matched"][0]["rule_id"]
+        .as_str()
+        .expect("a large withdrawal matches a rule")
+        .to_owned();
+    let matched = get(format!("/v1/decisions?rule_id={rule}&limit=1000")).await;
+    let ids = |list: &serde_json::Value| -> Vec<String> {
+        list["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|logged| {
+                logged["decision"]["decision_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let all = ids(&matched);
+    assert!(!all.is_empty());
+    assert_eq!(matched["total"], all.len());
+    for logged in matched["decisions"].as_array().unwrap() {
+        let decision = &logged["decision"];
+        let rules: Vec<&str> = decision["matched"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(decision["shadow_matched"].as_array().unwrap())
+            .map(|hit| hit["rule_id"].as_str().unwrap())
+            .collect();
+        assert!(rules.contains(&rule.as_str()), "{rules:?}");
+    }
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = get(format!("/v1/decisions?rule_id={rule}&limit=1{cursor}")).await;
+        assert_eq!(
+            page["total"],
+            all.len(),
+            "the total of all pages on each page"
+        );
+        let page_ids = ids(&page);
+        let Some(last) = page_ids.last() else { break };
+        cursor = format!("&before_id={last}");
+        paged.extend(page_ids);
+    }
+    assert_eq!(paged, all, "pages neither overlap nor skip");
+    let none = get("/v1/decisions?rule_id=no_such_rule".into()).await;
+    assert_eq!(none["total"], 0);
+    assert!(none["decisions"].as_array().unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn decisions_and_alerts_are_queryable_by_entity_and_time() {
     let app = TestApp::spawn().await;

@@ -70,6 +70,10 @@ impl DecisionStore for EmbeddedStore {
         self.decisions()?.query(query)
     }
 
+    fn count_decisions(&self, query: &DecisionQuery, cap: u64) -> StoreResult<(u64, bool)> {
+        self.decisions()?.count_matching(query, cap)
+    }
+
     fn query_alerts(
         &self,
         from_ms: Option<i64>,

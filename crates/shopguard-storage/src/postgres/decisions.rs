@@ -9,6 +9,12 @@
 //! transaction with `INSERT … ON CONFLICT DO NOTHING`. "Newest first" is the order of
 //! appending, as in the segment log.
 //!
+//! Each row also names the rules that matched (`matched_rules`, enforced and shadow, NULL when
+//! none; migration 0009), unindexed: a search by rule reads it on the rows the entity index
+//! or the newest-first walk of the primary key brings
+//! (`docs/decisions/0040-decision-search-by-rule.md`). A page cursor (`before_id`) is the
+//! `seq` of the named decision, found through the unique index on `decision_id`.
+//!
 //! Lookups by user, IP and device use one GIN index over 64-bit hashes of the three values
 //! ([`ENTITY_KEYS`], migration 0005); a query matches the hash through the index and the
 //! value itself on the row (`docs/decisions/0025-postgresql-write-path.md`).
@@ -43,8 +49,8 @@ fn entity_seed(column: &str) -> Option<i64> {
 }
 
 /// The columns `COPY` fills, and their types in that order.
-const COPY_SQL: &str = "COPY decisions (decision_id, occurred_at_ms, user_id, ip, device_id, outcome, record) FROM STDIN (FORMAT binary)";
-const COPY_TYPES: [Type; 7] = [
+const COPY_SQL: &str = "COPY decisions (decision_id, occurred_at_ms, user_id, ip, device_id, outcome, record, matched_rules) FROM STDIN (FORMAT binary)";
+const COPY_TYPES: [Type; 8] = [
     Type::TEXT,
     Type::INT8,
     Type::TEXT,
@@ -52,7 +58,12 @@ const COPY_TYPES: [Type; 7] = [
     Type::TEXT,
     Type::TEXT,
     Type::BYTEA,
+    Type::TEXT_ARRAY,
 ];
+
+/// Separates rule ids in the one text per row that the multi-row insert passes
+/// (`unnest` cannot take an array of arrays of differing lengths).
+const RULE_SEPARATOR: char = '\u{1f}';
 
 /// How decisions go into the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +93,8 @@ struct DecisionRow<'a> {
     device_id: Option<String>,
     outcome: &'static str,
     record: &'a [u8],
+    /// Rules that matched, enforced then shadow; `None` when none did.
+    matched_rules: Option<Vec<String>>,
 }
 
 impl PostgresStore {
@@ -116,6 +129,7 @@ impl PostgresStore {
                     &row.device_id,
                     &row.outcome,
                     &row.record,
+                    &row.matched_rules,
                 ])?;
             }
             writer.finish()
@@ -142,12 +156,22 @@ impl PostgresStore {
                 chunk.iter().map(|row| row.device_id.as_deref()).collect();
             let outcomes: Vec<&str> = chunk.iter().map(|row| row.outcome).collect();
             let records: Vec<&[u8]> = chunk.iter().map(|row| row.record).collect();
+            let rules: Vec<Option<String>> = chunk
+                .iter()
+                .map(|row| {
+                    row.matched_rules
+                        .as_ref()
+                        .map(|rules| rules.join(&RULE_SEPARATOR.to_string()))
+                })
+                .collect();
             transaction
                 .execute(
-                    "INSERT INTO decisions (decision_id, occurred_at_ms, user_id, ip, device_id, outcome, record)
-                     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[])
+                    "INSERT INTO decisions (decision_id, occurred_at_ms, user_id, ip, device_id, outcome, record, matched_rules)
+                     SELECT id, at_ms, user_id, ip, device_id, outcome, record, string_to_array(rules, chr(31))
+                     FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::text[])
+                         AS row(id, at_ms, user_id, ip, device_id, outcome, record, rules)
                      ON CONFLICT (decision_id) DO NOTHING",
-                    &[&ids, &times, &users, &ips, &devices, &outcomes, &records],
+                    &[&ids, &times, &users, &ips, &devices, &outcomes, &records, &rules],
                 )
                 .map_err(db(operation))?;
         }
@@ -245,17 +269,16 @@ fn reseal(event: &mut Event, keyring: &Keyring) -> StoreResult<bool> {
     Ok(changed)
 }
 
-/// The statement answering `query` and its parameters (the time bounds and the limit are
-/// the caller's, so that they live as long as the parameters).
-fn query_sql<'a>(
+/// The part of a query on decisions after `WHERE`, with its parameters: the time bounds
+/// (the caller's, so that they live as long as the parameters), the entity, outcome and rule
+/// filters, and the cursor when `with_cursor`.
+fn filter_sql<'a>(
     query: &'a DecisionQuery,
     from_ms: &'a i64,
     to_ms: &'a i64,
-    limit: &'a i64,
+    with_cursor: bool,
 ) -> (String, Vec<&'a (dyn ToSql + Sync)>) {
-    let mut sql = String::from(
-        "SELECT record FROM decisions WHERE occurred_at_ms >= $1 AND occurred_at_ms < $2",
-    );
+    let mut sql = String::from("occurred_at_ms >= $1 AND occurred_at_ms < $2");
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![from_ms, to_ms];
     let filters = [
         ("user_id", &query.user_id),
@@ -281,8 +304,35 @@ fn query_sql<'a>(
             entity_keys.join(", ")
         ));
     }
+    if let Some(rule_id) = &query.rule_id {
+        params.push(rule_id);
+        sql.push_str(&format!(" AND ${} = ANY(matched_rules)", params.len()));
+    }
+    if let Some(before_id) = query.before_id.as_ref().filter(|_| with_cursor) {
+        // An unknown id makes the bound NULL, which no row passes: an empty page.
+        params.push(before_id);
+        sql.push_str(&format!(
+            " AND seq < (SELECT seq FROM decisions WHERE decision_id = ${})",
+            params.len()
+        ));
+    }
+    (sql, params)
+}
+
+/// The statement answering `query` and its parameters (the time bounds and the limit are
+/// the caller's, so that they live as long as the parameters).
+fn query_sql<'a>(
+    query: &'a DecisionQuery,
+    from_ms: &'a i64,
+    to_ms: &'a i64,
+    limit: &'a i64,
+) -> (String, Vec<&'a (dyn ToSql + Sync)>) {
+    let (filter, mut params) = filter_sql(query, from_ms, to_ms, true);
     params.push(limit);
-    sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", params.len()));
+    let sql = format!(
+        "SELECT record FROM decisions WHERE {filter} ORDER BY seq DESC LIMIT ${}",
+        params.len()
+    );
     (sql, params)
 }
 
@@ -332,8 +382,22 @@ impl DecisionStore for PostgresStore {
         let mut rows = Vec::with_capacity(batches.iter().map(LogBatch::len).sum());
         for (at_ms, record) in batches.iter().flat_map(LogBatch::records_with_times) {
             let decoded = decode(record, operation)?;
+            let matched_rules: Vec<String> = decoded
+                .decision
+                .matched
+                .iter()
+                .chain(&decoded.decision.shadow_matched)
+                .map(|rule| rule.rule_id.clone())
+                .collect();
+            debug_assert!(
+                matched_rules
+                    .iter()
+                    .all(|rule| !rule.contains(RULE_SEPARATOR)),
+                "rule ids never hold the separator"
+            );
             rows.push(DecisionRow {
                 at_ms,
+                matched_rules: (!matched_rules.is_empty()).then_some(matched_rules),
                 outcome: decoded.decision.outcome.as_str(),
                 ip: decoded.event.ip.map(|ip| ip.to_string()),
                 device_id: decoded.event.device_id,
@@ -376,6 +440,29 @@ impl DecisionStore for PostgresStore {
         rows.iter()
             .map(|row| self.decode_open(row.get(0), operation))
             .collect()
+    }
+
+    /// Counts at most `cap + 1` rows (`LIMIT` in a subquery), so that PostgreSQL stops
+    /// there. With a user, IP or device the rows come through the entity index; without, a
+    /// count with an outcome or rule filter reads the table until `cap + 1` rows match.
+    fn count_decisions(&self, query: &DecisionQuery, cap: u64) -> StoreResult<(u64, bool)> {
+        let operation = "counting decisions";
+        let from_ms = query.from_ms.unwrap_or(i64::MIN);
+        let to_ms = query.to_ms.unwrap_or(i64::MAX);
+        let (filter, mut params) = filter_sql(query, &from_ms, &to_ms, false);
+        let limit = i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX);
+        params.push(&limit);
+        let sql = format!(
+            "SELECT count(*) FROM (SELECT 1 FROM decisions WHERE {filter} LIMIT ${}) AS matching",
+            params.len()
+        );
+        let count: i64 = self
+            .client(operation)?
+            .query_one(&sql, &params)
+            .map_err(db(operation))?
+            .get(0);
+        let count = count as u64;
+        Ok((count.min(cap), count > cap))
     }
 
     fn query_alerts(

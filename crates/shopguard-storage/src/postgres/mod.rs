@@ -83,6 +83,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "alert_triage",
         include_str!("../../migrations/postgres/0008_alert_triage.sql"),
     ),
+    (
+        9,
+        "decision_rules",
+        include_str!("../../migrations/postgres/0009_decision_rules.sql"),
+    ),
 ];
 
 /// Seed of the advisory-lock key derived from the schema name.

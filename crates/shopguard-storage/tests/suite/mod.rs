@@ -1057,6 +1057,285 @@ pub fn query_decisions(fixture: &mut Fixture) {
     assert_eq!(opened[0], records[39], "personal fields opened again");
 }
 
+const RULES_POLICY: &str = r#"
+[policy]
+name = "storage-suite-rules"
+[[rules]]
+id = "big"
+when = "event.kind == 'payment' && event.amount > 100.0"
+outcome = "review"
+reason = "large payment"
+[[rules]]
+id = "small"
+mode = "shadow"
+when = "event.kind == 'payment' && event.amount < 50.0"
+outcome = "review"
+reason = "small payment"
+"#;
+
+/// 40 payments `d0000`…`d0039` decided by [`RULES_POLICY`], two at each time (1,000 ms for
+/// `d0000` and `d0001`, …, 1,019 ms), users alice and bob in turn, amounts 0, 10, …, 390: rule
+/// `big` (enforced) matches `d0011`…`d0039`, rule `small` (shadow) `d0000`…`d0004`. Appended
+/// as four batches.
+fn log_with_rules(store: &dyn Store) -> Vec<DecisionRecord> {
+    let engine = Engine::new(RULES_POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+    let records: Vec<DecisionRecord> = (0..40)
+        .map(|n| {
+            let user = if n % 2 == 0 { "alice" } else { "bob" };
+            let mut record = payment(
+                &engine,
+                n,
+                user,
+                &format!("192.0.2.{}", n % 4),
+                (n * 10) as f64,
+            );
+            record.event.occurred_at_ms = 1_000 + n / 2;
+            record.decision.occurred_at_ms = 1_000 + n / 2;
+            record
+        })
+        .collect();
+    let keyring = store.keyring().unwrap();
+    let batches: Vec<LogBatch> = records
+        .chunks(10)
+        .map(|chunk| LogBatch::of(Some(keyring.clone()), chunk).unwrap())
+        .collect();
+    store.append_decisions(&batches).unwrap();
+    records
+}
+
+/// `d{n}` for the `n` that `keep` admits, newest first.
+fn newest_first(keep: &dyn Fn(i64) -> bool) -> Vec<String> {
+    (0..40)
+        .rev()
+        .filter(|n| keep(*n))
+        .map(|n| format!("d{n:04}"))
+        .collect()
+}
+
+pub fn query_decisions_by_rule(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    log_with_rules(store);
+    let query = |query: DecisionQuery| ids(&store.query_decisions(&query).unwrap());
+    let by_rule = |rule: &str| DecisionQuery {
+        rule_id: Some(rule.into()),
+        limit: 1_000,
+        ..DecisionQuery::default()
+    };
+    assert_eq!(query(by_rule("big")), newest_first(&|n| n > 10), "enforced");
+    assert_eq!(query(by_rule("small")), newest_first(&|n| n < 5), "shadow");
+    assert_eq!(
+        query(DecisionQuery {
+            limit: 3,
+            ..by_rule("big")
+        }),
+        newest_first(&|n| n >= 37),
+        "at most the limit"
+    );
+    assert_eq!(
+        query(DecisionQuery {
+            user_id: Some("alice".into()),
+            ..by_rule("big")
+        }),
+        newest_first(&|n| n > 10 && n % 2 == 0),
+        "with an entity"
+    );
+    assert_eq!(
+        query(DecisionQuery {
+            from_ms: Some(1_002),
+            to_ms: Some(1_007),
+            ..by_rule("small")
+        }),
+        newest_first(&|n| (4..5).contains(&n)),
+        "with a time range"
+    );
+    assert!(query(by_rule("no_such_rule")).is_empty());
+}
+
+pub fn query_decisions_pages(fixture: &mut Fixture) {
+    let store = fixture.store().as_ref();
+    log_with_rules(store);
+    // Pages of `size` after one another, each from the last id of the one before.
+    let pages = |filter: DecisionQuery, size: u32| -> Vec<Vec<String>> {
+        let mut pages = Vec::new();
+        let mut before_id = None;
+        loop {
+            let page = ids(&store
+                .query_decisions(&DecisionQuery {
+                    before_id: before_id.clone(),
+                    limit: size,
+                    ..filter.clone()
+                })
+                .unwrap());
+            let Some(last) = page.last().cloned() else {
+                return pages;
+            };
+            pages.push(page);
+            before_id = Some(last);
+            assert!(pages.len() <= 40, "paging ends");
+        }
+    };
+    // Seven a page: pages end between two decisions of the same time, and none is repeated
+    // or skipped.
+    let all = pages(DecisionQuery::default(), 7);
+    assert_eq!(all.len(), 6);
+    assert!(all[..5].iter().all(|page| page.len() == 7));
+    assert_eq!(all.concat(), newest_first(&|_| true));
+    let filtered = pages(
+        DecisionQuery {
+            user_id: Some("alice".into()),
+            rule_id: Some("big".into()),
+            ..DecisionQuery::default()
+        },
+        4,
+    );
+    assert_eq!(filtered.concat(), newest_first(&|n| n > 10 && n % 2 == 0));
+    assert_eq!(filtered[0].len(), 4);
+    let after = |before_id: &str, filter: DecisionQuery| {
+        ids(&store
+            .query_decisions(&DecisionQuery {
+                before_id: Some(before_id.into()),
+                limit: 1_000,
+                ..filter
+            })
+            .unwrap())
+    };
+    assert_eq!(
+        after("d0021", DecisionQuery::default()),
+        newest_first(&|n| n < 21),
+        "strictly older, its twin of the same time included"
+    );
+    assert_eq!(
+        after(
+            "d0021",
+            DecisionQuery {
+                user_id: Some("bob".into()),
+                ..DecisionQuery::default()
+            }
+        ),
+        newest_first(&|n| n < 21 && n % 2 == 1),
+        "a cursor from outside the filter"
+    );
+    assert!(
+        after("d0000", DecisionQuery::default()).is_empty(),
+        "oldest"
+    );
+    assert!(
+        after("d9999", DecisionQuery::default()).is_empty(),
+        "an unknown cursor gives an empty page"
+    );
+}
+
+pub fn count_decisions(fixture: &mut Fixture) {
+    {
+        let store = fixture.store().as_ref();
+        assert_eq!(
+            store
+                .count_decisions(&DecisionQuery::default(), 100)
+                .unwrap(),
+            (0, false)
+        );
+        log_with_rules(store);
+    }
+    for reopened in [false, true] {
+        if reopened {
+            fixture.reopen();
+        }
+        let store = fixture.store().as_ref();
+        let count = |query: DecisionQuery, cap: u64| store.count_decisions(&query, cap).unwrap();
+        let everything = DecisionQuery::default();
+        assert_eq!(count(everything.clone(), 10_000), (40, false), "{reopened}");
+        assert_eq!(
+            count(everything.clone(), 40),
+            (40, false),
+            "exactly the cap"
+        );
+        assert_eq!(
+            count(everything.clone(), 39),
+            (39, true),
+            "more than the cap"
+        );
+        assert_eq!(count(everything.clone(), 0), (0, true));
+        assert_eq!(
+            count(
+                DecisionQuery {
+                    limit: 1,
+                    before_id: Some("d0020".into()),
+                    ..everything.clone()
+                },
+                10_000
+            ),
+            (40, false),
+            "limit and cursor ignored"
+        );
+        let big = DecisionQuery {
+            rule_id: Some("big".into()),
+            ..everything.clone()
+        };
+        assert_eq!(count(big.clone(), 10_000), (29, false));
+        assert_eq!(count(big.clone(), 5), (5, true));
+        let alice = DecisionQuery {
+            user_id: Some("alice".into()),
+            ..everything.clone()
+        };
+        assert_eq!(count(alice.clone(), 10_000), (20, false));
+        assert_eq!(count(alice.clone(), 20), (20, false));
+        assert_eq!(count(alice.clone(), 19), (19, true));
+        assert_eq!(
+            count(
+                DecisionQuery {
+                    rule_id: Some("big".into()),
+                    ..alice.clone()
+                },
+                10_000
+            ),
+            (14, false)
+        );
+        assert_eq!(
+            count(
+                DecisionQuery {
+                    outcome: Some("review".into()),
+                    ..everything.clone()
+                },
+                10_000
+            ),
+            (29, false),
+            "a shadow rule does not act"
+        );
+        assert_eq!(
+            count(
+                DecisionQuery {
+                    from_ms: Some(1_005),
+                    to_ms: Some(1_010),
+                    ..everything.clone()
+                },
+                10_000
+            ),
+            (10, false)
+        );
+        assert_eq!(
+            count(
+                DecisionQuery {
+                    from_ms: Some(1_005),
+                    to_ms: Some(1_010),
+                    ..alice.clone()
+                },
+                3
+            ),
+            (3, true)
+        );
+        assert_eq!(
+            count(
+                DecisionQuery {
+                    ip: Some("192.0.2.9".into()),
+                    ..everything.clone()
+                },
+                10_000
+            ),
+            (0, false)
+        );
+    }
+}
+
 pub fn query_alerts(fixture: &mut Fixture) {
     let store = fixture.store().as_ref();
     assert!(store.query_alerts(None, None, 10).unwrap().is_empty());
@@ -2752,7 +3031,8 @@ macro_rules! store_test_suite {
             active_policy, policy_version, policy_versions,
             ensure_list, lists, upsert_list_entries, remove_list_entry, list_entries,
             for_each_list_entry, purge_expired_list_entries, list_changes_after, last_list_change,
-            append_decisions, decision, query_decisions, query_alerts,
+            append_decisions, decision, query_decisions, query_decisions_by_rule,
+            query_decisions_pages, count_decisions, query_alerts,
             purge_decisions_before, decision_count, reencrypt_decisions,
             alert, alert_queue, count_alerts, change_alert, change_alert_concurrently,
             add_alert_note, purge_decisions_before_drops_alert_triage,

@@ -27,11 +27,14 @@ pub(crate) struct SearchForm {
     #[serde(default)]
     outcome: String,
     #[serde(default)]
+    rule_id: String,
+    #[serde(default)]
     from: String,
     #[serde(default)]
     to: String,
-    /// Older than this time (ms): the next page.
-    before_ms: Option<i64>,
+    /// After this decision (the last of the page before): the next page.
+    #[serde(default)]
+    before_id: String,
 }
 
 fn text(field: &str) -> Option<String> {
@@ -86,8 +89,9 @@ fn row(record: &DecisionRecord) -> Row {
     }
 }
 
-/// `GET /console/decisions?user_id=&ip=&device_id=&outcome=&from=&to=`: the search form and,
-/// when anything is asked, the newest matching decisions (50 a page, older pages by time).
+/// `GET /console/decisions?user_id=&ip=&device_id=&outcome=&rule_id=&from=&to=&before_id=`:
+/// the search form and, when anything is asked, the number of matching decisions and the
+/// newest of them (50 a page; the next page is the one after the last decision shown).
 pub(crate) async fn search(ui: Ui, Query(form): Query<SearchForm>) -> Reply {
     ui.require(Scope::DecisionsRead)?;
     let asked = [
@@ -95,12 +99,13 @@ pub(crate) async fn search(ui: Ui, Query(form): Query<SearchForm>) -> Reply {
         &form.ip,
         &form.device_id,
         &form.outcome,
+        &form.rule_id,
         &form.from,
         &form.to,
+        &form.before_id,
     ]
     .iter()
-    .any(|field| !field.trim().is_empty())
-        || form.before_ms.is_some();
+    .any(|field| !field.trim().is_empty());
     let from_ms = local_time(&form.from, &ui.prefs.tz).map_err(|message| {
         ui.fail(
             AppError::new(shopguard_api_types::ErrorCode::InvalidParameter, message)
@@ -123,31 +128,43 @@ pub(crate) async fn search(ui: Ui, Query(form): Query<SearchForm>) -> Reply {
         }
     }
     let mut rows = Vec::new();
+    let (mut total, mut total_capped) = (0, false);
     if asked {
         let query = DecisionQuery {
             user_id: text(&form.user_id),
             ip: text(&form.ip),
             device_id: text(&form.device_id),
             outcome,
+            rule_id: text(&form.rule_id),
             from_ms,
-            to_ms: match (to_ms, form.before_ms) {
-                (Some(to), Some(before)) => Some(to.min(before)),
-                (to, before) => to.or(before),
-            },
+            to_ms,
+            before_id: text(&form.before_id),
             limit: PAGE,
         };
         let principal = ui.principal.clone();
-        let records = ui
-            .run(move |app| app.decisions()?.query(&query, &principal))
+        let (records, counted) = ui
+            .run(move |app| {
+                let decisions = app.decisions()?;
+                let records = decisions.query(&query, &principal)?;
+                Ok((records, decisions.count(&query, &principal)?))
+            })
             .await?;
         rows = records.iter().map(row).collect();
+        (total, total_capped) = counted;
     }
     let older = (rows.len() == PAGE as usize)
-        .then(|| rows.last().map(|last| last.occurred_at_ms))
+        .then(|| rows.last().map(|last| last.decision_id.clone()))
         .flatten();
     ui.page(
         "decisions.html",
-        context! { form => form, asked => asked, rows => rows, older => older },
+        context! {
+            form => form,
+            asked => asked,
+            rows => rows,
+            older => older,
+            total => total,
+            total_capped => total_capped,
+        },
     )
 }
 
