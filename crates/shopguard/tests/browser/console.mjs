@@ -190,6 +190,12 @@ try {
     expect(decided.outcome === "deny", `outcome ${decided.outcome} for a blocked IP`);
     await page.goto(`${base}/console/decisions/${decided.decision_id}`);
     expect((await page.textContent("#matched")).includes("blocked_ip"), "blocked_ip not among the matched rules");
+    // Drill down from the situation's top rules to the decisions of one rule, with a total.
+    await page.goto(`${base}/console/situation`);
+    const ruleLink = await page.waitForSelector('#top-rules a[href="/console/decisions?rule_id=blocked_ip"]', { timeout: 8000 });
+    await Promise.all([page.waitForNavigation(), ruleLink.click()]);
+    expect(Number((await page.textContent("#decisions-total")).replace(/[^0-9]/g, "")) >= 1, "no total for the rule's decisions");
+    expect((await page.textContent("#decisions")).includes("blocked_ip"), "the rule's decisions are not listed");
     await page.goto(`${base}/console/lists/ip_block?q=192.0.2.77`);
     const entries = await page.textContent("#entries");
     expect(entries.includes("operator:ana") && entries.includes("card-testing"), "who added it and why not shown");

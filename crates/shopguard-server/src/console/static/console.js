@@ -177,7 +177,15 @@
           var row = document.createElement("tr");
           [rule.rule, rule.shadow ? "shadow" : "enforce", number.format(rule.count)].forEach(function (text, index) {
             var cell = document.createElement("td");
-            cell.textContent = index === 1 && modes ? modes.split("|")[rule.shadow ? 1 : 0] : text;
+            if (index === 0) {
+              // Drill down: the decisions this rule matched.
+              var link = document.createElement("a");
+              link.href = "/console/decisions?rule_id=" + encodeURIComponent(rule.rule);
+              link.textContent = text;
+              cell.appendChild(link);
+            } else {
+              cell.textContent = index === 1 && modes ? modes.split("|")[rule.shadow ? 1 : 0] : text;
+            }
             if (index === 2) {
               cell.className = "n";
             }
