@@ -8,11 +8,13 @@
 //! say so loudly and pass. `SHOPGUARD_SCREENSHOTS=DIR` keeps the screenshots the script takes
 //! (`docs/console/` holds the ones the documentation shows).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod support;
+use support::{free_port, wait_until_healthy, Server};
 
 /// Longest the browser run may take.
 const RUN_LIMIT: Duration = Duration::from_secs(240);
@@ -32,37 +34,6 @@ const PASSWORD: &str = "correct-Horse-battery-st4ple";
 
 fn browser_folder() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn healthy(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 200")
 }
 
 /// Skips (or, under `SHOPGUARD_REQUIRE_BROWSER=1`, fails) with `message`.
@@ -131,13 +102,7 @@ fn the_console_works_in_a_real_browser() {
             .unwrap(),
     );
     let started = Instant::now();
-    while !healthy(port) {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the server did not answer /healthz within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_healthy(port);
     let key = std::fs::read_to_string(data.path().join("admin-api-key")).unwrap();
     let operators: serde_json::Map<String, serde_json::Value> = OPERATORS
         .iter()

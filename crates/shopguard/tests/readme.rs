@@ -8,9 +8,9 @@
 //! build's binary (the block's own `export PATH=...target/release...` finds no folder here).
 //! The block runs under `set -euo pipefail`, and what each step prints is checked.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const README: &str = include_str!("../../../README.md");
@@ -28,21 +28,8 @@ fn first_steps() -> &'static str {
     block.split_once("\n```").expect("the block is closed").0
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
+mod support;
+use support::{free_port, Server};
 
 fn shopguard_env(command: &mut Command) -> &mut Command {
     for (name, _) in std::env::vars() {

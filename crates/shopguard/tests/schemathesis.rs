@@ -8,11 +8,12 @@
 //! passes, unless `SHOPGUARD_REQUIRE_SCHEMATHESIS=1` (which `scripts/test.sh` sets), when a
 //! missing venv is a failure.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod support;
+use support::{free_port, wait_until_healthy, Server};
 
 /// Longest the whole schemathesis run may take before it is stopped and the test fails.
 const RUN_LIMIT: Duration = Duration::from_secs(300);
@@ -22,39 +23,6 @@ fn repository_root() -> PathBuf {
         .join("../..")
         .canonicalize()
         .unwrap()
-}
-
-/// The node under test, stopped when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Whether `GET /healthz` answers 200.
-fn healthy(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 200")
 }
 
 #[test]
@@ -87,13 +55,7 @@ fn schemathesis_finds_no_failure() {
             .unwrap(),
     );
     let started = Instant::now();
-    while !healthy(port) {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the server did not answer /healthz within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_healthy(port);
     let key = std::fs::read_to_string(data.path().join("admin-api-key")).unwrap();
 
     let report = data.path().join("schemathesis.txt");
