@@ -167,7 +167,7 @@ impl DecisionSegments {
     /// decoding every candidate (up to `cap` matches). Without any filter but time, segments
     /// whose time range lies inside the query's are counted from their index headers, and
     /// only the straddling ones are read (times only). Otherwise (outcome or rule without an
-    /// entity) at most [`COUNT_SCAN_BOUND`] records are decoded; past them the count says it
+    /// entity) at most `COUNT_SCAN_BOUND` (100,000) records are decoded; past them the count says it
     /// was capped.
     pub fn count_matching(&self, query: &DecisionQuery, cap: u64) -> StoreResult<(u64, bool)> {
         let from_ms = query.from_ms.unwrap_or(i64::MIN);
