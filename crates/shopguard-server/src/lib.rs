@@ -29,6 +29,12 @@ pub async fn serve(
     // The peer's address reaches handlers that need it (login limits per client address).
     let service =
         router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Open event streams end as the stop begins; the graceful stop would wait for them.
+    let stopping = state.stopping.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopping.send_replace(true);
+    };
     let result = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;

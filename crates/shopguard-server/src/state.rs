@@ -51,6 +51,9 @@ pub struct Shared {
     pub config: Arc<ServerConfig>,
     /// Per-caller rate limiter.
     pub rate_limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    /// Turns true when the server begins to stop: long-lived answers (the console's
+    /// server-sent events) end then, so that the graceful stop does not wait for them.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -165,6 +168,7 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Open
             app: opened.app,
             metrics,
             rate_limiter: Arc::new(RateLimiter::keyed(Quota::per_second(rate))),
+            stopping: tokio::sync::watch::Sender::new(false),
         }),
         bootstrap_key_file: opened.bootstrap_key_file,
     })

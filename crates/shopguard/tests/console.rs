@@ -164,3 +164,86 @@ fn the_console_works_in_a_real_browser() {
         ),
     }
 }
+
+/// Sends one HTTP/1.1 request over a new connection and returns the stream (the answer not yet
+/// read).
+fn send(port: u16, request: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    stream
+}
+
+#[test]
+fn an_open_situation_stream_does_not_hold_up_a_graceful_stop() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_shopguard"))
+            .args(["serve", "--listen", &listen, "--data-dir"])
+            .arg(data.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until_healthy(port);
+    let secret = create_operator(data.path(), "eve", "viewer");
+    let mut totp = Command::new(env!("CARGO_BIN_EXE_shopguard"))
+        .args(["operators", "totp-code"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(totp.stdin.as_mut().unwrap(), secret.as_bytes()).unwrap();
+    drop(totp.stdin.take());
+    let code = String::from_utf8(totp.wait_with_output().unwrap().stdout).unwrap();
+    let body = format!(
+        r#"{{"username":"eve","password":"{PASSWORD}","totp_code":"{}"}}"#,
+        code.trim()
+    );
+    let mut answer = String::new();
+    send(
+        port,
+        &format!(
+            "POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .read_to_string(&mut answer)
+    .unwrap();
+    let start = answer.find("\"token\":\"").expect("a session token") + 9;
+    let token: String = answer[start..].chars().take_while(|c| *c != '"').collect();
+
+    let mut stream = send(
+        port,
+        &format!("GET /console/situation/stream HTTP/1.1\r\nHost: x\r\nCookie: sg_session={token}\r\n\r\n"),
+    );
+    let mut first = [0u8; 512];
+    let read = stream.read(&mut first).unwrap();
+    let head = String::from_utf8_lossy(&first[..read]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/event-stream"), "{head}");
+
+    // SIGTERM: the graceful stop must end the stream and exit, not wait for the viewer.
+    let stopped = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let asked = Instant::now();
+    loop {
+        if server.0.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(15),
+            "the server still runs 15 s after SIGTERM with a situation stream open"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -65,16 +65,28 @@ pub(crate) async fn stream(ui: Ui, Query(query): Query<RangeQuery>) -> Response 
     }
     let range = range_of(&query);
     let situation = ui.console.situation.clone();
+    let stopping = ui.state.stopping.subscribe();
     let events = stream::unfold(
-        (situation, tokio::time::interval(Duration::from_secs(1))),
-        move |(situation, mut tick)| async move {
-            tick.tick().await;
+        (
+            situation,
+            tokio::time::interval(Duration::from_secs(1)),
+            stopping,
+        ),
+        move |(situation, mut tick, mut stopping)| async move {
+            tokio::select! {
+                _ = tick.tick() => {}
+                // The server is stopping (or gone): end the stream.
+                _ = stopping.wait_for(|stop| *stop) => return None,
+            }
+            if *stopping.borrow() {
+                return None;
+            }
             let summary = situation.summary(range, now_ms());
             let event = Event::default()
                 .event("summary")
                 .json_data(&summary)
                 .unwrap_or_else(|_| Event::default().comment("unencodable"));
-            Some((Ok::<_, Infallible>(event), (situation, tick)))
+            Some((Ok::<_, Infallible>(event), (situation, tick, stopping)))
         },
     );
     Sse::new(events)
