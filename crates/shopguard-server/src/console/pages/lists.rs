@@ -57,14 +57,13 @@ pub(crate) async fn show(
     let list_name = name.clone();
     let (summary, page) = ui
         .run(move |app| {
-            let list = app.lists.find(&list_name)?;
             let summary = app
                 .lists
                 .summaries()?
                 .into_iter()
                 .find(|summary| summary.name == list_name);
             // Personal values (emails, phones) stay masked here; the API unmasks on request.
-            let _ = list;
+            // An unknown list is `NotFound` from `entries`.
             let page = app
                 .lists
                 .entries(&list_name, after.as_deref(), PAGE, false)?;
