@@ -50,6 +50,24 @@ pub enum Scope {
     /// Work the alert queue: acknowledge, assign, note, resolve, dismiss, reopen.
     #[serde(rename = "alerts:write")]
     AlertsWrite,
+    /// Read incidents, their history, tasks, notices, reviews, trends and the directory
+    /// (contacts masked).
+    #[serde(rename = "incidents:read")]
+    IncidentsRead,
+    /// Report an incident by hand (any employee may: DB33/T 978-2015 §10.3).
+    #[serde(rename = "incidents:report")]
+    IncidentsReport,
+    /// Work incidents: promote alerts, triage, grade, move through the lifecycle, assign,
+    /// edit, draft notices, finish tasks, write reviews.
+    #[serde(rename = "incidents:write")]
+    IncidentsWrite,
+    /// Approve what the standard wants approved before release: press statements and notices
+    /// to the public and regulators, and the senior-management escalation of levels I and II.
+    #[serde(rename = "incidents:approve")]
+    IncidentsApprove,
+    /// Edit the security organisation's directory, playbooks and notice templates.
+    #[serde(rename = "directory:write")]
+    DirectoryWrite,
     /// Everything, including policies, lists, keys and operators.
     #[serde(rename = "admin")]
     Admin,
@@ -57,7 +75,7 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 14] = [
         Scope::EventsWrite,
         Scope::DecisionsRead,
         Scope::AuditRead,
@@ -66,6 +84,11 @@ impl Scope {
         Scope::PolicyWrite,
         Scope::PolicyApprove,
         Scope::AlertsWrite,
+        Scope::IncidentsRead,
+        Scope::IncidentsReport,
+        Scope::IncidentsWrite,
+        Scope::IncidentsApprove,
+        Scope::DirectoryWrite,
         Scope::Admin,
     ];
 
@@ -80,6 +103,11 @@ impl Scope {
             Scope::PolicyWrite => "policy:write",
             Scope::PolicyApprove => "policy:approve",
             Scope::AlertsWrite => "alerts:write",
+            Scope::IncidentsRead => "incidents:read",
+            Scope::IncidentsReport => "incidents:report",
+            Scope::IncidentsWrite => "incidents:write",
+            Scope::IncidentsApprove => "incidents:approve",
+            Scope::DirectoryWrite => "directory:write",
             Scope::Admin => "admin",
         }
     }
@@ -99,7 +127,7 @@ impl FromStr for Scope {
             .into_iter()
             .find(|scope| scope.as_str() == text)
             .ok_or_else(|| {
-                format!("unknown scope '{text}': use events:write, decisions:read, audit:read, pii:unmask, lists:write, policy:write, policy:approve, alerts:write or admin")
+                format!("unknown scope '{text}': use events:write, decisions:read, audit:read, pii:unmask, lists:write, policy:write, policy:approve, alerts:write, incidents:read, incidents:report, incidents:write, incidents:approve, directory:write or admin")
             })
     }
 }
@@ -158,18 +186,43 @@ impl Role {
     /// The scopes the role grants.
     pub fn scopes(self) -> &'static [Scope] {
         match self {
-            Role::Viewer => &[Scope::DecisionsRead],
-            Role::Approver => &[Scope::DecisionsRead, Scope::PolicyApprove],
-            Role::Analyst => &[Scope::DecisionsRead, Scope::ListsWrite, Scope::AlertsWrite],
+            Role::Viewer => &[
+                Scope::DecisionsRead,
+                Scope::IncidentsRead,
+                Scope::IncidentsReport,
+            ],
+            Role::Approver => &[
+                Scope::DecisionsRead,
+                Scope::PolicyApprove,
+                Scope::IncidentsRead,
+                Scope::IncidentsReport,
+                Scope::IncidentsApprove,
+            ],
+            Role::Analyst => &[
+                Scope::DecisionsRead,
+                Scope::ListsWrite,
+                Scope::AlertsWrite,
+                Scope::IncidentsRead,
+                Scope::IncidentsReport,
+                Scope::IncidentsWrite,
+            ],
             Role::Responder => &[
                 Scope::DecisionsRead,
                 Scope::ListsWrite,
                 Scope::AlertsWrite,
                 Scope::PiiUnmask,
+                Scope::IncidentsRead,
+                Scope::IncidentsReport,
+                Scope::IncidentsWrite,
             ],
-            Role::RuleAuthor => &[Scope::DecisionsRead, Scope::PolicyWrite],
+            Role::RuleAuthor => &[
+                Scope::DecisionsRead,
+                Scope::PolicyWrite,
+                Scope::IncidentsRead,
+                Scope::IncidentsReport,
+            ],
             Role::Administrator => &[Scope::Admin],
-            Role::Auditor => &[Scope::AuditRead],
+            Role::Auditor => &[Scope::AuditRead, Scope::IncidentsRead],
         }
     }
 }
@@ -212,7 +265,14 @@ mod tests {
 
     #[test]
     fn roles_grant_least_privilege_and_auditors_stand_alone() {
-        assert_eq!(scopes_of(&[Role::Viewer]), vec![Scope::DecisionsRead]);
+        assert_eq!(
+            scopes_of(&[Role::Viewer]),
+            vec![
+                Scope::DecisionsRead,
+                Scope::IncidentsRead,
+                Scope::IncidentsReport
+            ]
+        );
         assert!(!grants(&scopes_of(&[Role::Viewer]), Scope::PiiUnmask));
         // Working the alert queue: analysts, responders and admins; not viewers or auditors.
         assert!(!grants(&scopes_of(&[Role::Viewer]), Scope::AlertsWrite));
@@ -232,6 +292,42 @@ mod tests {
         assert!(grants(&scopes_of(&[Role::Responder]), Scope::PiiUnmask));
         assert!(grants(&scopes_of(&[Role::Administrator]), Scope::AuditRead));
         assert!(!grants(&scopes_of(&[Role::Auditor]), Scope::DecisionsRead));
+        // Incidents: everyone but the auditor reports; analysts and responders work them;
+        // approvers approve; the auditor reads and changes nothing.
+        for role in Role::ALL {
+            assert_eq!(
+                grants(&scopes_of(&[role]), Scope::IncidentsReport),
+                role != Role::Auditor,
+                "{role:?}"
+            );
+            assert!(
+                grants(&scopes_of(&[role]), Scope::IncidentsRead),
+                "{role:?}"
+            );
+        }
+        assert!(grants(&scopes_of(&[Role::Analyst]), Scope::IncidentsWrite));
+        assert!(grants(
+            &scopes_of(&[Role::Responder]),
+            Scope::IncidentsWrite
+        ));
+        assert!(!grants(&scopes_of(&[Role::Viewer]), Scope::IncidentsWrite));
+        assert!(!grants(&scopes_of(&[Role::Auditor]), Scope::IncidentsWrite));
+        assert!(grants(
+            &scopes_of(&[Role::Approver]),
+            Scope::IncidentsApprove
+        ));
+        assert!(!grants(
+            &scopes_of(&[Role::Responder]),
+            Scope::IncidentsApprove
+        ));
+        assert!(!grants(
+            &scopes_of(&[Role::Responder]),
+            Scope::DirectoryWrite
+        ));
+        assert!(grants(
+            &scopes_of(&[Role::Administrator]),
+            Scope::DirectoryWrite
+        ));
         assert!(check_separation(&[Role::Auditor]).is_ok());
         assert!(check_separation(&[Role::Analyst, Role::Responder]).is_ok());
         assert!(check_separation(&[Role::Auditor, Role::Viewer]).is_err());

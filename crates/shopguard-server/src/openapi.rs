@@ -23,7 +23,7 @@ impl Modify for BearerKey {
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authorization",
-                "'Bearer sg_<key id>_<secret>'; scopes: events:write, decisions:read, audit:read, pii:unmask, lists:write, policy:write, policy:approve, alerts:write, admin",
+                "'Bearer sg_<key id>_<secret>'; scopes: events:write, decisions:read, audit:read, pii:unmask, lists:write, policy:write, policy:approve, alerts:write, incidents:read, incidents:report, incidents:write, incidents:approve, directory:write, admin",
             ))),
         );
     }
