@@ -100,3 +100,53 @@ pub struct PolicySource(pub String);
 
 /// A small complete policy, the example of [`PolicySource`].
 pub const POLICY_EXAMPLE: &str = "[policy]\nname = \"example\"\n\n[[rules]]\nid = \"many_failed_logins\"\nwhen = \"event.kind == 'login_failed' && event.user_id == 'mallory'\"\noutcome = \"challenge\"\nreason = \"failed logins by a watched user\"\n";
+
+/// `POST /v1/policy/replay` body: an edited policy and the logged traffic to replay it on.
+/// The range is `from_ms` to `to_ms`, or the last `hours` hours (default 24) up to `to_ms`
+/// (default now); at most 31 days.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequestBody {
+    /// The edited policy (TOML), as `PUT /v1/policy` takes it.
+    #[schema(max_length = 1048576, example = json!(POLICY_EXAMPLE))]
+    pub source: String,
+    /// From this time (ms since epoch, inclusive); with it, `hours` is not used.
+    #[serde(default, deserialize_with = "whole_number::deserialize_option")]
+    pub from_ms: Option<i64>,
+    /// Until this time (ms since epoch, exclusive); default now.
+    #[serde(default, deserialize_with = "whole_number::deserialize_option")]
+    pub to_ms: Option<i64>,
+    /// The last this many hours before `to_ms`, when `from_ms` is not given (1 to 744;
+    /// default 24).
+    #[serde(default, deserialize_with = "whole_number::deserialize_option")]
+    #[schema(minimum = 1, maximum = 744)]
+    pub hours: Option<u32>,
+    /// At most this many events, the most recent of the range (1 to 100,000; default 20,000).
+    #[serde(default, deserialize_with = "whole_number::deserialize_option")]
+    #[schema(minimum = 1, maximum = 100000)]
+    pub max_events: Option<u32>,
+}
+
+/// `POST /v1/policy/replay` answer: what the edited policy would have decided differently
+/// from the live one on the logged events of the range. Both are replayed from empty
+/// velocity counts over a copy of today's lists, so only the policy differs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReplayResponse {
+    /// The live version the edit was compared with.
+    pub live_version: u64,
+    /// The range replayed (ms since epoch, inclusive).
+    pub from_ms: i64,
+    /// The range replayed (exclusive end).
+    pub to_ms: i64,
+    /// Whether the range held more events than `max_events` (only the most recent were
+    /// replayed).
+    pub capped: bool,
+    /// When the first replayed event happened.
+    pub first_event_ms: Option<i64>,
+    /// When the last replayed event happened.
+    pub last_event_ms: Option<i64>,
+    /// How long the replay took (ms).
+    pub elapsed_ms: u64,
+    /// Outcomes on each side, rules, and the decisions that change.
+    pub summary: shopguard_core::replay::ReplaySummary,
+}

@@ -52,6 +52,6 @@ pub use keys::KeyService;
 pub use lists::ListService;
 pub use node::{App, OpenError, Opened};
 pub use operators::OperatorService;
-pub use policies::PolicyService;
+pub use policies::{PolicyService, ReplayReport, ReplayRequest};
 pub use scheduler::{Scheduler, TimedJob};
 pub use tasks::TaskService;

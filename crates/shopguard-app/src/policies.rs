@@ -8,6 +8,13 @@
 //! (`Conflict`) instead of being overwritten; and a node whose engine runs another version
 //! than the stored live one catches up in [`PolicyService::sync`].
 
+mod replay;
+
+pub use replay::{
+    ReplayReport, ReplayRequest, REPLAY_DEFAULT_EVENTS, REPLAY_DEFAULT_HOURS, REPLAY_MAX_EVENTS,
+    REPLAY_MAX_HOURS, REPLAY_MAX_SPAN_MS,
+};
+
 use std::sync::Arc;
 
 use parking_lot::Mutex;

@@ -27,6 +27,7 @@ pub mod privacy;
 pub mod probe_table;
 pub mod profile;
 pub mod rbac;
+pub mod replay;
 pub mod sharded;
 pub mod snapshot;
 pub mod whole_number;

@@ -397,7 +397,7 @@ impl ListKind {
 type FastMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// The entries of one list.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Entries {
     /// IPv4 ranges by prefix length; longest prefix first. Probe tables, so that an event's
     /// slots can be asked of memory ahead of its lookups ([`List::prefetch_ip`]).
@@ -869,6 +869,28 @@ impl ListRegistry {
         Ok(list)
     }
 
+    /// A copy of every list and its entries, independent of this registry from now on: what
+    /// a replay decides over, so that the rules it replays add their entries to the copy and
+    /// never to the lists that serve traffic. Each list is copied under its read lock.
+    pub fn copy(&self) -> ListRegistry {
+        let lists: Vec<Arc<List>> = self
+            .lists
+            .load()
+            .iter()
+            .map(|list| {
+                Arc::new(List {
+                    name: list.name.clone(),
+                    kind: list.kind,
+                    entries: ShardedLock::new(list.read().clone()),
+                })
+            })
+            .collect();
+        ListRegistry {
+            lists: ArcSwap::from_pointee(lists),
+            create_lock: parking_lot::Mutex::new(()),
+        }
+    }
+
     /// The lists as they are now, for the lookups of one decision: the table is loaded once,
     /// not once per lookup (a load costs about as much as a short lookup).
     pub fn view(&self) -> ListsView {
@@ -925,6 +947,31 @@ mod tests {
     fn new_entry(kind: ListKind, value: &str) -> Result<String, ListError> {
         kind.normalize_new_entry(value, EntryBounds::default(), false)
             .map(|key| key.to_string())
+    }
+
+    #[test]
+    fn a_copy_holds_the_entries_and_never_changes_the_original() {
+        let registry = ListRegistry::new();
+        let ips = registry.ensure("bad_ips", ListKind::Ip).unwrap();
+        ips.insert("10.1.0.0/16", None).unwrap();
+        registry
+            .ensure("bad_users", ListKind::User)
+            .unwrap()
+            .insert("mallory", Some(5_000))
+            .unwrap();
+        let copy = registry.copy();
+        let copied = copy.get("bad_ips").unwrap();
+        assert!(copied.contains("10.1.2.3", 1_000));
+        assert!(copy.get("bad_users").unwrap().contains("mallory", 1_000));
+        assert!(!copy.get("bad_users").unwrap().contains("mallory", 6_000));
+        assert_eq!(copy.resolve("bad_users"), registry.resolve("bad_users"));
+        // Changes to the copy stay in the copy, and the other way round.
+        copied.insert("192.0.2.1", None).unwrap();
+        assert!(!ips.contains("192.0.2.1", 1_000));
+        ips.remove("10.1.0.0/16").unwrap();
+        assert!(copied.contains("10.1.2.3", 1_000));
+        copy.ensure("new_list", ListKind::Text).unwrap();
+        assert!(registry.get("new_list").is_none());
     }
 
     #[test]

@@ -53,6 +53,7 @@ impl Modify for BearerKey {
         routes::policy::put_policy,
         routes::policy::rollback,
         routes::policy::approve,
+        routes::policy::replay,
         routes::lists::list_lists,
         routes::lists::create_list,
         routes::lists::list_entries,

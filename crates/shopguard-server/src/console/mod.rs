@@ -103,6 +103,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/console/policy/edit", get(pages::policy::editor))
         .route("/console/policy/check", post(pages::policy::check))
+        .route("/console/policy/replay", post(pages::policy::replay))
         .route("/console/policy/submit", post(pages::policy::submit))
         .route(
             "/console/policy/versions/{version}/approve",

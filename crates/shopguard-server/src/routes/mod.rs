@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/policy/check", post(policy::check_policy))
         .route("/v1/policy/rollback", post(policy::rollback))
+        .route("/v1/policy/replay", post(policy::replay))
         .route("/v1/lists", get(lists::list_lists).post(lists::create_list))
         .route(
             "/v1/lists/{name}/entries",

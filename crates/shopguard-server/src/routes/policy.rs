@@ -1,15 +1,17 @@
 //! `GET /v1/policy`, `GET /v1/policy/versions`, `PUT /v1/policy`, `POST /v1/policy/check`,
-//! `POST /v1/policy/rollback`, `POST /v1/policy/versions/{v}/approve`: thin callers of the
-//! policy service.
+//! `POST /v1/policy/rollback`, `POST /v1/policy/versions/{v}/approve`, `POST /v1/policy/replay`:
+//! thin callers of the policy service.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use shopguard_api_types::{
     ApiError, FixtureResult, PolicyCheckResponse, PolicyInfo, PolicySource, PolicyUpdateQuery,
-    PolicyVersionList, RollbackRequest,
+    PolicyVersionList, ReplayRequestBody, ReplayResponse, RollbackRequest,
 };
+use shopguard_app::clock::now_ms;
 use shopguard_app::policies::PolicyCheck;
+use shopguard_app::ReplayRequest;
 use shopguard_storage::PolicyVersion;
 
 use crate::error::AppResult;
@@ -154,4 +156,41 @@ pub async fn rollback(
         .run(move |app| app.policies.rollback(version, &actor))
         .await?;
     Ok(Json(info(live, version, false)))
+}
+
+/// Replays logged events through the live policy and an edited one and answers the
+/// decisions that would change, rule by rule, before the edit is submitted. Changes
+/// nothing; reading the events is recorded in the audit log.
+#[utoipa::path(post, path = "/v1/policy/replay", tag = "policy", request_body = ReplayRequestBody,
+    responses((status = 200, body = ReplayResponse), (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError)),
+    security(("api_key" = ["policy:write", "decisions:read"])))]
+pub async fn replay(
+    State(state): State<AppState>,
+    caller: Caller<PolicyWrite>,
+    JsonBody(body): JsonBody<ReplayRequestBody>,
+) -> AppResult<Json<ReplayResponse>> {
+    let principal = caller.principal.clone();
+    let report = state
+        .run(move |app| {
+            let request = ReplayRequest::new(
+                body.source,
+                body.from_ms,
+                body.to_ms,
+                body.hours,
+                body.max_events,
+                now_ms(),
+            )?;
+            app.policies.replay(&request, &principal)
+        })
+        .await?;
+    Ok(Json(ReplayResponse {
+        live_version: report.live_version,
+        from_ms: report.from_ms,
+        to_ms: report.to_ms,
+        capped: report.capped,
+        first_event_ms: report.first_event_ms,
+        last_event_ms: report.last_event_ms,
+        elapsed_ms: report.elapsed_ms,
+        summary: report.summary,
+    }))
 }

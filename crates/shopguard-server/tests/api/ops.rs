@@ -84,6 +84,7 @@ async fn health_metrics_and_openapi_are_served() {
             "/v1/operators/{username}/disable",
             "/v1/policy",
             "/v1/policy/check",
+            "/v1/policy/replay",
             "/v1/policy/rollback",
             "/v1/policy/versions",
             "/v1/policy/versions/{version}/approve",

@@ -232,3 +232,162 @@ async fn punitive_rules_wait_for_someone_else_to_approve_them() {
     assert_eq!(status, StatusCode::CONFLICT, "approved once");
     app.stop().await;
 }
+
+/// The edit of the replay tests: every failed login denied, and its device listed.
+const STRICT_LISTING: &str = r#"
+[policy]
+name = "strict, listing"
+[[lists]]
+name = "replay_devices"
+kind = "device"
+[[rules]]
+id = "no_failed_logins"
+when = "event.kind == 'login_failed'"
+outcome = "deny"
+reason = "strict policy: any failed login is denied"
+actions = [{ add_to_list = "replay_devices", entity = "device" }]
+"#;
+
+#[tokio::test]
+async fn a_replay_shows_the_decisions_an_edit_would_change_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    // The list the edit's rule adds to exists live, so that a leak into it would show.
+    let (status, created) = app
+        .admin(
+            Method::POST,
+            "/v1/lists",
+            json!({"name": "replay_devices", "kind": "device", "description": "replay test"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    for user in ["r1", "r2", "r3"] {
+        let (status, decision) = app.event(failed_login(user, "192.0.2.9")).await;
+        assert_eq!(
+            (status, decision["outcome"].as_str()),
+            (StatusCode::OK, Some("allow"))
+        );
+    }
+    let (_, _) = app
+        .event(json!({"kind": "login_succeeded", "user_id": "r4", "ip": "192.0.2.10"}))
+        .await;
+    app.flush().await;
+
+    let (status, report) = app
+        .admin(
+            Method::POST,
+            "/v1/policy/replay",
+            json!({"source": STRICT_LISTING, "hours": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let summary = &report["summary"];
+    assert_eq!(summary["events"], 4, "{report}");
+    assert_eq!(report["capped"], false);
+    assert_eq!(report["live_version"], 1);
+    assert_eq!(summary["changed"], 3, "{report}");
+    assert_eq!(summary["stricter"], 3);
+    assert_eq!(summary["edited"]["deny"], 3);
+    assert_eq!(summary["live"]["deny"], 0);
+    let rule = &summary["rules"][0];
+    assert_eq!(rule["rule_id"], "no_failed_logins", "{report}");
+    assert_eq!(
+        (
+            rule["edited_hits"].as_u64(),
+            rule["changes_started"].as_u64()
+        ),
+        (Some(3), Some(3))
+    );
+    let changes = summary["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 3);
+    assert_eq!(changes[0]["user_id"], "r1", "oldest first: {report}");
+    assert_eq!(
+        (
+            changes[0]["logged"].as_str(),
+            changes[0]["live"].as_str(),
+            changes[0]["edited"].as_str()
+        ),
+        (Some("allow"), Some("allow"), Some("deny"))
+    );
+
+    // A cap keeps the most recent events, and says so.
+    let (_, capped) = app
+        .admin(
+            Method::POST,
+            "/v1/policy/replay",
+            json!({"source": STRICT_LISTING, "hours": 1, "max_events": 2}),
+        )
+        .await;
+    assert_eq!(
+        (
+            capped["capped"].as_bool(),
+            capped["summary"]["events"].as_u64()
+        ),
+        (Some(true), Some(2))
+    );
+    assert_eq!(
+        capped["summary"]["changed"], 1,
+        "r3's failed login and r4's login: {capped}"
+    );
+
+    // Nothing changed: the live policy, and the lists the replayed rule added to.
+    let (_, live) = app.admin(Method::GET, "/v1/policy", Value::Null).await;
+    assert_eq!(live["version"], 1);
+    let (status, entries) = app
+        .admin(Method::GET, "/v1/lists/replay_devices/entries", Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{entries}");
+    assert_eq!(
+        entries["entries"].as_array().map(Vec::len),
+        Some(0),
+        "a replay must not list anything: {entries}"
+    );
+    let serving = app.state.app.engine.lists().get("replay_devices").unwrap();
+    assert_eq!(serving.len(), 0, "the serving lists are untouched");
+    let (_, decision) = app.event(failed_login("r5", "192.0.2.9")).await;
+    assert_eq!(decision["outcome"], "allow");
+}
+
+#[tokio::test]
+async fn a_replay_refuses_a_broken_edit_a_bad_range_and_a_caller_without_both_scopes() {
+    let app = TestApp::spawn().await;
+    let broken = STRICT_LISTING.replace("'login_failed'", "'login_faild'");
+    let (status, error) = app
+        .admin(Method::POST, "/v1/policy/replay", json!({"source": broken}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    for body in [
+        json!({"source": STRICT_LISTING, "hours": 0}),
+        json!({"source": STRICT_LISTING, "hours": 745}),
+        json!({"source": STRICT_LISTING, "from_ms": 10, "to_ms": 5}),
+        json!({"source": STRICT_LISTING, "from_ms": 0, "to_ms": 40 * 86_400_000i64}),
+        json!({"source": STRICT_LISTING, "max_events": 100_001}),
+    ] {
+        let (status, error) = app
+            .admin(Method::POST, "/v1/policy/replay", body.clone())
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {error}");
+    }
+    // A rule author without decisions:read may not read the log through a replay.
+    let author = app.key(&[shopguard_storage::Scope::PolicyWrite]);
+    let (status, _) = app
+        .raw(
+            Method::POST,
+            "/v1/policy/replay",
+            Some(&author),
+            "application/json",
+            serde_json::to_vec(&json!({"source": STRICT_LISTING})).unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let viewer = app.key(&[shopguard_storage::Scope::DecisionsRead]);
+    let (status, _) = app
+        .raw(
+            Method::POST,
+            "/v1/policy/replay",
+            Some(&viewer),
+            "application/json",
+            serde_json::to_vec(&json!({"source": STRICT_LISTING})).unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

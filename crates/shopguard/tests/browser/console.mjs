@@ -251,7 +251,7 @@ try {
     await viewer.context.close();
   });
 
-  await check("a rule edited with a syntax error shows it at its position; fixed, submitted, approved by a second operator, live", async () => {
+  await check("a rule edited with a syntax error shows it at its position; fixed, replayed against logged traffic, submitted, approved by a second operator, live", async () => {
     const author = await signIn("rita");
     const page = author.page;
     await page.goto(`${base}/console/policy/edit`);
@@ -259,7 +259,7 @@ try {
     const live = await page.inputValue("#source");
     const broken = `${live}\n[[rules]]\nid = "browser_test_rule"\nwhen = "event.user_id == > 'mallory'"\noutcome = "deny"\nscore = 90\nreason = "the browser test's rule"\n`;
     await page.fill("#source", broken);
-    await page.click('button[type="button"]');
+    await page.click("#check-button");
     await page.waitForSelector('#check [data-check="error"]');
     const error = await page.$('#check [data-line]');
     const line = Number(await error.getAttribute("data-line"));
@@ -270,8 +270,18 @@ try {
     expect(caret >= lineStart && caret < lineStart + 40, `caret at ${caret}, line starts at ${lineStart}`);
     await shot(page, "policy-error");
     await page.fill("#source", broken.replace("== > 'mallory'", "== 'mallory'"));
-    await page.click('button[type="button"]');
+    await page.click("#check-button");
     await page.waitForSelector('#check [data-check="ok"]');
+    // Replayed against logged traffic before submitting: mallory's logged login would now be denied.
+    await sendEvent({ kind: "login_succeeded", user_id: "mallory", ip: "203.0.113.49" });
+    await page.click("#replay");
+    await page.waitForSelector('#replay-result [data-replay="done"]');
+    const changed = Number(await page.getAttribute("#replay-result [data-replay]", "data-changed"));
+    expect(changed >= 1, `the replay shows ${changed} changed decisions`);
+    const started = await page.textContent('#replay-rules tr[data-rule="browser_test_rule"] td:nth-child(5)');
+    expect(Number(started.trim()) >= 1, `browser_test_rule starts matching in ${started} changed decisions`);
+    expect((await page.textContent("#replay-changes")).includes("mallory"), "mallory's decision is not among the changes");
+    await shot(page, "policy-replay");
     await page.fill('input[name="comment"]', "deny mallory (browser test)");
     await Promise.all([page.waitForNavigation(), page.click("#submit")]);
     expect((await page.textContent("h1")).includes("awaits approval"), "a punitive change went live without approval");

@@ -1,7 +1,8 @@
 //! The policy: the live version and every earlier one, a version's source with its
 //! differences from the live one, the editor (compile and fixtures on demand, the error at
-//! its line and column), submitting, approving (never one's own punitive change) and rolling
-//! back — all through the policy service, under its one serialiser.
+//! its line and column), replaying logged traffic through the edit, submitting, approving
+//! (never one's own punitive change) and rolling back — all through the policy service,
+//! under its one serialiser.
 
 use axum::extract::Path;
 use axum::response::{IntoResponse, Redirect};
@@ -231,6 +232,41 @@ pub(crate) async fn check(ui: Ui, Form(form): Form<EditForm>) -> Reply {
             )
         }
     }
+}
+
+/// The editor's replay form: the edited source and how many hours back to replay.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReplayForm {
+    csrf: String,
+    source: String,
+    #[serde(default)]
+    hours: Option<u32>,
+}
+
+/// `POST /console/policy/replay` (htmx): replays the last hours of logged traffic through
+/// the live and the edited policy; answers a fragment with the decisions that would change,
+/// rule by rule (decision 0045).
+pub(crate) async fn replay(ui: Ui, Form(form): Form<ReplayForm>) -> Reply {
+    ui.verify_csrf(&form.csrf)?;
+    ui.require(Scope::PolicyWrite)?;
+    let principal = ui.principal.clone();
+    let report = ui
+        .run(move |app| {
+            let request = shopguard_app::ReplayRequest::new(
+                form.source,
+                None,
+                None,
+                form.hours,
+                None,
+                shopguard_app::clock::now_ms(),
+            )?;
+            app.policies.replay(&request, &principal)
+        })
+        .await?;
+    ui.page(
+        "policy_replay.html",
+        minijinja::Value::from_serialize(&report),
+    )
 }
 
 /// `POST /console/policy/submit`: stores the edited source as a new version; live at once,
