@@ -68,6 +68,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "policy_check.html",
         include_str!("templates/policy_check.html"),
     ),
+    (
+        "policy_replay.html",
+        include_str!("templates/policy_replay.html"),
+    ),
     ("audit.html", include_str!("templates/audit.html")),
     (
         "audit_verify.html",
@@ -371,5 +375,27 @@ pub(crate) fn guest_base(prefs: &Prefs, csrf: String, path: String) -> Base {
         csrf,
         path,
         can: Can::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A template file that is not embedded renders as "template not found" only when a page
+    /// asks for it: every file in `templates/` must be in [`super::TEMPLATES`].
+    #[test]
+    fn every_template_file_is_embedded() {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/src/console/templates");
+        let mut files: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".html"))
+            .collect();
+        files.sort();
+        let mut embedded: Vec<String> = super::TEMPLATES
+            .iter()
+            .map(|(name, _)| (*name).to_owned())
+            .collect();
+        embedded.sort();
+        assert_eq!(files, embedded);
     }
 }
