@@ -204,6 +204,19 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// One feature's current value for one entity ([`Engine::velocity_of`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VelocityValue {
+    /// The feature's name in the policy.
+    pub feature: String,
+    /// What it aggregates: `count`, `sum` or `distinct <entity>`.
+    pub aggregation: String,
+    /// Its window (ms).
+    pub window_ms: i64,
+    /// Its value now.
+    pub value: f64,
+}
+
 impl Engine {
     /// An engine running `source` as policy `version`, over `lists`.
     pub fn new(
@@ -339,6 +352,43 @@ impl Engine {
         if self.prefetch_pays() {
             self.prefetch(event);
         }
+    }
+
+    /// The profile of `user_id` as it stands, read without recording anything.
+    pub fn profile_of(&self, user_id: &str) -> Option<crate::profile::ProfileSummary> {
+        self.profiles.summary_of(user_id)
+    }
+
+    /// The current values of the live policy's features that group by `key`, for the entity
+    /// `value` (an IP address for `ip` and `ip_prefix`), over each window ending at `now_ms`.
+    /// Empty when no feature groups by `key` or an IP does not parse.
+    pub fn velocity_of(
+        &self,
+        key: crate::features::EntityKey,
+        value: &str,
+        now_ms: i64,
+    ) -> Vec<VelocityValue> {
+        let Some(hash) = key.hash_of_value(value) else {
+            return Vec::new();
+        };
+        let policy = self.policy.load();
+        policy
+            .features
+            .iter()
+            .filter(|feature| feature.shape.group_by == key)
+            .map(|feature| VelocityValue {
+                feature: feature.name.clone(),
+                aggregation: match feature.shape.aggregation {
+                    crate::features::Aggregation::Count => "count".to_owned(),
+                    crate::features::Aggregation::SumAmount => "sum".to_owned(),
+                    crate::features::Aggregation::Distinct(of) => {
+                        format!("distinct {}", of.as_str())
+                    }
+                },
+                window_ms: feature.shape.window_ms,
+                value: feature.state.read(hash, now_ms),
+            })
+            .collect()
     }
 
     /// Decides an event. `decision_id` must be unique (the server uses UUIDv7).
@@ -939,6 +989,57 @@ reason = "a paying user fails"
             .iter()
             .map(|rule| rule.rule_id.as_str())
             .collect()
+    }
+
+    #[test]
+    fn an_entity_reads_its_velocity_values_and_profile_without_changing_them() {
+        use crate::features::EntityKey;
+        let engine = Engine::new(POLICY, 1, Arc::new(ListRegistry::new())).unwrap();
+        let at = 1_700_000_000_000;
+        engine.decide(&event("login_failed", "192.0.2.1", at, None), "d1".into());
+        engine.decide(
+            &event("login_failed", "192.0.2.2", at + 1_000, None),
+            "d2".into(),
+        );
+        engine.decide(
+            &event("payment", "192.0.2.1", at + 2_000, Some(120.0)),
+            "d3".into(),
+        );
+        let value = |values: &[VelocityValue], name: &str| {
+            values
+                .iter()
+                .find(|value| value.feature == name)
+                .map(|value| value.value)
+        };
+        let user = engine.velocity_of(EntityKey::User, "u", at + 3_000);
+        assert_eq!(value(&user, "fails_user"), Some(2.0));
+        assert_eq!(value(&user, "ips_per_user"), Some(2.0));
+        assert_eq!(value(&user, "paid_user"), Some(120.0));
+        assert_eq!(value(&user, "fails_ip"), None, "groups by ip, not user");
+        let ip = engine.velocity_of(EntityKey::Ip, "192.0.2.1", at + 3_000);
+        assert_eq!(value(&ip, "fails_ip"), Some(1.0));
+        assert_eq!(ip[0].aggregation, "count");
+        assert_eq!(ip[0].window_ms, 600_000);
+        // Out of the window, and for an entity never seen: zero; a bad IP: nothing.
+        let later = engine.velocity_of(EntityKey::User, "u", at + 11 * 60_000);
+        assert_eq!(value(&later, "fails_user"), Some(0.0));
+        assert_eq!(
+            value(&engine.velocity_of(EntityKey::User, "v", at), "fails_user"),
+            Some(0.0)
+        );
+        assert!(engine
+            .velocity_of(EntityKey::Ip, "not an ip", at)
+            .is_empty());
+        // Reading changed nothing.
+        let again = engine.velocity_of(EntityKey::User, "u", at + 3_000);
+        assert_eq!(value(&again, "fails_user"), Some(2.0));
+
+        let profile = engine.profile_of("u").unwrap();
+        assert_eq!(profile.first_seen_ms, at);
+        assert_eq!(profile.last_seen_ms, at + 2_000);
+        assert_eq!(profile.payments, 1);
+        assert!(engine.profile_of("nobody").is_none());
+        assert_eq!(engine.profile_count(), 1, "reading a profile creates none");
     }
 
     #[test]

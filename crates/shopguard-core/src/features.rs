@@ -129,6 +129,30 @@ impl EntityKey {
         EntityKey::ALL.into_iter().find(|key| key.as_str() == name)
     }
 
+    /// The hash of an entity written as text (an IP address for `ip` and `ip_prefix`), as
+    /// [`hash_of`](Self::hash_of) hashes it in an event; `None` for an IP that does not parse.
+    /// Lets people look up the velocity values of one entity.
+    pub fn hash_of_value(self, value: &str) -> Option<u64> {
+        let tag = self.code();
+        match self {
+            EntityKey::Ip | EntityKey::IpPrefix => {
+                let ip: IpAddr = value.trim().parse().ok()?;
+                let octets: Vec<u8> = match ip {
+                    IpAddr::V4(v4) => v4.octets().to_vec(),
+                    IpAddr::V6(v6) => v6.octets().to_vec(),
+                };
+                let keep = match (self, ip) {
+                    (EntityKey::Ip, _) => octets.len(),
+                    (_, IpAddr::V4(_)) => 3,
+                    (_, IpAddr::V6(_)) => 6,
+                };
+                Some(key_hash(tag, &octets[..keep]))
+            }
+            EntityKey::Global => Some(0),
+            _ => Some(key_hash(tag, value.as_bytes())),
+        }
+    }
+
     /// The hash of this entity in `event`, or `None` when the event lacks it.
     pub fn hash_of(self, event: &Event) -> Option<u64> {
         let tag = self.code();

@@ -292,6 +292,64 @@ impl UserProfile {
     }
 }
 
+/// What a user's profile holds, for people to read (the console's entity page). Devices are
+/// kept only as hashes, so they are counted, not named.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProfileSummary {
+    /// The first event seen (or the registration, when it came later).
+    pub first_seen_ms: i64,
+    /// The latest event seen.
+    pub last_seen_ms: i64,
+    /// Devices the user authenticated from, up to the profile's bound.
+    pub known_devices: usize,
+    /// Countries the user authenticated from, with when each was first seen.
+    pub countries: Vec<(String, i64)>,
+    /// The latest successful login.
+    pub last_login_ms: Option<i64>,
+    /// The country of the latest successful login.
+    pub last_login_country: Option<String>,
+    /// The latest password reset.
+    pub password_reset_ms: Option<i64>,
+    /// Successful logins.
+    pub logins: u32,
+    /// Orders placed.
+    pub orders: u32,
+    /// Refunds requested.
+    pub refunds: u32,
+    /// Successful payments.
+    pub payments: u32,
+    /// Challenges failed.
+    pub challenge_failures: u32,
+}
+
+fn country_text(code: [u8; 2]) -> String {
+    String::from_utf8_lossy(&code).into_owned()
+}
+
+impl UserProfile {
+    /// The profile as people read it.
+    pub fn summary(&self) -> ProfileSummary {
+        ProfileSummary {
+            first_seen_ms: self.first_seen_ms,
+            last_seen_ms: self.last_seen_ms,
+            known_devices: self.devices.len(),
+            countries: self
+                .countries
+                .iter()
+                .map(|(code, at)| (country_text(*code), *at))
+                .collect(),
+            last_login_ms: self.last_login_ms,
+            last_login_country: self.last_login_country.map(country_text),
+            password_reset_ms: self.password_reset_ms,
+            logins: self.logins,
+            orders: self.orders,
+            refunds: self.refunds,
+            payments: self.payments,
+            challenge_failures: self.challenge_failures,
+        }
+    }
+}
+
 /// All user profiles, sharded by user for concurrent access.
 #[derive(Default)]
 pub struct ProfileStore {
@@ -320,6 +378,16 @@ impl ProfileStore {
         };
         profile.record(event);
         view
+    }
+
+    /// The profile of `user_id`, read without recording anything; `None` for a user never
+    /// seen (or expired).
+    pub fn summary_of(&self, user_id: &str) -> Option<ProfileSummary> {
+        let user = key_hash(b'u', user_id.as_bytes());
+        self.profiles
+            .shard(user)
+            .get(user)
+            .map(UserProfile::summary)
     }
 
     /// Asks memory for the profile [`view_and_record`](Self::view_and_record) will need for
