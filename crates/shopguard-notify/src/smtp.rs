@@ -239,22 +239,60 @@ fn map_error(error: &lettre::transport::smtp::Error) -> DeliveryError {
             retry_after_ms: None,
         };
     }
-    if error.is_timeout() {
-        return DeliveryError::Timeout(error.to_string());
+    // A read that times out surfaces as EAGAIN (WouldBlock) on Linux, which lettre reports
+    // as a network error.
+    let timed_out = io_kind(error).is_some_and(|kind| {
+        matches!(
+            kind,
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )
+    });
+    if error.is_timeout() || timed_out {
+        return DeliveryError::Timeout(error_chain(error));
     }
-    if error.is_tls() {
-        return DeliveryError::Tls(error.to_string());
+    // lettre reports a failed handshake of implicit TLS (the first read of the session) as a
+    // network error; its text names the certificate or TLS.
+    let text = error_chain(error);
+    let lower = text.to_ascii_lowercase();
+    if error.is_tls()
+        || ["certificate", "tls", "handshake"]
+            .iter()
+            .any(|word| lower.contains(word))
+    {
+        return DeliveryError::Tls(text);
     }
     if error.is_client() {
-        // lettre's own refusals: no common authentication mechanism, STARTTLS required but
-        // not offered, a malformed envelope.
-        let text = error.to_string();
-        if text.to_ascii_lowercase().contains("tls") {
-            return DeliveryError::Tls(text);
-        }
+        // lettre's own refusals: no common authentication mechanism, a malformed envelope.
         return DeliveryError::Protocol(text);
     }
-    DeliveryError::Connect(error.to_string())
+    DeliveryError::Connect(text)
+}
+
+/// The kind of the first I/O error among the error's sources.
+fn io_kind(error: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(inner) = source {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        source = inner.source();
+    }
+    None
+}
+
+/// The error and its sources, joined with `: `.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let more = inner.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = inner.source();
+    }
+    text
 }
 
 impl EmailSender for SmtpSender {

@@ -7,6 +7,7 @@ mod support;
 
 use std::path::Path;
 
+use shopguard_notify::smtp::SmtpCredentials;
 use shopguard_notify::{
     DeliveryError, EmailMessage, EmailSender as _, Retryability, SmtpConfig, SmtpSecurity,
     SmtpSender,
@@ -217,4 +218,103 @@ fn no_server_is_a_retryable_connection_failure() {
         matches!(error, DeliveryError::Connect(_) | DeliveryError::Timeout(_)),
         "{error:?}"
     );
+}
+
+fn tls_server(out: &Path, mode: &str) -> Option<(Peer, u16)> {
+    let python = venv_python("aiosmtpd", "SHOPGUARD_REQUIRE_SMTP")?;
+    let port = free_port();
+    let peer = start_peer(
+        &python,
+        "smtp_server.py",
+        &[&port.to_string(), out.to_str().unwrap(), mode],
+        port,
+    );
+    Some((peer, port))
+}
+
+fn tls_config(port: u16, security: SmtpSecurity, password: &str) -> SmtpConfig {
+    let mut config = SmtpConfig::new("localhost", port, security, FROM);
+    config.credentials = Some(SmtpCredentials::new("mailer", password));
+    config.extra_root_certificate_pem = Some(
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/ca.pem"))
+            .unwrap(),
+    );
+    config
+}
+
+#[test]
+fn starttls_and_a_login_deliver_over_tls() {
+    let out = tempfile::tempdir().unwrap();
+    let Some((_server, port)) = tls_server(out.path(), "starttls") else {
+        return;
+    };
+    let sender = SmtpSender::new(&tls_config(
+        port,
+        SmtpSecurity::StartTls,
+        "s3cret-for-tests",
+    ))
+    .unwrap();
+    let receipt = sender.send(&notice()).unwrap();
+    assert_eq!(receipt.status_code, 250);
+    let got = received(out.path(), 1);
+    assert_eq!(got["tls"], true);
+    assert_eq!(got["login"], "mailer");
+    assert_eq!(got["subject"], notice().subject.as_str());
+}
+
+#[test]
+fn implicit_tls_and_a_login_deliver_over_tls() {
+    let out = tempfile::tempdir().unwrap();
+    let Some((_server, port)) = tls_server(out.path(), "tls") else {
+        return;
+    };
+    let sender = SmtpSender::new(&tls_config(
+        port,
+        SmtpSecurity::ImplicitTls,
+        "s3cret-for-tests",
+    ))
+    .unwrap();
+    sender.send(&notice()).unwrap();
+    let got = received(out.path(), 1);
+    assert_eq!(got["tls"], true);
+    assert_eq!(got["login"], "mailer");
+}
+
+#[test]
+fn a_wrong_password_is_a_permanent_failure() {
+    let out = tempfile::tempdir().unwrap();
+    let Some((_server, port)) = tls_server(out.path(), "starttls") else {
+        return;
+    };
+    let sender = SmtpSender::new(&tls_config(port, SmtpSecurity::StartTls, "wrong")).unwrap();
+    let error = sender.send(&notice()).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            DeliveryError::Rejected {
+                code: 535,
+                retryability: Retryability::Permanent,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn an_untrusted_certificate_is_refused() {
+    let out = tempfile::tempdir().unwrap();
+    let Some((_server, port)) = tls_server(out.path(), "tls") else {
+        return;
+    };
+    // Without the test CA the server's certificate chains to nothing we trust.
+    let mut config = tls_config(port, SmtpSecurity::ImplicitTls, "s3cret-for-tests");
+    config.extra_root_certificate_pem = None;
+    let error = SmtpSender::new(&config)
+        .unwrap()
+        .send(&notice())
+        .unwrap_err();
+    assert!(matches!(error, DeliveryError::Tls(_)), "{error:?}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!out.path().join("1.done").exists());
 }
