@@ -193,6 +193,10 @@ mod tests {
             "http://localhost:9000/",
             "http://api.localhost/",
             "http://LocalHost./",
+            "http://2130706433/",
+            "http://0x7f.1/",
+            "http://0/",
+            "http://[::ffff:169.254.169.254]/",
             "not a url",
         ] {
             assert!(

@@ -392,6 +392,30 @@ mod tests {
         }
     }
 
+    fn facts_en() -> NoticeFacts {
+        NoticeFacts {
+            platform: "Example Mall".into(),
+            title: "Credential stuffing against customer accounts".into(),
+            category: "network attack".into(),
+            level: "III (relatively large)".into(),
+            summary: "An attacker tried passwords leaked elsewhere against our login page.".into(),
+            impact: "About 1,200 accounts were signed in to; no payment data was exposed.".into(),
+            affected_users: "about 1,200".into(),
+            actions_taken:
+                "We blocked the sources and reset the passwords of the accounts concerned.".into(),
+            user_actions: "Change your password and turn on two-step verification.".into(),
+            contact_name: "Security Response Center".into(),
+            ..facts()
+        }
+    }
+
+    fn facts_for(language: Language) -> NoticeFacts {
+        match language {
+            Language::ZhCn => facts(),
+            Language::En => facts_en(),
+        }
+    }
+
     #[test]
     fn every_builtin_renders_in_both_languages_and_uses_only_known_facts() {
         let known: BTreeSet<String> = serde_json::to_value(facts())
@@ -428,6 +452,28 @@ mod tests {
                 assert!(html.contains("<p>") && html.contains("security@shop.example"));
             }
         }
+    }
+
+    // The built-ins as a reader gets them, for review: `cargo insta review` after a change.
+    #[test]
+    fn builtins_render_as_snapshotted() {
+        for language in Language::ALL {
+            for audience in Audience::ALL {
+                let rendered = NoticeTemplate::builtin(audience, language)
+                    .render(&facts_for(language))
+                    .unwrap();
+                insta::assert_snapshot!(
+                    format!("{}-{}", language.as_str(), audience.as_str()),
+                    format!("Subject: {}\n\n{}", rendered.subject, rendered.text)
+                );
+            }
+        }
+        let html = NoticeTemplate::builtin(Audience::Public, Language::ZhCn)
+            .render(&facts())
+            .unwrap()
+            .html
+            .unwrap();
+        insta::assert_snapshot!("zh-CN-public-html", html);
     }
 
     #[test]

@@ -318,3 +318,63 @@ fn an_untrusted_certificate_is_refused() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(!out.path().join("1.done").exists());
 }
+
+#[test]
+fn a_rendered_builtin_notice_arrives_as_rendered() {
+    use shopguard_notify::template::NoticeFacts;
+    use shopguard_notify::{Audience, Language, NoticeTemplate};
+
+    let out = tempfile::tempdir().unwrap();
+    let Some((_server, port)) = server(out.path()) else {
+        return;
+    };
+    let facts = NoticeFacts {
+        platform: "示例商城".into(),
+        reference: "INC-2026-0042".into(),
+        title: "部分用户账户遭撞库登录".into(),
+        category: "网络攻击事件".into(),
+        level: "较大（III 级）".into(),
+        occurred_at: "2026-12-01 02:10".into(),
+        detected_at: "2026-12-01 02:25".into(),
+        confirmed_at: "2026-12-01 03:00".into(),
+        summary: "攻击者使用外部泄露的账号密码批量尝试登录（含 <script> 字样的输入也只是文字）。"
+            .into(),
+        impact: "约 1,200 个账户被成功登录。".into(),
+        affected_users: "约 1,200 人".into(),
+        actions_taken: "已封禁攻击来源。".into(),
+        user_actions: "请修改密码。".into(),
+        next_update: "2026-12-02 18:00".into(),
+        contact_name: "安全应急响应中心".into(),
+        contact_email: "security@shop.example".into(),
+        contact_phone: "400-000-0000".into(),
+    };
+    let rendered = NoticeTemplate::builtin(Audience::Regulators, Language::ZhCn)
+        .render(&facts)
+        .unwrap();
+    let sender = SmtpSender::new(&SmtpConfig::new(
+        "127.0.0.1",
+        port,
+        SmtpSecurity::None,
+        FROM,
+    ))
+    .unwrap();
+    sender
+        .send(&EmailMessage {
+            to: vec!["监管联络人 <regulator@authority.example>".into()],
+            cc: vec![],
+            subject: rendered.subject.clone(),
+            text: rendered.text.clone(),
+            html: rendered.html.clone(),
+            message_id: None,
+        })
+        .unwrap();
+    let got = received(out.path(), 1);
+    assert_eq!(got["subject"], "网络安全事件报告：示例商城，INC-2026-0042");
+    assert_eq!(
+        got["text"].as_str().unwrap().replace("\r\n", "\n"),
+        rendered.text
+    );
+    let html = got["html"].as_str().unwrap();
+    assert!(html.contains("含 &lt;script&gt; 字样"), "{html}");
+    assert!(!html.contains("<script>"));
+}
