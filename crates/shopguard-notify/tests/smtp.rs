@@ -17,15 +17,7 @@ use support::{free_port, start_peer, venv_python, wait_for_file, Peer};
 const FROM: &str = "示例商城安全中心 <security@shop.example>";
 
 fn server(out: &Path) -> Option<(Peer, u16)> {
-    let python = venv_python("aiosmtpd", "SHOPGUARD_REQUIRE_SMTP")?;
-    let port = free_port();
-    let peer = start_peer(
-        &python,
-        "smtp_server.py",
-        &[&port.to_string(), out.to_str().unwrap()],
-        port,
-    );
-    Some((peer, port))
+    tls_server(out, "plain")
 }
 
 fn received(out: &Path, number: u32) -> serde_json::Value {
@@ -222,14 +214,10 @@ fn no_server_is_a_retryable_connection_failure() {
 
 fn tls_server(out: &Path, mode: &str) -> Option<(Peer, u16)> {
     let python = venv_python("aiosmtpd", "SHOPGUARD_REQUIRE_SMTP")?;
-    let port = free_port();
-    let peer = start_peer(
-        &python,
-        "smtp_server.py",
-        &[&port.to_string(), out.to_str().unwrap(), mode],
-        port,
-    );
-    Some((peer, port))
+    let out = out.to_str().unwrap().to_owned();
+    Some(start_peer(&python, "smtp_server.py", |port| {
+        vec![port.to_string(), out.clone(), mode.to_owned()]
+    }))
 }
 
 fn tls_config(port: u16, security: SmtpSecurity, password: &str) -> SmtpConfig {

@@ -29,14 +29,11 @@ struct Receiver {
 impl Receiver {
     fn start() -> Option<Self> {
         let python = venv_python("standardwebhooks", "SHOPGUARD_REQUIRE_WEBHOOKS")?;
-        let port = free_port();
         let log = tempfile::NamedTempFile::new().unwrap();
-        let peer = start_peer(
-            &python,
-            "webhook_receiver.py",
-            &[&port.to_string(), SECRET, log.path().to_str().unwrap()],
-            port,
-        );
+        let log_path = log.path().to_str().unwrap().to_owned();
+        let (peer, port) = start_peer(&python, "webhook_receiver.py", |port| {
+            vec![port.to_string(), SECRET.to_owned(), log_path.clone()]
+        });
         Some(Self {
             _peer: peer,
             port,

@@ -69,40 +69,47 @@ impl Drop for Peer {
     }
 }
 
-/// Starts `script` (beside this file's directory) with `args` and waits until it prints
-/// `ready` and `port` accepts connections.
-pub fn start_peer(python: &Path, script: &str, args: &[&str], port: u16) -> Peer {
+/// Starts `script` (in this crate's `tests/`) on a free port, with the arguments `args`
+/// gives for that port, and waits until it prints `ready` and the port accepts connections.
+/// Another test may take the same free port first: then the peer fails to start and it is
+/// tried again on another port, three times in all.
+pub fn start_peer(python: &Path, script: &str, args: impl Fn(u16) -> Vec<String>) -> (Peer, u16) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join(script);
-    let mut child = Command::new(python)
-        .arg(&script)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let peer = Peer(child);
-    let mut first_line = String::new();
-    BufReader::new(stdout).read_line(&mut first_line).unwrap();
-    assert_eq!(
-        first_line.trim(),
-        "ready",
-        "{} did not start",
-        script.display()
-    );
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{} does not listen on {port}",
-            script.display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    for _ in 0..3 {
+        let port = free_port();
+        let mut child = Command::new(python)
+            .arg(&script)
+            .args(args(port))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let peer = Peer(child);
+        let mut first_line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut first_line);
+        if first_line.trim() != "ready" {
+            eprintln!(
+                "{} did not start on port {port}; trying another",
+                script.display()
+            );
+            continue;
+        }
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{} does not listen on {port}",
+                script.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        return (peer, port);
     }
-    peer
+    panic!("{} did not start", script.display());
 }
 
 /// Waits up to 10 s for `path` to exist.
