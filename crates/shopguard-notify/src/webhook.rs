@@ -11,7 +11,8 @@
 //! | any other status (3xx, 4xx) | [`DeliveryError::Rejected`], permanent |
 //! | timeout, connection error | [`DeliveryError::Timeout`] / [`DeliveryError::Connect`], retryable |
 //!
-//! Only the first [`WebhookConfig::max_response_bytes`] of an answer are read. Which hosts may
+//! Only the first [`WebhookConfig::max_response_bytes`] of an answer are read. Only `https`
+//! URLs are called unless [`WebhookConfig::https_only`] is turned off. Which hosts may
 //! be called is [`TargetPolicy`]: public addresses only unless allowed otherwise, checked on
 //! the URL and again on every address the host name resolves to, at connection time.
 
@@ -73,6 +74,10 @@ pub struct WebhookConfig {
     pub max_response_bytes: usize,
     /// Which addresses may be called (default: public only).
     pub targets: TargetPolicy,
+    /// Whether only `https` URLs may be called (default: yes; notices carry personal data
+    /// and a signature protects integrity, not confidentiality). Tests and receivers on the
+    /// same host turn it off.
+    pub https_only: bool,
     /// The `user-agent` header.
     pub user_agent: String,
 }
@@ -83,6 +88,7 @@ impl Default for WebhookConfig {
             timeout: Duration::from_secs(10),
             max_response_bytes: 64 * 1024,
             targets: TargetPolicy::PublicOnly,
+            https_only: true,
             user_agent: concat!("shopguard-notify/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
     }
@@ -163,6 +169,7 @@ impl HttpWebhookSender {
             .http_status_as_error(false)
             .max_redirects(0)
             .proxy(None)
+            .https_only(config.https_only)
             .timeout_global(Some(config.timeout))
             .user_agent(config.user_agent.as_str())
             .build();
@@ -254,6 +261,11 @@ impl WebhookSender for HttpWebhookSender {
         message: &WebhookMessage,
     ) -> Result<DeliveryReceipt, DeliveryError> {
         check_url(endpoint.url.as_str(), self.config.targets)?;
+        if self.config.https_only && endpoint.url.scheme() != "https" {
+            return Err(DeliveryError::TargetForbidden(
+                "only https webhook urls are allowed (https_only)".into(),
+            ));
+        }
         let started = Instant::now();
         let timestamp_s = i64::try_from(unix_now().as_secs()).unwrap_or(i64::MAX);
         let response = self
@@ -352,11 +364,28 @@ mod tests {
         HttpWebhookSender::new(WebhookConfig::default()).unwrap();
     }
 
+    #[test]
+    fn plain_http_is_refused_by_default() {
+        let sender = HttpWebhookSender::new(WebhookConfig::default()).unwrap();
+        let secret = WebhookSecret::from_bytes(&[1_u8; 32]).unwrap();
+        let endpoint = WebhookEndpoint::new("http://hooks.example.com/in", vec![secret]).unwrap();
+        let message = WebhookMessage::new("msg_1", "{}").unwrap();
+        let refused = sender.send(&endpoint, &message).unwrap_err();
+        assert!(
+            matches!(&refused, DeliveryError::TargetForbidden(reason) if reason.contains("https")),
+            "{refused:?}"
+        );
+    }
+
     // No request leaves the machine: the loopback address is refused before any connection,
     // by the literal check and, for a name, by the resolver.
     #[test]
     fn private_targets_are_refused_by_default() {
-        let sender = HttpWebhookSender::new(WebhookConfig::default()).unwrap();
+        let sender = HttpWebhookSender::new(WebhookConfig {
+            https_only: false,
+            ..WebhookConfig::default()
+        })
+        .unwrap();
         let secret = WebhookSecret::from_bytes(&[1_u8; 32]).unwrap();
         let message = WebhookMessage::new("msg_1", "{}").unwrap();
         for url in ["http://127.0.0.1:9/hook", "http://localhost:9/hook"] {

@@ -69,6 +69,7 @@ fn sender() -> HttpWebhookSender {
     HttpWebhookSender::new(WebhookConfig {
         timeout: Duration::from_secs(5),
         targets: TargetPolicy::AllowPrivate,
+        https_only: false,
         ..WebhookConfig::default()
     })
     .unwrap()
@@ -237,6 +238,7 @@ fn a_receiver_that_does_not_answer_in_time_is_a_retryable_timeout() {
     let impatient = HttpWebhookSender::new(WebhookConfig {
         timeout: Duration::from_millis(800),
         targets: TargetPolicy::AllowPrivate,
+        https_only: false,
         ..WebhookConfig::default()
     })
     .unwrap();
@@ -282,7 +284,11 @@ fn a_host_name_resolving_to_loopback_is_refused_by_default() {
         vec![WebhookSecret::parse(SECRET).unwrap()],
     )
     .unwrap();
-    let sender = HttpWebhookSender::new(WebhookConfig::default()).unwrap();
+    let sender = HttpWebhookSender::new(WebhookConfig {
+        https_only: false,
+        ..WebhookConfig::default()
+    })
+    .unwrap();
     let error = sender.send(&endpoint, &notice("msg_ssrf_1")).unwrap_err();
     assert!(
         matches!(error, DeliveryError::TargetForbidden(_)),
