@@ -80,6 +80,9 @@ pub struct WebhookConfig {
     pub https_only: bool,
     /// The `user-agent` header.
     pub user_agent: String,
+    /// CA certificates (PEM) to trust instead of the public roots, for receivers behind a
+    /// private CA; `None` trusts the public (Mozilla) roots.
+    pub private_roots_pem: Option<String>,
 }
 
 impl Default for WebhookConfig {
@@ -90,6 +93,7 @@ impl Default for WebhookConfig {
             targets: TargetPolicy::PublicOnly,
             https_only: true,
             user_agent: concat!("shopguard-notify/", env!("CARGO_PKG_VERSION")).to_owned(),
+            private_roots_pem: None,
         }
     }
 }
@@ -165,7 +169,27 @@ impl HttpWebhookSender {
                 "max_response_bytes must be at most {MAX_RESPONSE_BYTES}"
             )));
         }
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(pem) = &config.private_roots_pem {
+            let roots = ureq::tls::parse_pem(pem.as_bytes())
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(certificate)) => Some(Ok(certificate)),
+                    Ok(_) => None,
+                    Err(error) => Some(Err(error)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| {
+                    DeliveryError::InvalidConfig(format!("webhook private roots: {error}"))
+                })?;
+            if roots.is_empty() {
+                return Err(DeliveryError::InvalidConfig(
+                    "webhook private roots: no PEM certificate".into(),
+                ));
+            }
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
+        }
         let agent_config = ureq::Agent::config_builder()
+            .tls_config(tls.build())
             .http_status_as_error(false)
             .max_redirects(0)
             .proxy(None)
@@ -233,11 +257,22 @@ fn map_error(error: ureq::Error) -> DeliveryError {
             {
                 return DeliveryError::TargetForbidden(forbidden.to_string());
             }
+            let text = io.to_string();
+            let lower = text.to_ascii_lowercase();
             match io.kind() {
                 std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
-                    DeliveryError::Timeout(io.to_string())
+                    DeliveryError::Timeout(text)
                 }
-                _ => DeliveryError::Connect(io.to_string()),
+                // rustls's handshake failures (an untrusted certificate, a name mismatch)
+                // reach us as I/O errors of kind InvalidData.
+                std::io::ErrorKind::InvalidData => DeliveryError::Tls(text),
+                _ if ["certificate", "tls", "handshake"]
+                    .iter()
+                    .any(|word| lower.contains(word)) =>
+                {
+                    DeliveryError::Tls(text)
+                }
+                _ => DeliveryError::Connect(text),
             }
         }
         ureq::Error::Tls(reason) => DeliveryError::Tls(reason.to_owned()),

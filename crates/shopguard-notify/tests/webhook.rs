@@ -28,11 +28,20 @@ struct Receiver {
 
 impl Receiver {
     fn start() -> Option<Self> {
+        Self::start_in("plain")
+    }
+
+    fn start_in(mode: &str) -> Option<Self> {
         let python = venv_python("standardwebhooks", "SHOPGUARD_REQUIRE_WEBHOOKS")?;
         let log = tempfile::NamedTempFile::new().unwrap();
         let log_path = log.path().to_str().unwrap().to_owned();
         let (peer, port) = start_peer(&python, "webhook_receiver.py", |port| {
-            vec![port.to_string(), SECRET.to_owned(), log_path.clone()]
+            vec![
+                port.to_string(),
+                SECRET.to_owned(),
+                log_path.clone(),
+                mode.to_owned(),
+            ]
         });
         Some(Self {
             _peer: peer,
@@ -294,4 +303,50 @@ fn a_host_name_resolving_to_loopback_is_refused_by_default() {
         matches!(error, DeliveryError::TargetForbidden(_)),
         "{name}: {error:?}"
     );
+}
+
+fn test_ca() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/ca.pem")).unwrap()
+}
+
+#[test]
+fn https_to_a_receiver_behind_a_private_ca_is_verified() {
+    let Some(receiver) = Receiver::start_in("tls") else {
+        return;
+    };
+    // The default (https only), with the test CA as the only trusted root.
+    let sender = HttpWebhookSender::new(WebhookConfig {
+        targets: TargetPolicy::AllowPrivate,
+        private_roots_pem: Some(test_ca()),
+        ..WebhookConfig::default()
+    })
+    .unwrap();
+    let endpoint = WebhookEndpoint::new(
+        &format!("https://localhost:{}/in", receiver.port),
+        vec![WebhookSecret::parse(SECRET).unwrap()],
+    )
+    .unwrap();
+    let receipt = sender.send(&endpoint, &notice("msg_tls_1")).unwrap();
+    assert_eq!(receipt.status_code, 204);
+    assert_eq!(receiver.requests()[0]["status"], 204);
+}
+
+#[test]
+fn https_to_an_untrusted_certificate_is_a_tls_failure() {
+    let Some(receiver) = Receiver::start_in("tls") else {
+        return;
+    };
+    let sender = HttpWebhookSender::new(WebhookConfig {
+        targets: TargetPolicy::AllowPrivate,
+        ..WebhookConfig::default()
+    })
+    .unwrap();
+    let endpoint = WebhookEndpoint::new(
+        &format!("https://localhost:{}/in", receiver.port),
+        vec![WebhookSecret::parse(SECRET).unwrap()],
+    )
+    .unwrap();
+    let error = sender.send(&endpoint, &notice("msg_tls_2")).unwrap_err();
+    assert!(matches!(error, DeliveryError::Tls(_)), "{error:?}");
+    assert!(receiver.requests().is_empty());
 }

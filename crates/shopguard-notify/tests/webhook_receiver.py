@@ -1,6 +1,9 @@
 """A real webhook receiver for the tests of shopguard-notify.
 
-Usage: webhook_receiver.py PORT SECRET LOG_FILE
+Usage: webhook_receiver.py PORT SECRET LOG_FILE [tls]
+
+With "tls" it speaks HTTPS, presenting tls/server.pem (localhost and 127.0.0.1, from the test
+CA tls/ca.pem).
 
 Checks every POST with the Standard Webhooks reference implementation (the `standardwebhooks`
 package from PyPI, in the repository's .venv): 204 when Webhook(SECRET).verify(body, headers)
@@ -14,6 +17,8 @@ answer is sent. Prints "ready" once listening; runs until killed.
 """
 
 import json
+import os
+import ssl
 import sys
 import threading
 import time
@@ -70,6 +75,11 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+    if len(sys.argv) > 4 and sys.argv[4] == "tls":
+        here = os.path.dirname(os.path.abspath(__file__))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(os.path.join(here, "tls", "server.pem"), os.path.join(here, "tls", "server.key"))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print("ready", flush=True)
     server.serve_forever()
 
