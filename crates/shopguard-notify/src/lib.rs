@@ -38,9 +38,9 @@ pub use message::{
 };
 pub use retry::RetryPolicy;
 pub use signature::WebhookSecret;
-pub use smtp::{SmtpConfig, SmtpSecurity, SmtpSender};
+pub use smtp::{SmtpConfig, SmtpCredentials, SmtpSecurity, SmtpSender};
 pub use target::TargetPolicy;
-pub use template::{Audience, Language, NoticeTemplate, RenderedNotice};
+pub use template::{Audience, Language, NoticeFacts, NoticeTemplate, RenderedNotice};
 pub use webhook::{HttpWebhookSender, WebhookConfig, WebhookEndpoint};
 
 /// Sends one email message; implemented by [`SmtpSender`].
