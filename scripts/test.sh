@@ -18,8 +18,9 @@ if [ -z "${SHOPGUARD_TEST_POSTGRES_URL:-}" ] && ! pg_isready -q -h 127.0.0.1; th
 fi
 
 # Python helpers of the suite (schemathesis, which crates/shopguard/tests/schemathesis.rs runs
-# against the real binary), in a venv at the repository root, pinned by requirements-test.txt;
-# installed again only when that file changed.
+# against the real binary; aiosmtpd and standardwebhooks, the real SMTP server and the
+# reference webhook verifier of crates/shopguard-notify/tests), in a venv at the repository
+# root, pinned by requirements-test.txt; installed again only when that file changed.
 if ! cmp -s requirements-test.txt .venv/requirements-test.installed 2>/dev/null; then
     echo "== installing the Python test helpers into .venv"
     rm -rf .venv
@@ -27,7 +28,7 @@ if ! cmp -s requirements-test.txt .venv/requirements-test.installed 2>/dev/null;
     .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
     cp requirements-test.txt .venv/requirements-test.installed
 fi
-export SHOPGUARD_REQUIRE_SCHEMATHESIS=1
+export SHOPGUARD_REQUIRE_SCHEMATHESIS=1 SHOPGUARD_REQUIRE_SMTP=1 SHOPGUARD_REQUIRE_WEBHOOKS=1
 
 # The console's browser tests (crates/shopguard/tests/console.rs): Debian's Chromium and
 # npm's playwright-core, pinned by crates/shopguard/tests/browser/package-lock.json.
