@@ -11,6 +11,7 @@
 //! | service | aggregate |
 //! |---|---|
 //! | [`DecisionService`] | decide, encode, log; read the log |
+//! | [`EntityService`] | one entity now: a user's profile, velocity values |
 //! | [`AlertService`] | the alert queue: acknowledge, assign, note, resolve, dismiss, reopen |
 //! | [`PolicyService`] | check, propose, approve, roll back (one serialiser, compare and set) |
 //! | [`ListService`] | lists and entries, imports |
@@ -30,6 +31,7 @@ pub mod clock;
 pub mod config;
 pub mod data_keys;
 pub mod decisions;
+pub mod entities;
 pub mod error;
 pub mod ids;
 pub mod keys;
@@ -47,6 +49,7 @@ pub use audit::AuditService;
 pub use config::Config;
 pub use data_keys::DataKeyService;
 pub use decisions::{DecisionService, COUNT_CAP};
+pub use entities::EntityService;
 pub use error::{ServiceError, ServiceResult};
 pub use keys::KeyService;
 pub use lists::ListService;

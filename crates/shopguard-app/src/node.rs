@@ -28,6 +28,7 @@ use crate::clock::now_ms;
 use crate::config::Config;
 use crate::data_keys::DataKeyService;
 use crate::decisions::DecisionService;
+use crate::entities::EntityService;
 use crate::keys::KeyService;
 use crate::lists::ListService;
 use crate::login_limits::LoginLimits;
@@ -92,6 +93,8 @@ pub struct App {
     pub decisions: Option<DecisionService>,
     /// The alert queue: triage of the alerts rules raise.
     pub alerts: AlertService,
+    /// One entity now: a user's profile, velocity values.
+    pub entities: EntityService,
     /// Durable tasks (run only by a serving node's workers).
     pub tasks: TaskService,
     store: Arc<dyn Store>,
@@ -290,6 +293,7 @@ impl App {
             }),
             tasks: TaskService::new(store.clone(), audit.clone(), &config.node_name()),
             alerts: AlertService::new(store.clone(), audit.clone()),
+            entities: EntityService::new(engine.clone()),
             audit,
             engine,
             config,

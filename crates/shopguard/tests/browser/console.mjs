@@ -196,6 +196,15 @@ try {
     await Promise.all([page.waitForNavigation(), ruleLink.click()]);
     expect(Number((await page.textContent("#decisions-total")).replace(/[^0-9]/g, "")) >= 1, "no total for the rule's decisions");
     expect((await page.textContent("#decisions")).includes("blocked_ip"), "the rule's decisions are not listed");
+    // The user's page: their profile and the live policy's velocity values for them.
+    await sendEvent({ kind: "login_failed", user_id: "shopper9", ip: "198.51.100.7", failure_reason: "bad_password" });
+    await page.goto(`${base}/console/entity/user/shopper9`);
+    expect(await page.$("#entity-profile"), "no profile for shopper9, who has logged in");
+    const velocity = await page.textContent("#entity-velocity");
+    const failures = await page.$$eval("#entity-velocity tr[data-feature]", (rows) =>
+      rows.map((row) => [row.dataset.feature, row.querySelector("td:last-child").textContent.trim()]));
+    expect(failures.some(([name, value]) => name.includes("fail") && Number(value) >= 1), `no failed-login count for shopper9: ${velocity}`);
+    await shot(page, "entity-user");
     await page.goto(`${base}/console/lists/ip_block?q=192.0.2.77`);
     const entries = await page.textContent("#entries");
     expect(entries.includes("operator:ana") && entries.includes("card-testing"), "who added it and why not shown");
