@@ -21,6 +21,19 @@ use crate::ids::new_id_at;
 /// Counts of matching decisions stop here ([`DecisionService::count`]).
 pub const COUNT_CAP: u64 = 10_000;
 
+/// Most denials [`DecisionService::top_denied`] reads (the most recent of its range).
+pub const TOP_DENIED_SAMPLE: u32 = 20_000;
+
+/// The entities behind the most denials of a range ([`DecisionService::top_denied`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TopDenied {
+    /// The top entities of each kind.
+    pub top: shopguard_core::top_entities::TopEntities,
+    /// Whether counting stopped at [`TOP_DENIED_SAMPLE`] denials: the range may hold more,
+    /// and only the most recent were counted.
+    pub sampled: bool,
+}
+
 /// The decision service.
 pub struct DecisionService {
     engine: Arc<Engine>,
@@ -155,6 +168,66 @@ impl DecisionService {
             serde_json::to_value(query).unwrap_or_default(),
         ))?;
         Ok(self.store.query_decisions(query)?)
+    }
+
+    /// The users, IPs, networks and devices behind the most denials logged from `from_ms`
+    /// until `to_ms`, `top` of each, counted over the most recent [`TOP_DENIED_SAMPLE`]
+    /// denials of the range. Needs `decisions:read`; recorded in the audit log (the answer
+    /// names users).
+    pub fn top_denied(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        top: usize,
+        caller: &Principal,
+    ) -> ServiceResult<TopDenied> {
+        if !caller.grants(shopguard_storage::Scope::DecisionsRead) {
+            return Err(ServiceError::forbidden(
+                "reading decisions needs scope 'decisions:read'",
+            ));
+        }
+        self.audit.record(self.audit.entry(
+            RecordClass::DataAccess,
+            &caller.actor,
+            "decisions.top_denied",
+            "decisions".to_owned(),
+            serde_json::json!({ "from_ms": from_ms, "to_ms": to_ms }),
+        ))?;
+        let mut tally = shopguard_core::top_entities::TopEntityTally::new();
+        let mut read: u32 = 0;
+        let mut before_id: Option<String> = None;
+        let sampled = loop {
+            let limit = (TOP_DENIED_SAMPLE - read).min(1_000);
+            let page = self.store.query_decisions(&DecisionQuery {
+                outcome: Some("deny".to_owned()),
+                from_ms: Some(from_ms),
+                to_ms: Some(to_ms),
+                before_id: before_id.take(),
+                limit,
+                ..DecisionQuery::default()
+            })?;
+            for record in &page {
+                tally.add(
+                    &record.event.user_id,
+                    record.event.ip,
+                    record.event.device_id.as_deref(),
+                );
+            }
+            read += page.len() as u32;
+            if page.len() < limit as usize {
+                break false;
+            }
+            if read >= TOP_DENIED_SAMPLE {
+                break true;
+            }
+            before_id = page
+                .last()
+                .map(|record| record.decision.decision_id.clone());
+        };
+        Ok(TopDenied {
+            top: tally.finish(top),
+            sampled,
+        })
     }
 
     /// How many logged decisions match a query (its limit and cursor ignored), counted up to

@@ -48,7 +48,7 @@ pub use alerts::{AlertPage, AlertService};
 pub use audit::AuditService;
 pub use config::Config;
 pub use data_keys::DataKeyService;
-pub use decisions::{DecisionService, COUNT_CAP};
+pub use decisions::{DecisionService, TopDenied, COUNT_CAP, TOP_DENIED_SAMPLE};
 pub use entities::EntityService;
 pub use error::{ServiceError, ServiceResult};
 pub use keys::KeyService;

@@ -30,6 +30,7 @@ pub mod rbac;
 pub mod replay;
 pub mod sharded;
 pub mod snapshot;
+pub mod top_entities;
 pub mod whole_number;
 
 pub use decision::{ActionTaken, ChallengeKind, Decision, MatchedRule, Outcome};

@@ -79,6 +79,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/preferences", post(auth::preferences))
         .route("/console/situation", get(pages::situation::page))
         .route("/console/situation/stream", get(pages::situation::stream))
+        .route(
+            "/console/situation/top-entities",
+            get(pages::situation::top_entities),
+        )
         .route("/console/alerts", get(pages::alerts::queue))
         .route(
             "/console/alerts/{seq}",

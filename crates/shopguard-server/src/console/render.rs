@@ -50,6 +50,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/error_fragment.html"),
     ),
     ("situation.html", include_str!("templates/situation.html")),
+    (
+        "situation_top.html",
+        include_str!("templates/situation_top.html"),
+    ),
     ("decisions.html", include_str!("templates/decisions.html")),
     ("decision.html", include_str!("templates/decision.html")),
     ("entity.html", include_str!("templates/entity.html")),

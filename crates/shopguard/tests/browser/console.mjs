@@ -192,6 +192,12 @@ try {
     expect((await page.textContent("#matched")).includes("blocked_ip"), "blocked_ip not among the matched rules");
     // Drill down from the situation's top rules to the decisions of one rule, with a total.
     await page.goto(`${base}/console/situation`);
+    // The denied IP, its /24 and its user are among the top entities by denials.
+    await page.waitForSelector('#top-entities [data-top="done"]');
+    expect((await page.textContent("#top-ip")).includes("192.0.2.77"), "the denied IP is not among the top entities");
+    expect((await page.textContent("#top-network")).includes("192.0.2.0/24"), "its /24 is not among the top networks");
+    expect((await page.textContent("#top-user_id")).includes("shopper9"), "its user is not among the top users");
+    await shot(page, "situation-top-entities");
     const ruleLink = await page.waitForSelector('#top-rules a[href="/console/decisions?rule_id=blocked_ip"]', { timeout: 8000 });
     await Promise.all([page.waitForNavigation(), ruleLink.click()]);
     expect(Number((await page.textContent("#decisions-total")).replace(/[^0-9]/g, "")) >= 1, "no total for the rule's decisions");

@@ -57,6 +57,36 @@ pub(crate) async fn page(ui: Ui, Query(query): Query<RangeQuery>) -> Reply {
     )
 }
 
+/// Entities shown per kind in the situation's "top entities by denials".
+const TOP_ENTITIES: usize = 10;
+
+/// `GET /console/situation/top-entities?range=` (htmx): the users, IPs, networks and devices
+/// behind the most denials of the range, counted from the decision log (so across restarts
+/// and nodes), over its most recent denials.
+pub(crate) async fn top_entities(ui: Ui, Query(query): Query<RangeQuery>) -> Reply {
+    ui.require(Scope::DecisionsRead)?;
+    let range = range_of(&query);
+    let to_ms = now_ms();
+    let from_ms = to_ms - i64::from(range) * 60_000;
+    let principal = ui.principal.clone();
+    let found = ui
+        .run(move |app| {
+            app.decisions()?
+                .top_denied(from_ms, to_ms, TOP_ENTITIES, &principal)
+        })
+        .await?;
+    ui.page(
+        "situation_top.html",
+        context! {
+            top => found.top,
+            sampled => found.sampled,
+            sample => shopguard_app::TOP_DENIED_SAMPLE,
+            from_ms => from_ms,
+            range => range,
+        },
+    )
+}
+
 /// `GET /console/situation/stream?range=`: the page's figures once a second as server-sent
 /// events (`summary`, JSON), so the open page is at most a second or two behind.
 pub(crate) async fn stream(ui: Ui, Query(query): Query<RangeQuery>) -> Response {
