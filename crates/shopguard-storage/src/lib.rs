@@ -64,6 +64,7 @@ pub mod postgres_audit;
 pub mod postgres_backup;
 pub mod record_format;
 pub mod schedule;
+pub mod situation;
 pub mod snapshot;
 pub mod tasks;
 
@@ -85,6 +86,7 @@ pub use log_batch::LogBatch;
 pub use operators::OperatorStore;
 pub use policies::{NewPolicyVersion, PolicyStore, PolicyVersion};
 pub use schedule::{ScheduleStore, ScheduledJob};
+pub use situation::{SituationMinute, SituationRule, SituationStore};
 pub use snapshot::SnapshotStore;
 pub use tasks::{Lease, TaskRecord, TaskStore};
 
@@ -101,6 +103,7 @@ pub trait Store:
     + AuditOutbox
     + TaskStore
     + ScheduleStore
+    + SituationStore
 {
 }
 
@@ -115,6 +118,7 @@ impl<T> Store for T where
         + AuditOutbox
         + TaskStore
         + ScheduleStore
+        + SituationStore
 {
 }
 

@@ -28,6 +28,7 @@ mod decisions;
 mod lists;
 mod operators;
 mod policies;
+mod situation;
 mod tasks;
 
 /// The migrations, in order: (version, SQL). Versions increase but may skip a number that
@@ -50,6 +51,10 @@ const MIGRATIONS: &[(usize, &str)] = &[
     (10, include_str!("../../migrations/0010_task_leases.sql")),
     (11, include_str!("../../migrations/0011_session_ends.sql")),
     (12, include_str!("../../migrations/0012_alert_triage.sql")),
+    (
+        15,
+        include_str!("../../migrations/0015_situation_history.sql"),
+    ),
 ];
 const READERS: usize = 4;
 

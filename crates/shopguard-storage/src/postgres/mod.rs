@@ -33,6 +33,7 @@ mod decisions;
 mod lists;
 mod operators;
 mod policies;
+mod situation;
 mod snapshots;
 mod tasks;
 
@@ -87,6 +88,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         9,
         "decision_rules",
         include_str!("../../migrations/postgres/0009_decision_rules.sql"),
+    ),
+    (
+        12,
+        "situation_history",
+        include_str!("../../migrations/postgres/0012_situation_history.sql"),
     ),
 ];
 

@@ -4,6 +4,12 @@
 //! Every change method is also checked against the outbox rule: the change stores exactly
 //! its audit entry, and a change that does nothing (or fails) stores none.
 
+mod situation;
+
+pub use situation::{
+    purge_situation_before, record_situation_minute, situation_minutes, situation_top_rules,
+};
+
 use std::sync::Arc;
 
 use shopguard_core::audit::{AuditContent, RecordClass};
@@ -3045,7 +3051,9 @@ macro_rules! store_test_suite {
             create_task, task, recent_tasks, claim_next_task, update_task_progress, finish_task,
             request_task_cancel, requeue_running_tasks, unfinished_tasks,
             put_task_input, task_input, remove_task_input,
-            scheduled_jobs, put_scheduled_job, claim_scheduled_job);
+            scheduled_jobs, put_scheduled_job, claim_scheduled_job,
+            record_situation_minute, situation_minutes, situation_top_rules,
+            purge_situation_before);
     };
     (@tests $fixture:path; $($test:ident),* $(,)?) => {
         $(
