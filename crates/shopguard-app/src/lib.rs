@@ -19,6 +19,7 @@
 //! | [`OperatorService`] | operators, logins and sessions, grants |
 //! | [`DataKeyService`] | data keys, re-encryption |
 //! | [`AuditService`] | the outbox, the audit log, unmasking |
+//! | [`SituationService`] | the situation's history, per node and minute |
 //! | [`TaskService`] | durable tasks: long work polled, cancelled, resumed |
 //!
 //! Timed work goes through one persistent [`Scheduler`].
@@ -41,6 +42,7 @@ pub mod node;
 pub mod operators;
 pub mod policies;
 pub mod scheduler;
+pub mod situation;
 pub mod tasks;
 
 pub use actor::{Actor, Principal};
@@ -57,4 +59,5 @@ pub use node::{App, OpenError, Opened};
 pub use operators::OperatorService;
 pub use policies::{PolicyService, ReplayReport, ReplayRequest};
 pub use scheduler::{Scheduler, TimedJob};
+pub use situation::{SituationHistory, SituationService};
 pub use tasks::TaskService;

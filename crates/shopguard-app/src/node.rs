@@ -35,6 +35,7 @@ use crate::login_limits::LoginLimits;
 use crate::operators::OperatorService;
 use crate::policies::PolicyService;
 use crate::scheduler::{Scheduler, TimedJob};
+use crate::situation::SituationService;
 use crate::tasks::{TaskService, TASK_WORKERS};
 
 /// Why a node could not open.
@@ -95,6 +96,8 @@ pub struct App {
     pub alerts: AlertService,
     /// One entity now: a user's profile, velocity values.
     pub entities: EntityService,
+    /// The situation's history, per node and minute.
+    pub situation: SituationService,
     /// Durable tasks (run only by a serving node's workers).
     pub tasks: TaskService,
     store: Arc<dyn Store>,
@@ -294,6 +297,7 @@ impl App {
             tasks: TaskService::new(store.clone(), audit.clone(), &config.node_name()),
             alerts: AlertService::new(store.clone(), audit.clone()),
             entities: EntityService::new(engine.clone()),
+            situation: SituationService::new(store.clone(), config.node_name()),
             audit,
             engine,
             config,
@@ -574,6 +578,8 @@ impl App {
     pub fn purge_retained(&self, now: i64) -> Result<(usize, usize, u64), OpenError> {
         let cutoff = now - i64::from(self.config.decision_retention_days) * 86_400_000;
         let audit = self.audit.purge_expired(now, &Actor::System)?;
+        let situation = self.situation.purge(now)?;
+        tracing::debug!(minutes = situation, "purged the situation's history");
         let store = &self.store;
         Ok((
             store.purge_decisions_before(cutoff)?,

@@ -66,10 +66,10 @@ async fn home() -> Redirect {
     Redirect::to("/console/situation")
 }
 
-/// The console's routes, to be merged into the API router; starts the situation recorder.
-pub fn router(state: &AppState) -> Router<AppState> {
-    let console = Arc::new(Console::new(state));
-    situation::start_recorder(console.situation.clone(), state.metrics.clone());
+/// The console's routes, to be merged into the API router, over the situation recorder the
+/// node runs (started with or without the console: every node stores its minutes).
+pub fn router(state: &AppState, situation: Arc<situation::Situation>) -> Router<AppState> {
+    let console = Arc::new(Console::new(state, situation));
     Router::new()
         .route("/console", get(home))
         .route("/console/", get(home))

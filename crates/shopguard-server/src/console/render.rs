@@ -106,7 +106,7 @@ fn zone_of(state: &State) -> jiff::tz::TimeZone {
 impl Console {
     /// The console over a node's state: parses the templates and catalogues (a defect in
     /// either is a build defect; the tests render every page).
-    pub fn new(_state: &AppState) -> Console {
+    pub fn new(_state: &AppState, situation: Arc<Situation>) -> Console {
         let catalogs = Arc::new(Catalogs::load().expect("the embedded catalogues parse"));
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -133,7 +133,7 @@ impl Console {
         Console {
             env,
             catalogs,
-            situation: Arc::new(Situation::default()),
+            situation,
         }
     }
 
