@@ -256,6 +256,24 @@ try {
       `imported entries not listed: ${entries}`);
   });
 
+  await check("a large import becomes a task whose progress the list page follows until it ends", async () => {
+    const page = analyst.page;
+    await page.goto(`${base}/console/lists/ip_watch`);
+    const count = 100_050; // over the 100,000 lines answered at once
+    const lines = [];
+    for (let i = 0; i < count; i++) lines.push(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    await page.setInputFiles("#import-file", { name: "watch.txt", mimeType: "text/plain", buffer: Buffer.from(lines.join("\n")) });
+    await page.fill('#import-form input[name="reason"]', "a large import from the browser test");
+    await page.click("#import-button");
+    await page.waitForSelector("#import-progress");
+    expect(await page.getAttribute("#import-progress", "data-import-state") === "running", "a large import was not queued");
+    expect(await page.$('#import-progress a[href="/console/tasks"]'), "no link to the tasks page");
+    await page.waitForSelector('#import-progress[data-import-state="ended"]', { timeout: 90_000 });
+    const added = (await page.textContent("#import-added")).replace(/[^0-9]/g, "");
+    expect(added === String(count), `the task added ${added}: ${await page.textContent("#import-progress")}`);
+    expect((await page.textContent("#import-progress")).includes("succeeded"), "the task did not succeed");
+  });
+
   await check("a challenged decision shows the result the platform reported, and one without a report says so", async () => {
     const challenged = [];
     for (let i = 0; i < 9 && challenged.length < 2; i++) {
