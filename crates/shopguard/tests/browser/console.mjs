@@ -250,6 +250,17 @@ try {
     expect((await page.textContent("#import-refused")).trim() === "1", `refused ${await page.textContent("#import-refused")}`);
     expect((await page.textContent("#import-invalid")).includes("4"), "the refused line's number is not shown");
     await shot(page, "list-import");
+    // Over the console's 8 MiB: refused in the page before sending, and by the server.
+    const tooLarge = Buffer.alloc(8 * 1024 * 1024 + 1, "a");
+    await page.setInputFiles("#import-file", { name: "huge.txt", mimeType: "text/plain", buffer: tooLarge });
+    await page.click("#import-button");
+    await page.waitForFunction(() => document.querySelector("#import-result").textContent.includes("8 MiB"));
+    const csrf = await page.getAttribute('meta[name="csrf-token"]', "content");
+    const refused = await page.request.post(`${base}/console/lists/ip_block/import`, {
+      form: { csrf, text: tooLarge.toString(), reason: "too large" },
+      headers: { "hx-request": "true" },
+    });
+    expect(refused.status() === 400 && (await refused.text()).includes("8 MiB"), `an oversized import answered ${refused.status()}`);
     await page.goto(`${base}/console/lists/ip_block?q=192.0.2.16`);
     const entries = await page.textContent("#entries");
     expect(["192.0.2.161", "192.0.2.162", "192.0.2.163"].every((ip) => entries.includes(ip)) && entries.includes("imported from the browser test"),
