@@ -307,6 +307,8 @@ try {
     }
     expect(shown.includes("captcha") && shown.includes("passed"), `challenge result not shown: ${shown}`);
     await shot(page, "decision-challenge");
+    await Promise.all([page.waitForNavigation(), page.click("#challenge-result a")]);
+    expect((await page.textContent("#challenged-decision")).includes(challenged[0]), "the report does not link back to the challenged decision");
     await page.goto(`${base}/console/decisions/${challenged[1]}`);
     expect((await page.textContent("#challenge-result")).includes("no result reported"), "a decision without a report does not say so");
   });

@@ -6,6 +6,7 @@ use axum::Form;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 use shopguard_app::decisions::ChallengeResult;
+use shopguard_core::event::EventKind;
 use shopguard_core::privacy::mask_event_json;
 use shopguard_storage::{DecisionQuery, DecisionRecord, Scope};
 
@@ -185,6 +186,15 @@ fn decision_page(
     };
     let event_json = serde_json::to_string_pretty(&event).unwrap_or_default();
     let summary = row(&record);
+    // A challenge's reported result links back to the decision that asked for it.
+    let challenged = matches!(
+        record.event.kind,
+        EventKind::ChallengePassed | EventKind::ChallengeFailed
+    )
+    .then(|| record.event.attrs.get("decision_id"))
+    .flatten()
+    .and_then(|id| id.as_str())
+    .map(str::to_owned);
     ui.page(
         "decision.html",
         context! {
@@ -193,6 +203,7 @@ fn decision_page(
             event_json => event_json,
             masked => masked,
             unmasked => unmasked,
+            challenged => challenged,
             challenge_result => result.map(|result| context! {
                 decision_id => result.decision_id,
                 challenge => result.challenge,
