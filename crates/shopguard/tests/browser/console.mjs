@@ -215,6 +215,13 @@ try {
     }, commitment);
     await page.click("#verify-inclusion");
     await page.waitForFunction(() => document.querySelector("#inclusion-proof [data-proof-result]").textContent.includes("signature does not verify"));
+    // The auditor trusts the key in this browser; a proof under another key then fails.
+    const key = await page.getAttribute("#inclusion-proof", "data-public-key");
+    await page.click("#pin-key-inclusion");
+    await page.evaluate((value) => document.getElementById("inclusion-proof").setAttribute("data-public-key", value),
+      (key[0] === "0" ? "1" : "0") + key.slice(1));
+    await page.click("#verify-inclusion");
+    await page.waitForFunction(() => document.querySelector("#inclusion-proof [data-proof-result]").textContent.includes("not the key you trusted"));
     // Consistency between the two checkpoints the form offers first.
     await page.click("#consistency-button");
     await page.waitForSelector('#consistency-proof[data-kind="consistency"]');

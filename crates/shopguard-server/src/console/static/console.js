@@ -390,7 +390,20 @@
         fail(what + "'s signature does not verify with key " + publicKey);
       }
     };
+    // The key the auditor chose to trust in this browser, if any: a different key fails.
+    var checkPinned = function (publicKey) {
+      var pinned = null;
+      try {
+        pinned = window.localStorage.getItem("sg_audit_key");
+      } catch (error) {
+        pinned = null;
+      }
+      if (pinned && pinned !== publicKey) {
+        fail("the server's key " + publicKey + " is not the key you trusted in this browser (" + pinned + ")");
+      }
+    };
     var inclusion = async function (data) {
+      checkPinned(data.publicKey);
       var size = integer(data.size, "the checkpoint's size");
       var root = hexToBytes(data.root, 32, "the checkpoint's root");
       await checkSignature(data.publicKey, size, root, integer(data.checkpointAtMs, "the checkpoint's time"),
@@ -404,6 +417,7 @@
       return toHex(root);
     };
     var consistency = async function (data) {
+      checkPinned(data.publicKey);
       var first = integer(data.firstSize, "the first size");
       var second = integer(data.secondSize, "the second size");
       var firstRoot = hexToBytes(data.firstRoot, 32, "the first root");
@@ -423,6 +437,22 @@
       Failure: Failure,
     };
   })();
+
+  // "Trust this key in this browser": later proofs must be signed by it.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-pin-key]");
+    if (!button) {
+      return;
+    }
+    var box = button.closest("[data-kind]");
+    try {
+      window.localStorage.setItem("sg_audit_key", box.getAttribute("data-public-key"));
+      button.setAttribute("data-pinned", "true");
+      button.textContent = button.getAttribute("data-text-pinned");
+    } catch (error) {
+      button.textContent = String(error);
+    }
+  });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-verify-proof]");
