@@ -236,6 +236,9 @@ try {
     });
     await page.click("#verify-consistency");
     await page.waitForFunction(() => document.querySelector("#consistency-proof [data-proof-result]").getAttribute("data-verdict") === "failed");
+    // Sizes that no checkpoint has are refused, in place.
+    const unsigned = await page.request.get(`${base}/console/audit/consistency?from=1&to=2`, { headers: { "hx-request": "true" } });
+    expect(unsigned.status() === 404 && (await unsigned.text()).includes("no signed checkpoint"), `unsigned sizes answered ${unsigned.status()}`);
     const retention = await page.textContent("#retention");
     expect(retention.includes("login") && retention.includes("long-term") && retention.includes("days"), `retention report: ${retention}`);
     // The auditor's start page (the situation) is refused to them (403), which the browser logs.
