@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use shopguard_core::audit::RecordClass;
+use shopguard_core::event::EventKind;
 use shopguard_core::{Decision, Engine, Event};
 use shopguard_storage::decision_log::{DecisionLog, Receipt, TryAppendError};
 use shopguard_storage::{DecisionQuery, DecisionRecord, LogBatch, RecordRef, Store, StoreResult};
@@ -32,6 +33,22 @@ pub struct TopDenied {
     /// Whether counting stopped at [`TOP_DENIED_SAMPLE`] denials: the range may hold more,
     /// and only the most recent were counted.
     pub sampled: bool,
+}
+
+/// Decisions of a user read at most, looking for a challenge's reported result.
+pub const CHALLENGE_RESULT_SCAN: usize = 20_000;
+
+/// A challenge's result as the platform reported it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChallengeResult {
+    /// The decision of the `challenge_passed` or `challenge_failed` event.
+    pub decision_id: String,
+    /// The kind of challenge, as the report's event names it.
+    pub challenge: Option<String>,
+    /// Whether the user passed it.
+    pub passed: bool,
+    /// When it was reported (the report's event time, ms since epoch).
+    pub at_ms: i64,
 }
 
 /// The decision service.
@@ -96,6 +113,70 @@ impl DecisionService {
         self.engine
             .report_challenge(decision_id, passed, now_ms, new_id_at(now_ms))
             .map_err(|error| ServiceError::Conflict(error.to_string()))
+    }
+
+    /// The result the platform reported for the challenge `record` asked for, if any: looked
+    /// up in the decision log, where a report is logged as the decision of a
+    /// `challenge_passed` or `challenge_failed` event of the same user naming the challenged
+    /// decision (decision 0046). A report comes within the challenge's lifetime
+    /// ([`shopguard_core::engine::CHALLENGE_TTL_MS`]) of the challenged event, so only that
+    /// window of the user's decisions is read, and no more than
+    /// [`CHALLENGE_RESULT_SCAN`] of them. Reading the decision was recorded by [`Self::get`].
+    pub fn challenge_result(
+        &self,
+        record: &DecisionRecord,
+    ) -> ServiceResult<Option<ChallengeResult>> {
+        if record.decision.challenge.is_none() {
+            return Ok(None);
+        }
+        let from_ms = record.event.occurred_at_ms;
+        let mut query = DecisionQuery {
+            user_id: Some(record.event.user_id.clone()),
+            from_ms: Some(from_ms),
+            to_ms: Some(
+                from_ms
+                    .saturating_add(shopguard_core::engine::CHALLENGE_TTL_MS)
+                    .saturating_add(1),
+            ),
+            limit: 1_000,
+            ..DecisionQuery::default()
+        };
+        let mut scanned = 0;
+        while scanned < CHALLENGE_RESULT_SCAN {
+            let page = self.store.query_decisions(&query)?;
+            scanned += page.len();
+            let found = page.iter().find(|candidate| {
+                matches!(
+                    candidate.event.kind,
+                    EventKind::ChallengePassed | EventKind::ChallengeFailed
+                ) && candidate
+                    .event
+                    .attrs
+                    .get("decision_id")
+                    .and_then(|id| id.as_str())
+                    == Some(record.decision.decision_id.as_str())
+            });
+            if let Some(found) = found {
+                return Ok(Some(ChallengeResult {
+                    decision_id: found.decision.decision_id.clone(),
+                    challenge: found
+                        .event
+                        .attrs
+                        .get("challenge")
+                        .and_then(|kind| kind.as_str())
+                        .map(str::to_owned),
+                    passed: found.event.kind == EventKind::ChallengePassed,
+                    at_ms: found.event.occurred_at_ms,
+                }));
+            }
+            match page.last() {
+                Some(last) if page.len() == query.limit as usize => {
+                    query.before_id = Some(last.decision.decision_id.clone());
+                }
+                _ => break,
+            }
+        }
+        Ok(None)
     }
 
     /// An empty log batch for about `records` decisions.

@@ -100,6 +100,16 @@ pub fn router(state: &AppState, situation: Arc<situation::Situation>) -> Router<
         .route("/console/lists/{name}/add", post(pages::lists::add))
         .route("/console/list-entries", post(pages::lists::add_named))
         .route("/console/lists/{name}/remove", post(pages::lists::remove))
+        .route(
+            "/console/lists/{name}/import",
+            post(pages::lists::import).layer(axum::extract::DefaultBodyLimit::max(
+                3 * pages::lists::IMPORT_MAX_BYTES + 64 * 1024,
+            )),
+        )
+        .route(
+            "/console/lists/{name}/import/{task}",
+            get(pages::lists::import_progress),
+        )
         .route("/console/policy", get(pages::policy::index))
         .route(
             "/console/policy/versions/{version}",
@@ -119,6 +129,11 @@ pub fn router(state: &AppState, situation: Arc<situation::Situation>) -> Router<
         )
         .route("/console/audit", get(pages::audit::index))
         .route("/console/audit/verify", post(pages::audit::verify))
+        .route(
+            "/console/audit/entries/{seq}/proof",
+            get(pages::audit::proof),
+        )
+        .route("/console/audit/consistency", get(pages::audit::consistency))
         .route("/console/tasks", get(pages::tasks::index))
         .route("/console/operators", get(pages::operators::index))
         .route(

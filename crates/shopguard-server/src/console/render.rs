@@ -82,6 +82,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/audit_verify.html"),
     ),
     ("tasks.html", include_str!("templates/tasks.html")),
+    (
+        "audit_proof.html",
+        include_str!("templates/audit_proof.html"),
+    ),
+    (
+        "audit_consistency.html",
+        include_str!("templates/audit_consistency.html"),
+    ),
+    (
+        "list_import.html",
+        include_str!("templates/list_import.html"),
+    ),
     ("alerts.html", include_str!("templates/alerts.html")),
     ("alert.html", include_str!("templates/alert.html")),
     ("operators.html", include_str!("templates/operators.html")),

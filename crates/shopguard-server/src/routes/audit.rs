@@ -163,7 +163,18 @@ pub async fn retention(
     State(state): State<AppState>,
     _caller: Caller<AuditRead>,
 ) -> AppResult<Json<RetentionReport>> {
-    let audit = RecordClass::ALL
+    let audit = retention_rules(&state);
+    Ok(Json(RetentionReport {
+        audit,
+        decision_days: state.config.decision_retention_days,
+        audit_entries: state.run(|app| Ok(app.audit.size())).await?,
+    }))
+}
+
+/// Each record class's retention and its basis, as the retention report gives them (the API
+/// and the console's audit page both show this).
+pub(crate) fn retention_rules(state: &AppState) -> Vec<RetentionRule> {
+    RecordClass::ALL
         .into_iter()
         .map(|class| RetentionRule {
             class,
@@ -176,10 +187,5 @@ pub async fn retention(
                 "other records are kept at least one year (DB33/T 978-2015 §8.4.2 d); audit_retention_days".into()
             },
         })
-        .collect();
-    Ok(Json(RetentionReport {
-        audit,
-        decision_days: state.config.decision_retention_days,
-        audit_entries: state.run(|app| Ok(app.audit.size())).await?,
-    }))
+        .collect()
 }

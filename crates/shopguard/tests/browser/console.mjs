@@ -139,6 +139,7 @@ try {
   });
 
   let decisionId;
+  let auditorSession;
   await check("a decision is found by user and opened", async () => {
     const page = analyst.page;
     await page.goto(`${base}/console/decisions`);
@@ -174,7 +175,152 @@ try {
     ]);
     expect(await auditor.page.$('[data-verify="intact"]'), "audit log does not verify");
     await shot(auditor.page, "audit");
+    // Kept for the proofs below: a TOTP code works once, so the auditor signs in once.
+    auditorSession = auditor;
+  });
+
+  await check("an audit entry's inclusion proof and the consistency of two checkpoints are verified in the browser; a tampered proof fails; the retention report is shown", async () => {
+    // Two signed checkpoints (an administrator's API key), so both proofs have something to rest on.
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(`${base}/v1/audit/checkpoints`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${apiKey}` },
+      });
+      expect(response.status === 200, `checkpoint refused: ${response.status}`);
+    }
+    const auditor = auditorSession;
+    const page = auditor.page;
+    await page.goto(`${base}/console/audit?action=pii.unmask`);
+    await page.click("#audit-entries [data-proof-seq]");
+    await page.waitForSelector('#inclusion-proof[data-kind="inclusion"]');
+    await page.click("#verify-inclusion");
+    await page.waitForSelector("#inclusion-proof [data-verdict]");
+    const verdict = await page.getAttribute("#inclusion-proof [data-proof-result]", "data-verdict");
+    const said = await page.textContent("#inclusion-proof [data-proof-result]");
+    expect(verdict === "verified" && said.includes("Verified in your browser"), `inclusion not verified: ${said}`);
+    await shot(page, "audit-proof");
+    // Tamper with what the server handed over: the browser must notice.
+    const commitment = await page.getAttribute("#inclusion-proof", "data-commitment");
+    const flipped = (commitment[0] === "0" ? "1" : "0") + commitment.slice(1);
+    await page.evaluate((value) => document.getElementById("inclusion-proof").setAttribute("data-commitment", value), flipped);
+    await page.click("#verify-inclusion");
+    await page.waitForFunction(() => document.querySelector("#inclusion-proof [data-proof-result]").getAttribute("data-verdict") === "failed");
+    expect((await page.textContent("#inclusion-proof [data-proof-result]")).includes("rebuilds root"), "the tampered leaf's failure is not explained");
+    // A forged signature fails too, with the leaf restored.
+    await page.evaluate((value) => {
+      const box = document.getElementById("inclusion-proof");
+      box.setAttribute("data-commitment", value);
+      const signature = box.getAttribute("data-signature");
+      box.setAttribute("data-signature", (signature[0] === "0" ? "1" : "0") + signature.slice(1));
+    }, commitment);
+    await page.click("#verify-inclusion");
+    await page.waitForFunction(() => document.querySelector("#inclusion-proof [data-proof-result]").textContent.includes("signature does not verify"));
+    // The auditor trusts the key in this browser; a proof under another key then fails.
+    const key = await page.getAttribute("#inclusion-proof", "data-public-key");
+    await page.click("#pin-key-inclusion");
+    await page.evaluate((value) => document.getElementById("inclusion-proof").setAttribute("data-public-key", value),
+      (key[0] === "0" ? "1" : "0") + key.slice(1));
+    await page.click("#verify-inclusion");
+    await page.waitForFunction(() => document.querySelector("#inclusion-proof [data-proof-result]").textContent.includes("not the key you trusted"));
+    // Consistency between the two checkpoints the form offers first.
+    await page.click("#consistency-button");
+    await page.waitForSelector('#consistency-proof[data-kind="consistency"]');
+    await page.click("#verify-consistency");
+    await page.waitForSelector("#consistency-proof [data-verdict]");
+    const consistent = await page.getAttribute("#consistency-proof [data-proof-result]", "data-verdict");
+    expect(consistent === "verified", `consistency not verified: ${await page.textContent("#consistency-proof [data-proof-result]")}`);
+    await page.evaluate(() => {
+      const box = document.getElementById("consistency-proof");
+      const proof = box.getAttribute("data-proof");
+      box.setAttribute("data-proof", (proof[0] === "0" ? "1" : "0") + proof.slice(1));
+    });
+    await page.click("#verify-consistency");
+    await page.waitForFunction(() => document.querySelector("#consistency-proof [data-proof-result]").getAttribute("data-verdict") === "failed");
+    // Sizes that no checkpoint has are refused, in place.
+    const unsigned = await page.request.get(`${base}/console/audit/consistency?from=1&to=2`, { headers: { "hx-request": "true" } });
+    expect(unsigned.status() === 404 && (await unsigned.text()).includes("no signed checkpoint"), `unsigned sizes answered ${unsigned.status()}`);
+    const retention = await page.textContent("#retention");
+    expect(retention.includes("login") && retention.includes("long-term") && retention.includes("days"), `retention report: ${retention}`);
+    // The auditor's start page (the situation) is refused to them (403), which the browser logs.
+    const scriptErrors = auditor.problems.filter((problem) => !problem.includes("status of 403"));
+    expect(scriptErrors.length === 0, `script errors: ${scriptErrors.join("; ")}`);
     await auditor.context.close();
+  });
+
+  await check("a list is imported from a file: the counts and refused lines are shown and the entries appear", async () => {
+    const page = analyst.page;
+    await page.goto(`${base}/console/lists/ip_block`);
+    const text = "# from the browser test\n192.0.2.161\n192.0.2.162\nnot-an-address\n\n192.0.2.163\n";
+    await page.setInputFiles("#import-file", { name: "block.txt", mimeType: "text/plain", buffer: Buffer.from(text) });
+    await page.fill('#import-form input[name="reason"]', "imported from the browser test");
+    await page.fill('#import-form input[name="hours"]', "2");
+    await page.click("#import-button");
+    await page.waitForSelector("#import-added");
+    expect((await page.textContent("#import-added")).trim() === "3", `added ${await page.textContent("#import-added")}`);
+    expect((await page.textContent("#import-refused")).trim() === "1", `refused ${await page.textContent("#import-refused")}`);
+    expect((await page.textContent("#import-invalid")).includes("4"), "the refused line's number is not shown");
+    await shot(page, "list-import");
+    // Over the console's 8 MiB: refused in the page before sending, and by the server.
+    const tooLarge = Buffer.alloc(8 * 1024 * 1024 + 1, "a");
+    await page.setInputFiles("#import-file", { name: "huge.txt", mimeType: "text/plain", buffer: tooLarge });
+    await page.click("#import-button");
+    await page.waitForFunction(() => document.querySelector("#import-result").textContent.includes("8 MiB"));
+    const csrf = await page.getAttribute('meta[name="csrf-token"]', "content");
+    const refused = await page.request.post(`${base}/console/lists/ip_block/import`, {
+      form: { csrf, text: tooLarge.toString(), reason: "too large" },
+      headers: { "hx-request": "true" },
+    });
+    expect(refused.status() === 400 && (await refused.text()).includes("8 MiB"), `an oversized import answered ${refused.status()}`);
+    await page.goto(`${base}/console/lists/ip_block?q=192.0.2.16`);
+    const entries = await page.textContent("#entries");
+    expect(["192.0.2.161", "192.0.2.162", "192.0.2.163"].every((ip) => entries.includes(ip)) && entries.includes("imported from the browser test"),
+      `imported entries not listed: ${entries}`);
+  });
+
+  await check("a large import becomes a task whose progress the list page follows until it ends", async () => {
+    const page = analyst.page;
+    await page.goto(`${base}/console/lists/ip_watch`);
+    const count = 100_050; // over the 100,000 lines answered at once
+    const lines = [];
+    for (let i = 0; i < count; i++) lines.push(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    await page.setInputFiles("#import-file", { name: "watch.txt", mimeType: "text/plain", buffer: Buffer.from(lines.join("\n")) });
+    await page.fill('#import-form input[name="reason"]', "a large import from the browser test");
+    await page.click("#import-button");
+    await page.waitForSelector("#import-progress");
+    expect(await page.getAttribute("#import-progress", "data-import-state") === "running", "a large import was not queued");
+    expect(await page.$('#import-progress a[href="/console/tasks"]'), "no link to the tasks page");
+    await page.waitForSelector('#import-progress[data-import-state="ended"]', { timeout: 90_000 });
+    const added = (await page.textContent("#import-added")).replace(/[^0-9]/g, "");
+    expect(added === String(count), `the task added ${added}: ${await page.textContent("#import-progress")}`);
+    expect((await page.textContent("#import-progress")).includes("succeeded"), "the task did not succeed");
+  });
+
+  await check("a challenged decision shows the result the platform reported, and one without a report says so", async () => {
+    const challenged = [];
+    for (let i = 0; i < 9 && challenged.length < 2; i++) {
+      const decided = await sendEvent({ kind: "login_failed", user_id: "challenged-shopper", ip: "203.0.113.201" });
+      if (decided.outcome === "challenge") challenged.push(decided.decision_id);
+    }
+    expect(challenged.length === 2, `no two challenges: ${challenged}`);
+    const response = await fetch(`${base}/v1/decisions/${challenged[0]}/challenge`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ passed: true }),
+    });
+    expect(response.status === 200, `challenge result refused: ${response.status} ${await response.text()}`);
+    const page = analyst.page;
+    let shown = "";
+    for (let attempt = 0; attempt < 20 && !shown.includes("passed"); attempt++) {
+      if (attempt) await page.waitForTimeout(250);
+      const opened = await page.goto(`${base}/console/decisions/${challenged[0]}`);
+      if (opened.status() === 200) shown = await page.textContent("#challenge-result");
+    }
+    expect(shown.includes("captcha") && shown.includes("passed"), `challenge result not shown: ${shown}`);
+    await shot(page, "decision-challenge");
+    await Promise.all([page.waitForNavigation(), page.click("#challenge-result a")]);
+    expect((await page.textContent("#challenged-decision")).includes(challenged[0]), "the report does not link back to the challenged decision");
+    await page.goto(`${base}/console/decisions/${challenged[1]}`);
+    expect((await page.textContent("#challenge-result")).includes("no result reported"), "a decision without a report does not say so");
   });
 
   await check("a list entry added from an entity page is then seen in a decision", async () => {
@@ -247,6 +393,11 @@ try {
       maxRedirects: 0,
     });
     expect(response.status() === 403, `forged form answered ${response.status()}`);
+    const forgedImport = await analyst.page.request.post(`${base}/console/lists/ip_block/import`, {
+      form: { csrf: "0".repeat(64), text: "192.0.2.202\n", reason: "forged" },
+      maxRedirects: 0,
+    });
+    expect(forgedImport.status() === 403, `forged import answered ${forgedImport.status()}`);
   });
 
   await check("a viewer sees no edit control and is refused a forged edit", async () => {
@@ -261,6 +412,14 @@ try {
       maxRedirects: 0,
     });
     expect(response.status() === 403, `viewer's forged edit answered ${response.status()}`);
+    expect(!(await viewer.page.$("#import-form")), "viewer sees the import form");
+    const imported = await viewer.page.request.post(`${base}/console/lists/ip_block/import`, {
+      form: { csrf, text: "192.0.2.203\n", reason: "forged by a viewer" },
+      maxRedirects: 0,
+    });
+    expect(imported.status() === 403, `viewer's forged import answered ${imported.status()}`);
+    const proof = await viewer.page.request.get(`${base}/console/audit/entries/0/proof`);
+    expect(proof.status() === 403, `viewer got an audit proof: ${proof.status()}`);
     const editor = await viewer.page.goto(`${base}/console/policy/edit`);
     expect(editor.status() === 403, `viewer opened the editor: ${editor.status()}`);
     await viewer.context.close();

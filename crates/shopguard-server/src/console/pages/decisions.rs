@@ -5,6 +5,8 @@ use axum::extract::{Path, Query};
 use axum::Form;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
+use shopguard_app::decisions::ChallengeResult;
+use shopguard_core::event::EventKind;
 use shopguard_core::privacy::mask_event_json;
 use shopguard_storage::{DecisionQuery, DecisionRecord, Scope};
 
@@ -169,7 +171,12 @@ pub(crate) async fn search(ui: Ui, Query(form): Query<SearchForm>) -> Reply {
 }
 
 /// A decision with its event for the page.
-fn decision_page(ui: &Ui, record: DecisionRecord, unmasked: bool) -> Reply {
+fn decision_page(
+    ui: &Ui,
+    record: DecisionRecord,
+    result: Option<ChallengeResult>,
+    unmasked: bool,
+) -> Reply {
     let mut event =
         serde_json::to_value(&record.event).map_err(|error| ui.fail(AppError::internal(error)))?;
     let masked = if unmasked {
@@ -179,6 +186,15 @@ fn decision_page(ui: &Ui, record: DecisionRecord, unmasked: bool) -> Reply {
     };
     let event_json = serde_json::to_string_pretty(&event).unwrap_or_default();
     let summary = row(&record);
+    // A challenge's reported result links back to the decision that asked for it.
+    let challenged = matches!(
+        record.event.kind,
+        EventKind::ChallengePassed | EventKind::ChallengeFailed
+    )
+    .then(|| record.event.attrs.get("decision_id"))
+    .flatten()
+    .and_then(|id| id.as_str())
+    .map(str::to_owned);
     ui.page(
         "decision.html",
         context! {
@@ -187,6 +203,13 @@ fn decision_page(ui: &Ui, record: DecisionRecord, unmasked: bool) -> Reply {
             event_json => event_json,
             masked => masked,
             unmasked => unmasked,
+            challenged => challenged,
+            challenge_result => result.map(|result| context! {
+                decision_id => result.decision_id,
+                challenge => result.challenge,
+                passed => result.passed,
+                at_ms => result.at_ms,
+            }),
         },
     )
 }
@@ -195,10 +218,15 @@ fn decision_page(ui: &Ui, record: DecisionRecord, unmasked: bool) -> Reply {
 pub(crate) async fn show(ui: Ui, Path(id): Path<String>) -> Reply {
     ui.require(Scope::DecisionsRead)?;
     let principal = ui.principal.clone();
-    let record = ui
-        .run(move |app| app.decisions()?.get(&id, &principal))
+    let (record, result) = ui
+        .run(move |app| {
+            let decisions = app.decisions()?;
+            let record = decisions.get(&id, &principal)?;
+            let result = decisions.challenge_result(&record)?;
+            Ok((record, result))
+        })
         .await?;
-    decision_page(&ui, record, false)
+    decision_page(&ui, record, result, false)
 }
 
 /// `POST /console/decisions/{id}/unmask`: the decision with its personal data shown, for an
@@ -208,13 +236,16 @@ pub(crate) async fn unmask(ui: Ui, Path(id): Path<String>, Form(form): Form<Csrf
     ui.require(Scope::DecisionsRead)?;
     ui.require(Scope::PiiUnmask)?;
     let principal = ui.principal.clone();
-    let (record, unmasked) = ui
+    let (record, result, unmasked) = ui
         .run(move |app| {
             let unmasked =
                 app.audit
                     .unmask_allowed(Some(true), &principal, format!("decision:{id}"))?;
-            Ok((app.decisions()?.get(&id, &principal)?, unmasked))
+            let decisions = app.decisions()?;
+            let record = decisions.get(&id, &principal)?;
+            let result = decisions.challenge_result(&record)?;
+            Ok((record, result, unmasked))
         })
         .await?;
-    decision_page(&ui, record, unmasked)
+    decision_page(&ui, record, result, unmasked)
 }

@@ -197,4 +197,321 @@
       situation.setAttribute("data-updated", String(Date.now()));
     });
   }
+  // The audit log's proofs, checked here and not on the server (decision 0046): the leaf
+  // hash, the root rebuilt from an inclusion proof (RFC 9162 §2.1.3.2), a consistency proof
+  // between two trees (§2.1.4.2), all with SHA-256 from WebCrypto, and each checkpoint's
+  // Ed25519 signature, also with WebCrypto. The page only hands over the data.
+  var proofs = (function () {
+    var subtle = window.crypto && window.crypto.subtle;
+    var encoder = new TextEncoder();
+    var Failure = function (message) {
+      this.message = message;
+    };
+    var fail = function (message) {
+      throw new Failure(message);
+    };
+    var hexToBytes = function (text, length, what) {
+      if (typeof text !== "string" || text.length !== length * 2 || !/^[0-9a-f]*$/i.test(text)) {
+        fail(what + " is not " + length + " bytes of hex");
+      }
+      var bytes = new Uint8Array(length);
+      for (var i = 0; i < length; i++) {
+        bytes[i] = parseInt(text.substr(i * 2, 2), 16);
+      }
+      return bytes;
+    };
+    var toHex = function (bytes) {
+      return Array.prototype.map.call(new Uint8Array(bytes), function (byte) {
+        return (byte < 16 ? "0" : "") + byte.toString(16);
+      }).join("");
+    };
+    var integer = function (text, what) {
+      if (!/^-?[0-9]+$/.test(text || "")) {
+        fail(what + " is not an integer");
+      }
+      return BigInt(text);
+    };
+    var concat = function (parts) {
+      var length = parts.reduce(function (sum, part) { return sum + part.length; }, 0);
+      var out = new Uint8Array(length);
+      var at = 0;
+      parts.forEach(function (part) { out.set(part, at); at += part.length; });
+      return out;
+    };
+    var sha256 = function (bytes) {
+      return subtle.digest("SHA-256", bytes).then(function (digest) {
+        return new Uint8Array(digest);
+      });
+    };
+    var node = function (left, right) {
+      return sha256(concat([new Uint8Array([1]), left, right]));
+    };
+    var bigEndian = function (value, what) {
+      // 8 bytes, two's complement for negative times.
+      var bytes = new Uint8Array(8);
+      var unsigned = BigInt.asUintN(64, value);
+      if (BigInt.asIntN(64, value) !== value && unsigned !== value) {
+        fail(what + " does not fit in 64 bits");
+      }
+      for (var i = 7; i >= 0; i--) {
+        bytes[i] = Number(unsigned & 255n);
+        unsigned >>= 8n;
+      }
+      return bytes;
+    };
+    var path = function (text) {
+      return text ? text.split(",").map(function (hash, index) {
+        return hexToBytes(hash, 32, "proof hash " + (index + 1));
+      }) : [];
+    };
+    var same = function (a, b) {
+      return toHex(a) === toHex(b);
+    };
+    // leaf data = seq (u64 BE) ‖ at_ms (i64 BE) ‖ class code (u8) ‖ commitment; leaf = H(0 ‖ data).
+    var leafHash = function (data) {
+      var seq = integer(data.seq, "the sequence number");
+      var code = Number(integer(data.classCode, "the class code"));
+      if (code < 0 || code > 255) {
+        fail("the class code is not a byte");
+      }
+      var leaf = concat([new Uint8Array([0]), bigEndian(seq, "the sequence number"),
+        bigEndian(integer(data.atMs, "the time"), "the time"), new Uint8Array([code]),
+        hexToBytes(data.commitment, 32, "the commitment")]);
+      return sha256(leaf);
+    };
+    var rootFromInclusion = async function (index, size, leaf, hashes) {
+      if (index >= size) {
+        fail("entry " + index + " is not in a tree of " + size + " entries");
+      }
+      var fn = index;
+      var sn = size - 1n;
+      var r = leaf;
+      for (var i = 0; i < hashes.length; i++) {
+        var p = hashes[i];
+        if (sn === 0n) {
+          fail("the proof is longer than the tree is deep");
+        }
+        if ((fn & 1n) === 1n || fn === sn) {
+          r = await node(p, r);
+          if ((fn & 1n) === 0n) {
+            while ((fn & 1n) === 0n && fn !== 0n) {
+              fn >>= 1n;
+              sn >>= 1n;
+            }
+          }
+        } else {
+          r = await node(r, p);
+        }
+        fn >>= 1n;
+        sn >>= 1n;
+      }
+      if (sn !== 0n) {
+        fail("the proof is shorter than the tree is deep");
+      }
+      return r;
+    };
+    var checkConsistency = async function (first, second, firstRoot, secondRoot, hashes) {
+      if (first > second) {
+        fail("the first tree is larger than the second");
+      }
+      if (first === second) {
+        if (hashes.length !== 0) {
+          fail("equal trees need an empty proof");
+        }
+        if (!same(firstRoot, secondRoot)) {
+          fail("equal sizes but different roots");
+        }
+        return;
+      }
+      if (first === 0n) {
+        return;
+      }
+      if (hashes.length === 0) {
+        fail("the proof is empty");
+      }
+      if ((first & (first - 1n)) === 0n) {
+        hashes = [firstRoot].concat(hashes);
+      }
+      var fn = first - 1n;
+      var sn = second - 1n;
+      while ((fn & 1n) === 1n) {
+        fn >>= 1n;
+        sn >>= 1n;
+      }
+      var fr = hashes[0];
+      var sr = hashes[0];
+      for (var i = 1; i < hashes.length; i++) {
+        var c = hashes[i];
+        if (sn === 0n) {
+          fail("the proof is longer than the tree is deep");
+        }
+        if ((fn & 1n) === 1n || fn === sn) {
+          fr = await node(c, fr);
+          sr = await node(c, sr);
+          if ((fn & 1n) === 0n) {
+            while ((fn & 1n) === 0n && fn !== 0n) {
+              fn >>= 1n;
+              sn >>= 1n;
+            }
+          }
+        } else {
+          sr = await node(sr, c);
+        }
+        fn >>= 1n;
+        sn >>= 1n;
+      }
+      if (sn !== 0n) {
+        fail("the proof is shorter than the tree is deep");
+      }
+      if (!same(fr, firstRoot)) {
+        fail("the proof rebuilds " + toHex(fr) + " for the first tree, its checkpoint signs " + toHex(firstRoot));
+      }
+      if (!same(sr, secondRoot)) {
+        fail("the proof rebuilds " + toHex(sr) + " for the second tree, its checkpoint signs " + toHex(secondRoot));
+      }
+    };
+    // A checkpoint signs "shopguard audit checkpoint v1\n{size}\n{root hex}\n{at_ms}\n".
+    var checkSignature = async function (publicKey, size, root, atMs, signature, what) {
+      var key;
+      try {
+        key = await subtle.importKey("raw", hexToBytes(publicKey, 32, "the public key"),
+          { name: "Ed25519" }, false, ["verify"]);
+      } catch (error) {
+        if (error instanceof Failure) {
+          throw error;
+        }
+        fail("this browser cannot check Ed25519 signatures (" + error.message + ")");
+      }
+      var message = encoder.encode("shopguard audit checkpoint v1\n" + size.toString() + "\n" +
+        toHex(root) + "\n" + atMs.toString() + "\n");
+      var good = await subtle.verify({ name: "Ed25519" }, key,
+        hexToBytes(signature, 64, what + "'s signature"), message);
+      if (!good) {
+        fail(what + "'s signature does not verify with key " + publicKey);
+      }
+    };
+    // The key the auditor chose to trust in this browser, if any: a different key fails.
+    var checkPinned = function (publicKey) {
+      var pinned = null;
+      try {
+        pinned = window.localStorage.getItem("sg_audit_key");
+      } catch (error) {
+        pinned = null;
+      }
+      if (pinned && pinned !== publicKey) {
+        fail("the server's key " + publicKey + " is not the key you trusted in this browser (" + pinned + ")");
+      }
+    };
+    var inclusion = async function (data) {
+      checkPinned(data.publicKey);
+      var size = integer(data.size, "the checkpoint's size");
+      var root = hexToBytes(data.root, 32, "the checkpoint's root");
+      await checkSignature(data.publicKey, size, root, integer(data.checkpointAtMs, "the checkpoint's time"),
+        data.signature, "the checkpoint");
+      var leaf = await leafHash(data);
+      var rebuilt = await rootFromInclusion(integer(data.seq, "the sequence number"), size, leaf, path(data.proof));
+      if (!same(rebuilt, root)) {
+        fail("the proof rebuilds root " + toHex(rebuilt) + " from leaf " + toHex(leaf) +
+          ", the checkpoint signs " + toHex(root));
+      }
+      return toHex(root);
+    };
+    var consistency = async function (data) {
+      checkPinned(data.publicKey);
+      var first = integer(data.firstSize, "the first size");
+      var second = integer(data.secondSize, "the second size");
+      var firstRoot = hexToBytes(data.firstRoot, 32, "the first root");
+      var secondRoot = hexToBytes(data.secondRoot, 32, "the second root");
+      await checkSignature(data.publicKey, first, firstRoot, integer(data.firstAtMs, "the first time"),
+        data.firstSignature, "the first checkpoint");
+      await checkSignature(data.publicKey, second, secondRoot, integer(data.secondAtMs, "the second time"),
+        data.secondSignature, "the second checkpoint");
+      await checkConsistency(first, second, firstRoot, secondRoot, path(data.proof));
+      return toHex(secondRoot);
+    };
+    return {
+      available: function () { return !!subtle && typeof BigInt === "function"; },
+      run: function (data) {
+        return (data.kind === "inclusion" ? inclusion(data) : consistency(data));
+      },
+      Failure: Failure,
+    };
+  })();
+
+  // "Trust this key in this browser": later proofs must be signed by it.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-pin-key]");
+    if (!button) {
+      return;
+    }
+    var box = button.closest("[data-kind]");
+    try {
+      window.localStorage.setItem("sg_audit_key", box.getAttribute("data-public-key"));
+      button.setAttribute("data-pinned", "true");
+      button.textContent = button.getAttribute("data-text-pinned");
+    } catch (error) {
+      button.textContent = String(error);
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-verify-proof]");
+    if (!button) {
+      return;
+    }
+    var box = button.closest("[data-kind]");
+    var out = box.querySelector("[data-proof-result]");
+    out.className = "proof-result";
+    out.removeAttribute("data-verdict");
+    if (!proofs.available()) {
+      out.textContent = out.getAttribute("data-text-no-crypto");
+      out.classList.add("error");
+      out.setAttribute("data-verdict", "failed");
+      return;
+    }
+    var run;
+    try {
+      run = proofs.run(box.dataset);
+    } catch (error) {
+      run = Promise.reject(error);
+    }
+    run.then(function (root) {
+      out.textContent = out.getAttribute("data-text-ok") + " (" + root + ")";
+      out.classList.add("ok");
+      out.setAttribute("data-verdict", "verified");
+    }, function (error) {
+      out.textContent = out.getAttribute("data-text-failed") + ": " + (error && error.message || String(error));
+      out.classList.add("error");
+      out.setAttribute("data-verdict", "failed");
+    });
+  });
+  // A list import: the file chosen is read here and sent as the form's text; a file over the
+  // console's limit is refused before anything is sent.
+  document.addEventListener("htmx:confirm", function (event) {
+    var form = event.detail.elt;
+    if (!form || form.id !== "import-form") {
+      return;
+    }
+    event.preventDefault();
+    var input = form.querySelector("[data-import-file]");
+    var text = form.querySelector("[data-import-text]");
+    var result = document.getElementById("import-result");
+    var file = input && input.files && input.files[0];
+    if (!file) {
+      return;
+    }
+    if (file.size > parseInt(form.getAttribute("data-import-max"), 10)) {
+      result.textContent = "";
+      var message = document.createElement("p");
+      message.className = "error";
+      message.setAttribute("role", "alert");
+      message.textContent = form.getAttribute("data-text-too-large");
+      result.appendChild(message);
+      return;
+    }
+    file.text().then(function (content) {
+      text.value = content;
+      event.detail.issueRequest(true);
+    });
+  });
 })();
