@@ -20,13 +20,14 @@ use support::{free_port, wait_until_healthy, Server};
 const RUN_LIMIT: Duration = Duration::from_secs(240);
 
 /// The operators the checks sign in as: name and roles.
-const OPERATORS: [(&str, &str); 6] = [
+const OPERATORS: [(&str, &str); 7] = [
     ("ana", "responder"),
     ("rita", "rule_author"),
     ("abe", "approver"),
     ("vic", "viewer"),
     ("zoe", "viewer"),
     ("aud", "auditor"),
+    ("tab", "viewer"),
 ];
 
 /// A password good enough for the CLI's strength check.

@@ -475,6 +475,49 @@ try {
       `the new rule did not decide: ${JSON.stringify(decided)}`);
   });
 
+  await check("on a tablet, a viewer signs in with the keyboard alone and every page fits the screen", async () => {
+    const context = await browser.newContext({
+      locale: "en-GB",
+      viewport: { width: 768, height: 1024 },
+      deviceScaleFactor: 2,
+      hasTouch: true,
+      extraHTTPHeaders: { "accept-language": "en-GB" },
+    });
+    const page = await context.newPage();
+    await page.goto(`${base}/console/login`);
+    // From the top of the page, Tab reaches the form's fields in order; Enter submits.
+    let focused = "";
+    for (let presses = 0; presses < 12 && focused !== "username"; presses++) {
+      await page.keyboard.press("Tab");
+      focused = await page.evaluate(() => document.activeElement && document.activeElement.name);
+    }
+    expect(focused === "username", `Tab never reached the user name (at ${focused})`);
+    await page.keyboard.type("tab");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type(operators.tab.password);
+    await page.keyboard.press("Tab");
+    expect((await page.evaluate(() => document.activeElement.name)) === "code", "Tab does not go from password to code");
+    await page.keyboard.type(totp(operators.tab.secret, Date.now() / 1000));
+    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    expect(page.url().endsWith("/console/situation"), `not signed in by keyboard: ${page.url()}`);
+    // The navigation is reachable by keyboard, and the focus is visible.
+    await page.keyboard.press("Tab");
+    const outline = await page.evaluate(() => {
+      const element = document.activeElement;
+      return element ? [element.tagName, getComputedStyle(element).outlineStyle] : ["", ""];
+    });
+    expect(outline[0] === "A" && outline[1] !== "none", `first Tab: ${outline.join(" ")}`);
+    for (const path of ["/console/situation", "/console/situation?range=1440", "/console/decisions?outcome=deny", "/console/alerts", "/console/lists", "/console/lists/ip_block", "/console/entity/user/shopper9", "/console/audit", "/console/operators", "/console/tasks"]) {
+      const response = await page.goto(`${base}${path}`);
+      expect(response.status() === 200 || response.status() === 403, `${path} answered ${response.status()}`);
+      const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+      expect(scroll <= width + 1, `${path} is ${scroll} px wide on a ${width} px screen`);
+    }
+    await page.goto(`${base}/console/decisions?outcome=deny`);
+    await shot(page, "tablet-decisions");
+    await context.close();
+  });
+
   await check("both languages render, chosen by Accept-Language and by the switch", async () => {
     const zh = await signIn("zoe", "zh-CN");
     expect((await zh.page.textContent("nav")).includes("态势"), "Chinese navigation missing");
