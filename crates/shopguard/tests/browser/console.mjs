@@ -512,6 +512,8 @@ try {
       expect(response.status() === 200 || response.status() === 403, `${path} answered ${response.status()}`);
       const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
       expect(scroll <= width + 1, `${path} is ${scroll} px wide on a ${width} px screen`);
+      const title = await page.title();
+      expect(title.length < 120 && !title.includes("<"), `${path} has the title ${JSON.stringify(title.slice(0, 80))}`);
     }
     await page.goto(`${base}/console/decisions?outcome=deny`);
     await shot(page, "tablet-decisions");
