@@ -107,6 +107,31 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+impl AuditQuery {
+    /// Whether `entry`'s content matches the actor, action and object asked for (an entry
+    /// whose content was purged matches only a query that asks for none of them). Class and
+    /// time are matched by the backends' own reads.
+    pub(crate) fn matches_content(&self, entry: &shopguard_core::audit::AuditEntry) -> bool {
+        if self.actor.is_none() && self.action.is_none() && self.object.is_none() {
+            return true;
+        }
+        let Some(content) = &entry.content else {
+            return false;
+        };
+        self.actor
+            .as_ref()
+            .is_none_or(|actor| *actor == content.actor)
+            && self
+                .object
+                .as_ref()
+                .is_none_or(|object| *object == content.object)
+            && self.action.as_ref().is_none_or(|action| {
+                *action == content.action
+                    || (action.ends_with('.') && content.action.starts_with(action.as_str()))
+            })
+    }
+}
+
 /// The appending side, under one lock.
 struct Writer {
     frontier: Frontier,

@@ -131,7 +131,7 @@ impl AuditLog {
             .map_err(|error| corrupt("querying the audit log", error.to_string()))?;
             for stored in in_segment.into_iter().rev() {
                 let entry = stored.to_entry()?;
-                if matches_content(&entry, query) {
+                if query.matches_content(&entry) {
                     found.push(entry);
                     if found.len() == limit {
                         return Ok(found);
@@ -192,27 +192,6 @@ fn matches_time_and_class(stored: &Stored, query: &AuditQuery) -> bool {
     query.from_ms.is_none_or(|from| stored.at_ms >= from)
         && query.to_ms.is_none_or(|to| stored.at_ms < to)
         && query.class.is_none_or(|class| class == stored.class)
-}
-
-fn matches_content(entry: &AuditEntry, query: &AuditQuery) -> bool {
-    if query.actor.is_none() && query.action.is_none() && query.object.is_none() {
-        return true;
-    }
-    let Some(content) = &entry.content else {
-        return false;
-    };
-    query
-        .actor
-        .as_ref()
-        .is_none_or(|actor| *actor == content.actor)
-        && query
-            .object
-            .as_ref()
-            .is_none_or(|object| *object == content.object)
-        && query.action.as_ref().is_none_or(|action| {
-            *action == content.action
-                || (action.ends_with('.') && content.action.starts_with(action.as_str()))
-        })
 }
 
 /// The checkpoints stored in a data folder's audit log, oldest first, read without opening

@@ -846,7 +846,7 @@ impl PostgresAuditLog {
                 let stored = decode_row(operation, row)?;
                 before = stored.seq as i64;
                 let entry = stored.to_entry()?;
-                if matches_content(&entry, query) {
+                if query.matches_content(&entry) {
                     found.push(entry);
                     if found.len() == limit {
                         return Ok(found);
@@ -1310,27 +1310,6 @@ fn proof_error(error: ProofError<StoreError>) -> StoreError {
         ProofError::OutOfRange(detail) => StoreError::NotFound(detail),
         ProofError::Source(error) => error,
     }
-}
-
-fn matches_content(entry: &AuditEntry, query: &AuditQuery) -> bool {
-    if query.actor.is_none() && query.action.is_none() && query.object.is_none() {
-        return true;
-    }
-    let Some(content) = &entry.content else {
-        return false;
-    };
-    query
-        .actor
-        .as_ref()
-        .is_none_or(|actor| *actor == content.actor)
-        && query
-            .object
-            .as_ref()
-            .is_none_or(|object| *object == content.object)
-        && query.action.as_ref().is_none_or(|action| {
-            *action == content.action
-                || (action.ends_with('.') && content.action.starts_with(action.as_str()))
-        })
 }
 
 impl AuditLogStore for PostgresAuditLog {
