@@ -12,6 +12,7 @@
 //! |---|---|
 //! | [`DecisionService`] | decide, encode, log; read the log |
 //! | [`AlertService`] | the alert queue: acknowledge, assign, note, resolve, dismiss, reopen |
+//! | [`IncidentService`] | incidents: report, promote, triage, grade, lifecycle, history |
 //! | [`PolicyService`] | check, propose, approve, roll back (one serialiser, compare and set) |
 //! | [`ListService`] | lists and entries, imports |
 //! | [`KeyService`] | API keys, authentication |
@@ -32,6 +33,7 @@ pub mod data_keys;
 pub mod decisions;
 pub mod error;
 pub mod ids;
+pub mod incidents;
 pub mod keys;
 pub mod lists;
 pub mod login_limits;
@@ -48,6 +50,7 @@ pub use config::Config;
 pub use data_keys::DataKeyService;
 pub use decisions::{DecisionService, COUNT_CAP};
 pub use error::{ServiceError, ServiceResult};
+pub use incidents::{IncidentPage, IncidentService};
 pub use keys::KeyService;
 pub use lists::ListService;
 pub use node::{App, OpenError, Opened};

@@ -28,6 +28,7 @@ use crate::clock::now_ms;
 use crate::config::Config;
 use crate::data_keys::DataKeyService;
 use crate::decisions::DecisionService;
+use crate::incidents::IncidentService;
 use crate::keys::KeyService;
 use crate::lists::ListService;
 use crate::login_limits::LoginLimits;
@@ -92,6 +93,8 @@ pub struct App {
     pub decisions: Option<DecisionService>,
     /// The alert queue: triage of the alerts rules raise.
     pub alerts: AlertService,
+    /// Incident management: the security-event database (DB33/T 978-2015).
+    pub incidents: IncidentService,
     /// Durable tasks (run only by a serving node's workers).
     pub tasks: TaskService,
     store: Arc<dyn Store>,
@@ -290,6 +293,7 @@ impl App {
             }),
             tasks: TaskService::new(store.clone(), audit.clone(), &config.node_name()),
             alerts: AlertService::new(store.clone(), audit.clone()),
+            incidents: IncidentService::new(store.clone(), audit.clone(), config.incident_grading),
             audit,
             engine,
             config,
