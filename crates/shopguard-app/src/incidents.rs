@@ -261,16 +261,18 @@ impl IncidentService {
     }
 
     /// The fields that differ between versions `from` and `to` (0 ≤ from ≤ to ≤ the
-    /// current version; version 0 is "before it existed"). Needs `incidents:read`.
+    /// current version; version 0 is "before it existed"; no `to` is the current version),
+    /// with the `to` used. Needs `incidents:read`.
     pub fn diff(
         &self,
         id: i64,
         from: i64,
-        to: i64,
+        to: Option<i64>,
         caller: &Principal,
-    ) -> ServiceResult<Vec<FieldDiff>> {
+    ) -> ServiceResult<(i64, Vec<FieldDiff>)> {
         IncidentService::require(caller, Scope::IncidentsRead)?;
         let current = self.load(id)?;
+        let to = to.unwrap_or(current.version);
         if from < 0 || from > to {
             return Err(ServiceError::invalid(
                 "from",
@@ -286,7 +288,10 @@ impl IncidentService {
                 ),
             ));
         }
-        Ok(diff_versions(&self.store.incident_history(id)?, from, to))
+        Ok((
+            to,
+            diff_versions(&self.store.incident_history(id)?, from, to),
+        ))
     }
 
     /// Reports an incident by hand (§10.3). Needs `incidents:report`.

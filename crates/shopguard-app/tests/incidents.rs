@@ -316,10 +316,7 @@ fn the_lifecycle_runs_with_its_gates_and_keeps_every_version() {
         )
         .unwrap();
     assert_eq!(reviewed.status, Status::Reviewed);
-    let diff = app
-        .incidents
-        .diff(id, 0, reviewed.version, &analyst)
-        .unwrap();
+    let diff = app.incidents.diff(id, 0, None, &analyst).unwrap().1;
     let status = diff.iter().find(|d| d.field == "status").unwrap();
     assert_eq!(status.to, serde_json::json!("reviewed"));
     let history = app.incidents.history(id, &analyst).unwrap();
@@ -379,7 +376,7 @@ fn grading_and_overrides_are_recorded_and_diffed() {
         conflict(app.incidents.override_level(id, 2, None, "undo", &analyst))
             .contains("changed by someone else")
     );
-    let diff = app.incidents.diff(id, 1, 3, &analyst).unwrap();
+    let diff = app.incidents.diff(id, 1, Some(3), &analyst).unwrap().1;
     let fields: Vec<&str> = diff.iter().map(|d| d.field.as_str()).collect();
     assert!(
         fields.contains(&"computed_level") && fields.contains(&"override_level"),
@@ -392,8 +389,8 @@ fn grading_and_overrides_are_recorded_and_diffed() {
         .unwrap();
     assert_eq!(override_entry.reason.as_deref(), Some("regulator asked"));
     assert_eq!(override_entry.action, "incident.override");
-    invalid(app.incidents.diff(id, 2, 9, &analyst), "to");
-    invalid(app.incidents.diff(id, 3, 1, &analyst), "from");
+    invalid(app.incidents.diff(id, 2, Some(9), &analyst), "to");
+    invalid(app.incidents.diff(id, 3, Some(1), &analyst), "from");
     // The audit log has an incident-class entry per change, naming the incident.
     let entries = app
         .audit
