@@ -103,6 +103,9 @@ pub struct Config {
     /// This node's name among several on one database (its velocity snapshot is kept
     /// under it); by default the host name and the listening port.
     pub node_id: Option<String>,
+    /// Social-impact thresholds for grading incidents (DB33/T 978-2015 §6.3.4 a lets each
+    /// platform set them; decision 0041).
+    pub incident_grading: shopguard_core::incident::GradingConfig,
 }
 
 impl Default for Config {
@@ -139,6 +142,7 @@ impl Default for Config {
             database_url: None,
             database_schema: "shopguard".to_owned(),
             node_id: None,
+            incident_grading: shopguard_core::incident::GradingConfig::default(),
             list_min_ipv4_prefix: 8,
             list_min_ipv6_prefix: 32,
         }
@@ -222,6 +226,9 @@ impl Config {
 
     /// Refuses settings out of range, naming the setting.
     pub fn validate(&self) -> Result<(), String> {
+        self.incident_grading
+            .validate()
+            .map_err(|error| format!("incident_grading: {error}"))?;
         if self.max_batch_events == 0 || self.max_body_bytes < 1024 {
             return Err(
                 "max_batch_events must be positive and max_body_bytes at least 1024".into(),

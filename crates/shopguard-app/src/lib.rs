@@ -13,6 +13,7 @@
 //! | [`DecisionService`] | decide, encode, log; read the log |
 //! | [`EntityService`] | one entity now: a user's profile, velocity values |
 //! | [`AlertService`] | the alert queue: acknowledge, assign, note, resolve, dismiss, reopen |
+//! | [`IncidentService`] | incidents: report, promote, triage, grade, lifecycle, history |
 //! | [`PolicyService`] | check, propose, approve, roll back (one serialiser, compare and set) |
 //! | [`ListService`] | lists and entries, imports |
 //! | [`KeyService`] | API keys, authentication |
@@ -35,6 +36,7 @@ pub mod decisions;
 pub mod entities;
 pub mod error;
 pub mod ids;
+pub mod incidents;
 pub mod keys;
 pub mod lists;
 pub mod login_limits;
@@ -53,6 +55,7 @@ pub use data_keys::DataKeyService;
 pub use decisions::{DecisionService, TopDenied, COUNT_CAP, TOP_DENIED_SAMPLE};
 pub use entities::EntityService;
 pub use error::{ServiceError, ServiceResult};
+pub use incidents::{IncidentPage, IncidentService};
 pub use keys::KeyService;
 pub use lists::ListService;
 pub use node::{App, OpenError, Opened};

@@ -29,6 +29,7 @@ use crate::config::Config;
 use crate::data_keys::DataKeyService;
 use crate::decisions::DecisionService;
 use crate::entities::EntityService;
+use crate::incidents::IncidentService;
 use crate::keys::KeyService;
 use crate::lists::ListService;
 use crate::login_limits::LoginLimits;
@@ -98,6 +99,8 @@ pub struct App {
     pub entities: EntityService,
     /// The situation's history, per node and minute.
     pub situation: SituationService,
+    /// Incident management: the security-event database (DB33/T 978-2015).
+    pub incidents: IncidentService,
     /// Durable tasks (run only by a serving node's workers).
     pub tasks: TaskService,
     store: Arc<dyn Store>,
@@ -298,6 +301,7 @@ impl App {
             alerts: AlertService::new(store.clone(), audit.clone()),
             entities: EntityService::new(engine.clone()),
             situation: SituationService::new(store.clone(), config.node_name()),
+            incidents: IncidentService::new(store.clone(), audit.clone(), config.incident_grading),
             audit,
             engine,
             config,

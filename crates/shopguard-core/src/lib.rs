@@ -19,6 +19,7 @@ pub mod engine;
 pub mod event;
 pub mod features;
 pub mod identifier;
+pub mod incident;
 pub mod json;
 pub mod lists;
 pub mod merkle;

@@ -66,6 +66,30 @@ impl RequiredScope for AlertsWrite {
     const SCOPE: Scope = Scope::AlertsWrite;
 }
 
+/// Reading incidents.
+pub struct IncidentsRead;
+impl RequiredScope for IncidentsRead {
+    const SCOPE: Scope = Scope::IncidentsRead;
+}
+
+/// Reporting an incident by hand (any employee, DB33/T 978-2015 §10.3).
+pub struct IncidentsReport;
+impl RequiredScope for IncidentsReport {
+    const SCOPE: Scope = Scope::IncidentsReport;
+}
+
+/// Working incidents: promote, triage, grade, move, assign, edit.
+pub struct IncidentsWrite;
+impl RequiredScope for IncidentsWrite {
+    const SCOPE: Scope = Scope::IncidentsWrite;
+}
+
+/// Recording the escalation of an incident to senior management.
+pub struct IncidentsApprove;
+impl RequiredScope for IncidentsApprove {
+    const SCOPE: Scope = Scope::IncidentsApprove;
+}
+
 /// Administrative routes: keys, data keys, checkpoints.
 pub struct Admin;
 impl RequiredScope for Admin {

@@ -9,6 +9,7 @@
 //! | [`ListStore`] | lists and their entries |
 //! | [`DecisionStore`] | the decision log and alerts |
 //! | [`AlertStore`] | alert triage: status, assignee, notes (the alert queue) |
+//! | [`IncidentStore`] | incidents, their field-by-field history, linked alerts, observables |
 //! | [`OperatorStore`] | operators, sessions, grants |
 //! | [`DataKeyStore`] | data keys for field encryption |
 //! | [`AuditOutbox`] | audit entries written with their change, waiting for the log |
@@ -54,6 +55,7 @@ pub mod embedded;
 pub mod error;
 mod files;
 pub mod frames;
+pub mod incidents;
 pub mod keyring;
 pub mod lists;
 pub mod log_batch;
@@ -81,6 +83,7 @@ pub use audit_store::AuditLogStore;
 pub use data_keys::DataKeyStore;
 pub use decisions::{AlertRecord, DecisionQuery, DecisionRecord, DecisionStore, RecordRef};
 pub use error::{StoreError, StoreResult};
+pub use incidents::{IncidentCount, IncidentFilter, IncidentStore, IncidentWrite};
 pub use lists::{ListChange, ListEntryRecord, ListRecord, ListStore};
 pub use log_batch::LogBatch;
 pub use operators::OperatorStore;
@@ -98,6 +101,7 @@ pub trait Store:
     + ListStore
     + DecisionStore
     + AlertStore
+    + IncidentStore
     + OperatorStore
     + DataKeyStore
     + AuditOutbox
@@ -113,6 +117,7 @@ impl<T> Store for T where
         + ListStore
         + DecisionStore
         + AlertStore
+        + IncidentStore
         + OperatorStore
         + DataKeyStore
         + AuditOutbox

@@ -10,9 +10,9 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    audit::AuditCommand, backup, data_keys::DataKeysCommand, keys::KeysCommand,
-    lists::ListsCommand, operators::OperatorsCommand, policy::PolicyCommand, serve::ServeArgs,
-    simulate::SimulateArgs,
+    audit::AuditCommand, backup, data_keys::DataKeysCommand, incidents::IncidentCommand,
+    keys::KeysCommand, lists::ListsCommand, operators::OperatorsCommand, policy::PolicyCommand,
+    serve::ServeArgs, simulate::SimulateArgs,
 };
 
 /// mimalloc instead of the system allocator: a request allocates and frees many small
@@ -60,6 +60,10 @@ enum Command {
     /// Create and list operators (people who log in with password and TOTP).
     #[command(subcommand)]
     Operators(OperatorsCommand),
+    /// Report, list, show, triage, grade and move incidents (DB33/T 978-2015) on the data
+    /// folder or database directly, as the command-line actor.
+    #[command(subcommand)]
+    Incident(IncidentCommand),
     /// Rotate the data key that encrypts personal fields, and re-encrypt the decision log,
     /// on a stopped node's data folder (on a running node: POST /v1/data-keys/rotate and
     /// /v1/data-keys/reencrypt).
@@ -91,6 +95,7 @@ async fn main() -> Result<()> {
         }
         Command::Audit(command) => blocking(move || commands::audit::run(command)).await,
         Command::Operators(command) => blocking(move || commands::operators::run(command)).await,
+        Command::Incident(command) => blocking(move || commands::incidents::run(command)).await,
         Command::DataKeys(command) => blocking(move || commands::data_keys::run(command)).await,
         Command::Backup(args) => blocking(move || backup::backup(args)).await,
         Command::Restore(args) => blocking(move || backup::restore(args)).await,

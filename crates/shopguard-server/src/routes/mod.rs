@@ -6,6 +6,7 @@ pub mod data_keys;
 pub mod decisions;
 pub mod docs;
 pub mod events;
+pub mod incidents;
 pub mod lists;
 pub mod operators;
 pub mod ops;
@@ -74,6 +75,28 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/alerts/{seq}/reopen", post(alerts::reopen))
         .route("/v1/alerts/{seq}/assign", post(alerts::assign))
         .route("/v1/alerts/{seq}/notes", post(alerts::add_note))
+        .route(
+            "/v1/incidents",
+            get(incidents::list_incidents).post(incidents::report_incident),
+        )
+        .route("/v1/incidents/from-alerts", post(incidents::from_alerts))
+        .route("/v1/incidents/grading", get(incidents::grading))
+        .route(
+            "/v1/incidents/{id}",
+            get(incidents::get_incident).patch(incidents::patch_incident),
+        )
+        .route("/v1/incidents/{id}/triage", post(incidents::triage))
+        .route("/v1/incidents/{id}/grade", post(incidents::grade))
+        .route(
+            "/v1/incidents/{id}/override",
+            post(incidents::override_level),
+        )
+        .route("/v1/incidents/{id}/transition", post(incidents::transition))
+        .route("/v1/incidents/{id}/reassess", post(incidents::reassess))
+        .route("/v1/incidents/{id}/escalate", post(incidents::escalate))
+        .route("/v1/incidents/{id}/assign", post(incidents::assign))
+        .route("/v1/incidents/{id}/history", get(incidents::history))
+        .route("/v1/incidents/{id}/diff", get(incidents::diff))
         .route(
             "/v1/policy",
             get(policy::get_policy).put(policy::put_policy),

@@ -7,6 +7,7 @@ mod auth;
 mod contract;
 mod events;
 mod hygiene;
+mod incidents;
 mod lists;
 mod openapi;
 mod operators;

@@ -25,6 +25,7 @@ mod api_keys;
 mod audit_outbox;
 mod data_keys;
 mod decisions;
+mod incidents;
 mod lists;
 mod operators;
 mod policies;
@@ -51,6 +52,7 @@ const MIGRATIONS: &[(usize, &str)] = &[
     (10, include_str!("../../migrations/0010_task_leases.sql")),
     (11, include_str!("../../migrations/0011_session_ends.sql")),
     (12, include_str!("../../migrations/0012_alert_triage.sql")),
+    (13, include_str!("../../migrations/0013_incidents.sql")),
     (
         15,
         include_str!("../../migrations/0015_situation_history.sql"),

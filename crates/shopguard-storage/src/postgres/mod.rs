@@ -30,6 +30,7 @@ mod api_keys;
 mod audit_outbox;
 mod data_keys;
 mod decisions;
+mod incidents;
 mod lists;
 mod operators;
 mod policies;
@@ -88,6 +89,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         9,
         "decision_rules",
         include_str!("../../migrations/postgres/0009_decision_rules.sql"),
+    ),
+    (
+        10,
+        "incidents",
+        include_str!("../../migrations/postgres/0010_incidents.sql"),
     ),
     (
         12,

@@ -27,6 +27,9 @@ use shopguard_storage::{
     NewPolicyVersion, ScheduledJob, Scope, Store, StoreError, TaskRecord, TriagedAlert,
 };
 
+mod incidents;
+pub use incidents::*;
+
 /// A fresh, empty backend for one test.
 pub struct Fixture {
     store: Option<Arc<dyn Store>>,
@@ -3042,6 +3045,8 @@ macro_rules! store_test_suite {
             purge_decisions_before, decision_count, reencrypt_decisions,
             alert, alert_queue, count_alerts, change_alert, change_alert_concurrently,
             add_alert_note, purge_decisions_before_drops_alert_triage,
+            create_incident, update_incident, update_incident_concurrently, link_alerts_once,
+            open_incident_by_dedup_key, list_incidents, incident_history,
             insert_operator, operator_, operators, disable_operator, insert_session, last_totp_step, session,
             touch_session, end_session, end_sessions_of, sessions_of,
             insert_grant, grant, approve_grant, grants,

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod backup;
 pub mod data_keys;
+pub mod incidents;
 pub mod keys;
 pub mod lists;
 pub mod operators;
