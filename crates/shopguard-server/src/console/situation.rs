@@ -451,8 +451,10 @@ fn sync_history(
 
 /// Starts reading `metrics` into `situation` every second, storing each minute once over and
 /// reading every node's history back every 30 seconds, on the current Tokio runtime (none in
-/// some unit tests: then nothing is recorded).
-pub fn start_recorder(situation: Arc<Situation>, metrics: Arc<Metrics>, app: Arc<App>) {
+/// some unit tests: then nothing is recorded). The recorder holds the node's services weakly
+/// and stops once they are gone (the node stopped), so that a stopped node's store closes.
+pub fn start_recorder(situation: Arc<Situation>, metrics: Arc<Metrics>, app: &Arc<App>) {
+    let app = Arc::downgrade(app);
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
@@ -472,7 +474,10 @@ pub fn start_recorder(situation: Arc<Situation>, metrics: Arc<Metrics>, app: Arc
             if read {
                 last_read = Some(std::time::Instant::now());
             }
-            let (app, situation) = (app.clone(), situation.clone());
+            let Some(app) = app.upgrade() else {
+                return;
+            };
+            let situation = situation.clone();
             // Storage is synchronous: off the runtime's threads, and awaited so that reads
             // never pile up behind a slow database.
             let _ = tokio::task::spawn_blocking(move || {

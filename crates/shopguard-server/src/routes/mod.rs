@@ -163,11 +163,7 @@ pub fn router(state: AppState) -> Router {
     // Every node records its situation and stores its minutes, so that a console on any
     // node shows the traffic of all of them.
     let situation = std::sync::Arc::new(crate::console::situation::Situation::default());
-    crate::console::situation::start_recorder(
-        situation.clone(),
-        state.metrics.clone(),
-        state.app.clone(),
-    );
+    crate::console::situation::start_recorder(situation.clone(), state.metrics.clone(), &state.app);
     if state.config.console {
         api = api.merge(crate::console::router(&state, situation));
     }
