@@ -88,6 +88,15 @@ pub fn router(state: &AppState, situation: Arc<situation::Situation>) -> Router<
             "/console/alerts/{seq}",
             get(pages::alerts::show).post(pages::alerts::change),
         )
+        .route("/console/incidents", get(pages::incidents::queue))
+        .route(
+            "/console/incidents/new",
+            get(pages::incidents::report_form).post(pages::incidents::report),
+        )
+        .route(
+            "/console/incidents/{id}",
+            get(pages::incidents::show).post(pages::incidents::act),
+        )
         .route("/console/decisions", get(pages::decisions::search))
         .route("/console/decisions/{id}", get(pages::decisions::show))
         .route(

@@ -50,6 +50,12 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/error_fragment.html"),
     ),
     ("situation.html", include_str!("templates/situation.html")),
+    ("incidents.html", include_str!("templates/incidents.html")),
+    ("incident.html", include_str!("templates/incident.html")),
+    (
+        "incident_new.html",
+        include_str!("templates/incident_new.html"),
+    ),
     (
         "situation_top.html",
         include_str!("templates/situation_top.html"),
@@ -185,12 +191,14 @@ pub(crate) struct Can {
     pub audit: bool,
     pub unmask: bool,
     pub admin: bool,
+    pub incidents: bool,
 }
 
 impl Can {
     fn of(principal: &Principal) -> Can {
         Can {
             decisions: principal.grants(Scope::DecisionsRead),
+            incidents: principal.grants(Scope::IncidentsRead),
             lists_write: principal.grants(Scope::ListsWrite),
             policy_write: principal.grants(Scope::PolicyWrite),
             policy_approve: principal.grants(Scope::PolicyApprove),
@@ -241,6 +249,13 @@ pub(crate) struct Ui {
     pub htmx: bool,
     base: Base,
     token: String,
+}
+
+impl Ui {
+    /// Whether the page is in Chinese (for labels the core carries in both languages).
+    pub fn chinese(&self) -> bool {
+        self.base.lang.starts_with("zh")
+    }
 }
 
 impl FromRequestParts<AppState> for Ui {

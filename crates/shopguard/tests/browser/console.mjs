@@ -387,6 +387,42 @@ try {
     await shot(page, "alert");
   });
 
+  await check("an incident is reported, triaged and graded by the standard's matrix with its clause, and every change is in its history", async () => {
+    const page = analyst.page;
+    await page.goto(`${base}/console/incidents`);
+    await Promise.all([page.waitForNavigation(), page.click("#report-incident")]);
+    await page.fill('#incident-report input[name="title"]', "Credential stuffing against the login");
+    await page.selectOption('#incident-report select[name="category"]', "account_theft");
+    await page.fill('#incident-report textarea[name="description"]', "Many accounts taken over from one /24.");
+    await page.check('#incident-report input[name="unsure_of_level"]');
+    await Promise.all([page.waitForNavigation(), page.click("#submit-report")]);
+    expect(/\/console\/incidents\/\d+$/.test(page.url()), `not on the incident's page: ${page.url()}`);
+    await page.selectOption('#triage-form select[name="verdict"]', "true_positive");
+    await page.fill('#triage-form input[name="reason"]', "confirmed in the decision log");
+    await Promise.all([page.waitForNavigation(), page.click("#triage-form button")]);
+    expect((await page.getAttribute("#incident-facts [data-status]", "data-status")) === "triaged", "not triaged");
+    await page.selectOption('#grade-form select[name="importance"]', "particularly_important");
+    await page.selectOption('#grade-form select[name="loss"]', "serious");
+    await page.fill('#grade-form input[name="affected_users"]', "1200");
+    await page.fill('#grade-form input[name="platform_users"]', "1000000");
+    await Promise.all([page.waitForNavigation(), page.click("#grade-form button")]);
+    const level = await page.textContent("#incident-level");
+    expect(level.includes("level II"), `a particularly important system with a serious loss is level II, not ${level}`);
+    expect((await page.textContent("#grade-reasons")).includes("§6.4.3 a"), "the clause that decided is not shown");
+    const history = await page.textContent("#incident-history");
+    expect(history.includes("incident.report") && history.includes("incident.triage") && history.includes("incident.grade"), `history: ${history}`);
+    await shot(page, "incident");
+    // A stale form (the version read before the grade) is refused, not applied.
+    await page.goBack();
+    await page.goBack();
+    const stale = await page.request.post(`${page.url()}`, { form: {
+      csrf: await page.getAttribute('#transition-form input[name="csrf"]', "value"),
+      version: "1", action: "transition", to: "responding", reason: "" } });
+    expect(stale.status() === 409, `a stale version answered ${stale.status()}`);
+    await page.goto(`${base}/console/incidents`);
+    expect((await page.textContent("#incidents")).includes("Credential stuffing"), "the queue does not list it");
+  });
+
   await check("a forged request without the CSRF token is refused", async () => {
     const response = await analyst.page.request.post(`${base}/console/lists/ip_block/add`, {
       form: { csrf: "0".repeat(64), value: "192.0.2.200", reason: "forged" },

@@ -4,6 +4,7 @@ pub(crate) mod alerts;
 pub(crate) mod audit;
 pub(crate) mod decisions;
 pub(crate) mod entity;
+pub(crate) mod incidents;
 pub(crate) mod lists;
 pub(crate) mod operators;
 pub(crate) mod policy;
