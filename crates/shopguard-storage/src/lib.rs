@@ -9,6 +9,8 @@
 //! | [`ListStore`] | lists and their entries |
 //! | [`DecisionStore`] | the decision log and alerts |
 //! | [`AlertStore`] | alert triage: status, assignee, notes (the alert queue) |
+//! | [`DirectoryStore`] | the security organisation's members and external contacts (contacts encrypted) |
+//! | [`PlaybookStore`] | response playbook versions and the active one (compare and set) |
 //! | [`OperatorStore`] | operators, sessions, grants |
 //! | [`DataKeyStore`] | data keys for field encryption |
 //! | [`AuditOutbox`] | audit entries written with their change, waiting for the log |
@@ -50,6 +52,7 @@ pub mod data_keys;
 pub mod decision_log;
 pub mod decision_segments;
 pub mod decisions;
+pub mod directory;
 pub mod embedded;
 pub mod error;
 mod files;
@@ -58,6 +61,7 @@ pub mod keyring;
 pub mod lists;
 pub mod log_batch;
 pub mod operators;
+pub mod playbooks;
 pub mod policies;
 pub mod postgres;
 pub mod postgres_audit;
@@ -79,10 +83,14 @@ pub use audit_outbox::AuditOutbox;
 pub use audit_store::AuditLogStore;
 pub use data_keys::DataKeyStore;
 pub use decisions::{AlertRecord, DecisionQuery, DecisionRecord, DecisionStore, RecordRef};
+pub use directory::{
+    ChangeBy, DirectoryStore, ExternalContact, ExternalContactRecord, MemberRecord,
+};
 pub use error::{StoreError, StoreResult};
 pub use lists::{ListChange, ListEntryRecord, ListRecord, ListStore};
 pub use log_batch::LogBatch;
 pub use operators::OperatorStore;
+pub use playbooks::{ActivePlaybook, NewPlaybookVersion, PlaybookStore, PlaybookVersion};
 pub use policies::{NewPolicyVersion, PolicyStore, PolicyVersion};
 pub use schedule::{ScheduleStore, ScheduledJob};
 pub use snapshot::SnapshotStore;
@@ -101,6 +109,8 @@ pub trait Store:
     + AuditOutbox
     + TaskStore
     + ScheduleStore
+    + DirectoryStore
+    + PlaybookStore
 {
 }
 
@@ -115,6 +125,8 @@ impl<T> Store for T where
         + AuditOutbox
         + TaskStore
         + ScheduleStore
+        + DirectoryStore
+        + PlaybookStore
 {
 }
 

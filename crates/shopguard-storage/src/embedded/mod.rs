@@ -25,8 +25,10 @@ mod api_keys;
 mod audit_outbox;
 mod data_keys;
 mod decisions;
+mod directory;
 mod lists;
 mod operators;
+mod playbooks;
 mod policies;
 mod tasks;
 
@@ -50,6 +52,10 @@ const MIGRATIONS: &[(usize, &str)] = &[
     (10, include_str!("../../migrations/0010_task_leases.sql")),
     (11, include_str!("../../migrations/0011_session_ends.sql")),
     (12, include_str!("../../migrations/0012_alert_triage.sql")),
+    (
+        14,
+        include_str!("../../migrations/0014_directory_playbooks.sql"),
+    ),
 ];
 const READERS: usize = 4;
 

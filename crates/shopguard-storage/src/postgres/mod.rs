@@ -30,8 +30,10 @@ mod api_keys;
 mod audit_outbox;
 mod data_keys;
 mod decisions;
+mod directory;
 mod lists;
 mod operators;
+mod playbooks;
 mod policies;
 mod snapshots;
 mod tasks;
@@ -87,6 +89,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         9,
         "decision_rules",
         include_str!("../../migrations/postgres/0009_decision_rules.sql"),
+    ),
+    (
+        11,
+        "directory_playbooks",
+        include_str!("../../migrations/postgres/0011_directory_playbooks.sql"),
     ),
 ];
 

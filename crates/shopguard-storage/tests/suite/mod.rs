@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+pub mod directory;
+
 use shopguard_core::audit::{AuditContent, RecordClass};
 use shopguard_core::rbac::Role;
 use shopguard_core::{Engine, Event, EventInput, EventKind, ListKind, ListRegistry};
