@@ -12,6 +12,8 @@
 //! |---|---|
 //! | [`DecisionService`] | decide, encode, log; read the log |
 //! | [`AlertService`] | the alert queue: acknowledge, assign, note, resolve, dismiss, reopen |
+//! | [`DirectoryService`] | the security organisation's members and external contacts, escalation |
+//! | [`PlaybookService`] | response playbook versions, the active one, tasks by level |
 //! | [`PolicyService`] | check, propose, approve, roll back (one serialiser, compare and set) |
 //! | [`ListService`] | lists and entries, imports |
 //! | [`KeyService`] | API keys, authentication |
@@ -30,6 +32,7 @@ pub mod clock;
 pub mod config;
 pub mod data_keys;
 pub mod decisions;
+pub mod directory;
 pub mod error;
 pub mod ids;
 pub mod keys;
@@ -37,6 +40,7 @@ pub mod lists;
 pub mod login_limits;
 pub mod node;
 pub mod operators;
+pub mod playbooks;
 pub mod policies;
 pub mod scheduler;
 pub mod tasks;
@@ -47,11 +51,13 @@ pub use audit::AuditService;
 pub use config::Config;
 pub use data_keys::DataKeyService;
 pub use decisions::{DecisionService, COUNT_CAP};
+pub use directory::DirectoryService;
 pub use error::{ServiceError, ServiceResult};
 pub use keys::KeyService;
 pub use lists::ListService;
 pub use node::{App, OpenError, Opened};
 pub use operators::OperatorService;
+pub use playbooks::PlaybookService;
 pub use policies::PolicyService;
 pub use scheduler::{Scheduler, TimedJob};
 pub use tasks::TaskService;

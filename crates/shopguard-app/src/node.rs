@@ -28,10 +28,12 @@ use crate::clock::now_ms;
 use crate::config::Config;
 use crate::data_keys::DataKeyService;
 use crate::decisions::DecisionService;
+use crate::directory::DirectoryService;
 use crate::keys::KeyService;
 use crate::lists::ListService;
 use crate::login_limits::LoginLimits;
 use crate::operators::OperatorService;
+use crate::playbooks::PlaybookService;
 use crate::policies::PolicyService;
 use crate::scheduler::{Scheduler, TimedJob};
 use crate::tasks::{TaskService, TASK_WORKERS};
@@ -92,6 +94,10 @@ pub struct App {
     pub decisions: Option<DecisionService>,
     /// The alert queue: triage of the alerts rules raise.
     pub alerts: AlertService,
+    /// The security organisation's directory.
+    pub directory: DirectoryService,
+    /// Response playbooks.
+    pub playbooks: PlaybookService,
     /// Durable tasks (run only by a serving node's workers).
     pub tasks: TaskService,
     store: Arc<dyn Store>,
@@ -290,6 +296,8 @@ impl App {
             }),
             tasks: TaskService::new(store.clone(), audit.clone(), &config.node_name()),
             alerts: AlertService::new(store.clone(), audit.clone()),
+            directory: DirectoryService::new(store.clone(), audit.clone()),
+            playbooks: PlaybookService::new(store.clone(), audit.clone()),
             audit,
             engine,
             config,
