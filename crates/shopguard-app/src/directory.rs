@@ -386,7 +386,8 @@ impl DirectoryService {
             after.active = active;
         }
         let members = self.all_members()?;
-        if after.backup != before.backup {
+        // A new backup, or a member coming back whose backup may have left meanwhile.
+        if after.backup != before.backup || (after.active && !before.active) {
             rules::check_backup(id, after.backup.as_deref(), &members).map_err(invalid)?;
         }
         rules::check_roles(&after, &members).map_err(ServiceError::from_role)?;
