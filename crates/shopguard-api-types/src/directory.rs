@@ -60,17 +60,17 @@ pub struct CreateMemberRequest {
     /// The name shown, 1 to 100 characters.
     #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub display_name: String,
-    /// The person's operator account (must exist).
+    /// The person's operator account (must exist; empty or absent: none).
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(max_length = 64)]
     pub operator: Option<String>,
     /// Their group.
     pub group: ResponseGroup,
     /// Their role (one active leader and one active deputy per group).
     pub role: GroupRole,
-    /// Their backup: another active member's id.
+    /// Their backup: another active member's id (empty or absent: none).
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(max_length = 100)]
     pub backup: Option<String>,
     /// How to reach them.
     #[serde(default)]

@@ -156,8 +156,8 @@ impl PlaybookService {
             field: Some("playbook"),
             message: format!("playbook.{}", error.message),
         })?;
-        let comment = comment.trim();
         let chars = comment.chars().count();
+        let comment = comment.trim();
         if chars > MAX_PLAYBOOK_COMMENT_CHARS {
             return Err(ServiceError::invalid(
                 "comment",

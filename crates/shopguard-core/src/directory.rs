@@ -261,27 +261,28 @@ impl DirectoryError {
     }
 }
 
-/// Checks a required text: trimmed, not empty, at most `max` characters. Returns it trimmed.
+/// Checks a required text: not blank, at most `max` characters (counted as given, blanks
+/// around it included, as the API's schema counts them). Returns it trimmed.
 pub fn checked_text(field: &'static str, text: &str, max: usize) -> Result<String, DirectoryError> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
+    let checked = checked_optional_text(field, text, max)?;
+    if checked.is_empty() {
         return Err(DirectoryError::new(
             field,
             format!("{field}: must not be empty"),
         ));
     }
-    checked_optional_text(field, trimmed, max)
+    Ok(checked)
 }
 
-/// Checks an optional text: at most `max` characters and no control characters other than
-/// line breaks and tabs. Returns it trimmed.
+/// Checks an optional text: at most `max` characters (counted as given) and no control
+/// characters other than line breaks and tabs. Returns it trimmed.
 pub fn checked_optional_text(
     field: &'static str,
     text: &str,
     max: usize,
 ) -> Result<String, DirectoryError> {
     let trimmed = text.trim();
-    let chars = trimmed.chars().count();
+    let chars = text.chars().count();
     if chars > max {
         return Err(DirectoryError::new(
             field,
@@ -327,6 +328,19 @@ impl Contacts {
     /// The contacts checked and normalised: blank values dropped, text trimmed, each format
     /// and length checked.
     pub fn checked(&self) -> Result<Contacts, DirectoryError> {
+        for (field, value, max) in [
+            ("contacts.email", &self.email, MAX_EMAIL_CHARS),
+            ("contacts.phone", &self.phone, MAX_PHONE_CHARS),
+            ("contacts.im", &self.im, MAX_IM_CHARS),
+        ] {
+            let chars = value.as_deref().map_or(0, |text| text.chars().count());
+            if chars > max {
+                return Err(DirectoryError::new(
+                    field,
+                    format!("{field}: {chars} characters; at most {max} are allowed"),
+                ));
+            }
+        }
         let present = |value: &Option<String>| {
             value
                 .as_deref()
@@ -735,6 +749,14 @@ mod tests {
             "display_name: 6 characters; at most 5 are allowed"
         );
         assert!(checked_text("display_name", "a\u{0}b", 5).is_err());
+        // Blanks count: the API's schema counts them too.
+        assert!(checked_text("display_name", &format!("a{}", " ".repeat(10)), 10).is_err());
+        assert!(Contacts {
+            email: Some(format!("a@example.com{}", " ".repeat(250))),
+            ..Contacts::default()
+        }
+        .checked()
+        .is_err());
         assert!(checked_optional_text("notes", "line\nline", 20).is_ok());
     }
 

@@ -207,8 +207,8 @@ impl Playbook {
                 path,
             })
         };
-        let name_chars = self.name.trim().chars().count();
-        if name_chars == 0 {
+        let name_chars = self.name.chars().count();
+        if self.name.trim().is_empty() {
             return fail("name".into(), "must not be empty".into());
         }
         if name_chars > MAX_PLAYBOOK_NAME_CHARS {
@@ -256,8 +256,8 @@ impl Playbook {
                     ("title_en", &task.title_en, MAX_TASK_TITLE_CHARS),
                     ("description", &task.description, MAX_TASK_DESCRIPTION_CHARS),
                 ] {
-                    let chars = text.trim().chars().count();
-                    if chars == 0 && part != "description" {
+                    let chars = text.chars().count();
+                    if text.trim().is_empty() && part != "description" {
                         return fail(at(part), "must not be empty".into());
                     }
                     if chars > max {
