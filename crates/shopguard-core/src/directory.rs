@@ -302,7 +302,9 @@ pub fn checked_optional_text(
 }
 
 /// How to reach a person: personal data (confidential), encrypted at rest, masked in views.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Read only from a JSON object (never from an array, which serde would otherwise take for
+/// the fields in order).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Contacts {
     /// Email address.
@@ -317,6 +319,23 @@ pub struct Contacts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub im: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Contacts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Contacts, D::Error> {
+        let fields =
+            std::collections::BTreeMap::<String, Option<String>>::deserialize(deserializer)?;
+        let mut contacts = Contacts::default();
+        for (name, value) in fields {
+            match name.as_str() {
+                "email" => contacts.email = value,
+                "phone" => contacts.phone = value,
+                "im" => contacts.im = value,
+                _ => {}
+            }
+        }
+        Ok(contacts)
+    }
 }
 
 impl Contacts {
@@ -697,6 +716,15 @@ mod tests {
         ] {
             assert!(check_phone(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn contacts_are_read_only_from_an_object() {
+        let contacts: Contacts =
+            serde_json::from_str(r#"{"email": "a@example.com", "phone": null}"#).unwrap();
+        assert_eq!(contacts.email.as_deref(), Some("a@example.com"));
+        assert!(serde_json::from_str::<Contacts>("[null, null]").is_err());
+        assert!(serde_json::from_str::<Contacts>(r#"{"email": 3}"#).is_err());
     }
 
     #[test]

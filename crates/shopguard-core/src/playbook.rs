@@ -172,7 +172,6 @@ pub struct LevelTask {
     /// The level whose measures include the task.
     pub level: ResponseLevel,
     /// The task.
-    #[serde(flatten)]
     pub task: TaskTemplate,
 }
 

@@ -512,7 +512,7 @@ async fn playbooks_are_versioned_activated_by_compare_and_set_and_accumulate_by_
         .as_array()
         .unwrap()
         .iter()
-        .map(|task| task["key"].as_str().unwrap())
+        .map(|task| task["task"]["key"].as_str().unwrap())
         .collect();
     assert!(keys.len() > level_iv);
     assert_eq!(keys.last(), Some(&"press_statement"));
@@ -592,7 +592,7 @@ async fn playbooks_are_versioned_activated_by_compare_and_set_and_accumulate_by_
         .as_array()
         .unwrap()
         .iter()
-        .map(|task| task["key"].as_str().unwrap())
+        .map(|task| task["task"]["key"].as_str().unwrap())
         .collect();
     assert_eq!(keys, ["watch", "bcp", "press", "escalate"]);
     let (_, tasks) = send(
