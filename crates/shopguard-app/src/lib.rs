@@ -14,6 +14,8 @@
 //! | [`EntityService`] | one entity now: a user's profile, velocity values |
 //! | [`AlertService`] | the alert queue: acknowledge, assign, note, resolve, dismiss, reopen |
 //! | [`IncidentService`] | incidents: report, promote, triage, grade, lifecycle, history |
+//! | [`DirectoryService`] | the security organisation's members and external contacts, escalation |
+//! | [`PlaybookService`] | response playbook versions, the active one, tasks by level |
 //! | [`PolicyService`] | check, propose, approve, roll back (one serialiser, compare and set) |
 //! | [`ListService`] | lists and entries, imports |
 //! | [`KeyService`] | API keys, authentication |
@@ -33,6 +35,7 @@ pub mod clock;
 pub mod config;
 pub mod data_keys;
 pub mod decisions;
+pub mod directory;
 pub mod entities;
 pub mod error;
 pub mod ids;
@@ -42,6 +45,7 @@ pub mod lists;
 pub mod login_limits;
 pub mod node;
 pub mod operators;
+pub mod playbooks;
 pub mod policies;
 pub mod scheduler;
 pub mod situation;
@@ -53,6 +57,7 @@ pub use audit::AuditService;
 pub use config::Config;
 pub use data_keys::DataKeyService;
 pub use decisions::{DecisionService, TopDenied, COUNT_CAP, TOP_DENIED_SAMPLE};
+pub use directory::DirectoryService;
 pub use entities::EntityService;
 pub use error::{ServiceError, ServiceResult};
 pub use incidents::{IncidentPage, IncidentService};
@@ -60,6 +65,7 @@ pub use keys::KeyService;
 pub use lists::ListService;
 pub use node::{App, OpenError, Opened};
 pub use operators::OperatorService;
+pub use playbooks::PlaybookService;
 pub use policies::{PolicyService, ReplayReport, ReplayRequest};
 pub use scheduler::{Scheduler, TimedJob};
 pub use situation::{SituationHistory, SituationService};

@@ -28,12 +28,14 @@ use crate::clock::now_ms;
 use crate::config::Config;
 use crate::data_keys::DataKeyService;
 use crate::decisions::DecisionService;
+use crate::directory::DirectoryService;
 use crate::entities::EntityService;
 use crate::incidents::IncidentService;
 use crate::keys::KeyService;
 use crate::lists::ListService;
 use crate::login_limits::LoginLimits;
 use crate::operators::OperatorService;
+use crate::playbooks::PlaybookService;
 use crate::policies::PolicyService;
 use crate::scheduler::{Scheduler, TimedJob};
 use crate::situation::SituationService;
@@ -101,6 +103,10 @@ pub struct App {
     pub situation: SituationService,
     /// Incident management: the security-event database (DB33/T 978-2015).
     pub incidents: IncidentService,
+    /// The security organisation's directory.
+    pub directory: DirectoryService,
+    /// Response playbooks.
+    pub playbooks: PlaybookService,
     /// Durable tasks (run only by a serving node's workers).
     pub tasks: TaskService,
     store: Arc<dyn Store>,
@@ -302,6 +308,8 @@ impl App {
             entities: EntityService::new(engine.clone()),
             situation: SituationService::new(store.clone(), config.node_name()),
             incidents: IncidentService::new(store.clone(), audit.clone(), config.incident_grading),
+            directory: DirectoryService::new(store.clone(), audit.clone()),
+            playbooks: PlaybookService::new(store.clone(), audit.clone()),
             audit,
             engine,
             config,

@@ -10,6 +10,8 @@
 //! | [`DecisionStore`] | the decision log and alerts |
 //! | [`AlertStore`] | alert triage: status, assignee, notes (the alert queue) |
 //! | [`IncidentStore`] | incidents, their field-by-field history, linked alerts, observables |
+//! | [`DirectoryStore`] | the security organisation's members and external contacts (contacts encrypted) |
+//! | [`PlaybookStore`] | response playbook versions and the active one (compare and set) |
 //! | [`OperatorStore`] | operators, sessions, grants |
 //! | [`DataKeyStore`] | data keys for field encryption |
 //! | [`AuditOutbox`] | audit entries written with their change, waiting for the log |
@@ -51,6 +53,7 @@ pub mod data_keys;
 pub mod decision_log;
 pub mod decision_segments;
 pub mod decisions;
+pub mod directory;
 pub mod embedded;
 pub mod error;
 mod files;
@@ -60,6 +63,7 @@ pub mod keyring;
 pub mod lists;
 pub mod log_batch;
 pub mod operators;
+pub mod playbooks;
 pub mod policies;
 pub mod postgres;
 pub mod postgres_audit;
@@ -82,11 +86,15 @@ pub use audit_outbox::AuditOutbox;
 pub use audit_store::AuditLogStore;
 pub use data_keys::DataKeyStore;
 pub use decisions::{AlertRecord, DecisionQuery, DecisionRecord, DecisionStore, RecordRef};
+pub use directory::{
+    ChangeBy, DirectoryStore, ExternalContact, ExternalContactRecord, MemberRecord,
+};
 pub use error::{StoreError, StoreResult};
 pub use incidents::{IncidentCount, IncidentFilter, IncidentStore, IncidentWrite};
 pub use lists::{ListChange, ListEntryRecord, ListRecord, ListStore};
 pub use log_batch::LogBatch;
 pub use operators::OperatorStore;
+pub use playbooks::{ActivePlaybook, NewPlaybookVersion, PlaybookStore, PlaybookVersion};
 pub use policies::{NewPolicyVersion, PolicyStore, PolicyVersion};
 pub use schedule::{ScheduleStore, ScheduledJob};
 pub use situation::{SituationMinute, SituationRule, SituationStore};
@@ -108,6 +116,8 @@ pub trait Store:
     + TaskStore
     + ScheduleStore
     + SituationStore
+    + DirectoryStore
+    + PlaybookStore
 {
 }
 
@@ -124,6 +134,8 @@ impl<T> Store for T where
         + TaskStore
         + ScheduleStore
         + SituationStore
+        + DirectoryStore
+        + PlaybookStore
 {
 }
 

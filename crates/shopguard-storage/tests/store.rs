@@ -78,6 +78,7 @@ fn embedded_fixture() -> suite::Fixture {
 
 mod embedded {
     crate::suite::store_test_suite!(super::embedded_fixture);
+    crate::suite::directory::directory_test_suite!(super::embedded_fixture);
 }
 
 /// Where the PostgreSQL tests find their server.
@@ -157,6 +158,7 @@ fn postgres_fixture() -> suite::Fixture {
 
 mod postgres {
     crate::suite::store_test_suite!(super::postgres_fixture);
+    crate::suite::directory::directory_test_suite!(super::postgres_fixture);
 }
 
 /// What only the PostgreSQL backend promises.
@@ -999,5 +1001,48 @@ mod field_encryption {
         std::fs::write(folder.path().join("master.key"), "11".repeat(32)).unwrap();
         let error = EmbeddedStore::open(folder.path()).unwrap_err();
         assert!(error.to_string().contains("wrong master key"), "{error}");
+    }
+}
+
+/// Directory contacts are personal data: the database file holds them sealed, never in the
+/// clear (the suite checks they read back; this checks what is on disk).
+#[test]
+fn directory_contacts_are_sealed_at_rest() {
+    use shopguard_core::directory::{Contacts, GroupRole, Member, ResponseGroup};
+    let folder = tempfile::tempdir().unwrap();
+    let store = shopguard_storage::embedded::EmbeddedStore::open(folder.path()).unwrap();
+    let member = Member {
+        id: "m1".into(),
+        display_name: "Li Lei".into(),
+        operator: None,
+        group: ResponseGroup::Response,
+        role: GroupRole::Leader,
+        backup: None,
+        contacts: Contacts {
+            email: Some("li.lei@example.com".into()),
+            phone: Some("13812341234".into()),
+            im: Some("wx_lilei".into()),
+        },
+        active: true,
+    };
+    shopguard_storage::DirectoryStore::insert_directory_member(
+        &store,
+        &member,
+        shopguard_storage::ChangeBy { by: "t", at_ms: 1 },
+        &suite::audit("directory.member.create", "m1"),
+    )
+    .unwrap();
+    let connection = rusqlite::Connection::open(folder.path().join("shopguard.db")).unwrap();
+    let sealed: String = connection
+        .query_row("SELECT contacts_sealed FROM directory_members", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert!(
+        sealed.starts_with(shopguard_storage::keyring::SEALED_PREFIX),
+        "{sealed}"
+    );
+    for clear in ["li.lei", "13812341234", "wx_lilei"] {
+        assert!(!sealed.contains(clear));
     }
 }

@@ -10,8 +10,9 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    audit::AuditCommand, backup, data_keys::DataKeysCommand, incidents::IncidentCommand,
-    keys::KeysCommand, lists::ListsCommand, operators::OperatorsCommand, policy::PolicyCommand,
+    audit::AuditCommand, backup, data_keys::DataKeysCommand, directory::DirectoryCommand,
+    incidents::IncidentCommand, keys::KeysCommand, lists::ListsCommand,
+    operators::OperatorsCommand, playbook::PlaybookCommand, policy::PolicyCommand,
     serve::ServeArgs, simulate::SimulateArgs,
 };
 
@@ -72,6 +73,14 @@ enum Command {
     /// Copy a data folder (online: a running node may keep writing) into a new folder with a
     /// manifest of hashes. The copy holds the audit signing key: keep it as safe as the node.
     Backup(backup::BackupArgs),
+    /// The security organisation's directory on a running server: members of the four
+    /// response groups, external contacts, escalation chains.
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
+    /// Response playbooks on a running server: show the tasks by level, export, import and
+    /// activate versions.
+    #[command(subcommand)]
+    Playbook(PlaybookCommand),
     /// Check a backup (every file's hash, the audit log, the stores' contents) and, only if
     /// everything holds, restore it into a new, empty data folder.
     Restore(backup::RestoreArgs),
@@ -99,6 +108,8 @@ async fn main() -> Result<()> {
         Command::DataKeys(command) => blocking(move || commands::data_keys::run(command)).await,
         Command::Backup(args) => blocking(move || backup::backup(args)).await,
         Command::Restore(args) => blocking(move || backup::restore(args)).await,
+        Command::Directory(command) => commands::directory::run(command).await,
+        Command::Playbook(command) => commands::playbook::run(command).await,
     }
 }
 

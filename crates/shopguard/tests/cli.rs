@@ -1199,3 +1199,101 @@ fn a_postgresql_backup_restores_into_a_new_schema_with_every_record_and_the_audi
     );
     assert!(!ok && text.contains("not empty"), "{text}");
 }
+
+#[test]
+fn the_directory_and_the_playbook_are_kept_from_the_command_line() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().to_str().unwrap();
+    let (mut server, address) = serve(data);
+    let key = std::fs::read_to_string(folder.path().join("admin-api-key"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let base = format!("http://{address}");
+    let run = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--server", &base, "--api-key", &key]);
+        shopguard(&all)
+    };
+    let (ok, text) = run(&[
+        "directory",
+        "add",
+        "--name",
+        "Li Lei",
+        "--group",
+        "response",
+        "--role",
+        "leader",
+        "--email",
+        "li.lei@example.com",
+        "--phone",
+        "+86 13812341234",
+    ]);
+    assert!(ok, "{text}");
+    assert!(text.contains("l***@example.com"), "masked: {text}");
+    let (ok, text) = run(&[
+        "directory",
+        "add",
+        "--name",
+        "Han",
+        "--group",
+        "response",
+        "--role",
+        "leader",
+    ]);
+    assert!(!ok && text.contains("409"), "a second leader: {text}");
+    let (ok, text) = run(&["directory", "escalation", "response"]);
+    assert!(ok && text.contains("1. Li Lei (response leader)"), "{text}");
+    let (ok, text) = run(&[
+        "directory",
+        "add-contact",
+        "--kind",
+        "law_enforcement",
+        "--organisation",
+        "网警支队",
+        "--name",
+        "值班室",
+        "--phone",
+        "0571-87280000",
+    ]);
+    assert!(ok, "{text}");
+    let (ok, text) = run(&["directory", "contacts"]);
+    assert!(
+        ok && text.contains("law_enforcement") && !text.contains("87280000"),
+        "{text}"
+    );
+
+    let (ok, text) = run(&["playbook", "show", "--level", "II"]);
+    assert!(
+        ok && text.contains("press_statement") && !text.contains("escalate_senior_management"),
+        "{text}"
+    );
+    let (ok, exported) = run(&["playbook", "export"]);
+    assert!(ok, "{exported}");
+    let edited = exported.replace("\"due_after_minutes\": 30", "\"due_after_minutes\": 15");
+    assert_ne!(
+        edited, exported,
+        "level I's escalation is due after 30 minutes"
+    );
+    let file = folder.path().join("playbook.json");
+    std::fs::write(&file, edited).unwrap();
+    let (ok, text) = run(&[
+        "playbook",
+        "import",
+        file.to_str().unwrap(),
+        "--comment",
+        "faster",
+    ]);
+    assert!(ok && text.contains("added playbook version 2"), "{text}");
+    let (ok, text) = run(&["playbook", "activate", "2", "--expected-active", "2"]);
+    assert!(!ok && text.contains("409"), "stale: {text}");
+    let (ok, text) = run(&["playbook", "activate", "2", "--expected-active", "1"]);
+    assert!(
+        ok && text.contains("playbook version 2 is active"),
+        "{text}"
+    );
+    let (ok, text) = run(&["playbook", "show", "--level", "I"]);
+    assert!(ok && text.contains("due +15 min"), "{text}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

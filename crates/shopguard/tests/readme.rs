@@ -111,6 +111,8 @@ fn the_readme_first_steps_run_as_written() {
         "version 1 is live",                        // the rollback
         "2 entries added to 'ip_block'; 1 refused", // the feed
         "\"token\":\"sgs_",                         // the operator's login
+        "1. Li Lei (response leader)",              // the escalation chain
+        "press_statement",                          // level II's tasks
         "intact: every entry, the tree and every checkpoint agree",
         "restored backups/today into data-restored",
     ] {

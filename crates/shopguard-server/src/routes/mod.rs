@@ -4,12 +4,14 @@ pub mod alerts;
 pub mod audit;
 pub mod data_keys;
 pub mod decisions;
+pub mod directory;
 pub mod docs;
 pub mod events;
 pub mod incidents;
 pub mod lists;
 pub mod operators;
 pub mod ops;
+pub mod playbooks;
 pub mod policy;
 pub mod tasks;
 
@@ -97,6 +99,45 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/incidents/{id}/assign", post(incidents::assign))
         .route("/v1/incidents/{id}/history", get(incidents::history))
         .route("/v1/incidents/{id}/diff", get(incidents::diff))
+        .route(
+            "/v1/directory/members",
+            get(directory::list_members).post(directory::create_member),
+        )
+        .route(
+            "/v1/directory/members/{id}",
+            get(directory::get_member).patch(directory::update_member),
+        )
+        .route(
+            "/v1/directory/members/{id}/contacts",
+            get(directory::member_contacts),
+        )
+        .route(
+            "/v1/directory/contacts",
+            get(directory::list_contacts).post(directory::create_contact),
+        )
+        .route(
+            "/v1/directory/contacts/{id}",
+            get(directory::get_contact).patch(directory::update_contact),
+        )
+        .route(
+            "/v1/directory/contacts/{id}/contacts",
+            get(directory::contact_contacts),
+        )
+        .route(
+            "/v1/directory/escalation/{group}",
+            get(directory::escalation),
+        )
+        .route(
+            "/v1/playbooks",
+            get(playbooks::list_versions).post(playbooks::create_version),
+        )
+        .route("/v1/playbooks/active", get(playbooks::get_active))
+        .route("/v1/playbooks/active/tasks", get(playbooks::active_tasks))
+        .route("/v1/playbooks/{version}", get(playbooks::get_version))
+        .route(
+            "/v1/playbooks/{version}/activate",
+            post(playbooks::activate),
+        )
         .route(
             "/v1/policy",
             get(policy::get_policy).put(policy::put_policy),

@@ -5,6 +5,7 @@ mod alerts;
 mod audit;
 mod auth;
 mod contract;
+mod directory;
 mod events;
 mod hygiene;
 mod incidents;

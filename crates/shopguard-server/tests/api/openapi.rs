@@ -46,11 +46,12 @@ async fn only_path_segments_are_path_parameters_and_query_parameters_are_optiona
                 assert_eq!(location, "query", "{operation}: {name} is not in the path");
                 query_parameters += 1;
                 let required = parameter["required"].as_bool().unwrap_or(false);
-                // `from` of a consistency proof and the `value` to remove from a list are
-                // the only required query parameters.
+                // `from` of a consistency proof, the `value` to remove from a list and the
+                // `level` whose playbook tasks are asked for are the only required query
+                // parameters.
                 assert_eq!(
                     required,
-                    name == "from" || name == "value",
+                    name == "from" || name == "value" || name == "level",
                     "{operation}: {name}"
                 );
             }

@@ -25,9 +25,11 @@ mod api_keys;
 mod audit_outbox;
 mod data_keys;
 mod decisions;
+mod directory;
 mod incidents;
 mod lists;
 mod operators;
+mod playbooks;
 mod policies;
 mod situation;
 mod tasks;
@@ -53,6 +55,10 @@ const MIGRATIONS: &[(usize, &str)] = &[
     (11, include_str!("../../migrations/0011_session_ends.sql")),
     (12, include_str!("../../migrations/0012_alert_triage.sql")),
     (13, include_str!("../../migrations/0013_incidents.sql")),
+    (
+        14,
+        include_str!("../../migrations/0014_directory_playbooks.sql"),
+    ),
     (
         15,
         include_str!("../../migrations/0015_situation_history.sql"),

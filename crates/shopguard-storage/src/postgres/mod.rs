@@ -30,9 +30,11 @@ mod api_keys;
 mod audit_outbox;
 mod data_keys;
 mod decisions;
+mod directory;
 mod incidents;
 mod lists;
 mod operators;
+mod playbooks;
 mod policies;
 mod situation;
 mod snapshots;
@@ -94,6 +96,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         10,
         "incidents",
         include_str!("../../migrations/postgres/0010_incidents.sql"),
+    ),
+    (
+        11,
+        "directory_playbooks",
+        include_str!("../../migrations/postgres/0011_directory_playbooks.sql"),
     ),
     (
         12,

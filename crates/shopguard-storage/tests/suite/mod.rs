@@ -12,6 +12,8 @@ pub use situation::{
 
 use std::sync::Arc;
 
+pub mod directory;
+
 use shopguard_core::audit::{AuditContent, RecordClass};
 use shopguard_core::rbac::Role;
 use shopguard_core::{Engine, Event, EventInput, EventKind, ListKind, ListRegistry};

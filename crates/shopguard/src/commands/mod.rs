@@ -4,10 +4,12 @@
 pub mod audit;
 pub mod backup;
 pub mod data_keys;
+pub mod directory;
 pub mod incidents;
 pub mod keys;
 pub mod lists;
 pub mod operators;
+pub mod playbook;
 pub mod policy;
 pub mod serve;
 pub mod simulate;
