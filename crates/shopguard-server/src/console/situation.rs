@@ -534,7 +534,7 @@ mod tests {
     #[test]
     fn a_minute_once_over_is_handed_out_to_be_stored() {
         let situation = Situation::default();
-        let start = 1_800_000_000_000 - 1_800_000_000_000 % 60_000; // a minute's start
+        let start = 1_800_000_000_000; // a minute's start (a multiple of 60,000)
         assert!(situation.record(start, totals(0, 0, 0)).is_none());
         assert!(situation.record(start + 1_000, totals(10, 1, 2)).is_none());
         assert!(situation.record(start + 2_000, totals(15, 1, 2)).is_none());
