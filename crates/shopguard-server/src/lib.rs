@@ -26,6 +26,15 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let maintenance = tokio::spawn(state::maintenance_loop(state.clone()));
+    // Every node records its situation and stores its minutes, so that a console on any node
+    // shows the traffic of all of them (decision 0047). It ends with the stop, after its
+    // current write, and is waited for: nothing holds the services once the node stopped.
+    let recorder = tokio::spawn(console::situation::run_recorder(
+        state.situation.clone(),
+        state.metrics.clone(),
+        state.app.clone(),
+        state.stopping.subscribe(),
+    ));
     // The peer's address reaches handlers that need it (login limits per client address).
     let service =
         router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -38,6 +47,8 @@ pub async fn serve(
     let result = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
+    state.stopping.send_replace(true);
+    let _ = recorder.await;
     maintenance.abort();
     let _ = maintenance.await;
     let app = state.app.clone();

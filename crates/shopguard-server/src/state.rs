@@ -54,6 +54,8 @@ pub struct Shared {
     /// Turns true when the server begins to stop: long-lived answers (the console's
     /// server-sent events) end then, so that the graceful stop does not wait for them.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// The situation the console shows, recorded every second by [`crate::serve`].
+    pub situation: Arc<crate::console::situation::Situation>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -169,6 +171,7 @@ pub fn start(config: ServerConfig, default_policy: &str) -> Result<Started, Open
             metrics,
             rate_limiter: Arc::new(RateLimiter::keyed(Quota::per_second(rate))),
             stopping: tokio::sync::watch::Sender::new(false),
+            situation: Arc::default(),
         }),
         bootstrap_key_file: opened.bootstrap_key_file,
     })

@@ -449,43 +449,41 @@ fn sync_history(
     situation.store_history(upto_minute, minutes, top_rules, now_ms);
 }
 
-/// Starts reading `metrics` into `situation` every second, storing each minute once over and
-/// reading every node's history back every 30 seconds, on the current Tokio runtime (none in
-/// some unit tests: then nothing is recorded). The recorder holds the node's services weakly
-/// and stops once they are gone (the node stopped), so that a stopped node's store closes.
-pub fn start_recorder(situation: Arc<Situation>, metrics: Arc<Metrics>, app: &Arc<App>) {
-    let app = Arc::downgrade(app);
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    runtime.spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_read: Option<std::time::Instant> = None;
-        loop {
-            tick.tick().await;
-            let now = crate::state::now_ms();
-            let ended = situation.record(now, metrics.totals());
-            let read =
-                ended.is_some() || last_read.is_none_or(|at| at.elapsed() >= HISTORY_READ_EVERY);
-            if ended.is_none() && !read {
-                continue;
-            }
-            if read {
-                last_read = Some(std::time::Instant::now());
-            }
-            let Some(app) = app.upgrade() else {
-                return;
-            };
-            let situation = situation.clone();
-            // Storage is synchronous: off the runtime's threads, and awaited so that reads
-            // never pile up behind a slow database.
-            let _ = tokio::task::spawn_blocking(move || {
-                sync_history(&app, &situation, ended, read, now);
-            })
-            .await;
+/// Reads `metrics` into `situation` every second, storing each minute once over and reading
+/// every node's history back every 30 seconds, until `stopping` turns true; the write or read
+/// under way then finishes first, so that nothing holds the services after the stop.
+pub async fn run_recorder(
+    situation: Arc<Situation>,
+    metrics: Arc<Metrics>,
+    app: Arc<App>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_read: Option<std::time::Instant> = None;
+    loop {
+        if *stopping.borrow() {
+            return;
         }
-    });
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopping.changed() => return,
+        }
+        let now = crate::state::now_ms();
+        let ended = situation.record(now, metrics.totals());
+        let read = ended.is_some() || last_read.is_none_or(|at| at.elapsed() >= HISTORY_READ_EVERY);
+        if !read {
+            continue;
+        }
+        last_read = Some(std::time::Instant::now());
+        let (app, situation) = (app.clone(), situation.clone());
+        // Storage is synchronous: off the runtime's threads, and awaited so that reads never
+        // pile up behind a slow database.
+        let _ = tokio::task::spawn_blocking(move || {
+            sync_history(&app, &situation, ended, read, now);
+        })
+        .await;
+    }
 }
 
 #[cfg(test)]

@@ -201,12 +201,8 @@ pub fn router(state: AppState) -> Router {
             post(ops::noop).layer(DefaultBodyLimit::max(body_limit)),
         );
     }
-    // Every node records its situation and stores its minutes, so that a console on any
-    // node shows the traffic of all of them.
-    let situation = std::sync::Arc::new(crate::console::situation::Situation::default());
-    crate::console::situation::start_recorder(situation.clone(), state.metrics.clone(), &state.app);
     if state.config.console {
-        api = api.merge(crate::console::router(&state, situation));
+        api = api.merge(crate::console::router(&state, state.situation.clone()));
     }
     api.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
