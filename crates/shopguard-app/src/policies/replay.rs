@@ -151,7 +151,10 @@ impl PolicyService {
         request.check()?;
         let started = Instant::now();
         // The edit first: a source that does not compile reads nothing.
-        let edited_parsed = shopguard_core::ParsedPolicy::parse(&request.source)?;
+        // A field of a JSON request: refused as an invalid `source` (400), with the message
+        // and position the policy check gives.
+        let edited_parsed = shopguard_core::ParsedPolicy::parse(&request.source)
+            .map_err(|error| ServiceError::invalid("source", format!("source: {error}")))?;
         let live = self.live()?;
         let live_engine = Engine::new(
             &live.source,
@@ -162,7 +165,8 @@ impl PolicyService {
             &edited_parsed,
             live.version + 1,
             Arc::new(self.engine.lists().copy()),
-        )?;
+        )
+        .map_err(|error| ServiceError::invalid("source", format!("source: {error}")))?;
         self.audit.record(self.audit.entry(
             RecordClass::DataAccess,
             &caller.actor,

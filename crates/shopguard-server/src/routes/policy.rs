@@ -162,7 +162,7 @@ pub async fn rollback(
 /// decisions that would change, rule by rule, before the edit is submitted. Changes
 /// nothing; reading the events is recorded in the audit log.
 #[utoipa::path(post, path = "/v1/policy/replay", tag = "policy", request_body = ReplayRequestBody,
-    responses((status = 200, body = ReplayResponse), (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError)),
+    responses((status = 200, body = ReplayResponse), (status = 400, body = ApiError), (status = 403, body = ApiError)),
     security(("api_key" = ["policy:write", "decisions:read"])))]
 pub async fn replay(
     State(state): State<AppState>,

@@ -354,7 +354,11 @@ async fn a_replay_refuses_a_broken_edit_a_bad_range_and_a_caller_without_both_sc
     let (status, error) = app
         .admin(Method::POST, "/v1/policy/replay", json!({"source": broken}))
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("line"),
+        "{error}"
+    );
     for body in [
         json!({"source": STRICT_LISTING, "hours": 0}),
         json!({"source": STRICT_LISTING, "hours": 745}),
